@@ -1,0 +1,414 @@
+//! What one received message tells about its authentication: the [`Observation`].
+//!
+//! Owns the extraction from headers and SES verdicts: which `Authentication-Results` header
+//! is trusted, which identifiers were checked with what result, and where the envelope sender
+//! came from. No judgement happens here; `analyze` decides what the observation means.
+
+use crate::authres::{self, Method, MethodResult, PropertyType, ResultKeyword};
+use crate::domain::{domain_of_address, domains_of_address_list, normalize};
+use crate::ses::{ReceivedMessage, SesDmarcPolicy, VerdictStatus};
+use serde::Serialize;
+
+/// The input an observation was built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// A receipt rule's Lambda action (`Records[].ses`).
+    ReceiptLambda,
+    /// A receipt rule's SNS action (`notificationType: Received`).
+    ReceiptSns,
+    /// A raw RFC 5322 message (`.eml`, or SNS content read on its own).
+    RawMessage,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ReceiptLambda => "receipt_lambda",
+            Self::ReceiptSns => "receipt_sns",
+            Self::RawMessage => "raw_message",
+        }
+    }
+}
+
+/// Where the envelope sender (RFC5321.MailFrom) domain was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvelopeOrigin {
+    AuthResults,
+    ReceivedSpf,
+    ReturnPath,
+    SesSource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvelopeSender {
+    pub domain: String,
+    pub origin: EnvelopeOrigin,
+}
+
+/// One SPF or DKIM check as the trusted server reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub result: ResultKeyword,
+    /// The authenticated domain: the MAIL FROM (or HELO) domain for SPF, `d=` for DKIM.
+    pub domain: Option<String>,
+    /// The DKIM selector, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector: Option<String>,
+}
+
+impl Check {
+    pub fn passed(&self) -> bool {
+        self.result == ResultKeyword::Pass
+    }
+}
+
+/// SES's own verdicts from `receipt`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct SesVerdicts {
+    pub spf: Option<VerdictStatus>,
+    pub dkim: Option<VerdictStatus>,
+    pub dmarc: Option<VerdictStatus>,
+    pub dmarc_policy: Option<SesDmarcPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Observation {
+    pub source: Source,
+    pub message_id: Option<String>,
+    /// Normalized RFC5322.From domains (several when the header lists several authors).
+    pub header_from: Vec<String>,
+    pub mail_from: Option<EnvelopeSender>,
+    pub helo: Option<String>,
+    pub client_ip: Option<String>,
+    /// Whether a header from a trusted authserv-id was found at all.
+    pub trusted_results: bool,
+    pub spf: Option<Check>,
+    pub dkim: Vec<Check>,
+    /// The trusted server's own `dmarc=` result.
+    pub reported_dmarc: Option<ResultKeyword>,
+    pub ses: Option<SesVerdicts>,
+    pub headers_truncated: bool,
+    /// Further `Authentication-Results` headers claiming a trusted authserv-id: added before
+    /// the trusted server received the message.
+    pub forged_auth_results: usize,
+    /// Problems met while reading the input that did not stop the analysis.
+    pub notes: Vec<String>,
+}
+
+/// Headers as `(name, value)` pairs, topmost first.
+pub type HeaderList<'a> = [(&'a str, &'a str)];
+
+/// Builds an observation from an SES receipt record (Lambda action or SNS notification). When
+/// `content` decoded to a message, its complete headers replace the possibly truncated ones.
+pub fn from_received(
+    message: &ReceivedMessage,
+    source: Source,
+    content_headers: Option<&HeaderList<'_>>,
+    trusted_ids: &[String],
+) -> Observation {
+    let mail = &message.mail;
+    let ses_headers: Vec<(&str, &str)> = mail
+        .headers
+        .iter()
+        .map(|h| (h.name.as_str(), h.value.as_str()))
+        .collect();
+    let headers = content_headers.unwrap_or(&ses_headers);
+    let mut observation = from_headers(headers, source, trusted_ids);
+
+    // commonHeaders.from survives where the header list was truncated.
+    if observation.header_from.is_empty()
+        && let Some(common) = &mail.common_headers
+    {
+        for from in &common.from {
+            observation.header_from.extend(domains_of_address_list(from));
+        }
+        observation.header_from.dedup();
+    }
+    if observation.mail_from.is_none()
+        && let Some(domain) = mail.source.as_deref().and_then(domain_of_address)
+    {
+        observation.mail_from = Some(EnvelopeSender {
+            domain,
+            origin: EnvelopeOrigin::SesSource,
+        });
+    }
+    if let Some(id) = &mail.message_id {
+        observation.message_id = Some(id.clone());
+    }
+    observation.headers_truncated = mail.headers_truncated && content_headers.is_none();
+
+    let receipt = &message.receipt;
+    observation.ses = Some(SesVerdicts {
+        spf: receipt.spf_verdict.map(|v| v.status),
+        dkim: receipt.dkim_verdict.map(|v| v.status),
+        dmarc: receipt.dmarc_verdict.map(|v| v.status),
+        dmarc_policy: receipt.dmarc_policy,
+    });
+    observation
+}
+
+/// Builds an observation from message headers alone.
+pub fn from_headers(headers: &HeaderList<'_>, source: Source, trusted_ids: &[String]) -> Observation {
+    let values = |name: &'static str| {
+        headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    };
+    let mut notes = Vec::new();
+
+    let mut header_from = Vec::new();
+    for value in values("From") {
+        header_from.extend(domains_of_address_list(value));
+    }
+    header_from.dedup();
+
+    // The topmost header from a trusted authserv-id is the trusted server's own; any later
+    // one with that id was already in the message when it arrived.
+    let mut trusted = None;
+    let mut forged = 0;
+    for value in values("Authentication-Results") {
+        match authres::parse(value) {
+            Ok(parsed) => {
+                let is_trusted = parsed
+                    .authserv_id
+                    .as_deref()
+                    .is_some_and(|id| is_trusted_id(id, trusted_ids));
+                if is_trusted {
+                    if trusted.is_none() {
+                        trusted = Some(parsed);
+                    } else {
+                        forged += 1;
+                    }
+                }
+            }
+            Err(error) => notes.push(format!("an Authentication-Results header does not parse: {error}")),
+        }
+    }
+
+    let signatures: Vec<mail_auth::dkim::Signature> = values("DKIM-Signature")
+        .filter_map(|v| mail_auth::dkim::Signature::parse(v.as_bytes()).ok())
+        .collect();
+
+    let mut observation = Observation {
+        source,
+        message_id: values("Message-ID").next().map(|v| v.trim().to_owned()),
+        header_from,
+        mail_from: None,
+        helo: None,
+        client_ip: None,
+        trusted_results: trusted.is_some(),
+        spf: None,
+        dkim: Vec::new(),
+        reported_dmarc: None,
+        ses: None,
+        headers_truncated: false,
+        forged_auth_results: forged,
+        notes,
+    };
+
+    if let Some(header) = &trusted {
+        for result in &header.results {
+            match result.method {
+                Method::Spf if observation.spf.is_none() => {
+                    read_spf(result, &mut observation);
+                }
+                Method::Dkim => observation.dkim.push(read_dkim(result, &signatures)),
+                Method::Dmarc if observation.reported_dmarc.is_none() => {
+                    observation.reported_dmarc = Some(result.result.clone());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    if observation.mail_from.is_none() {
+        observation.mail_from = envelope_from_received_spf(values("Received-SPF").next())
+            .map(|domain| EnvelopeSender {
+                domain,
+                origin: EnvelopeOrigin::ReceivedSpf,
+            })
+            .or_else(|| {
+                values("Return-Path")
+                    .next()
+                    .and_then(domain_of_address)
+                    .map(|domain| EnvelopeSender {
+                        domain,
+                        origin: EnvelopeOrigin::ReturnPath,
+                    })
+            });
+    }
+    observation
+}
+
+fn is_trusted_id(id: &str, trusted_ids: &[String]) -> bool {
+    let id = normalize(id).unwrap_or_else(|| id.to_ascii_lowercase());
+    trusted_ids
+        .iter()
+        .any(|t| normalize(t).unwrap_or_else(|| t.to_ascii_lowercase()) == id)
+}
+
+fn read_spf(result: &MethodResult, observation: &mut Observation) {
+    let mailfrom = result
+        .property(Some(PropertyType::Smtp), "mailfrom")
+        .or_else(|| result.property(None, "envelope-from"));
+    let helo = result
+        .property(Some(PropertyType::Smtp), "helo")
+        .or_else(|| result.property(None, "helo"));
+    observation.helo = helo.map(str::to_owned);
+    observation.client_ip = result
+        .property(None, "client-ip")
+        .or_else(|| result.property(Some(PropertyType::Policy), "iprev"))
+        .map(str::to_owned);
+    let mailfrom_domain = mailfrom.and_then(|m| {
+        // smtp.mailfrom may hold a bare domain (RFC 8601 allows it) or an address.
+        if m.contains('@') { domain_of_address(m) } else { normalize(m) }
+    });
+    if let Some(domain) = &mailfrom_domain {
+        observation.mail_from = Some(EnvelopeSender {
+            domain: domain.clone(),
+            origin: EnvelopeOrigin::AuthResults,
+        });
+    }
+    // With a null MAIL FROM, SPF checks the HELO identity (RFC 7208 §2.4).
+    let domain = mailfrom_domain.or_else(|| helo.and_then(normalize));
+    observation.spf = Some(Check {
+        result: result.result.clone(),
+        domain,
+        selector: None,
+    });
+}
+
+fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -> Check {
+    let header = |p| result.property(Some(PropertyType::Header), p);
+    let selector = header("s").map(str::to_owned);
+    let from_signature = || {
+        let b = header("b");
+        let matching = signatures.iter().filter(|sig| {
+            let b_matches = b.is_none_or(|b| {
+                base64_prefix_matches(&sig.b, b)
+            });
+            let s_matches = selector.as_deref().is_none_or(|s| sig.s.eq_ignore_ascii_case(s));
+            b_matches && s_matches
+        });
+        let mut matching = matching.map(|sig| sig.d.as_str());
+        // Only an unambiguous match counts.
+        match (matching.next(), matching.next()) {
+            (Some(d), None) => normalize(d),
+            _ => None,
+        }
+    };
+    let domain = header("d")
+        .and_then(normalize)
+        .or_else(|| header("i").and_then(|i| match i.rsplit_once('@') {
+            Some((_, d)) => normalize(d),
+            None => normalize(i),
+        }))
+        .or_else(from_signature);
+    Check {
+        result: result.result.clone(),
+        domain,
+        selector,
+    }
+}
+
+/// `header.b` carries the first characters of the signature's base64 `b=` (RFC 6008).
+fn base64_prefix_matches(signature: &[u8], prefix: &str) -> bool {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(signature);
+    !prefix.is_empty() && encoded.starts_with(prefix)
+}
+
+/// `envelope-from=` of a Received-SPF header (RFC 7208 §9.1 key-value pairs).
+fn envelope_from_received_spf(value: Option<&str>) -> Option<String> {
+    let value = value?;
+    value
+        .split(';')
+        .flat_map(|part| part.split_whitespace())
+        .find_map(|pair| {
+            let (key, val) = pair.split_once('=')?;
+            key.eq_ignore_ascii_case("envelope-from").then_some(val)
+        })
+        .and_then(|v| domain_of_address(v.trim_matches('"')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRUSTED: &[&str] = &["amazonses.com"];
+
+    fn trusted() -> Vec<String> {
+        TRUSTED.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn observe(headers: &[(&str, &str)]) -> Observation {
+        from_headers(headers, Source::RawMessage, &trusted())
+    }
+
+    #[test]
+    fn ses_header_gives_spf_dkim_and_envelope() {
+        let o = observe(&[
+            ("Authentication-Results", "amazonses.com; spf=pass (x) client-ip=192.0.2.1; envelope-from=prvs=1a2b=bounce@Mail.Example.com; helo=mta.example.com; dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com; dmarc=pass header.from=example.com;"),
+            ("from", "\"Doe, Jane\" <jane@example.com>"),
+        ]);
+        assert_eq!(o.header_from, vec!["example.com"]);
+        let mail_from = o.mail_from.unwrap_or_else(|| panic!("no envelope"));
+        assert_eq!(mail_from.domain, "mail.example.com");
+        assert_eq!(mail_from.origin, EnvelopeOrigin::AuthResults);
+        assert_eq!(o.client_ip.as_deref(), Some("192.0.2.1"));
+        assert_eq!(o.helo.as_deref(), Some("mta.example.com"));
+        let domains: Vec<_> = o.dkim.iter().map(|c| c.domain.as_deref()).collect();
+        assert_eq!(domains, vec![Some("example.com"), Some("amazonses.com")]);
+        assert_eq!(o.reported_dmarc, Some(ResultKeyword::Pass));
+    }
+
+    #[test]
+    fn only_the_topmost_trusted_header_counts() {
+        let o = observe(&[
+            ("Authentication-Results", "amazonses.com; spf=fail smtp.mailfrom=x.example"),
+            ("Authentication-Results", "mx.other.example; spf=pass smtp.mailfrom=y.example"),
+            ("Authentication-Results", "AmazonSES.com; spf=pass smtp.mailfrom=z.example"),
+        ]);
+        assert_eq!(o.forged_auth_results, 1);
+        let spf = o.spf.unwrap_or_else(|| panic!("no spf"));
+        assert_eq!(spf.result, ResultKeyword::Fail);
+        assert_eq!(spf.domain.as_deref(), Some("x.example"));
+    }
+
+    #[test]
+    fn untrusted_results_are_ignored() {
+        let o = observe(&[("Authentication-Results", "mx.evil.example; dkim=pass header.d=example.com")]);
+        assert!(!o.trusted_results);
+        assert!(o.dkim.is_empty());
+    }
+
+    #[test]
+    fn envelope_falls_back_to_received_spf_then_return_path() {
+        let o = observe(&[
+            ("Received-SPF", "pass (x) client-ip=192.0.2.1; envelope-from=a@spf.example; helo=h;"),
+            ("Return-Path", "<b@rp.example>"),
+        ]);
+        assert_eq!(o.mail_from.map(|m| (m.domain, m.origin)), Some(("spf.example".into(), EnvelopeOrigin::ReceivedSpf)));
+        let o = observe(&[("Return-Path", "<b@rp.example>")]);
+        assert_eq!(o.mail_from.map(|m| (m.domain, m.origin)), Some(("rp.example".into(), EnvelopeOrigin::ReturnPath)));
+    }
+
+    #[test]
+    fn dkim_domain_from_matching_signature() {
+        let o = observe(&[
+            ("Authentication-Results", "amazonses.com; dkim=pass header.s=sel1"),
+            ("DKIM-Signature", "v=1; a=rsa-sha256; d=signer.example; s=sel1; h=from; bh=AAAA; b=AAAA"),
+            ("DKIM-Signature", "v=1; a=rsa-sha256; d=other.example; s=sel2; h=from; bh=AAAA; b=AAAA"),
+        ]);
+        assert_eq!(o.dkim[0].domain.as_deref(), Some("signer.example"));
+    }
+
+    #[test]
+    fn several_from_domains_are_all_kept() {
+        let o = observe(&[("From", "a@one.example, b@two.example")]);
+        assert_eq!(o.header_from, vec!["one.example", "two.example"]);
+    }
+}

@@ -1,0 +1,171 @@
+//! Typed model of the SES inbound (receipt) payloads this project reads.
+//!
+//! Owns the shapes only: the `ses` object of a receipt-rule Lambda event and the `Received`
+//! notification an SNS action publishes (the same `mail` and `receipt`, plus `content`).
+//! Written here rather than taken from `aws_lambda_events` because real mail breaks its
+//! strict fields (a Bcc-only message has no `commonHeaders.to`). Every field real payloads
+//! omit is optional; every enumeration AWS may extend has an `Unknown` variant.
+
+use serde::{Deserialize, Serialize};
+
+/// `mail` + `receipt` (+ `content` for an SNS action with content).
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReceivedMessage {
+    pub mail: Mail,
+    pub receipt: Receipt,
+    /// The raw message, when the SNS action includes it (≤150 KB); see `receipt.action.encoding`.
+    #[serde(default)]
+    pub content: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Mail {
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// The envelope MAIL FROM address as SES received it.
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub headers_truncated: bool,
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    #[serde(default)]
+    pub common_headers: Option<CommonHeaders>,
+}
+
+impl Mail {
+    /// Values of every header named `name` (case-insensitive), top to bottom.
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Header {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CommonHeaders {
+    #[serde(default)]
+    pub from: Vec<String>,
+    #[serde(default)]
+    pub return_path: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipt {
+    #[serde(default)]
+    pub spf_verdict: Option<Verdict>,
+    #[serde(default)]
+    pub dkim_verdict: Option<Verdict>,
+    #[serde(default)]
+    pub dmarc_verdict: Option<Verdict>,
+    /// Present when the sender's DMARC check failed (and, in practice, sometimes when it passed).
+    #[serde(default)]
+    pub dmarc_policy: Option<SesDmarcPolicy>,
+    #[serde(default)]
+    pub action: Option<Action>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Verdict {
+    pub status: VerdictStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerdictStatus {
+    Pass,
+    Fail,
+    Gray,
+    ProcessingFailed,
+    Disabled,
+    #[serde(other)]
+    Unknown,
+}
+
+impl VerdictStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "PASS",
+            Self::Fail => "FAIL",
+            Self::Gray => "GRAY",
+            Self::ProcessingFailed => "PROCESSING_FAILED",
+            Self::Disabled => "DISABLED",
+            Self::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// `receipt.dmarcPolicy`: a plain string in real payloads, lower case, sometimes upper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SesDmarcPolicy {
+    #[serde(alias = "NONE")]
+    None,
+    #[serde(alias = "QUARANTINE")]
+    Quarantine,
+    #[serde(alias = "REJECT")]
+    Reject,
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Action {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub encoding: Option<ContentEncoding>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ContentEncoding {
+    #[serde(alias = "UTF-8")]
+    Utf8,
+    Base64,
+    #[serde(other)]
+    Unknown,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bcc_only_message_without_to_deserializes() {
+        let json = r#"{"mail":{"source":"a@b.example","headers":[],"commonHeaders":{"from":["a@b.example"]}},
+                       "receipt":{"spfVerdict":{"status":"PASS"},"dmarcPolicy":"REJECT"}}"#;
+        let message: ReceivedMessage = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(message.receipt.dmarc_policy, Some(SesDmarcPolicy::Reject));
+        assert_eq!(
+            message.receipt.spf_verdict.map(|v| v.status),
+            Some(VerdictStatus::Pass)
+        );
+    }
+
+    #[test]
+    fn unknown_verdicts_are_kept_not_rejected() {
+        let json = r#"{"mail":{},"receipt":{"dkimVerdict":{"status":"SOMETHING_NEW"},"dmarcPolicy":"weird"}}"#;
+        let message: ReceivedMessage = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            message.receipt.dkim_verdict.map(|v| v.status),
+            Some(VerdictStatus::Unknown)
+        );
+        assert_eq!(message.receipt.dmarc_policy, Some(SesDmarcPolicy::Unknown));
+    }
+}
