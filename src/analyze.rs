@@ -272,8 +272,9 @@ fn evaluate(
             Kind::MailFromFallback,
             author,
             format!(
-                "the envelope sender is {} ({:?}), not the custom MAIL FROM domain {mail_from} of identity {identity}: SES fell back to its default, so SPF cannot align. Check the MX record of {mail_from} (10 feedback-smtp.<region>.amazonses.com) and its SPF TXT record",
-                sender.domain, sender.origin
+                "the envelope sender is {} (from {}), not the custom MAIL FROM domain {mail_from} of identity {identity}: SES fell back to its default, so SPF cannot align. Check the MX record of {mail_from} (10 feedback-smtp.<region>.amazonses.com) and its SPF TXT record",
+                sender.domain,
+                sender.origin.as_str()
             ),
         ));
     }

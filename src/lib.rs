@@ -1,7 +1,14 @@
 pub mod analyze;
 pub mod authres;
+pub mod dns;
 pub mod domain;
+pub mod facts;
 pub mod findings;
+pub mod input;
 pub mod observation;
+pub mod pipeline;
 pub mod policy;
 pub mod ses;
+pub mod report;
+pub mod receipt;
+pub mod sink;

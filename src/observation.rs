@@ -41,6 +41,17 @@ pub enum EnvelopeOrigin {
     SesSource,
 }
 
+impl EnvelopeOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthResults => "Authentication-Results",
+            Self::ReceivedSpf => "Received-SPF",
+            Self::ReturnPath => "Return-Path",
+            Self::SesSource => "SES mail.source",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct EnvelopeSender {
     pub domain: String,

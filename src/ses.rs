@@ -124,6 +124,17 @@ pub enum SesDmarcPolicy {
     Unknown,
 }
 
+impl SesDmarcPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Quarantine => "quarantine",
+            Self::Reject => "reject",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Action {
     #[serde(rename = "type", default)]

@@ -1,1 +1,303 @@
-fn main() {}
+//! The offline CLI: the receipt-path analysis on files, and the `Authentication-Results`
+//! parser as a debugging tool. Exit codes: 0 all inputs processed, 1 `--fail-on` threshold
+//! reached, 2 some input could not be read or understood (the others are still processed).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use ses_dmarc_monitor::authres;
+use ses_dmarc_monitor::dns::DnsFacts;
+use ses_dmarc_monitor::facts::{FactSource, OfflineFacts};
+use ses_dmarc_monitor::findings::Severity;
+use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::policy::PolicyBook;
+use ses_dmarc_monitor::report::{self, JsonFinding, Tally};
+use std::io::{self, BufRead, Read, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "ses-dmarc-monitor", version, about = "How mail sent through Amazon SES authenticates and aligns under DMARC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyze SES receipt events, SNS notifications and raw messages.
+    Analyze(AnalyzeArgs),
+    /// Parse Authentication-Results header values, one per line, and print each as JSON.
+    AuthResults(AuthResultsArgs),
+}
+
+#[derive(Parser, Debug)]
+struct AnalyzeArgs {
+    /// Files, directories (every *.json and *.eml below, sorted) or `-` for stdin.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Look DMARC records and organizational domains up with the system resolver.
+    #[arg(long)]
+    dns: bool,
+    /// Look them up with this nameserver (IP:PORT); implies --dns.
+    #[arg(long, value_name = "IP:PORT")]
+    nameserver: Option<SocketAddr>,
+    /// A DMARC record for a domain, offline: 'example.com=v=DMARC1; p=reject'.
+    #[arg(long = "policy", value_name = "DOMAIN=RECORD")]
+    policies: Vec<String>,
+    /// An identity's custom MAIL FROM domain: 'example.com=mail.example.com'.
+    #[arg(long = "mail-from", value_name = "DOMAIN=MAIL_FROM_DOMAIN")]
+    mail_from: Vec<String>,
+    /// Authserv-ids whose Authentication-Results are trusted (default amazonses.com).
+    #[arg(long = "trusted-authserv-id", value_name = "ID")]
+    trusted: Vec<String>,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+#[derive(Parser, Debug)]
+struct AuthResultsArgs {
+    /// Files with one header value per line; stdin when none is given.
+    files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::Analyze(args) => runtime.block_on(analyze(args)),
+        Command::AuthResults(args) => auth_results(&args),
+    }
+}
+
+async fn analyze(args: AnalyzeArgs) -> ExitCode {
+    let mut settings = Settings::default();
+    if !args.trusted.is_empty() {
+        settings.trusted_ids.clone_from(&args.trusted);
+    }
+    for spec in &args.mail_from {
+        let parsed = spec.split_once('=').and_then(|(d, m)| {
+            Some((
+                ses_dmarc_monitor::domain::normalize(d)?,
+                ses_dmarc_monitor::domain::normalize(m)?,
+            ))
+        });
+        match parsed {
+            Some((domain, mail_from)) => {
+                settings.hints.mail_from.insert(domain, mail_from);
+            }
+            None => {
+                eprintln!("error: --mail-from {spec:?}: expected DOMAIN=MAIL_FROM_DOMAIN");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let mut book = PolicyBook::default();
+    for spec in &args.policies {
+        if let Err(error) = book.add(spec) {
+            eprintln!("error: --policy: {error}");
+            return ExitCode::from(2);
+        }
+    }
+
+    if args.dns || args.nameserver.is_some() {
+        let facts = match args.nameserver {
+            Some(addr) => DnsFacts::nameserver(addr),
+            None => DnsFacts::system(),
+        };
+        match facts {
+            Ok(facts) => run_all(&args, &facts, &settings).await,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        }
+    } else {
+        run_all(&args, &OfflineFacts { book }, &settings).await
+    }
+}
+
+async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settings) -> ExitCode {
+    let mut tally = Tally::default();
+    let mut worst: Option<Severity> = None;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+
+    for (name, bytes) in collect_inputs(&args.paths, &mut tally) {
+        tally.inputs += 1;
+        let outcomes = match pipeline::run(&bytes, facts, settings).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                eprintln!("error: {name}: {error}");
+                tally.unreadable += 1;
+                continue;
+            }
+        };
+        for (record, outcome) in outcomes.iter().enumerate() {
+            tally.count(outcome);
+            if let RecordOutcome::Failed { error } = outcome {
+                eprintln!("error: {name} record {record}: {error}");
+            }
+            if let RecordOutcome::Analyzed { analysis, .. } = outcome {
+                for finding in &analysis.findings {
+                    worst = worst.max(Some(finding.severity));
+                }
+            }
+            let written = match args.format {
+                Format::Text => out.write_all(report::text(&name, record, outcome).as_bytes()),
+                Format::Json => write_json(&mut out, &name, record, outcome),
+            };
+            if written.is_err() {
+                // The reader went away (a closed pipe): nothing more to say.
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if args.format == Format::Text {
+        let _ = writeln!(out, "{}", tally.summary());
+    }
+    let _ = out.flush();
+
+    if tally.unreadable + tally.failed > 0 {
+        ExitCode::from(2)
+    } else if args.fail_on.is_some_and(|threshold| worst >= Some(threshold)) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn write_json(out: &mut impl Write, name: &str, record: usize, outcome: &RecordOutcome) -> io::Result<()> {
+    if let RecordOutcome::Analyzed { analysis, .. } = outcome {
+        for finding in &analysis.findings {
+            serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+            out.write_all(b"\n")?;
+        }
+    }
+    Ok(())
+}
+
+/// Every input named on the command line, read. Unreadable ones are reported and counted.
+fn collect_inputs(paths: &[PathBuf], tally: &mut Tally) -> Vec<(String, Vec<u8>)> {
+    let mut inputs = Vec::new();
+    for path in paths {
+        if path.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            match io::stdin().read_to_end(&mut bytes) {
+                Ok(_) => inputs.push(("-".to_owned(), bytes)),
+                Err(error) => {
+                    eprintln!("error: -: cannot read stdin: {error}");
+                    tally.unreadable += 1;
+                }
+            }
+            continue;
+        }
+        let files = if path.is_dir() {
+            let mut files = Vec::new();
+            if let Err(error) = walk(path, &mut files) {
+                eprintln!("error: {}: {error}", path.display());
+                tally.unreadable += 1;
+            }
+            files.sort();
+            files
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            match std::fs::read(&file) {
+                Ok(bytes) => inputs.push((file.display().to_string(), bytes)),
+                Err(error) => {
+                    eprintln!("error: {}: {error}", file.display());
+                    tally.unreadable += 1;
+                }
+            }
+        }
+    }
+    inputs
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            walk(&path, files)?;
+        } else if path
+            .extension()
+            .is_some_and(|ext| ext == "json" || ext == "eml")
+        {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn auth_results(args: &AuthResultsArgs) -> ExitCode {
+    let mut lines: Vec<String> = Vec::new();
+    let mut failed = false;
+    if args.files.is_empty() {
+        for line in io::stdin().lock().lines() {
+            match line {
+                Ok(line) => lines.push(line),
+                Err(error) => {
+                    eprintln!("error: -: {error}");
+                    failed = true;
+                    break;
+                }
+            }
+        }
+    } else {
+        for file in &args.files {
+            match std::fs::read(file) {
+                Ok(bytes) => lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_owned)),
+                Err(error) => {
+                    eprintln!("error: {}: {error}", file.display());
+                    failed = true;
+                }
+            }
+        }
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for line in lines.iter().filter(|l| !l.trim().is_empty()) {
+        let printed = match (authres::parse(line), args.format) {
+            (Ok(parsed), Format::Json) => serde_json::to_string(&parsed).unwrap_or_default(),
+            (Err(error), Format::Json) => serde_json::json!({ "error": error.to_string() }).to_string(),
+            (Ok(parsed), Format::Text) => {
+                let results: Vec<String> = parsed
+                    .results
+                    .iter()
+                    .map(|r| format!("{}={}", r.method, r.result))
+                    .collect();
+                format!(
+                    "{}: {}",
+                    parsed.authserv_id.as_deref().unwrap_or("(no authserv-id)"),
+                    results.join(" ")
+                )
+            }
+            (Err(error), Format::Text) => format!("error: {error}"),
+        };
+        if writeln!(out, "{printed}").is_err() {
+            return ExitCode::from(2);
+        }
+    }
+    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+}

@@ -1,0 +1,55 @@
+//! Where the facts an analysis needs come from: the [`FactSource`] port, and its offline
+//! implementation (records given with `--policy`, the public suffix list). The DNS
+//! implementation lives in `dns`.
+
+use crate::analyze::{DomainFacts, OrgSource};
+use crate::domain::KnownOrgDomains;
+use crate::observation::Observation;
+use crate::policy::PolicyBook;
+
+/// Gathers what the pure analysis needs to know about an observation's domains.
+#[allow(async_fn_in_trait)]
+pub trait FactSource {
+    fn org_source(&self) -> OrgSource;
+
+    /// DMARC discovery for the From domains and organizational domains of the identifiers.
+    /// Lookup failures are recorded in the observation's notes.
+    async fn facts(&self, observation: &mut Observation) -> DomainFacts;
+
+    /// Re-verifies an attached raw message and replaces the observation's results.
+    async fn reverify(&self, raw: &[u8], observation: &mut Observation);
+}
+
+/// Offline facts: DMARC records from `--policy`, organizational domains from the public
+/// suffix list.
+#[derive(Debug, Clone, Default)]
+pub struct OfflineFacts {
+    pub book: PolicyBook,
+}
+
+impl FactSource for OfflineFacts {
+    fn org_source(&self) -> OrgSource {
+        OrgSource::PublicSuffixList
+    }
+
+    async fn facts(&self, observation: &mut Observation) -> DomainFacts {
+        let policies = observation
+            .header_from
+            .iter()
+            .map(|author| (author.clone(), self.book.discover(author)))
+            // Offline, a domain without a supplied record is unknown, not unpublished.
+            .filter(|(_, discovery)| discovery.record.is_some())
+            .collect();
+        DomainFacts {
+            policies,
+            orgs: KnownOrgDomains::default(),
+            org_source: OrgSource::PublicSuffixList,
+        }
+    }
+
+    async fn reverify(&self, _raw: &[u8], observation: &mut Observation) {
+        observation
+            .notes
+            .push("the raw message is attached; re-verification needs --dns".into());
+    }
+}

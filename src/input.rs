@@ -1,0 +1,283 @@
+//! Recognizing what an input is: an SES receipt Lambda event, an SNS event or SNS message body
+//! carrying an SES notification, a bare notification, or a raw RFC 5322 message.
+//!
+//! Owns shape detection and content decoding. A batch is split into records so one bad record
+//! is reported on its own and never hides the others.
+
+use crate::ses::{ContentEncoding, ReceivedMessage};
+use crate::observation::Source;
+use base64::Engine as _;
+use serde_json::Value;
+
+/// One record of an input, recognized.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// An SES receipt (Lambda action, or SNS `Received` notification).
+    Received {
+        message: Box<ReceivedMessage>,
+        source: Source,
+    },
+    /// A raw message.
+    Raw(Vec<u8>),
+    /// An SES feedback notification (bounce, complaint, delivery, or event publishing): read
+    /// by the feedback path, not by the receipt analysis.
+    Feedback { kind: String },
+    /// An SNS message that is not an SES notification (subscription confirmation, CloudWatch
+    /// alarm, plain text).
+    NotSes { what: String },
+}
+
+/// Why an input or one of its records could not be understood.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    #[error("not valid JSON: {0}")]
+    Json(String),
+    #[error("unrecognized JSON shape (top-level keys: {0})")]
+    UnknownShape(String),
+    #[error("record {index}: {reason}")]
+    Record { index: usize, reason: String },
+    #[error("neither JSON nor an RFC 5322 message")]
+    NotAMessage,
+    #[error("input is empty")]
+    Empty,
+}
+
+/// Recognizes an input. `Err` when nothing in it is usable; otherwise one entry per record,
+/// each recognized or with its own error.
+pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError> {
+    let trimmed = bytes.trim_ascii_start();
+    if trimmed.is_empty() {
+        return Err(InputError::Empty);
+    }
+    if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| InputError::Json(e.to_string()))?;
+        return detect_json(value);
+    }
+    if looks_like_message(trimmed) {
+        return Ok(vec![Ok(Item::Raw(bytes.to_vec()))]);
+    }
+    Err(InputError::NotAMessage)
+}
+
+fn detect_json(value: Value) -> Result<Vec<Result<Item, InputError>>, InputError> {
+    let Value::Object(mut object) = value else {
+        return Err(InputError::UnknownShape("not an object".into()));
+    };
+    if let Some(records) = object.remove("Records") {
+        let Value::Array(records) = records else {
+            return Err(InputError::UnknownShape("Records is not an array".into()));
+        };
+        return Ok(records
+            .into_iter()
+            .enumerate()
+            .map(|(index, record)| {
+                detect_record(record).map_err(|reason| InputError::Record { index, reason })
+            })
+            .collect());
+    }
+    // An SNS message body as delivered over HTTP(S) or copied from the console.
+    if object.contains_key("Type") && object.contains_key("Message") {
+        return Ok(vec![sns_message(&Value::Object(object)).map_err(|reason| {
+            InputError::Record { index: 0, reason }
+        })]);
+    }
+    if object.contains_key("notificationType") || object.contains_key("eventType") {
+        return Ok(vec![
+            notification(Value::Object(object))
+                .map_err(|reason| InputError::Record { index: 0, reason }),
+        ]);
+    }
+    if object.contains_key("mail") && object.contains_key("receipt") {
+        return Ok(vec![
+            received(Value::Object(object), Source::ReceiptLambda)
+                .map_err(|reason| InputError::Record { index: 0, reason }),
+        ]);
+    }
+    let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+    Err(InputError::UnknownShape(keys.join(", ")))
+}
+
+fn detect_record(record: Value) -> Result<Item, String> {
+    let Value::Object(mut record) = record else {
+        return Err("not an object".into());
+    };
+    if let Some(ses) = record.remove("ses") {
+        return received(ses, Source::ReceiptLambda);
+    }
+    if let Some(sns) = record.get("Sns").or_else(|| record.get("sns")) {
+        return sns_message(sns);
+    }
+    let keys: Vec<&str> = record.keys().map(String::as_str).take(8).collect();
+    Err(format!(
+        "neither an SES nor an SNS record (keys: {})",
+        keys.join(", ")
+    ))
+}
+
+fn sns_message(sns: &Value) -> Result<Item, String> {
+    let kind = sns.get("Type").and_then(Value::as_str).unwrap_or("Notification");
+    if kind != "Notification" {
+        return Ok(Item::NotSes {
+            what: format!("SNS {kind}"),
+        });
+    }
+    let Some(message) = sns.get("Message").and_then(Value::as_str) else {
+        return Err("SNS record without a Message string".into());
+    };
+    match serde_json::from_str::<Value>(message) {
+        Ok(inner @ Value::Object(_)) => notification(inner),
+        _ => Ok(Item::NotSes {
+            what: "an SNS message that is not JSON".into(),
+        }),
+    }
+}
+
+fn notification(value: Value) -> Result<Item, String> {
+    let notification_type = value.get("notificationType").and_then(Value::as_str);
+    let event_type = value.get("eventType").and_then(Value::as_str);
+    match (notification_type, event_type) {
+        (Some("Received"), _) => received(value, Source::ReceiptSns),
+        (Some(kind), _) | (None, Some(kind)) => Ok(Item::Feedback {
+            kind: kind.to_owned(),
+        }),
+        (None, None) if value.get("AlarmName").is_some() => Ok(Item::NotSes {
+            what: "a CloudWatch alarm".into(),
+        }),
+        (None, None) => Ok(Item::NotSes {
+            what: "an SNS message that is not an SES notification".into(),
+        }),
+    }
+}
+
+fn received(value: Value, source: Source) -> Result<Item, String> {
+    let message: ReceivedMessage =
+        serde_json::from_value(value).map_err(|e| format!("not an SES receipt: {e}"))?;
+    Ok(Item::Received {
+        message: Box::new(message),
+        source,
+    })
+}
+
+/// The raw message SES attached to an SNS notification, decoded.
+pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, String>> {
+    let content = message.content.as_deref()?;
+    let encoding = message
+        .receipt
+        .action
+        .as_ref()
+        .and_then(|a| a.encoding)
+        .unwrap_or(ContentEncoding::Utf8);
+    Some(match encoding {
+        ContentEncoding::Base64 => {
+            let compact: Vec<u8> = content
+                .bytes()
+                .filter(|b| !b.is_ascii_whitespace())
+                .collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(compact)
+                .map_err(|e| format!("content is not valid Base64: {e}"))
+        }
+        ContentEncoding::Utf8 | ContentEncoding::Unknown => Ok(content.as_bytes().to_vec()),
+    })
+}
+
+/// Header fields of a raw message, topmost first, with values unfolded. `None` when the
+/// bytes do not start with a header section.
+pub fn raw_headers(raw: &[u8]) -> Option<Vec<(String, String)>> {
+    let message = mail_parser::MessageParser::new().parse_headers(raw)?;
+    let headers: Vec<(String, String)> = message
+        .headers()
+        .iter()
+        .filter_map(|h| {
+            let value = raw.get(h.offset_start as usize..h.offset_end as usize)?;
+            let value = String::from_utf8_lossy(value);
+            let unfolded: String = value
+                .split(['\r', '\n'])
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join("");
+            Some((h.name.as_str().to_owned(), unfolded.trim().to_owned()))
+        })
+        .collect();
+    (!headers.is_empty()).then_some(headers)
+}
+
+/// Whether the bytes open with something shaped like a header field (`Name:`).
+fn looks_like_message(bytes: &[u8]) -> bool {
+    let line_end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
+    let line = &bytes[..line_end];
+    match line.iter().position(|&b| b == b':') {
+        Some(colon) if colon > 0 => line[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b':'),
+        _ => line.starts_with(b"From "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(bytes: &str) -> Vec<String> {
+        match detect(bytes.as_bytes()) {
+            Ok(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Ok(Item::Received { source, .. }) => source.as_str().to_owned(),
+                    Ok(Item::Raw(_)) => "raw".into(),
+                    Ok(Item::Feedback { kind }) => format!("feedback:{kind}"),
+                    Ok(Item::NotSes { what }) => format!("not-ses:{what}"),
+                    Err(e) => format!("error:{e}"),
+                })
+                .collect(),
+            Err(e) => vec![format!("input-error:{e}")],
+        }
+    }
+
+    #[test]
+    fn shapes() {
+        let received = r#"{"notificationType":"Received","mail":{},"receipt":{}}"#;
+        let sns_body = serde_json::json!({"Type":"Notification","Message": received}).to_string();
+        let sns_event = serde_json::json!({"Records":[{"EventSource":"aws:sns","Sns":{"Type":"Notification","Message": received}}]}).to_string();
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            // A Lambda-action event with two records, one broken.
+            (r#"{"Records":[{"ses":{"mail":{},"receipt":{}}},{"ses":{"mail":3}}]}"#.into(),
+             vec!["receipt_lambda", "error:record 1: not an SES receipt: invalid type: integer `3`, expected struct Mail"]),
+            (sns_body, vec!["receipt_sns"]),
+            (sns_event, vec!["receipt_sns"]),
+            (received.into(), vec!["receipt_sns"]),
+            (r#"{"notificationType":"Bounce","mail":{}}"#.into(), vec!["feedback:Bounce"]),
+            (r#"{"eventType":"Rendering Failure"}"#.into(), vec!["feedback:Rendering Failure"]),
+            (r#"{"Type":"SubscriptionConfirmation","Message":"You have chosen..."}"#.into(), vec!["not-ses:SNS SubscriptionConfirmation"]),
+            (r#"{"Type":"Notification","Message":"Hello\r\nworld!"}"#.into(), vec!["not-ses:an SNS message that is not JSON"]),
+            ("From: a@b.example\r\nSubject: x\r\n\r\nbody".into(), vec!["raw"]),
+            (r#"{"hello":1}"#.into(), vec!["input-error:unrecognized JSON shape (top-level keys: hello)"]),
+            ("{not json".into(), vec!["input-error:not valid JSON: key must be a string at line 1 column 2"]),
+            ("just some words".into(), vec!["input-error:neither JSON nor an RFC 5322 message"]),
+            ("   ".into(), vec!["input-error:input is empty"]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(kinds(&input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn deeply_nested_json_is_an_error_not_a_crash() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert!(matches!(detect(deep.as_bytes()), Err(InputError::Json(_))));
+    }
+
+    #[test]
+    fn raw_headers_are_unfolded() {
+        let raw = b"Authentication-Results: amazonses.com;\r\n spf=pass\r\nFrom: a@b.example\r\n\r\nbody";
+        let headers = raw_headers(raw).unwrap_or_default();
+        assert_eq!(
+            headers[0],
+            ("Authentication-Results".into(), "amazonses.com; spf=pass".into())
+        );
+    }
+}

@@ -1,0 +1,208 @@
+//! How the CLI prints outcomes: a readable report grouped per message, or one JSON object
+//! per finding per line (the contract in the README).
+
+use crate::analyze::{DmarcOutcome, Evaluation, IdentifierResult, OrgSource, PolicyState};
+use crate::findings::{Finding, Severity};
+use crate::observation::Observation;
+use crate::pipeline::RecordOutcome;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One finding in `--format json`.
+#[derive(Debug, Serialize)]
+pub struct JsonFinding<'a> {
+    pub input: &'a str,
+    pub record: usize,
+    pub kind: &'a str,
+    pub severity: &'a str,
+    pub domain: &'a str,
+    pub message_id: Option<&'a str>,
+    pub detail: &'a str,
+}
+
+impl<'a> JsonFinding<'a> {
+    pub fn new(input: &'a str, record: usize, finding: &'a Finding) -> Self {
+        Self {
+            input,
+            record,
+            kind: finding.kind.as_str(),
+            severity: finding.severity.as_str(),
+            domain: &finding.domain,
+            message_id: finding.message_id.as_deref(),
+            detail: &finding.detail,
+        }
+    }
+}
+
+/// Counts for the closing summary line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Tally {
+    pub inputs: usize,
+    pub unreadable: usize,
+    pub analyzed: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub critical: usize,
+    pub warning: usize,
+    pub info: usize,
+    pub offline: bool,
+}
+
+impl Tally {
+    pub fn count(&mut self, outcome: &RecordOutcome) {
+        match outcome {
+            RecordOutcome::Analyzed {
+                analysis,
+                org_source,
+                ..
+            } => {
+                self.analyzed += 1;
+                self.offline |= *org_source == OrgSource::PublicSuffixList;
+                for finding in &analysis.findings {
+                    match finding.severity {
+                        Severity::Critical => self.critical += 1,
+                        Severity::Warning => self.warning += 1,
+                        Severity::Info => self.info += 1,
+                    }
+                }
+            }
+            RecordOutcome::Skipped { .. } => self.skipped += 1,
+            RecordOutcome::Failed { .. } => self.failed += 1,
+        }
+    }
+
+    pub fn summary(&self) -> String {
+        let mut line = format!(
+            "Summary: {} input(s), {} message(s) analyzed, {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
+            self.inputs,
+            self.analyzed,
+            self.skipped,
+            self.unreadable + self.failed,
+            self.critical,
+            self.warning,
+            self.info
+        );
+        if self.offline {
+            line.push_str(" Offline: organizational domains from the public suffix list, DMARC records only as given with --policy (use --dns to look them up).");
+        }
+        line
+    }
+}
+
+/// The readable report for one record.
+pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
+    let mut out = String::new();
+    match outcome {
+        RecordOutcome::Analyzed {
+            observation,
+            analysis,
+            ..
+        } => {
+            let _ = writeln!(
+                out,
+                "{input} [record {record}] {} message {}",
+                observation.source.as_str(),
+                observation.message_id.as_deref().unwrap_or("(no id)")
+            );
+            write_observation(&mut out, observation);
+            for evaluation in &analysis.evaluations {
+                write_evaluation(&mut out, evaluation);
+            }
+            if analysis.findings.is_empty() && observation.trusted_results {
+                out.push_str("  ok: aligned, nothing to report\n");
+            }
+            for finding in &analysis.findings {
+                let marker = match finding.severity {
+                    Severity::Critical => "!!",
+                    Severity::Warning => " !",
+                    Severity::Info => " -",
+                };
+                let _ = writeln!(
+                    out,
+                    "  {marker} {} {}: {}",
+                    finding.severity, finding.kind, finding.detail
+                );
+            }
+            for note in &observation.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+        }
+        RecordOutcome::Skipped { reason } => {
+            let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
+        }
+        RecordOutcome::Failed { error } => {
+            let _ = writeln!(out, "{input} [record {record}] error: {error}");
+        }
+    }
+    out
+}
+
+fn write_observation(out: &mut String, observation: &Observation) {
+    let from = if observation.header_from.is_empty() {
+        "(none)".to_owned()
+    } else {
+        observation.header_from.join(", ")
+    };
+    let envelope = observation.mail_from.as_ref().map_or_else(
+        || "(unknown)".to_owned(),
+        |m| format!("{} (from {})", m.domain, m.origin.as_str()),
+    );
+    let _ = writeln!(out, "  From domain: {from}; envelope sender domain: {envelope}");
+    if !observation.trusted_results {
+        out.push_str("  no Authentication-Results from a trusted authserv-id: nothing to recompute\n");
+    }
+    if let Some(ses) = &observation.ses {
+        let show = |v: Option<crate::ses::VerdictStatus>| v.map_or("-", |v| v.as_str());
+        let _ = writeln!(
+            out,
+            "  SES verdicts: spf {}, dkim {}, dmarc {}{}",
+            show(ses.spf),
+            show(ses.dkim),
+            show(ses.dmarc),
+            ses.dmarc_policy
+                .map(|p| format!(" (dmarcPolicy {})", p.as_str()))
+                .unwrap_or_default()
+        );
+    }
+}
+
+fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
+    let describe = |r: &IdentifierResult| {
+        let domain = r.domain.as_deref().unwrap_or("(unknown domain)");
+        match r.aligned {
+            Some(true) => format!("{} {domain}, aligned", r.result),
+            Some(false) => format!("{} {domain}, NOT aligned", r.result),
+            None => format!("{} {domain}", r.result),
+        }
+    };
+    let from = &evaluation.header_from;
+    let policy = match &evaluation.policy {
+        PolicyState::Published {
+            at,
+            disposition,
+            adkim,
+            aspf,
+        } => format!("DMARC policy p={disposition} (record at {at}, adkim={adkim} aspf={aspf})"),
+        PolicyState::NotPublished => "no DMARC record published".to_owned(),
+        PolicyState::Unknown => "DMARC policy unknown offline, relaxed alignment assumed".to_owned(),
+    };
+    let _ = writeln!(out, "  {from}: {policy}");
+    let spf = evaluation.spf.as_ref().map_or("-".to_owned(), describe);
+    let _ = writeln!(out, "    SPF:  {spf}");
+    let dkim: Vec<String> = evaluation.dkim.iter().map(describe).collect();
+    let _ = writeln!(
+        out,
+        "    DKIM: {}",
+        if dkim.is_empty() {
+            "-".to_owned()
+        } else {
+            dkim.join("; ")
+        }
+    );
+    let dmarc = match evaluation.dmarc {
+        DmarcOutcome::Pass => "pass (an aligned identifier passed)",
+        DmarcOutcome::Fail => "FAIL (no aligned identifier passed)",
+        DmarcOutcome::Unknown => "unknown",
+    };
+    let _ = writeln!(out, "    DMARC (recomputed): {dmarc}");
+}

@@ -1,0 +1,57 @@
+//! Where findings go: the [`FindingSink`] port. This module holds the structured-log sink; the
+//! SNS alert sink and the metrics sink implement the same trait at the AWS edge.
+
+use crate::findings::Finding;
+
+/// Why findings could not be delivered. A transient failure fails the invocation, so Lambda
+/// retries and the dead-letter destination keeps the event: no finding is silently dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error("delivering {count} finding(s) failed: {reason}")]
+    Delivery { count: usize, reason: String },
+}
+
+/// Receives the findings of one analyzed message.
+#[allow(async_fn_in_trait)]
+pub trait FindingSink {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError>;
+}
+
+/// Emits each finding as one structured log event. Fields only: the detail names domains and
+/// results, never addresses, subjects or bodies.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSink;
+
+impl FindingSink for LogSink {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        for finding in findings {
+            tracing::warn!(
+                kind = finding.kind.as_str(),
+                severity = finding.severity.as_str(),
+                domain = %finding.domain,
+                message_id = finding.message_id.as_deref().unwrap_or(""),
+                source = finding.source.as_str(),
+                detail = %finding.detail,
+                "finding"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Keeps findings in memory: for tests, and for callers that batch.
+#[derive(Debug, Default)]
+pub struct MemorySink(pub std::sync::Mutex<Vec<Finding>>);
+
+impl FindingSink for MemorySink {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        self.0
+            .lock()
+            .map_err(|_| SinkError::Delivery {
+                count: findings.len(),
+                reason: "memory sink poisoned".into(),
+            })?
+            .extend_from_slice(findings);
+        Ok(())
+    }
+}
