@@ -1,0 +1,74 @@
+//! Every file in `events/` through the offline analysis, compared with the findings expected
+//! beside it (`<name>.expected`, one JSON object per line, the CLI's `--format json`).
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`.
+
+use ses_dmarc_monitor::facts::OfflineFacts;
+use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::report::JsonFinding;
+use std::path::{Path, PathBuf};
+
+fn events() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "eml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
+    let mut out = String::new();
+    for (record, outcome) in outcomes.iter().enumerate() {
+        match outcome {
+            RecordOutcome::Analyzed { analysis, .. } => {
+                for finding in &analysis.findings {
+                    out.push_str(
+                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
+                            .unwrap_or_else(|e| panic!("{e}")),
+                    );
+                    out.push('\n');
+                }
+            }
+            RecordOutcome::Skipped { reason } => {
+                out.push_str(&format!("# record {record} skipped: {reason}\n"));
+            }
+            RecordOutcome::Failed { error } => {
+                out.push_str(&format!("# record {record} failed: {error}\n"));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn events_match_their_golden_findings() {
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let files = events();
+    assert!(files.len() >= 10, "events/ should hold the sample payloads");
+    let mut mismatches = Vec::new();
+    for path in files {
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let name = format!(
+            "events/{}",
+            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        );
+        let outcomes = pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let actual = render(&name, &outcomes);
+        let golden = path.with_extension("expected");
+        if update {
+            std::fs::write(&golden, &actual).unwrap_or_else(|e| panic!("{e}"));
+            continue;
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+            panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display())
+        });
+        if expected != actual {
+            mismatches.push(format!("{name}\n--- expected\n{expected}--- actual\n{actual}"));
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
