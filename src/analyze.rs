@@ -135,7 +135,7 @@ pub fn analyze(observation: &Observation, facts: &DomainFacts, hints: &IdentityH
 
     if observation.headers_truncated {
         findings.push(
-            Finding::new(
+            Finding::build(
                 Kind::HeadersTruncated,
                 primary,
                 "SES truncated the headers (over 10 KB); results below may be partial".into(),
@@ -145,7 +145,7 @@ pub fn analyze(observation: &Observation, facts: &DomainFacts, hints: &IdentityH
     }
     if observation.forged_auth_results > 0 {
         findings.push(
-            Finding::new(
+            Finding::build(
                 Kind::ForgedAuthResults,
                 primary,
                 format!(
@@ -188,12 +188,19 @@ fn evaluate(
                 record.adkim,
                 record.aspf,
             ),
-            None => (PolicyState::NotPublished, Alignment::Relaxed, Alignment::Relaxed),
+            None => (
+                PolicyState::NotPublished,
+                Alignment::Relaxed,
+                Alignment::Relaxed,
+            ),
         },
         None => (PolicyState::Unknown, Alignment::Relaxed, Alignment::Relaxed),
     };
 
-    let spf = observation.spf.as_ref().map(|check| judge(check, author, aspf, facts));
+    let spf = observation
+        .spf
+        .as_ref()
+        .map(|check| judge(check, author, aspf, facts));
     let dkim: Vec<IdentifierResult> = observation
         .dkim
         .iter()
@@ -212,10 +219,14 @@ fn evaluate(
     if let (Some(check), Some(result)) = (&observation.spf, &spf)
         && is_failure(&check.result)
     {
-        findings.push(Finding::new(
+        findings.push(Finding::build(
             Kind::SpfFail,
             author,
-            format!("SPF {} for {}", check.result, describe(result.domain.as_deref())),
+            format!(
+                "SPF {} for {}",
+                check.result,
+                describe(result.domain.as_deref())
+            ),
         ));
     }
     let failed: Vec<String> = observation
@@ -225,7 +236,7 @@ fn evaluate(
         .map(|c| format!("{} for d={}", c.result, describe(c.domain.as_deref())))
         .collect();
     if !failed.is_empty() {
-        findings.push(Finding::new(
+        findings.push(Finding::build(
             Kind::DkimFail,
             author,
             format!("DKIM {}", failed.join(", ")),
@@ -236,7 +247,7 @@ fn evaluate(
     if let Some(result) = &spf
         && result.aligned == Some(false)
     {
-        findings.push(Finding::new(
+        findings.push(Finding::build(
             Kind::SpfUnaligned,
             author,
             format!(
@@ -252,7 +263,7 @@ fn evaluate(
             .iter()
             .map(|r| format!("d={}", describe(r.domain.as_deref())))
             .collect();
-        findings.push(Finding::new(
+        findings.push(Finding::build(
             Kind::DkimUnaligned,
             author,
             format!(
@@ -268,7 +279,7 @@ fn evaluate(
     if let (Some((identity, mail_from)), Some(sender)) = (custom, &observation.mail_from)
         && is_amazonses(&sender.domain)
     {
-        findings.push(Finding::new(
+        findings.push(Finding::build(
             Kind::MailFromFallback,
             author,
             format!(
@@ -282,10 +293,11 @@ fn evaluate(
     // aspf=s can never be met by SES's MAIL FROM subdomain.
     if aspf == Alignment::Strict {
         let subdomain_sender = observation.mail_from.as_ref().is_some_and(|s| {
-            s.domain != author && (s.domain.ends_with(&format!(".{author}")) || is_amazonses(&s.domain))
+            s.domain != author
+                && (s.domain.ends_with(&format!(".{author}")) || is_amazonses(&s.domain))
         });
         if custom.is_some() || subdomain_sender {
-            findings.push(Finding::new(
+            findings.push(Finding::build(
                 Kind::StrictSpfAlignment,
                 author,
                 format!(
@@ -307,7 +319,7 @@ fn evaluate(
         (PolicyState::NotPublished, outcome) | (PolicyState::Unknown, outcome)
             if policy == PolicyState::NotPublished || reported_absent =>
         {
-            findings.push(Finding::new(
+            findings.push(Finding::build(
                 Kind::NoDmarcPolicy,
                 author,
                 format!(
@@ -341,7 +353,7 @@ fn evaluate(
                 (None, _) => "policy unknown offline (give --policy or --dns)".to_owned(),
             };
             findings.push(
-                Finding::new(
+                Finding::build(
                     Kind::DmarcFail,
                     author,
                     format!(
@@ -361,7 +373,7 @@ fn evaluate(
 
     // SES's verdict (or the trusted server's dmarc=) against the recomputation.
     if let Some(mismatch) = verdict_mismatch(observation, dmarc) {
-        findings.push(Finding::new(Kind::VerdictMismatch, author, mismatch));
+        findings.push(Finding::build(Kind::VerdictMismatch, author, mismatch));
     }
 
     (

@@ -49,10 +49,10 @@ pub struct MethodResult {
 impl MethodResult {
     /// The value of the first property `ptype.property`, case-insensitively. `ptype` `None`
     /// matches the bare properties SES and Microsoft write without one.
-    pub fn property(&self, ptype: Option<PropertyType>, property: &str) -> Option<&str> {
+    pub fn property(&self, ptype: Option<&PropertyType>, property: &str) -> Option<&str> {
         self.properties
             .iter()
-            .find(|p| p.ptype == ptype && p.property.eq_ignore_ascii_case(property))
+            .find(|p| p.ptype.as_ref() == ptype && p.property.eq_ignore_ascii_case(property))
             .map(|p| p.value.as_str())
     }
 }
@@ -495,7 +495,10 @@ impl<'a> Cursor<'a> {
         let word = self.take_while(|b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b';' | b'('));
         if word.is_empty() {
             // A lone delimiter such as `)` or `=`: step over the whole character.
-            let len = self.text[self.pos..].chars().next().map_or(1, char::len_utf8);
+            let len = self.text[self.pos..]
+                .chars()
+                .next()
+                .map_or(1, char::len_utf8);
             self.pos += len;
         }
         const MAX_WARNINGS: usize = 16;
@@ -659,7 +662,10 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_linear_and_does_not_overflow() {
-        let deep = format!("example.com; dkim=pass {} header.d=a.example", "(".repeat(100_000));
+        let deep = format!(
+            "example.com; dkim=pass {} header.d=a.example",
+            "(".repeat(100_000)
+        );
         let header = parse(&deep).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(header.results.len(), 1);
         let balanced = format!(

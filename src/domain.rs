@@ -162,11 +162,17 @@ mod tests {
             // A display name with a comma and quotes.
             ("\"Doe, John\" <john@example.com>", &["example.com"]),
             // Several authors from two domains.
-            ("a@one.example, \"B\" <b@two.example>", &["one.example", "two.example"]),
+            (
+                "a@one.example, \"B\" <b@two.example>",
+                &["one.example", "two.example"],
+            ),
             // A folded header and a comment.
             ("Jane\r\n <jane@Example.org> (work)", &["example.org"]),
             // An encoded-word display name.
-            ("=?utf-8?q?J=C3=BCrgen?= <j@bücher.example>", &["xn--bcher-kva.example"]),
+            (
+                "=?utf-8?q?J=C3=BCrgen?= <j@bücher.example>",
+                &["xn--bcher-kva.example"],
+            ),
             // Nothing usable.
             ("undisclosed-recipients:;", &[]),
         ];

@@ -106,7 +106,7 @@ pub struct Finding {
 }
 
 impl Finding {
-    pub fn new(kind: Kind, domain: &str, detail: String) -> FindingBuilder {
+    pub fn build(kind: Kind, domain: &str, detail: String) -> FindingBuilder {
         FindingBuilder {
             kind,
             severity: kind.default_severity(),

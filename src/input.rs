@@ -4,8 +4,8 @@
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
 
-use crate::ses::{ContentEncoding, ReceivedMessage};
 use crate::observation::Source;
+use crate::ses::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
 use serde_json::Value;
 
@@ -78,9 +78,10 @@ fn detect_json(value: Value) -> Result<Vec<Result<Item, InputError>>, InputError
     }
     // An SNS message body as delivered over HTTP(S) or copied from the console.
     if object.contains_key("Type") && object.contains_key("Message") {
-        return Ok(vec![sns_message(&Value::Object(object)).map_err(|reason| {
-            InputError::Record { index: 0, reason }
-        })]);
+        return Ok(vec![
+            sns_message(&Value::Object(object))
+                .map_err(|reason| InputError::Record { index: 0, reason }),
+        ]);
     }
     if object.contains_key("notificationType") || object.contains_key("eventType") {
         return Ok(vec![
@@ -116,7 +117,10 @@ fn detect_record(record: Value) -> Result<Item, String> {
 }
 
 fn sns_message(sns: &Value) -> Result<Item, String> {
-    let kind = sns.get("Type").and_then(Value::as_str).unwrap_or("Notification");
+    let kind = sns
+        .get("Type")
+        .and_then(Value::as_str)
+        .unwrap_or("Notification");
     if kind != "Notification" {
         return Ok(Item::NotSes {
             what: format!("SNS {kind}"),
@@ -245,19 +249,48 @@ mod tests {
         let sns_event = serde_json::json!({"Records":[{"EventSource":"aws:sns","Sns":{"Type":"Notification","Message": received}}]}).to_string();
         let cases: Vec<(String, Vec<&str>)> = vec![
             // A Lambda-action event with two records, one broken.
-            (r#"{"Records":[{"ses":{"mail":{},"receipt":{}}},{"ses":{"mail":3}}]}"#.into(),
-             vec!["receipt_lambda", "error:record 1: not an SES receipt: invalid type: integer `3`, expected struct Mail"]),
+            (
+                r#"{"Records":[{"ses":{"mail":{},"receipt":{}}},{"ses":{"mail":3}}]}"#.into(),
+                vec![
+                    "receipt_lambda",
+                    "error:record 1: not an SES receipt: invalid type: integer `3`, expected struct Mail",
+                ],
+            ),
             (sns_body, vec!["receipt_sns"]),
             (sns_event, vec!["receipt_sns"]),
             (received.into(), vec!["receipt_sns"]),
-            (r#"{"notificationType":"Bounce","mail":{}}"#.into(), vec!["feedback:Bounce"]),
-            (r#"{"eventType":"Rendering Failure"}"#.into(), vec!["feedback:Rendering Failure"]),
-            (r#"{"Type":"SubscriptionConfirmation","Message":"You have chosen..."}"#.into(), vec!["not-ses:SNS SubscriptionConfirmation"]),
-            (r#"{"Type":"Notification","Message":"Hello\r\nworld!"}"#.into(), vec!["not-ses:an SNS message that is not JSON"]),
-            ("From: a@b.example\r\nSubject: x\r\n\r\nbody".into(), vec!["raw"]),
-            (r#"{"hello":1}"#.into(), vec!["input-error:unrecognized JSON shape (top-level keys: hello)"]),
-            ("{not json".into(), vec!["input-error:not valid JSON: key must be a string at line 1 column 2"]),
-            ("just some words".into(), vec!["input-error:neither JSON nor an RFC 5322 message"]),
+            (
+                r#"{"notificationType":"Bounce","mail":{}}"#.into(),
+                vec!["feedback:Bounce"],
+            ),
+            (
+                r#"{"eventType":"Rendering Failure"}"#.into(),
+                vec!["feedback:Rendering Failure"],
+            ),
+            (
+                r#"{"Type":"SubscriptionConfirmation","Message":"You have chosen..."}"#.into(),
+                vec!["not-ses:SNS SubscriptionConfirmation"],
+            ),
+            (
+                r#"{"Type":"Notification","Message":"Hello\r\nworld!"}"#.into(),
+                vec!["not-ses:an SNS message that is not JSON"],
+            ),
+            (
+                "From: a@b.example\r\nSubject: x\r\n\r\nbody".into(),
+                vec!["raw"],
+            ),
+            (
+                r#"{"hello":1}"#.into(),
+                vec!["input-error:unrecognized JSON shape (top-level keys: hello)"],
+            ),
+            (
+                "{not json".into(),
+                vec!["input-error:not valid JSON: key must be a string at line 1 column 2"],
+            ),
+            (
+                "just some words".into(),
+                vec!["input-error:neither JSON nor an RFC 5322 message"],
+            ),
             ("   ".into(), vec!["input-error:input is empty"]),
         ];
         for (input, expected) in cases {
@@ -273,11 +306,15 @@ mod tests {
 
     #[test]
     fn raw_headers_are_unfolded() {
-        let raw = b"Authentication-Results: amazonses.com;\r\n spf=pass\r\nFrom: a@b.example\r\n\r\nbody";
+        let raw =
+            b"Authentication-Results: amazonses.com;\r\n spf=pass\r\nFrom: a@b.example\r\n\r\nbody";
         let headers = raw_headers(raw).unwrap_or_default();
         assert_eq!(
             headers[0],
-            ("Authentication-Results".into(), "amazonses.com; spf=pass".into())
+            (
+                "Authentication-Results".into(),
+                "amazonses.com; spf=pass".into()
+            )
         );
     }
 }

@@ -133,7 +133,9 @@ pub fn from_received(
         && let Some(common) = &mail.common_headers
     {
         for from in &common.from {
-            observation.header_from.extend(domains_of_address_list(from));
+            observation
+                .header_from
+                .extend(domains_of_address_list(from));
         }
         observation.header_from.dedup();
     }
@@ -161,7 +163,11 @@ pub fn from_received(
 }
 
 /// Builds an observation from message headers alone.
-pub fn from_headers(headers: &HeaderList<'_>, source: Source, trusted_ids: &[String]) -> Observation {
+pub fn from_headers(
+    headers: &HeaderList<'_>,
+    source: Source,
+    trusted_ids: &[String],
+) -> Observation {
     let values = |name: &'static str| {
         headers
             .iter()
@@ -195,7 +201,9 @@ pub fn from_headers(headers: &HeaderList<'_>, source: Source, trusted_ids: &[Str
                     }
                 }
             }
-            Err(error) => notes.push(format!("an Authentication-Results header does not parse: {error}")),
+            Err(error) => notes.push(format!(
+                "an Authentication-Results header does not parse: {error}"
+            )),
         }
     }
 
@@ -263,19 +271,23 @@ fn is_trusted_id(id: &str, trusted_ids: &[String]) -> bool {
 
 fn read_spf(result: &MethodResult, observation: &mut Observation) {
     let mailfrom = result
-        .property(Some(PropertyType::Smtp), "mailfrom")
+        .property(Some(&PropertyType::Smtp), "mailfrom")
         .or_else(|| result.property(None, "envelope-from"));
     let helo = result
-        .property(Some(PropertyType::Smtp), "helo")
+        .property(Some(&PropertyType::Smtp), "helo")
         .or_else(|| result.property(None, "helo"));
     observation.helo = helo.map(str::to_owned);
     observation.client_ip = result
         .property(None, "client-ip")
-        .or_else(|| result.property(Some(PropertyType::Policy), "iprev"))
+        .or_else(|| result.property(Some(&PropertyType::Policy), "iprev"))
         .map(str::to_owned);
     let mailfrom_domain = mailfrom.and_then(|m| {
         // smtp.mailfrom may hold a bare domain (RFC 8601 allows it) or an address.
-        if m.contains('@') { domain_of_address(m) } else { normalize(m) }
+        if m.contains('@') {
+            domain_of_address(m)
+        } else {
+            normalize(m)
+        }
     });
     if let Some(domain) = &mailfrom_domain {
         observation.mail_from = Some(EnvelopeSender {
@@ -293,15 +305,15 @@ fn read_spf(result: &MethodResult, observation: &mut Observation) {
 }
 
 fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -> Check {
-    let header = |p| result.property(Some(PropertyType::Header), p);
+    let header = |p| result.property(Some(&PropertyType::Header), p);
     let selector = header("s").map(str::to_owned);
     let from_signature = || {
         let b = header("b");
         let matching = signatures.iter().filter(|sig| {
-            let b_matches = b.is_none_or(|b| {
-                base64_prefix_matches(&sig.b, b)
-            });
-            let s_matches = selector.as_deref().is_none_or(|s| sig.s.eq_ignore_ascii_case(s));
+            let b_matches = b.is_none_or(|b| base64_prefix_matches(&sig.b, b));
+            let s_matches = selector
+                .as_deref()
+                .is_none_or(|s| sig.s.eq_ignore_ascii_case(s));
             b_matches && s_matches
         });
         let mut matching = matching.map(|sig| sig.d.as_str());
@@ -313,10 +325,12 @@ fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -
     };
     let domain = header("d")
         .and_then(normalize)
-        .or_else(|| header("i").and_then(|i| match i.rsplit_once('@') {
-            Some((_, d)) => normalize(d),
-            None => normalize(i),
-        }))
+        .or_else(|| {
+            header("i").and_then(|i| match i.rsplit_once('@') {
+                Some((_, d)) => normalize(d),
+                None => normalize(i),
+            })
+        })
         .or_else(from_signature);
     Check {
         result: result.result.clone(),
@@ -362,7 +376,10 @@ mod tests {
     #[test]
     fn ses_header_gives_spf_dkim_and_envelope() {
         let o = observe(&[
-            ("Authentication-Results", "amazonses.com; spf=pass (x) client-ip=192.0.2.1; envelope-from=prvs=1a2b=bounce@Mail.Example.com; helo=mta.example.com; dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com; dmarc=pass header.from=example.com;"),
+            (
+                "Authentication-Results",
+                "amazonses.com; spf=pass (x) client-ip=192.0.2.1; envelope-from=prvs=1a2b=bounce@Mail.Example.com; helo=mta.example.com; dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com; dmarc=pass header.from=example.com;",
+            ),
             ("from", "\"Doe, Jane\" <jane@example.com>"),
         ]);
         assert_eq!(o.header_from, vec!["example.com"]);
@@ -379,9 +396,18 @@ mod tests {
     #[test]
     fn only_the_topmost_trusted_header_counts() {
         let o = observe(&[
-            ("Authentication-Results", "amazonses.com; spf=fail smtp.mailfrom=x.example"),
-            ("Authentication-Results", "mx.other.example; spf=pass smtp.mailfrom=y.example"),
-            ("Authentication-Results", "AmazonSES.com; spf=pass smtp.mailfrom=z.example"),
+            (
+                "Authentication-Results",
+                "amazonses.com; spf=fail smtp.mailfrom=x.example",
+            ),
+            (
+                "Authentication-Results",
+                "mx.other.example; spf=pass smtp.mailfrom=y.example",
+            ),
+            (
+                "Authentication-Results",
+                "AmazonSES.com; spf=pass smtp.mailfrom=z.example",
+            ),
         ]);
         assert_eq!(o.forged_auth_results, 1);
         let spf = o.spf.unwrap_or_else(|| panic!("no spf"));
@@ -391,7 +417,10 @@ mod tests {
 
     #[test]
     fn untrusted_results_are_ignored() {
-        let o = observe(&[("Authentication-Results", "mx.evil.example; dkim=pass header.d=example.com")]);
+        let o = observe(&[(
+            "Authentication-Results",
+            "mx.evil.example; dkim=pass header.d=example.com",
+        )]);
         assert!(!o.trusted_results);
         assert!(o.dkim.is_empty());
     }
@@ -399,20 +428,38 @@ mod tests {
     #[test]
     fn envelope_falls_back_to_received_spf_then_return_path() {
         let o = observe(&[
-            ("Received-SPF", "pass (x) client-ip=192.0.2.1; envelope-from=a@spf.example; helo=h;"),
+            (
+                "Received-SPF",
+                "pass (x) client-ip=192.0.2.1; envelope-from=a@spf.example; helo=h;",
+            ),
             ("Return-Path", "<b@rp.example>"),
         ]);
-        assert_eq!(o.mail_from.map(|m| (m.domain, m.origin)), Some(("spf.example".into(), EnvelopeOrigin::ReceivedSpf)));
+        assert_eq!(
+            o.mail_from.map(|m| (m.domain, m.origin)),
+            Some(("spf.example".into(), EnvelopeOrigin::ReceivedSpf))
+        );
         let o = observe(&[("Return-Path", "<b@rp.example>")]);
-        assert_eq!(o.mail_from.map(|m| (m.domain, m.origin)), Some(("rp.example".into(), EnvelopeOrigin::ReturnPath)));
+        assert_eq!(
+            o.mail_from.map(|m| (m.domain, m.origin)),
+            Some(("rp.example".into(), EnvelopeOrigin::ReturnPath))
+        );
     }
 
     #[test]
     fn dkim_domain_from_matching_signature() {
         let o = observe(&[
-            ("Authentication-Results", "amazonses.com; dkim=pass header.s=sel1"),
-            ("DKIM-Signature", "v=1; a=rsa-sha256; d=signer.example; s=sel1; h=from; bh=AAAA; b=AAAA"),
-            ("DKIM-Signature", "v=1; a=rsa-sha256; d=other.example; s=sel2; h=from; bh=AAAA; b=AAAA"),
+            (
+                "Authentication-Results",
+                "amazonses.com; dkim=pass header.s=sel1",
+            ),
+            (
+                "DKIM-Signature",
+                "v=1; a=rsa-sha256; d=signer.example; s=sel1; h=from; bh=AAAA; b=AAAA",
+            ),
+            (
+                "DKIM-Signature",
+                "v=1; a=rsa-sha256; d=other.example; s=sel2; h=from; bh=AAAA; b=AAAA",
+            ),
         ]);
         assert_eq!(o.dkim[0].domain.as_deref(), Some("signer.example"));
     }

@@ -93,7 +93,11 @@ pub fn discover(
     let organizational_domain = organizational_domain(author_domain, found);
     let author_record = found.iter().find(|(name, _)| name == author_domain);
     let record = author_record
-        .or_else(|| found.iter().find(|(name, _)| *name == organizational_domain))
+        .or_else(|| {
+            found
+                .iter()
+                .find(|(name, _)| *name == organizational_domain)
+        })
         .or_else(|| found.last())
         .cloned();
 
@@ -251,7 +255,10 @@ mod tests {
         let sub = book.discover("news.example.com");
         assert_eq!(sub.disposition, Some(Disposition::Quarantine));
         assert_eq!(sub.organizational_domain, "example.com");
-        assert_eq!(sub.record.as_ref().map(|(n, _)| n.as_str()), Some("example.com"));
+        assert_eq!(
+            sub.record.as_ref().map(|(n, _)| n.as_str()),
+            Some("example.com")
+        );
     }
 
     #[test]
@@ -309,7 +316,10 @@ mod tests {
     #[test]
     fn bad_policy_specs_are_refused() {
         let mut book = PolicyBook::default();
-        assert!(matches!(book.add("example.com"), Err(PolicyError::Shape(_))));
+        assert!(matches!(
+            book.add("example.com"),
+            Err(PolicyError::Shape(_))
+        ));
         assert!(matches!(
             book.add("example.com=p=reject"),
             Err(PolicyError::Record { .. })

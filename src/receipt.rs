@@ -31,9 +31,8 @@ pub async fn handle<F: FactSource, S: FindingSink>(
     sink: &S,
     settings: &Settings,
 ) -> Result<SimpleEmailDisposition, ReceiptError> {
-    let bytes = serde_json::to_vec(event).map_err(|e| {
-        crate::input::InputError::Json(e.to_string())
-    })?;
+    let bytes =
+        serde_json::to_vec(event).map_err(|e| crate::input::InputError::Json(e.to_string()))?;
     let outcomes = pipeline::run(&bytes, facts, settings).await?;
     let total = outcomes.len();
     let mut failures = Vec::new();

@@ -147,9 +147,14 @@ fn write_observation(out: &mut String, observation: &Observation) {
         || "(unknown)".to_owned(),
         |m| format!("{} (from {})", m.domain, m.origin.as_str()),
     );
-    let _ = writeln!(out, "  From domain: {from}; envelope sender domain: {envelope}");
+    let _ = writeln!(
+        out,
+        "  From domain: {from}; envelope sender domain: {envelope}"
+    );
     if !observation.trusted_results {
-        out.push_str("  no Authentication-Results from a trusted authserv-id: nothing to recompute\n");
+        out.push_str(
+            "  no Authentication-Results from a trusted authserv-id: nothing to recompute\n",
+        );
     }
     if let Some(ses) = &observation.ses {
         let show = |v: Option<crate::ses::VerdictStatus>| v.map_or("-", |v| v.as_str());
@@ -184,7 +189,9 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
             aspf,
         } => format!("DMARC policy p={disposition} (record at {at}, adkim={adkim} aspf={aspf})"),
         PolicyState::NotPublished => "no DMARC record published".to_owned(),
-        PolicyState::Unknown => "DMARC policy unknown offline, relaxed alignment assumed".to_owned(),
+        PolicyState::Unknown => {
+            "DMARC policy unknown offline, relaxed alignment assumed".to_owned()
+        }
     };
     let _ = writeln!(out, "  {from}: {policy}");
     let spf = evaluation.spf.as_ref().map_or("-".to_owned(), describe);

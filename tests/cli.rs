@@ -51,21 +51,44 @@ fn bundled_events_give_a_report_and_exit_zero() {
     assert_eq!(output.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("critical dmarc_fail"), "{stdout}");
     let summary = stdout.lines().last().unwrap_or_default();
-    assert!(summary.starts_with("Summary: 14 input(s), 13 message(s) analyzed, 1 skipped, 0 unreadable"), "{summary}");
+    assert!(
+        summary
+            .starts_with("Summary: 14 input(s), 13 message(s) analyzed, 1 skipped, 0 unreadable"),
+        "{summary}"
+    );
     assert!(summary.contains("Offline"), "{summary}");
 }
 
 #[test]
 fn json_lines_follow_the_contract() {
-    let output = run(&["analyze", "--format", "json", &event("receipt-fallback-dkim-broken.json")], None);
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            &event("receipt-fallback-dkim-broken.json"),
+        ],
+        None,
+    );
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 4);
-    let keys = ["input", "record", "kind", "severity", "domain", "message_id", "detail"];
+    let keys = [
+        "input",
+        "record",
+        "kind",
+        "severity",
+        "domain",
+        "message_id",
+        "detail",
+    ];
     for raw in String::from_utf8_lossy(&output.stdout).lines() {
         // The keys appear in the documented order, and no others.
         let positions: Vec<usize> = keys
             .iter()
-            .map(|k| raw.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k} missing: {raw}")))
+            .map(|k| {
+                raw.find(&format!("\"{k}\":"))
+                    .unwrap_or_else(|| panic!("{k} missing: {raw}"))
+            })
             .collect();
         assert!(positions.windows(2).all(|w| w[0] < w[1]), "{raw}");
     }
@@ -82,20 +105,49 @@ fn json_lines_follow_the_contract() {
 #[test]
 fn custom_mail_from_makes_the_fallback_critical() {
     let file = event("receipt-mail-from-fallback.json");
-    let args = ["analyze", "--format", "json", "--mail-from", "example.com=mail.example.com", "--fail-on", "critical", &file];
+    let args = [
+        "analyze",
+        "--format",
+        "json",
+        "--mail-from",
+        "example.com=mail.example.com",
+        "--fail-on",
+        "critical",
+        &file,
+    ];
     let output = run(&args, None);
     assert_eq!(kinds(&output), ["spf_unaligned", "mail_from_fallback"]);
     assert_eq!(output.status.code(), Some(1));
     // Without the threshold the run succeeds.
-    let output = run(&args[..5].iter().chain([&file.as_str()]).copied().collect::<Vec<_>>(), None);
+    let output = run(
+        &args[..5]
+            .iter()
+            .chain([&file.as_str()])
+            .copied()
+            .collect::<Vec<_>>(),
+        None,
+    );
     assert_eq!(output.status.code(), Some(0));
 }
 
 #[test]
 fn strict_dkim_policy_rejects_a_subdomain_signature() {
     let file = event("receipt-strict-dkim.json");
-    let output = run(&["analyze", "--format", "json", "--policy", "example.org=v=DMARC1; p=quarantine; adkim=s", &file], None);
-    assert_eq!(kinds(&output), ["spf_unaligned", "dkim_unaligned", "dmarc_fail"]);
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--policy",
+            "example.org=v=DMARC1; p=quarantine; adkim=s",
+            &file,
+        ],
+        None,
+    );
+    assert_eq!(
+        kinds(&output),
+        ["spf_unaligned", "dkim_unaligned", "dmarc_fail"]
+    );
     let lines = json_lines(&output);
     assert_eq!(lines[2]["severity"], "critical");
 }
@@ -103,7 +155,17 @@ fn strict_dkim_policy_rejects_a_subdomain_signature() {
 #[test]
 fn strict_spf_policy_is_flagged() {
     let file = event("receipt-strict-spf.json");
-    let output = run(&["analyze", "--format", "json", "--policy", "example.net=v=DMARC1; p=reject; aspf=s", &file], None);
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            "--policy",
+            "example.net=v=DMARC1; p=reject; aspf=s",
+            &file,
+        ],
+        None,
+    );
     assert_eq!(kinds(&output), ["spf_unaligned", "strict_spf_alignment"]);
 }
 
@@ -112,9 +174,17 @@ fn unreadable_inputs_exit_two_and_the_rest_is_processed() {
     let dir = std::env::temp_dir().join(format!("sdm-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let broken = dir.join("broken.json");
-    std::fs::write(&broken, "{\"Records\": [{\"ses\": {\"mail\": 7}}, ").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&broken, "{\"Records\": [{\"ses\": {\"mail\": 7}}, ")
+        .unwrap_or_else(|e| panic!("{e}"));
     let output = run(
-        &["analyze", "--format", "json", broken.to_str().unwrap_or_default(), "/nonexistent/file.json", &event("receipt-mail-from-fallback.json")],
+        &[
+            "analyze",
+            "--format",
+            "json",
+            broken.to_str().unwrap_or_default(),
+            "/nonexistent/file.json",
+            &event("receipt-mail-from-fallback.json"),
+        ],
         None,
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -127,12 +197,19 @@ fn unreadable_inputs_exit_two_and_the_rest_is_processed() {
 
 #[test]
 fn a_bad_record_in_a_batch_is_named_and_the_good_one_analyzed() {
-    let good = std::fs::read_to_string(event("receipt-fallback-dkim-broken.json")).unwrap_or_default();
+    let good =
+        std::fs::read_to_string(event("receipt-fallback-dkim-broken.json")).unwrap_or_default();
     let good: serde_json::Value = serde_json::from_str(&good).unwrap_or_default();
     let batch = serde_json::json!({"Records": [{"ses": {"mail": "nope"}}, good["Records"][0]]});
-    let output = run(&["analyze", "--format", "json", "-"], Some(batch.to_string().as_bytes()));
+    let output = run(
+        &["analyze", "--format", "json", "-"],
+        Some(batch.to_string().as_bytes()),
+    );
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("-: record 0") || String::from_utf8_lossy(&output.stderr).contains("- record 0"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("-: record 0")
+            || String::from_utf8_lossy(&output.stderr).contains("- record 0")
+    );
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 4);
     assert!(lines.iter().all(|l| l["record"] == 1 && l["input"] == "-"));
@@ -140,7 +217,10 @@ fn a_bad_record_in_a_batch_is_named_and_the_good_one_analyzed() {
 
 #[test]
 fn bad_options_are_named() {
-    let output = run(&["analyze", "--policy", "example.com=p=reject", EVENTS], None);
+    let output = run(
+        &["analyze", "--policy", "example.com=p=reject", EVENTS],
+        None,
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("does not parse"));
     let output = run(&["analyze", "--mail-from", "example.com", EVENTS], None);
@@ -153,7 +233,10 @@ fn trusted_authserv_id_is_configurable() {
     let raw = b"Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com\r\nFrom: a@example.com\r\n\r\nbody\r\n";
     let output = run(&["analyze", "--format", "json", "-"], Some(raw));
     assert_eq!(kinds(&output), Vec::<String>::new());
-    let output = run(&["analyze", "--trusted-authserv-id", "mx.example.net", "-"], Some(raw));
+    let output = run(
+        &["analyze", "--trusted-authserv-id", "mx.example.net", "-"],
+        Some(raw),
+    );
     assert!(String::from_utf8_lossy(&output.stdout).contains("SPF:  pass example.com, aligned"));
 }
 
@@ -165,9 +248,19 @@ fn auth_results_prints_one_json_object_per_line() {
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0]["authserv_id"], "amazonses.com");
-    assert_eq!(lines[0]["results"][0]["properties"][0]["property"], "client-ip");
-    assert_eq!(lines[0]["results"][0]["properties"][0]["ptype"], serde_json::Value::Null);
+    assert_eq!(
+        lines[0]["results"][0]["properties"][0]["property"],
+        "client-ip"
+    );
+    assert_eq!(
+        lines[0]["results"][0]["properties"][0]["ptype"],
+        serde_json::Value::Null
+    );
     assert_eq!(lines[0]["results"][1]["properties"][0]["ptype"], "header");
-    assert!(lines[1]["error"].as_str().is_some_and(|e| e.contains("no authserv-id")));
+    assert!(
+        lines[1]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no authserv-id"))
+    );
     assert_eq!(lines[2]["version"], 1);
 }

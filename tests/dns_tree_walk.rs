@@ -33,8 +33,13 @@ async fn start_dns() -> (SocketAddr, Server<Catalog>) {
     let (origin, records) = Parser::new(ZONE, None, Some(Name::root()))
         .parse()
         .unwrap_or_else(|e| panic!("zone: {e}"));
-    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(origin.clone(), records, ZoneType::Primary, AxfrPolicy::Deny)
-        .unwrap_or_else(|e| panic!("zone handler: {e}"));
+    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+        origin.clone(),
+        records,
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    )
+    .unwrap_or_else(|e| panic!("zone handler: {e}"));
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
     let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
@@ -61,7 +66,10 @@ async fn tree_walk_finds_policies_and_organizational_domains() {
 
     // A deep From under example.com: the walk climbs to example.com's record, sp (= p) applies.
     let mut o = observe(&[
-        ("Authentication-Results", "amazonses.com; spf=pass smtp.mailfrom=bounce.example.com; dkim=pass header.d=mail.example.com"),
+        (
+            "Authentication-Results",
+            "amazonses.com; spf=pass smtp.mailfrom=bounce.example.com; dkim=pass header.d=mail.example.com",
+        ),
         ("From", "a@news.mail.example.com"),
     ]);
     let facts = dns.facts(&mut o).await;
@@ -69,13 +77,22 @@ async fn tree_walk_finds_policies_and_organizational_domains() {
     let p = &facts.policies["news.mail.example.com"];
     assert_eq!(p.organizational_domain, "example.com");
     assert_eq!(p.disposition, Some(Disposition::Reject));
-    assert_eq!(p.record.as_ref().map(|(at, _)| at.as_str()), Some("example.com"));
-    assert_eq!(facts.orgs.0.get("mail.example.com").map(String::as_str), Some("example.com"));
+    assert_eq!(
+        p.record.as_ref().map(|(at, _)| at.as_str()),
+        Some("example.com")
+    );
+    assert_eq!(
+        facts.orgs.0.get("mail.example.com").map(String::as_str),
+        Some("example.com")
+    );
 
     // psd=y on a public suffix puts the organizational domain one label below it.
     let mut o = observe(&[("From", "a@login.mybank.bank")]);
     let facts = dns.facts(&mut o).await;
-    assert_eq!(facts.policies["login.mybank.bank"].organizational_domain, "mybank.bank");
+    assert_eq!(
+        facts.policies["login.mybank.bank"].organizational_domain,
+        "mybank.bank"
+    );
 
     // psd=n marks the organizational domain and stops the walk before example.net's p=reject.
     let mut o = observe(&[("From", "a@x.corp.example.net")]);
@@ -87,8 +104,14 @@ async fn tree_walk_finds_policies_and_organizational_domains() {
     // np applies to a subdomain that does not exist; sp to one that does.
     let mut o = observe(&[("From", "a@nx.example.org, b@www.example.org")]);
     let facts = dns.facts(&mut o).await;
-    assert_eq!(facts.policies["nx.example.org"].disposition, Some(Disposition::Reject));
-    assert_eq!(facts.policies["www.example.org"].disposition, Some(Disposition::Quarantine));
+    assert_eq!(
+        facts.policies["nx.example.org"].disposition,
+        Some(Disposition::Reject)
+    );
+    assert_eq!(
+        facts.policies["www.example.org"].disposition,
+        Some(Disposition::Quarantine)
+    );
 
     // No record anywhere on the walk: known to be unpublished, not unknown.
     let mut o = observe(&[("From", "a@example.info")]);
@@ -100,17 +123,25 @@ async fn tree_walk_finds_policies_and_organizational_domains() {
 async fn strict_dkim_policy_from_dns_fails_a_subdomain_signature() {
     let (addr, _server) = start_dns().await;
     let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
-    let event = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/events/receipt-mail-from-fallback.json"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let event = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/receipt-mail-from-fallback.json"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
     // The same event, but signed by a subdomain: rewrite header.i before analysis.
-    let event = String::from_utf8_lossy(&event).replace("header.i=@example.com", "header.i=@mail.example.com");
+    let event = String::from_utf8_lossy(&event)
+        .replace("header.i=@example.com", "header.i=@mail.example.com");
     let outcomes = pipeline::run(event.as_bytes(), &dns, &Settings::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let RecordOutcome::Analyzed { analysis, .. } = &outcomes[0] else {
         panic!("not analyzed: {outcomes:?}");
     };
-    let kinds: Vec<(Kind, Severity)> = analysis.findings.iter().map(|f| (f.kind, f.severity)).collect();
+    let kinds: Vec<(Kind, Severity)> = analysis
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.severity))
+        .collect();
     assert_eq!(
         kinds,
         vec![
@@ -127,13 +158,27 @@ fn cli_resolves_with_a_given_nameserver() {
     let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
     let (addr, server) = runtime.block_on(start_dns());
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_ses-dmarc-monitor"))
-        .args(["analyze", "--format", "json", "--nameserver", &addr.to_string()])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/events/receipt-no-dmarc.json"))
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            "--nameserver",
+            &addr.to_string(),
+        ])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/events/receipt-no-dmarc.json"
+        ))
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     drop(server);
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     // DNS (not SES's word) now says example.info has no record.
     assert!(stdout.contains("\"kind\":\"no_dmarc_policy\""), "{stdout}");
     assert!(!stdout.contains("as SES reported it"), "{stdout}");

@@ -52,7 +52,9 @@ async fn events_match_their_golden_findings() {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let name = format!(
             "events/{}",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+            path.file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
         );
         let outcomes = pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default())
             .await
@@ -64,10 +66,15 @@ async fn events_match_their_golden_findings() {
             continue;
         }
         let expected = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
-            panic!("{}: {e} (run with UPDATE_GOLDEN=1 to create it)", golden.display())
+            panic!(
+                "{}: {e} (run with UPDATE_GOLDEN=1 to create it)",
+                golden.display()
+            )
         });
         if expected != actual {
-            mismatches.push(format!("{name}\n--- expected\n{expected}--- actual\n{actual}"));
+            mismatches.push(format!(
+                "{name}\n--- expected\n{expected}--- actual\n{actual}"
+            ));
         }
     }
     assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));

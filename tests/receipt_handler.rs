@@ -13,36 +13,71 @@ fn event(name: &str) -> serde_json::Value {
 }
 
 fn kinds(sink: &MemorySink) -> Vec<Kind> {
-    sink.0.lock().map(|f| f.iter().map(|f| f.kind).collect()).unwrap_or_default()
+    sink.0
+        .lock()
+        .map(|f| f.iter().map(|f| f.kind).collect())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
 async fn lambda_action_event_continues_and_publishes_findings() {
     let sink = MemorySink::default();
-    let disposition = handle(&event("receipt-fallback-dkim-broken.json"), &OfflineFacts::default(), &sink, &Settings::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let disposition = handle(
+        &event("receipt-fallback-dkim-broken.json"),
+        &OfflineFacts::default(),
+        &sink,
+        &Settings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(disposition.disposition, "CONTINUE");
-    assert_eq!(kinds(&sink), [Kind::DkimFail, Kind::SpfUnaligned, Kind::DkimUnaligned, Kind::DmarcFail]);
+    assert_eq!(
+        kinds(&sink),
+        [
+            Kind::DkimFail,
+            Kind::SpfUnaligned,
+            Kind::DkimUnaligned,
+            Kind::DmarcFail
+        ]
+    );
 }
 
 #[tokio::test]
 async fn sns_event_with_base64_content_is_analyzed() {
     let sink = MemorySink::default();
-    handle(&event("sns-received-base64.json"), &OfflineFacts::default(), &sink, &Settings::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(kinds(&sink), [Kind::SpfUnaligned, Kind::DkimUnaligned, Kind::DmarcFail]);
+    handle(
+        &event("sns-received-base64.json"),
+        &OfflineFacts::default(),
+        &sink,
+        &Settings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        kinds(&sink),
+        [Kind::SpfUnaligned, Kind::DkimUnaligned, Kind::DmarcFail]
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_record_fails_the_invocation_after_the_good_ones() {
     let good = event("receipt-mail-from-fallback.json");
-    let batch = serde_json::json!({"Records": [good["Records"][0], {"ses": {"mail": []}}, {"neither": 1}]});
+    let batch =
+        serde_json::json!({"Records": [good["Records"][0], {"ses": {"mail": []}}, {"neither": 1}]});
     let sink = MemorySink::default();
-    let result = handle(&batch, &OfflineFacts::default(), &sink, &Settings::default()).await;
+    let result = handle(
+        &batch,
+        &OfflineFacts::default(),
+        &sink,
+        &Settings::default(),
+    )
+    .await;
     match result {
-        Err(ReceiptError::Records { failed, total, first }) => {
+        Err(ReceiptError::Records {
+            failed,
+            total,
+            first,
+        }) => {
             assert_eq!((failed, total), (2, 3));
             assert!(first.starts_with("record 1: not an SES receipt"), "{first}");
         }
@@ -55,7 +90,19 @@ async fn a_malformed_record_fails_the_invocation_after_the_good_ones() {
 #[tokio::test]
 async fn an_unrecognized_event_is_a_clear_error() {
     let sink = MemorySink::default();
-    let result = handle(&serde_json::json!({"detail-type": "Scheduled Event"}), &OfflineFacts::default(), &sink, &Settings::default()).await;
+    let result = handle(
+        &serde_json::json!({"detail-type": "Scheduled Event"}),
+        &OfflineFacts::default(),
+        &sink,
+        &Settings::default(),
+    )
+    .await;
     let message = result.map(|_| ()).map_err(|e| e.to_string());
-    assert_eq!(message, Err("the event is not understood: unrecognized JSON shape (top-level keys: detail-type)".to_owned()));
+    assert_eq!(
+        message,
+        Err(
+            "the event is not understood: unrecognized JSON shape (top-level keys: detail-type)"
+                .to_owned()
+        )
+    );
 }

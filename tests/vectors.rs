@@ -1,10 +1,10 @@
 //! Conformance against third-party material in `../shared/vectors` (present in CI): the
 //! `Authentication-Results` headers others extracted, and real SES payloads.
 
+use serde_json::Value;
 use ses_dmarc_monitor::authres::{self, PropertyType};
 use ses_dmarc_monitor::facts::OfflineFacts;
 use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
-use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {
@@ -13,7 +13,11 @@ fn vectors() -> Option<PathBuf> {
         return Some(dir);
     }
     // CI always has the folder: its absence there is a failure, not a skip.
-    assert!(std::env::var_os("CI").is_none(), "{} is missing", dir.display());
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing",
+        dir.display()
+    );
     eprintln!("{} not found: conformance vectors not run", dir.display());
     None
 }
@@ -38,13 +42,35 @@ fn agrees_with_the_reference_parser_where_it_succeeds() {
             continue;
         }
         compared += 1;
-        assert_eq!(parsed.authserv_id.as_deref(), case["authserv_id"].as_str(), "{source}");
+        assert_eq!(
+            parsed.authserv_id.as_deref(),
+            case["authserv_id"].as_str(),
+            "{source}"
+        );
         let expected = case["results"].as_array().cloned().unwrap_or_default();
         assert_eq!(parsed.results.len(), expected.len(), "{source}: {parsed:?}");
         for (ours, theirs) in parsed.results.iter().zip(&expected) {
-            assert_eq!(Some(ours.method.as_str()), theirs["method"].as_str().map(str::to_ascii_lowercase).as_deref(), "{source}");
-            assert_eq!(Some(ours.result.as_str()), theirs["result"].as_str().map(str::to_ascii_lowercase).as_deref(), "{source}");
-            assert_eq!(ours.reason.as_deref(), theirs["reason"].as_str(), "{source}");
+            assert_eq!(
+                Some(ours.method.as_str()),
+                theirs["method"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref(),
+                "{source}"
+            );
+            assert_eq!(
+                Some(ours.result.as_str()),
+                theirs["result"]
+                    .as_str()
+                    .map(str::to_ascii_lowercase)
+                    .as_deref(),
+                "{source}"
+            );
+            assert_eq!(
+                ours.reason.as_deref(),
+                theirs["reason"].as_str(),
+                "{source}"
+            );
             let props: Vec<(String, String, String)> = theirs["props"]
                 .as_array()
                 .into_iter()
@@ -60,7 +86,16 @@ fn agrees_with_the_reference_parser_where_it_succeeds() {
                 .properties
                 .iter()
                 .filter(|p| p.ptype.is_some())
-                .map(|p| (p.ptype.as_ref().map(|t| t.as_str().to_owned()).unwrap_or_default(), p.property.clone(), p.value.clone()))
+                .map(|p| {
+                    (
+                        p.ptype
+                            .as_ref()
+                            .map(|t| t.as_str().to_owned())
+                            .unwrap_or_default(),
+                        p.property.clone(),
+                        p.value.clone(),
+                    )
+                })
                 .collect();
             // Python authres drops properties of some methods it models (a quoted header.d
             // beside header.i); every property it reports must be ours too, and only those
@@ -89,25 +124,53 @@ fn parses_what_strict_parsers_reject() {
         ("lieser:154:", Some("example.org"), &[]),
         ("lieser:379:", Some("example.com"), &["dkim=pass"]),
         ("lieser:383:", Some("example.com"), &["dkim=pass"]),
-        ("lieser:499:", Some("mx1.messagingengine.com"), &["bimi=pass"]),
+        (
+            "lieser:499:",
+            Some("mx1.messagingengine.com"),
+            &["bimi=pass"],
+        ),
         ("lieser:553:", Some("日本語.jp"), &[]),
         ("lieser:569:", Some("с-балалайкой.рф"), &[]),
         ("lieser:615:", Some("example.net"), &["dkim=pass"]),
         ("lieser:638:", Some("example.com"), &["dkim=fail"]),
         ("lieser:649:", Some("example.net"), &[]),
-        ("perl:03-add-children-from.t:12", Some("mx6.messagingengine.com"), &["dkim=pass", "spf=pass"]),
-        ("perl:03-add-children-from.t:15", Some("mx5.messagingengine.com"), &["dmarc=pass"]),
-        ("perl:04-outlook.t:21", Some("outlook.com"), &["spf=pass", "dkim=pass", "dmarc=pass"]),
-        ("perl:04-yahoo.t:12", Some("mta4011.mail.gq1.yahoo.com"), &["domainkeys=neutral", "dkim=pass"]),
+        (
+            "perl:03-add-children-from.t:12",
+            Some("mx6.messagingengine.com"),
+            &["dkim=pass", "spf=pass"],
+        ),
+        (
+            "perl:03-add-children-from.t:15",
+            Some("mx5.messagingengine.com"),
+            &["dmarc=pass"],
+        ),
+        (
+            "perl:04-outlook.t:21",
+            Some("outlook.com"),
+            &["spf=pass", "dkim=pass", "dmarc=pass"],
+        ),
+        (
+            "perl:04-yahoo.t:12",
+            Some("mta4011.mail.gq1.yahoo.com"),
+            &["domainkeys=neutral", "dkim=pass"],
+        ),
         ("ses:", Some("amazonses.com"), &[]),
     ];
     let mut rejected = 0;
-    for case in runs.as_array().into_iter().flatten().filter(|c| c["authres"] != "ok") {
+    for case in runs
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["authres"] != "ok")
+    {
         rejected += 1;
         let source = case["source"].as_str().unwrap_or_default();
         let header = case["header"].as_str().unwrap_or_default();
         let parsed = authres::parse(header).unwrap_or_else(|e| panic!("{source}: {e}"));
-        assert!(!parsed.results.is_empty() || header.contains("none"), "{source}: no results");
+        assert!(
+            !parsed.results.is_empty() || header.contains("none"),
+            "{source}: no results"
+        );
         if let Some((_, id, results)) = expectations.iter().find(|(p, ..)| source.starts_with(p)) {
             assert_eq!(parsed.authserv_id.as_deref(), *id, "{source}");
             if source.starts_with("ses:") {
@@ -117,7 +180,11 @@ fn parses_what_strict_parsers_reject() {
                 assert!(spf.property(None, "envelope-from").is_some(), "{source}");
                 assert!(spf.property(None, "client-ip").is_some(), "{source}");
             } else {
-                let got: Vec<String> = parsed.results.iter().map(|r| format!("{}={}", r.method, r.result)).collect();
+                let got: Vec<String> = parsed
+                    .results
+                    .iter()
+                    .map(|r| format!("{}={}", r.method, r.result))
+                    .collect();
                 assert_eq!(got, *results, "{source}");
             }
         }
@@ -144,8 +211,14 @@ fn every_extracted_header_parses() {
         let parsed = authres::parse(value).unwrap_or_else(|e| panic!("{}: {e}", case["source"]));
         let spf = parsed.results.iter().find(|r| r.method.as_str() == "spf");
         let spf = spf.unwrap_or_else(|| panic!("{}: no spf", case["source"]));
-        let mailfrom = spf.property(None, "envelope-from").or_else(|| spf.property(Some(PropertyType::Smtp), "mailfrom"));
-        assert!(mailfrom.is_some() || parsed.authserv_id.as_deref() == Some("mx.google.com"), "{}", case["source"]);
+        let mailfrom = spf
+            .property(None, "envelope-from")
+            .or_else(|| spf.property(Some(&PropertyType::Smtp), "mailfrom"));
+        assert!(
+            mailfrom.is_some() || parsed.authserv_id.as_deref() == Some("mx.google.com"),
+            "{}",
+            case["source"]
+        );
     }
 }
 
@@ -154,25 +227,44 @@ fn every_extracted_header_parses() {
 async fn real_ses_payloads_are_understood() {
     let Some(dir) = vectors() else { return };
     let mut files: Vec<PathBuf> = Vec::new();
-    for sub in ["ses/awsdocs-json", "ses/aws-lambda-rust-runtime", "ses/aws-lambda-go", "ses/mozilla-fx-private-relay", "ses/cciw", "ses/swift-aws-lambda-events", "ses/aws-lambda-ses-forwarder"] {
-        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else { continue };
-        files.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
-            p.extension().is_some_and(|e| e == "json" || e == "eml" || e == "email")
-        }));
+    for sub in [
+        "ses/awsdocs-json",
+        "ses/aws-lambda-rust-runtime",
+        "ses/aws-lambda-go",
+        "ses/mozilla-fx-private-relay",
+        "ses/cciw",
+        "ses/swift-aws-lambda-events",
+        "ses/aws-lambda-ses-forwarder",
+    ] {
+        let Ok(entries) = std::fs::read_dir(dir.join(sub)) else {
+            continue;
+        };
+        files.extend(
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.extension()
+                        .is_some_and(|e| e == "json" || e == "eml" || e == "email")
+                }),
+        );
     }
     files.sort();
     let mut analyzed = 0;
     for path in &files {
         let bytes = std::fs::read(path).unwrap_or_default();
         let name = path.display().to_string();
-        let outcomes = match pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default()).await {
-            Ok(outcomes) => outcomes,
-            // EventBridge and plain SNS fixtures are not SES inputs; they must say so clearly.
-            Err(error) => {
-                assert!(name.contains("eventbridge") || name.contains("sns-event"), "{name}: {error}");
-                continue;
-            }
-        };
+        let outcomes =
+            match pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default()).await {
+                Ok(outcomes) => outcomes,
+                // EventBridge and plain SNS fixtures are not SES inputs; they must say so clearly.
+                Err(error) => {
+                    assert!(
+                        name.contains("eventbridge") || name.contains("sns-event"),
+                        "{name}: {error}"
+                    );
+                    continue;
+                }
+            };
         for outcome in outcomes {
             match outcome {
                 RecordOutcome::Analyzed { .. } => analyzed += 1,

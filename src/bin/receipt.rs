@@ -13,7 +13,12 @@ use ses_dmarc_monitor::sink::LogSink;
 fn settings_from_env() -> Result<Settings, Error> {
     let mut settings = Settings::default();
     if let Ok(ids) = std::env::var("TRUSTED_AUTHSERV_IDS") {
-        let ids: Vec<String> = ids.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let ids: Vec<String> = ids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if !ids.is_empty() {
             settings.trusted_ids = ids;
         }
@@ -26,8 +31,9 @@ fn settings_from_env() -> Result<Settings, Error> {
                     ses_dmarc_monitor::domain::normalize(m)?,
                 ))
             });
-            let (domain, mail_from) =
-                parsed.ok_or_else(|| format!("MAIL_FROM_DOMAINS: {pair:?} is not DOMAIN=MAIL_FROM_DOMAIN"))?;
+            let (domain, mail_from) = parsed.ok_or_else(|| {
+                format!("MAIL_FROM_DOMAINS: {pair:?} is not DOMAIN=MAIL_FROM_DOMAIN")
+            })?;
             settings.hints.mail_from.insert(domain, mail_from);
         }
     }

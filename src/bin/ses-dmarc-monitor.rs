@@ -16,7 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "ses-dmarc-monitor", version, about = "How mail sent through Amazon SES authenticates and aligns under DMARC")]
+#[command(
+    name = "ses-dmarc-monitor",
+    version,
+    about = "How mail sent through Amazon SES authenticates and aligns under DMARC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -179,14 +183,22 @@ async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settin
 
     if tally.unreadable + tally.failed > 0 {
         ExitCode::from(2)
-    } else if args.fail_on.is_some_and(|threshold| worst >= Some(threshold)) {
+    } else if args
+        .fail_on
+        .is_some_and(|threshold| worst >= Some(threshold))
+    {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     }
 }
 
-fn write_json(out: &mut impl Write, name: &str, record: usize, outcome: &RecordOutcome) -> io::Result<()> {
+fn write_json(
+    out: &mut impl Write,
+    name: &str,
+    record: usize,
+    outcome: &RecordOutcome,
+) -> io::Result<()> {
     if let RecordOutcome::Analyzed { analysis, .. } = outcome {
         for finding in &analysis.findings {
             serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
@@ -267,7 +279,9 @@ fn auth_results(args: &AuthResultsArgs) -> ExitCode {
     } else {
         for file in &args.files {
             match std::fs::read(file) {
-                Ok(bytes) => lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_owned)),
+                Ok(bytes) => {
+                    lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_owned));
+                }
                 Err(error) => {
                     eprintln!("error: {}: {error}", file.display());
                     failed = true;
@@ -280,7 +294,9 @@ fn auth_results(args: &AuthResultsArgs) -> ExitCode {
     for line in lines.iter().filter(|l| !l.trim().is_empty()) {
         let printed = match (authres::parse(line), args.format) {
             (Ok(parsed), Format::Json) => serde_json::to_string(&parsed).unwrap_or_default(),
-            (Err(error), Format::Json) => serde_json::json!({ "error": error.to_string() }).to_string(),
+            (Err(error), Format::Json) => {
+                serde_json::json!({ "error": error.to_string() }).to_string()
+            }
             (Ok(parsed), Format::Text) => {
                 let results: Vec<String> = parsed
                     .results
@@ -299,5 +315,9 @@ fn auth_results(args: &AuthResultsArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -1,0 +1,10 @@
+//! Event recognition and the offline receipt analysis on arbitrary bytes.
+#![no_main]
+use ses_dmarc_monitor::facts::OfflineFacts;
+use ses_dmarc_monitor::pipeline::{self, Settings};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() {
+        let _ = runtime.block_on(pipeline::run(data, &OfflineFacts::default(), &Settings::default()));
+    }
+});
