@@ -40,6 +40,15 @@ pub struct IdentityHints {
 }
 
 impl IdentityHints {
+    /// Adds `DOMAIN=MAIL_FROM_DOMAIN` (both normalized). `None` when it is not of that shape.
+    pub fn add(&mut self, spec: &str) -> Option<()> {
+        let (domain, mail_from) = spec.split_once('=')?;
+        let domain = crate::domain::normalize(domain)?;
+        let mail_from = crate::domain::normalize(mail_from)?;
+        self.mail_from.insert(domain, mail_from);
+        Some(())
+    }
+
     /// The identity covering `domain` (itself or a parent, as address identities inherit
     /// from their domain) and its MAIL FROM domain.
     pub fn custom_mail_from<'a>(&'a self, domain: &'a str) -> Option<(&'a str, &'a str)> {

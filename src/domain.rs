@@ -34,6 +34,16 @@ pub fn domain_of_address(address: &str) -> Option<String> {
     normalize(domain)
 }
 
+/// The domain of an identity that may be an address (`user@domain`, `@domain`) or a bare
+/// domain, as `smtp.mailfrom` and `header.i` are written.
+pub fn domain_of_identity(identity: &str) -> Option<String> {
+    if identity.contains('@') {
+        domain_of_address(identity)
+    } else {
+        normalize(identity)
+    }
+}
+
 /// Domains of every address in an RFC 5322 address-list header value (`From`), parsed with
 /// `mail-parser`: display names with commas and quotes, groups, folded lines, encoded words.
 pub fn domains_of_address_list(value: &str) -> Vec<String> {

@@ -5,7 +5,7 @@
 //! came from. No judgement happens here; `analyze` decides what the observation means.
 
 use crate::authres::{self, Method, MethodResult, PropertyType, ResultKeyword};
-use crate::domain::{domain_of_address, domains_of_address_list, normalize};
+use crate::domain::{domain_of_address, domain_of_identity, domains_of_address_list, normalize};
 use crate::ses::{ReceivedMessage, SesDmarcPolicy, VerdictStatus};
 use serde::Serialize;
 
@@ -162,7 +162,8 @@ pub fn from_received(
     observation
 }
 
-/// Builds an observation from message headers alone.
+/// Builds an observation from message headers alone. `trusted_ids` are compared as given:
+/// pass them through [`normalize_authserv_id`] (as `pipeline::Settings` does).
 pub fn from_headers(
     headers: &HeaderList<'_>,
     source: Source,
@@ -262,11 +263,14 @@ pub fn from_headers(
     observation
 }
 
+/// An authserv-id as compared: a normalized domain, or lower-cased when it is not one.
+pub fn normalize_authserv_id(id: &str) -> String {
+    normalize(id).unwrap_or_else(|| id.to_ascii_lowercase())
+}
+
 fn is_trusted_id(id: &str, trusted_ids: &[String]) -> bool {
-    let id = normalize(id).unwrap_or_else(|| id.to_ascii_lowercase());
-    trusted_ids
-        .iter()
-        .any(|t| normalize(t).unwrap_or_else(|| t.to_ascii_lowercase()) == id)
+    let id = normalize_authserv_id(id);
+    trusted_ids.contains(&id)
 }
 
 fn read_spf(result: &MethodResult, observation: &mut Observation) {
@@ -281,14 +285,8 @@ fn read_spf(result: &MethodResult, observation: &mut Observation) {
         .property(None, "client-ip")
         .or_else(|| result.property(Some(&PropertyType::Policy), "iprev"))
         .map(str::to_owned);
-    let mailfrom_domain = mailfrom.and_then(|m| {
-        // smtp.mailfrom may hold a bare domain (RFC 8601 allows it) or an address.
-        if m.contains('@') {
-            domain_of_address(m)
-        } else {
-            normalize(m)
-        }
-    });
+    // smtp.mailfrom may hold a bare domain (RFC 8601 allows it) or an address.
+    let mailfrom_domain = mailfrom.and_then(domain_of_identity);
     if let Some(domain) = &mailfrom_domain {
         observation.mail_from = Some(EnvelopeSender {
             domain: domain.clone(),
@@ -325,12 +323,7 @@ fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -
     };
     let domain = header("d")
         .and_then(normalize)
-        .or_else(|| {
-            header("i").and_then(|i| match i.rsplit_once('@') {
-                Some((_, d)) => normalize(d),
-                None => normalize(i),
-            })
-        })
+        .or_else(|| header("i").and_then(domain_of_identity))
         .or_else(from_signature);
     Check {
         result: result.result.clone(),

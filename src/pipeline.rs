@@ -10,8 +10,9 @@ use serde::Serialize;
 /// Configuration of the analysis, read once.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Authserv-ids whose `Authentication-Results` are believed (default `amazonses.com`).
-    pub trusted_ids: Vec<String>,
+    /// Authserv-ids whose `Authentication-Results` are believed (default `amazonses.com`),
+    /// normalized once here rather than for every header.
+    trusted_ids: Vec<String>,
     pub hints: IdentityHints,
 }
 
@@ -21,6 +22,24 @@ impl Default for Settings {
             trusted_ids: vec!["amazonses.com".to_owned()],
             hints: IdentityHints::default(),
         }
+    }
+}
+
+impl Settings {
+    /// Replaces the trusted authserv-ids; an empty list keeps the current ones.
+    pub fn set_trusted_ids<S: AsRef<str>>(&mut self, ids: impl IntoIterator<Item = S>) {
+        let ids: Vec<String> = ids
+            .into_iter()
+            .map(|id| observation::normalize_authserv_id(id.as_ref().trim()))
+            .filter(|id| !id.is_empty())
+            .collect();
+        if !ids.is_empty() {
+            self.trusted_ids = ids;
+        }
+    }
+
+    pub fn trusted_ids(&self) -> &[String] {
+        &self.trusted_ids
     }
 }
 
@@ -79,7 +98,7 @@ async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> 
                 &message,
                 source,
                 borrowed.as_deref(),
-                &settings.trusted_ids,
+                settings.trusted_ids(),
             );
             observation.notes.extend(note);
             (observation, raw.filter(|_| content_headers.is_some()))
@@ -95,7 +114,7 @@ async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> 
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
             let observation =
-                observation::from_headers(&borrowed, Source::RawMessage, &settings.trusted_ids);
+                observation::from_headers(&borrowed, Source::RawMessage, settings.trusted_ids());
             (observation, Some(raw))
         }
         Item::Feedback { kind } => {

@@ -13,28 +13,13 @@ use ses_dmarc_monitor::sink::LogSink;
 fn settings_from_env() -> Result<Settings, Error> {
     let mut settings = Settings::default();
     if let Ok(ids) = std::env::var("TRUSTED_AUTHSERV_IDS") {
-        let ids: Vec<String> = ids
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if !ids.is_empty() {
-            settings.trusted_ids = ids;
-        }
+        settings.set_trusted_ids(ids.split(','));
     }
     if let Ok(pairs) = std::env::var("MAIL_FROM_DOMAINS") {
         for pair in pairs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let parsed = pair.split_once('=').and_then(|(d, m)| {
-                Some((
-                    ses_dmarc_monitor::domain::normalize(d)?,
-                    ses_dmarc_monitor::domain::normalize(m)?,
-                ))
-            });
-            let (domain, mail_from) = parsed.ok_or_else(|| {
+            settings.hints.add(pair).ok_or_else(|| {
                 format!("MAIL_FROM_DOMAINS: {pair:?} is not DOMAIN=MAIL_FROM_DOMAIN")
             })?;
-            settings.hints.mail_from.insert(domain, mail_from);
         }
     }
     Ok(settings)

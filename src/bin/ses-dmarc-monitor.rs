@@ -95,24 +95,11 @@ fn main() -> ExitCode {
 
 async fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut settings = Settings::default();
-    if !args.trusted.is_empty() {
-        settings.trusted_ids.clone_from(&args.trusted);
-    }
+    settings.set_trusted_ids(&args.trusted);
     for spec in &args.mail_from {
-        let parsed = spec.split_once('=').and_then(|(d, m)| {
-            Some((
-                ses_dmarc_monitor::domain::normalize(d)?,
-                ses_dmarc_monitor::domain::normalize(m)?,
-            ))
-        });
-        match parsed {
-            Some((domain, mail_from)) => {
-                settings.hints.mail_from.insert(domain, mail_from);
-            }
-            None => {
-                eprintln!("error: --mail-from {spec:?}: expected DOMAIN=MAIL_FROM_DOMAIN");
-                return ExitCode::from(2);
-            }
+        if settings.hints.add(spec).is_none() {
+            eprintln!("error: --mail-from {spec:?}: expected DOMAIN=MAIL_FROM_DOMAIN");
+            return ExitCode::from(2);
         }
     }
     let mut book = PolicyBook::default();
