@@ -52,7 +52,7 @@ pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError>
     if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
         let value: Value =
             serde_json::from_slice(bytes).map_err(|e| InputError::Json(e.to_string()))?;
-        return detect_json(value);
+        return detect_value(value);
     }
     if looks_like_message(trimmed) {
         return Ok(vec![Ok(Item::Raw(bytes.to_vec()))]);
@@ -60,7 +60,8 @@ pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError>
     Err(InputError::NotAMessage)
 }
 
-fn detect_json(value: Value) -> Result<Vec<Result<Item, InputError>>, InputError> {
+/// Recognizes an input already parsed as JSON (the Lambda runtime hands one over).
+pub fn detect_value(value: Value) -> Result<Vec<Result<Item, InputError>>, InputError> {
     let Value::Object(mut object) = value else {
         return Err(InputError::UnknownShape("not an object".into()));
     };

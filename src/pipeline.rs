@@ -64,7 +64,23 @@ pub async fn run<F: FactSource>(
     facts: &F,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
-    let items = input::detect(bytes)?;
+    run_items(input::detect(bytes)?, facts, settings).await
+}
+
+/// [`run`] for an event the Lambda runtime already deserialized: no second parse.
+pub async fn run_value<F: FactSource>(
+    event: serde_json::Value,
+    facts: &F,
+    settings: &Settings,
+) -> Result<Vec<RecordOutcome>, InputError> {
+    run_items(input::detect_value(event)?, facts, settings).await
+}
+
+async fn run_items<F: FactSource>(
+    items: Vec<Result<Item, InputError>>,
+    facts: &F,
+    settings: &Settings,
+) -> Result<Vec<RecordOutcome>, InputError> {
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
         outcomes.push(match item {

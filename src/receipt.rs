@@ -26,14 +26,12 @@ pub enum ReceiptError {
 /// Handles one invocation. Every well-formed record is analyzed and its findings published
 /// before a malformed one is reported, so one bad record never hides the others.
 pub async fn handle<F: FactSource, S: FindingSink>(
-    event: &serde_json::Value,
+    event: serde_json::Value,
     facts: &F,
     sink: &S,
     settings: &Settings,
 ) -> Result<SimpleEmailDisposition, ReceiptError> {
-    let bytes =
-        serde_json::to_vec(event).map_err(|e| crate::input::InputError::Json(e.to_string()))?;
-    let outcomes = pipeline::run(&bytes, facts, settings).await?;
+    let outcomes = pipeline::run_value(event, facts, settings).await?;
     let total = outcomes.len();
     let mut failures = Vec::new();
     for (record, outcome) in outcomes.iter().enumerate() {

@@ -42,7 +42,7 @@ async fn main() -> Result<(), Error> {
     let sink = LogSink;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let (facts, sink, settings) = (&facts, &sink, &settings);
-        async move { Ok::<_, Error>(handle(&event.payload, facts, sink, settings).await?) }
+        async move { Ok::<_, Error>(handle(event.payload, facts, sink, settings).await?) }
     }))
     .await
 }
