@@ -77,27 +77,21 @@ pub fn detect_value(value: Value) -> Result<Vec<Result<Item, InputError>>, Input
             })
             .collect());
     }
-    // An SNS message body as delivered over HTTP(S) or copied from the console.
-    if object.contains_key("Type") && object.contains_key("Message") {
-        return Ok(vec![
-            sns_message(&Value::Object(object))
-                .map_err(|reason| InputError::Record { index: 0, reason }),
-        ]);
-    }
-    if object.contains_key("notificationType") || object.contains_key("eventType") {
-        return Ok(vec![
-            notification(Value::Object(object))
-                .map_err(|reason| InputError::Record { index: 0, reason }),
-        ]);
-    }
-    if object.contains_key("mail") && object.contains_key("receipt") {
-        return Ok(vec![
-            received(Value::Object(object), Source::ReceiptLambda)
-                .map_err(|reason| InputError::Record { index: 0, reason }),
-        ]);
-    }
-    let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
-    Err(InputError::UnknownShape(keys.join(", ")))
+    // A single record: an SNS message body (as delivered over HTTP(S) or copied from the
+    // console), a bare notification, or a bare `ses` object.
+    let single = if object.contains_key("Type") && object.contains_key("Message") {
+        sns_message(&Value::Object(object))
+    } else if object.contains_key("notificationType") || object.contains_key("eventType") {
+        notification(Value::Object(object))
+    } else if object.contains_key("mail") && object.contains_key("receipt") {
+        received(Value::Object(object), Source::ReceiptLambda)
+    } else {
+        let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+        return Err(InputError::UnknownShape(keys.join(", ")));
+    };
+    Ok(vec![
+        single.map_err(|reason| InputError::Record { index: 0, reason }),
+    ])
 }
 
 fn detect_record(record: Value) -> Result<Item, String> {

@@ -108,25 +108,43 @@ pub struct Observation {
     pub notes: Vec<String>,
 }
 
-/// Headers as `(name, value)` pairs, topmost first.
-pub type HeaderList<'a> = [(&'a str, &'a str)];
+/// A header field as `(name, value)`, borrowed or owned; lists run topmost first.
+pub trait HeaderField {
+    fn name(&self) -> &str;
+    fn value(&self) -> &str;
+}
+
+impl<N: AsRef<str>, V: AsRef<str>> HeaderField for (N, V) {
+    fn name(&self) -> &str {
+        self.0.as_ref()
+    }
+    fn value(&self) -> &str {
+        self.1.as_ref()
+    }
+}
+
+impl HeaderField for crate::ses::Header {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn value(&self) -> &str {
+        &self.value
+    }
+}
 
 /// Builds an observation from an SES receipt record (Lambda action or SNS notification). When
 /// `content` decoded to a message, its complete headers replace the possibly truncated ones.
 pub fn from_received(
     message: &ReceivedMessage,
     source: Source,
-    content_headers: Option<&HeaderList<'_>>,
+    content_headers: Option<&[(String, String)]>,
     trusted_ids: &[String],
 ) -> Observation {
     let mail = &message.mail;
-    let ses_headers: Vec<(&str, &str)> = mail
-        .headers
-        .iter()
-        .map(|h| (h.name.as_str(), h.value.as_str()))
-        .collect();
-    let headers = content_headers.unwrap_or(&ses_headers);
-    let mut observation = from_headers(headers, source, trusted_ids);
+    let mut observation = match content_headers {
+        Some(headers) => from_headers(headers, source, trusted_ids),
+        None => from_headers(&mail.headers, source, trusted_ids),
+    };
 
     // commonHeaders.from survives where the header list was truncated.
     if observation.header_from.is_empty()
@@ -165,15 +183,15 @@ pub fn from_received(
 /// Builds an observation from message headers alone. `trusted_ids` are compared as given:
 /// pass them through [`normalize_authserv_id`] (as `pipeline::Settings` does).
 pub fn from_headers(
-    headers: &HeaderList<'_>,
+    headers: &[impl HeaderField],
     source: Source,
     trusted_ids: &[String],
 ) -> Observation {
     let values = |name: &'static str| {
         headers
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
+            .filter(move |h| h.name().eq_ignore_ascii_case(name))
+            .map(HeaderField::value)
     };
     let mut notes = Vec::new();
 

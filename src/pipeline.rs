@@ -107,13 +107,10 @@ async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> 
             if raw.is_some() && content_headers.is_none() {
                 note = Some("content has no header section; SES's header list used".into());
             }
-            let borrowed: Option<Vec<(&str, &str)>> = content_headers
-                .as_ref()
-                .map(|h| h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect());
             let mut observation = observation::from_received(
                 &message,
                 source,
-                borrowed.as_deref(),
+                content_headers.as_deref(),
                 settings.trusted_ids(),
             );
             observation.notes.extend(note);
@@ -125,12 +122,8 @@ async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> 
                     error: "the message has no header section".into(),
                 };
             };
-            let borrowed: Vec<(&str, &str)> = headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect();
             let observation =
-                observation::from_headers(&borrowed, Source::RawMessage, settings.trusted_ids());
+                observation::from_headers(&headers, Source::RawMessage, settings.trusted_ids());
             (observation, Some(raw))
         }
         Item::Feedback { kind } => {

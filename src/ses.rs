@@ -36,16 +36,6 @@ pub struct Mail {
     pub common_headers: Option<CommonHeaders>,
 }
 
-impl Mail {
-    /// Values of every header named `name` (case-insensitive), top to bottom.
-    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_str())
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 pub struct Header {
     pub name: String,
