@@ -185,25 +185,20 @@ fn evaluate(
 ) -> (Evaluation, Vec<crate::findings::FindingBuilder>) {
     let mut findings = Vec::new();
     let discovery = facts.policies.get(author);
-    let (policy, adkim, aspf) = match discovery {
+    let (adkim, aspf) = discovery.map_or((Alignment::Relaxed, Alignment::Relaxed), |d| {
+        (d.adkim(), d.aspf())
+    });
+    let policy = match discovery {
+        None => PolicyState::Unknown,
         Some(d) => match &d.record {
-            Some((at, record)) => (
-                PolicyState::Published {
-                    at: at.clone(),
-                    disposition: d.disposition.unwrap_or(Disposition::None),
-                    adkim: alignment_name(record.adkim),
-                    aspf: alignment_name(record.aspf),
-                },
-                record.adkim,
-                record.aspf,
-            ),
-            None => (
-                PolicyState::NotPublished,
-                Alignment::Relaxed,
-                Alignment::Relaxed,
-            ),
+            None => PolicyState::NotPublished,
+            Some((at, _)) => PolicyState::Published {
+                at: at.clone(),
+                disposition: d.disposition.unwrap_or(Disposition::None),
+                adkim: alignment_name(adkim),
+                aspf: alignment_name(aspf),
+            },
         },
-        None => (PolicyState::Unknown, Alignment::Relaxed, Alignment::Relaxed),
     };
 
     let spf = observation
@@ -323,11 +318,10 @@ fn evaluate(
         && (observation.ses.and_then(|s| s.dmarc) == Some(VerdictStatus::Gray)
             || (observation.reported_dmarc == Some(ResultKeyword::None)
                 && dmarc == DmarcOutcome::Pass));
-    match (&policy, dmarc) {
-        (_, DmarcOutcome::Unknown) => {}
-        (PolicyState::NotPublished, outcome) | (PolicyState::Unknown, outcome)
-            if policy == PolicyState::NotPublished || reported_absent =>
-        {
+    let no_record = policy == PolicyState::NotPublished || reported_absent;
+    match dmarc {
+        DmarcOutcome::Unknown => {}
+        outcome if no_record => {
             findings.push(Finding::build(
                 Kind::NoDmarcPolicy,
                 author,
@@ -342,7 +336,7 @@ fn evaluate(
                 ),
             ));
         }
-        (_, DmarcOutcome::Fail) => {
+        DmarcOutcome::Fail => {
             let disposition = match &policy {
                 PolicyState::Published { disposition, .. } => Some(*disposition),
                 _ => ses_policy.and_then(|p| match p {
@@ -377,7 +371,7 @@ fn evaluate(
                 .severity(severity),
             );
         }
-        (_, DmarcOutcome::Pass) => {}
+        DmarcOutcome::Pass => {}
     }
 
     // SES's verdict (or the trusted server's dmarc=) against the recomputation.
