@@ -6,7 +6,6 @@
 //! ([`OrgDomains`]): the public suffix list offline, the DNS tree walk online.
 
 use mail_parser::MessageParser;
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 pub use mail_auth::dmarc::Alignment;
@@ -68,7 +67,7 @@ pub fn domains_of_address_list(value: &str) -> Vec<String> {
 /// Where organizational domains come from.
 pub trait OrgDomains {
     /// The organizational domain of a normalized domain.
-    fn organizational_domain<'a>(&self, domain: &'a str) -> Cow<'a, str>;
+    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str;
 }
 
 /// The public suffix list compiled into the `psl` crate: offline, and what DMARC used before
@@ -77,8 +76,8 @@ pub trait OrgDomains {
 pub struct PublicSuffixList;
 
 impl OrgDomains for PublicSuffixList {
-    fn organizational_domain<'a>(&self, domain: &'a str) -> Cow<'a, str> {
-        Cow::Borrowed(psl::domain_str(domain).unwrap_or(domain))
+    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str {
+        psl::domain_str(domain).unwrap_or(domain)
     }
 }
 
@@ -88,9 +87,9 @@ impl OrgDomains for PublicSuffixList {
 pub struct KnownOrgDomains(pub HashMap<String, String>);
 
 impl OrgDomains for KnownOrgDomains {
-    fn organizational_domain<'a>(&self, domain: &'a str) -> Cow<'a, str> {
+    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str {
         match self.0.get(domain) {
-            Some(org) => Cow::Owned(org.clone()),
+            Some(org) => org,
             None => PublicSuffixList.organizational_domain(domain),
         }
     }
