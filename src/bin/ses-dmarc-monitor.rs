@@ -133,7 +133,25 @@ async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settin
     let stdout = io::stdout();
     let mut out = stdout.lock();
 
-    for (name, bytes) in collect_inputs(&args.paths, &mut tally) {
+    // Inputs are read one at a time, so a large directory never sits in memory at once.
+    for input in list_inputs(&args.paths, &mut tally) {
+        let (name, read) = match &input {
+            None => ("-".to_owned(), read_stdin()),
+            Some(file) => (file.display().to_string(), std::fs::read(file)),
+        };
+        let bytes = match read {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let what = if input.is_none() {
+                    "cannot read stdin: "
+                } else {
+                    ""
+                };
+                eprintln!("error: {name}: {what}{error}");
+                tally.unreadable += 1;
+                continue;
+            }
+        };
         tally.inputs += 1;
         let outcomes = match pipeline::run(&bytes, facts, settings).await {
             Ok(outcomes) => outcomes,
@@ -195,43 +213,32 @@ fn write_json(
     Ok(())
 }
 
-/// Every input named on the command line, read. Unreadable ones are reported and counted.
-fn collect_inputs(paths: &[PathBuf], tally: &mut Tally) -> Vec<(String, Vec<u8>)> {
+/// Every input named on the command line, directories expanded: `None` stands for stdin.
+/// Directories that cannot be listed are reported and counted.
+fn list_inputs(paths: &[PathBuf], tally: &mut Tally) -> Vec<Option<PathBuf>> {
     let mut inputs = Vec::new();
     for path in paths {
         if path.as_os_str() == "-" {
-            let mut bytes = Vec::new();
-            match io::stdin().read_to_end(&mut bytes) {
-                Ok(_) => inputs.push(("-".to_owned(), bytes)),
-                Err(error) => {
-                    eprintln!("error: -: cannot read stdin: {error}");
-                    tally.unreadable += 1;
-                }
-            }
-            continue;
-        }
-        let files = if path.is_dir() {
+            inputs.push(None);
+        } else if path.is_dir() {
             let mut files = Vec::new();
             if let Err(error) = walk(path, &mut files) {
                 eprintln!("error: {}: {error}", path.display());
                 tally.unreadable += 1;
             }
             files.sort();
-            files
+            inputs.extend(files.into_iter().map(Some));
         } else {
-            vec![path.clone()]
-        };
-        for file in files {
-            match std::fs::read(&file) {
-                Ok(bytes) => inputs.push((file.display().to_string(), bytes)),
-                Err(error) => {
-                    eprintln!("error: {}: {error}", file.display());
-                    tally.unreadable += 1;
-                }
-            }
+            inputs.push(Some(path.clone()));
         }
     }
     inputs
+}
+
+fn read_stdin() -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    io::stdin().read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
