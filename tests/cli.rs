@@ -26,6 +26,13 @@ fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `analyze --format json` with the given arguments.
+fn analyze_json(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut all = vec!["analyze", "--format", "json"];
+    all.extend_from_slice(args);
+    run(&all, stdin)
+}
+
 fn json_lines(output: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
@@ -61,15 +68,7 @@ fn bundled_events_give_a_report_and_exit_zero() {
 
 #[test]
 fn json_lines_follow_the_contract() {
-    let output = run(
-        &[
-            "analyze",
-            "--format",
-            "json",
-            &event("receipt-fallback-dkim-broken.json"),
-        ],
-        None,
-    );
+    let output = analyze_json(&[&event("receipt-fallback-dkim-broken.json")], None);
     let lines = json_lines(&output);
     assert_eq!(lines.len(), 4);
     let keys = [
@@ -105,26 +104,21 @@ fn json_lines_follow_the_contract() {
 #[test]
 fn custom_mail_from_makes_the_fallback_critical() {
     let file = event("receipt-mail-from-fallback.json");
-    let args = [
-        "analyze",
-        "--format",
-        "json",
-        "--mail-from",
-        "example.com=mail.example.com",
-        "--fail-on",
-        "critical",
-        &file,
-    ];
-    let output = run(&args, None);
+    let output = analyze_json(
+        &[
+            "--mail-from",
+            "example.com=mail.example.com",
+            "--fail-on",
+            "critical",
+            &file,
+        ],
+        None,
+    );
     assert_eq!(kinds(&output), ["spf_unaligned", "mail_from_fallback"]);
     assert_eq!(output.status.code(), Some(1));
     // Without the threshold the run succeeds.
-    let output = run(
-        &args[..5]
-            .iter()
-            .chain([&file.as_str()])
-            .copied()
-            .collect::<Vec<_>>(),
+    let output = analyze_json(
+        &["--mail-from", "example.com=mail.example.com", &file],
         None,
     );
     assert_eq!(output.status.code(), Some(0));
@@ -133,11 +127,8 @@ fn custom_mail_from_makes_the_fallback_critical() {
 #[test]
 fn strict_dkim_policy_rejects_a_subdomain_signature() {
     let file = event("receipt-strict-dkim.json");
-    let output = run(
+    let output = analyze_json(
         &[
-            "analyze",
-            "--format",
-            "json",
             "--policy",
             "example.org=v=DMARC1; p=quarantine; adkim=s",
             &file,
@@ -155,15 +146,8 @@ fn strict_dkim_policy_rejects_a_subdomain_signature() {
 #[test]
 fn strict_spf_policy_is_flagged() {
     let file = event("receipt-strict-spf.json");
-    let output = run(
-        &[
-            "analyze",
-            "--format",
-            "json",
-            "--policy",
-            "example.net=v=DMARC1; p=reject; aspf=s",
-            &file,
-        ],
+    let output = analyze_json(
+        &["--policy", "example.net=v=DMARC1; p=reject; aspf=s", &file],
         None,
     );
     assert_eq!(kinds(&output), ["spf_unaligned", "strict_spf_alignment"]);
@@ -176,11 +160,8 @@ fn unreadable_inputs_exit_two_and_the_rest_is_processed() {
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{\"Records\": [{\"ses\": {\"mail\": 7}}, ")
         .unwrap_or_else(|e| panic!("{e}"));
-    let output = run(
+    let output = analyze_json(
         &[
-            "analyze",
-            "--format",
-            "json",
             broken.to_str().unwrap_or_default(),
             "/nonexistent/file.json",
             &event("receipt-mail-from-fallback.json"),
@@ -201,10 +182,7 @@ fn a_bad_record_in_a_batch_is_named_and_the_good_one_analyzed() {
         std::fs::read_to_string(event("receipt-fallback-dkim-broken.json")).unwrap_or_default();
     let good: serde_json::Value = serde_json::from_str(&good).unwrap_or_default();
     let batch = serde_json::json!({"Records": [{"ses": {"mail": "nope"}}, good["Records"][0]]});
-    let output = run(
-        &["analyze", "--format", "json", "-"],
-        Some(batch.to_string().as_bytes()),
-    );
+    let output = analyze_json(&["-"], Some(batch.to_string().as_bytes()));
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("-: record 0")
@@ -231,7 +209,7 @@ fn bad_options_are_named() {
 #[test]
 fn trusted_authserv_id_is_configurable() {
     let raw = b"Authentication-Results: mx.example.net; spf=pass smtp.mailfrom=example.com; dkim=pass header.d=example.com\r\nFrom: a@example.com\r\n\r\nbody\r\n";
-    let output = run(&["analyze", "--format", "json", "-"], Some(raw));
+    let output = analyze_json(&["-"], Some(raw));
     assert_eq!(kinds(&output), Vec::<String>::new());
     let output = run(
         &["analyze", "--trusted-authserv-id", "mx.example.net", "-"],
