@@ -166,6 +166,22 @@ pub fn analyze(observation: &Observation, facts: &DomainFacts, hints: &IdentityH
         );
     }
 
+    for disagreement in &observation.disagreements {
+        findings.push(
+            Finding::build(
+                Kind::VerdictMismatch,
+                primary,
+                format!(
+                    "{} verified again on the attached message: {}; the trusted server reported {}",
+                    disagreement.method.as_str().to_ascii_uppercase(),
+                    disagreement.verified,
+                    disagreement.reported
+                ),
+            )
+            .about(id, source),
+        );
+    }
+
     for author in &observation.header_from {
         let (evaluation, mut found) = evaluate(observation, author, facts, hints);
         findings.extend(found.drain(..).map(|f| f.about(id, source)));

@@ -6,12 +6,13 @@
 //! TTL-respecting cache shared across invocations.
 
 use crate::analyze::{DomainFacts, OrgSource};
-use crate::authres::ResultKeyword;
+use crate::authres::{Method, ResultKeyword};
 use crate::domain::KnownOrgDomains;
 use crate::facts::FactSource;
-use crate::observation::{Check, Observation};
+use crate::observation::{Check, Disagreement, Observation};
 use crate::policy::{discover, organizational_domain, stops_walk, tree_walk_names};
 use mail_auth::common::resolver::ToFqdn as _;
+use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Dmarc;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::spf::verify::SpfParameters;
@@ -189,7 +190,14 @@ impl DnsFacts {
             .map(|o| Check {
                 result: match o.result() {
                     DkimResult::Pass => ResultKeyword::Pass,
-                    DkimResult::Neutral(_) => ResultKeyword::Neutral,
+                    // mail-auth says "neutral" for a body that no longer matches its hash,
+                    // an expired signature and an unparseable one; RFC 6376 §6.1 calls all
+                    // three PERMFAIL, and receivers (SES among them) report the first two as
+                    // dkim=fail.
+                    DkimResult::Neutral(AuthError::Dkim(
+                        DkimError::FailedBodyHashMatch | DkimError::SignatureExpired,
+                    )) => ResultKeyword::Fail,
+                    DkimResult::Neutral(_) => ResultKeyword::PermError,
                     DkimResult::Fail(_) => ResultKeyword::Fail,
                     DkimResult::PermError(_) => ResultKeyword::PermError,
                     DkimResult::TempError(_) => ResultKeyword::TempError,
@@ -203,11 +211,11 @@ impl DnsFacts {
         let verified: Vec<String> = dkim.iter().map(describe_check).collect();
         if !dkim.is_empty() || !observation.dkim.is_empty() {
             if reported != verified {
-                observation.notes.push(format!(
-                    "DKIM re-verified: [{}], SES reported [{}]",
-                    verified.join(", "),
-                    reported.join(", ")
-                ));
+                observation.disagreements.push(Disagreement {
+                    method: Method::Dkim,
+                    verified: list_or_nothing(&verified),
+                    reported: list_or_nothing(&reported),
+                });
             }
             observation.dkim = dkim;
         }
@@ -249,17 +257,25 @@ impl DnsFacts {
                 selector: None,
             };
             if observation.spf.as_ref() != Some(&verified) {
-                observation.notes.push(format!(
-                    "SPF re-verified: {}, SES reported {}",
-                    describe_check(&verified),
-                    observation
+                observation.disagreements.push(Disagreement {
+                    method: Method::Spf,
+                    verified: describe_check(&verified),
+                    reported: observation
                         .spf
                         .as_ref()
-                        .map_or_else(|| "nothing".to_owned(), describe_check)
-                ));
+                        .map_or_else(|| "nothing".to_owned(), describe_check),
+                });
             }
             observation.spf = Some(verified);
         }
+    }
+}
+
+fn list_or_nothing(checks: &[String]) -> String {
+    if checks.is_empty() {
+        "nothing".to_owned()
+    } else {
+        checks.join(", ")
     }
 }
 

@@ -104,8 +104,21 @@ pub struct Observation {
     /// Further `Authentication-Results` headers claiming a trusted authserv-id: added before
     /// the trusted server received the message.
     pub forged_auth_results: usize,
+    /// Where verifying the attached raw message again disagreed with the trusted server.
+    pub disagreements: Vec<Disagreement>,
     /// Problems met while reading the input that did not stop the analysis.
     pub notes: Vec<String>,
+}
+
+/// One method whose re-verification of the raw message disagreed with what the trusted
+/// server reported; the re-verified results replace the reported ones in the observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Disagreement {
+    pub method: Method,
+    /// What re-verification found, e.g. `pass example.com`.
+    pub verified: String,
+    /// What the trusted server had reported.
+    pub reported: String,
 }
 
 /// A header field as `(name, value)`, borrowed or owned; lists run topmost first.
@@ -244,6 +257,7 @@ pub fn from_headers(
         ses: None,
         headers_truncated: false,
         forged_auth_results: forged,
+        disagreements: Vec::new(),
         notes,
     };
 

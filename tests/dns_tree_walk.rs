@@ -1,11 +1,8 @@
 //! The RFC 9989 tree walk and DNS-backed analysis against a real DNS server on loopback,
 //! started by the test itself (hickory-server, authoritative for the root zone).
 
-use hickory_server::Server;
-use hickory_server::proto::rr::{LowerName, Name};
-use hickory_server::proto::serialize::txt::Parser;
-use hickory_server::store::in_memory::InMemoryZoneHandler;
-use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+mod common;
+
 use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::facts::FactSource;
 use ses_dmarc_monitor::findings::{Kind, Severity};
@@ -13,8 +10,6 @@ use ses_dmarc_monitor::observation::{self, Source};
 use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
 use ses_dmarc_monitor::policy::Disposition;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 const ZONE: &str = r#"
 $ORIGIN .
@@ -28,31 +23,11 @@ _dmarc.example.org.       IN TXT "v=DMARC1; p=none; sp=quarantine; np=reject"
 www.example.org.          IN A   192.0.2.1
 "#;
 
-/// Starts the server on an ephemeral loopback port (UDP and TCP) and returns its address.
-async fn start_dns() -> (SocketAddr, Server<Catalog>) {
-    let (origin, records) = Parser::new(ZONE, None, Some(Name::root()))
-        .parse()
-        .unwrap_or_else(|e| panic!("zone: {e}"));
-    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
-        origin.clone(),
-        records,
-        ZoneType::Primary,
-        AxfrPolicy::Deny,
-    )
-    .unwrap_or_else(|e| panic!("zone handler: {e}"));
-    let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind udp: {e}"));
-    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let tcp = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|e| panic!("bind tcp: {e}"));
-    let mut server = Server::new(catalog);
-    server.register_socket(udp);
-    server.register_listener(tcp, Duration::from_secs(5), 4096);
-    (addr, server)
+async fn start_dns() -> (
+    SocketAddr,
+    hickory_server::Server<hickory_server::zone_handler::Catalog>,
+) {
+    common::start_dns(ZONE).await
 }
 
 fn observe(headers: &[(&str, &str)]) -> observation::Observation {

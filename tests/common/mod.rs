@@ -1,0 +1,38 @@
+//! A real DNS server on loopback for the tests that need one: hickory-server, authoritative
+//! for the root zone given as zone-file text, on an ephemeral UDP and TCP port.
+
+use hickory_server::Server;
+use hickory_server::proto::rr::{LowerName, Name};
+use hickory_server::proto::serialize::txt::Parser;
+use hickory_server::store::in_memory::InMemoryZoneHandler;
+use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Serves `zone` (with `$ORIGIN .`) until the returned server is dropped.
+pub(crate) async fn start_dns(zone: &str) -> (SocketAddr, Server<Catalog>) {
+    let (origin, records) = Parser::new(zone, None, Some(Name::root()))
+        .parse()
+        .unwrap_or_else(|e| panic!("zone: {e}"));
+    let handler = InMemoryZoneHandler::<hickory_server::net::runtime::TokioRuntimeProvider>::new(
+        origin.clone(),
+        records,
+        ZoneType::Primary,
+        AxfrPolicy::Deny,
+    )
+    .unwrap_or_else(|e| panic!("zone handler: {e}"));
+    let mut catalog = Catalog::new();
+    catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind udp: {e}"));
+    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("bind tcp: {e}"));
+    let mut server = Server::new(catalog);
+    server.register_socket(udp);
+    server.register_listener(tcp, Duration::from_secs(5), 4096);
+    (addr, server)
+}
