@@ -4,7 +4,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ses_dmarc_monitor::authres;
 use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::pipeline::{self, Settings};
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 use std::hint::black_box;
 
 const SES_HEADER: &str = "amazonses.com; spf=pass (spfCheck: domain of us-east-1.amazonses.com designates 198.51.100.21 as permitted sender) client-ip=198.51.100.21; envelope-from=010001939a1b2c3d-4e5f6a7b@us-east-1.amazonses.com; helo=a8-21.smtp-out.amazonses.com; dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com; dmarc=pass header.from=example.com;";
@@ -39,7 +40,16 @@ fn event(c: &mut Criterion) {
         b.iter(|| serde_json::from_slice::<serde_json::Value>(black_box(&bytes)));
     });
     group.bench_function("analyze_offline", |b| {
-        b.iter(|| runtime.block_on(pipeline::run(black_box(&bytes), &facts, &settings)));
+        b.iter(|| {
+            runtime.block_on(pipeline::run(
+                black_box(&bytes),
+                Ports {
+                    facts: &facts,
+                    directory: &NoDirectory,
+                },
+                &settings,
+            ))
+        });
     });
     group.finish();
 }

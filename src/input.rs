@@ -4,6 +4,7 @@
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
 
+use crate::notification::{self, Notification};
 use crate::observation::Source;
 use crate::ses::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
@@ -19,9 +20,8 @@ pub enum Item {
     },
     /// A raw message.
     Raw(Vec<u8>),
-    /// An SES feedback notification (bounce, complaint, delivery, or event publishing): read
-    /// by the feedback path, not by the receipt analysis.
-    Feedback { kind: String },
+    /// An SES feedback notification (bounce, complaint, delivery, or event publishing).
+    Feedback(Box<Notification>),
     /// An SNS message that is not an SES notification (subscription confirmation, CloudWatch
     /// alarm, plain text).
     NotSes { what: String },
@@ -137,9 +137,9 @@ fn notification(value: Value) -> Result<Item, String> {
     let event_type = value.get("eventType").and_then(Value::as_str);
     match (notification_type, event_type) {
         (Some("Received"), _) => received(value, Source::ReceiptSns),
-        (Some(kind), _) | (None, Some(kind)) => Ok(Item::Feedback {
-            kind: kind.to_owned(),
-        }),
+        (Some(_), _) | (None, Some(_)) => notification::parse(value)
+            .map(|n| Item::Feedback(Box::new(n)))
+            .map_err(|e| format!("not an SES notification: {e}")),
         (None, None) if value.get("AlarmName").is_some() => Ok(Item::NotSes {
             what: "a CloudWatch alarm".into(),
         }),
@@ -228,7 +228,7 @@ mod tests {
                 .map(|item| match item {
                     Ok(Item::Received { source, .. }) => source.as_str().to_owned(),
                     Ok(Item::Raw(_)) => "raw".into(),
-                    Ok(Item::Feedback { kind }) => format!("feedback:{kind}"),
+                    Ok(Item::Feedback(n)) => format!("feedback:{}", n.event.name()),
                     Ok(Item::NotSes { what }) => format!("not-ses:{what}"),
                     Err(e) => format!("error:{e}"),
                 })
@@ -255,12 +255,18 @@ mod tests {
             (sns_event, vec!["receipt_sns"]),
             (received.into(), vec!["receipt_sns"]),
             (
-                r#"{"notificationType":"Bounce","mail":{}}"#.into(),
+                r#"{"notificationType":"Bounce","mail":{},"bounce":{}}"#.into(),
                 vec!["feedback:Bounce"],
             ),
             (
-                r#"{"eventType":"Rendering Failure"}"#.into(),
+                r#"{"eventType":"Rendering Failure","mail":{},"failure":{}}"#.into(),
                 vec!["feedback:Rendering Failure"],
+            ),
+            (
+                r#"{"eventType":"Bounce","mail":{}}"#.into(),
+                vec![
+                    "error:record 0: not an SES notification: a Bounce notification without its bounce object",
+                ],
             ),
             (
                 r#"{"Type":"SubscriptionConfirmation","Message":"You have chosen..."}"#.into(),

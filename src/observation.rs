@@ -19,6 +19,10 @@ pub enum Source {
     ReceiptSns,
     /// A raw RFC 5322 message (`.eml`, or SNS content read on its own).
     RawMessage,
+    /// An SES identity notification (bounce, complaint, delivery).
+    SesNotification,
+    /// An SES configuration-set event (event publishing).
+    EventPublishing,
 }
 
 impl Source {
@@ -27,6 +31,8 @@ impl Source {
             Self::ReceiptLambda => "receipt_lambda",
             Self::ReceiptSns => "receipt_sns",
             Self::RawMessage => "raw_message",
+            Self::SesNotification => "ses_notification",
+            Self::EventPublishing => "event_publishing",
         }
     }
 }

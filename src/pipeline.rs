@@ -1,8 +1,12 @@
-//! One input through the whole receipt path: recognize → observe → gather facts → analyze.
-//! Shared by the receipt Lambda and the CLI, so both say the same thing about the same event.
+//! One input through the whole path: recognize, then for a received message observe → gather
+//! facts → analyze, and for a feedback notification summarize → look up the identity → judge.
+//! Shared by the Lambdas and the CLI, so all say the same thing about the same event.
 
 use crate::analyze::{Analysis, IdentityHints, OrgSource, analyze};
 use crate::facts::FactSource;
+use crate::feedback::{self, FeedbackSummary};
+use crate::findings::Finding;
+use crate::identity::{self, IdentityDirectory};
 use crate::input::{self, InputError, Item};
 use crate::observation::{self, Observation, Source};
 use serde::Serialize;
@@ -52,48 +56,127 @@ pub enum RecordOutcome {
         analysis: Analysis,
         org_source: OrgSource,
     },
-    /// Recognized, and not for this path (feedback notifications, non-SES SNS messages).
+    /// A feedback notification, judged.
+    Feedback {
+        summary: Box<FeedbackSummary>,
+        findings: Vec<Finding>,
+    },
+    /// Recognized, and nothing to analyze (non-SES SNS messages, subscription confirmations).
     Skipped { reason: String },
-    /// This record could not be understood; the others still were.
-    Failed { error: String },
+    /// This record could not be handled; the others still were. `transient` when trying
+    /// again later may succeed (a throttled lookup), as opposed to a malformed record.
+    Failed { error: String, transient: bool },
 }
 
+impl RecordOutcome {
+    /// The findings of this record, whichever path produced them.
+    pub fn findings(&self) -> &[Finding] {
+        match self {
+            Self::Analyzed { analysis, .. } => &analysis.findings,
+            Self::Feedback { findings, .. } => findings,
+            Self::Skipped { .. } | Self::Failed { .. } => &[],
+        }
+    }
+
+    fn malformed(error: impl Into<String>) -> Self {
+        Self::Failed {
+            error: error.into(),
+            transient: false,
+        }
+    }
+}
+
+/// The ports a run reads facts through.
+#[derive(Debug)]
+pub struct Ports<'a, F, D> {
+    pub facts: &'a F,
+    pub directory: &'a D,
+}
+
+// By hand: derived impls would demand `F: Copy` and `D: Copy`, and only references are copied.
+impl<F, D> Clone for Ports<'_, F, D> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<F, D> Copy for Ports<'_, F, D> {}
+
 /// Runs every record of one input. `Err` only when the input as a whole is unusable.
-pub async fn run<F: FactSource>(
+pub async fn run<F: FactSource, D: IdentityDirectory>(
     bytes: &[u8],
-    facts: &F,
+    ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
-    run_items(input::detect(bytes)?, facts, settings).await
+    run_items(input::detect(bytes)?, ports, settings).await
 }
 
 /// [`run`] for an event the Lambda runtime already deserialized: no second parse.
-pub async fn run_value<F: FactSource>(
+pub async fn run_value<F: FactSource, D: IdentityDirectory>(
     event: serde_json::Value,
-    facts: &F,
+    ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
-    run_items(input::detect_value(event)?, facts, settings).await
+    run_items(input::detect_value(event)?, ports, settings).await
 }
 
-async fn run_items<F: FactSource>(
+async fn run_items<F: FactSource, D: IdentityDirectory>(
     items: Vec<Result<Item, InputError>>,
-    facts: &F,
+    ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
         outcomes.push(match item {
-            Ok(item) => run_item(item, facts, settings).await,
-            Err(error) => RecordOutcome::Failed {
-                error: error.to_string(),
-            },
+            Ok(item) => run_item(item, ports, settings).await,
+            Err(error) => RecordOutcome::malformed(error.to_string()),
         });
     }
     Ok(outcomes)
 }
 
-async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> RecordOutcome {
+async fn run_feedback<D: IdentityDirectory>(
+    notification: &crate::notification::Notification,
+    directory: &D,
+) -> RecordOutcome {
+    let mut summary = feedback::summarize(notification);
+    let state = match summary.identity_key() {
+        Some(key) => match identity::governing_state(directory, key).await {
+            Ok(state) => state,
+            Err(error) if error.is_transient() => {
+                return RecordOutcome::Failed {
+                    error: error.to_string(),
+                    transient: true,
+                };
+            }
+            Err(error) => {
+                summary
+                    .notes
+                    .push(format!("{error}; MAIL FROM state unknown"));
+                None
+            }
+        },
+        None => None,
+    };
+    let findings = feedback::findings(
+        notification,
+        &summary,
+        state
+            .as_ref()
+            .map(|(name, state)| (name.as_str(), state.as_ref())),
+    );
+    RecordOutcome::Feedback {
+        summary: Box::new(summary),
+        findings,
+    }
+}
+
+async fn run_item<F: FactSource, D: IdentityDirectory>(
+    item: Item,
+    ports: Ports<'_, F, D>,
+    settings: &Settings,
+) -> RecordOutcome {
+    let facts = ports.facts;
     let (mut observation, raw) = match item {
         Item::Received { message, source } => {
             let mut raw = None;
@@ -118,18 +201,14 @@ async fn run_item<F: FactSource>(item: Item, facts: &F, settings: &Settings) -> 
         }
         Item::Raw(raw) => {
             let Some(headers) = input::raw_headers(&raw) else {
-                return RecordOutcome::Failed {
-                    error: "the message has no header section".into(),
-                };
+                return RecordOutcome::malformed("the message has no header section");
             };
             let observation =
                 observation::from_headers(&headers, Source::RawMessage, settings.trusted_ids());
             (observation, Some(raw))
         }
-        Item::Feedback { kind } => {
-            return RecordOutcome::Skipped {
-                reason: format!("an SES {kind} feedback notification, not a received message"),
-            };
+        Item::Feedback(notification) => {
+            return run_feedback(&notification, ports.directory).await;
         }
         Item::NotSes { what } => {
             return RecordOutcome::Skipped {

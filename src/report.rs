@@ -40,6 +40,7 @@ pub struct Tally {
     pub inputs: usize,
     pub unreadable: usize,
     pub analyzed: usize,
+    pub feedback: usize,
     pub skipped: usize,
     pub failed: usize,
     pub critical: usize,
@@ -51,31 +52,29 @@ pub struct Tally {
 impl Tally {
     pub fn count(&mut self, outcome: &RecordOutcome) {
         match outcome {
-            RecordOutcome::Analyzed {
-                analysis,
-                org_source,
-                ..
-            } => {
+            RecordOutcome::Analyzed { org_source, .. } => {
                 self.analyzed += 1;
                 self.offline |= *org_source == OrgSource::PublicSuffixList;
-                for finding in &analysis.findings {
-                    match finding.severity {
-                        Severity::Critical => self.critical += 1,
-                        Severity::Warning => self.warning += 1,
-                        Severity::Info => self.info += 1,
-                    }
-                }
             }
+            RecordOutcome::Feedback { .. } => self.feedback += 1,
             RecordOutcome::Skipped { .. } => self.skipped += 1,
             RecordOutcome::Failed { .. } => self.failed += 1,
+        }
+        for finding in outcome.findings() {
+            match finding.severity {
+                Severity::Critical => self.critical += 1,
+                Severity::Warning => self.warning += 1,
+                Severity::Info => self.info += 1,
+            }
         }
     }
 
     pub fn summary(&self) -> String {
         let mut line = format!(
-            "Summary: {} input(s), {} message(s) analyzed, {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
+            "Summary: {} input(s), {} message(s) analyzed, {} feedback notification(s), {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
             self.inputs,
             self.analyzed,
+            self.feedback,
             self.skipped,
             self.unreadable + self.failed,
             self.critical,
@@ -111,30 +110,71 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
             if analysis.findings.is_empty() && observation.trusted_results {
                 out.push_str("  ok: aligned, nothing to report\n");
             }
-            for finding in &analysis.findings {
-                let marker = match finding.severity {
-                    Severity::Critical => "!!",
-                    Severity::Warning => " !",
-                    Severity::Info => " -",
-                };
+            write_findings(&mut out, &analysis.findings);
+            for note in &observation.notes {
+                let _ = writeln!(out, "  note: {note}");
+            }
+        }
+        RecordOutcome::Feedback { summary, findings } => {
+            let _ = writeln!(
+                out,
+                "{input} [record {record}] {} {} message {}",
+                summary.form_source().as_str(),
+                summary.event,
+                summary.message_id.as_deref().unwrap_or("(no id)")
+            );
+            let _ = writeln!(out, "  {}", summary.description);
+            let from = if summary.from_domains.is_empty() {
+                "(none)".to_owned()
+            } else {
+                summary.from_domains.join(", ")
+            };
+            let mut line = format!("  From domain: {from}");
+            if let Some(arn) = &summary.identity {
+                let _ = write!(line, "; sending identity {} ({})", arn.identity, arn.region);
+            }
+            if let Some(set) = &summary.configuration_set {
+                let _ = write!(line, "; configuration set {set}");
+            }
+            let _ = writeln!(out, "{line}");
+            if !summary.sender_dkim_domains.is_empty() {
                 let _ = writeln!(
                     out,
-                    "  {marker} {} {}: {}",
-                    finding.severity, finding.kind, finding.detail
+                    "  the sender's own DKIM signature(s): d={}",
+                    summary.sender_dkim_domains.join(", d=")
                 );
             }
-            for note in &observation.notes {
+            write_findings(&mut out, findings);
+            for value in &summary.unknown_values {
+                let _ = writeln!(out, "  note: a value this version does not know: {value}");
+            }
+            for note in &summary.notes {
                 let _ = writeln!(out, "  note: {note}");
             }
         }
         RecordOutcome::Skipped { reason } => {
             let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
         }
-        RecordOutcome::Failed { error } => {
+        RecordOutcome::Failed { error, .. } => {
             let _ = writeln!(out, "{input} [record {record}] error: {error}");
         }
     }
     out
+}
+
+fn write_findings(out: &mut String, findings: &[Finding]) {
+    for finding in findings {
+        let marker = match finding.severity {
+            Severity::Critical => "!!",
+            Severity::Warning => " !",
+            Severity::Info => " -",
+        };
+        let _ = writeln!(
+            out,
+            "  {marker} {} {}: {}",
+            finding.severity, finding.kind, finding.detail
+        );
+    }
 }
 
 fn write_observation(out: &mut String, observation: &Observation) {

@@ -60,7 +60,7 @@ fn bundled_events_give_a_report_and_exit_zero() {
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(
         summary
-            .starts_with("Summary: 14 input(s), 13 message(s) analyzed, 1 skipped, 0 unreadable"),
+            .starts_with("Summary: 29 input(s), 13 message(s) analyzed, 30 feedback notification(s), 2 skipped, 0 unreadable"),
         "{summary}"
     );
     assert!(summary.contains("Offline"), "{summary}");
@@ -241,4 +241,106 @@ fn auth_results_prints_one_json_object_per_line() {
             .is_some_and(|e| e.contains("no authserv-id"))
     );
     assert_eq!(lines[2]["version"], 1);
+}
+
+#[test]
+fn feedback_findings_where_they_belong_and_none_for_plain_bounces() {
+    let output = analyze_json(
+        &[
+            &event("sns-bounce-gmail-authentication.json"),
+            &event("sns-complaint-auth-failure.json"),
+            &event("sns-complaint-abuse-and-untyped.json"),
+            &event("feedback-bounce-user-unknown.json"),
+            &event("feedback-gmail-ptr-not-authentication.json"),
+            &event("sns-bounce-every-subtype.json"),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let lines = json_lines(&output);
+    let per_file = |name: &str| -> Vec<String> {
+        lines
+            .iter()
+            .filter(|l| l["input"].as_str().is_some_and(|i| i.ends_with(name)))
+            .map(|l| l["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        per_file("sns-bounce-gmail-authentication.json"),
+        vec!["auth_bounce"; 7]
+    );
+    assert_eq!(
+        per_file("sns-complaint-auth-failure.json"),
+        vec!["auth_complaint"]
+    );
+    for quiet in [
+        "sns-complaint-abuse-and-untyped.json",
+        "feedback-bounce-user-unknown.json",
+        "feedback-gmail-ptr-not-authentication.json",
+        "sns-bounce-every-subtype.json",
+    ] {
+        assert!(per_file(quiet).is_empty(), "{quiet}: {:?}", per_file(quiet));
+    }
+    // Records keep their index within the SNS batch; recipient addresses never appear.
+    let records: Vec<u64> = lines
+        .iter()
+        .filter_map(|l| l["record"].as_u64())
+        .take(7)
+        .collect();
+    assert_eq!(records, (0..7).collect::<Vec<u64>>());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("reader0@"), "{stdout}");
+}
+
+#[test]
+fn identity_state_gives_mail_from_status() {
+    let state = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/identity-state.json");
+    let bounce = event("feedback-bounce-mail-from-failed.json");
+    let output = analyze_json(&["--identity-state", state, &bounce], None);
+    assert_eq!(kinds(&output), ["mail_from_status"]);
+    let line = &json_lines(&output)[0];
+    assert_eq!(line["severity"], "critical");
+    assert_eq!(line["domain"], "example.com");
+    // Without the state nothing is known about the identity, so nothing is said.
+    assert!(kinds(&analyze_json(&[&bounce], None)).is_empty());
+    // With --fail-on critical, the exit code says so.
+    let output = run(
+        &[
+            "analyze",
+            "--identity-state",
+            state,
+            "--fail-on",
+            "critical",
+            &bounce,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+}
+
+#[test]
+fn a_bad_identity_state_file_is_named() {
+    let dir = std::env::temp_dir().join(format!("sdm-identity-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let bad = dir.join("state.json");
+    std::fs::write(&bad, "[1, 2]").unwrap_or_else(|e| panic!("{e}"));
+    let bad = bad.display().to_string();
+    for path in [bad.as_str(), "/nonexistent/state.json"] {
+        let output = run(
+            &[
+                "analyze",
+                "--identity-state",
+                path,
+                &event("feedback-delivery.json"),
+            ],
+            None,
+        );
+        assert_eq!(output.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.starts_with(&format!("error: --identity-state {path}: ")),
+            "{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,8 +6,9 @@ mod common;
 use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::facts::FactSource;
 use ses_dmarc_monitor::findings::{Kind, Severity};
+use ses_dmarc_monitor::identity::NoDirectory;
 use ses_dmarc_monitor::observation::{self, Source};
-use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::policy::Disposition;
 use std::net::SocketAddr;
 
@@ -106,9 +107,16 @@ async fn strict_dkim_policy_from_dns_fails_a_subdomain_signature() {
     // The same event, but signed by a subdomain: rewrite header.i before analysis.
     let event = String::from_utf8_lossy(&event)
         .replace("header.i=@example.com", "header.i=@mail.example.com");
-    let outcomes = pipeline::run(event.as_bytes(), &dns, &Settings::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = pipeline::run(
+        event.as_bytes(),
+        Ports {
+            facts: &dns,
+            directory: &NoDirectory,
+        },
+        &Settings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     let RecordOutcome::Analyzed { analysis, .. } = &outcomes[0] else {
         panic!("not analyzed: {outcomes:?}");
     };

@@ -3,7 +3,8 @@
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`.
 
 use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::report::JsonFinding;
 use std::path::{Path, PathBuf};
 
@@ -31,10 +32,26 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
                     out.push('\n');
                 }
             }
+            RecordOutcome::Feedback { summary, findings } => {
+                out.push_str(&format!(
+                    "# record {record} {}: {}\n",
+                    summary.event, summary.description
+                ));
+                for value in &summary.unknown_values {
+                    out.push_str(&format!("# record {record} unknown value: {value}\n"));
+                }
+                for finding in findings {
+                    out.push_str(
+                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
+                            .unwrap_or_else(|e| panic!("{e}")),
+                    );
+                    out.push('\n');
+                }
+            }
             RecordOutcome::Skipped { reason } => {
                 out.push_str(&format!("# record {record} skipped: {reason}\n"));
             }
-            RecordOutcome::Failed { error } => {
+            RecordOutcome::Failed { error, .. } => {
                 out.push_str(&format!("# record {record} failed: {error}\n"));
             }
         }
@@ -56,9 +73,16 @@ async fn events_match_their_golden_findings() {
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         );
-        let outcomes = pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default())
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let outcomes = pipeline::run(
+            &bytes,
+            Ports {
+                facts: &OfflineFacts::default(),
+                directory: &NoDirectory,
+            },
+            &Settings::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
         let actual = render(&name, &outcomes);
         let golden = path.with_extension("expected");
         if update {

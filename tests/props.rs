@@ -2,7 +2,8 @@
 
 use proptest::prelude::*;
 use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::pipeline::{self, Settings};
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 use ses_dmarc_monitor::{authres, domain, input};
 
 /// Strings built from the pieces real headers are made of, so the parser's branches are hit.
@@ -74,7 +75,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().build();
         prop_assert!(runtime.is_ok());
         if let Ok(runtime) = runtime {
-            let outcome = runtime.block_on(pipeline::run(&bytes, &OfflineFacts::default(), &Settings::default()));
+            let outcome = runtime.block_on(pipeline::run(&bytes, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
             prop_assert!(outcome.is_ok());
         }
     }

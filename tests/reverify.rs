@@ -10,7 +10,8 @@ use mail_auth::common::headers::HeaderWriter as _;
 use mail_auth::dkim::DkimSigner;
 use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::findings::{Finding, Kind, Severity};
-use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 
 /// The signed part of the message; the DKIM-Signature and SES's header go on top.
 const BODY_HEADERS: &str = "From: Alerts <alerts@example.com>\r\n\
@@ -62,9 +63,16 @@ fn ses_header(spf: &str, dkim: &str, dmarc: &str, ip: &str) -> String {
 async fn findings(input: &[u8], signed: &Signed) -> Vec<Finding> {
     let (addr, _server) = common::start_dns(&signed.zone).await;
     let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
-    let outcomes = pipeline::run(input, &dns, &Settings::default())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = pipeline::run(
+        input,
+        Ports {
+            facts: &dns,
+            directory: &NoDirectory,
+        },
+        &Settings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
     match outcomes.as_slice() {
         [RecordOutcome::Analyzed { analysis, .. }] => analysis.findings.clone(),
         other => panic!("expected one analyzed record, got {other:?}"),

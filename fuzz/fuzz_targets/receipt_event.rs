@@ -1,10 +1,11 @@
 //! Event recognition and the offline receipt analysis on arbitrary bytes.
 #![no_main]
 use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::pipeline::{self, Settings};
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() {
-        let _ = runtime.block_on(pipeline::run(data, &OfflineFacts::default(), &Settings::default()));
+        let _ = runtime.block_on(pipeline::run(data, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
     }
 });

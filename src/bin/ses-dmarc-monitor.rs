@@ -1,5 +1,5 @@
-//! The offline CLI: the receipt-path analysis on files, and the `Authentication-Results`
-//! parser as a debugging tool. Exit codes: 0 all inputs processed, 1 `--fail-on` threshold
+//! The offline CLI: the receipt and feedback analyses on files, and the
+//! `Authentication-Results` parser as a debugging tool. Exit codes: 0 all inputs processed, 1 `--fail-on` threshold
 //! reached, 2 some input could not be read or understood (the others are still processed).
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -7,7 +7,8 @@ use ses_dmarc_monitor::authres;
 use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::facts::{FactSource, OfflineFacts};
 use ses_dmarc_monitor::findings::Severity;
-use ses_dmarc_monitor::pipeline::{self, RecordOutcome, Settings};
+use ses_dmarc_monitor::identity::{IdentityDirectory, OfflineDirectory};
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::policy::PolicyBook;
 use ses_dmarc_monitor::report::{self, JsonFinding, Tally};
 use std::io::{self, BufRead, Read, Write};
@@ -28,7 +29,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Analyze SES receipt events, SNS notifications and raw messages.
+    /// Analyze SES receipt events, feedback notifications (bounces, complaints, …) and raw
+    /// messages.
     Analyze(AnalyzeArgs),
     /// Parse Authentication-Results header values, one per line, and print each as JSON.
     AuthResults(AuthResultsArgs),
@@ -53,6 +55,10 @@ struct AnalyzeArgs {
     /// An identity's custom MAIL FROM domain: 'example.com=mail.example.com'.
     #[arg(long = "mail-from", value_name = "DOMAIN=MAIL_FROM_DOMAIN")]
     mail_from: Vec<String>,
+    /// SES identity state, offline: a JSON object keyed by identity, each value shaped like
+    /// SESv2 GetEmailIdentity output (MailFromAttributes, DkimAttributes).
+    #[arg(long = "identity-state", value_name = "FILE")]
+    identity_state: Option<PathBuf>,
     /// Authserv-ids whose Authentication-Results are trusted (default amazonses.com).
     #[arg(long = "trusted-authserv-id", value_name = "ID")]
     trusted: Vec<String>,
@@ -96,11 +102,27 @@ fn main() -> ExitCode {
 async fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut settings = Settings::default();
     settings.set_trusted_ids(&args.trusted);
+    let mut directory = match &args.identity_state {
+        None => OfflineDirectory::default(),
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| OfflineDirectory::from_json(&text))
+        {
+            Ok(directory) => directory,
+            Err(error) => {
+                eprintln!("error: --identity-state {}: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
     for spec in &args.mail_from {
         if settings.hints.add(spec).is_none() {
             eprintln!("error: --mail-from {spec:?}: expected DOMAIN=MAIL_FROM_DOMAIN");
             return ExitCode::from(2);
         }
+    }
+    for (identity, mail_from) in &settings.hints.mail_from {
+        directory.expect_mail_from(identity, mail_from);
     }
     let mut book = PolicyBook::default();
     for spec in &args.policies {
@@ -116,18 +138,24 @@ async fn analyze(args: AnalyzeArgs) -> ExitCode {
             None => DnsFacts::system(),
         };
         match facts {
-            Ok(facts) => run_all(&args, &facts, &settings).await,
+            Ok(facts) => run_all(&args, &facts, &directory, &settings).await,
             Err(error) => {
                 eprintln!("error: {error}");
                 ExitCode::from(2)
             }
         }
     } else {
-        run_all(&args, &OfflineFacts { book }, &settings).await
+        run_all(&args, &OfflineFacts { book }, &directory, &settings).await
     }
 }
 
-async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settings) -> ExitCode {
+async fn run_all<F: FactSource, D: IdentityDirectory>(
+    args: &AnalyzeArgs,
+    facts: &F,
+    directory: &D,
+    settings: &Settings,
+) -> ExitCode {
+    let ports = Ports { facts, directory };
     let mut tally = Tally::default();
     let mut worst: Option<Severity> = None;
     let stdout = io::stdout();
@@ -153,7 +181,7 @@ async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settin
             }
         };
         tally.inputs += 1;
-        let outcomes = match pipeline::run(&bytes, facts, settings).await {
+        let outcomes = match pipeline::run(&bytes, ports, settings).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
                 eprintln!("error: {name}: {error}");
@@ -163,13 +191,11 @@ async fn run_all<F: FactSource>(args: &AnalyzeArgs, facts: &F, settings: &Settin
         };
         for (record, outcome) in outcomes.iter().enumerate() {
             tally.count(outcome);
-            if let RecordOutcome::Failed { error } = outcome {
+            if let RecordOutcome::Failed { error, .. } = outcome {
                 eprintln!("error: {name} record {record}: {error}");
             }
-            if let RecordOutcome::Analyzed { analysis, .. } = outcome {
-                for finding in &analysis.findings {
-                    worst = worst.max(Some(finding.severity));
-                }
+            for finding in outcome.findings() {
+                worst = worst.max(Some(finding.severity));
             }
             let written = match args.format {
                 Format::Text => out.write_all(report::text(&name, record, outcome).as_bytes()),
@@ -204,11 +230,9 @@ fn write_json(
     record: usize,
     outcome: &RecordOutcome,
 ) -> io::Result<()> {
-    if let RecordOutcome::Analyzed { analysis, .. } = outcome {
-        for finding in &analysis.findings {
-            serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
-            out.write_all(b"\n")?;
-        }
+    for finding in outcome.findings() {
+        serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+        out.write_all(b"\n")?;
     }
     Ok(())
 }

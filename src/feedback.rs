@@ -1,0 +1,511 @@
+//! What one SES feedback notification means: authentication rejections among its bounces and
+//! delays (`auth_bounce`), `auth-failure` complaints (`auth_complaint`), and the sending
+//! identity's MAIL FROM state (`mail_from_status`).
+//!
+//! Pure: the identity state arrives from the caller (the pipeline looks it up through the
+//! `IdentityDirectory` port). Recipient addresses never reach this module, only their domains.
+
+use crate::classify::{self, AuthRejection, Verdict};
+use crate::domain::{domain_of_identity, domains_of_address_list};
+use crate::findings::{Finding, FindingBuilder, Kind};
+use crate::identity::{IdentityState, MailFromStatus, MxFailureBehavior};
+use crate::notification::{Event, FeedbackType, Form, IdentityArn, Notification, Recipient};
+use crate::observation::{HeaderField, Source};
+use serde::Serialize;
+use std::collections::BTreeSet;
+
+/// What the notification says, for reports and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FeedbackSummary {
+    pub form: Form,
+    /// The event type as AWS names it (`Bounce`, `Rendering Failure`, …).
+    pub event: String,
+    pub message_id: Option<String>,
+    pub identity: Option<IdentityArn>,
+    /// The From domains: original headers, else `commonHeaders`, else `ses:from-domain`,
+    /// else the source address.
+    pub from_domains: Vec<String>,
+    pub configuration_set: Option<String>,
+    /// One line: what happened, to how many recipients at which domains.
+    pub description: String,
+    /// `d=` of DKIM signatures the sender added itself (visible with original headers).
+    pub sender_dkim_domains: Vec<String>,
+    /// Values AWS sent that this version does not know (`bounceSubType Foo`): counted, logged.
+    pub unknown_values: Vec<String>,
+    pub notes: Vec<String>,
+}
+
+impl FeedbackSummary {
+    /// The identity to look up: the one `sourceArn` names, else the From domain.
+    pub fn identity_key(&self) -> Option<&str> {
+        self.identity
+            .as_ref()
+            .map(|i| i.identity.as_str())
+            .or_else(|| self.from_domains.first().map(String::as_str))
+    }
+
+    /// The domain findings are about: the From domain, else the identity's domain.
+    pub fn domain(&self) -> &str {
+        self.from_domains
+            .first()
+            .map(String::as_str)
+            .or_else(|| {
+                self.identity
+                    .as_ref()
+                    .map(|i| i.identity.rsplit('@').next().unwrap_or(&i.identity))
+            })
+            .unwrap_or("")
+    }
+
+    /// Which input kind the notification came from.
+    pub fn form_source(&self) -> Source {
+        match self.form {
+            Form::IdentityNotification => Source::SesNotification,
+            Form::EventPublishing => Source::EventPublishing,
+        }
+    }
+}
+
+/// Reads a notification into its summary.
+pub fn summarize(notification: &Notification) -> FeedbackSummary {
+    let mail = &notification.mail;
+    let mut notes = Vec::new();
+    let identity = mail.source_arn.as_deref().and_then(|arn| {
+        let parsed = IdentityArn::parse(arn);
+        if parsed.is_none() {
+            notes.push(format!("mail.sourceArn {arn:?} is not an SES identity ARN"));
+        }
+        parsed
+    });
+
+    let headers = &mail.headers;
+    let mut from_domains: Vec<String> = headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("From"))
+        .flat_map(|h| domains_of_address_list(h.value()))
+        .collect();
+    if from_domains.is_empty()
+        && let Some(common) = &mail.common_headers
+    {
+        from_domains.extend(common.from.iter().flat_map(|f| domains_of_address_list(f)));
+    }
+    if from_domains.is_empty() {
+        from_domains.extend(mail.tag("ses:from-domain").and_then(domain_of_identity));
+    }
+    if from_domains.is_empty() {
+        from_domains.extend(mail.source_domain.clone());
+    }
+    from_domains.dedup();
+
+    let sender_dkim_domains: Vec<String> = headers
+        .iter()
+        .filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature"))
+        .filter_map(|h| mail_auth::dkim::Signature::parse(h.value().as_bytes()).ok())
+        .filter_map(|sig| crate::domain::normalize(&sig.d))
+        .collect();
+
+    let mut unknown_values = Vec::new();
+    let description = match &notification.event {
+        Event::Bounce(bounce) => {
+            for (field, value) in [
+                ("bounceType", bounce.bounce_type.as_str()),
+                ("bounceSubType", bounce.bounce_sub_type.as_str()),
+            ] {
+                let known = match field {
+                    "bounceType" => bounce.bounce_type.is_known(),
+                    _ => bounce.bounce_sub_type.is_known(),
+                };
+                if !known {
+                    unknown_values.push(format!("{field} {value}"));
+                }
+            }
+            format!(
+                "{}/{} bounce, {}",
+                bounce.bounce_type,
+                bounce.bounce_sub_type,
+                recipients(&bounce.bounced_recipients)
+            )
+        }
+        Event::DeliveryDelay(delay) => {
+            if !delay.delay_type.is_known() {
+                unknown_values.push(format!("delayType {}", delay.delay_type));
+            }
+            format!(
+                "delivery delayed ({}), {}",
+                delay.delay_type,
+                recipients(&delay.delayed_recipients)
+            )
+        }
+        Event::Complaint(complaint) => {
+            let feedback_type = match &complaint.complaint_feedback_type {
+                Some(t) => {
+                    if !t.is_known() {
+                        unknown_values.push(format!("complaintFeedbackType {t}"));
+                    }
+                    format!("feedback type {t}")
+                }
+                None => "no feedback type".to_owned(),
+            };
+            format!(
+                "complaint ({feedback_type}), {}",
+                recipients(&complaint.complained_recipients)
+            )
+        }
+        Event::Delivery(delivery) => format!(
+            "delivered to {} recipient(s) at {}",
+            delivery.recipients.len(),
+            domain_list(delivery.recipients.iter().map(String::as_str))
+        ),
+        Event::Reject(reject) => format!(
+            "rejected by SES before sending: {}",
+            reject.reason.as_deref().unwrap_or("no reason given")
+        ),
+        Event::RenderingFailure(failure) => format!(
+            "template {} failed to render",
+            failure.template_name.as_deref().unwrap_or("(unnamed)")
+        ),
+        Event::Send => "accepted by SES for sending".to_owned(),
+        Event::Open => "opened".to_owned(),
+        Event::Click => "link clicked".to_owned(),
+        Event::Subscription => "subscription preferences changed".to_owned(),
+        Event::Unknown(name) => {
+            unknown_values.push(format!("event type {name}"));
+            format!("an event type this version does not know ({name})")
+        }
+    };
+
+    FeedbackSummary {
+        form: notification.form,
+        event: notification.event.name().to_owned(),
+        message_id: mail.message_id.clone(),
+        identity,
+        from_domains,
+        configuration_set: mail.tag("ses:configuration-set").map(str::to_owned),
+        description,
+        sender_dkim_domains,
+        unknown_values,
+        notes,
+    }
+}
+
+fn recipients(list: &[Recipient]) -> String {
+    format!(
+        "{} recipient(s) at {}",
+        list.len(),
+        domain_list(list.iter().filter_map(|r| r.domain.as_deref()))
+    )
+}
+
+fn domain_list<'a>(domains: impl Iterator<Item = &'a str>) -> String {
+    let set: BTreeSet<&str> = domains.collect();
+    if set.is_empty() {
+        "unknown domains".to_owned()
+    } else {
+        set.into_iter().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The findings of one notification. `identity` is the state governing the sending identity
+/// (its own, or its domain's for an address identity), when known.
+pub fn findings(
+    notification: &Notification,
+    summary: &FeedbackSummary,
+    identity: Option<(&str, &IdentityState)>,
+) -> Vec<Finding> {
+    let domain = summary.domain();
+    let mut built: Vec<FindingBuilder> = Vec::new();
+    match &notification.event {
+        Event::Bounce(bounce) => {
+            built.extend(auth_rejections(
+                &bounce.bounced_recipients,
+                domain,
+                "bounced",
+                summary,
+            ));
+        }
+        Event::DeliveryDelay(delay) => {
+            built.extend(auth_rejections(
+                &delay.delayed_recipients,
+                domain,
+                "delayed",
+                summary,
+            ));
+        }
+        Event::Complaint(complaint)
+            if complaint.complaint_feedback_type == Some(FeedbackType::AuthFailure) =>
+        {
+            let at = domain_list(
+                complaint
+                    .complained_recipients
+                    .iter()
+                    .filter_map(|r| r.domain.as_deref()),
+            );
+            built.push(Finding::build(
+                Kind::AuthComplaint,
+                domain,
+                format!(
+                    "the mailbox provider ({at}) reported an authentication failure (feedback type auth-failure) for mail from {domain}{}. Fix: {}",
+                    identity_text(summary),
+                    classify::Failed::Dmarc.fix()
+                ),
+            ));
+        }
+        _ => {}
+    }
+    if let Some((name, state)) = identity
+        && let Some(finding) = mail_from_status(name, state, summary)
+    {
+        built.push(finding);
+    }
+    let id = summary.message_id.as_deref();
+    let source = summary.form_source();
+    built.into_iter().map(|f| f.about(id, source)).collect()
+}
+
+/// One `auth_bounce` per distinct rejection (provider, code, what failed), naming the
+/// recipient domains it came from.
+fn auth_rejections(
+    recipients: &[Recipient],
+    domain: &str,
+    verb: &str,
+    summary: &FeedbackSummary,
+) -> Vec<FindingBuilder> {
+    let mut groups: Vec<(AuthRejection, BTreeSet<&str>)> = Vec::new();
+    for recipient in recipients {
+        let Verdict::Auth(rejection) = classify::classify(
+            recipient.status.as_deref(),
+            recipient.diagnostic_code.as_deref(),
+        ) else {
+            continue;
+        };
+        let at = recipient.domain.as_deref().unwrap_or("an unknown domain");
+        match groups.iter_mut().find(|(r, _)| *r == rejection) {
+            Some((_, domains)) => {
+                domains.insert(at);
+            }
+            None => groups.push((rejection, BTreeSet::from([at]))),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(rejection, domains)| {
+            let how = if rejection.transient {
+                format!(
+                    "{verb} (transient {}: SES retries, but mail will bounce if it persists)",
+                    rejection.code
+                )
+            } else {
+                format!("{verb} ({})", rejection.code)
+            };
+            let dkim = if summary.sender_dkim_domains.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the message carried the sender's own DKIM signature(s) for {}",
+                    summary.sender_dkim_domains.join(", ")
+                )
+            };
+            Finding::build(
+                Kind::AuthBounce,
+                domain,
+                format!(
+                    "{} {how} mail from {domain}: {}; recipient domain(s) {}{}{dkim}. Fix: {}",
+                    rejection.provider,
+                    rejection.failed.describe(),
+                    domains.into_iter().collect::<Vec<_>>().join(", "),
+                    identity_text(summary),
+                    rejection.failed.fix()
+                ),
+            )
+        })
+        .collect()
+}
+
+fn identity_text(summary: &FeedbackSummary) -> String {
+    let mut text = String::new();
+    if let Some(arn) = &summary.identity {
+        text.push_str(&format!(
+            "; sending identity {} ({})",
+            arn.identity, arn.region
+        ));
+    }
+    if let Some(set) = &summary.configuration_set {
+        text.push_str(&format!(", configuration set {set}"));
+    }
+    text
+}
+
+/// `mail_from_status` when a custom MAIL FROM domain is configured and SES does not report it
+/// healthy.
+fn mail_from_status(
+    identity: &str,
+    state: &IdentityState,
+    summary: &FeedbackSummary,
+) -> Option<FindingBuilder> {
+    let attributes = state.mail_from_attributes.as_ref()?;
+    let mail_from = state.mail_from_domain()?;
+    let status = attributes.mail_from_domain_status.as_ref()?;
+    if *status == MailFromStatus::Success {
+        return None;
+    }
+    let region = summary
+        .identity
+        .as_ref()
+        .map_or("<region>", |i| i.region.as_str());
+    let consequence = match attributes.behavior_on_mx_failure {
+        Some(MxFailureBehavior::RejectMessage) => {
+            "with BehaviorOnMxFailure REJECT_MESSAGE, SES refuses to send this identity's mail"
+        }
+        Some(MxFailureBehavior::UseDefaultValue) | None => {
+            "with BehaviorOnMxFailure USE_DEFAULT_VALUE, mail leaves with an amazonses.com MAIL FROM and SPF no longer aligns"
+        }
+        Some(MxFailureBehavior::Unknown) => "SES may send with an amazonses.com MAIL FROM",
+    };
+    Some(Finding::build(
+        Kind::MailFromStatus,
+        summary.domain(),
+        format!(
+            "identity {identity}: MAIL FROM domain {mail_from} is {}; {consequence}. Fix: restore the MX record \"10 feedback-smtp.{region}.amazonses.com\" and the SPF TXT record \"v=spf1 include:amazonses.com ~all\" on {mail_from}, then check the identity's MAIL FROM status in SES.",
+            status.as_str()
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::Severity;
+    use crate::identity::MailFromAttributes;
+
+    fn notification(json: serde_json::Value) -> Notification {
+        crate::notification::parse(json).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn bounce(status: &str, diagnostic: &str, bounce_type: &str) -> Notification {
+        notification(serde_json::json!({
+            "notificationType": "Bounce",
+            "mail": {
+                "source": "\"Example Ops\" <ops@example.com>",
+                "sourceArn": "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
+                "messageId": "m-1",
+                "commonHeaders": {"from": ["\"Ops, Example\" <ops@example.com>"]},
+            },
+            "bounce": {
+                "bounceType": bounce_type, "bounceSubType": "General",
+                "bouncedRecipients": [
+                    {"emailAddress": "a@gmail.com", "status": status, "diagnosticCode": diagnostic},
+                    {"emailAddress": "b@googlemail.com", "status": status, "diagnosticCode": diagnostic},
+                ],
+            },
+        }))
+    }
+
+    #[test]
+    fn gmail_dmarc_bounce_names_provider_code_and_fix_without_addresses() {
+        let n = bounce(
+            "5.7.26",
+            "smtp; 550-5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy. gsmtp",
+            "Permanent",
+        );
+        let summary = summarize(&n);
+        let found = findings(&n, &summary, None);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!((f.kind, f.severity), (Kind::AuthBounce, Severity::Warning));
+        assert_eq!(f.domain, "example.com");
+        assert_eq!(f.message_id.as_deref(), Some("m-1"));
+        assert!(f.detail.starts_with("Gmail bounced (5.7.26) mail from example.com: DMARC did not pass; recipient domain(s) gmail.com, googlemail.com; sending identity example.com (eu-west-1)"), "{}", f.detail);
+        assert!(!f.detail.contains("a@gmail.com"));
+    }
+
+    #[test]
+    fn plain_bounces_give_nothing() {
+        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
+        assert!(findings(&n, &summarize(&n), None).is_empty());
+    }
+
+    #[test]
+    fn transient_rejections_say_so() {
+        let n = bounce(
+            "4.7.32",
+            "smtp; 421-4.7.32 the From: header isn't aligned with either the authenticated SPF or DKIM organizational domain",
+            "Transient",
+        );
+        let found = findings(&n, &summarize(&n), None);
+        assert!(
+            found[0].detail.contains("transient 4.7.32"),
+            "{}",
+            found[0].detail
+        );
+        assert!(found[0].detail.contains("From is not aligned"));
+    }
+
+    #[test]
+    fn mail_from_status_only_when_not_success() {
+        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
+        let summary = summarize(&n);
+        let state = |status: &str, behavior: &str| IdentityState {
+            mail_from_attributes: serde_json::from_value::<MailFromAttributes>(serde_json::json!({
+                "MailFromDomain": "mail.example.com",
+                "MailFromDomainStatus": status,
+                "BehaviorOnMxFailure": behavior,
+            }))
+            .ok(),
+            dkim_attributes: None,
+        };
+        let ok = state("SUCCESS", "USE_DEFAULT_VALUE");
+        assert!(findings(&n, &summary, Some(("example.com", &ok))).is_empty());
+        let failed = state("FAILED", "USE_DEFAULT_VALUE");
+        let found = findings(&n, &summary, Some(("example.com", &failed)));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].kind, found[0].severity),
+            (Kind::MailFromStatus, Severity::Critical)
+        );
+        assert!(
+            found[0]
+                .detail
+                .contains("feedback-smtp.eu-west-1.amazonses.com")
+        );
+        assert!(found[0].detail.contains("mail.example.com is FAILED"));
+        let reject = state("TEMPORARY_FAILURE", "REJECT_MESSAGE");
+        let found = findings(&n, &summary, Some(("example.com", &reject)));
+        assert!(found[0].detail.contains("SES refuses to send"));
+        // No MAIL FROM configured: nothing to say.
+        assert!(
+            findings(
+                &n,
+                &summary,
+                Some(("example.com", &IdentityState::default()))
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn from_domain_fallbacks() {
+        let n = notification(serde_json::json!({
+            "eventType": "Complaint",
+            "mail": {"source": "x@source.example", "tags": {"ses:from-domain": ["Tagged.Example"], "ses:configuration-set": ["cs"]}},
+            "complaint": {"complainedRecipients": [{"emailAddress": "r@yahoo.com"}], "complaintFeedbackType": "auth-failure"},
+        }));
+        let summary = summarize(&n);
+        assert_eq!(summary.from_domains, vec!["tagged.example"]);
+        assert_eq!(summary.configuration_set.as_deref(), Some("cs"));
+        assert_eq!(summary.identity_key(), Some("tagged.example"));
+        let found = findings(&n, &summary, None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, Kind::AuthComplaint);
+        assert_eq!(found[0].source, Source::EventPublishing);
+        assert!(found[0].detail.contains("(yahoo.com)"));
+
+        let n = notification(serde_json::json!({
+            "notificationType": "Complaint",
+            "mail": {"source": "x@source.example"},
+            "complaint": {"complainedRecipients": []},
+        }));
+        let summary = summarize(&n);
+        assert_eq!(summary.from_domains, vec!["source.example"]);
+        assert!(findings(&n, &summary, None).is_empty());
+    }
+}

@@ -1,0 +1,512 @@
+//! Typed model of SES feedback: identity notifications (`notificationType` Bounce, Complaint,
+//! Delivery) and configuration-set event publishing (`eventType` Send, Delivery, Bounce,
+//! Complaint, Reject, DeliveryDelay, `Rendering Failure`, Open, Click, Subscription).
+//!
+//! Owns the shapes only. Written by hand because `aws_lambda_events` has no types for them.
+//! Every enumeration AWS may extend keeps unknown values (`Unknown(text)`) instead of failing,
+//! so a new value is reported and counted. Recipient addresses are personal data: only their
+//! domains are kept, at deserialization, so no later code can log an address by mistake.
+
+use crate::domain::domain_of_address;
+use crate::ses::{CommonHeaders, Header};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// An enumeration AWS documents but may extend: known values by name, anything else kept.
+macro_rules! open_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($variant,)*
+            /// A value this version does not know, as AWS sent it.
+            Unknown(String),
+        }
+
+        impl $name {
+            /// Case-insensitive: payloads have been seen with both `abuse` and `Abuse`.
+            pub fn from_text(text: &str) -> Self {
+                $(if text.eq_ignore_ascii_case($text) { return Self::$variant; })*
+                Self::Unknown(text.to_owned())
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)*
+                    Self::Unknown(text) => text,
+                }
+            }
+
+            pub fn is_known(&self) -> bool {
+                !matches!(self, Self::Unknown(_))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                Ok(Self::from_text(&text))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+open_enum! {
+    /// `bounce.bounceType`.
+    BounceType {
+        Undetermined = "Undetermined",
+        Permanent = "Permanent",
+        Transient = "Transient",
+    }
+}
+
+open_enum! {
+    /// `bounce.bounceSubType`.
+    BounceSubType {
+        Undetermined = "Undetermined",
+        General = "General",
+        NoEmail = "NoEmail",
+        Suppressed = "Suppressed",
+        OnAccountSuppressionList = "OnAccountSuppressionList",
+        MailboxFull = "MailboxFull",
+        MessageTooLarge = "MessageTooLarge",
+        ContentRejected = "ContentRejected",
+        AttachmentRejected = "AttachmentRejected",
+    }
+}
+
+open_enum! {
+    /// `complaint.complaintFeedbackType` (RFC 5965 feedback types, as the ISP reported them).
+    FeedbackType {
+        Abuse = "abuse",
+        AuthFailure = "auth-failure",
+        Fraud = "fraud",
+        NotSpam = "not-spam",
+        Other = "other",
+        Virus = "virus",
+    }
+}
+
+open_enum! {
+    /// `deliveryDelay.delayType`.
+    DelayType {
+        InternalFailure = "InternalFailure",
+        General = "General",
+        MailboxFull = "MailboxFull",
+        SpamDetected = "SpamDetected",
+        RecipientServerError = "RecipientServerError",
+        IpFailure = "IPFailure",
+        TransientCommunicationFailure = "TransientCommunicationFailure",
+        ByoipHostNameLookupUnavailable = "BYOIPHostNameLookupUnavailable",
+        Undetermined = "Undetermined",
+        SendingDeliverabilityIssue = "SendingDeliverabilityIssue",
+    }
+}
+
+/// Which of SES's two feedback mechanisms produced the notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Form {
+    /// Identity notifications: `notificationType`.
+    IdentityNotification,
+    /// Configuration-set event publishing: `eventType`.
+    EventPublishing,
+}
+
+/// One feedback notification.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    pub form: Form,
+    pub event: Event,
+    pub mail: SentMail,
+}
+
+/// The event and its payload.
+#[derive(Debug, Clone)]
+pub enum Event {
+    Bounce(Bounce),
+    Complaint(Complaint),
+    Delivery(Delivery),
+    DeliveryDelay(DeliveryDelay),
+    Reject(Reject),
+    RenderingFailure(RenderingFailure),
+    Send,
+    Open,
+    Click,
+    Subscription,
+    /// An event type this version does not know, as AWS named it.
+    Unknown(String),
+}
+
+impl Event {
+    /// The name AWS uses for the event type.
+    pub fn name(&self) -> &str {
+        match self {
+            Self::Bounce(_) => "Bounce",
+            Self::Complaint(_) => "Complaint",
+            Self::Delivery(_) => "Delivery",
+            Self::DeliveryDelay(_) => "DeliveryDelay",
+            Self::Reject(_) => "Reject",
+            Self::RenderingFailure(_) => "Rendering Failure",
+            Self::Send => "Send",
+            Self::Open => "Open",
+            Self::Click => "Click",
+            Self::Subscription => "Subscription",
+            Self::Unknown(name) => name,
+        }
+    }
+}
+
+/// `mail`: the message the feedback is about.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMail {
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    /// The domain of `mail.source` (the sender address, possibly with a display name).
+    #[serde(default, rename = "source", deserialize_with = "address_domain")]
+    pub source_domain: Option<String>,
+    /// `arn:aws:ses:<region>:<account>:identity/<identity>`.
+    #[serde(default)]
+    pub source_arn: Option<String>,
+    #[serde(default)]
+    pub sending_account_id: Option<String>,
+    #[serde(default)]
+    pub message_id: Option<String>,
+    #[serde(default)]
+    pub headers_truncated: bool,
+    /// Present only when the identity includes original headers in notifications.
+    #[serde(default)]
+    pub headers: Vec<Header>,
+    #[serde(default)]
+    pub common_headers: Option<CommonHeaders>,
+    /// Event publishing tags (`ses:from-domain`, `ses:configuration-set`, and the sender's own).
+    #[serde(default)]
+    pub tags: BTreeMap<String, Vec<String>>,
+}
+
+impl SentMail {
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        self.tags.get(name)?.first().map(String::as_str)
+    }
+}
+
+/// One recipient of a bounce, delay or delivery, reduced to what may be kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recipient {
+    /// The domain of `emailAddress`; the address itself is dropped when read.
+    #[serde(default, rename = "emailAddress", deserialize_with = "address_domain")]
+    pub domain: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    /// Enhanced status code (RFC 3463), e.g. `5.7.26`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The receiving server's reply, e.g. `smtp; 550-5.7.26 …`.
+    #[serde(default)]
+    pub diagnostic_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bounce {
+    #[serde(default = "undetermined_bounce")]
+    pub bounce_type: BounceType,
+    #[serde(default = "undetermined_subtype")]
+    pub bounce_sub_type: BounceSubType,
+    #[serde(default)]
+    pub bounced_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub feedback_id: Option<String>,
+    #[serde(default)]
+    pub reporting_mta: Option<String>,
+    #[serde(default)]
+    pub remote_mta_ip: Option<String>,
+}
+
+fn undetermined_bounce() -> BounceType {
+    BounceType::Undetermined
+}
+
+fn undetermined_subtype() -> BounceSubType {
+    BounceSubType::Undetermined
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Complaint {
+    #[serde(default)]
+    pub complained_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub feedback_id: Option<String>,
+    /// `OnAccountSuppressionList` when SES suppressed the send itself; usually null.
+    #[serde(default)]
+    pub complaint_sub_type: Option<String>,
+    /// Absent when the ISP sent no feedback report.
+    #[serde(default)]
+    pub complaint_feedback_type: Option<FeedbackType>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    #[serde(default)]
+    pub timestamp: Option<String>,
+    #[serde(default)]
+    pub processing_time_millis: Option<u64>,
+    /// Plain addresses in this payload; reduced to domains.
+    #[serde(default, deserialize_with = "address_domains")]
+    pub recipients: Vec<String>,
+    #[serde(default)]
+    pub smtp_response: Option<String>,
+    #[serde(default)]
+    pub reporting_mta: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryDelay {
+    #[serde(default = "undetermined_delay")]
+    pub delay_type: DelayType,
+    #[serde(default)]
+    pub delayed_recipients: Vec<Recipient>,
+    #[serde(default)]
+    pub expiration_time: Option<String>,
+    #[serde(default)]
+    pub reporting_mta: Option<String>,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+fn undetermined_delay() -> DelayType {
+    DelayType::Undetermined
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reject {
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenderingFailure {
+    #[serde(default)]
+    pub error_message: Option<String>,
+    #[serde(default)]
+    pub template_name: Option<String>,
+}
+
+fn address_domain<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let address = Option::<String>::deserialize(deserializer)?;
+    Ok(address.as_deref().and_then(domain_of_address))
+}
+
+fn address_domains<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let addresses = Option::<Vec<String>>::deserialize(deserializer)?.unwrap_or_default();
+    Ok(addresses
+        .iter()
+        .filter_map(|a| domain_of_address(a))
+        .collect())
+}
+
+/// The sending identity named by `mail.sourceArn`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdentityArn {
+    pub region: String,
+    pub account: String,
+    /// A domain or an e-mail address, as verified in SES.
+    pub identity: String,
+}
+
+impl IdentityArn {
+    /// `arn:aws:ses:<region>:<account>:identity/<identity>` (any partition); `None` otherwise.
+    pub fn parse(arn: &str) -> Option<Self> {
+        let mut parts = arn.splitn(6, ':');
+        let (Some("arn"), Some(_partition), Some("ses"), Some(region), Some(account), Some(rest)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        let identity = rest.strip_prefix("identity/")?;
+        (!identity.is_empty() && !region.is_empty()).then(|| Self {
+            region: region.to_owned(),
+            account: account.to_owned(),
+            identity: identity.to_owned(),
+        })
+    }
+}
+
+/// Reads a notification already recognized as feedback (it has `notificationType` or
+/// `eventType`, and is not `Received`). The error names what was missing or malformed.
+pub fn parse(mut value: Value) -> Result<Notification, String> {
+    let (form, type_name) = match (
+        value.get("notificationType").and_then(Value::as_str),
+        value.get("eventType").and_then(Value::as_str),
+    ) {
+        (Some(name), _) => (Form::IdentityNotification, name.to_owned()),
+        (None, Some(name)) => (Form::EventPublishing, name.to_owned()),
+        (None, None) => return Err("neither notificationType nor eventType".into()),
+    };
+    let mail: SentMail = match value.get_mut("mail").map(Value::take) {
+        Some(mail) => {
+            serde_json::from_value(mail).map_err(|e| format!("{type_name}: mail: {e}"))?
+        }
+        None => {
+            return Err(format!(
+                "a {type_name} notification without its mail object"
+            ));
+        }
+    };
+    let mut payload = |key: &str| -> Result<Value, String> {
+        value
+            .get_mut(key)
+            .map(Value::take)
+            .filter(|v| !v.is_null())
+            .ok_or_else(|| format!("a {type_name} notification without its {key} object"))
+    };
+    fn read<T: serde::de::DeserializeOwned>(
+        type_name: &str,
+        key: &str,
+        payload: Value,
+    ) -> Result<T, String> {
+        serde_json::from_value(payload).map_err(|e| format!("{type_name}: {key}: {e}"))
+    }
+    let event = match type_name.as_str() {
+        "Bounce" => Event::Bounce(read(&type_name, "bounce", payload("bounce")?)?),
+        "Complaint" => Event::Complaint(read(&type_name, "complaint", payload("complaint")?)?),
+        "Delivery" => Event::Delivery(read(&type_name, "delivery", payload("delivery")?)?),
+        "DeliveryDelay" => Event::DeliveryDelay(read(
+            &type_name,
+            "deliveryDelay",
+            payload("deliveryDelay")?,
+        )?),
+        "Reject" => Event::Reject(read(&type_name, "reject", payload("reject")?)?),
+        "Rendering Failure" => {
+            Event::RenderingFailure(read(&type_name, "failure", payload("failure")?)?)
+        }
+        "Send" => Event::Send,
+        "Open" => Event::Open,
+        "Click" => Event::Click,
+        "Subscription" => Event::Subscription,
+        _ => Event::Unknown(type_name.clone()),
+    };
+    Ok(Notification { form, event, mail })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bounce(json: &str) -> Bounce {
+        match parse(serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))) {
+            Ok(Notification {
+                event: Event::Bounce(b),
+                ..
+            }) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unknown_values_are_kept_not_rejected() {
+        let b = bounce(
+            r#"{"notificationType":"Bounce","mail":{},"bounce":{"bounceType":"Transient",
+                "bounceSubType":"SomethingNew","bouncedRecipients":[]}}"#,
+        );
+        assert_eq!(b.bounce_type, BounceType::Transient);
+        assert_eq!(
+            b.bounce_sub_type,
+            BounceSubType::Unknown("SomethingNew".into())
+        );
+        assert!(!b.bounce_sub_type.is_known());
+    }
+
+    #[test]
+    fn recipients_keep_only_their_domain() {
+        let b = bounce(
+            r#"{"eventType":"Bounce","mail":{"source":"\"Ops, Inc\" <ops@Example.COM>"},
+                "bounce":{"bounceType":"Permanent","bounceSubType":"General",
+                "bouncedRecipients":[{"emailAddress":"\"John\" <john@gmail.com>","status":"5.7.26"}]}}"#,
+        );
+        assert_eq!(b.bounced_recipients[0].domain.as_deref(), Some("gmail.com"));
+        assert!(!format!("{b:?}").contains("john"));
+    }
+
+    #[test]
+    fn missing_payload_and_mail_are_named() {
+        let err =
+            |json: &str| parse(serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))).err();
+        assert_eq!(
+            err(r#"{"notificationType":"Bounce","mail":{}}"#).as_deref(),
+            Some("a Bounce notification without its bounce object")
+        );
+        assert_eq!(
+            err(r#"{"eventType":"Open"}"#).as_deref(),
+            Some("a Open notification without its mail object")
+        );
+    }
+
+    #[test]
+    fn event_publishing_names_and_unknown_types() {
+        let n = parse(
+            serde_json::json!({"eventType":"Rendering Failure","mail":{},
+            "failure":{"errorMessage":"x","templateName":"T"}}),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(n.form, Form::EventPublishing);
+        assert_eq!(n.event.name(), "Rendering Failure");
+        let n = parse(serde_json::json!({"eventType":"Teleport","mail":{}}))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(n.event, Event::Unknown(ref t) if t == "Teleport"));
+    }
+
+    #[test]
+    fn identity_arns() {
+        let arn = IdentityArn::parse("arn:aws:ses:eu-west-1:111122223333:identity/example.com");
+        assert_eq!(
+            arn,
+            Some(IdentityArn {
+                region: "eu-west-1".into(),
+                account: "111122223333".into(),
+                identity: "example.com".into()
+            })
+        );
+        let address = IdentityArn::parse("arn:aws-us-gov:ses:us-gov-west-1:1:identity/a@b.example");
+        assert_eq!(address.map(|a| a.identity).as_deref(), Some("a@b.example"));
+        for bad in [
+            "",
+            "arn:aws:sns:us-east-1:1:identity/x",
+            "arn:aws:ses:us-east-1:1:configuration-set/x",
+            "arn:aws:ses:us-east-1:1:identity/",
+        ] {
+            assert_eq!(IdentityArn::parse(bad), None, "{bad}");
+        }
+    }
+}
