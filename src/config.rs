@@ -1,12 +1,24 @@
-//! Configuration the Lambda functions read from their environment, once per cold start, and
+//! Configuration the Lambda functions read from their environment, once per cold start,
+//! validated so that a bad value stops the cold start with a message naming the variable; and
 //! the JSON log setup they share.
 //!
-//! - `TRUSTED_AUTHSERV_IDS`: comma-separated authserv-ids (default `amazonses.com`).
-//! - `MAIL_FROM_DOMAINS`: `example.com=mail.example.com,…`, identities with a custom MAIL FROM.
-//! - `RUST_LOG`: log filter (default `info`).
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `TRUSTED_AUTHSERV_IDS` | `amazonses.com` | whose `Authentication-Results` count |
+//! | `MAIL_FROM_DOMAINS` | — | `example.com=mail.example.com,…`: expected custom MAIL FROM domains |
+//! | `ALERT_TOPIC_ARN` | — (no alerts) | SNS topic for alerts |
+//! | `ALERT_MIN_SEVERITY` | `warning` | `info`, `warning` or `critical` |
+//! | `ALERT_SUPPRESS_SECONDS` | `3600` | one alert per (kind, domain) per window |
+//! | `IDENTITY_CACHE_SECONDS` | `300` | how long SESv2 identity state and the identity list are kept |
+//! | `IDENTITY_LOOKUP` | `sesv2` | `sesv2`, or `off` to use `MAIL_FROM_DOMAINS` only |
+//! | `MONITORED_DOMAINS` | the account's verified domain identities | comma-separated From domains to alert on |
+//! | `METRICS_NAMESPACE` | `SesDmarcMonitor` | CloudWatch namespace of the EMF metrics |
+//! | `RUST_LOG` | `info` | log filter |
 
+use crate::findings::Severity;
 use crate::identity::OfflineDirectory;
 use crate::pipeline::Settings;
+use std::time::Duration;
 
 /// Why the environment is not usable; the function refuses to start rather than guess.
 #[derive(Debug, thiserror::Error)]
@@ -16,28 +28,151 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-/// Settings and the identities' expected MAIL FROM domains, from an environment lookup
-/// (`std::env::var` in the functions; a map in tests).
-pub fn from_env(
-    var: impl Fn(&str) -> Option<String>,
-) -> Result<(Settings, OfflineDirectory), ConfigError> {
+/// Everything a Lambda function reads from its environment.
+#[derive(Debug)]
+pub struct Config {
+    pub settings: Settings,
+    /// The identities' expected MAIL FROM domains (`MAIL_FROM_DOMAINS`).
+    pub expected: OfflineDirectory,
+    pub alert_topic_arn: Option<String>,
+    pub alert_min_severity: Severity,
+    pub alert_suppress: Duration,
+    pub identity_cache: Duration,
+    pub identity_lookup: bool,
+    /// `None`: the account's verified domain identities.
+    pub monitored_domains: Option<Vec<String>>,
+    pub metrics_namespace: String,
+}
+
+fn error(variable: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
+}
+
+fn seconds(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    match var(variable).filter(|v| !v.trim().is_empty()) {
+        None => Ok(Duration::from_secs(default)),
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| {
+                error(
+                    variable,
+                    format!("{text:?} is not a whole number of seconds"),
+                )
+            }),
+    }
+}
+
+/// Reads the configuration from an environment lookup (`std::env::var` in the functions; a
+/// map in tests).
+pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
     let mut settings = Settings::default();
     if let Some(ids) = var("TRUSTED_AUTHSERV_IDS") {
         settings.set_trusted_ids(ids.split(','));
     }
-    let mut directory = OfflineDirectory::default();
+    let mut expected = OfflineDirectory::default();
     if let Some(pairs) = var("MAIL_FROM_DOMAINS") {
         for pair in pairs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            settings.hints.add(pair).ok_or_else(|| ConfigError {
-                variable: "MAIL_FROM_DOMAINS",
-                reason: format!("{pair:?} is not DOMAIN=MAIL_FROM_DOMAIN"),
+            settings.hints.add(pair).ok_or_else(|| {
+                error(
+                    "MAIL_FROM_DOMAINS",
+                    format!("{pair:?} is not DOMAIN=MAIL_FROM_DOMAIN"),
+                )
             })?;
         }
         for (identity, mail_from) in &settings.hints.mail_from {
-            directory.expect_mail_from(identity, mail_from);
+            expected.expect_mail_from(identity, mail_from);
         }
     }
-    Ok((settings, directory))
+    let alert_topic_arn = match var("ALERT_TOPIC_ARN").map(|a| a.trim().to_owned()) {
+        None => None,
+        Some(arn) if arn.is_empty() => None,
+        Some(arn) => {
+            let parts: Vec<&str> = arn.split(':').collect();
+            let valid = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "sns"
+                && !parts[3].is_empty()
+                && parts[4].len() == 12
+                && parts[4].bytes().all(|b| b.is_ascii_digit())
+                && !parts[5].is_empty();
+            if !valid {
+                return Err(error(
+                    "ALERT_TOPIC_ARN",
+                    format!(
+                        "{arn:?} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"
+                    ),
+                ));
+            }
+            Some(arn)
+        }
+    };
+    let alert_min_severity = match var("ALERT_MIN_SEVERITY")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        None => Severity::Warning,
+        Some(text) => match text.as_str() {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            _ => {
+                return Err(error(
+                    "ALERT_MIN_SEVERITY",
+                    format!("{text:?} is not one of info, warning, critical"),
+                ));
+            }
+        },
+    };
+    let identity_lookup = match var("IDENTITY_LOOKUP")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .as_deref()
+    {
+        None | Some("sesv2") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(error(
+                "IDENTITY_LOOKUP",
+                format!("{other:?} is not sesv2 or off"),
+            ));
+        }
+    };
+    let monitored_domains = match var("MONITORED_DOMAINS").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(list) => {
+            let mut domains = Vec::new();
+            for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                domains.push(crate::domain::normalize(item).ok_or_else(|| {
+                    error("MONITORED_DOMAINS", format!("{item:?} is not a domain"))
+                })?);
+            }
+            Some(domains)
+        }
+    };
+    let metrics_namespace = var("METRICS_NAMESPACE")
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "SesDmarcMonitor".to_owned());
+    Ok(Config {
+        settings,
+        expected,
+        alert_topic_arn,
+        alert_min_severity,
+        alert_suppress: seconds(&var, "ALERT_SUPPRESS_SECONDS", 3600)?,
+        identity_cache: seconds(&var, "IDENTITY_CACHE_SECONDS", 300)?,
+        identity_lookup,
+        monitored_domains,
+        metrics_namespace,
+    })
 }
 
 /// JSON logs, one object per line, as CloudWatch Logs ingests them.
@@ -57,30 +192,107 @@ pub fn init_tracing() {
 mod tests {
     use super::*;
 
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
     #[test]
-    fn reads_and_rejects() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |name: &str| {
-                pairs
-                    .iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| (*v).to_owned())
-            }
-        };
-        let (settings, _) = from_env(env(&[
+    fn defaults() {
+        let config = from_env(env(&[])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.settings.trusted_ids(), ["amazonses.com"]);
+        assert_eq!(config.alert_topic_arn, None);
+        assert_eq!(config.alert_min_severity, Severity::Warning);
+        assert_eq!(config.alert_suppress, Duration::from_secs(3600));
+        assert_eq!(config.identity_cache, Duration::from_secs(300));
+        assert!(config.identity_lookup);
+        assert_eq!(config.monitored_domains, None);
+        assert_eq!(config.metrics_namespace, "SesDmarcMonitor");
+    }
+
+    #[test]
+    fn reads_everything() {
+        let config = from_env(env(&[
             ("TRUSTED_AUTHSERV_IDS", "mx.example.net, amazonses.com"),
             ("MAIL_FROM_DOMAINS", "example.com=mail.example.com, "),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:eu-west-1:111122223333:alerts",
+            ),
+            ("ALERT_MIN_SEVERITY", "Critical"),
+            ("ALERT_SUPPRESS_SECONDS", "60"),
+            ("IDENTITY_CACHE_SECONDS", "0"),
+            ("IDENTITY_LOOKUP", "off"),
+            ("MONITORED_DOMAINS", "Example.com., example.org"),
+            ("METRICS_NAMESPACE", "Mail"),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(settings.trusted_ids(), ["mx.example.net", "amazonses.com"]);
         assert_eq!(
-            settings.hints.custom_mail_from("news.example.com"),
+            config.settings.trusted_ids(),
+            ["mx.example.net", "amazonses.com"]
+        );
+        assert_eq!(
+            config.settings.hints.custom_mail_from("news.example.com"),
             Some(("example.com", "mail.example.com"))
         );
-        let error = from_env(env(&[("MAIL_FROM_DOMAINS", "example.com")])).err();
         assert_eq!(
-            error.map(|e| e.to_string()).as_deref(),
-            Some("MAIL_FROM_DOMAINS: \"example.com\" is not DOMAIN=MAIL_FROM_DOMAIN")
+            config.alert_topic_arn.as_deref(),
+            Some("arn:aws:sns:eu-west-1:111122223333:alerts")
         );
+        assert_eq!(config.alert_min_severity, Severity::Critical);
+        assert_eq!(config.alert_suppress, Duration::from_secs(60));
+        assert_eq!(config.identity_cache, Duration::ZERO);
+        assert!(!config.identity_lookup);
+        assert_eq!(
+            config.monitored_domains,
+            Some(vec!["example.com".to_owned(), "example.org".to_owned()])
+        );
+        assert_eq!(config.metrics_namespace, "Mail");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&'static [(&'static str, &'static str)], &str)] = &[
+            (
+                &[("MAIL_FROM_DOMAINS", "example.com")],
+                "MAIL_FROM_DOMAINS: \"example.com\" is not DOMAIN=MAIL_FROM_DOMAIN",
+            ),
+            (
+                &[("ALERT_TOPIC_ARN", "arn:aws:sqs:us-east-1:111122223333:q")],
+                "ALERT_TOPIC_ARN: \"arn:aws:sqs:us-east-1:111122223333:q\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+            ),
+            (
+                &[("ALERT_TOPIC_ARN", "alerts")],
+                "ALERT_TOPIC_ARN: \"alerts\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+            ),
+            (
+                &[("ALERT_MIN_SEVERITY", "loud")],
+                "ALERT_MIN_SEVERITY: \"loud\" is not one of info, warning, critical",
+            ),
+            (
+                &[("ALERT_SUPPRESS_SECONDS", "1h")],
+                "ALERT_SUPPRESS_SECONDS: \"1h\" is not a whole number of seconds",
+            ),
+            (
+                &[("IDENTITY_CACHE_SECONDS", "-5")],
+                "IDENTITY_CACHE_SECONDS: \"-5\" is not a whole number of seconds",
+            ),
+            (
+                &[("IDENTITY_LOOKUP", "maybe")],
+                "IDENTITY_LOOKUP: \"maybe\" is not sesv2 or off",
+            ),
+            (
+                &[("MONITORED_DOMAINS", "example.com, not a domain")],
+                "MONITORED_DOMAINS: \"not a domain\" is not a domain",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let message = from_env(env(vars)).err().map(|e| e.to_string());
+            assert_eq!(message.as_deref(), Some(*expected));
+        }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! The RFC 9989 tree walk is planned and interpreted in `policy`; here it is only executed,
 //! each `_dmarc` TXT lookup going through `mail-auth` (which also parses the records) and a
-//! TTL-respecting cache shared across invocations.
+//! TTL-respecting cache (`moka`) shared across invocations: a domain's DMARC record is looked
+//! up once per TTL, not once per message.
 
 use crate::analyze::{DomainFacts, OrgSource};
 use crate::authres::{Method, ResultKeyword};
@@ -11,20 +12,21 @@ use crate::domain::KnownOrgDomains;
 use crate::facts::FactSource;
 use crate::observation::{Check, Disagreement, Observation};
 use crate::policy::{discover, organizational_domain, stops_walk, tree_walk_names};
+use mail_auth::common::cache::NoCache;
 use mail_auth::common::resolver::ToFqdn as _;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Dmarc;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
-    AuthenticatedMessage, DkimResult, DnsError, Error as AuthError, MessageAuthenticator,
-    Parameters, ResolverCache, SpfResult, Txt,
+    AuthenticatedMessage, DkimResult, DnsError, Error as AuthError, MX, MessageAuthenticator,
+    Parameters, RecordSet, ResolverCache, SpfResult, Txt,
 };
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Why a resolver could not be set up.
@@ -40,29 +42,67 @@ pub enum DnsSetupError {
     },
 }
 
-/// A small TTL cache for `mail-auth`'s TXT lookups: entries expire when DNS said they would.
-#[derive(Debug)]
-pub struct TtlCache<K, V> {
-    entries: Mutex<HashMap<K, (V, Instant)>>,
+/// A cache for `mail-auth`'s lookups on `moka`: each entry expires when DNS said it would
+/// (the record's TTL, as `mail-auth` computes it), and the cache is bounded in size.
+pub struct DnsCache<K, V> {
+    entries: moka::sync::Cache<K, (V, Instant)>,
 }
 
-impl<K, V> Default for TtlCache<K, V> {
-    fn default() -> Self {
-        Self {
-            entries: Mutex::new(HashMap::new()),
-        }
+impl<K, V> std::fmt::Debug for DnsCache<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsCache")
+            .field("entries", &self.entries.entry_count())
+            .finish()
     }
 }
 
-impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for TtlCache<K, V> {
+/// Expires an entry at the instant stored beside its value.
+struct UntilValid;
+
+impl<K, V> moka::Expiry<K, (V, Instant)> for UntilValid {
+    fn expire_after_create(
+        &self,
+        _key: &K,
+        value: &(V, Instant),
+        created_at: Instant,
+    ) -> Option<std::time::Duration> {
+        Some(value.1.saturating_duration_since(created_at))
+    }
+}
+
+impl<K, V> DnsCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    pub fn new(capacity: u64) -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .expire_after(UntilValid)
+                .build(),
+        }
+    }
+
+    pub fn entry_count(&self) -> u64 {
+        self.entries.run_pending_tasks();
+        self.entries.entry_count()
+    }
+}
+
+impl<K, V> ResolverCache<K, V> for DnsCache<K, V>
+where
+    K: Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
     fn get<Q>(&self, name: &Q) -> Option<V>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        let entries = self.entries.lock().ok()?;
-        let (value, valid_until) = entries.get(name)?;
-        (*valid_until > Instant::now()).then(|| value.clone())
+        // moka expires lazily; an entry past its instant is never served.
+        let (value, valid_until) = self.entries.get(name)?;
+        (valid_until > Instant::now()).then_some(value)
     }
 
     fn remove<Q>(&self, name: &Q) -> Option<V>
@@ -70,23 +110,32 @@ impl<K: Hash + Eq, V: Clone> ResolverCache<K, V> for TtlCache<K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.entries.lock().ok()?.remove(name).map(|(v, _)| v)
+        self.entries.remove(name).map(|(value, _)| value)
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.insert(key, (value, valid_until));
-        }
+        self.entries.insert(key, (value, valid_until));
     }
 }
 
-impl<K, V> TtlCache<K, V> {
-    pub fn len(&self) -> usize {
-        self.entries.lock().map_or(0, |e| e.len())
-    }
+/// One cache per record type `mail-auth` looks up, shared across warm invocations.
+struct Caches {
+    txt: DnsCache<Box<str>, Txt>,
+    mx: DnsCache<Box<str>, RecordSet<MX>>,
+    ipv4: DnsCache<Box<str>, RecordSet<Ipv4Addr>>,
+    ipv6: DnsCache<Box<str>, RecordSet<Ipv6Addr>>,
+    ptr: DnsCache<IpAddr, RecordSet<Box<str>>>,
+}
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+impl Caches {
+    fn new() -> Self {
+        Self {
+            txt: DnsCache::new(10_000),
+            mx: DnsCache::new(2_000),
+            ipv4: DnsCache::new(5_000),
+            ipv6: DnsCache::new(5_000),
+            ptr: DnsCache::new(1_000),
+        }
     }
 }
 
@@ -94,13 +143,13 @@ impl<K, V> TtlCache<K, V> {
 #[derive(Clone)]
 pub struct DnsFacts {
     authenticator: MessageAuthenticator,
-    txt_cache: Arc<TtlCache<Box<str>, Txt>>,
+    caches: Arc<Caches>,
 }
 
 impl std::fmt::Debug for DnsFacts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DnsFacts")
-            .field("cached_txt", &self.txt_cache.len())
+            .field("cached_txt", &self.caches.txt.entry_count())
             .finish()
     }
 }
@@ -132,8 +181,44 @@ impl DnsFacts {
     pub fn with_authenticator(authenticator: MessageAuthenticator) -> Self {
         Self {
             authenticator,
-            txt_cache: Arc::new(TtlCache::default()),
+            caches: Arc::new(Caches::new()),
         }
+    }
+
+    /// TXT answers held in the cache (DMARC, DKIM keys, SPF).
+    pub fn cached_txt_records(&self) -> u64 {
+        self.caches.txt.entry_count()
+    }
+
+    /// Lookup parameters using this resolver's caches.
+    #[allow(clippy::type_complexity)]
+    fn cached<'x, P>(
+        &'x self,
+        params: Parameters<
+            'x,
+            P,
+            NoCache<Box<str>, Txt>,
+            NoCache<Box<str>, RecordSet<MX>>,
+            NoCache<Box<str>, RecordSet<Ipv4Addr>>,
+            NoCache<Box<str>, RecordSet<Ipv6Addr>>,
+            NoCache<IpAddr, RecordSet<Box<str>>>,
+        >,
+    ) -> Parameters<
+        'x,
+        P,
+        DnsCache<Box<str>, Txt>,
+        DnsCache<Box<str>, RecordSet<MX>>,
+        DnsCache<Box<str>, RecordSet<Ipv4Addr>>,
+        DnsCache<Box<str>, RecordSet<Ipv6Addr>>,
+        DnsCache<IpAddr, RecordSet<Box<str>>>,
+    > {
+        let caches = &*self.caches;
+        params
+            .with_txt_cache(&caches.txt)
+            .with_mx_cache(&caches.mx)
+            .with_ipv4_cache(&caches.ipv4)
+            .with_ipv6_cache(&caches.ipv6)
+            .with_ptr_cache(&caches.ptr)
     }
 
     /// The `_dmarc` records on the walk from `domain` up, longest name first.
@@ -143,7 +228,7 @@ impl DnsFacts {
             let key = format!("_dmarc.{name}").to_fqdn().into_owned();
             match self
                 .authenticator
-                .txt_lookup::<Dmarc>(key, Some(self.txt_cache.as_ref()))
+                .txt_lookup::<Dmarc>(key, Some(&self.caches.txt))
                 .await
             {
                 Ok(record) => {
@@ -162,8 +247,11 @@ impl DnsFacts {
 
     /// RFC 8020: whether the name exists (NXDOMAIN is the only "no").
     async fn exists(&self, domain: &str) -> Option<bool> {
-        let none: Option<&TtlCache<Box<str>, mail_auth::RecordSet<std::net::Ipv4Addr>>> = None;
-        match self.authenticator.ipv4_lookup(domain, none).await {
+        match self
+            .authenticator
+            .ipv4_lookup(domain, Some(&self.caches.ipv4))
+            .await
+        {
             Ok(_) => Some(true),
             Err(AuthError::Dns(DnsError::RecordNotFound(code))) => {
                 Some(code != mail_auth::hickory_resolver::proto::op::ResponseCode::NXDomain)
@@ -183,7 +271,7 @@ impl DnsFacts {
         };
         let outputs = self
             .authenticator
-            .verify_dkim(Parameters::new(&message).with_txt_cache(self.txt_cache.as_ref()))
+            .verify_dkim(self.cached(Parameters::new(&message)))
             .await;
         let dkim: Vec<Check> = outputs
             .iter()
@@ -232,15 +320,12 @@ impl DnsFacts {
             let helo = observation.helo.clone().unwrap_or_else(|| domain.clone());
             let output = self
                 .authenticator
-                .verify_spf(
-                    Parameters::new(SpfParameters::verify_mail_from(
-                        ip,
-                        &helo,
-                        "ses-dmarc-monitor",
-                        &sender,
-                    ))
-                    .with_txt_cache(self.txt_cache.as_ref()),
-                )
+                .verify_spf(self.cached(Parameters::new(SpfParameters::verify_mail_from(
+                    ip,
+                    &helo,
+                    "ses-dmarc-monitor",
+                    &sender,
+                ))))
                 .await;
             let result = match output.result() {
                 SpfResult::Pass => ResultKeyword::Pass,

@@ -180,7 +180,9 @@ impl IdentityDirectory for OfflineDirectory {
 
 /// Caches another directory's answers (found or not) for `ttl`. Lookups are serialized, so
 /// concurrent requests for one identity make one call (single flight), and the directory
-/// behind never sees more than one request at a time (SESv2 allows one per second).
+/// behind never sees more than one request at a time (SESv2 allows one per second). When a
+/// refresh fails, the expired answer is served and the log says so; errors are not cached,
+/// so the next request tries again.
 #[derive(Debug)]
 pub struct CachedDirectory<D> {
     inner: D,
@@ -214,10 +216,24 @@ impl<D: IdentityDirectory> IdentityDirectory for CachedDirectory<D> {
         {
             return Ok(state.clone());
         }
-        // Errors are not cached: the next notification tries again.
-        let state = self.inner.lookup(&key).await?;
-        entries.insert(key, (state.clone(), Instant::now()));
-        Ok(state)
+        match self.inner.lookup(&key).await {
+            Ok(state) => {
+                entries.insert(key, (state.clone(), Instant::now()));
+                Ok(state)
+            }
+            Err(error) => match entries.get(&key) {
+                Some((stale, fetched)) => {
+                    tracing::warn!(
+                        identity = %key,
+                        age_seconds = fetched.elapsed().as_secs(),
+                        error = %error,
+                        "identity state is stale: refresh failed, serving the cached answer"
+                    );
+                    Ok(stale.clone())
+                }
+                None => Err(error),
+            },
+        }
     }
 }
 
@@ -265,6 +281,24 @@ mod tests {
         }
     }
 
+    /// Answers once, then fails.
+    struct Flaky(AtomicUsize);
+
+    impl IdentityDirectory for Flaky {
+        async fn lookup(
+            &self,
+            identity: &str,
+        ) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+            if self.0.fetch_add(1, Ordering::SeqCst) == 0 && identity == "example.com" {
+                return Ok(Some(Arc::new(IdentityState::default())));
+            }
+            Err(DirectoryError::Transient {
+                identity: identity.into(),
+                reason: "connection reset".into(),
+            })
+        }
+    }
+
     #[tokio::test]
     async fn one_lookup_per_identity_per_period() {
         let cached = CachedDirectory::new(Counting(AtomicUsize::new(0)), Duration::from_secs(300));
@@ -285,6 +319,13 @@ mod tests {
         assert!(cached.lookup("throttled.example").await.is_err());
         assert!(cached.lookup("throttled.example").await.is_err());
         assert_eq!(cached.inner().0.load(Ordering::SeqCst), 4);
+
+        // An expired entry whose refresh fails is served stale.
+        let flaky = CachedDirectory::new(Flaky(AtomicUsize::new(0)), Duration::ZERO);
+        assert!(matches!(flaky.lookup("example.com").await, Ok(Some(_))));
+        assert!(matches!(flaky.lookup("example.com").await, Ok(Some(_))));
+        assert_eq!(flaky.inner().0.load(Ordering::SeqCst), 2);
+        assert!(flaky.lookup("never-fetched.example").await.is_err());
 
         let expired = CachedDirectory::new(Counting(AtomicUsize::new(0)), Duration::ZERO);
         expired.lookup("example.com").await.ok();

@@ -15,8 +15,10 @@
 //! Both emit [`findings`], which go to a [`sink::FindingSink`]. Everything but `dns`, the
 //! ports' traits and the binaries is synchronous and free of AWS and network code.
 
+pub mod alert;
 pub mod analyze;
 pub mod authres;
+pub mod aws;
 pub mod classify;
 pub mod config;
 pub mod dns;
@@ -27,10 +29,13 @@ pub mod findings;
 pub mod handler;
 pub mod identity;
 pub mod input;
+pub mod lambda;
+pub mod metrics;
 pub mod notification;
 pub mod observation;
 pub mod pipeline;
 pub mod policy;
 pub mod report;
+pub mod scope;
 pub mod ses;
 pub mod sink;

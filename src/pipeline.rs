@@ -3,6 +3,7 @@
 //! Shared by the Lambdas and the CLI, so all say the same thing about the same event.
 
 use crate::analyze::{Analysis, IdentityHints, OrgSource, analyze};
+use crate::domain::OrgDomains as _;
 use crate::facts::FactSource;
 use crate::feedback::{self, FeedbackSummary};
 use crate::findings::Finding;
@@ -171,6 +172,52 @@ async fn run_feedback<D: IdentityDirectory>(
     }
 }
 
+/// The configured MAIL FROM domains of the identities behind the From domains, from the
+/// directory (the domain itself or a parent, up to its organizational domain), added to the
+/// configured hints. `None` when the directory adds nothing. Only a transient lookup failure
+/// is an error: without the identity's state a fallback could go unnoticed, so the record is
+/// retried rather than judged blind.
+async fn identity_hints<D: IdentityDirectory>(
+    observation: &mut Observation,
+    directory: &D,
+    configured: &IdentityHints,
+) -> Result<Option<IdentityHints>, identity::DirectoryError> {
+    let mut added = None::<IdentityHints>;
+    for author in &observation.header_from {
+        if configured.custom_mail_from(author).is_some() {
+            continue;
+        }
+        let org = crate::domain::PublicSuffixList.organizational_domain(author);
+        let mut candidate = author.as_str();
+        loop {
+            match directory.lookup(candidate).await {
+                Ok(Some(state)) => {
+                    if let Some(mail_from) = state.mail_from_domain() {
+                        added
+                            .get_or_insert_with(|| configured.clone())
+                            .mail_from
+                            .insert(candidate.to_owned(), mail_from.to_ascii_lowercase());
+                    }
+                    break;
+                }
+                Ok(None) => {}
+                Err(error) if error.is_transient() => return Err(error),
+                Err(error) => {
+                    observation
+                        .notes
+                        .push(format!("{error}; MAIL FROM configuration unknown"));
+                    break;
+                }
+            }
+            match candidate.split_once('.') {
+                Some((_, parent)) if candidate != org && parent.contains('.') => candidate = parent,
+                _ => break,
+            }
+        }
+    }
+    Ok(added)
+}
+
 async fn run_item<F: FactSource, D: IdentityDirectory>(
     item: Item,
     ports: Ports<'_, F, D>,
@@ -224,8 +271,21 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
     if let Some(raw) = &raw {
         facts.reverify(raw, &mut observation).await;
     }
+    let hints = match identity_hints(&mut observation, ports.directory, &settings.hints).await {
+        Ok(hints) => hints,
+        Err(error) => {
+            return RecordOutcome::Failed {
+                error: error.to_string(),
+                transient: true,
+            };
+        }
+    };
     let domain_facts = facts.facts(&mut observation).await;
-    let analysis = analyze(&observation, &domain_facts, &settings.hints);
+    let analysis = analyze(
+        &observation,
+        &domain_facts,
+        hints.as_ref().unwrap_or(&settings.hints),
+    );
     RecordOutcome::Analyzed {
         observation: Box::new(observation),
         analysis,

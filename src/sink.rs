@@ -55,3 +55,23 @@ impl FindingSink for MemorySink {
         Ok(())
     }
 }
+
+/// Both sinks, in order: the log always, then the alerts. The first error is returned after
+/// both were tried.
+impl<A: FindingSink, B: FindingSink> FindingSink for (A, B) {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        let first = self.0.publish(findings).await;
+        let second = self.1.publish(findings).await;
+        first.and(second)
+    }
+}
+
+/// A sink that may not be configured (no alert topic): then findings only go to the others.
+impl<S: FindingSink> FindingSink for Option<S> {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        match self {
+            Some(sink) => sink.publish(findings).await,
+            None => Ok(()),
+        }
+    }
+}

@@ -166,3 +166,28 @@ fn cli_resolves_with_a_given_nameserver() {
     assert!(stdout.contains("\"kind\":\"no_dmarc_policy\""), "{stdout}");
     assert!(!stdout.contains("as SES reported it"), "{stdout}");
 }
+
+#[tokio::test]
+async fn dmarc_records_are_cached_for_their_ttl() {
+    let (addr, server) = start_dns().await;
+    let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
+    let headers = [("From", "a@example.net")];
+    let mut o = observe(&headers);
+    let first = dns.facts(&mut o).await;
+    assert!(o.notes.is_empty(), "{:?}", o.notes);
+    assert!(dns.cached_txt_records() >= 1);
+
+    // With the server gone, the answer still comes, from the cache (TTL 300 s).
+    drop(server);
+    let mut o = observe(&headers);
+    let second = dns.facts(&mut o).await;
+    assert!(o.notes.is_empty(), "{:?}", o.notes);
+    assert_eq!(
+        second.policies["example.net"].disposition,
+        first.policies["example.net"].disposition
+    );
+    assert_eq!(
+        second.policies["example.net"].disposition,
+        Some(Disposition::Reject)
+    );
+}

@@ -7,6 +7,7 @@ use ses_dmarc_monitor::findings::Kind;
 use ses_dmarc_monitor::handler::{self, HandlerError};
 use ses_dmarc_monitor::identity::NoDirectory;
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
+use ses_dmarc_monitor::scope::Everything;
 use ses_dmarc_monitor::sink::MemorySink;
 
 fn event(name: &str) -> serde_json::Value {
@@ -24,7 +25,9 @@ async fn invoke(
         facts: &OfflineFacts::default(),
         directory: &NoDirectory,
     };
-    let result = handler::receipt(event, ports, &sink, &Settings::default()).await;
+    let result = handler::receipt(event, ports, &Everything, &sink, &Settings::default())
+        .await
+        .result;
     let kinds = sink
         .0
         .lock()
@@ -120,7 +123,9 @@ async fn invoke_feedback<D: ses_dmarc_monitor::identity::IdentityDirectory>(
         facts: &OfflineFacts::default(),
         directory,
     };
-    let result = handler::feedback(event, ports, &sink, &Settings::default()).await;
+    let invocation =
+        handler::feedback(event, ports, &Everything, &sink, &Settings::default()).await;
+    let result = invocation.result.map(|()| invocation.processed);
     let kinds = sink
         .0
         .lock()

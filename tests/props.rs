@@ -4,7 +4,7 @@ use proptest::prelude::*;
 use ses_dmarc_monitor::facts::OfflineFacts;
 use ses_dmarc_monitor::identity::NoDirectory;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
-use ses_dmarc_monitor::{authres, domain, input};
+use ses_dmarc_monitor::{authres, classify, domain, input};
 
 /// Strings built from the pieces real headers are made of, so the parser's branches are hit.
 fn header_like() -> impl Strategy<Value = String> {
@@ -77,6 +77,39 @@ proptest! {
         if let Ok(runtime) = runtime {
             let outcome = runtime.block_on(pipeline::run(&bytes, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
             prop_assert!(outcome.is_ok());
+        }
+    }
+
+    #[test]
+    fn classifier_never_panics(status in prop::option::of("[0-9.a-z]{0,8}"), text in prop::option::of(any::<String>())) {
+        let _ = classify::classify(status.as_deref(), text.as_deref());
+    }
+
+    #[test]
+    fn feedback_notifications_never_fail_the_input(
+        kind in prop_oneof![Just("Bounce"), Just("Complaint"), Just("DeliveryDelay"), Just("Delivery"), Just("Rendering Failure"), Just("Reject"), Just("New")],
+        form in prop_oneof![Just("notificationType"), Just("eventType")],
+        code in "[245]\\.[0-9]{1,3}\\.[0-9]{1,3}",
+        diagnostic in "[ -~]{0,80}",
+        recipient in "[ -~]{0,30}",
+        subtype in "[A-Za-z]{0,12}",
+        arn in "[ -~]{0,50}",
+    ) {
+        let recipients = serde_json::json!([{"emailAddress": recipient, "status": code, "diagnosticCode": diagnostic}]);
+        let event = serde_json::json!({
+            form: kind,
+            "mail": {"sourceArn": arn, "source": recipient, "tags": {"ses:from-domain": [recipient]}},
+            "bounce": {"bounceType": subtype, "bounceSubType": subtype, "bouncedRecipients": recipients},
+            "deliveryDelay": {"delayType": subtype, "delayedRecipients": recipients},
+            "complaint": {"complaintFeedbackType": subtype, "complainedRecipients": recipients},
+            "delivery": {"recipients": [recipient]},
+            "failure": {}, "reject": {},
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread().build();
+        prop_assert!(runtime.is_ok());
+        if let Ok(runtime) = runtime {
+            let outcomes = runtime.block_on(pipeline::run(event.to_string().as_bytes(), Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
+            prop_assert!(matches!(outcomes.as_deref(), Ok([pipeline::RecordOutcome::Feedback { .. }])), "{outcomes:?}");
         }
     }
 }

@@ -1,28 +1,29 @@
 //! The feedback Lambda: SNS events carrying SES bounce, complaint, delivery and
-//! event-publishing notifications. Wiring only; configuration is read once (see `config`).
+//! event-publishing notifications. Wiring only (see `lambda::Wiring` and `config`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::handler;
-use ses_dmarc_monitor::pipeline::Ports;
-use ses_dmarc_monitor::sink::LogSink;
+use ses_dmarc_monitor::lambda::Wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     ses_dmarc_monitor::config::init_tracing();
-    let (settings, directory) = ses_dmarc_monitor::config::from_env(|k| std::env::var(k).ok())?;
-    // A topic may also carry `Received` notifications; they get the receipt analysis.
-    let facts = DnsFacts::system()?;
-    let sink = LogSink;
+    let wiring = Wiring::from_env("feedback").await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let ports = Ports {
-            facts: &facts,
-            directory: &directory,
-        };
-        let (sink, settings) = (&sink, &settings);
+        let wiring = &wiring;
         async move {
-            handler::feedback(event.payload, ports, sink, settings).await?;
-            Ok::<_, Error>(())
+            // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
+            // the compiler's layout depth otherwise.
+            let invocation = Box::pin(handler::feedback(
+                event.payload,
+                wiring.ports(),
+                &wiring.scope,
+                &wiring.sink,
+                &wiring.config.settings,
+            ))
+            .await;
+            wiring.emit_metrics(&invocation.processed);
+            Ok::<_, Error>(invocation.result?)
         }
     }))
     .await

@@ -1,25 +1,30 @@
-//! The receipt Lambda: wiring only. Configuration is read once (see `config`), the DNS
-//! resolver built once and shared across warm invocations.
+//! The receipt Lambda: wiring only (see `lambda::Wiring` for what is built once per cold
+//! start, and `config` for the environment it reads).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ses_dmarc_monitor::dns::DnsFacts;
 use ses_dmarc_monitor::handler;
-use ses_dmarc_monitor::pipeline::Ports;
-use ses_dmarc_monitor::sink::LogSink;
+use ses_dmarc_monitor::lambda::Wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     ses_dmarc_monitor::config::init_tracing();
-    let (settings, directory) = ses_dmarc_monitor::config::from_env(|k| std::env::var(k).ok())?;
-    let facts = DnsFacts::system()?;
-    let sink = LogSink;
+    let wiring = Wiring::from_env("receipt").await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
-        let ports = Ports {
-            facts: &facts,
-            directory: &directory,
-        };
-        let (sink, settings) = (&sink, &settings);
-        async move { Ok::<_, Error>(handler::receipt(event.payload, ports, sink, settings).await?) }
+        let wiring = &wiring;
+        async move {
+            // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
+            // the compiler's layout depth otherwise.
+            let invocation = Box::pin(handler::receipt(
+                event.payload,
+                wiring.ports(),
+                &wiring.scope,
+                &wiring.sink,
+                &wiring.config.settings,
+            ))
+            .await;
+            wiring.emit_metrics(&invocation.processed);
+            Ok::<_, Error>(invocation.result?)
+        }
     }))
     .await
 }

@@ -1,0 +1,101 @@
+//! [`FindingSink`] that publishes alerts to an SNS topic: findings at or above the configured
+//! severity, de-duplicated per `(kind, domain)` within a warm container (`alert::Deduper`),
+//! composed by `alert::compose`.
+//!
+//! Throttling and 5xx are retried by the SDK with backoff within the operation timeout; what
+//! still fails is returned as an error so the invocation fails, Lambda retries it and the
+//! dead-letter destination keeps the event. A failed alert is forgotten by the de-duplication
+//! window, so the retry sends it again: no alert is silently dropped.
+
+use crate::alert::{Decision, Deduper, compose};
+use crate::findings::Finding;
+use crate::sink::{FindingSink, SinkError};
+use aws_sdk_sns::Client;
+use aws_sdk_sns::error::DisplayErrorContext;
+use aws_sdk_sns::types::MessageAttributeValue;
+use std::sync::Mutex;
+use std::time::Instant;
+
+#[derive(Debug)]
+pub struct SnsAlertSink {
+    client: Client,
+    topic_arn: String,
+    deduper: Mutex<Deduper>,
+}
+
+impl SnsAlertSink {
+    pub fn new(client: Client, topic_arn: String, deduper: Deduper) -> Self {
+        Self {
+            client,
+            topic_arn,
+            deduper: Mutex::new(deduper),
+        }
+    }
+
+    fn decide(&self, finding: &Finding) -> Decision {
+        // A poisoned lock only means another invocation panicked mid-update; the window's
+        // state is still usable.
+        let mut deduper = self.deduper.lock().unwrap_or_else(|p| p.into_inner());
+        deduper.decide(finding, Instant::now())
+    }
+
+    fn forget(&self, finding: &Finding) {
+        let mut deduper = self.deduper.lock().unwrap_or_else(|p| p.into_inner());
+        deduper.forget(finding);
+    }
+
+    async fn send(&self, finding: &Finding, suppressed: u64) -> Result<(), String> {
+        let alert = compose(finding, suppressed);
+        let mut request = self
+            .client
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(&alert.subject)
+            .message_structure("json")
+            .message(alert.sns_message());
+        for (name, value) in &alert.attributes {
+            let attribute = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(value)
+                .build()
+                .map_err(|e| e.to_string())?;
+            request = request.message_attributes(*name, attribute);
+        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| DisplayErrorContext(&e).to_string())
+    }
+}
+
+impl FindingSink for SnsAlertSink {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        let mut failed = Vec::new();
+        for finding in findings {
+            let Decision::Send { suppressed } = self.decide(finding) else {
+                continue;
+            };
+            match self.send(finding, suppressed).await {
+                Ok(()) => tracing::info!(
+                    kind = finding.kind.as_str(),
+                    domain = %finding.domain,
+                    suppressed,
+                    "alert published"
+                ),
+                Err(reason) => {
+                    self.forget(finding);
+                    tracing::error!(kind = finding.kind.as_str(), domain = %finding.domain, error = %reason, "alert not published");
+                    failed.push(reason);
+                }
+            }
+        }
+        match failed.first() {
+            None => Ok(()),
+            Some(first) => Err(SinkError::Delivery {
+                count: failed.len(),
+                reason: first.clone(),
+            }),
+        }
+    }
+}

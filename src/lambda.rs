@@ -1,0 +1,115 @@
+//! What both Lambda functions build once per cold start from their configuration: the DNS
+//! resolver, the SESv2 identity directory (cached), the monitored-domain scope, the sinks
+//! (logs, and SNS alerts when a topic is configured), and the EMF metrics they print.
+//!
+//! Kept out of the binaries so each stays a few lines of wiring, and out of the core because
+//! it builds AWS clients.
+
+use crate::alert::Deduper;
+use crate::aws::sesv2::SesV2Directory;
+use crate::aws::sns::SnsAlertSink;
+use crate::config::Config;
+use crate::dns::DnsFacts;
+use crate::handler::Processed;
+use crate::identity::{
+    CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory,
+};
+use crate::pipeline::Ports;
+use crate::scope::{DomainList, Scope, VerifiedDomains};
+use crate::sink::LogSink;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// SESv2 when lookups are on, else only the expected MAIL FROM domains of `MAIL_FROM_DOMAINS`.
+#[derive(Debug)]
+pub enum Directory {
+    Sesv2(CachedDirectory<SesV2Directory>),
+    Expected(OfflineDirectory),
+}
+
+impl IdentityDirectory for Directory {
+    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+        match self {
+            Self::Sesv2(directory) => directory.lookup(identity).await,
+            Self::Expected(directory) => directory.lookup(identity).await,
+        }
+    }
+}
+
+/// A function's long-lived parts.
+#[derive(Debug)]
+pub struct Wiring {
+    pub config: Config,
+    /// The name metrics carry in their `Function` dimension.
+    pub function: &'static str,
+    pub facts: DnsFacts,
+    pub directory: Directory,
+    pub scope: Scope<SesV2Directory>,
+    pub sink: (LogSink, Option<SnsAlertSink>),
+}
+
+/// Why a function cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum WiringError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Dns(#[from] crate::dns::DnsSetupError),
+}
+
+impl Wiring {
+    /// Reads the environment and builds the clients. AWS endpoints, region and credentials
+    /// come from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
+    pub async fn from_env(function: &'static str) -> Result<Self, WiringError> {
+        let config = crate::config::from_env(|k| std::env::var(k).ok())?;
+        let facts = DnsFacts::system()?;
+        // Retries end well inside the functions' timeout (template.yaml: 30 s).
+        let sdk = crate::aws::sdk_config(Duration::from_secs(10)).await;
+        let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::new(&sdk));
+        let directory = if config.identity_lookup {
+            Directory::Sesv2(CachedDirectory::new(sesv2.clone(), config.identity_cache))
+        } else {
+            Directory::Expected(config.expected.clone())
+        };
+        let scope = match (&config.monitored_domains, config.identity_lookup) {
+            (Some(domains), _) => Scope::List(DomainList::new(domains.iter().cloned())),
+            (None, true) => Scope::Verified(VerifiedDomains::new(sesv2, config.identity_cache)),
+            (None, false) => Scope::Everything,
+        };
+        let alerts = config.alert_topic_arn.clone().map(|topic| {
+            SnsAlertSink::new(
+                aws_sdk_sns::Client::new(&sdk),
+                topic,
+                Deduper::new(config.alert_min_severity, config.alert_suppress),
+            )
+        });
+        Ok(Self {
+            config,
+            function,
+            facts,
+            directory,
+            scope,
+            sink: (LogSink, alerts),
+        })
+    }
+
+    pub fn ports(&self) -> Ports<'_, DnsFacts, Directory> {
+        Ports {
+            facts: &self.facts,
+            directory: &self.directory,
+        }
+    }
+
+    /// Prints the invocation's EMF documents to stdout, where CloudWatch Logs picks them up.
+    pub fn emit_metrics(&self, processed: &Processed) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        for line in processed
+            .metrics
+            .emf(&self.config.metrics_namespace, self.function, now)
+        {
+            println!("{line}");
+        }
+    }
+}

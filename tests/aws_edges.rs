@@ -1,0 +1,398 @@
+//! The AWS edge through the SDK's own mocking layer (`aws-smithy-mocks`): SESv2 identity
+//! state in every MAIL FROM state, throttling and errors; SNS alerts, their de-duplication
+//! and failure handling. The end-to-end script (`scripts/e2e.sh`) runs the functions against
+//! a local SNS emulator.
+
+use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
+use aws_sdk_sesv2::types::error::{BadRequestException, NotFoundException};
+use aws_sdk_sesv2::types::{
+    BehaviorOnMxFailure, DkimAttributes, DkimStatus, MailFromAttributes, MailFromDomainStatus,
+};
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use ses_dmarc_monitor::alert::Deduper;
+use ses_dmarc_monitor::aws::sesv2::SesV2Directory;
+use ses_dmarc_monitor::aws::sns::SnsAlertSink;
+use ses_dmarc_monitor::facts::OfflineFacts;
+use ses_dmarc_monitor::findings::{Finding, Kind, Severity};
+use ses_dmarc_monitor::handler;
+use ses_dmarc_monitor::identity::{
+    CachedDirectory, DirectoryError, IdentityDirectory, MailFromStatus, MxFailureBehavior,
+};
+use ses_dmarc_monitor::observation::Source;
+use ses_dmarc_monitor::pipeline::{Ports, Settings};
+use ses_dmarc_monitor::scope::{DomainList, Everything};
+use ses_dmarc_monitor::sink::{FindingSink, MemorySink};
+use std::time::Duration;
+
+fn event(name: &str) -> serde_json::Value {
+    let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// A throttling reply as SESv2 (REST-JSON) sends it: the SDK classifies it by its error type.
+fn sesv2_throttled() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(429).unwrap_or_else(|e| panic!("{e}")),
+        aws_smithy_types::body::SdkBody::from(r#"{"message":"Too many requests"}"#),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", "TooManyRequestsException");
+    response
+        .headers_mut()
+        .insert("content-type", "application/json");
+    response
+}
+
+/// A throttling reply as SNS (AWS Query, XML) sends it.
+fn sns_throttled() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+        aws_smithy_runtime_api::http::StatusCode::try_from(400).unwrap_or_else(|e| panic!("{e}")),
+        aws_smithy_types::body::SdkBody::from(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>",
+        ),
+    )
+}
+
+fn identity_output(
+    status: MailFromDomainStatus,
+    behavior: BehaviorOnMxFailure,
+) -> GetEmailIdentityOutput {
+    GetEmailIdentityOutput::builder()
+        .mail_from_attributes(
+            MailFromAttributes::builder()
+                .mail_from_domain("mail.example.com")
+                .mail_from_domain_status(status)
+                .behavior_on_mx_failure(behavior)
+                .build()
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .dkim_attributes(
+            DkimAttributes::builder()
+                .signing_enabled(true)
+                .status(DkimStatus::Success)
+                .tokens("token1")
+                .build(),
+        )
+        .build()
+}
+
+fn fast_retries(config: aws_sdk_sesv2::config::Builder) -> aws_sdk_sesv2::config::Builder {
+    config.retry_config(
+        aws_sdk_sesv2::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
+    )
+}
+
+#[tokio::test]
+async fn every_mail_from_state_is_read() {
+    let cases = [
+        (MailFromDomainStatus::Pending, MailFromStatus::Pending),
+        (MailFromDomainStatus::Success, MailFromStatus::Success),
+        (MailFromDomainStatus::Failed, MailFromStatus::Failed),
+        (
+            MailFromDomainStatus::TemporaryFailure,
+            MailFromStatus::TemporaryFailure,
+        ),
+    ];
+    for (sdk, ours) in cases {
+        for (behavior, expected) in [
+            (
+                BehaviorOnMxFailure::UseDefaultValue,
+                MxFailureBehavior::UseDefaultValue,
+            ),
+            (
+                BehaviorOnMxFailure::RejectMessage,
+                MxFailureBehavior::RejectMessage,
+            ),
+        ] {
+            let (sdk, behavior) = (sdk.clone(), behavior.clone());
+            let rule = mock!(aws_sdk_sesv2::Client::get_email_identity)
+                .match_requests(|r| r.email_identity() == Some("example.com"))
+                .then_output(move || identity_output(sdk.clone(), behavior.clone()));
+            let directory = SesV2Directory::new(mock_client!(aws_sdk_sesv2, [&rule]));
+            let state = directory
+                .lookup("example.com")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"))
+                .unwrap_or_else(|| panic!("found"));
+            let mail_from = state.mail_from_attributes.clone().unwrap_or_default();
+            assert_eq!(
+                mail_from.mail_from_domain.as_deref(),
+                Some("mail.example.com")
+            );
+            assert_eq!(mail_from.mail_from_domain_status, Some(ours.clone()));
+            assert_eq!(mail_from.behavior_on_mx_failure, Some(expected));
+            let dkim = state.dkim_attributes.clone().unwrap_or_default();
+            assert_eq!(
+                (dkim.signing_enabled, dkim.status.as_deref()),
+                (Some(true), Some("SUCCESS"))
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn lookup_errors_are_classified() {
+    let not_found = mock!(aws_sdk_sesv2::Client::get_email_identity).then_error(|| {
+        GetEmailIdentityError::NotFoundException(NotFoundException::builder().build())
+    });
+    let directory = SesV2Directory::new(mock_client!(aws_sdk_sesv2, [&not_found]));
+    assert!(matches!(
+        directory.lookup("unknown.example").await,
+        Ok(None)
+    ));
+
+    let bad = mock!(aws_sdk_sesv2::Client::get_email_identity).then_error(|| {
+        GetEmailIdentityError::BadRequestException(BadRequestException::builder().build())
+    });
+    let directory = SesV2Directory::new(mock_client!(aws_sdk_sesv2, [&bad]));
+    assert!(matches!(
+        directory.lookup("x").await,
+        Err(DirectoryError::Permanent { .. })
+    ));
+
+    // Throttled every time: the SDK backs off and retries, then the error is transient.
+    let throttled =
+        mock!(aws_sdk_sesv2::Client::get_email_identity).then_http_response(sesv2_throttled);
+    let client = mock_client!(
+        aws_sdk_sesv2,
+        RuleMode::MatchAny,
+        [&throttled],
+        fast_retries
+    );
+    let result = SesV2Directory::new(client).lookup("example.com").await;
+    assert!(
+        matches!(result, Err(DirectoryError::Transient { .. })),
+        "{result:?}"
+    );
+    assert_eq!(throttled.num_calls(), 3, "three attempts with backoff");
+
+    // Throttled once, then answered: the retry succeeds within the call.
+    let recovering = mock!(aws_sdk_sesv2::Client::get_email_identity)
+        .sequence()
+        .http_response(sesv2_throttled)
+        .output(|| {
+            identity_output(
+                MailFromDomainStatus::Success,
+                BehaviorOnMxFailure::UseDefaultValue,
+            )
+        })
+        .build();
+    let client = mock_client!(
+        aws_sdk_sesv2,
+        RuleMode::Sequential,
+        [&recovering],
+        fast_retries
+    );
+    assert!(matches!(
+        SesV2Directory::new(client).lookup("example.com").await,
+        Ok(Some(_))
+    ));
+    assert_eq!(recovering.num_calls(), 2);
+
+    // A 503 is transient too.
+    let unavailable = mock!(aws_sdk_sesv2::Client::get_email_identity)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let client = mock_client!(
+        aws_sdk_sesv2,
+        RuleMode::Sequential,
+        [&unavailable],
+        fast_retries
+    );
+    assert!(matches!(
+        SesV2Directory::new(client).lookup("example.com").await,
+        Err(DirectoryError::Transient { .. })
+    ));
+}
+
+#[tokio::test]
+async fn one_sesv2_call_per_identity_per_cache_period_across_notifications() {
+    let rule = mock!(aws_sdk_sesv2::Client::get_email_identity).then_output(|| {
+        identity_output(
+            MailFromDomainStatus::Failed,
+            BehaviorOnMxFailure::UseDefaultValue,
+        )
+    });
+    let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&rule]);
+    let directory = CachedDirectory::new(SesV2Directory::new(client), Duration::from_secs(300));
+    let sink = MemorySink::default();
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &directory,
+    };
+    for _ in 0..20 {
+        let invocation = handler::feedback(
+            event("feedback-bounce-mail-from-failed.json"),
+            ports,
+            &Everything,
+            &sink,
+            &Settings::default(),
+        )
+        .await;
+        assert!(invocation.result.is_ok());
+    }
+    assert_eq!(rule.num_calls(), 1);
+    let kinds: Vec<Kind> = sink
+        .0
+        .lock()
+        .map(|f| f.iter().map(|f| f.kind).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, vec![Kind::MailFromStatus; 20]);
+}
+
+#[tokio::test]
+async fn receipt_path_learns_the_custom_mail_from_from_sesv2() {
+    // No --mail-from: the identity's MAIL FROM (mail.example.com) comes from SESv2, so the
+    // amazonses.com envelope sender is a fallback.
+    let rule = mock!(aws_sdk_sesv2::Client::get_email_identity)
+        .match_requests(|r| r.email_identity() == Some("example.com"))
+        .then_output(|| {
+            identity_output(
+                MailFromDomainStatus::Failed,
+                BehaviorOnMxFailure::UseDefaultValue,
+            )
+        });
+    let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&rule]);
+    let directory = CachedDirectory::new(SesV2Directory::new(client), Duration::from_secs(300));
+    let sink = MemorySink::default();
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &directory,
+    };
+    let scope = DomainList::new(["example.com".to_owned()]);
+    let invocation = handler::receipt(
+        event("receipt-mail-from-fallback.json"),
+        ports,
+        &scope,
+        &sink,
+        &Settings::default(),
+    )
+    .await;
+    assert!(invocation.result.is_ok());
+    let kinds: Vec<Kind> = sink
+        .0
+        .lock()
+        .map(|f| f.iter().map(|f| f.kind).collect())
+        .unwrap_or_default();
+    assert!(kinds.contains(&Kind::MailFromFallback), "{kinds:?}");
+    assert_eq!(invocation.processed.metrics.total.mail_from_fallback, 1);
+}
+
+fn finding(kind: Kind, domain: &str, severity: Severity) -> Finding {
+    Finding::build(
+        kind,
+        domain,
+        format!("evidence for {domain}\r\nInjected: header"),
+    )
+    .severity(severity)
+    .about(Some("m-1"), Source::ReceiptLambda)
+}
+
+fn sns_retries(config: aws_sdk_sns::config::Builder) -> aws_sdk_sns::config::Builder {
+    config.retry_config(
+        aws_sdk_sns::config::retry::RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1)),
+    )
+}
+
+#[tokio::test]
+async fn alerts_are_published_once_per_window_with_attributes() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            let subject = r.subject().unwrap_or_default();
+            let attributes = r.message_attributes();
+            r.topic_arn() == Some("arn:aws:sns:us-east-1:111122223333:alerts")
+                && r.message_structure() == Some("json")
+                && subject.len() <= 100
+                && subject.starts_with("[CRITICAL] mail_from_fallback for example.com")
+                && attributes
+                    .and_then(|a| a.get("kind"))
+                    .and_then(|v| v.string_value())
+                    == Some("mail_from_fallback")
+                && attributes
+                    .and_then(|a| a.get("domain"))
+                    .and_then(|v| v.string_value())
+                    == Some("example.com")
+                && r.message()
+                    .is_some_and(|m| !m.contains('\r') && m.contains("\"email\""))
+        })
+        .then_output(|| PublishOutput::builder().message_id("sns-1").build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule]);
+    let sink = SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    );
+    let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
+    let info = finding(Kind::SpfFail, "example.com", Severity::Info);
+    sink.publish(&[fallback.clone(), info])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sink.publish(std::slice::from_ref(&fallback))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sink.publish(&[fallback])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        rule.num_calls(),
+        1,
+        "one alert, two suppressed, the info finding below threshold"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_alert_fails_the_call_and_is_sent_again_next_time() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, None)
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("sns-2").build())
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], sns_retries);
+    let sink = SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    );
+    let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
+    let error = sink.publish(std::slice::from_ref(&fallback)).await;
+    assert!(
+        error.is_err(),
+        "three 500s after retries must fail the invocation"
+    );
+    assert_eq!(rule.num_calls(), 3);
+    // The retry of the invocation publishes it: the failure did not count as sent.
+    sink.publish(&[fallback])
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rule.num_calls(), 4);
+}
+
+#[tokio::test]
+async fn throttled_publish_is_retried_within_the_call() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_response(sns_throttled)
+        .output(|| PublishOutput::builder().message_id("sns-3").build())
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], sns_retries);
+    let sink = SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    );
+    let result = sink
+        .publish(&[finding(Kind::DmarcFail, "example.org", Severity::Critical)])
+        .await;
+    assert!(result.is_ok(), "{result:?}");
+    assert_eq!(rule.num_calls(), 2);
+}
