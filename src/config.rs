@@ -13,6 +13,7 @@
 //! | `IDENTITY_LOOKUP` | `sesv2` | `sesv2`, or `off` to use `MAIL_FROM_DOMAINS` only |
 //! | `MONITORED_DOMAINS` | the account's verified domain identities | comma-separated From domains to alert on |
 //! | `METRICS_NAMESPACE` | `SesDmarcMonitor` | CloudWatch namespace of the EMF metrics |
+//! | `DNS_RESOLVER` | `system` | `system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: public suffix list, DMARC policies unknown) |
 //! | `RUST_LOG` | `info` | log filter |
 
 use crate::findings::Severity;
@@ -42,6 +43,15 @@ pub struct Config {
     /// `None`: the account's verified domain identities.
     pub monitored_domains: Option<Vec<String>>,
     pub metrics_namespace: String,
+    pub dns: DnsResolver,
+}
+
+/// Where DNS answers come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsResolver {
+    System,
+    Nameserver(std::net::SocketAddr),
+    Off,
 }
 
 fn error(variable: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -162,7 +172,22 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| "SesDmarcMonitor".to_owned());
+    let dns = match var("DNS_RESOLVER")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    {
+        None => DnsResolver::System,
+        Some(text) if text.eq_ignore_ascii_case("system") => DnsResolver::System,
+        Some(text) if text.eq_ignore_ascii_case("off") => DnsResolver::Off,
+        Some(text) => DnsResolver::Nameserver(text.parse().map_err(|_| {
+            error(
+                "DNS_RESOLVER",
+                format!("{text:?} is not system, off, or IP:PORT"),
+            )
+        })?),
+    };
     Ok(Config {
+        dns,
         settings,
         expected,
         alert_topic_arn,
@@ -212,6 +237,7 @@ mod tests {
         assert!(config.identity_lookup);
         assert_eq!(config.monitored_domains, None);
         assert_eq!(config.metrics_namespace, "SesDmarcMonitor");
+        assert_eq!(config.dns, DnsResolver::System);
     }
 
     #[test]
@@ -229,6 +255,7 @@ mod tests {
             ("IDENTITY_LOOKUP", "off"),
             ("MONITORED_DOMAINS", "Example.com., example.org"),
             ("METRICS_NAMESPACE", "Mail"),
+            ("DNS_RESOLVER", "127.0.0.1:5353"),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -252,6 +279,10 @@ mod tests {
             Some(vec!["example.com".to_owned(), "example.org".to_owned()])
         );
         assert_eq!(config.metrics_namespace, "Mail");
+        assert_eq!(
+            config.dns,
+            DnsResolver::Nameserver("127.0.0.1:5353".parse().unwrap_or_else(|e| panic!("{e}")))
+        );
     }
 
     #[test]

@@ -6,14 +6,17 @@
 //! it builds AWS clients.
 
 use crate::alert::Deduper;
+use crate::analyze::{DomainFacts, OrgSource};
 use crate::aws::sesv2::SesV2Directory;
 use crate::aws::sns::SnsAlertSink;
-use crate::config::Config;
+use crate::config::{Config, DnsResolver};
 use crate::dns::DnsFacts;
+use crate::facts::{FactSource, OfflineFacts};
 use crate::handler::Processed;
 use crate::identity::{
     CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory,
 };
+use crate::observation::Observation;
 use crate::pipeline::Ports;
 use crate::scope::{DomainList, Scope, VerifiedDomains};
 use crate::sink::LogSink;
@@ -36,13 +39,43 @@ impl IdentityDirectory for Directory {
     }
 }
 
+/// DNS-backed facts, or offline ones when `DNS_RESOLVER=off`.
+#[derive(Debug)]
+pub enum Facts {
+    Dns(DnsFacts),
+    Offline(OfflineFacts),
+}
+
+impl FactSource for Facts {
+    fn org_source(&self) -> OrgSource {
+        match self {
+            Self::Dns(dns) => dns.org_source(),
+            Self::Offline(offline) => offline.org_source(),
+        }
+    }
+
+    async fn facts(&self, observation: &mut Observation) -> DomainFacts {
+        match self {
+            Self::Dns(dns) => dns.facts(observation).await,
+            Self::Offline(offline) => offline.facts(observation).await,
+        }
+    }
+
+    async fn reverify(&self, raw: &[u8], observation: &mut Observation) {
+        match self {
+            Self::Dns(dns) => dns.reverify(raw, observation).await,
+            Self::Offline(offline) => offline.reverify(raw, observation).await,
+        }
+    }
+}
+
 /// A function's long-lived parts.
 #[derive(Debug)]
 pub struct Wiring {
     pub config: Config,
     /// The name metrics carry in their `Function` dimension.
     pub function: &'static str,
-    pub facts: DnsFacts,
+    pub facts: Facts,
     pub directory: Directory,
     pub scope: Scope<SesV2Directory>,
     pub sink: (LogSink, Option<SnsAlertSink>),
@@ -62,7 +95,11 @@ impl Wiring {
     /// come from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
     pub async fn from_env(function: &'static str) -> Result<Self, WiringError> {
         let config = crate::config::from_env(|k| std::env::var(k).ok())?;
-        let facts = DnsFacts::system()?;
+        let facts = match config.dns {
+            DnsResolver::System => Facts::Dns(DnsFacts::system()?),
+            DnsResolver::Nameserver(addr) => Facts::Dns(DnsFacts::nameserver(addr)?),
+            DnsResolver::Off => Facts::Offline(OfflineFacts::default()),
+        };
         // Retries end well inside the functions' timeout (template.yaml: 30 s).
         let sdk = crate::aws::sdk_config(Duration::from_secs(10)).await;
         let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::new(&sdk));
@@ -93,7 +130,7 @@ impl Wiring {
         })
     }
 
-    pub fn ports(&self) -> Ports<'_, DnsFacts, Directory> {
+    pub fn ports(&self) -> Ports<'_, Facts, Directory> {
         Ports {
             facts: &self.facts,
             directory: &self.directory,

@@ -10,7 +10,7 @@ use crate::analyze::DmarcOutcome;
 use crate::findings::Kind;
 use crate::pipeline::RecordOutcome;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The counters one invocation produces.
@@ -218,6 +218,31 @@ struct Envelope<'a> {
     cloud_watch_metrics: Vec<Directive<'a>>,
 }
 
+/// One EMF document, serialized in a fixed key order (`_aws`, `Function`, the extra
+/// dimension, then the metrics) whatever `serde_json`'s map features are.
+struct Document<'a> {
+    envelope: Envelope<'a>,
+    function: &'a str,
+    extra: Option<(&'a str, &'a str)>,
+    values: Vec<(&'a str, u64)>,
+}
+
+impl Serialize for Document<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2 + self.values.len()))?;
+        map.serialize_entry("_aws", &self.envelope)?;
+        map.serialize_entry("Function", self.function)?;
+        if let Some((name, value)) = self.extra {
+            map.serialize_entry(name, value)?;
+        }
+        for (name, value) in &self.values {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
 fn document(
     namespace: &str,
     function: &str,
@@ -235,24 +260,15 @@ fn document(
             dimensions: vec![dimensions],
             metrics: names
                 .iter()
-                .map(|name| MetricDefinition {
-                    name,
-                    unit: "Count",
-                })
+                .map(|name| MetricDefinition { name, unit: "Count" })
                 .collect(),
         }],
     };
-    let mut object = Map::new();
-    object.insert(
-        "_aws".into(),
-        serde_json::to_value(envelope).unwrap_or(Value::Null),
-    );
-    object.insert("Function".into(), function.into());
-    if let Some((name, value)) = extra {
-        object.insert(name.into(), value.into());
-    }
-    for (name, value) in values {
-        object.insert(name.into(), value.into());
-    }
-    Value::Object(object).to_string()
+    serde_json::to_string(&Document {
+        envelope,
+        function,
+        extra,
+        values,
+    })
+    .unwrap_or_default()
 }

@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End to end, as deployed, locally: the receipt and feedback functions run under
+# `cargo lambda watch` against moto_server (SNS) on loopback; events from events/ are invoked
+# with `cargo lambda invoke --data-file`, and the alerts are read back from the emulator.
+# Checks: the right alerts arrive, duplicates are suppressed, EMF lines carry the right
+# values, a malformed event fails cleanly, and an SNS outage fails the invocation instead of
+# losing the alert. Installs what it needs; stops every process it started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export CARGO_TERM_COLOR=never
+
+if ! command -v cargo-lambda >/dev/null || ! command -v moto_server >/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check cargo-lambda ziglang 'moto[server]' boto3
+fi
+
+WORK="$(mktemp -d)"
+MOTO_PORT="${E2E_MOTO_PORT:-5055}"
+WATCH_PORT="${E2E_WATCH_PORT:-9055}"
+ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+MOTO_PID=""
+WATCH_PID=""
+
+stop() {
+  local pid="$1"
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+cleanup() {
+  stop "$WATCH_PID"
+  stop "$MOTO_PID"
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "E2E FAILED: $*" >&2
+  echo "--- function log (tail)" >&2
+  tail -n 40 "$WORK/watch.log" >&2 || true
+  exit 1
+}
+
+# wait_for_port PORT PID [TRIES]: until something listens, or the process died.
+wait_for_port() {
+  for _ in $(seq 1 "${3:-300}"); do
+    kill -0 "$2" 2>/dev/null || fail "the process for port $1 exited"
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.5)" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "nothing listens on port $1"
+}
+
+echo "== moto_server on $ENDPOINT"
+setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+wait_for_port "$MOTO_PORT" "$MOTO_PID"
+TOPIC="$(python3 scripts/e2e_sns.py setup "$ENDPOINT")"
+echo "alert topic: $TOPIC"
+
+# Values quoted: cargo-lambda's env-file parser refuses a bare second '='.
+cat > "$WORK/env" <<ENV
+AWS_ENDPOINT_URL="$ENDPOINT"
+AWS_REGION="us-east-1"
+AWS_ACCESS_KEY_ID="test"
+AWS_SECRET_ACCESS_KEY="test"
+ALERT_TOPIC_ARN="$TOPIC"
+ALERT_MIN_SEVERITY="warning"
+ALERT_SUPPRESS_SECONDS="3600"
+IDENTITY_LOOKUP="off"
+MAIL_FROM_DOMAINS="example.com=mail.example.com"
+MONITORED_DOMAINS="example.com,example.net,example.org"
+DNS_RESOLVER="off"
+RUST_LOG="info"
+ENV
+
+echo "== cargo lambda watch on port $WATCH_PORT"
+setsid cargo lambda watch --invoke-port "$WATCH_PORT" --env-file "$WORK/env" > "$WORK/watch.log" 2>&1 &
+WATCH_PID=$!
+wait_for_port "$WATCH_PORT" "$WATCH_PID" 600
+
+# invoke FUNCTION FILE: the function's answer on stdout; the exit status says whether it failed.
+invoke() {
+  cargo lambda invoke "$1" --invoke-port "$WATCH_PORT" --data-file "$2" 2>&1
+}
+
+echo "== receipt: MAIL FROM fallback, twice (the second alert must be suppressed)"
+out="$(invoke receipt events/receipt-mail-from-fallback.json)" || fail "receipt invocation failed: $out"
+grep -q '"CONTINUE"' <<<"$out" || fail "receipt did not answer CONTINUE: $out"
+out="$(invoke receipt events/receipt-mail-from-fallback.json)" || fail "second receipt invocation failed: $out"
+
+echo "== feedback: seven Gmail authentication bounces (one alert for the one (kind, domain))"
+out="$(invoke feedback events/sns-bounce-gmail-authentication.json)" || fail "feedback invocation failed: $out"
+
+echo "== alerts read back from the emulator"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" > "$WORK/alerts.jsonl"
+cat "$WORK/alerts.jsonl" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = sorted((a["kind"], a["domain"]) for a in alerts)
+expected = sorted([("mail_from_fallback", "example.com"), ("spf_unaligned", "example.com"), ("auth_bounce", "example.com")])
+assert keys == expected, f"alerts {keys}, expected {expected}"
+for a in alerts:
+    assert len(a["subject"]) <= 100, a["subject"]
+    assert a["subject"].startswith("[" + a["severity"].upper() + "] " + a["kind"]), a["subject"]
+    body = json.loads(a["body"])  # MessageStructure=json: the SQS protocol gets the JSON finding
+    assert body["kind"] == a["kind"], body
+fallback = next(a for a in alerts if a["kind"] == "mail_from_fallback")
+assert fallback["severity"] == "critical", fallback
+print(f"{len(alerts)} alerts, as expected")
+' || fail "wrong alerts: $(cat "$WORK/alerts.jsonl")"
+
+echo "== EMF metrics in the function logs"
+python3 - "$WORK/watch.log" <<'PY' || fail "EMF lines missing or wrong"
+import json, sys
+docs = []
+for line in open(sys.argv[1], errors="replace"):
+    start = line.find('{"_aws"')
+    if start >= 0:
+        docs.append(json.loads(line[start:]))
+totals = [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Function"]]]
+receipt = [d for d in totals if d["Function"] == "receipt"]
+feedback = [d for d in totals if d["Function"] == "feedback"]
+assert len(receipt) == 2 and all(d["MailFromFallback"] == 1 and d["Messages"] == 1 for d in receipt), receipt
+assert len(feedback) == 1 and feedback[0]["AuthBounces"] == 7 and feedback[0]["Messages"] == 7, feedback
+assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesDmarcMonitor" for d in docs)
+print(f"{len(docs)} EMF documents, totals as expected")
+PY
+
+echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"
+echo '{"detail-type": "Scheduled Event"}' > "$WORK/malformed.json"
+if out="$(invoke receipt "$WORK/malformed.json")"; then
+  fail "a malformed event was accepted: $out"
+fi
+grep -q "not understood" <<<"$out" || fail "the error does not say what was wrong: $out"
+echo '{"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": "{\"eventType\":\"Bounce\",\"mail\":{}}"}}]}' > "$WORK/poison.json"
+out="$(invoke feedback "$WORK/poison.json")" || fail "a poison feedback record must be acknowledged: $out"
+out="$(invoke receipt events/receipt-aligned.json)" || fail "the function stopped serving after a bad event: $out"
+
+echo "== SNS outage: the invocation fails instead of losing the alert"
+stop "$MOTO_PID"; MOTO_PID=""
+if out="$(invoke feedback events/sns-complaint-auth-failure.json)"; then
+  fail "the alert could not be published, yet the invocation succeeded: $out"
+fi
+grep -qi "alert\|deliver\|dispatch\|connect" <<<"$out" || fail "the failure does not say why: $out"
+
+echo "E2E PASSED"
