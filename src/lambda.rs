@@ -42,7 +42,7 @@ impl IdentityDirectory for Directory {
 /// DNS-backed facts, or offline ones when `DNS_RESOLVER=off`.
 #[derive(Debug)]
 pub enum Facts {
-    Dns(DnsFacts),
+    Dns(Box<DnsFacts>),
     Offline(OfflineFacts),
 }
 
@@ -96,8 +96,8 @@ impl Wiring {
     pub async fn from_env(function: &'static str) -> Result<Self, WiringError> {
         let config = crate::config::from_env(|k| std::env::var(k).ok())?;
         let facts = match config.dns {
-            DnsResolver::System => Facts::Dns(DnsFacts::system()?),
-            DnsResolver::Nameserver(addr) => Facts::Dns(DnsFacts::nameserver(addr)?),
+            DnsResolver::System => Facts::Dns(Box::new(DnsFacts::system()?)),
+            DnsResolver::Nameserver(addr) => Facts::Dns(Box::new(DnsFacts::nameserver(addr)?)),
             DnsResolver::Off => Facts::Offline(OfflineFacts::default()),
         };
         // Retries end well inside the functions' timeout (template.yaml: 30 s).

@@ -260,7 +260,10 @@ fn document(
             dimensions: vec![dimensions],
             metrics: names
                 .iter()
-                .map(|name| MetricDefinition { name, unit: "Count" })
+                .map(|name| MetricDefinition {
+                    name,
+                    unit: "Count",
+                })
                 .collect(),
         }],
     };
