@@ -100,6 +100,9 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
     if let Some(id) = &message_id {
         body.push_str(&format!("  message id: {id}\n"));
     }
+    for line in finding.evidence.iter().take(12) {
+        body.push_str(&format!("  {}\n", sanitize(line, FIELD_LIMIT * 2)));
+    }
     if suppressed > 0 {
         body.push_str(&format!(
             "  {suppressed} more finding(s) of this kind for this domain were held back since the last alert\n"
@@ -339,7 +342,22 @@ mod tests {
             "x".repeat(5000)
         );
         f.domain = format!("{}.example.com", "sub".repeat(60));
+        f.evidence = vec![
+            "SPF: pass us-east-1.amazonses.com, not aligned".to_owned(),
+            "DKIM: pass example.com, aligned\r\nX-Injected: yes".to_owned(),
+        ]
+        .into();
         let alert = compose(&f, 3);
+        assert!(
+            alert
+                .body
+                .contains("  SPF: pass us-east-1.amazonses.com, not aligned\n")
+        );
+        assert!(
+            alert
+                .body
+                .contains("  DKIM: pass example.com, aligned  X-Injected: yes\n")
+        );
         assert!(
             alert.subject.chars().count() <= SUBJECT_LIMIT,
             "{}",

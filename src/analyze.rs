@@ -184,13 +184,85 @@ pub fn analyze(observation: &Observation, facts: &DomainFacts, hints: &IdentityH
 
     for author in &observation.header_from {
         let (evaluation, mut found) = evaluate(observation, author, facts, hints);
-        findings.extend(found.drain(..).map(|f| f.about(id, source)));
+        // Evidence is text for alerts: built only when there is something to alert on.
+        if !found.is_empty() {
+            let evidence: std::sync::Arc<[String]> =
+                evidence(observation, &evaluation, hints).into();
+            findings.extend(
+                found
+                    .drain(..)
+                    .map(|f| f.about(id, source).with_evidence(&evidence)),
+            );
+        }
         evaluations.push(evaluation);
     }
     Analysis {
         evaluations,
         findings,
     }
+}
+
+/// The facts behind an author's findings, one line each, for alerts.
+fn evidence(
+    observation: &Observation,
+    evaluation: &Evaluation,
+    hints: &IdentityHints,
+) -> Vec<String> {
+    let describe = |r: &IdentifierResult| {
+        let domain = r.domain.as_deref().unwrap_or("(unknown domain)");
+        match r.aligned {
+            Some(true) => format!("{} {domain}, aligned", r.result),
+            Some(false) => format!("{} {domain}, not aligned", r.result),
+            None => format!("{} {domain}", r.result),
+        }
+    };
+    let mut lines = Vec::new();
+    lines.push(format!("From domain: {}", evaluation.header_from));
+    if let Some(envelope) = &observation.mail_from {
+        lines.push(format!(
+            "envelope sender domain: {} (from {})",
+            envelope.domain,
+            envelope.origin.as_str()
+        ));
+    }
+    lines.push(format!(
+        "SPF: {}",
+        evaluation.spf.as_ref().map_or("none".to_owned(), describe)
+    ));
+    let dkim: Vec<String> = evaluation.dkim.iter().map(describe).collect();
+    lines.push(format!(
+        "DKIM: {}",
+        if dkim.is_empty() {
+            "none".to_owned()
+        } else {
+            dkim.join("; ")
+        }
+    ));
+    lines.push(match &evaluation.policy {
+        PolicyState::Published {
+            at,
+            disposition,
+            adkim,
+            aspf,
+        } => format!("DMARC record: p={disposition} at {at} (adkim={adkim}, aspf={aspf})"),
+        PolicyState::NotPublished => "DMARC record: none published".to_owned(),
+        PolicyState::Unknown => "DMARC record: not looked up".to_owned(),
+    });
+    if let Some(ses) = &observation.ses {
+        let show = |v: Option<VerdictStatus>| v.map_or("-", VerdictStatus::as_str);
+        lines.push(format!(
+            "SES verdicts: spf {}, dkim {}, dmarc {}",
+            show(ses.spf),
+            show(ses.dkim),
+            show(ses.dmarc)
+        ));
+    }
+    if let Some((identity, mail_from)) = hints.custom_mail_from(&evaluation.header_from) {
+        lines.push(format!(
+            "identity {identity}: custom MAIL FROM domain {mail_from}"
+        ));
+    }
+    lines
 }
 
 fn evaluate(

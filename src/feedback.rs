@@ -257,9 +257,38 @@ pub fn findings(
     {
         built.push(finding);
     }
+    let mut evidence = vec![format!("{}: {}", summary.event, summary.description)];
+    if let Some(arn) = &summary.identity {
+        evidence.push(format!(
+            "sending identity: {} ({}, account {})",
+            arn.identity, arn.region, arn.account
+        ));
+    }
+    if let Some(set) = &summary.configuration_set {
+        evidence.push(format!("configuration set: {set}"));
+    }
+    if let Some((name, state)) = identity
+        && let Some(attributes) = &state.mail_from_attributes
+    {
+        evidence.push(format!(
+            "identity {name}: MAIL FROM domain {}, status {}, on MX failure {}",
+            attributes.mail_from_domain.as_deref().unwrap_or("(none)"),
+            attributes
+                .mail_from_domain_status
+                .as_ref()
+                .map_or("unknown", MailFromStatus::as_str),
+            attributes
+                .behavior_on_mx_failure
+                .map_or("unknown", MxFailureBehavior::as_str)
+        ));
+    }
+    let evidence: std::sync::Arc<[String]> = evidence.into();
     let id = summary.message_id.as_deref();
     let source = summary.form_source();
-    built.into_iter().map(|f| f.about(id, source)).collect()
+    built
+        .into_iter()
+        .map(|f| f.about(id, source).with_evidence(&evidence))
+        .collect()
 }
 
 /// One `auth_bounce` per distinct rejection (provider, code, what failed), naming the

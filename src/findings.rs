@@ -4,6 +4,7 @@
 use crate::observation::Source;
 use serde::Serialize;
 use std::fmt;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -103,9 +104,20 @@ pub struct Finding {
     pub source: Source,
     /// Human-readable evidence. Never holds addresses' local parts, subjects or bodies.
     pub detail: String,
+    /// What was observed, one fact per line (the results, the policy, the identity's MAIL
+    /// FROM state), for alerts. Same privacy rule as `detail`.
+    /// Shared by the findings of one evaluation: built once, not copied per finding.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub evidence: Arc<[String]>,
 }
 
 impl Finding {
+    /// Attaches the facts the finding was judged on.
+    pub fn with_evidence(mut self, evidence: &Arc<[String]>) -> Self {
+        self.evidence = Arc::clone(evidence);
+        self
+    }
+
     pub fn build(kind: Kind, domain: &str, detail: String) -> FindingBuilder {
         FindingBuilder {
             kind,
@@ -139,6 +151,7 @@ impl FindingBuilder {
             message_id: message_id.map(str::to_owned),
             source,
             detail: self.detail,
+            evidence: Arc::from([]),
         }
     }
 }
