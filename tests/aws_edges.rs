@@ -396,3 +396,44 @@ async fn throttled_publish_is_retried_within_the_call() {
     assert!(result.is_ok(), "{result:?}");
     assert_eq!(rule.num_calls(), 2);
 }
+
+#[tokio::test]
+async fn verified_domains_are_listed_across_pages() {
+    use aws_sdk_sesv2::operation::list_email_identities::ListEmailIdentitiesOutput;
+    use aws_sdk_sesv2::types::{IdentityInfo, IdentityType};
+    let identity = |name: &str, kind: IdentityType, sending: bool| {
+        IdentityInfo::builder()
+            .identity_name(name)
+            .identity_type(kind)
+            .sending_enabled(sending)
+            .build()
+    };
+    let first = mock!(aws_sdk_sesv2::Client::list_email_identities)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(move || {
+            ListEmailIdentitiesOutput::builder()
+                .email_identities(identity("Example.com", IdentityType::Domain, true))
+                .email_identities(identity(
+                    "ops@example.com",
+                    IdentityType::EmailAddress,
+                    true,
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(aws_sdk_sesv2::Client::list_email_identities)
+        .match_requests(|r| r.next_token() == Some("page-2"))
+        .then_output(move || {
+            ListEmailIdentitiesOutput::builder()
+                .email_identities(identity("example.org", IdentityType::Domain, true))
+                .email_identities(identity("paused.example", IdentityType::Domain, false))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&first, &second]);
+    let domains = SesV2Directory::new(client)
+        .verified_domains()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(domains, ["example.com", "example.org"]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
+}
