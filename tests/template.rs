@@ -1,0 +1,56 @@
+//! `template.yaml` and `Cargo.toml` agree: every function the template builds names a binary
+//! of this package, and every Lambda binary (all but the CLI) has a function.
+
+use std::collections::BTreeSet;
+
+fn read(name: &str) -> String {
+    let path = format!("{}/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The value after `key:` on lines that hold only that key (YAML scalars, no nesting).
+fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix(key)?.strip_prefix(':'))
+        .map(|v| v.trim().trim_matches('"'))
+        .collect()
+}
+
+#[test]
+fn every_function_has_a_binary_and_every_binary_a_function() {
+    let template = read("template.yaml");
+    let functions = values(&template, "Type")
+        .into_iter()
+        .filter(|t| *t == "AWS::Serverless::Function")
+        .count();
+    let built: BTreeSet<&str> = values(&template, "Binary").into_iter().collect();
+    assert_eq!(
+        values(&template, "BuildMethod"),
+        vec!["rust-cargolambda"; functions],
+        "every function is built with cargo-lambda"
+    );
+    assert_eq!(built.len(), functions, "one distinct binary per function");
+
+    let manifest = read("Cargo.toml");
+    let binaries: BTreeSet<&str> = manifest
+        .split("[[bin]]")
+        .skip(1)
+        .filter_map(|section| {
+            section.lines().find_map(|line| {
+                let value = line.trim().strip_prefix("name")?.trim().strip_prefix('=')?;
+                Some(value.trim().trim_matches('"'))
+            })
+        })
+        .filter(|name| *name != "ses-dmarc-monitor")
+        .collect();
+    assert_eq!(built, binaries);
+    for binary in &binaries {
+        let source = format!("src/bin/{binary}.rs");
+        assert!(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join(&source)
+                .exists(),
+            "{source}"
+        );
+    }
+}
