@@ -159,13 +159,17 @@ fn headline(kind: Kind) -> &'static str {
         Kind::VerdictMismatch => "SES's verdict disagrees with the recomputed one",
         Kind::ForgedAuthResults => "a message carried a forged Authentication-Results header",
         Kind::HeadersTruncated => "SES truncated the headers; the analysis may be partial",
+        Kind::MailFromMxMissing => "the custom MAIL FROM domain's MX record is missing or wrong",
+        Kind::MailFromSpfMissing => "the custom MAIL FROM domain's SPF record is missing or wrong",
+        Kind::DkimDnsMissing => "the identity's DKIM DNS records are missing or wrong",
+        Kind::DkimNotSigning => "SES does not DKIM-sign this identity's mail",
     }
 }
 
 /// The fix, in one or two sentences, as the SES developer guide gives it.
 fn fix(kind: Kind) -> &'static str {
     match kind {
-        Kind::MailFromFallback | Kind::MailFromStatus => {
+        Kind::MailFromFallback | Kind::MailFromStatus | Kind::MailFromMxMissing => {
             "Restore the MX record \"10 feedback-smtp.<region>.amazonses.com\" and the SPF TXT record \"v=spf1 include:amazonses.com ~all\" on the MAIL FROM domain, then check the identity's MAIL FROM status in the SES console (it must read SUCCESS)."
         }
         Kind::DmarcFail | Kind::DkimUnaligned => {
@@ -174,8 +178,13 @@ fn fix(kind: Kind) -> &'static str {
         Kind::SpfUnaligned => {
             "Configure a custom MAIL FROM domain under the From domain (with its MX and SPF records) so SPF aligns as well as DKIM."
         }
-        Kind::SpfFail => "Check the envelope domain's SPF record includes amazonses.com.",
-        Kind::DkimFail => "Check the identity's DKIM status and its DNS records.",
+        Kind::SpfFail | Kind::MailFromSpfMissing => {
+            "Publish \"v=spf1 include:amazonses.com ~all\" as TXT on the MAIL FROM domain."
+        }
+        Kind::DkimFail | Kind::DkimDnsMissing => {
+            "Restore the DKIM records the SES console lists for the identity, and check its DKIM status."
+        }
+        Kind::DkimNotSigning => "Enable DKIM signing for the identity in SES.",
         Kind::StrictSpfAlignment => {
             "Use aspf=r (relaxed) in the DMARC record: SES's MAIL FROM is always a subdomain, so strict SPF alignment can never pass."
         }

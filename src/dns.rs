@@ -7,16 +7,20 @@
 //! up once per TTL, not once per message.
 
 use crate::analyze::{DomainFacts, OrgSource};
+use crate::audit::{DnsView, Lookup, Target};
 use crate::authres::{Method, ResultKeyword};
 use crate::domain::KnownOrgDomains;
 use crate::facts::FactSource;
 use crate::observation::{Check, Disagreement, Observation};
-use crate::policy::{discover, organizational_domain, stops_walk, tree_walk_names};
+use crate::policy::{
+    PolicyDiscovery, discover, organizational_domain, stops_walk, tree_walk_names,
+};
 use mail_auth::common::cache::NoCache;
 use mail_auth::common::resolver::ToFqdn as _;
 use mail_auth::dkim::DkimError;
 use mail_auth::dmarc::Dmarc;
 use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, DnsError, Error as AuthError, MX, MessageAuthenticator,
@@ -164,6 +168,14 @@ impl DnsFacts {
 
     /// One given nameserver, over UDP and TCP.
     pub fn nameserver(addr: SocketAddr) -> Result<Self, DnsSetupError> {
+        Self::nameserver_with_timeout(addr, std::time::Duration::from_secs(3))
+    }
+
+    /// One given nameserver, each query given up after `timeout` (two attempts).
+    pub fn nameserver_with_timeout(
+        addr: SocketAddr,
+        timeout: std::time::Duration,
+    ) -> Result<Self, DnsSetupError> {
         let mut config = ResolverConfig::default();
         let mut server = NameServerConfig::udp_and_tcp(addr.ip());
         for connection in &mut server.connections {
@@ -172,7 +184,7 @@ impl DnsFacts {
         config.add_name_server(server);
         let mut options = ResolverOpts::default();
         options.attempts = 2;
-        options.timeout = std::time::Duration::from_secs(3);
+        options.timeout = timeout;
         MessageAuthenticator::new(config, options)
             .map(Self::with_authenticator)
             .map_err(|source| DnsSetupError::Nameserver { addr, source })
@@ -243,6 +255,87 @@ impl DnsFacts {
             }
         }
         Ok(found)
+    }
+
+    /// RFC 9989 policy discovery for an Author Domain: the tree walk, and the existence check
+    /// `np` needs when the record found is not the domain's own.
+    pub async fn discover(&self, author: &str) -> Result<PolicyDiscovery, AuthError> {
+        let found = self.walk(author).await?;
+        let needs_existence = found.first().is_some_and(|(name, _)| name != author)
+            && found.iter().any(|(_, r)| r.np != r.sp);
+        let exists = if needs_existence {
+            self.exists(author).await
+        } else {
+            None
+        };
+        Ok(discover(author, &found, exists))
+    }
+
+    /// One DNS question, straight to the resolver (no cache: the audit wants today's answer).
+    async fn ask(&self, name: &str, kind: RecordType) -> Lookup<Vec<RData>> {
+        let fqdn = format!("{}.", name.trim_end_matches('.'));
+        match self
+            .authenticator
+            .resolver()
+            .lookup(fqdn.as_str(), kind)
+            .await
+        {
+            Ok(lookup) => {
+                let data: Vec<RData> = lookup
+                    .answers()
+                    .iter()
+                    .filter(|r| r.record_type() == kind)
+                    .map(|r| r.data.clone())
+                    .collect();
+                if data.is_empty() {
+                    Lookup::Missing
+                } else {
+                    Lookup::Found(data)
+                }
+            }
+            Err(error) if error.is_nx_domain() || error.is_no_records_found() => Lookup::Missing,
+            Err(error) => Lookup::Failed(error.to_string()),
+        }
+    }
+
+    /// Everything the audit of `target` asks DNS.
+    pub async fn audit_view(&self, target: &Target) -> DnsView {
+        let mut view = DnsView {
+            mail_from_mx: None,
+            mail_from_txt: None,
+            dkim: Vec::new(),
+            dmarc: Lookup::Missing,
+        };
+        if let Some(mail_from) = &target.mail_from_domain {
+            view.mail_from_mx =
+                Some(map_found(
+                    self.ask(mail_from, RecordType::MX).await,
+                    |d| match d {
+                        RData::MX(mx) => Some((mx.preference, name_text(&mx.exchange))),
+                        _ => None,
+                    },
+                ));
+            view.mail_from_txt = Some(map_found(
+                self.ask(mail_from, RecordType::TXT).await,
+                txt_text,
+            ));
+        }
+        for name in target.dkim_names() {
+            let answer = if name.byodkim {
+                map_found(self.ask(&name.name, RecordType::TXT).await, txt_text)
+            } else {
+                map_found(self.ask(&name.name, RecordType::CNAME).await, |d| match d {
+                    RData::CNAME(cname) => Some(name_text(&cname.0)),
+                    _ => None,
+                })
+            };
+            view.dkim.push((name, answer));
+        }
+        view.dmarc = match self.discover(&target.domain).await {
+            Ok(discovery) => Lookup::Found(discovery),
+            Err(error) => Lookup::Failed(error.to_string()),
+        };
+        view
     }
 
     /// RFC 8020: whether the name exists (NXDOMAIN is the only "no").
@@ -356,6 +449,38 @@ impl DnsFacts {
     }
 }
 
+fn map_found<T>(answer: Lookup<Vec<RData>>, f: impl Fn(&RData) -> Option<T>) -> Lookup<Vec<T>> {
+    match answer {
+        Lookup::Found(data) => {
+            let values: Vec<T> = data.iter().filter_map(f).collect();
+            if values.is_empty() {
+                Lookup::Missing
+            } else {
+                Lookup::Found(values)
+            }
+        }
+        Lookup::Missing => Lookup::Missing,
+        Lookup::Failed(error) => Lookup::Failed(error),
+    }
+}
+
+fn name_text(name: &mail_auth::hickory_resolver::proto::rr::Name) -> String {
+    name.to_ascii().trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// A TXT record's character-strings joined, as SPF and DKIM read them.
+fn txt_text(data: &RData) -> Option<String> {
+    match data {
+        RData::TXT(txt) => Some(
+            txt.txt_data
+                .iter()
+                .map(|part| String::from_utf8_lossy(part))
+                .collect::<String>(),
+        ),
+        _ => None,
+    }
+}
+
 fn list_or_nothing(checks: &[String]) -> String {
     if checks.is_empty() {
         "nothing".to_owned()
@@ -381,16 +506,8 @@ impl FactSource for DnsFacts {
         let mut policies = HashMap::new();
         let mut orgs = HashMap::new();
         for author in observation.header_from.clone() {
-            match self.walk(&author).await {
-                Ok(found) => {
-                    let needs_existence = found.first().is_some_and(|(name, _)| *name != author)
-                        && found.iter().any(|(_, r)| r.np != r.sp);
-                    let exists = if needs_existence {
-                        self.exists(&author).await
-                    } else {
-                        None
-                    };
-                    let discovery = discover(&author, &found, exists);
+            match self.discover(&author).await {
+                Ok(discovery) => {
                     orgs.insert(author.clone(), discovery.organizational_domain.clone());
                     policies.insert(author, discovery);
                 }

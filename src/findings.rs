@@ -23,6 +23,10 @@ pub enum Kind {
     VerdictMismatch,
     ForgedAuthResults,
     HeadersTruncated,
+    MailFromMxMissing,
+    MailFromSpfMissing,
+    DkimDnsMissing,
+    DkimNotSigning,
 }
 
 impl Kind {
@@ -42,6 +46,10 @@ impl Kind {
             Self::VerdictMismatch => "verdict_mismatch",
             Self::ForgedAuthResults => "forged_auth_results",
             Self::HeadersTruncated => "headers_truncated",
+            Self::MailFromMxMissing => "mail_from_mx_missing",
+            Self::MailFromSpfMissing => "mail_from_spf_missing",
+            Self::DkimDnsMissing => "dkim_dns_missing",
+            Self::DkimNotSigning => "dkim_not_signing",
         }
     }
 
@@ -49,14 +57,20 @@ impl Kind {
     /// the analysis decides that case itself.
     pub fn default_severity(self) -> Severity {
         match self {
-            Self::MailFromFallback | Self::MailFromStatus | Self::DmarcFail => Severity::Critical,
+            Self::MailFromFallback
+            | Self::MailFromStatus
+            | Self::DmarcFail
+            | Self::MailFromMxMissing
+            | Self::DkimDnsMissing => Severity::Critical,
             Self::SpfUnaligned
             | Self::DkimUnaligned
             | Self::StrictSpfAlignment
             | Self::NoDmarcPolicy
             | Self::AuthBounce
             | Self::AuthComplaint
-            | Self::ForgedAuthResults => Severity::Warning,
+            | Self::ForgedAuthResults
+            | Self::MailFromSpfMissing
+            | Self::DkimNotSigning => Severity::Warning,
             Self::SpfFail | Self::DkimFail | Self::VerdictMismatch | Self::HeadersTruncated => {
                 Severity::Info
             }
@@ -141,6 +155,10 @@ impl FindingBuilder {
     pub fn severity(mut self, severity: Severity) -> Self {
         self.severity = severity;
         self
+    }
+
+    pub fn set_severity(&mut self, severity: Severity) {
+        self.severity = severity;
     }
 
     pub fn about(self, message_id: Option<&str>, source: Source) -> Finding {

@@ -17,6 +17,7 @@
 
 pub mod alert;
 pub mod analyze;
+pub mod audit;
 pub mod authres;
 pub mod aws;
 pub mod classify;

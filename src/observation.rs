@@ -23,6 +23,8 @@ pub enum Source {
     SesNotification,
     /// An SES configuration-set event (event publishing).
     EventPublishing,
+    /// The posture audit (SES identity state against DNS).
+    Audit,
 }
 
 impl Source {
@@ -33,6 +35,7 @@ impl Source {
             Self::RawMessage => "raw_message",
             Self::SesNotification => "ses_notification",
             Self::EventPublishing => "event_publishing",
+            Self::Audit => "audit",
         }
     }
 }

@@ -253,3 +253,19 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
     };
     let _ = writeln!(out, "    DMARC (recomputed): {dmarc}");
 }
+
+/// The readable report of one audited domain: each check, then the findings.
+pub fn audit_text(report: &crate::audit::AuditReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{} (identity {})", report.domain, report.identity);
+    for check in &report.checks {
+        let mark = match check.passed {
+            Some(true) => "ok  ",
+            Some(false) => "FAIL",
+            None => "--  ",
+        };
+        let _ = writeln!(out, "  {mark} {}: {}", check.check.as_str(), check.detail);
+    }
+    write_findings(&mut out, &report.findings);
+    out
+}

@@ -3,8 +3,10 @@
 //! reached, 2 some input could not be read or understood (the others are still processed).
 
 use clap::{Parser, Subcommand, ValueEnum};
+use ses_dmarc_monitor::audit::{self, Target};
 use ses_dmarc_monitor::authres;
 use ses_dmarc_monitor::dns::DnsFacts;
+use ses_dmarc_monitor::domain::normalize;
 use ses_dmarc_monitor::facts::{FactSource, OfflineFacts};
 use ses_dmarc_monitor::findings::Severity;
 use ses_dmarc_monitor::identity::{IdentityDirectory, OfflineDirectory};
@@ -34,6 +36,31 @@ enum Command {
     Analyze(AnalyzeArgs),
     /// Parse Authentication-Results header values, one per line, and print each as JSON.
     AuthResults(AuthResultsArgs),
+    /// Check domains' DNS set-up for SES: custom MAIL FROM (MX, SPF) and DMARC. The DNS half of
+    /// the scheduled audit, without AWS: the command to run while fixing DNS.
+    Check(CheckArgs),
+}
+
+#[derive(Parser, Debug)]
+struct CheckArgs {
+    /// The From domains to check.
+    #[arg(required = true)]
+    domains: Vec<String>,
+    /// The custom MAIL FROM domain (repeatable; each applies to the domain it is a subdomain of).
+    #[arg(long = "mail-from-domain", value_name = "D")]
+    mail_from: Vec<String>,
+    /// The SES region the identities send from (the MAIL FROM MX must point at
+    /// feedback-smtp.<region>.amazonses.com).
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// Ask this nameserver (IP:PORT) instead of the system resolver.
+    #[arg(long, value_name = "IP:PORT")]
+    nameserver: Option<SocketAddr>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
 }
 
 #[derive(Parser, Debug)]
@@ -96,6 +123,86 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Analyze(args) => runtime.block_on(analyze(args)),
         Command::AuthResults(args) => auth_results(&args),
+        Command::Check(args) => runtime.block_on(check(&args)),
+    }
+}
+
+async fn check(args: &CheckArgs) -> ExitCode {
+    let dns = match args.nameserver {
+        Some(addr) => DnsFacts::nameserver(addr),
+        None => DnsFacts::system(),
+    };
+    let dns = match dns {
+        Ok(dns) => dns,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut mail_from = Vec::new();
+    for value in &args.mail_from {
+        match normalize(value) {
+            Some(domain) => mail_from.push(domain),
+            None => {
+                eprintln!("error: --mail-from-domain {value:?} is not a domain");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let region = args.region.trim().to_ascii_lowercase();
+    if region.is_empty()
+        || !region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        eprintln!(
+            "error: --region {:?} is not an AWS region name",
+            args.region
+        );
+        return ExitCode::from(2);
+    }
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut worst: Option<Severity> = None;
+    let mut bad_input = false;
+    for given in &args.domains {
+        let Some(domain) = normalize(given) else {
+            eprintln!("error: {given:?} is not a domain");
+            bad_input = true;
+            continue;
+        };
+        let target = Target {
+            identity: domain.clone(),
+            mail_from_domain: mail_from
+                .iter()
+                .find(|m| m.ends_with(&format!(".{domain}")) || **m == domain)
+                .cloned(),
+            domain: domain.clone(),
+            region: region.clone(),
+            state: None,
+        };
+        let view = dns.audit_view(&target).await;
+        let report = audit::audit(&target, &view);
+        for finding in &report.findings {
+            worst = worst.max(Some(finding.severity));
+        }
+        let written = match args.format {
+            Format::Text => out.write_all(report::audit_text(&report).as_bytes()),
+            Format::Json => report.findings.iter().try_for_each(|finding| {
+                serde_json::to_writer(&mut out, &JsonFinding::new(&domain, 0, finding))?;
+                out.write_all(b"\n")
+            }),
+        };
+        if written.is_err() {
+            return ExitCode::from(2);
+        }
+    }
+    if bad_input {
+        ExitCode::from(2)
+    } else if args.fail_on.is_some_and(|t| worst >= Some(t)) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
