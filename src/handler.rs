@@ -228,3 +228,120 @@ where
     };
     Invocation { processed, result }
 }
+
+/// What one audit run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditRun {
+    pub reports: Vec<crate::audit::AuditReport>,
+    /// Identities whose state could not be read this run (checked again next run).
+    pub errors: Vec<String>,
+}
+
+impl AuditRun {
+    /// Failed checks, per check.
+    pub fn failed_checks(&self) -> std::collections::BTreeMap<crate::audit::Check, u64> {
+        let mut counts = std::collections::BTreeMap::new();
+        for check in self.reports.iter().flat_map(|r| r.failed()) {
+            *counts.entry(check.check).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// The scheduled audit: every identity of the account (address identities by their domain),
+/// its state read through the directory, its DNS checked, the findings published. An identity
+/// whose state cannot be read is skipped and reported, and fails the run after the others
+/// were audited; the next run (or Lambda's retry) tries again.
+pub async fn audit<L, D, Sc, S>(
+    lister: &L,
+    directory: &D,
+    dns: &crate::dns::DnsFacts,
+    scope: &Sc,
+    sink: &S,
+    region: &str,
+) -> (AuditRun, Result<(), HandlerError>)
+where
+    L: crate::scope::IdentityLister,
+    D: IdentityDirectory,
+    Sc: DomainScope,
+    S: FindingSink,
+{
+    let mut run = AuditRun::default();
+    let identities = match lister.identities().await {
+        Ok(identities) => identities,
+        Err(error) => {
+            run.errors.push(error.to_string());
+            let error = HandlerError::Records {
+                failed: 1,
+                total: 1,
+                first: error.to_string(),
+            };
+            return (run, Err(error));
+        }
+    };
+    // One audit per domain: the domain identity itself when there is one, else the first
+    // address identity under it.
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for identity in identities {
+        let Some(domain) = crate::domain::domain_of_identity(&identity) else {
+            continue;
+        };
+        let is_domain = !identity.contains('@');
+        match targets.iter_mut().find(|(_, d)| *d == domain) {
+            Some(existing) if is_domain => existing.0 = identity,
+            Some(_) => {}
+            None => targets.push((identity, domain)),
+        }
+    }
+    let mut sink_error = None;
+    for (identity, domain) in targets {
+        if !scope.contains(&domain) {
+            continue;
+        }
+        let state = match crate::identity::governing_state(directory, &identity).await {
+            Ok(state) => state.map(|(_, s)| (*s).clone()),
+            Err(error) => {
+                tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
+                run.errors.push(error.to_string());
+                continue;
+            }
+        };
+        let target = crate::audit::Target {
+            mail_from_domain: state
+                .as_ref()
+                .and_then(|s| s.mail_from_domain())
+                .map(str::to_ascii_lowercase),
+            identity,
+            domain,
+            region: region.to_owned(),
+            state,
+        };
+        let view = dns.audit_view(&target).await;
+        let report = crate::audit::audit(&target, &view);
+        for check in report.failed() {
+            tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %check.detail, "audit check failed");
+        }
+        if let Err(error) = sink.publish(&report.findings).await {
+            sink_error.get_or_insert(error);
+        }
+        run.reports.push(report);
+    }
+    let failed: u64 = run.failed_checks().values().sum();
+    tracing::info!(
+        identities = run.reports.len(),
+        failed_checks = failed,
+        findings = run.reports.iter().map(|r| r.findings.len()).sum::<usize>(),
+        unreadable = run.errors.len(),
+        "audit run"
+    );
+    let result = match (sink_error, run.errors.first()) {
+        (Some(error), _) => Err(HandlerError::Sink(error)),
+        (None, Some(first)) => Err(HandlerError::Records {
+            failed: run.errors.len(),
+            total: run.reports.len() + run.errors.len(),
+            first: first.clone(),
+        }),
+        (None, None) => Ok(()),
+    };
+    (run, result)
+}

@@ -237,6 +237,45 @@ impl<D: IdentityDirectory> IdentityDirectory for CachedDirectory<D> {
     }
 }
 
+/// Spaces the calls to another directory at least `interval` apart: SESv2 allows one request
+/// per second per account.
+#[derive(Debug)]
+pub struct Paced<D> {
+    inner: D,
+    interval: Duration,
+    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl<D> Paced<D> {
+    pub fn new(inner: D, interval: Duration) -> Self {
+        Self {
+            inner,
+            interval,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn inner(&self) -> &D {
+        &self.inner
+    }
+
+    /// Waits for this caller's turn.
+    pub async fn turn(&self) {
+        let mut last = self.last.lock().await;
+        if let Some(previous) = *last {
+            tokio::time::sleep_until(previous + self.interval).await;
+        }
+        *last = Some(tokio::time::Instant::now());
+    }
+}
+
+impl<D: IdentityDirectory> IdentityDirectory for Paced<D> {
+    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+        self.turn().await;
+        self.inner.lookup(identity).await
+    }
+}
+
 /// The state that governs `identity`: its own when it has a MAIL FROM configured, else (an
 /// address identity) its domain's, which address identities inherit.
 pub async fn governing_state<D: IdentityDirectory>(

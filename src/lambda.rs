@@ -14,7 +14,7 @@ use crate::dns::DnsFacts;
 use crate::facts::{FactSource, OfflineFacts};
 use crate::handler::Processed;
 use crate::identity::{
-    CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory,
+    CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory, Paced,
 };
 use crate::observation::Observation;
 use crate::pipeline::Ports;
@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// SESv2 when lookups are on, else only the expected MAIL FROM domains of `MAIL_FROM_DOMAINS`.
 #[derive(Debug)]
 pub enum Directory {
-    Sesv2(CachedDirectory<SesV2Directory>),
+    Sesv2(CachedDirectory<Paced<SesV2Directory>>),
     Expected(OfflineDirectory),
 }
 
@@ -79,6 +79,10 @@ pub struct Wiring {
     pub directory: Directory,
     pub scope: Scope<SesV2Directory>,
     pub sink: (LogSink, Option<SnsAlertSink>),
+    /// Lists the account's identities (the audit, and the default scope).
+    pub sesv2: SesV2Directory,
+    /// The region the functions run in (`AWS_REGION`): the audit's expected MAIL FROM MX.
+    pub region: String,
 }
 
 /// Why a function cannot start.
@@ -104,13 +108,17 @@ impl Wiring {
         let sdk = crate::aws::sdk_config(Duration::from_secs(10)).await;
         let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::new(&sdk));
         let directory = if config.identity_lookup {
-            Directory::Sesv2(CachedDirectory::new(sesv2.clone(), config.identity_cache))
+            // SESv2 allows one request per second per account.
+            let paced = Paced::new(sesv2.clone(), Duration::from_secs(1));
+            Directory::Sesv2(CachedDirectory::new(paced, config.identity_cache))
         } else {
             Directory::Expected(config.expected.clone())
         };
         let scope = match (&config.monitored_domains, config.identity_lookup) {
             (Some(domains), _) => Scope::List(DomainList::new(domains.iter().cloned())),
-            (None, true) => Scope::Verified(VerifiedDomains::new(sesv2, config.identity_cache)),
+            (None, true) => {
+                Scope::Verified(VerifiedDomains::new(sesv2.clone(), config.identity_cache))
+            }
             (None, false) => Scope::Everything,
         };
         let alerts = config.alert_topic_arn.clone().map(|topic| {
@@ -120,6 +128,9 @@ impl Wiring {
                 Deduper::new(config.alert_min_severity, config.alert_suppress),
             )
         });
+        let region = sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.as_ref().to_owned());
         Ok(Self {
             config,
             function,
@@ -127,6 +138,8 @@ impl Wiring {
             directory,
             scope,
             sink: (LogSink, alerts),
+            sesv2,
+            region,
         })
     }
 
@@ -139,14 +152,31 @@ impl Wiring {
 
     /// Prints the invocation's EMF documents to stdout, where CloudWatch Logs picks them up.
     pub fn emit_metrics(&self, processed: &Processed) {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         for line in processed
             .metrics
-            .emf(&self.config.metrics_namespace, self.function, now)
+            .emf(&self.config.metrics_namespace, self.function, now_ms())
         {
             println!("{line}");
         }
     }
+
+    /// Prints an audit run's EMF documents.
+    pub fn emit_audit_metrics(&self, run: &crate::handler::AuditRun) {
+        let identities = u64::try_from(run.reports.len()).unwrap_or(u64::MAX);
+        for line in crate::metrics::audit_emf(
+            &self.config.metrics_namespace,
+            self.function,
+            identities,
+            &run.failed_checks(),
+            now_ms(),
+        ) {
+            println!("{line}");
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -275,3 +275,49 @@ fn document(
     })
     .unwrap_or_default()
 }
+
+/// The audit run's EMF documents: `AuditIdentities` and `AuditChecksFailed` under
+/// `[Function]`, and `AuditChecksFailed` per check under `[Function, Check]` (every check,
+/// zero included, so an alarm on a check returns to OK when it is fixed).
+pub fn audit_emf(
+    namespace: &str,
+    function: &str,
+    identities: u64,
+    failed: &BTreeMap<crate::audit::Check, u64>,
+    timestamp_ms: u64,
+) -> Vec<String> {
+    use crate::audit::Check;
+    let total: u64 = failed.values().sum();
+    let mut lines = vec![document(
+        namespace,
+        function,
+        None,
+        &["AuditIdentities", "AuditChecksFailed"],
+        vec![
+            ("AuditIdentities", identities),
+            ("AuditChecksFailed", total),
+        ],
+        timestamp_ms,
+    )];
+    for check in [
+        Check::MailFromStatus,
+        Check::MailFromMx,
+        Check::MailFromSpf,
+        Check::DkimSigning,
+        Check::DkimDns,
+        Check::Dmarc,
+    ] {
+        lines.push(document(
+            namespace,
+            function,
+            Some(("Check", check.as_str())),
+            &["AuditChecksFailed"],
+            vec![(
+                "AuditChecksFailed",
+                failed.get(&check).copied().unwrap_or(0),
+            )],
+            timestamp_ms,
+        ));
+    }
+    lines
+}

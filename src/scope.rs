@@ -57,15 +57,21 @@ fn covered(set: &HashSet<String>, domain: &str) -> bool {
     }
 }
 
-/// Lists the account's verified domain identities.
+/// Lists the account's identities.
 #[allow(async_fn_in_trait)]
 pub trait IdentityLister {
+    /// Domain identities verified for sending, normalized.
     async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError>;
+    /// Every identity enabled for sending: domains and addresses, as SES names them.
+    async fn identities(&self) -> Result<Vec<String>, DirectoryError>;
 }
 
 impl IdentityLister for crate::aws::sesv2::SesV2Directory {
     async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError> {
         crate::aws::sesv2::SesV2Directory::verified_domains(self).await
+    }
+    async fn identities(&self) -> Result<Vec<String>, DirectoryError> {
+        crate::aws::sesv2::SesV2Directory::identities(self).await
     }
 }
 
@@ -169,6 +175,9 @@ mod tests {
                 });
             }
             Ok(vec!["example.com".into()])
+        }
+        async fn identities(&self) -> Result<Vec<String>, DirectoryError> {
+            self.verified_domains().await
         }
     }
 

@@ -238,3 +238,154 @@ async fn cli_check_prints_findings_and_exit_codes() {
     assert!(text.contains("warning no_dmarc_policy"), "{text}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"not a domain\" is not a domain"));
 }
+
+mod run {
+    use super::*;
+    use aws_sdk_sesv2::operation::get_email_identity::{
+        GetEmailIdentityError, GetEmailIdentityOutput,
+    };
+    use aws_sdk_sesv2::operation::list_email_identities::ListEmailIdentitiesOutput;
+    use aws_sdk_sesv2::types::error::NotFoundException;
+    use aws_sdk_sesv2::types::{
+        BehaviorOnMxFailure, DkimAttributes, DkimSigningAttributesOrigin, DkimStatus, IdentityInfo,
+        IdentityType, MailFromAttributes, MailFromDomainStatus,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use ses_dmarc_monitor::aws::sesv2::SesV2Directory;
+    use ses_dmarc_monitor::handler;
+    use ses_dmarc_monitor::identity::{CachedDirectory, Paced};
+    use ses_dmarc_monitor::scope::Everything;
+    use ses_dmarc_monitor::sink::MemorySink;
+    use std::time::Duration;
+
+    fn info(name: &str, kind: IdentityType) -> IdentityInfo {
+        IdentityInfo::builder()
+            .identity_name(name)
+            .identity_type(kind)
+            .sending_enabled(true)
+            .build()
+    }
+
+    fn output(mail_from: Option<&str>, tokens: &[&str]) -> GetEmailIdentityOutput {
+        let mut builder = GetEmailIdentityOutput::builder();
+        if let Some(mail_from) = mail_from {
+            builder = builder.mail_from_attributes(
+                MailFromAttributes::builder()
+                    .mail_from_domain(mail_from)
+                    .mail_from_domain_status(MailFromDomainStatus::Success)
+                    .behavior_on_mx_failure(BehaviorOnMxFailure::UseDefaultValue)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            );
+        }
+        if !tokens.is_empty() {
+            let mut dkim = DkimAttributes::builder()
+                .signing_enabled(true)
+                .status(DkimStatus::Success)
+                .signing_attributes_origin(DkimSigningAttributesOrigin::AwsSes);
+            for token in tokens {
+                dkim = dkim.tokens(*token);
+            }
+            builder = builder.dkim_attributes(dkim.build());
+        }
+        builder.build()
+    }
+
+    fn throttled() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+        let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(429)
+                .unwrap_or_else(|e| panic!("{e}")),
+            aws_smithy_types::body::SdkBody::from(r#"{"message":"Too many requests"}"#),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-errortype", "TooManyRequestsException");
+        response
+    }
+
+    #[tokio::test]
+    async fn every_identity_is_audited_within_the_rate_limit() {
+        let (addr, _server) = common::start_dns(ZONE).await;
+        let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
+
+        let page1 = mock!(aws_sdk_sesv2::Client::list_email_identities)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| {
+                ListEmailIdentitiesOutput::builder()
+                    .email_identities(info("healthy.example", IdentityType::Domain))
+                    .email_identities(info("ops@nomx.example", IdentityType::EmailAddress))
+                    .next_token("2")
+                    .build()
+            });
+        let page2 = mock!(aws_sdk_sesv2::Client::list_email_identities)
+            .match_requests(|r| r.next_token() == Some("2"))
+            .then_output(|| {
+                ListEmailIdentitiesOutput::builder()
+                    .email_identities(info("nomx.example", IdentityType::Domain))
+                    .email_identities(info("nodmarc.example", IdentityType::Domain))
+                    .build()
+            });
+        // healthy.example is throttled once, then answered (the SDK retries with backoff).
+        let healthy = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("healthy.example"))
+            .sequence()
+            .http_response(throttled)
+            .output(|| output(Some("mail.healthy.example"), &["tok1", "tok2"]))
+            .build();
+        let nomx = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("nomx.example"))
+            .then_output(|| output(Some("mail.nomx.example"), &[]));
+        let unknown = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("nodmarc.example"))
+            .then_error(|| {
+                GetEmailIdentityError::NotFoundException(NotFoundException::builder().build())
+            });
+        let client = mock_client!(
+            aws_sdk_sesv2,
+            RuleMode::MatchAny,
+            [&page1, &page2, &healthy, &nomx, &unknown],
+            |c| c.retry_config(
+                aws_sdk_sesv2::config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1))
+            )
+        );
+        let sesv2 = SesV2Directory::new(client);
+        let directory = CachedDirectory::new(
+            Paced::new(sesv2.clone(), Duration::from_millis(50)),
+            Duration::from_secs(300),
+        );
+        let sink = MemorySink::default();
+        let started = std::time::Instant::now();
+        let (run, result) =
+            handler::audit(&sesv2, &directory, &dns, &Everything, &sink, "us-east-1").await;
+        assert!(result.is_ok(), "{result:?}");
+        // Three domains (the address identity folds into nomx.example), three GetEmailIdentity
+        // calls spaced by the pace.
+        let domains: Vec<&str> = run.reports.iter().map(|r| r.domain.as_str()).collect();
+        assert_eq!(
+            domains,
+            ["healthy.example", "nomx.example", "nodmarc.example"]
+        );
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        assert_eq!(
+            (healthy.num_calls(), nomx.num_calls(), unknown.num_calls()),
+            (2, 1, 1)
+        );
+        let kinds: Vec<(String, Kind)> = sink
+            .0
+            .lock()
+            .map(|f| f.iter().map(|f| (f.domain.clone(), f.kind)).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            kinds,
+            [
+                ("nomx.example".to_owned(), Kind::MailFromMxMissing),
+                ("nodmarc.example".to_owned(), Kind::NoDmarcPolicy),
+            ]
+        );
+        let failed = run.failed_checks();
+        assert_eq!(failed.get(&Check::MailFromMx), Some(&1));
+        assert_eq!(failed.get(&Check::Dmarc), Some(&1));
+    }
+}

@@ -24,7 +24,24 @@ impl SesV2Directory {
 
     /// Every domain identity of the account verified for sending, all pages.
     pub async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError> {
-        let mut domains = Vec::new();
+        Ok(self
+            .list(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .await?
+            .iter()
+            .filter_map(|name| crate::domain::normalize(name))
+            .collect())
+    }
+
+    /// Every identity enabled for sending (domains and addresses), all pages.
+    pub async fn identities(&self) -> Result<Vec<String>, DirectoryError> {
+        self.list(|_| true).await
+    }
+
+    async fn list(
+        &self,
+        keep: impl Fn(&aws_sdk_sesv2::types::IdentityInfo) -> bool,
+    ) -> Result<Vec<String>, DirectoryError> {
+        let mut names = Vec::new();
         let mut pages = self
             .client
             .list_email_identities()
@@ -36,17 +53,15 @@ impl SesV2Directory {
                 identity: "(list)".into(),
                 reason: DisplayErrorContext(&e).to_string(),
             })?;
-            domains.extend(
+            names.extend(
                 page.email_identities()
                     .iter()
-                    .filter(|i| {
-                        i.identity_type() == Some(&IdentityType::Domain) && i.sending_enabled()
-                    })
+                    .filter(|i| i.sending_enabled() && keep(i))
                     .filter_map(|i| i.identity_name())
-                    .filter_map(crate::domain::normalize),
+                    .map(str::to_owned),
             );
         }
-        Ok(domains)
+        Ok(names)
     }
 }
 

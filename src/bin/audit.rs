@@ -1,0 +1,34 @@
+//! The audit Lambda, on an EventBridge schedule: every SES identity's MAIL FROM, DKIM and
+//! DMARC set-up checked against DNS. Wiring only (see `lambda::Wiring` and `config`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ses_dmarc_monitor::handler;
+use ses_dmarc_monitor::lambda::{Facts, Wiring};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ses_dmarc_monitor::config::init_tracing();
+    let wiring = Wiring::from_env("audit").await?;
+    let Facts::Dns(dns) = &wiring.facts else {
+        return Err("DNS_RESOLVER=off: the audit checks DNS and needs a resolver".into());
+    };
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
+        let wiring = &wiring;
+        async move {
+            // Boxed: the audit future is deep (see the receipt function).
+            let (run, result) = Box::pin(handler::audit(
+                &wiring.sesv2,
+                &wiring.directory,
+                dns,
+                &wiring.scope,
+                &wiring.sink,
+                &wiring.region,
+            ))
+            .await;
+            wiring.emit_audit_metrics(&run);
+            result?;
+            Ok::<_, Error>(())
+        }
+    }))
+    .await
+}
