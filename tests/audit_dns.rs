@@ -389,3 +389,67 @@ mod run {
         assert_eq!(failed.get(&Check::Dmarc), Some(&1));
     }
 }
+
+/// The checks that need SES's state, on DNS answers given directly.
+#[test]
+fn ses_state_checks() {
+    use ses_dmarc_monitor::audit::{DkimName, DnsView, Lookup};
+    let state: IdentityState = serde_json::from_value(serde_json::json!({
+        "MailFromAttributes": {"MailFromDomain": "mail.example.com",
+            "MailFromDomainStatus": "FAILED", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
+        "DkimAttributes": {"SigningEnabled": false, "Status": "SUCCESS",
+            "SigningAttributesOrigin": "EXTERNAL", "Tokens": ["sel2026"]},
+    }))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let target = Target {
+        identity: "example.com".into(),
+        domain: "example.com".into(),
+        region: "eu-west-1".into(),
+        mail_from_domain: state.mail_from_domain().map(str::to_owned),
+        state: Some(state),
+    };
+    let names = target.dkim_names();
+    assert_eq!(
+        names,
+        [DkimName {
+            name: "sel2026._domainkey.example.com".into(),
+            token: "sel2026".into(),
+            byodkim: true
+        }]
+    );
+    let view = DnsView {
+        mail_from_mx: Some(Lookup::Found(vec![(
+            10,
+            "feedback-smtp.eu-west-1.amazonses.com".into(),
+        )])),
+        mail_from_txt: Some(Lookup::Found(vec![
+            "v=spf1 include:amazonses.com ~all".into(),
+        ])),
+        // A BYODKIM selector whose TXT is not a key.
+        dkim: vec![(names[0].clone(), Lookup::Found(vec!["not a key".into()]))],
+        dmarc: Lookup::Failed("timeout".into()),
+    };
+    let report = audit::audit(&target, &view);
+    let kinds: Vec<(Kind, Severity)> = report
+        .findings
+        .iter()
+        .map(|f| (f.kind, f.severity))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (Kind::MailFromStatus, Severity::Critical),
+            (Kind::DkimNotSigning, Severity::Warning),
+            (Kind::DkimDnsMissing, Severity::Warning),
+        ]
+    );
+    assert!(
+        report.findings[0]
+            .detail
+            .contains("REJECT_MESSAGE, SES refuses to send")
+    );
+    assert!(report.findings[2].detail.contains("BYODKIM key (TXT)"));
+    // The DMARC lookup failed: not judged, no finding.
+    let dmarc = report.checks.iter().find(|c| c.check == Check::Dmarc);
+    assert_eq!(dmarc.map(|c| c.passed), Some(None));
+}

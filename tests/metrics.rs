@@ -69,3 +69,36 @@ async fn emf_documents_are_pinned() {
     let expected = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(text, expected);
 }
+
+#[test]
+fn audit_documents_carry_every_check() {
+    use ses_dmarc_monitor::audit::Check;
+    let failed = std::collections::BTreeMap::from([(Check::MailFromMx, 2), (Check::Dmarc, 1)]);
+    let lines = ses_dmarc_monitor::metrics::audit_emf("SesDmarcMonitor", "audit", 5, &failed, 1);
+    assert_eq!(lines.len(), 7);
+    assert_eq!(
+        lines[0],
+        r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditChecksFailed":3}"#
+    );
+    let per_check: Vec<(String, u64)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            (
+                v["Check"].as_str().unwrap_or_default().to_owned(),
+                v["AuditChecksFailed"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(
+        per_check,
+        [
+            ("mail_from_status".to_owned(), 0),
+            ("mail_from_mx".to_owned(), 2),
+            ("mail_from_spf".to_owned(), 0),
+            ("dkim_signing".to_owned(), 0),
+            ("dkim_dns".to_owned(), 0),
+            ("dmarc".to_owned(), 1),
+        ]
+    );
+}
