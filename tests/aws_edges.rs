@@ -437,3 +437,43 @@ async fn verified_domains_are_listed_across_pages() {
     assert_eq!(domains, ["example.com", "example.org"]);
     assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
+
+#[tokio::test]
+async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("sns-burst").build());
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule]);
+    let sink = SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    );
+    let burst: Vec<Finding> = (0..10_000)
+        .map(|_| finding(Kind::DmarcFail, "example.com", Severity::Critical))
+        .collect();
+    sink.publish(&burst).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(rule.num_calls(), 1);
+
+    // An outage: every finding that should alert fails the call, none is counted as sent.
+    let down = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(503, None)
+        .repeatedly()
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&down], sns_retries);
+    let sink = SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    );
+    let result = sink
+        .publish(&[
+            finding(Kind::DmarcFail, "example.com", Severity::Critical),
+            finding(Kind::MailFromFallback, "example.org", Severity::Critical),
+        ])
+        .await;
+    match result {
+        Err(ses_dmarc_monitor::sink::SinkError::Delivery { count, .. }) => assert_eq!(count, 2),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,186 @@
+//! Hostile and degenerate inputs through the whole path: each gives a clear error or a partial
+//! analysis, never a panic. (Their speed is a benchmark matter, not asserted here.)
+
+use base64::Engine as _;
+use ses_dmarc_monitor::facts::OfflineFacts;
+use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::input::InputError;
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+
+async fn run(bytes: &[u8]) -> Result<Vec<RecordOutcome>, InputError> {
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &NoDirectory,
+    };
+    pipeline::run(bytes, ports, &Settings::default()).await
+}
+
+fn receipt(headers: &serde_json::Value, content: Option<&str>, encoding: &str) -> Vec<u8> {
+    serde_json::json!({"notificationType": "Received",
+        "mail": {"messageId": "hostile", "source": "a@bounce.example.com", "headers": headers,
+                 "commonHeaders": {"from": ["a@example.com"]}},
+        "receipt": {"action": {"type": "SNS", "encoding": encoding}},
+        "content": content})
+    .to_string()
+    .into_bytes()
+}
+
+fn analyzed(outcomes: &[RecordOutcome]) -> &RecordOutcome {
+    match outcomes {
+        [one @ RecordOutcome::Analyzed { .. }] => one,
+        other => panic!("expected one analyzed record, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_one_mebibyte_header_value() {
+    let huge = format!(
+        "amazonses.com; spf=pass smtp.mailfrom=bounce.example.com; dkim=pass header.d=example.com ({})",
+        "x".repeat(1 << 20)
+    );
+    let bytes = receipt(
+        &serde_json::json!([{"name": "Authentication-Results", "value": huge}, {"name": "From", "value": "a@example.com"}]),
+        None,
+        "UTF8",
+    );
+    let outcomes = run(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        analyzed(&outcomes).findings().is_empty(),
+        "SPF and DKIM align: {outcomes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_hundred_thousand_headers() {
+    let mut headers: Vec<serde_json::Value> = (0..100_000)
+        .map(|i| serde_json::json!({"name": format!("X-Filler-{i}"), "value": "v"}))
+        .collect();
+    headers.push(serde_json::json!({"name": "Authentication-Results", "value": "amazonses.com; spf=pass smtp.mailfrom=us-east-1.amazonses.com;"}));
+    headers.push(serde_json::json!({"name": "From", "value": "a@example.com"}));
+    let outcomes = run(&receipt(&serde_json::Value::Array(headers), None, "UTF8"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let kinds: Vec<&str> = analyzed(&outcomes)
+        .findings()
+        .iter()
+        .map(|f| f.kind.as_str())
+        .collect();
+    assert!(kinds.contains(&"spf_unaligned"), "{kinds:?}");
+}
+
+#[tokio::test]
+async fn content_that_is_not_base64_or_not_utf8() {
+    let headers = serde_json::json!([
+        {"name": "Authentication-Results", "value": "amazonses.com; spf=pass smtp.mailfrom=bounce.example.com;"},
+        {"name": "From", "value": "a@example.com"}]);
+    // Base64 that does not decode: SES's header list is used, and a note says why.
+    let outcomes = run(&receipt(&headers, Some("%%% not base64 %%%"), "BASE64"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match analyzed(&outcomes) {
+        RecordOutcome::Analyzed { observation, .. } => {
+            assert!(
+                observation
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("not valid Base64")),
+                "{:?}",
+                observation.notes
+            );
+            assert_eq!(observation.header_from, ["example.com"]);
+        }
+        _ => unreachable!(),
+    }
+    // Base64 of bytes that are not UTF-8 (a Latin-1 header and binary body): still read.
+    let mut raw = b"Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=bounce.example.com;\r\nFrom: \xe9t\xe9 <a@example.com>\r\nSubject: \xff\xfe\r\n\r\n".to_vec();
+    raw.extend_from_slice(&[0xff, 0x00, 0xc3, 0x28]);
+    let encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+    let outcomes = run(&receipt(&headers, Some(&encoded), "BASE64"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match analyzed(&outcomes) {
+        RecordOutcome::Analyzed { observation, .. } => {
+            assert_eq!(observation.header_from, ["example.com"]);
+        }
+        _ => unreachable!(),
+    }
+}
+
+#[tokio::test]
+async fn a_150_kilobyte_message() {
+    let mut raw = String::from(
+        "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=bounce.example.com; dkim=pass header.d=example.com;\r\nFrom: a@example.com\r\nSubject: big\r\n\r\n",
+    );
+    while raw.len() < 150 * 1024 {
+        raw.push_str("The quick brown fox jumps over the lazy dog.\r\n");
+    }
+    let outcomes = run(raw.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(analyzed(&outcomes).findings().is_empty());
+    let bytes = receipt(&serde_json::json!([]), Some(&raw), "UTF8");
+    let outcomes = run(&bytes).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(analyzed(&outcomes).findings().is_empty());
+}
+
+#[tokio::test]
+async fn json_nested_ten_thousand_deep() {
+    let deep = format!(
+        "{}{}",
+        "{\"a\":".repeat(10_000),
+        "1".to_owned() + &"}".repeat(10_000)
+    );
+    assert!(matches!(
+        run(deep.as_bytes()).await,
+        Err(InputError::Json(_))
+    ));
+    let deep_record = format!(
+        r#"{{"Records":[{}1{}]}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    assert!(run(deep_record.as_bytes()).await.is_err());
+}
+
+#[tokio::test]
+async fn numbers_where_strings_belong() {
+    let cases = [
+        (
+            r#"{"Records":[{"ses":{"mail":{"source":5,"headers":[]},"receipt":{}}}]}"#,
+            "invalid type: integer `5`, expected a string",
+        ),
+        (
+            r#"{"Records":[{"ses":{"mail":{"headers":[{"name":1,"value":2}]},"receipt":{}}}]}"#,
+            "invalid type: integer `1`",
+        ),
+        (
+            r#"{"Records":[{"ses":{"mail":{},"receipt":{"spfVerdict":{"status":7}}}}]}"#,
+            "invalid type: integer `7`",
+        ),
+        (
+            r#"{"notificationType":"Bounce","mail":{"source":5},"bounce":{"bounceType":1}}"#,
+            "mail: invalid type: integer `5`",
+        ),
+        (
+            r#"{"eventType":"Complaint","mail":{},"complaint":{"complainedRecipients":[{"emailAddress":9}]}}"#,
+            "complaint: invalid type: integer `9`",
+        ),
+        (
+            r#"{"Type":"Notification","Message":12}"#,
+            "SNS record without a Message string",
+        ),
+    ];
+    for (case, expected) in cases {
+        match run(case.as_bytes()).await {
+            Ok(outcomes) => {
+                assert_eq!(outcomes.len(), 1, "{case}");
+                match &outcomes[0] {
+                    RecordOutcome::Failed { error, transient } => {
+                        assert!(!transient);
+                        assert!(error.contains(expected), "{case}: {error}");
+                    }
+                    other => panic!("{case}: {other:?}"),
+                }
+            }
+            Err(error) => panic!("{case}: a record error was expected, got {error}"),
+        }
+    }
+}
