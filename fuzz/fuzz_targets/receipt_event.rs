@@ -6,6 +6,13 @@ use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() {
-        let _ = runtime.block_on(pipeline::run(data, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
+        let _ = runtime.block_on(pipeline::run(
+            data,
+            Ports {
+                facts: &OfflineFacts::default(),
+                directory: &NoDirectory,
+            },
+            &Settings::default(),
+        ));
     }
 });

@@ -1,0 +1,12 @@
+//! SES feedback notifications: the typed model, the summary and the classifier on arbitrary JSON.
+#![no_main]
+use ses_dmarc_monitor::{feedback, notification};
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
+        && let Ok(parsed) = notification::parse(value)
+    {
+        let summary = feedback::summarize(&parsed);
+        let _ = feedback::findings(&parsed, &summary, None);
+    }
+});
