@@ -85,6 +85,18 @@ pub struct IdentifierResult {
     pub aligned: Option<bool>,
 }
 
+impl IdentifierResult {
+    /// `pass example.com, aligned`; `not_aligned` is how a passing, unaligned one reads.
+    pub fn describe(&self, not_aligned: &str) -> String {
+        let domain = self.domain.as_deref().unwrap_or("(unknown domain)");
+        match self.aligned {
+            Some(true) => format!("{} {domain}, aligned", self.result),
+            Some(false) => format!("{} {domain}, {not_aligned}", self.result),
+            None => format!("{} {domain}", self.result),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DmarcOutcome {
@@ -208,14 +220,7 @@ fn evidence(
     evaluation: &Evaluation,
     hints: &IdentityHints,
 ) -> Vec<String> {
-    let describe = |r: &IdentifierResult| {
-        let domain = r.domain.as_deref().unwrap_or("(unknown domain)");
-        match r.aligned {
-            Some(true) => format!("{} {domain}, aligned", r.result),
-            Some(false) => format!("{} {domain}, not aligned", r.result),
-            None => format!("{} {domain}", r.result),
-        }
-    };
+    let describe = |r: &IdentifierResult| r.describe("not aligned");
     let mut lines = Vec::new();
     lines.push(format!("From domain: {}", evaluation.header_from));
     if let Some(envelope) = &observation.mail_from {

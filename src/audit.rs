@@ -460,13 +460,24 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
 
 fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
     let domain = audit.target.domain.clone();
-    match &dns.dmarc {
-        Lookup::Failed(error) => audit.result(
-            Check::Dmarc,
-            None,
-            format!("DMARC lookup for {domain} failed ({error}); not judged"),
-        ),
-        Lookup::Missing => {
+    // No answer at all and a walk that found no applicable record mean the same thing.
+    let found = match &dns.dmarc {
+        Lookup::Failed(error) => {
+            audit.result(
+                Check::Dmarc,
+                None,
+                format!("DMARC lookup for {domain} failed ({error}); not judged"),
+            );
+            return;
+        }
+        Lookup::Missing => None,
+        Lookup::Found(discovery) => discovery
+            .record
+            .as_ref()
+            .map(|(at, record)| (discovery, at, record)),
+    };
+    match found {
+        None => {
             audit.result(
                 Check::Dmarc,
                 Some(false),
@@ -477,19 +488,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
                 format!("{domain} publishes no DMARC record (bulk-sender rules at Gmail, Yahoo and Microsoft require one). Fix: publish _dmarc.{domain} TXT \"v=DMARC1; p=none; rua=mailto:…\", then move to p=reject; adkim=s once reports are clean."),
             );
         }
-        Lookup::Found(discovery) => {
-            let Some((at, record)) = &discovery.record else {
-                audit.result(
-                    Check::Dmarc,
-                    Some(false),
-                    format!("no DMARC record for {domain}"),
-                );
-                audit.finding(
-                    Kind::NoDmarcPolicy,
-                    format!("{domain} publishes no DMARC record. Fix: publish _dmarc.{domain} TXT \"v=DMARC1; p=none; rua=mailto:…\"."),
-                );
-                return;
-            };
+        Some((discovery, at, record)) => {
             let disposition = discovery.disposition.unwrap_or(Disposition::None);
             let mut notes = Vec::new();
             if disposition == Disposition::None {

@@ -43,6 +43,16 @@ impl FindingSink for LogSink {
 #[derive(Debug, Default)]
 pub struct MemorySink(pub std::sync::Mutex<Vec<Finding>>);
 
+impl MemorySink {
+    /// The kinds of the findings published so far, in order.
+    pub fn kinds(&self) -> Vec<crate::findings::Kind> {
+        self.0
+            .lock()
+            .map(|f| f.iter().map(|f| f.kind).collect())
+            .unwrap_or_default()
+    }
+}
+
 impl FindingSink for MemorySink {
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
         self.0

@@ -430,13 +430,8 @@ fn ses_state_checks() {
         dmarc: Lookup::Failed("timeout".into()),
     };
     let report = audit::audit(&target, &view);
-    let kinds: Vec<(Kind, Severity)> = report
-        .findings
-        .iter()
-        .map(|f| (f.kind, f.severity))
-        .collect();
     assert_eq!(
-        kinds,
+        kinds(&report),
         [
             (Kind::MailFromStatus, Severity::Critical),
             (Kind::DkimNotSigning, Severity::Warning),

@@ -239,11 +239,7 @@ async fn one_sesv2_call_per_identity_per_cache_period_across_notifications() {
         assert!(invocation.result.is_ok());
     }
     assert_eq!(rule.num_calls(), 1);
-    let kinds: Vec<Kind> = sink
-        .0
-        .lock()
-        .map(|f| f.iter().map(|f| f.kind).collect())
-        .unwrap_or_default();
+    let kinds: Vec<Kind> = sink.kinds();
     assert_eq!(kinds, vec![Kind::MailFromStatus; 20]);
 }
 
@@ -276,11 +272,7 @@ async fn receipt_path_learns_the_custom_mail_from_from_sesv2() {
     )
     .await;
     assert!(invocation.result.is_ok());
-    let kinds: Vec<Kind> = sink
-        .0
-        .lock()
-        .map(|f| f.iter().map(|f| f.kind).collect())
-        .unwrap_or_default();
+    let kinds: Vec<Kind> = sink.kinds();
     assert!(kinds.contains(&Kind::MailFromFallback), "{kinds:?}");
     assert_eq!(invocation.processed.metrics.total.mail_from_fallback, 1);
 }
@@ -293,6 +285,16 @@ fn finding(kind: Kind, domain: &str, severity: Severity) -> Finding {
     )
     .severity(severity)
     .about(Some("m-1"), Source::ReceiptLambda)
+}
+
+/// The alert sink as the functions configure it by default: warnings and above, one alert
+/// per (kind, domain) per hour.
+fn alert_sink(client: aws_sdk_sns::Client) -> SnsAlertSink {
+    SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+    )
 }
 
 fn sns_retries(config: aws_sdk_sns::config::Builder) -> aws_sdk_sns::config::Builder {
@@ -326,11 +328,7 @@ async fn alerts_are_published_once_per_window_with_attributes() {
         })
         .then_output(|| PublishOutput::builder().message_id("sns-1").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule]);
-    let sink = SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
-        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
-    );
+    let sink = alert_sink(client);
     let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
     let info = finding(Kind::SpfFail, "example.com", Severity::Info);
     sink.publish(&[fallback.clone(), info])
@@ -358,11 +356,7 @@ async fn a_failed_alert_fails_the_call_and_is_sent_again_next_time() {
         .output(|| PublishOutput::builder().message_id("sns-2").build())
         .build();
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], sns_retries);
-    let sink = SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
-        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
-    );
+    let sink = alert_sink(client);
     let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
     let error = sink.publish(std::slice::from_ref(&fallback)).await;
     assert!(
@@ -385,11 +379,7 @@ async fn throttled_publish_is_retried_within_the_call() {
         .output(|| PublishOutput::builder().message_id("sns-3").build())
         .build();
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], sns_retries);
-    let sink = SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
-        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
-    );
+    let sink = alert_sink(client);
     let result = sink
         .publish(&[finding(Kind::DmarcFail, "example.org", Severity::Critical)])
         .await;
@@ -443,11 +433,7 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
     let rule = mock!(aws_sdk_sns::Client::publish)
         .then_output(|| PublishOutput::builder().message_id("sns-burst").build());
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rule]);
-    let sink = SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
-        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
-    );
+    let sink = alert_sink(client);
     let burst: Vec<Finding> = (0..10_000)
         .map(|_| finding(Kind::DmarcFail, "example.com", Severity::Critical))
         .collect();
@@ -461,11 +447,7 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
         .repeatedly()
         .build();
     let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&down], sns_retries);
-    let sink = SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
-        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
-    );
+    let sink = alert_sink(client);
     let result = sink
         .publish(&[
             finding(Kind::DmarcFail, "example.com", Severity::Critical),

@@ -28,11 +28,7 @@ async fn invoke(
     let result = handler::receipt(event, ports, &Everything, &sink, &Settings::default())
         .await
         .result;
-    let kinds = sink
-        .0
-        .lock()
-        .map(|f| f.iter().map(|f| f.kind).collect())
-        .unwrap_or_default();
+    let kinds = sink.kinds();
     (result, kinds)
 }
 
@@ -126,11 +122,7 @@ async fn invoke_feedback<D: ses_dmarc_monitor::identity::IdentityDirectory>(
     let invocation =
         handler::feedback(event, ports, &Everything, &sink, &Settings::default()).await;
     let result = invocation.result.map(|()| invocation.processed);
-    let kinds = sink
-        .0
-        .lock()
-        .map(|f| f.iter().map(|f| f.kind).collect())
-        .unwrap_or_default();
+    let kinds = sink.kinds();
     (result, kinds)
 }
 
