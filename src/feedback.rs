@@ -406,8 +406,9 @@ mod tests {
     use crate::findings::Severity;
     use crate::identity::MailFromAttributes;
 
+    #[allow(clippy::needless_pass_by_value)] // callers build the JSON in place
     fn notification(json: serde_json::Value) -> Notification {
-        crate::notification::parse(json).unwrap_or_else(|e| panic!("{e}"))
+        crate::notification::parse(json.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn bounce(status: &str, diagnostic: &str, bounce_type: &str) -> Notification {

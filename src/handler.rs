@@ -54,7 +54,7 @@ pub struct Invocation<T> {
 
 /// Runs every record, logs each outcome and publishes the findings about monitored domains.
 async fn process<F, D, Sc, S>(
-    event: serde_json::Value,
+    event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
@@ -67,7 +67,7 @@ where
     S: FindingSink,
 {
     scope.refresh().await;
-    let outcomes = match pipeline::run_value(event, ports, settings).await {
+    let outcomes = match pipeline::run(event, ports, settings).await {
         Ok(outcomes) => outcomes,
         Err(error) => {
             let mut processed = Processed {
@@ -165,10 +165,10 @@ fn records_error(failures: &[&String], total: usize) -> Option<HandlerError> {
     })
 }
 
-/// The receipt function. Any record that fails fails the invocation (after the others were
+/// The receipt function, given the event as the runtime received it (JSON text). Any record that fails fails the invocation (after the others were
 /// published); otherwise the receipt rule continues: monitoring never stops delivery.
 pub async fn receipt<F, D, Sc, S>(
-    event: serde_json::Value,
+    event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
@@ -203,7 +203,7 @@ where
 /// alert not published) fail the invocation so Lambda retries and the dead-letter queue keeps
 /// what still fails.
 pub async fn feedback<F, D, Sc, S>(
-    event: serde_json::Value,
+    event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,

@@ -4,11 +4,13 @@
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
 
-use crate::notification::{self, Notification};
+use crate::notification::{self, Members, Notification, text};
 use crate::observation::Source;
 use crate::ses::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
+use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 /// One record of an input, recognized.
 #[derive(Debug, Clone)]
@@ -44,15 +46,20 @@ pub enum InputError {
 
 /// Recognizes an input. `Err` when nothing in it is usable; otherwise one entry per record,
 /// each recognized or with its own error.
+///
+/// JSON goes straight into the typed model: the shape is read from the keys alone (their
+/// values are left as unparsed slices), and only the part each record needs is deserialized,
+/// once. A generic `Value` tree is built only to word an error.
 pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError> {
     let trimmed = bytes.trim_ascii_start();
     if trimmed.is_empty() {
         return Err(InputError::Empty);
     }
     if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| InputError::Json(e.to_string()))?;
-        return detect_value(value);
+        let Ok(keys) = serde_json::from_slice::<Keys<'_>>(bytes) else {
+            return Err(shape_error(bytes));
+        };
+        return detect_document(keys, bytes);
     }
     if looks_like_message(trimmed) {
         return Ok(vec![Ok(Item::Raw(bytes.to_vec()))]);
@@ -60,15 +67,36 @@ pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError>
     Err(InputError::NotAMessage)
 }
 
-/// Recognizes an input already parsed as JSON (the Lambda runtime hands one over).
-pub fn detect_value(value: Value) -> Result<Vec<Result<Item, InputError>>, InputError> {
-    let Value::Object(mut object) = value else {
-        return Err(InputError::UnknownShape("not an object".into()));
-    };
-    if let Some(records) = object.remove("Records") {
-        let Value::Array(records) = records else {
-            return Err(InputError::UnknownShape("Records is not an array".into()));
-        };
+/// The keys that tell an event's shapes apart, for the event and for each of its records.
+/// Values stay unparsed slices of the input until the shape is known, so the envelope is
+/// scanned once and each record's payload is deserialized once.
+#[derive(Deserialize)]
+struct Keys<'a> {
+    #[serde(rename = "Records", borrow)]
+    records: Option<Vec<&'a RawValue>>,
+    #[serde(borrow)]
+    ses: Option<&'a RawValue>,
+    #[serde(rename = "Sns", alias = "sns", borrow)]
+    sns_record: Option<Box<Keys<'a>>>,
+    #[serde(rename = "Type", borrow)]
+    sns_type: Option<&'a RawValue>,
+    #[serde(rename = "Message", borrow)]
+    sns_message: Option<&'a RawValue>,
+    #[serde(rename = "notificationType", borrow)]
+    notification_type: Option<&'a RawValue>,
+    #[serde(rename = "eventType", borrow)]
+    event_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    mail: Option<&'a RawValue>,
+    #[serde(borrow)]
+    receipt: Option<&'a RawValue>,
+}
+
+fn detect_document(
+    keys: Keys<'_>,
+    bytes: &[u8],
+) -> Result<Vec<Result<Item, InputError>>, InputError> {
+    if let Some(records) = keys.records {
         return Ok(records
             .into_iter()
             .enumerate()
@@ -79,68 +107,72 @@ pub fn detect_value(value: Value) -> Result<Vec<Result<Item, InputError>>, Input
     }
     // A single record: an SNS message body (as delivered over HTTP(S) or copied from the
     // console), a bare notification, or a bare `ses` object.
-    let single = if object.contains_key("Type") && object.contains_key("Message") {
-        sns_message(&Value::Object(object))
-    } else if object.contains_key("notificationType") || object.contains_key("eventType") {
-        notification(Value::Object(object))
-    } else if object.contains_key("mail") && object.contains_key("receipt") {
-        received(Value::Object(object), Source::ReceiptLambda)
+    let single = if keys.sns_type.is_some() && keys.sns_message.is_some() {
+        sns_message(&keys)
+    } else if keys.notification_type.is_some() || keys.event_type.is_some() {
+        match serde_json::from_slice::<Members<'_>>(bytes) {
+            Ok(members) => notification(&members),
+            Err(error) => Err(format!("not an SES notification: {}", reason(&error))),
+        }
+    } else if keys.mail.is_some() && keys.receipt.is_some() {
+        received(bytes, Source::ReceiptLambda)
     } else {
-        let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
-        return Err(InputError::UnknownShape(keys.join(", ")));
+        return Err(shape_error(bytes));
     };
     Ok(vec![
         single.map_err(|reason| InputError::Record { index: 0, reason }),
     ])
 }
 
-fn detect_record(record: Value) -> Result<Item, String> {
-    let Value::Object(mut record) = record else {
-        return Err("not an object".into());
+fn detect_record(record: &RawValue) -> Result<Item, String> {
+    let Ok(keys) = serde_json::from_str::<Keys<'_>>(record.get()) else {
+        return Err(record_error(record.get().as_bytes()));
     };
-    if let Some(ses) = record.remove("ses") {
-        return received(ses, Source::ReceiptLambda);
+    if let Some(ses) = keys.ses {
+        return received(ses.get().as_bytes(), Source::ReceiptLambda);
     }
-    if let Some(sns) = record.get("Sns").or_else(|| record.get("sns")) {
+    if let Some(sns) = &keys.sns_record {
         return sns_message(sns);
     }
-    let keys: Vec<&str> = record.keys().map(String::as_str).take(8).collect();
     Err(format!(
         "neither an SES nor an SNS record (keys: {})",
-        keys.join(", ")
+        key_list(record.get().as_bytes())
     ))
 }
 
-fn sns_message(sns: &Value) -> Result<Item, String> {
-    let kind = sns
-        .get("Type")
-        .and_then(Value::as_str)
-        .unwrap_or("Notification");
+fn sns_message(sns: &Keys<'_>) -> Result<Item, String> {
+    let kind = text(sns.sns_type);
+    let kind = kind.as_deref().unwrap_or("Notification");
     if kind != "Notification" {
         return Ok(Item::NotSes {
             what: format!("SNS {kind}"),
         });
     }
-    let Some(message) = sns.get("Message").and_then(Value::as_str) else {
+    let Some(message) = text(sns.sns_message) else {
         return Err("SNS record without a Message string".into());
     };
-    match serde_json::from_str::<Value>(message) {
-        Ok(inner @ Value::Object(_)) => notification(inner),
-        _ => Ok(Item::NotSes {
+    match serde_json::from_str::<Members<'_>>(&message) {
+        Ok(members) => notification(&members),
+        Err(_) => Ok(Item::NotSes {
             what: "an SNS message that is not JSON".into(),
         }),
     }
 }
 
-fn notification(value: Value) -> Result<Item, String> {
-    let notification_type = value.get("notificationType").and_then(Value::as_str);
-    let event_type = value.get("eventType").and_then(Value::as_str);
-    match (notification_type, event_type) {
-        (Some("Received"), _) => received(value, Source::ReceiptSns),
-        (Some(_), _) | (None, Some(_)) => notification::parse(value)
+fn notification(members: &Members<'_>) -> Result<Item, String> {
+    let notification_type = text(members.notification_type);
+    let event_type = text(members.event_type);
+    match (notification_type.as_deref(), event_type.as_deref()) {
+        (Some("Received"), _) => received_members(members)
+            .map_err(|e| format!("not an SES receipt: {e}"))
+            .map(|message| Item::Received {
+                message: Box::new(message),
+                source: Source::ReceiptSns,
+            }),
+        (Some(_), _) | (None, Some(_)) => notification::from_members(members)
             .map(|n| Item::Feedback(Box::new(n)))
             .map_err(|e| format!("not an SES notification: {e}")),
-        (None, None) if value.get("AlarmName").is_some() => Ok(Item::NotSes {
+        (None, None) if members.alarm_name.is_some() => Ok(Item::NotSes {
             what: "a CloudWatch alarm".into(),
         }),
         (None, None) => Ok(Item::NotSes {
@@ -149,13 +181,77 @@ fn notification(value: Value) -> Result<Item, String> {
     }
 }
 
-fn received(value: Value, source: Source) -> Result<Item, String> {
-    let message: ReceivedMessage =
-        serde_json::from_value(value).map_err(|e| format!("not an SES receipt: {e}"))?;
+/// A `Received` notification from its members, each read once.
+fn received_members(members: &Members<'_>) -> Result<ReceivedMessage, String> {
+    fn part<T: serde::de::DeserializeOwned>(
+        raw: Option<&RawValue>,
+        name: &str,
+    ) -> Result<Option<T>, String> {
+        raw.map(|raw| {
+            serde_json::from_str(raw.get()).map_err(|e| format!("{name}: {}", reason(&e)))
+        })
+        .transpose()
+    }
+    Ok(ReceivedMessage {
+        mail: part(members.mail, "mail")?.ok_or("missing field `mail`")?,
+        receipt: part(members.receipt, "receipt")?.ok_or("missing field `receipt`")?,
+        content: part(members.content, "content")?,
+    })
+}
+
+fn received(document: &[u8], source: Source) -> Result<Item, String> {
+    let message: ReceivedMessage = serde_json::from_slice(document)
+        .map_err(|e| format!("not an SES receipt: {}", reason(&e)))?;
     Ok(Item::Received {
         message: Box::new(message),
         source,
     })
+}
+
+/// A deserialization error without its position: positions count from the start of the part
+/// being read (a record, an SNS message), which would mislead a reader of the whole event.
+pub(crate) fn reason(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    let position = format!(" at line {} column {}", error.line(), error.column());
+    match text.strip_suffix(&position) {
+        Some(reason) => reason.to_owned(),
+        None => text,
+    }
+}
+
+/// Why a JSON input has no shape we know, worded from the document itself. Only error paths
+/// come here, so building the whole tree is affordable.
+fn shape_error(bytes: &[u8]) -> InputError {
+    match serde_json::from_slice::<Value>(bytes) {
+        Err(error) => InputError::Json(error.to_string()),
+        Ok(Value::Object(object)) if object.get("Records").is_some_and(|r| !r.is_array()) => {
+            InputError::UnknownShape("Records is not an array".into())
+        }
+        Ok(Value::Object(_)) => InputError::UnknownShape(key_list(bytes)),
+        Ok(_) => InputError::UnknownShape("not an object".into()),
+    }
+}
+
+/// Why a record is not one: it is not an object, or its `Sns` member is not.
+fn record_error(record: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(record) {
+        Ok(Value::Object(object)) => match object.get("Sns").or_else(|| object.get("sns")) {
+            Some(sns) if !sns.is_object() => "Sns is not an object".into(),
+            _ => "not a record this tool reads".into(),
+        },
+        _ => "not an object".into(),
+    }
+}
+
+/// The first keys of a JSON object, for an error message.
+fn key_list(bytes: &[u8]) -> String {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(object)) => {
+            let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+            keys.join(", ")
+        }
+        _ => String::new(),
+    }
 }
 
 /// The raw message SES attached to an SNS notification, decoded.
@@ -279,6 +375,18 @@ mod tests {
             (
                 "From: a@b.example\r\nSubject: x\r\n\r\nbody".into(),
                 vec!["raw"],
+            ),
+            (
+                r#"{"Records":{"ses":{}}}"#.into(),
+                vec!["input-error:unrecognized JSON shape (top-level keys: Records is not an array)"],
+            ),
+            (
+                r#"{"Records":[{"Sns":"text"},7,{"Sns":{"Type":"Notification","Message":"{\"notificationType\":\"Received\",\"receipt\":{}}"}}]}"#.into(),
+                vec![
+                    "error:record 0: Sns is not an object",
+                    "error:record 1: not an object",
+                    "error:record 2: not an SES receipt: missing field `mail`",
+                ],
             ),
             (
                 r#"{"hello":1}"#.into(),

@@ -14,11 +14,15 @@
 //!
 //! Both emit [`findings`], which go to a [`sink::FindingSink`]. Everything but `dns`, the
 //! ports' traits and the binaries is synchronous and free of AWS and network code.
+//!
+//! The AWS edge (`aws`, `handler`, `lambda` and the Lambda binaries) is behind the default
+//! `aws` feature; without it the crate builds without the SDK, for the fuzz targets.
 
 pub mod alert;
 pub mod analyze;
 pub mod audit;
 pub mod authres;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod classify;
 pub mod config;
@@ -27,9 +31,11 @@ pub mod domain;
 pub mod facts;
 pub mod feedback;
 pub mod findings;
+#[cfg(feature = "aws")]
 pub mod handler;
 pub mod identity;
 pub mod input;
+#[cfg(feature = "aws")]
 pub mod lambda;
 pub mod metrics;
 pub mod notification;

@@ -8,9 +8,10 @@
 //! domains are kept, at deserialization, so no later code can log an address by mistake.
 
 use crate::domain::domain_of_address;
+use crate::input::reason;
 use crate::ses::{CommonHeaders, Header};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -363,53 +364,88 @@ impl IdentityArn {
     }
 }
 
+/// The top-level members of an SES notification (feedback or `Received`) or of whatever else
+/// an SNS message carries; each payload stays an unparsed slice until the type says which one
+/// to read, so the document is scanned once.
+#[derive(Deserialize)]
+pub(crate) struct Members<'a> {
+    #[serde(rename = "notificationType", borrow)]
+    pub(crate) notification_type: Option<&'a RawValue>,
+    #[serde(rename = "eventType", borrow)]
+    pub(crate) event_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) mail: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) receipt: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub(crate) content: Option<&'a RawValue>,
+    #[serde(rename = "AlarmName", borrow)]
+    pub(crate) alarm_name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    bounce: Option<&'a RawValue>,
+    #[serde(borrow)]
+    complaint: Option<&'a RawValue>,
+    #[serde(borrow)]
+    delivery: Option<&'a RawValue>,
+    #[serde(rename = "deliveryDelay", borrow)]
+    delivery_delay: Option<&'a RawValue>,
+    #[serde(borrow)]
+    reject: Option<&'a RawValue>,
+    #[serde(borrow)]
+    failure: Option<&'a RawValue>,
+}
+
 /// Reads a notification already recognized as feedback (it has `notificationType` or
-/// `eventType`, and is not `Received`). The error names what was missing or malformed.
-pub fn parse(mut value: Value) -> Result<Notification, String> {
-    let (form, type_name) = match (
-        value.get("notificationType").and_then(Value::as_str),
-        value.get("eventType").and_then(Value::as_str),
-    ) {
-        (Some(name), _) => (Form::IdentityNotification, name.to_owned()),
-        (None, Some(name)) => (Form::EventPublishing, name.to_owned()),
+/// `eventType`, and is not `Received`), from its JSON text. The error names what was missing
+/// or malformed.
+pub fn parse(document: &[u8]) -> Result<Notification, String> {
+    let members: Members<'_> = serde_json::from_slice(document)
+        .map_err(|e| format!("not a JSON object: {}", reason(&e)))?;
+    from_members(&members)
+}
+
+/// The string a member holds; `None` when absent or not a string.
+pub(crate) fn text(raw: Option<&RawValue>) -> Option<String> {
+    raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+}
+
+/// [`parse`] for a document whose members were already read.
+pub(crate) fn from_members(members: &Members<'_>) -> Result<Notification, String> {
+    let (form, type_name) = match (text(members.notification_type), text(members.event_type)) {
+        (Some(name), _) => (Form::IdentityNotification, name),
+        (None, Some(name)) => (Form::EventPublishing, name),
         (None, None) => return Err("neither notificationType nor eventType".into()),
     };
-    let mail: SentMail = match value.get_mut("mail").map(Value::take) {
-        Some(mail) => {
-            serde_json::from_value(mail).map_err(|e| format!("{type_name}: mail: {e}"))?
-        }
+    let mail: SentMail = match members.mail {
+        Some(mail) => serde_json::from_str(mail.get())
+            .map_err(|e| format!("{type_name}: mail: {}", reason(&e)))?,
         None => {
             return Err(format!(
                 "a {type_name} notification without its mail object"
             ));
         }
     };
-    let mut payload = |key: &str| -> Result<Value, String> {
-        value
-            .get_mut(key)
-            .map(Value::take)
-            .filter(|v| !v.is_null())
-            .ok_or_else(|| format!("a {type_name} notification without its {key} object"))
-    };
     fn read<T: serde::de::DeserializeOwned>(
         type_name: &str,
         key: &str,
-        payload: Value,
+        payload: Option<&RawValue>,
     ) -> Result<T, String> {
-        serde_json::from_value(payload).map_err(|e| format!("{type_name}: {key}: {e}"))
+        // A member that is JSON null reads as absent: `Option` takes null for `None`.
+        let payload = payload
+            .ok_or_else(|| format!("a {type_name} notification without its {key} object"))?;
+        serde_json::from_str(payload.get())
+            .map_err(|e| format!("{type_name}: {key}: {}", reason(&e)))
     }
     let event = match type_name.as_str() {
-        "Bounce" => Event::Bounce(read(&type_name, "bounce", payload("bounce")?)?),
-        "Complaint" => Event::Complaint(read(&type_name, "complaint", payload("complaint")?)?),
-        "Delivery" => Event::Delivery(read(&type_name, "delivery", payload("delivery")?)?),
-        "DeliveryDelay" => Event::DeliveryDelay(read(
-            &type_name,
-            "deliveryDelay",
-            payload("deliveryDelay")?,
-        )?),
-        "Reject" => Event::Reject(read(&type_name, "reject", payload("reject")?)?),
+        "Bounce" => Event::Bounce(read(&type_name, "bounce", members.bounce)?),
+        "Complaint" => Event::Complaint(read(&type_name, "complaint", members.complaint)?),
+        "Delivery" => Event::Delivery(read(&type_name, "delivery", members.delivery)?),
+        "DeliveryDelay" => {
+            Event::DeliveryDelay(read(&type_name, "deliveryDelay", members.delivery_delay)?)
+        }
+        "Reject" => Event::Reject(read(&type_name, "reject", members.reject)?),
         "Rendering Failure" => {
-            Event::RenderingFailure(read(&type_name, "failure", payload("failure")?)?)
+            Event::RenderingFailure(read(&type_name, "failure", members.failure)?)
         }
         "Send" => Event::Send,
         "Open" => Event::Open,
@@ -425,7 +461,7 @@ mod tests {
     use super::*;
 
     fn bounce(json: &str) -> Bounce {
-        match parse(serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))) {
+        match parse(json.as_bytes()) {
             Ok(Notification {
                 event: Event::Bounce(b),
                 ..
@@ -461,8 +497,7 @@ mod tests {
 
     #[test]
     fn missing_payload_and_mail_are_named() {
-        let err =
-            |json: &str| parse(serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"))).err();
+        let err = |json: &str| parse(json.as_bytes()).err();
         assert_eq!(
             err(r#"{"notificationType":"Bounce","mail":{}}"#).as_deref(),
             Some("a Bounce notification without its bounce object")
@@ -476,14 +511,13 @@ mod tests {
     #[test]
     fn event_publishing_names_and_unknown_types() {
         let n = parse(
-            serde_json::json!({"eventType":"Rendering Failure","mail":{},
-            "failure":{"errorMessage":"x","templateName":"T"}}),
+            br#"{"eventType":"Rendering Failure","mail":{},
+            "failure":{"errorMessage":"x","templateName":"T"}}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(n.form, Form::EventPublishing);
         assert_eq!(n.event.name(), "Rendering Failure");
-        let n = parse(serde_json::json!({"eventType":"Teleport","mail":{}}))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let n = parse(br#"{"eventType":"Teleport","mail":{}}"#).unwrap_or_else(|e| panic!("{e}"));
         assert!(matches!(n.event, Event::Unknown(ref t) if t == "Teleport"));
     }
 

@@ -112,15 +112,6 @@ pub async fn run<F: FactSource, D: IdentityDirectory>(
     run_items(input::detect(bytes)?, ports, settings).await
 }
 
-/// [`run`] for an event the Lambda runtime already deserialized: no second parse.
-pub async fn run_value<F: FactSource, D: IdentityDirectory>(
-    event: serde_json::Value,
-    ports: Ports<'_, F, D>,
-    settings: &Settings,
-) -> Result<Vec<RecordOutcome>, InputError> {
-    run_items(input::detect_value(event)?, ports, settings).await
-}
-
 async fn run_items<F: FactSource, D: IdentityDirectory>(
     items: Vec<Result<Item, InputError>>,
     ports: Ports<'_, F, D>,

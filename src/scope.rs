@@ -66,6 +66,7 @@ pub trait IdentityLister {
     async fn identities(&self) -> Result<Vec<String>, DirectoryError>;
 }
 
+#[cfg(feature = "aws")]
 impl IdentityLister for crate::aws::sesv2::SesV2Directory {
     async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError> {
         crate::aws::sesv2::SesV2Directory::verified_domains(self).await

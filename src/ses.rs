@@ -6,7 +6,9 @@
 //! strict fields (a Bcc-only message has no `commonHeaders.to`). Every field real payloads
 //! omit is optional; every enumeration AWS may extend has an `Unknown` variant.
 
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// `mail` + `receipt` (+ `content` for an SNS action with content).
 #[derive(Debug, Clone, Deserialize)]
@@ -75,7 +77,7 @@ pub struct Verdict {
     pub status: VerdictStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum VerdictStatus {
     Pass,
@@ -83,11 +85,21 @@ pub enum VerdictStatus {
     Gray,
     ProcessingFailed,
     Disabled,
-    #[serde(other)]
     Unknown,
 }
 
 impl VerdictStatus {
+    fn from_text(text: &str) -> Self {
+        match text {
+            "PASS" => Self::Pass,
+            "FAIL" => Self::Fail,
+            "GRAY" => Self::Gray,
+            "PROCESSING_FAILED" => Self::ProcessingFailed,
+            "DISABLED" => Self::Disabled,
+            _ => Self::Unknown,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Pass => "PASS",
@@ -101,20 +113,25 @@ impl VerdictStatus {
 }
 
 /// `receipt.dmarcPolicy`: a plain string in real payloads, lower case, sometimes upper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SesDmarcPolicy {
-    #[serde(alias = "NONE")]
     None,
-    #[serde(alias = "QUARANTINE")]
     Quarantine,
-    #[serde(alias = "REJECT")]
     Reject,
-    #[serde(other)]
     Unknown,
 }
 
 impl SesDmarcPolicy {
+    fn from_text(text: &str) -> Self {
+        match text {
+            "none" | "NONE" => Self::None,
+            "quarantine" | "QUARANTINE" => Self::Quarantine,
+            "reject" | "REJECT" => Self::Reject,
+            _ => Self::Unknown,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -133,15 +150,48 @@ pub struct Action {
     pub encoding: Option<ContentEncoding>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ContentEncoding {
-    #[serde(alias = "UTF-8")]
     Utf8,
     Base64,
-    #[serde(other)]
     Unknown,
 }
+
+impl ContentEncoding {
+    fn from_text(text: &str) -> Self {
+        match text {
+            "UTF8" | "UTF-8" => Self::Utf8,
+            "BASE64" => Self::Base64,
+            _ => Self::Unknown,
+        }
+    }
+}
+
+/// Deserialize for the enumerations above, from their JSON string. Written out rather than
+/// derived so that a value of the wrong type is named ("invalid type: integer `7`, expected a
+/// string") instead of surfacing as serde_json's bare "expected value", and no string is
+/// allocated to read a keyword.
+macro_rules! from_json_text {
+    ($($name:ident),*) => {$(
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct Text;
+                impl Visitor<'_> for Text {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str("a string")
+                    }
+                    fn visit_str<E: de::Error>(self, text: &str) -> Result<$name, E> {
+                        Ok($name::from_text(text))
+                    }
+                }
+                deserializer.deserialize_str(Text)
+            }
+        }
+    )*};
+}
+
+from_json_text!(VerdictStatus, SesDmarcPolicy, ContentEncoding);
 
 #[cfg(test)]
 mod tests {

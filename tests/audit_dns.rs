@@ -239,6 +239,7 @@ async fn cli_check_prints_findings_and_exit_codes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"not a domain\" is not a domain"));
 }
 
+#[cfg(feature = "aws")]
 mod run {
     use super::*;
     use aws_sdk_sesv2::operation::get_email_identity::{

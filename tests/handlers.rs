@@ -1,5 +1,6 @@
 //! The Lambda handlers driven directly, with offline facts, fake directories and an
 //! in-memory sink.
+#![cfg(feature = "aws")]
 
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use ses_dmarc_monitor::facts::OfflineFacts;
@@ -25,9 +26,15 @@ async fn invoke(
         facts: &OfflineFacts::default(),
         directory: &NoDirectory,
     };
-    let result = handler::receipt(event, ports, &Everything, &sink, &Settings::default())
-        .await
-        .result;
+    let result = handler::receipt(
+        event.to_string().as_bytes(),
+        ports,
+        &Everything,
+        &sink,
+        &Settings::default(),
+    )
+    .await
+    .result;
     let kinds = sink.kinds();
     (result, kinds)
 }
@@ -119,8 +126,14 @@ async fn invoke_feedback<D: ses_dmarc_monitor::identity::IdentityDirectory>(
         facts: &OfflineFacts::default(),
         directory,
     };
-    let invocation =
-        handler::feedback(event, ports, &Everything, &sink, &Settings::default()).await;
+    let invocation = handler::feedback(
+        event.to_string().as_bytes(),
+        ports,
+        &Everything,
+        &sink,
+        &Settings::default(),
+    )
+    .await;
     let result = invocation.result.map(|()| invocation.processed);
     let kinds = sink.kinds();
     (result, kinds)

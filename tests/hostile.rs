@@ -137,7 +137,28 @@ async fn json_nested_ten_thousand_deep() {
         "[".repeat(10_000),
         "]".repeat(10_000)
     );
-    assert!(run(deep_record.as_bytes()).await.is_err());
+    // The envelope is shallow, so the batch is read and the one record fails on its own.
+    let outcomes = run(deep_record.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&outcomes[..], [RecordOutcome::Failed { error, transient: false }] if error.contains("not an object")),
+        "{outcomes:?}"
+    );
+    // A million levels inside a record: skipping it while reading the envelope must not
+    // recurse, and reading it as a receipt stops at the first wrong type.
+    let deeper = format!(
+        r#"{{"Records":[{{"ses":{}1{}}}]}}"#,
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
+    let outcomes = run(deeper.as_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&outcomes[..], [RecordOutcome::Failed { error, transient: false }] if error.contains("not an SES receipt")),
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]

@@ -3,9 +3,7 @@
 use ses_dmarc_monitor::{feedback, notification};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(data)
-        && let Ok(parsed) = notification::parse(value)
-    {
+    if let Ok(parsed) = notification::parse(data) {
         let summary = feedback::summarize(&parsed);
         let _ = feedback::findings(&parsed, &summary, None);
     }

@@ -2,6 +2,7 @@
 //! event-publishing notifications. Wiring only (see `lambda::Wiring` and `config`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
 use ses_dmarc_monitor::handler;
 use ses_dmarc_monitor::lambda::Wiring;
 
@@ -9,13 +10,13 @@ use ses_dmarc_monitor::lambda::Wiring;
 async fn main() -> Result<(), Error> {
     ses_dmarc_monitor::config::init_tracing();
     let wiring = Wiring::from_env("feedback").await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let wiring = &wiring;
         async move {
             // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
             // the compiler's layout depth otherwise.
             let invocation = Box::pin(handler::feedback(
-                event.payload,
+                event.payload.get().as_bytes(),
                 wiring.ports(),
                 &wiring.scope,
                 &wiring.sink,
