@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side measurements, one command: Authentication-Results parsing against Python
-# `authres` and Perl `Mail::AuthenticationResults`, and process-level figures of the CLI.
+# `authres` and Perl `Mail::AuthenticationResults`; whole-event analysis against the floor of
+# merely deserializing the same events with serde_json; process-level figures of the CLI.
 # Installs the peers itself; writes bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,8 +13,9 @@ trap 'rm -rf "$WORK"' EXIT
 python3 -c 'import authres' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check authres
 perl -MMail::AuthenticationResults::Parser -e1 2>/dev/null \
   || { apt-get update -q >/dev/null && apt-get install -y -q libmail-authenticationresults-perl >/dev/null; }
-cargo build --release --quiet --bin ses-dmarc-monitor
+cargo build --release --quiet --bin ses-dmarc-monitor --example whole_event
 OURS="$CARGO_TARGET_DIR/release/ses-dmarc-monitor"
+WHOLE="$CARGO_TARGET_DIR/release/examples/whole_event"
 
 python3 bench/corpus.py "$VECTORS" events "$WORK/base.txt"
 # Which headers each parser accepts; the timed corpus holds only those every parser accepts.
@@ -48,6 +50,32 @@ PY
 py_rate=$(python3 bench/authres_py.py time "$WORK/corpus.txt")
 pl_rate=$(perl bench/authres_pl.pl time "$WORK/corpus.txt")
 
+# Whole events: 10,000 generated from the bundled ones, each phase over all of them in memory.
+EVENTS=10000
+python3 bench/events.py events "$WORK/events" "$EVENTS" 2>/dev/null
+"$WHOLE" value,read,detect,analyze "$WORK/events" 7 > "$WORK/whole.txt"
+rate() { awk -v p="$1" '$1 == p { print $4 }' "$WORK/whole.txt"; }
+per_event() { awk -v p="$1" '$1 == p { printf "%.1f", $3 / $2 * 1e6 }' "$WORK/whole.txt"; }
+# The CLI over the same files: reading each file and printing its report included.
+cli_start=$(date +%s.%N)
+status=0
+"$OURS" analyze --format json "$WORK/events" > /dev/null 2>&1 || status=$?
+cli_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $cli_start:.2f}')")
+[ "$status" -le 1 ] || { echo "analyze failed on the generated events (exit $status)" >&2; exit 1; }
+# Instruction counts, repeatable where wall time is not: 2,000 of the events, one round per
+# phase, less the cost of loading them (phase none).
+instructions=""
+if command -v valgrind >/dev/null 2>&1; then
+  mkdir -p "$WORK/events2k"
+  ls "$WORK/events" | head -n 2000 | sed "s|^|$WORK/events/|" | xargs cp -t "$WORK/events2k"
+  for phase in none value read detect analyze; do
+    n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WHOLE" "$phase" "$WORK/events2k" 1 2>&1 \
+      | awk '/Collected/ { print $NF }')
+    instructions+="$phase $n"$'\n'
+  done
+fi
+instr() { awk -v p="$1" '$1 == "none" { base = $2 } $1 == p { n = $2 } END { printf "%.0f", (n - base) / 2000 }' <<<"$instructions"; }
+
 event=events/receipt-mail-from-fallback.json
 time_out=$( { /usr/bin/time -v "$OURS" analyze --format json "$event" >/dev/null; } 2>&1 )
 wall=$(grep "Elapsed (wall clock)" <<<"$time_out" | awk '{print $NF}')
@@ -81,6 +109,30 @@ ours $rej_ours, Python \`authres\` $rej_py, Perl \`Mail::AuthenticationResults\`
 | Perl \`Mail::AuthenticationResults\` (parse loop only) | $pl_rate | $(ratio "$ours_rate" "$pl_rate") |
 
 The library alone parses SES's header in about 1 µs (\`cargo bench\`, \`authres/ses_header\`).
+
+## Whole-event analysis
+
+Corpus: $EVENTS events made by \`bench/events.py\` from the bundled JSON events (receipt
+Lambda events, SNS receipt and feedback notifications, other SNS messages) with varied
+sending domains and, one time in five, a different verdict. Every phase runs over all of them
+in memory, on one thread, best of 7 rounds (\`examples/whole_event.rs\`).
+
+| phase | events/s | µs per event | analyze costs |
+|---|---|---|---|
+| \`value\`: \`serde_json::from_slice::<Value>\` of the event | $(rate value) | $(per_event value) | $(ratio "$(rate value)" "$(rate analyze)") × |
+| \`read\`: \`value\` plus the JSON inside each SNS \`Message\` (all the JSON there is) | $(rate read) | $(per_event read) | $(ratio "$(rate read)" "$(rate analyze)") × |
+| \`detect\`: our input stage, recognized and deserialized into the typed model | $(rate detect) | $(per_event detect) | $(ratio "$(rate detect)" "$(rate analyze)") × |
+| \`analyze\`: the whole offline analysis, findings and evidence included | $(rate analyze) | $(per_event analyze) | 1.0 × |
+
+Target: the analysis at least half as fast as bare deserialization, i.e. "analyze costs" at
+most 2 × \`value\`.
+${instructions:+
+Instructions per event (callgrind, 2,000 of the events, loading excluded): value $(instr value),
+read $(instr read), detect $(instr detect), analyze $(instr analyze); analyze costs
+$(ratio "$(instr analyze)" "$(instr value)") × value and $(ratio "$(instr analyze)" "$(instr read)") × read.
+}
+The CLI, \`ses-dmarc-monitor analyze --format json\` over the $EVENTS files (each file read
+and its report printed): ${cli_seconds} s, $(python3 -c "print(round($EVENTS / $cli_seconds))") events/s.
 
 ## One event through the CLI (what a cold start pays)
 
