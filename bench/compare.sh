@@ -67,7 +67,8 @@ cli_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $cli_start:.2f}')")
 instructions=""
 if command -v valgrind >/dev/null 2>&1; then
   mkdir -p "$WORK/events2k"
-  ls "$WORK/events" | head -n 2000 | sed "s|^|$WORK/events/|" | xargs cp -t "$WORK/events2k"
+  files=("$WORK"/events/*.json)
+  cp -t "$WORK/events2k" "${files[@]:0:2000}"
   for phase in none value read detect analyze; do
     n=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$WHOLE" "$phase" "$WORK/events2k" 1 2>&1 \
       | awk '/Collected/ { print $NF }')

@@ -9,6 +9,7 @@ use crate::observation::Source;
 use crate::ses::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
 use serde::Deserialize;
+use serde::de::{self, IgnoredAny, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -78,10 +79,10 @@ struct Keys<'a> {
     ses: Option<&'a RawValue>,
     #[serde(rename = "Sns", alias = "sns", borrow)]
     sns_record: Option<Box<Keys<'a>>>,
-    #[serde(rename = "Type", borrow)]
-    sns_type: Option<&'a RawValue>,
-    #[serde(rename = "Message", borrow)]
-    sns_message: Option<&'a RawValue>,
+    #[serde(rename = "Type")]
+    sns_type: Option<MaybeString>,
+    #[serde(rename = "Message")]
+    sns_message: Option<MaybeString>,
     #[serde(rename = "notificationType", borrow)]
     notification_type: Option<&'a RawValue>,
     #[serde(rename = "eventType", borrow)]
@@ -90,6 +91,51 @@ struct Keys<'a> {
     mail: Option<&'a RawValue>,
     #[serde(borrow)]
     receipt: Option<&'a RawValue>,
+}
+
+/// A member that ought to be a string: its text, or `None` when it holds another type, so the
+/// caller can say what was wrong. An SNS `Message` is read here once, in the same pass as the
+/// keys around it.
+struct MaybeString(Option<String>);
+
+impl<'de> Deserialize<'de> for MaybeString {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Lenient;
+        impl<'de> Visitor<'de> for Lenient {
+            type Value = Option<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(Some(text.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
+                Ok(Some(text))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| None)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| None)
+            }
+        }
+        deserializer.deserialize_any(Lenient).map(MaybeString)
+    }
 }
 
 fn detect_document(
@@ -141,17 +187,17 @@ fn detect_record(record: &RawValue) -> Result<Item, String> {
 }
 
 fn sns_message(sns: &Keys<'_>) -> Result<Item, String> {
-    let kind = text(sns.sns_type);
-    let kind = kind.as_deref().unwrap_or("Notification");
+    let kind = sns.sns_type.as_ref().and_then(|t| t.0.as_deref());
+    let kind = kind.unwrap_or("Notification");
     if kind != "Notification" {
         return Ok(Item::NotSes {
             what: format!("SNS {kind}"),
         });
     }
-    let Some(message) = text(sns.sns_message) else {
+    let Some(message) = sns.sns_message.as_ref().and_then(|m| m.0.as_deref()) else {
         return Err("SNS record without a Message string".into());
     };
-    match serde_json::from_str::<Members<'_>>(&message) {
+    match serde_json::from_str::<Members<'_>>(message) {
         Ok(members) => notification(&members),
         Err(_) => Ok(Item::NotSes {
             what: "an SNS message that is not JSON".into(),

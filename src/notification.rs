@@ -53,8 +53,7 @@ macro_rules! open_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                Ok(Self::from_text(&text))
+                crate::ses::from_json_text(deserializer, Self::from_text)
             }
         }
 

@@ -167,31 +167,44 @@ impl ContentEncoding {
     }
 }
 
-/// Deserialize for the enumerations above, from their JSON string. Written out rather than
-/// derived so that a value of the wrong type is named ("invalid type: integer `7`, expected a
-/// string") instead of surfacing as serde_json's bare "expected value", and no string is
-/// allocated to read a keyword.
-macro_rules! from_json_text {
-    ($($name:ident),*) => {$(
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct Text;
-                impl Visitor<'_> for Text {
-                    type Value = $name;
-                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                        f.write_str("a string")
-                    }
-                    fn visit_str<E: de::Error>(self, text: &str) -> Result<$name, E> {
-                        Ok($name::from_text(text))
-                    }
-                }
-                deserializer.deserialize_str(Text)
-            }
-        }
-    )*};
+impl<'de> Deserialize<'de> for VerdictStatus {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_json_text(deserializer, Self::from_text)
+    }
 }
 
-from_json_text!(VerdictStatus, SesDmarcPolicy, ContentEncoding);
+impl<'de> Deserialize<'de> for SesDmarcPolicy {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_json_text(deserializer, Self::from_text)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentEncoding {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        from_json_text(deserializer, Self::from_text)
+    }
+}
+
+/// Reads an enumeration from its JSON string through `from_text`. Written out rather than
+/// derived so that a value of the wrong type is named ("invalid type: integer `7`, expected a
+/// string") instead of surfacing as serde_json's bare "expected value", and so that reading a
+/// keyword allocates nothing.
+pub(crate) fn from_json_text<'de, D: Deserializer<'de>, T>(
+    deserializer: D,
+    from_text: fn(&str) -> T,
+) -> Result<T, D::Error> {
+    struct Text<T>(fn(&str) -> T);
+    impl<T> Visitor<'_> for Text<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
+            Ok((self.0)(text))
+        }
+    }
+    deserializer.deserialize_str(Text(from_text))
+}
 
 #[cfg(test)]
 mod tests {
