@@ -4,12 +4,11 @@
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
 
-use crate::notification::{self, Members, Notification, text};
+use crate::document::{Members, reason, text};
+use crate::notification::{self, Notification};
 use crate::observation::Source;
 use crate::ses::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
@@ -35,7 +34,7 @@ pub enum Item {
 pub enum InputError {
     #[error("not valid JSON: {0}")]
     Json(String),
-    #[error("unrecognized JSON shape (top-level keys: {0})")]
+    #[error("unrecognized JSON shape ({0})")]
     UnknownShape(String),
     #[error("record {index}: {reason}")]
     Record { index: usize, reason: String },
@@ -57,10 +56,10 @@ pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError>
         return Err(InputError::Empty);
     }
     if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
-        let Ok(keys) = serde_json::from_slice::<Keys<'_>>(bytes) else {
+        let Ok(members) = serde_json::from_slice::<Members<'_>>(bytes) else {
             return Err(shape_error(bytes));
         };
-        return detect_document(keys, bytes);
+        return detect_document(members, bytes);
     }
     if looks_like_message(trimmed) {
         return Ok(vec![Ok(Item::Raw(bytes.to_vec()))]);
@@ -68,81 +67,11 @@ pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError>
     Err(InputError::NotAMessage)
 }
 
-/// The keys that tell an event's shapes apart, for the event and for each of its records.
-/// Values stay unparsed slices of the input until the shape is known, so the envelope is
-/// scanned once and each record's payload is deserialized once.
-#[derive(Deserialize)]
-struct Keys<'a> {
-    #[serde(rename = "Records", borrow)]
-    records: Option<Vec<&'a RawValue>>,
-    #[serde(borrow)]
-    ses: Option<&'a RawValue>,
-    #[serde(rename = "Sns", alias = "sns", borrow)]
-    sns_record: Option<Box<Keys<'a>>>,
-    #[serde(rename = "Type")]
-    sns_type: Option<MaybeString>,
-    #[serde(rename = "Message")]
-    sns_message: Option<MaybeString>,
-    #[serde(rename = "notificationType", borrow)]
-    notification_type: Option<&'a RawValue>,
-    #[serde(rename = "eventType", borrow)]
-    event_type: Option<&'a RawValue>,
-    #[serde(borrow)]
-    mail: Option<&'a RawValue>,
-    #[serde(borrow)]
-    receipt: Option<&'a RawValue>,
-}
-
-/// A member that ought to be a string: its text, or `None` when it holds another type, so the
-/// caller can say what was wrong. An SNS `Message` is read here once, in the same pass as the
-/// keys around it.
-struct MaybeString(Option<String>);
-
-impl<'de> Deserialize<'de> for MaybeString {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Lenient;
-        impl<'de> Visitor<'de> for Lenient {
-            type Value = Option<String>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(Some(text.to_owned()))
-            }
-            fn visit_string<E: de::Error>(self, text: String) -> Result<Self::Value, E> {
-                Ok(Some(text))
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-                Ok(None)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq).map(|_| None)
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_map(map).map(|_| None)
-            }
-        }
-        deserializer.deserialize_any(Lenient).map(MaybeString)
-    }
-}
-
 fn detect_document(
-    keys: Keys<'_>,
+    members: Members<'_>,
     bytes: &[u8],
 ) -> Result<Vec<Result<Item, InputError>>, InputError> {
-    if let Some(records) = keys.records {
+    if let Some(records) = members.records {
         return Ok(records
             .into_iter()
             .enumerate()
@@ -153,15 +82,12 @@ fn detect_document(
     }
     // A single record: an SNS message body (as delivered over HTTP(S) or copied from the
     // console), a bare notification, or a bare `ses` object.
-    let single = if keys.sns_type.is_some() && keys.sns_message.is_some() {
-        sns_message(&keys)
-    } else if keys.notification_type.is_some() || keys.event_type.is_some() {
-        match serde_json::from_slice::<Members<'_>>(bytes) {
-            Ok(members) => notification(&members),
-            Err(error) => Err(format!("not an SES notification: {}", reason(&error))),
-        }
-    } else if keys.mail.is_some() && keys.receipt.is_some() {
-        received(bytes, Source::ReceiptLambda)
+    let single = if members.sns_type.is_some() && members.sns_message.is_some() {
+        sns_message(&members)
+    } else if members.notification_type.is_some() || members.event_type.is_some() {
+        notification(&members)
+    } else if members.mail.is_some() && members.receipt.is_some() {
+        received_members(&members, Source::ReceiptLambda)
     } else {
         return Err(shape_error(bytes));
     };
@@ -171,13 +97,13 @@ fn detect_document(
 }
 
 fn detect_record(record: &RawValue) -> Result<Item, String> {
-    let Ok(keys) = serde_json::from_str::<Keys<'_>>(record.get()) else {
+    let Ok(members) = serde_json::from_str::<Members<'_>>(record.get()) else {
         return Err(record_error(record.get().as_bytes()));
     };
-    if let Some(ses) = keys.ses {
+    if let Some(ses) = members.ses {
         return received(ses.get().as_bytes(), Source::ReceiptLambda);
     }
-    if let Some(sns) = &keys.sns_record {
+    if let Some(sns) = &members.sns {
         return sns_message(sns);
     }
     Err(format!(
@@ -186,7 +112,7 @@ fn detect_record(record: &RawValue) -> Result<Item, String> {
     ))
 }
 
-fn sns_message(sns: &Keys<'_>) -> Result<Item, String> {
+fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
     let kind = sns.sns_type.as_ref().and_then(|t| t.0.as_deref());
     let kind = kind.unwrap_or("Notification");
     if kind != "Notification" {
@@ -209,12 +135,7 @@ fn notification(members: &Members<'_>) -> Result<Item, String> {
     let notification_type = text(members.notification_type);
     let event_type = text(members.event_type);
     match (notification_type.as_deref(), event_type.as_deref()) {
-        (Some("Received"), _) => received_members(members)
-            .map_err(|e| format!("not an SES receipt: {e}"))
-            .map(|message| Item::Received {
-                message: Box::new(message),
-                source: Source::ReceiptSns,
-            }),
+        (Some("Received"), _) => received_members(members, Source::ReceiptSns),
         (Some(_), _) | (None, Some(_)) => notification::from_members(members)
             .map(|n| Item::Feedback(Box::new(n)))
             .map_err(|e| format!("not an SES notification: {e}")),
@@ -227,8 +148,8 @@ fn notification(members: &Members<'_>) -> Result<Item, String> {
     }
 }
 
-/// A `Received` notification from its members, each read once.
-fn received_members(members: &Members<'_>) -> Result<ReceivedMessage, String> {
+/// A receipt (`mail`, `receipt` and the SNS action's `content`) from members already read.
+fn received_members(members: &Members<'_>, source: Source) -> Result<Item, String> {
     fn part<T: serde::de::DeserializeOwned>(
         raw: Option<&RawValue>,
         name: &str,
@@ -238,11 +159,20 @@ fn received_members(members: &Members<'_>) -> Result<ReceivedMessage, String> {
         })
         .transpose()
     }
-    Ok(ReceivedMessage {
-        mail: part(members.mail, "mail")?.ok_or("missing field `mail`")?,
-        receipt: part(members.receipt, "receipt")?.ok_or("missing field `receipt`")?,
-        content: part(members.content, "content")?,
-    })
+    let message = || -> Result<ReceivedMessage, String> {
+        Ok(ReceivedMessage {
+            mail: part(members.mail, "mail")?.ok_or("missing field `mail`")?,
+            receipt: part(members.receipt, "receipt")?.ok_or("missing field `receipt`")?,
+            content: part(members.content, "content")?,
+        })
+    };
+    match message() {
+        Ok(message) => Ok(Item::Received {
+            message: Box::new(message),
+            source,
+        }),
+        Err(error) => Err(format!("not an SES receipt: {error}")),
+    }
 }
 
 fn received(document: &[u8], source: Source) -> Result<Item, String> {
@@ -254,17 +184,6 @@ fn received(document: &[u8], source: Source) -> Result<Item, String> {
     })
 }
 
-/// A deserialization error without its position: positions count from the start of the part
-/// being read (a record, an SNS message), which would mislead a reader of the whole event.
-pub(crate) fn reason(error: &serde_json::Error) -> String {
-    let text = error.to_string();
-    let position = format!(" at line {} column {}", error.line(), error.column());
-    match text.strip_suffix(&position) {
-        Some(reason) => reason.to_owned(),
-        None => text,
-    }
-}
-
 /// Why a JSON input has no shape we know, worded from the document itself. Only error paths
 /// come here, so building the whole tree is affordable.
 fn shape_error(bytes: &[u8]) -> InputError {
@@ -273,7 +192,9 @@ fn shape_error(bytes: &[u8]) -> InputError {
         Ok(Value::Object(object)) if object.get("Records").is_some_and(|r| !r.is_array()) => {
             InputError::UnknownShape("Records is not an array".into())
         }
-        Ok(Value::Object(_)) => InputError::UnknownShape(key_list(bytes)),
+        Ok(Value::Object(_)) => {
+            InputError::UnknownShape(format!("top-level keys: {}", key_list(bytes)))
+        }
         Ok(_) => InputError::UnknownShape("not an object".into()),
     }
 }
@@ -424,7 +345,7 @@ mod tests {
             ),
             (
                 r#"{"Records":{"ses":{}}}"#.into(),
-                vec!["input-error:unrecognized JSON shape (top-level keys: Records is not an array)"],
+                vec!["input-error:unrecognized JSON shape (Records is not an array)"],
             ),
             (
                 r#"{"Records":[{"Sns":"text"},7,{"Sns":{"Type":"Notification","Message":"{\"notificationType\":\"Received\",\"receipt\":{}}"}}]}"#.into(),

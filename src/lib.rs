@@ -27,6 +27,7 @@ pub mod aws;
 pub mod classify;
 pub mod config;
 pub mod dns;
+mod document;
 pub mod domain;
 pub mod facts;
 pub mod feedback;

@@ -7,8 +7,8 @@
 //! so a new value is reported and counted. Recipient addresses are personal data: only their
 //! domains are kept, at deserialization, so no later code can log an address by mistake.
 
+use crate::document::{Members, reason, text};
 use crate::domain::domain_of_address;
-use crate::input::reason;
 use crate::ses::{CommonHeaders, Header};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
@@ -363,37 +363,6 @@ impl IdentityArn {
     }
 }
 
-/// The top-level members of an SES notification (feedback or `Received`) or of whatever else
-/// an SNS message carries; each payload stays an unparsed slice until the type says which one
-/// to read, so the document is scanned once.
-#[derive(Deserialize)]
-pub(crate) struct Members<'a> {
-    #[serde(rename = "notificationType", borrow)]
-    pub(crate) notification_type: Option<&'a RawValue>,
-    #[serde(rename = "eventType", borrow)]
-    pub(crate) event_type: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pub(crate) mail: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pub(crate) receipt: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pub(crate) content: Option<&'a RawValue>,
-    #[serde(rename = "AlarmName", borrow)]
-    pub(crate) alarm_name: Option<&'a RawValue>,
-    #[serde(borrow)]
-    bounce: Option<&'a RawValue>,
-    #[serde(borrow)]
-    complaint: Option<&'a RawValue>,
-    #[serde(borrow)]
-    delivery: Option<&'a RawValue>,
-    #[serde(rename = "deliveryDelay", borrow)]
-    delivery_delay: Option<&'a RawValue>,
-    #[serde(borrow)]
-    reject: Option<&'a RawValue>,
-    #[serde(borrow)]
-    failure: Option<&'a RawValue>,
-}
-
 /// Reads a notification already recognized as feedback (it has `notificationType` or
 /// `eventType`, and is not `Received`), from its JSON text. The error names what was missing
 /// or malformed.
@@ -401,11 +370,6 @@ pub fn parse(document: &[u8]) -> Result<Notification, String> {
     let members: Members<'_> = serde_json::from_slice(document)
         .map_err(|e| format!("not a JSON object: {}", reason(&e)))?;
     from_members(&members)
-}
-
-/// The string a member holds; `None` when absent or not a string.
-pub(crate) fn text(raw: Option<&RawValue>) -> Option<String> {
-    raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
 }
 
 /// [`parse`] for a document whose members were already read.
