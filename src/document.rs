@@ -25,10 +25,10 @@ pub(crate) struct Members<'a> {
     pub(crate) sns_type: Option<MaybeString>,
     #[serde(rename = "Message")]
     pub(crate) sns_message: Option<MaybeString>,
-    #[serde(rename = "notificationType", borrow)]
-    pub(crate) notification_type: Option<&'a RawValue>,
-    #[serde(rename = "eventType", borrow)]
-    pub(crate) event_type: Option<&'a RawValue>,
+    #[serde(rename = "notificationType")]
+    pub(crate) notification_type: Option<MaybeString>,
+    #[serde(rename = "eventType")]
+    pub(crate) event_type: Option<MaybeString>,
     #[serde(rename = "AlarmName", borrow)]
     pub(crate) alarm_name: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -52,9 +52,9 @@ pub(crate) struct Members<'a> {
 }
 
 /// A member that ought to be a string: its text, or `None` when it holds another type, so the
-/// caller can say what was wrong. An SNS `Message` is read here once, in the same pass as the
-/// keys around it.
-pub(crate) struct MaybeString(pub(crate) Option<String>);
+/// caller can say what was wrong. Read in the same pass as the keys around it (an SNS
+/// `Message` included).
+pub(crate) struct MaybeString(Option<String>);
 
 impl<'de> Deserialize<'de> for MaybeString {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -97,8 +97,8 @@ impl<'de> Deserialize<'de> for MaybeString {
 }
 
 /// The string a member holds; `None` when absent or not a string.
-pub(crate) fn text(raw: Option<&RawValue>) -> Option<String> {
-    raw.and_then(|raw| serde_json::from_str::<String>(raw.get()).ok())
+pub(crate) fn text(member: &Option<MaybeString>) -> Option<&str> {
+    member.as_ref().and_then(|m| m.0.as_deref())
 }
 
 /// A deserialization error without its position: positions count from the start of the part

@@ -165,8 +165,9 @@ fn records_error(failures: &[&String], total: usize) -> Option<HandlerError> {
     })
 }
 
-/// The receipt function, given the event as the runtime received it (JSON text). Any record that fails fails the invocation (after the others were
-/// published); otherwise the receipt rule continues: monitoring never stops delivery.
+/// The receipt function, given the event as the runtime received it (JSON text). Any record
+/// that fails fails the invocation (after the others were published); otherwise the receipt
+/// rule continues: monitoring never stops delivery.
 pub async fn receipt<F, D, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,

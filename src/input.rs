@@ -106,21 +106,21 @@ fn detect_record(record: &RawValue) -> Result<Item, String> {
     if let Some(sns) = &members.sns {
         return sns_message(sns);
     }
-    Err(format!(
-        "neither an SES nor an SNS record (keys: {})",
-        key_list(record.get().as_bytes())
-    ))
+    let keys = match serde_json::from_str::<Value>(record.get()) {
+        Ok(Value::Object(object)) => key_list(&object),
+        _ => String::new(),
+    };
+    Err(format!("neither an SES nor an SNS record (keys: {keys})"))
 }
 
 fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
-    let kind = sns.sns_type.as_ref().and_then(|t| t.0.as_deref());
-    let kind = kind.unwrap_or("Notification");
+    let kind = text(&sns.sns_type).unwrap_or("Notification");
     if kind != "Notification" {
         return Ok(Item::NotSes {
             what: format!("SNS {kind}"),
         });
     }
-    let Some(message) = sns.sns_message.as_ref().and_then(|m| m.0.as_deref()) else {
+    let Some(message) = text(&sns.sns_message) else {
         return Err("SNS record without a Message string".into());
     };
     match serde_json::from_str::<Members<'_>>(message) {
@@ -132,9 +132,7 @@ fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
 }
 
 fn notification(members: &Members<'_>) -> Result<Item, String> {
-    let notification_type = text(members.notification_type);
-    let event_type = text(members.event_type);
-    match (notification_type.as_deref(), event_type.as_deref()) {
+    match (text(&members.notification_type), text(&members.event_type)) {
         (Some("Received"), _) => received_members(members, Source::ReceiptSns),
         (Some(_), _) | (None, Some(_)) => notification::from_members(members)
             .map(|n| Item::Feedback(Box::new(n)))
@@ -192,8 +190,8 @@ fn shape_error(bytes: &[u8]) -> InputError {
         Ok(Value::Object(object)) if object.get("Records").is_some_and(|r| !r.is_array()) => {
             InputError::UnknownShape("Records is not an array".into())
         }
-        Ok(Value::Object(_)) => {
-            InputError::UnknownShape(format!("top-level keys: {}", key_list(bytes)))
+        Ok(Value::Object(object)) => {
+            InputError::UnknownShape(format!("top-level keys: {}", key_list(&object)))
         }
         Ok(_) => InputError::UnknownShape("not an object".into()),
     }
@@ -211,14 +209,9 @@ fn record_error(record: &[u8]) -> String {
 }
 
 /// The first keys of a JSON object, for an error message.
-fn key_list(bytes: &[u8]) -> String {
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(Value::Object(object)) => {
-            let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
-            keys.join(", ")
-        }
-        _ => String::new(),
-    }
+fn key_list(object: &serde_json::Map<String, Value>) -> String {
+    let keys: Vec<&str> = object.keys().map(String::as_str).take(8).collect();
+    keys.join(", ")
 }
 
 /// The raw message SES attached to an SNS notification, decoded.

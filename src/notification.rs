@@ -374,9 +374,9 @@ pub fn parse(document: &[u8]) -> Result<Notification, String> {
 
 /// [`parse`] for a document whose members were already read.
 pub(crate) fn from_members(members: &Members<'_>) -> Result<Notification, String> {
-    let (form, type_name) = match (text(members.notification_type), text(members.event_type)) {
-        (Some(name), _) => (Form::IdentityNotification, name),
-        (None, Some(name)) => (Form::EventPublishing, name),
+    let (form, type_name) = match (text(&members.notification_type), text(&members.event_type)) {
+        (Some(name), _) => (Form::IdentityNotification, name.to_owned()),
+        (None, Some(name)) => (Form::EventPublishing, name.to_owned()),
         (None, None) => return Err("neither notificationType nor eventType".into()),
     };
     let mail: SentMail = match members.mail {
