@@ -3,10 +3,11 @@
 //! event, and classifying one bounce diagnostic.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::judge::auth_rejection;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
-use ses_dmarc_monitor::{authres, classify};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::read::authres;
 use std::hint::black_box;
 
 const SES_HEADER: &str = "amazonses.com; spf=pass (spfCheck: domain of us-east-1.amazonses.com designates 198.51.100.21 as permitted sender) client-ip=198.51.100.21; envelope-from=010001939a1b2c3d-4e5f6a7b@us-east-1.amazonses.com; helo=a8-21.smtp-out.amazonses.com; dkim=pass header.i=@example.com; dkim=pass header.i=@amazonses.com; dmarc=pass header.from=example.com;";
@@ -33,10 +34,14 @@ fn classify(c: &mut Criterion) {
     let mut group = c.benchmark_group("classify");
     group.throughput(Throughput::Elements(1));
     group.bench_function("gmail_dmarc", |b| {
-        b.iter(|| classify::classify(black_box(Some("5.7.26")), black_box(Some(GMAIL_DMARC))));
+        b.iter(|| {
+            auth_rejection::classify(black_box(Some("5.7.26")), black_box(Some(GMAIL_DMARC)))
+        });
     });
     group.bench_function("user_unknown", |b| {
-        b.iter(|| classify::classify(black_box(Some("5.1.1")), black_box(Some(USER_UNKNOWN))));
+        b.iter(|| {
+            auth_rejection::classify(black_box(Some("5.1.1")), black_box(Some(USER_UNKNOWN)))
+        });
     });
     group.finish();
 }

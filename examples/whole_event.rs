@@ -18,10 +18,10 @@
 //! repeatable comparison.
 
 use serde_json::Value;
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::OfflineDirectory;
-use ses_dmarc_monitor::input;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
+use ses_dmarc_monitor::ports::directory::OfflineDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::read::input;
 use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};

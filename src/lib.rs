@@ -18,32 +18,9 @@
 //! The AWS edge (`aws`, `handler`, `lambda` and the Lambda binaries) is behind the default
 //! `aws` feature; without it the crate builds without the SDK, for the fuzz targets.
 
-pub mod alert;
-pub mod analyze;
-pub mod audit;
-pub mod authres;
-#[cfg(feature = "aws")]
-pub mod aws;
-pub mod classify;
-pub mod config;
-pub mod dns;
-mod document;
-pub mod domain;
-pub mod facts;
-pub mod feedback;
-pub mod findings;
-#[cfg(feature = "aws")]
-pub mod handler;
-pub mod identity;
-pub mod input;
-#[cfg(feature = "aws")]
-pub mod lambda;
-pub mod metrics;
-pub mod notification;
-pub mod observation;
+pub mod edge;
+pub mod judge;
 pub mod pipeline;
-pub mod policy;
-pub mod report;
-pub mod scope;
-pub mod ses;
-pub mod sink;
+pub mod ports;
+pub mod read;
+pub mod say;

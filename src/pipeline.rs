@@ -2,14 +2,14 @@
 //! facts → analyze, and for a feedback notification summarize → look up the identity → judge.
 //! Shared by the Lambdas and the CLI, so all say the same thing about the same event.
 
-use crate::analyze::{Analysis, IdentityHints, OrgSource, analyze};
-use crate::domain::OrgDomains as _;
-use crate::facts::FactSource;
-use crate::feedback::{self, FeedbackSummary};
-use crate::findings::Finding;
-use crate::identity::{self, IdentityDirectory};
-use crate::input::{self, InputError, Item};
-use crate::observation::{self, Observation, Source};
+use crate::judge::feedback::{self, FeedbackSummary};
+use crate::judge::received::{Analysis, IdentityHints, OrgSource, analyze};
+use crate::ports::directory::{self, IdentityDirectory};
+use crate::ports::facts::FactSource;
+use crate::read::domain::OrgDomains as _;
+use crate::read::input::{self, InputError, Item};
+use crate::read::observation::{self, Observation, Source};
+use crate::say::findings::Finding;
 use serde::Serialize;
 
 /// Configuration of the analysis, read once.
@@ -128,12 +128,12 @@ async fn run_items<F: FactSource, D: IdentityDirectory>(
 }
 
 async fn run_feedback<D: IdentityDirectory>(
-    notification: &crate::notification::Notification,
+    notification: &crate::read::notification::Notification,
     directory: &D,
 ) -> RecordOutcome {
     let mut summary = feedback::summarize(notification);
     let state = match summary.identity_key() {
-        Some(key) => match identity::governing_state(directory, key).await {
+        Some(key) => match directory::governing_state(directory, key).await {
             Ok(state) => state,
             Err(error) if error.is_transient() => {
                 return RecordOutcome::Failed {
@@ -172,13 +172,13 @@ async fn identity_hints<D: IdentityDirectory>(
     observation: &mut Observation,
     directory: &D,
     configured: &IdentityHints,
-) -> Result<Option<IdentityHints>, identity::DirectoryError> {
+) -> Result<Option<IdentityHints>, directory::DirectoryError> {
     let mut added = None::<IdentityHints>;
     for author in &observation.header_from {
         if configured.custom_mail_from(author).is_some() {
             continue;
         }
-        let org = crate::domain::PublicSuffixList.organizational_domain(author);
+        let org = crate::read::domain::PublicSuffixList.organizational_domain(author);
         let mut candidate = author.as_str();
         loop {
             match directory.lookup(candidate).await {

@@ -4,10 +4,10 @@
 
 mod common;
 
-use ses_dmarc_monitor::audit::{self, AuditReport, Check, Target};
-use ses_dmarc_monitor::dns::DnsFacts;
-use ses_dmarc_monitor::findings::{Kind, Severity};
-use ses_dmarc_monitor::identity::IdentityState;
+use ses_dmarc_monitor::edge::dns::DnsFacts;
+use ses_dmarc_monitor::judge::posture::{self, AuditReport, Check, Target};
+use ses_dmarc_monitor::ports::directory::IdentityState;
+use ses_dmarc_monitor::say::findings::{Kind, Severity};
 
 const ZONE: &str = r#"
 $ORIGIN .
@@ -63,7 +63,7 @@ async fn run(
         mail_from_domain: mail_from.map(str::to_owned),
     };
     let view = dns.audit_view(&target).await;
-    audit::audit(&target, &view)
+    posture::audit(&target, &view)
 }
 
 fn kinds(report: &AuditReport) -> Vec<(Kind, Severity)> {
@@ -252,11 +252,11 @@ mod run {
         IdentityType, MailFromAttributes, MailFromDomainStatus,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use ses_dmarc_monitor::aws::sesv2::SesV2Directory;
-    use ses_dmarc_monitor::handler;
-    use ses_dmarc_monitor::identity::{CachedDirectory, Paced};
-    use ses_dmarc_monitor::scope::Everything;
-    use ses_dmarc_monitor::sink::MemorySink;
+    use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
+    use ses_dmarc_monitor::edge::lambda::handler;
+    use ses_dmarc_monitor::ports::directory::{CachedDirectory, Paced};
+    use ses_dmarc_monitor::ports::scope::Everything;
+    use ses_dmarc_monitor::ports::sink::MemorySink;
     use std::time::Duration;
 
     fn info(name: &str, kind: IdentityType) -> IdentityInfo {
@@ -394,7 +394,7 @@ mod run {
 /// The checks that need SES's state, on DNS answers given directly.
 #[test]
 fn ses_state_checks() {
-    use ses_dmarc_monitor::audit::{DkimName, DnsView, Lookup};
+    use ses_dmarc_monitor::judge::posture::{DkimName, DnsView, Lookup};
     let state: IdentityState = serde_json::from_value(serde_json::json!({
         "MailFromAttributes": {"MailFromDomain": "mail.example.com",
             "MailFromDomainStatus": "FAILED", "BehaviorOnMxFailure": "REJECT_MESSAGE"},
@@ -430,7 +430,7 @@ fn ses_state_checks() {
         dkim: vec![(names[0].clone(), Lookup::Found(vec!["not a key".into()]))],
         dmarc: Lookup::Failed("timeout".into()),
     };
-    let report = audit::audit(&target, &view);
+    let report = posture::audit(&target, &view);
     assert_eq!(
         kinds(&report),
         [

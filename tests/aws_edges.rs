@@ -11,19 +11,19 @@ use aws_sdk_sesv2::types::{
 };
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use ses_dmarc_monitor::alert::Deduper;
-use ses_dmarc_monitor::aws::sesv2::SesV2Directory;
-use ses_dmarc_monitor::aws::sns::SnsAlertSink;
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::findings::{Finding, Kind, Severity};
-use ses_dmarc_monitor::handler;
-use ses_dmarc_monitor::identity::{
+use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
+use ses_dmarc_monitor::edge::aws::sns::SnsAlertSink;
+use ses_dmarc_monitor::edge::lambda::handler;
+use ses_dmarc_monitor::pipeline::{Ports, Settings};
+use ses_dmarc_monitor::ports::directory::{
     CachedDirectory, DirectoryError, IdentityDirectory, MailFromStatus, MxFailureBehavior,
 };
-use ses_dmarc_monitor::observation::Source;
-use ses_dmarc_monitor::pipeline::{Ports, Settings};
-use ses_dmarc_monitor::scope::{DomainList, Everything};
-use ses_dmarc_monitor::sink::{FindingSink, MemorySink};
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
+use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink};
+use ses_dmarc_monitor::read::observation::Source;
+use ses_dmarc_monitor::say::alert::Deduper;
+use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
 use std::time::Duration;
 
 fn event(name: &str) -> Vec<u8> {
@@ -455,7 +455,9 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
         ])
         .await;
     match result {
-        Err(ses_dmarc_monitor::sink::SinkError::Delivery { count, .. }) => assert_eq!(count, 2),
+        Err(ses_dmarc_monitor::ports::sink::SinkError::Delivery { count, .. }) => {
+            assert_eq!(count, 2)
+        }
         other => panic!("{other:?}"),
     }
 }

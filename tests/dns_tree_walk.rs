@@ -3,13 +3,13 @@
 
 mod common;
 
-use ses_dmarc_monitor::dns::DnsFacts;
-use ses_dmarc_monitor::facts::FactSource;
-use ses_dmarc_monitor::findings::{Kind, Severity};
-use ses_dmarc_monitor::identity::NoDirectory;
-use ses_dmarc_monitor::observation::{self, Source};
+use ses_dmarc_monitor::edge::dns::DnsFacts;
+use ses_dmarc_monitor::judge::policy::Disposition;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::policy::Disposition;
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::FactSource;
+use ses_dmarc_monitor::read::observation::{self, Source};
+use ses_dmarc_monitor::say::findings::{Kind, Severity};
 use std::net::SocketAddr;
 
 const ZONE: &str = r#"

@@ -2,10 +2,10 @@
 //! beside it (`<name>.expected`, one JSON object per line, the CLI's `--format json`).
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`.
 
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::report::JsonFinding;
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::say::report::JsonFinding;
 use std::path::{Path, PathBuf};
 
 fn events() -> Vec<PathBuf> {

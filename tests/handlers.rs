@@ -3,13 +3,13 @@
 #![cfg(feature = "aws")]
 
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::findings::Kind;
-use ses_dmarc_monitor::handler::{self, HandlerError};
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::edge::lambda::handler::{self, HandlerError};
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
-use ses_dmarc_monitor::scope::Everything;
-use ses_dmarc_monitor::sink::MemorySink;
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::scope::Everything;
+use ses_dmarc_monitor::ports::sink::MemorySink;
+use ses_dmarc_monitor::say::findings::Kind;
 
 fn event(name: &str) -> serde_json::Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -102,22 +102,24 @@ async fn an_unrecognized_event_is_a_clear_error() {
 /// A directory that is always throttled, as SESv2 is under load.
 struct Throttled;
 
-impl ses_dmarc_monitor::identity::IdentityDirectory for Throttled {
+impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
     async fn lookup(
         &self,
         identity: &str,
     ) -> Result<
-        Option<std::sync::Arc<ses_dmarc_monitor::identity::IdentityState>>,
-        ses_dmarc_monitor::identity::DirectoryError,
+        Option<std::sync::Arc<ses_dmarc_monitor::ports::directory::IdentityState>>,
+        ses_dmarc_monitor::ports::directory::DirectoryError,
     > {
-        Err(ses_dmarc_monitor::identity::DirectoryError::Transient {
-            identity: identity.to_owned(),
-            reason: "TooManyRequestsException".into(),
-        })
+        Err(
+            ses_dmarc_monitor::ports::directory::DirectoryError::Transient {
+                identity: identity.to_owned(),
+                reason: "TooManyRequestsException".into(),
+            },
+        )
     }
 }
 
-async fn invoke_feedback<D: ses_dmarc_monitor::identity::IdentityDirectory>(
+async fn invoke_feedback<D: ses_dmarc_monitor::ports::directory::IdentityDirectory>(
     event: serde_json::Value,
     directory: &D,
 ) -> (Result<handler::Processed, HandlerError>, Vec<Kind>) {

@@ -2,10 +2,10 @@
 //! analysis, never a panic. (Their speed is a benchmark matter, not asserted here.)
 
 use base64::Engine as _;
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
-use ses_dmarc_monitor::input::InputError;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::read::input::InputError;
 
 async fn run(bytes: &[u8]) -> Result<Vec<RecordOutcome>, InputError> {
     let ports = Ports {

@@ -1,12 +1,12 @@
 //! The EMF documents pinned byte for byte (`fixtures/emf.expected`; regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --test metrics`), and the counts they carry.
 
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::findings::Kind;
-use ses_dmarc_monitor::identity::NoDirectory;
-use ses_dmarc_monitor::metrics::Metrics;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::scope::{DomainList, DomainScope};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope};
+use ses_dmarc_monitor::say::findings::Kind;
+use ses_dmarc_monitor::say::metrics::Metrics;
 
 async fn outcomes(names: &[&str]) -> Vec<RecordOutcome> {
     let mut all = Vec::new();
@@ -72,9 +72,10 @@ async fn emf_documents_are_pinned() {
 
 #[test]
 fn audit_documents_carry_every_check() {
-    use ses_dmarc_monitor::audit::Check;
+    use ses_dmarc_monitor::judge::posture::Check;
     let failed = std::collections::BTreeMap::from([(Check::MailFromMx, 2), (Check::Dmarc, 1)]);
-    let lines = ses_dmarc_monitor::metrics::audit_emf("SesDmarcMonitor", "audit", 5, &failed, 1);
+    let lines =
+        ses_dmarc_monitor::say::metrics::audit_emf("SesDmarcMonitor", "audit", 5, &failed, 1);
     assert_eq!(lines.len(), 7);
     assert_eq!(
         lines[0],

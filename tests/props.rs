@@ -1,10 +1,13 @@
 //! Property tests: no input makes the parsers panic, and parsing is total.
 
 use proptest::prelude::*;
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::judge::auth_rejection;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
-use ses_dmarc_monitor::{authres, classify, domain, input};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::read::authres;
+use ses_dmarc_monitor::read::domain;
+use ses_dmarc_monitor::read::input;
 
 /// Strings built from the pieces real headers are made of, so the parser's branches are hit.
 fn header_like() -> impl Strategy<Value = String> {
@@ -82,7 +85,7 @@ proptest! {
 
     #[test]
     fn classifier_never_panics(status in prop::option::of("[0-9.a-z]{0,8}"), text in prop::option::of(any::<String>())) {
-        let _ = classify::classify(status.as_deref(), text.as_deref());
+        let _ = auth_rejection::classify(status.as_deref(), text.as_deref());
     }
 
     #[test]

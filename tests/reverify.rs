@@ -8,10 +8,10 @@ use base64::Engine as _;
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter as _;
 use mail_auth::dkim::DkimSigner;
-use ses_dmarc_monitor::dns::DnsFacts;
-use ses_dmarc_monitor::findings::{Finding, Kind, Severity};
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::edge::dns::DnsFacts;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
 
 /// The signed part of the message; the DKIM-Signature and SES's header go on top.
 const BODY_HEADERS: &str = "From: Alerts <alerts@example.com>\r\n\

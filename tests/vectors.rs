@@ -2,10 +2,10 @@
 //! `Authentication-Results` headers others extracted, and real SES payloads.
 
 use serde_json::Value;
-use ses_dmarc_monitor::authres::{self, PropertyType};
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::read::authres::{self, PropertyType};
 use std::path::{Path, PathBuf};
 
 fn vectors() -> Option<PathBuf> {

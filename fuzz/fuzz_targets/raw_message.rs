@@ -1,7 +1,7 @@
 //! A raw RFC 5322 message through the offline analysis (header extraction, observation, alignment).
 #![no_main]
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! Event recognition and the offline receipt analysis on arbitrary bytes.
 #![no_main]
-use ses_dmarc_monitor::facts::OfflineFacts;
-use ses_dmarc_monitor::identity::NoDirectory;
+use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

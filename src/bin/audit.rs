@@ -2,12 +2,12 @@
 //! DMARC set-up checked against DNS. Wiring only (see `lambda::Wiring` and `config`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ses_dmarc_monitor::handler;
-use ses_dmarc_monitor::lambda::{Facts, Wiring};
+use ses_dmarc_monitor::edge::lambda::handler;
+use ses_dmarc_monitor::edge::lambda::wiring::{Facts, Wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ses_dmarc_monitor::config::init_tracing();
+    ses_dmarc_monitor::edge::config::init_tracing();
     let wiring = Wiring::from_env("audit").await?;
     let Facts::Dns(dns) = &wiring.facts else {
         return Err("DNS_RESOLVER=off: the audit checks DNS and needs a resolver".into());

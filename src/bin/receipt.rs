@@ -3,12 +3,12 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
-use ses_dmarc_monitor::handler;
-use ses_dmarc_monitor::lambda::Wiring;
+use ses_dmarc_monitor::edge::lambda::handler;
+use ses_dmarc_monitor::edge::lambda::wiring::Wiring;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    ses_dmarc_monitor::config::init_tracing();
+    ses_dmarc_monitor::edge::config::init_tracing();
     let wiring = Wiring::from_env("receipt").await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
         let wiring = &wiring;

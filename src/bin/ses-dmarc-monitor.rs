@@ -3,16 +3,16 @@
 //! reached, 2 some input could not be read or understood (the others are still processed).
 
 use clap::{Parser, Subcommand, ValueEnum};
-use ses_dmarc_monitor::audit::{self, Target};
-use ses_dmarc_monitor::authres;
-use ses_dmarc_monitor::dns::DnsFacts;
-use ses_dmarc_monitor::domain::normalize;
-use ses_dmarc_monitor::facts::{FactSource, OfflineFacts};
-use ses_dmarc_monitor::findings::Severity;
-use ses_dmarc_monitor::identity::{IdentityDirectory, OfflineDirectory};
+use ses_dmarc_monitor::edge::dns::DnsFacts;
+use ses_dmarc_monitor::judge::policy::PolicyBook;
+use ses_dmarc_monitor::judge::posture::{self, Target};
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::policy::PolicyBook;
-use ses_dmarc_monitor::report::{self, JsonFinding, Tally};
+use ses_dmarc_monitor::ports::directory::{IdentityDirectory, OfflineDirectory};
+use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
+use ses_dmarc_monitor::read::authres;
+use ses_dmarc_monitor::read::domain::normalize;
+use ses_dmarc_monitor::say::findings::Severity;
+use ses_dmarc_monitor::say::report::{self, JsonFinding, Tally};
 use std::io::{self, BufRead, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,7 @@ async fn check(args: &CheckArgs) -> ExitCode {
             state: None,
         };
         let view = dns.audit_view(&target).await;
-        let report = audit::audit(&target, &view);
+        let report = posture::audit(&target, &view);
         for finding in &report.findings {
             worst = worst.max(Some(finding.severity));
         }

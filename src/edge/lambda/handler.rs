@@ -7,20 +7,20 @@
 //! record never hides the others, and both return what they counted (for the metrics) even
 //! when the invocation fails.
 
-use crate::facts::FactSource;
-use crate::findings::Finding;
-use crate::identity::IdentityDirectory;
-use crate::metrics::Metrics;
 use crate::pipeline::{self, Ports, RecordOutcome, Settings};
-use crate::scope::DomainScope;
-use crate::sink::{FindingSink, SinkError};
+use crate::ports::directory::IdentityDirectory;
+use crate::ports::facts::FactSource;
+use crate::ports::scope::DomainScope;
+use crate::ports::sink::{FindingSink, SinkError};
+use crate::say::findings::Finding;
+use crate::say::metrics::Metrics;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 
 /// Why an invocation failed. Lambda retries it; the dead-letter destination keeps the event.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("the event is not understood: {0}")]
-    Input(#[from] crate::input::InputError),
+    Input(#[from] crate::read::input::InputError),
     #[error("{failed} of {total} record(s) failed: {first}")]
     Records {
         failed: usize,
@@ -233,14 +233,14 @@ where
 /// What one audit run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
-    pub reports: Vec<crate::audit::AuditReport>,
+    pub reports: Vec<crate::judge::posture::AuditReport>,
     /// Identities whose state could not be read this run (checked again next run).
     pub errors: Vec<String>,
 }
 
 impl AuditRun {
     /// Failed checks, per check.
-    pub fn failed_checks(&self) -> std::collections::BTreeMap<crate::audit::Check, u64> {
+    pub fn failed_checks(&self) -> std::collections::BTreeMap<crate::judge::posture::Check, u64> {
         let mut counts = std::collections::BTreeMap::new();
         for check in self.reports.iter().flat_map(|r| r.failed()) {
             *counts.entry(check.check).or_default() += 1;
@@ -256,13 +256,13 @@ impl AuditRun {
 pub async fn audit<L, D, Sc, S>(
     lister: &L,
     directory: &D,
-    dns: &crate::dns::DnsFacts,
+    dns: &crate::edge::dns::DnsFacts,
     scope: &Sc,
     sink: &S,
     region: &str,
 ) -> (AuditRun, Result<(), HandlerError>)
 where
-    L: crate::scope::IdentityLister,
+    L: crate::ports::scope::IdentityLister,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
@@ -284,7 +284,7 @@ where
     // address identity under it.
     let mut targets: Vec<(String, String)> = Vec::new();
     for identity in identities {
-        let Some(domain) = crate::domain::domain_of_identity(&identity) else {
+        let Some(domain) = crate::read::domain::domain_of_identity(&identity) else {
             continue;
         };
         let is_domain = !identity.contains('@');
@@ -299,7 +299,7 @@ where
         if !scope.contains(&domain) {
             continue;
         }
-        let state = match crate::identity::governing_state(directory, &identity).await {
+        let state = match crate::ports::directory::governing_state(directory, &identity).await {
             Ok(state) => state.map(|(_, s)| (*s).clone()),
             Err(error) => {
                 tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
@@ -307,7 +307,7 @@ where
                 continue;
             }
         };
-        let target = crate::audit::Target {
+        let target = crate::judge::posture::Target {
             mail_from_domain: state
                 .as_ref()
                 .and_then(|s| s.mail_from_domain())
@@ -318,7 +318,7 @@ where
             state,
         };
         let view = dns.audit_view(&target).await;
-        let report = crate::audit::audit(&target, &view);
+        let report = crate::judge::posture::audit(&target, &view);
         for check in report.failed() {
             tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %check.detail, "audit check failed");
         }

@@ -2,10 +2,10 @@
 //! implementation (records given with `--policy`, the public suffix list). The DNS
 //! implementation lives in `dns`.
 
-use crate::analyze::{DomainFacts, OrgSource};
-use crate::domain::KnownOrgDomains;
-use crate::observation::Observation;
-use crate::policy::PolicyBook;
+use crate::judge::policy::PolicyBook;
+use crate::judge::received::{DomainFacts, OrgSource};
+use crate::read::domain::KnownOrgDomains;
+use crate::read::observation::Observation;
 
 /// Gathers what the pure analysis needs to know about an observation's domains.
 #[allow(async_fn_in_trait)]

@@ -7,9 +7,9 @@
 //! so a new value is reported and counted. Recipient addresses are personal data: only their
 //! domains are kept, at deserialization, so no later code can log an address by mistake.
 
-use crate::document::{Members, reason, text};
-use crate::domain::domain_of_address;
-use crate::ses::{CommonHeaders, Header};
+use crate::read::document::{Members, reason, text};
+use crate::read::domain::domain_of_address;
+use crate::read::receipt::{CommonHeaders, Header};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ macro_rules! open_enum {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                crate::ses::from_json_text(deserializer, Self::from_text)
+                crate::read::receipt::from_json_text(deserializer, Self::from_text)
             }
         }
 

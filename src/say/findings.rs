@@ -1,7 +1,7 @@
 //! The findings vocabulary: the one output every path produces. A public contract (DESIGN.md):
 //! a kind's name never changes meaning, and each kind has a default severity.
 
-use crate::observation::Source;
+use crate::read::observation::Source;
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;

@@ -6,10 +6,10 @@
 //! that failed (timeout, SERVFAIL) leaves its check unjudged and says so: a DNS hiccup never
 //! pages anyone.
 
-use crate::findings::{Finding, FindingBuilder, Kind, Severity};
-use crate::identity::{IdentityState, MailFromStatus, MxFailureBehavior};
-use crate::observation::Source;
-use crate::policy::{Disposition, PolicyDiscovery};
+use crate::judge::policy::{Disposition, PolicyDiscovery};
+use crate::ports::directory::{IdentityState, MailFromStatus, MxFailureBehavior};
+use crate::read::observation::Source;
+use crate::say::findings::{Finding, FindingBuilder, Kind, Severity};
 use mail_auth::common::parse::TxtRecordParser as _;
 use serde::Serialize;
 
@@ -237,7 +237,7 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
                 .map(|(preference, exchange)| format!("{preference} {exchange}"))
                 .collect();
             let correct = records.iter().any(|(_, exchange)| {
-                crate::domain::normalize(exchange).as_deref() == Some(&expected)
+                crate::read::domain::normalize(exchange).as_deref() == Some(&expected)
             });
             if correct && records.len() == 1 {
                 audit.result(
@@ -497,7 +497,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
             if record.rua().is_empty() {
                 notes.push("no rua=: nobody receives aggregate reports");
             }
-            let strict_spf = discovery.aspf() == crate::domain::Alignment::Strict;
+            let strict_spf = discovery.aspf() == crate::read::domain::Alignment::Strict;
             let ok = !(strict_spf && audit.target.mail_from_domain.is_some());
             audit.result(
                 Check::Dmarc,
@@ -521,9 +521,9 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
     }
 }
 
-fn alignment(mode: crate::domain::Alignment) -> &'static str {
+fn alignment(mode: crate::read::domain::Alignment) -> &'static str {
     match mode {
-        crate::domain::Alignment::Strict => "s",
-        crate::domain::Alignment::Relaxed => "r",
+        crate::read::domain::Alignment::Strict => "s",
+        crate::read::domain::Alignment::Relaxed => "r",
     }
 }

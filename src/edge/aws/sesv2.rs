@@ -2,7 +2,7 @@
 //! `ListEmailIdentities`. Wrap it in `identity::CachedDirectory`: SESv2 allows one request
 //! per second per account.
 
-use crate::identity::{
+use crate::ports::directory::{
     DirectoryError, DkimAttributes, IdentityDirectory, IdentityState, MailFromAttributes,
     MailFromStatus, MxFailureBehavior,
 };
@@ -28,7 +28,7 @@ impl SesV2Directory {
             .list(|i| i.identity_type() == Some(&IdentityType::Domain))
             .await?
             .iter()
-            .filter_map(|name| crate::domain::normalize(name))
+            .filter_map(|name| crate::read::domain::normalize(name))
             .collect())
     }
 

@@ -6,15 +6,15 @@
 //! TTL-respecting cache (`moka`) shared across invocations: a domain's DMARC record is looked
 //! up once per TTL, not once per message.
 
-use crate::analyze::{DomainFacts, OrgSource};
-use crate::audit::{DnsView, Lookup, Target};
-use crate::authres::{Method, ResultKeyword};
-use crate::domain::KnownOrgDomains;
-use crate::facts::FactSource;
-use crate::observation::{Check, Disagreement, Observation};
-use crate::policy::{
+use crate::judge::policy::{
     PolicyDiscovery, discover, organizational_domain, stops_walk, tree_walk_names,
 };
+use crate::judge::posture::{DnsView, Lookup, Target};
+use crate::judge::received::{DomainFacts, OrgSource};
+use crate::ports::facts::FactSource;
+use crate::read::authres::{Method, ResultKeyword};
+use crate::read::domain::KnownOrgDomains;
+use crate::read::observation::{Check, Disagreement, Observation};
 use mail_auth::common::cache::NoCache;
 use mail_auth::common::resolver::ToFqdn as _;
 use mail_auth::dkim::DkimError;
@@ -384,7 +384,9 @@ impl DnsFacts {
                     DkimResult::TempError(_) => ResultKeyword::TempError,
                     DkimResult::None => ResultKeyword::None,
                 },
-                domain: o.signature().and_then(|s| crate::domain::normalize(&s.d)),
+                domain: o
+                    .signature()
+                    .and_then(|s| crate::read::domain::normalize(&s.d)),
                 selector: o.signature().map(|s| s.s.clone()),
             })
             .collect();

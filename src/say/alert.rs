@@ -5,7 +5,7 @@
 //! Pure: time is passed in, nothing is sent from here. The SNS adapter (`aws::sns`) publishes
 //! what this module composes.
 
-use crate::findings::{Finding, Kind, Severity};
+use crate::say::findings::{Finding, Kind, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -296,7 +296,7 @@ impl Deduper {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::observation::Source;
+    use crate::read::observation::Source;
 
     fn finding(kind: Kind, domain: &str, severity: Severity) -> Finding {
         Finding::build(kind, domain, "detail".into())

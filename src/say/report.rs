@@ -1,10 +1,10 @@
 //! How the CLI prints outcomes: a readable report grouped per message, or one JSON object
 //! per finding per line (the contract in the README).
 
-use crate::analyze::{DmarcOutcome, Evaluation, IdentifierResult, OrgSource, PolicyState};
-use crate::findings::{Finding, Severity};
-use crate::observation::Observation;
+use crate::judge::received::{DmarcOutcome, Evaluation, IdentifierResult, OrgSource, PolicyState};
 use crate::pipeline::RecordOutcome;
+use crate::read::observation::Observation;
+use crate::say::findings::{Finding, Severity};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -197,7 +197,7 @@ fn write_observation(out: &mut String, observation: &Observation) {
         );
     }
     if let Some(ses) = &observation.ses {
-        let show = |v: Option<crate::ses::VerdictStatus>| v.map_or("-", |v| v.as_str());
+        let show = |v: Option<crate::read::receipt::VerdictStatus>| v.map_or("-", |v| v.as_str());
         let _ = writeln!(
             out,
             "  SES verdicts: spf {}, dkim {}, dmarc {}{}",
@@ -249,7 +249,7 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
 }
 
 /// The readable report of one audited domain: each check, then the findings.
-pub fn audit_text(report: &crate::audit::AuditReport) -> String {
+pub fn audit_text(report: &crate::judge::posture::AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} (identity {})", report.domain, report.identity);
     for check in &report.checks {

@@ -3,12 +3,12 @@
 //! Pure: everything the decision needs from DNS or AWS arrives in [`DomainFacts`] and
 //! [`IdentityHints`], gathered beforehand by the caller (offline from flags, online from DNS).
 
-use crate::authres::ResultKeyword;
-use crate::domain::{Alignment, KnownOrgDomains, aligned};
-use crate::findings::{Finding, Kind, Severity};
-use crate::observation::{Check, Observation};
-use crate::policy::{Disposition, PolicyDiscovery};
-use crate::ses::{SesDmarcPolicy, VerdictStatus};
+use crate::judge::policy::{Disposition, PolicyDiscovery};
+use crate::read::authres::ResultKeyword;
+use crate::read::domain::{Alignment, KnownOrgDomains, aligned};
+use crate::read::observation::{Check, Observation};
+use crate::read::receipt::{SesDmarcPolicy, VerdictStatus};
+use crate::say::findings::{Finding, Kind, Severity};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -43,8 +43,8 @@ impl IdentityHints {
     /// Adds `DOMAIN=MAIL_FROM_DOMAIN` (both normalized). `None` when it is not of that shape.
     pub fn add(&mut self, spec: &str) -> Option<()> {
         let (domain, mail_from) = spec.split_once('=')?;
-        let domain = crate::domain::normalize(domain)?;
-        let mail_from = crate::domain::normalize(mail_from)?;
+        let domain = crate::read::domain::normalize(domain)?;
+        let mail_from = crate::read::domain::normalize(mail_from)?;
         self.mail_from.insert(domain, mail_from);
         Some(())
     }
@@ -275,7 +275,7 @@ fn evaluate(
     author: &str,
     facts: &DomainFacts,
     hints: &IdentityHints,
-) -> (Evaluation, Vec<crate::findings::FindingBuilder>) {
+) -> (Evaluation, Vec<crate::say::findings::FindingBuilder>) {
     let mut findings = Vec::new();
     let discovery = facts.policies.get(author);
     let (adkim, aspf) = discovery.map_or((Alignment::Relaxed, Alignment::Relaxed), |d| {

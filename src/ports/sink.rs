@@ -1,7 +1,7 @@
 //! Where findings go: the [`FindingSink`] port. This module holds the structured-log sink; the
 //! SNS alert sink and the metrics sink implement the same trait at the AWS edge.
 
-use crate::findings::Finding;
+use crate::say::findings::Finding;
 
 /// Why findings could not be delivered. A transient failure fails the invocation, so Lambda
 /// retries and the dead-letter destination keeps the event: no finding is silently dropped.
@@ -45,7 +45,7 @@ pub struct MemorySink(pub std::sync::Mutex<Vec<Finding>>);
 
 impl MemorySink {
     /// The kinds of the findings published so far, in order.
-    pub fn kinds(&self) -> Vec<crate::findings::Kind> {
+    pub fn kinds(&self) -> Vec<crate::say::findings::Kind> {
         self.0
             .lock()
             .map(|f| f.iter().map(|f| f.kind).collect())

@@ -5,21 +5,21 @@
 //! Kept out of the binaries so each stays a few lines of wiring, and out of the core because
 //! it builds AWS clients.
 
-use crate::alert::Deduper;
-use crate::analyze::{DomainFacts, OrgSource};
-use crate::aws::sesv2::SesV2Directory;
-use crate::aws::sns::SnsAlertSink;
-use crate::config::{Config, DnsResolver};
-use crate::dns::DnsFacts;
-use crate::facts::{FactSource, OfflineFacts};
-use crate::handler::Processed;
-use crate::identity::{
+use crate::edge::aws::sesv2::SesV2Directory;
+use crate::edge::aws::sns::SnsAlertSink;
+use crate::edge::config::{Config, DnsResolver};
+use crate::edge::dns::DnsFacts;
+use crate::edge::lambda::handler::Processed;
+use crate::judge::received::{DomainFacts, OrgSource};
+use crate::pipeline::Ports;
+use crate::ports::directory::{
     CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory, Paced,
 };
-use crate::observation::Observation;
-use crate::pipeline::Ports;
-use crate::scope::{DomainList, Scope, VerifiedDomains};
-use crate::sink::LogSink;
+use crate::ports::facts::{FactSource, OfflineFacts};
+use crate::ports::scope::{DomainList, Scope, VerifiedDomains};
+use crate::ports::sink::LogSink;
+use crate::read::observation::Observation;
+use crate::say::alert::Deduper;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -89,23 +89,23 @@ pub struct Wiring {
 #[derive(Debug, thiserror::Error)]
 pub enum WiringError {
     #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
+    Config(#[from] crate::edge::config::ConfigError),
     #[error(transparent)]
-    Dns(#[from] crate::dns::DnsSetupError),
+    Dns(#[from] crate::edge::dns::DnsSetupError),
 }
 
 impl Wiring {
     /// Reads the environment and builds the clients. AWS endpoints, region and credentials
     /// come from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
     pub async fn from_env(function: &'static str) -> Result<Self, WiringError> {
-        let config = crate::config::from_env(|k| std::env::var(k).ok())?;
+        let config = crate::edge::config::from_env(|k| std::env::var(k).ok())?;
         let facts = match config.dns {
             DnsResolver::System => Facts::Dns(Box::new(DnsFacts::system()?)),
             DnsResolver::Nameserver(addr) => Facts::Dns(Box::new(DnsFacts::nameserver(addr)?)),
             DnsResolver::Off => Facts::Offline(OfflineFacts::default()),
         };
         // Retries end well inside the functions' timeout (template.yaml: 30 s).
-        let sdk = crate::aws::sdk_config(Duration::from_secs(10)).await;
+        let sdk = crate::edge::aws::sdk_config(Duration::from_secs(10)).await;
         let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::new(&sdk));
         let directory = if config.identity_lookup {
             // SESv2 allows one request per second per account.
@@ -161,9 +161,9 @@ impl Wiring {
     }
 
     /// Prints an audit run's EMF documents.
-    pub fn emit_audit_metrics(&self, run: &crate::handler::AuditRun) {
+    pub fn emit_audit_metrics(&self, run: &crate::edge::lambda::handler::AuditRun) {
         let identities = u64::try_from(run.reports.len()).unwrap_or(u64::MAX);
-        for line in crate::metrics::audit_emf(
+        for line in crate::say::metrics::audit_emf(
             &self.config.metrics_namespace,
             self.function,
             identities,

@@ -16,9 +16,9 @@
 //! | `DNS_RESOLVER` | `system` | `system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: public suffix list, DMARC policies unknown) |
 //! | `RUST_LOG` | `info` | log filter |
 
-use crate::findings::Severity;
-use crate::identity::OfflineDirectory;
 use crate::pipeline::Settings;
+use crate::ports::directory::OfflineDirectory;
+use crate::say::findings::Severity;
 use std::time::Duration;
 
 /// Why the environment is not usable; the function refuses to start rather than guess.
@@ -161,7 +161,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         Some(list) => {
             let mut domains = Vec::new();
             for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                domains.push(crate::domain::normalize(item).ok_or_else(|| {
+                domains.push(crate::read::domain::normalize(item).ok_or_else(|| {
                     error("MONITORED_DOMAINS", format!("{item:?} is not a domain"))
                 })?);
             }

@@ -195,7 +195,7 @@ impl PolicyBook {
         let (domain, record) = spec
             .split_once('=')
             .ok_or_else(|| PolicyError::Shape(spec.to_owned()))?;
-        let name = crate::domain::normalize(domain)
+        let name = crate::read::domain::normalize(domain)
             .ok_or_else(|| PolicyError::Domain(domain.to_owned()))?;
         let parsed = Dmarc::parse(record.trim().as_bytes()).map_err(|_| PolicyError::Record {
             domain: name.clone(),

@@ -7,9 +7,9 @@
 //! dead-letter destination keeps the event. A failed alert is forgotten by the de-duplication
 //! window, so the retry sends it again: no alert is silently dropped.
 
-use crate::alert::{Decision, Deduper, compose};
-use crate::findings::Finding;
-use crate::sink::{FindingSink, SinkError};
+use crate::ports::sink::{FindingSink, SinkError};
+use crate::say::alert::{Decision, Deduper, compose};
+use crate::say::findings::Finding;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;

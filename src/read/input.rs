@@ -4,10 +4,10 @@
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
 
-use crate::document::{Members, reason, text};
-use crate::notification::{self, Notification};
-use crate::observation::Source;
-use crate::ses::{ContentEncoding, ReceivedMessage};
+use crate::read::document::{Members, reason, text};
+use crate::read::notification::{self, Notification};
+use crate::read::observation::Source;
+use crate::read::receipt::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
 use serde_json::Value;
 use serde_json::value::RawValue;

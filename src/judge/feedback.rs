@@ -5,12 +5,12 @@
 //! Pure: the identity state arrives from the caller (the pipeline looks it up through the
 //! `IdentityDirectory` port). Recipient addresses never reach this module, only their domains.
 
-use crate::classify::{self, AuthRejection, Verdict};
-use crate::domain::{domain_of_identity, domains_of_address_list};
-use crate::findings::{Finding, FindingBuilder, Kind};
-use crate::identity::{IdentityState, MailFromStatus, MxFailureBehavior};
-use crate::notification::{Event, FeedbackType, Form, IdentityArn, Notification, Recipient};
-use crate::observation::{HeaderField, Source};
+use crate::judge::auth_rejection::{self, AuthRejection, Verdict};
+use crate::ports::directory::{IdentityState, MailFromStatus, MxFailureBehavior};
+use crate::read::domain::{domain_of_identity, domains_of_address_list};
+use crate::read::notification::{Event, FeedbackType, Form, IdentityArn, Notification, Recipient};
+use crate::read::observation::{HeaderField, Source};
+use crate::say::findings::{Finding, FindingBuilder, Kind};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -101,7 +101,7 @@ pub fn summarize(notification: &Notification) -> FeedbackSummary {
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case("DKIM-Signature"))
         .filter_map(|h| mail_auth::dkim::Signature::parse(h.value().as_bytes()).ok())
-        .filter_map(|sig| crate::domain::normalize(&sig.d))
+        .filter_map(|sig| crate::read::domain::normalize(&sig.d))
         .collect();
 
     let mut unknown_values = Vec::new();
@@ -246,7 +246,7 @@ pub fn findings(
                 format!(
                     "the mailbox provider ({at}) reported an authentication failure (feedback type auth-failure) for mail from {domain}{}. Fix: {}",
                     identity_text(summary),
-                    classify::Failed::Dmarc.fix()
+                    auth_rejection::Failed::Dmarc.fix()
                 ),
             ));
         }
@@ -301,7 +301,7 @@ fn auth_rejections(
 ) -> Vec<FindingBuilder> {
     let mut groups: Vec<(AuthRejection, BTreeSet<&str>)> = Vec::new();
     for recipient in recipients {
-        let Verdict::Auth(rejection) = classify::classify(
+        let Verdict::Auth(rejection) = auth_rejection::classify(
             recipient.status.as_deref(),
             recipient.diagnostic_code.as_deref(),
         ) else {
@@ -403,12 +403,13 @@ fn mail_from_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::Severity;
-    use crate::identity::MailFromAttributes;
+    use crate::ports::directory::MailFromAttributes;
+    use crate::say::findings::Severity;
 
     #[allow(clippy::needless_pass_by_value)] // callers build the JSON in place
     fn notification(json: serde_json::Value) -> Notification {
-        crate::notification::parse(json.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"))
+        crate::read::notification::parse(json.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn bounce(status: &str, diagnostic: &str, bounce_type: &str) -> Notification {

@@ -4,9 +4,11 @@
 //! is trusted, which identifiers were checked with what result, and where the envelope sender
 //! came from. No judgement happens here; `analyze` decides what the observation means.
 
-use crate::authres::{self, Method, MethodResult, PropertyType, ResultKeyword};
-use crate::domain::{domain_of_address, domain_of_identity, domains_of_address_list, normalize};
-use crate::ses::{ReceivedMessage, SesDmarcPolicy, VerdictStatus};
+use crate::read::authres::{self, Method, MethodResult, PropertyType, ResultKeyword};
+use crate::read::domain::{
+    domain_of_address, domain_of_identity, domains_of_address_list, normalize,
+};
+use crate::read::receipt::{ReceivedMessage, SesDmarcPolicy, VerdictStatus};
 use serde::Serialize;
 
 /// The input an observation was built from.
@@ -145,7 +147,7 @@ impl<N: AsRef<str>, V: AsRef<str>> HeaderField for (N, V) {
     }
 }
 
-impl HeaderField for crate::ses::Header {
+impl HeaderField for crate::read::receipt::Header {
     fn name(&self) -> &str {
         &self.name
     }

@@ -6,9 +6,9 @@
 //! low-cardinality: `[Function]` always, `[Function, Domain]` only for monitored domains,
 //! `[Function, Kind]` for findings.
 
-use crate::analyze::DmarcOutcome;
-use crate::findings::Kind;
+use crate::judge::received::DmarcOutcome;
 use crate::pipeline::RecordOutcome;
+use crate::say::findings::Kind;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -283,10 +283,10 @@ pub fn audit_emf(
     namespace: &str,
     function: &str,
     identities: u64,
-    failed: &BTreeMap<crate::audit::Check, u64>,
+    failed: &BTreeMap<crate::judge::posture::Check, u64>,
     timestamp_ms: u64,
 ) -> Vec<String> {
-    use crate::audit::Check;
+    use crate::judge::posture::Check;
     let total: u64 = failed.values().sum();
     let mut lines = vec![document(
         namespace,

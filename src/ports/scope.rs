@@ -2,7 +2,7 @@
 //! about a stranger's DMARC record is noise. `MONITORED_DOMAINS` names them; by default they
 //! are the account's verified SES domain identities, listed once per period.
 
-use crate::identity::DirectoryError;
+use crate::ports::directory::DirectoryError;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -67,12 +67,12 @@ pub trait IdentityLister {
 }
 
 #[cfg(feature = "aws")]
-impl IdentityLister for crate::aws::sesv2::SesV2Directory {
+impl IdentityLister for crate::edge::aws::sesv2::SesV2Directory {
     async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError> {
-        crate::aws::sesv2::SesV2Directory::verified_domains(self).await
+        crate::edge::aws::sesv2::SesV2Directory::verified_domains(self).await
     }
     async fn identities(&self) -> Result<Vec<String>, DirectoryError> {
-        crate::aws::sesv2::SesV2Directory::identities(self).await
+        crate::edge::aws::sesv2::SesV2Directory::identities(self).await
     }
 }
 
