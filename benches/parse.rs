@@ -35,12 +35,12 @@ fn classify(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.bench_function("gmail_dmarc", |b| {
         b.iter(|| {
-            auth_rejection::classify(black_box(Some("5.7.26")), black_box(Some(GMAIL_DMARC)))
+            auth_rejection::diagnose(black_box(Some("5.7.26")), black_box(Some(GMAIL_DMARC)))
         });
     });
     group.bench_function("user_unknown", |b| {
         b.iter(|| {
-            auth_rejection::classify(black_box(Some("5.1.1")), black_box(Some(USER_UNKNOWN)))
+            auth_rejection::diagnose(black_box(Some("5.1.1")), black_box(Some(USER_UNKNOWN)))
         });
     });
     group.finish();

@@ -1,16 +1,21 @@
-//! One input through the whole path: recognize, then for a received message observe → gather
-//! facts → analyze, and for a feedback notification summarize → look up the identity → judge.
-//! Shared by the Lambdas and the CLI, so all say the same thing about the same event.
+//! One input through the whole path: recognize it (`read::input`), then for a received message
+//! observe → re-verify → gather facts → judge, and for a feedback notification summarize →
+//! look up the identity → judge. Shared by the Lambdas and the CLI, so all say the same thing
+//! about the same event.
 
+use crate::judge::align::{OrgDomains as _, PublicSuffixList};
 use crate::judge::feedback::{self, FeedbackSummary};
-use crate::judge::received::{Analysis, IdentityHints, OrgSource, analyze};
-use crate::ports::directory::{self, IdentityDirectory};
+use crate::judge::received::{Analysis, OrgSource, analyze};
+use crate::judge::reverify;
+use crate::ports::directory::{self, DirectoryError, IdentityDirectory};
 use crate::ports::facts::FactSource;
-use crate::read::domain::OrgDomains as _;
+use crate::read::domain::ancestors;
+use crate::read::identity_state::{CustomMailFrom, MailFromExpectations};
 use crate::read::input::{self, InputError, Item};
+use crate::read::notification::Notification;
 use crate::read::observation::{self, Observation, Source};
 use crate::say::findings::Finding;
-use serde::Serialize;
+use std::sync::Arc;
 
 /// Configuration of the analysis, read once.
 #[derive(Debug, Clone)]
@@ -18,14 +23,16 @@ pub struct Settings {
     /// Authserv-ids whose `Authentication-Results` are believed (default `amazonses.com`),
     /// normalized once here rather than for every header.
     trusted_ids: Vec<String>,
-    pub hints: IdentityHints,
+    /// The custom MAIL FROM domains the user states. Shared with the directory that serves
+    /// them to the feedback path (`ports::directory::Expecting`): one set, not two.
+    pub expected: Arc<MailFromExpectations>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Self {
             trusted_ids: vec!["amazonses.com".to_owned()],
-            hints: IdentityHints::default(),
+            expected: Arc::default(),
         }
     }
 }
@@ -48,9 +55,25 @@ impl Settings {
     }
 }
 
+/// Why one record could not be handled; the others still were.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// Malformed: no retry can fix it. Logged, counted and acknowledged.
+    #[error(transparent)]
+    Poison(#[from] InputError),
+    /// A lookup the judgement needs failed (throttled, an outage): a retry may succeed.
+    #[error(transparent)]
+    Transient(#[from] DirectoryError),
+}
+
+impl RecordError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
 /// What became of one record of an input.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Debug)]
 pub enum RecordOutcome {
     Analyzed {
         observation: Box<Observation>,
@@ -63,10 +86,10 @@ pub enum RecordOutcome {
         findings: Vec<Finding>,
     },
     /// Recognized, and nothing to analyze (non-SES SNS messages, subscription confirmations).
-    Skipped { reason: String },
-    /// This record could not be handled; the others still were. `transient` when trying
-    /// again later may succeed (a throttled lookup), as opposed to a malformed record.
-    Failed { error: String, transient: bool },
+    Skipped {
+        reason: String,
+    },
+    Failed(RecordError),
 }
 
 impl RecordOutcome {
@@ -75,14 +98,7 @@ impl RecordOutcome {
         match self {
             Self::Analyzed { analysis, .. } => &analysis.findings,
             Self::Feedback { findings, .. } => findings,
-            Self::Skipped { .. } | Self::Failed { .. } => &[],
-        }
-    }
-
-    fn malformed(error: impl Into<String>) -> Self {
-        Self::Failed {
-            error: error.into(),
-            transient: false,
+            Self::Skipped { .. } | Self::Failed(_) => &[],
         }
     }
 }
@@ -109,104 +125,15 @@ pub async fn run<F: FactSource, D: IdentityDirectory>(
     ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
-    run_items(input::detect(bytes)?, ports, settings).await
-}
-
-async fn run_items<F: FactSource, D: IdentityDirectory>(
-    items: Vec<Result<Item, InputError>>,
-    ports: Ports<'_, F, D>,
-    settings: &Settings,
-) -> Result<Vec<RecordOutcome>, InputError> {
+    let items = input::detect(bytes)?;
     let mut outcomes = Vec::with_capacity(items.len());
     for item in items {
         outcomes.push(match item {
             Ok(item) => run_item(item, ports, settings).await,
-            Err(error) => RecordOutcome::malformed(error.to_string()),
+            Err(error) => RecordOutcome::Failed(error.into()),
         });
     }
     Ok(outcomes)
-}
-
-async fn run_feedback<D: IdentityDirectory>(
-    notification: &crate::read::notification::Notification,
-    directory: &D,
-) -> RecordOutcome {
-    let mut summary = feedback::summarize(notification);
-    let state = match summary.identity_key() {
-        Some(key) => match directory::governing_state(directory, key).await {
-            Ok(state) => state,
-            Err(error) if error.is_transient() => {
-                return RecordOutcome::Failed {
-                    error: error.to_string(),
-                    transient: true,
-                };
-            }
-            Err(error) => {
-                summary
-                    .notes
-                    .push(format!("{error}; MAIL FROM state unknown"));
-                None
-            }
-        },
-        None => None,
-    };
-    let findings = feedback::findings(
-        notification,
-        &summary,
-        state
-            .as_ref()
-            .map(|(name, state)| (name.as_str(), state.as_ref())),
-    );
-    RecordOutcome::Feedback {
-        summary: Box::new(summary),
-        findings,
-    }
-}
-
-/// The configured MAIL FROM domains of the identities behind the From domains, from the
-/// directory (the domain itself or a parent, up to its organizational domain), added to the
-/// configured hints. `None` when the directory adds nothing. Only a transient lookup failure
-/// is an error: without the identity's state a fallback could go unnoticed, so the record is
-/// retried rather than judged blind.
-async fn identity_hints<D: IdentityDirectory>(
-    observation: &mut Observation,
-    directory: &D,
-    configured: &IdentityHints,
-) -> Result<Option<IdentityHints>, directory::DirectoryError> {
-    let mut added = None::<IdentityHints>;
-    for author in &observation.header_from {
-        if configured.custom_mail_from(author).is_some() {
-            continue;
-        }
-        let org = crate::read::domain::PublicSuffixList.organizational_domain(author);
-        let mut candidate = author.as_str();
-        loop {
-            match directory.lookup(candidate).await {
-                Ok(Some(state)) => {
-                    if let Some(mail_from) = state.mail_from_domain() {
-                        added
-                            .get_or_insert_with(|| configured.clone())
-                            .mail_from
-                            .insert(candidate.to_owned(), mail_from.to_ascii_lowercase());
-                    }
-                    break;
-                }
-                Ok(None) => {}
-                Err(error) if error.is_transient() => return Err(error),
-                Err(error) => {
-                    observation
-                        .notes
-                        .push(format!("{error}; MAIL FROM configuration unknown"));
-                    break;
-                }
-            }
-            match candidate.split_once('.') {
-                Some((_, parent)) if candidate != org && parent.contains('.') => candidate = parent,
-                _ => break,
-            }
-        }
-    }
-    Ok(added)
 }
 
 async fn run_item<F: FactSource, D: IdentityDirectory>(
@@ -214,7 +141,6 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
     ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> RecordOutcome {
-    let facts = ports.facts;
     let (mut observation, raw) = match item {
         Item::Received { message, source } => {
             let mut raw = None;
@@ -239,7 +165,7 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
         }
         Item::Raw(raw) => {
             let Some(headers) = input::raw_headers(&raw) else {
-                return RecordOutcome::malformed("the message has no header section");
+                return RecordOutcome::Failed(InputError::NoHeaderSection.into());
             };
             let observation =
                 observation::from_headers(&headers, Source::RawMessage, settings.trusted_ids());
@@ -260,26 +186,97 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
             .push("no From address found; alignment cannot be judged".into());
     }
     if let Some(raw) = &raw {
-        facts.reverify(raw, &mut observation).await;
+        let found = ports.facts.reverify(raw, &observation).await;
+        reverify::apply(&mut observation, found);
     }
-    let hints = match identity_hints(&mut observation, ports.directory, &settings.hints).await {
-        Ok(hints) => hints,
-        Err(error) => {
-            return RecordOutcome::Failed {
-                error: error.to_string(),
-                transient: true,
-            };
-        }
+    let custom = match custom_mail_from(&mut observation, ports.directory, &settings.expected).await
+    {
+        Ok(custom) => custom,
+        Err(error) => return RecordOutcome::Failed(error.into()),
     };
-    let domain_facts = facts.facts(&mut observation).await;
-    let analysis = analyze(
-        &observation,
-        &domain_facts,
-        hints.as_ref().unwrap_or(&settings.hints),
-    );
+    let domain_facts = ports.facts.facts(&mut observation).await;
+    let analysis = analyze(&observation, &domain_facts, &custom);
     RecordOutcome::Analyzed {
         observation: Box::new(observation),
         analysis,
-        org_source: facts.org_source(),
+        org_source: ports.facts.org_source(),
     }
+}
+
+async fn run_feedback<D: IdentityDirectory>(
+    notification: &Notification,
+    directory: &D,
+) -> RecordOutcome {
+    let mut summary = feedback::summarize(notification);
+    let state = match summary.identity_key() {
+        Some(key) => match directory::governing_state(directory, key).await {
+            Ok(state) => state,
+            Err(error) if error.is_transient() => return RecordOutcome::Failed(error.into()),
+            Err(error) => {
+                summary
+                    .notes
+                    .push(format!("{error}; MAIL FROM state unknown"));
+                None
+            }
+        },
+        None => None,
+    };
+    let findings = feedback::findings(
+        notification,
+        &summary,
+        state
+            .as_ref()
+            .map(|(name, state)| (name.as_str(), state.as_ref())),
+    );
+    RecordOutcome::Feedback {
+        summary: Box::new(summary),
+        findings,
+    }
+}
+
+/// For each From domain, the custom MAIL FROM domain of the identity behind it: as the user
+/// stated it, else as the directory says (the domain itself or a parent, up to its
+/// organizational domain). Only a transient lookup failure is an error: without the identity's
+/// state a fallback could go unnoticed, so the record is retried rather than judged blind.
+async fn custom_mail_from<D: IdentityDirectory>(
+    observation: &mut Observation,
+    directory: &D,
+    expected: &MailFromExpectations,
+) -> Result<Vec<Option<CustomMailFrom>>, DirectoryError> {
+    let mut custom = Vec::with_capacity(observation.header_from.len());
+    for author in &observation.header_from {
+        if let Some(stated) = expected.covering(author) {
+            custom.push(Some(stated));
+            continue;
+        }
+        let org = PublicSuffixList.organizational_domain(author);
+        let mut found = None;
+        // The domain, then its parents up to the organizational domain; never a bare suffix.
+        let candidates = ancestors(author)
+            .enumerate()
+            .take_while(|(depth, candidate)| {
+                *depth == 0 || (candidate.contains('.') && candidate.len() >= org.len())
+            });
+        for (_, candidate) in candidates {
+            match directory.lookup(candidate).await {
+                Ok(Some(state)) => {
+                    found = state.mail_from_domain().map(|mail_from| CustomMailFrom {
+                        identity: candidate.to_owned(),
+                        mail_from: mail_from.to_ascii_lowercase(),
+                    });
+                    break;
+                }
+                Ok(None) => {}
+                Err(error) if error.is_transient() => return Err(error),
+                Err(error) => {
+                    observation
+                        .notes
+                        .push(format!("{error}; MAIL FROM configuration unknown"));
+                    break;
+                }
+            }
+        }
+        custom.push(found);
+    }
+    Ok(custom)
 }

@@ -5,8 +5,8 @@
 mod common;
 
 use ses_dmarc_monitor::edge::dns::DnsFacts;
-use ses_dmarc_monitor::judge::posture::{self, AuditReport, Check, Target};
-use ses_dmarc_monitor::ports::directory::IdentityState;
+use ses_dmarc_monitor::judge::posture::{self, AuditReport, PostureCheck as Check, Target};
+use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::say::findings::{Kind, Severity};
 
 const ZONE: &str = r#"
@@ -70,7 +70,7 @@ fn kinds(report: &AuditReport) -> Vec<(Kind, Severity)> {
     report
         .findings
         .iter()
-        .map(|f| (f.kind, f.severity))
+        .map(|f| (f.kind(), f.severity()))
         .collect()
 }
 
@@ -102,9 +102,9 @@ async fn audit_against_loopback_dns() {
         [(Kind::MailFromMxMissing, Severity::Critical)]
     );
     assert!(
-        nomx.findings[0].detail.contains("about to fall back"),
+        nomx.findings[0].detail().contains("about to fall back"),
         "{}",
-        nomx.findings[0].detail
+        nomx.findings[0].detail()
     );
     assert_eq!(failed(&nomx), [Check::MailFromMx]);
     // p=none is a note on a passing check, not a finding.
@@ -125,7 +125,7 @@ async fn audit_against_loopback_dns() {
         kinds(&wrong),
         [(Kind::MailFromMxMissing, Severity::Critical)]
     );
-    assert!(wrong.findings[0].detail.contains(
+    assert!(wrong.findings[0].detail().contains(
         "feedback-smtp.eu-west-1.amazonses.com instead of feedback-smtp.us-east-1.amazonses.com"
     ));
 
@@ -142,10 +142,10 @@ async fn audit_against_loopback_dns() {
     assert_eq!(kinds(&nodkim), [(Kind::DkimDnsMissing, Severity::Critical)]);
     assert!(
         nodkim.findings[0]
-            .detail
+            .detail()
             .contains("tok2._domainkey.nodkim.example")
     );
-    assert!(!nodkim.findings[0].detail.contains("tok1._domainkey"));
+    assert!(!nodkim.findings[0].detail().contains("tok1._domainkey"));
 
     let strict = run(&dns, "strict.example", Some("mail.strict.example"), &[]).await;
     assert_eq!(
@@ -253,8 +253,8 @@ mod run {
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
+    use ses_dmarc_monitor::edge::identity_cache::{CachedDirectory, Paced};
     use ses_dmarc_monitor::edge::lambda::handler;
-    use ses_dmarc_monitor::ports::directory::{CachedDirectory, Paced};
     use ses_dmarc_monitor::ports::scope::Everything;
     use ses_dmarc_monitor::ports::sink::MemorySink;
     use std::time::Duration;
@@ -376,7 +376,11 @@ mod run {
         let kinds: Vec<(String, Kind)> = sink
             .0
             .lock()
-            .map(|f| f.iter().map(|f| (f.domain.clone(), f.kind)).collect())
+            .map(|f| {
+                f.iter()
+                    .map(|f| (f.domain.clone().unwrap_or_default(), f.kind()))
+                    .collect()
+            })
             .unwrap_or_default();
         assert_eq!(
             kinds,
@@ -441,10 +445,10 @@ fn ses_state_checks() {
     );
     assert!(
         report.findings[0]
-            .detail
+            .detail()
             .contains("REJECT_MESSAGE, SES refuses to send")
     );
-    assert!(report.findings[2].detail.contains("BYODKIM key (TXT)"));
+    assert!(report.findings[2].detail().contains("BYODKIM key (TXT)"));
     // The DMARC lookup failed: not judged, no finding.
     let dmarc = report.checks.iter().find(|c| c.check == Check::Dmarc);
     assert_eq!(dmarc.map(|c| c.passed), Some(None));

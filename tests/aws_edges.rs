@@ -13,17 +13,22 @@ use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
 use ses_dmarc_monitor::edge::aws::sns::SnsAlertSink;
+use ses_dmarc_monitor::edge::identity_cache::CachedDirectory;
 use ses_dmarc_monitor::edge::lambda::handler;
+use ses_dmarc_monitor::judge::policy::Disposition;
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
-use ses_dmarc_monitor::ports::directory::{
-    CachedDirectory, DirectoryError, IdentityDirectory, MailFromStatus, MxFailureBehavior,
-};
+use ses_dmarc_monitor::ports::directory::IdentityLister as _;
+use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink};
-use ses_dmarc_monitor::read::observation::Source;
-use ses_dmarc_monitor::say::alert::Deduper;
-use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
+use ses_dmarc_monitor::read::authres::ResultKeyword;
+use ses_dmarc_monitor::read::identity_state::CustomMailFrom;
+use ses_dmarc_monitor::read::identity_state::{MailFromStatus, MxFailureBehavior};
+use ses_dmarc_monitor::read::observation::{EnvelopeOrigin, EnvelopeSender, Source};
+use ses_dmarc_monitor::say::dedup::Deduper;
+use ses_dmarc_monitor::say::findings::{Facts, Finding, Kind, PolicyBasis, Severity};
+use ses_dmarc_monitor::say::metrics::Metric;
 use std::time::Duration;
 
 fn event(name: &str) -> Vec<u8> {
@@ -128,7 +133,10 @@ async fn every_mail_from_state_is_read() {
             assert_eq!(mail_from.behavior_on_mx_failure, Some(expected));
             let dkim = state.dkim_attributes.clone().unwrap_or_default();
             assert_eq!(
-                (dkim.signing_enabled, dkim.status.as_deref()),
+                (
+                    dkim.signing_enabled,
+                    dkim.status.as_ref().map(|s| s.as_str())
+                ),
                 (Some(true), Some("SUCCESS"))
             );
         }
@@ -274,17 +282,43 @@ async fn receipt_path_learns_the_custom_mail_from_from_sesv2() {
     assert!(invocation.result.is_ok());
     let kinds: Vec<Kind> = sink.kinds();
     assert!(kinds.contains(&Kind::MailFromFallback), "{kinds:?}");
-    assert_eq!(invocation.processed.metrics.total.mail_from_fallback, 1);
+    assert_eq!(
+        invocation
+            .processed
+            .metrics
+            .total
+            .get(Metric::MailFromFallback),
+        1
+    );
 }
 
+/// A finding of `kind` about `domain`, with header-derived text that tries to inject a line.
 fn finding(kind: Kind, domain: &str, severity: Severity) -> Finding {
-    Finding::build(
-        kind,
-        domain,
-        format!("evidence for {domain}\r\nInjected: header"),
-    )
-    .severity(severity)
-    .about(Some("m-1"), Source::ReceiptLambda)
+    let hostile = format!("{domain}\r\nInjected: header");
+    let facts = match kind {
+        Kind::MailFromFallback => Facts::MailFromFallback {
+            envelope: EnvelopeSender {
+                domain: hostile,
+                origin: EnvelopeOrigin::ReturnPath,
+            },
+            custom: CustomMailFrom {
+                identity: domain.to_owned(),
+                mail_from: format!("mail.{domain}"),
+            },
+        },
+        Kind::DmarcFail => Facts::DmarcFail {
+            header_from: hostile,
+            policy: PolicyBasis::Published(Disposition::Reject),
+        },
+        Kind::SpfFail => Facts::SpfFail {
+            result: ResultKeyword::Fail,
+            domain: Some(hostile),
+        },
+        other => panic!("no test facts for {other}"),
+    };
+    let finding = Finding::new(facts, Some(domain), Source::ReceiptLambda).about(Some("m-1"));
+    assert_eq!(finding.severity(), severity);
+    finding
 }
 
 /// The alert sink as the functions configure it by default: warnings and above, one alert
@@ -456,7 +490,7 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
         .await;
     match result {
         Err(ses_dmarc_monitor::ports::sink::SinkError::Delivery { count, .. }) => {
-            assert_eq!(count, 2)
+            assert_eq!(count, 2);
         }
         other => panic!("{other:?}"),
     }

@@ -123,7 +123,7 @@ async fn strict_dkim_policy_from_dns_fails_a_subdomain_signature() {
     let kinds: Vec<(Kind, Severity)> = analysis
         .findings
         .iter()
-        .map(|f| (f.kind, f.severity))
+        .map(|f| (f.kind(), f.severity()))
         .collect();
     assert_eq!(
         kinds,

@@ -51,7 +51,7 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
             RecordOutcome::Skipped { reason } => {
                 out.push_str(&format!("# record {record} skipped: {reason}\n"));
             }
-            RecordOutcome::Failed { error, .. } => {
+            RecordOutcome::Failed(error) => {
                 out.push_str(&format!("# record {record} failed: {error}\n"));
             }
         }

@@ -3,7 +3,9 @@
 #![cfg(feature = "aws")]
 
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use lambda_runtime::Diagnostic;
 use ses_dmarc_monitor::edge::lambda::handler::{self, HandlerError};
+use ses_dmarc_monitor::pipeline::RecordError;
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
@@ -78,7 +80,27 @@ async fn a_malformed_record_fails_the_invocation_after_the_good_ones() {
             first,
         }) => {
             assert_eq!((failed, total), (2, 3));
-            assert!(first.starts_with("record 1: not an SES receipt"), "{first}");
+            assert!(
+                first
+                    .to_string()
+                    .starts_with("record 1: not an SES receipt"),
+                "{first}"
+            );
+            // Malformed records are poison: retrying cannot help, and the diagnostic says so.
+            assert!(matches!(first, RecordError::Poison(_)));
+            let diagnostic = Diagnostic::from(HandlerError::Records {
+                failed,
+                total,
+                first,
+            });
+            assert_eq!(diagnostic.error_type, "PoisonRecord");
+            assert!(
+                diagnostic
+                    .error_message
+                    .starts_with("2 of 3 record(s) failed: record 1: not an SES receipt"),
+                "{}",
+                diagnostic.error_message
+            );
         }
         other => panic!("expected a record error, got {other:?}"),
     }
@@ -107,13 +129,13 @@ impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
         &self,
         identity: &str,
     ) -> Result<
-        Option<std::sync::Arc<ses_dmarc_monitor::ports::directory::IdentityState>>,
+        Option<std::sync::Arc<ses_dmarc_monitor::read::identity_state::IdentityState>>,
         ses_dmarc_monitor::ports::directory::DirectoryError,
     > {
         Err(
             ses_dmarc_monitor::ports::directory::DirectoryError::Transient {
                 identity: identity.to_owned(),
-                reason: "TooManyRequestsException".into(),
+                source: "TooManyRequestsException".into(),
             },
         )
     }
@@ -174,7 +196,37 @@ async fn feedback_with_a_throttled_directory_fails_for_a_retry() {
             first,
         }) => {
             assert_eq!((failed, total), (1, 1));
-            assert!(first.contains("TooManyRequestsException"), "{first}");
+            assert!(first.is_transient());
+            let diagnostic = Diagnostic::from(HandlerError::Records {
+                failed,
+                total,
+                first,
+            });
+            assert_eq!(diagnostic.error_type, "TransientRecordFailure");
+            assert!(
+                diagnostic.error_message.contains(
+                    "identity lookup for example.com failed transiently: TooManyRequestsException"
+                ),
+                "{}",
+                diagnostic.error_message
+            );
+        }
+        other => panic!("expected a retryable failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn feedback_retries_a_transient_record_even_after_a_poison_one() {
+    let complaint = event("sns-complaint-auth-failure.json");
+    let batch = serde_json::json!({"Records": [
+        {"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": "{\"eventType\":\"Bounce\",\"mail\":{}}"}},
+        complaint["Records"][0],
+    ]});
+    let (result, _) = invoke_feedback(batch, &Throttled).await;
+    match result {
+        Err(HandlerError::Records { failed, first, .. }) => {
+            assert_eq!(failed, 1, "only the transient record counts for the retry");
+            assert!(first.is_transient(), "{first}");
         }
         other => panic!("expected a retryable failure, got {other:?}"),
     }

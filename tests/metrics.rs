@@ -6,7 +6,7 @@ use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope};
 use ses_dmarc_monitor::say::findings::Kind;
-use ses_dmarc_monitor::say::metrics::Metrics;
+use ses_dmarc_monitor::say::metrics::{Metric, Metrics};
 
 async fn outcomes(names: &[&str]) -> Vec<RecordOutcome> {
     let mut all = Vec::new();
@@ -37,11 +37,11 @@ async fn emf_documents_are_pinned() {
     ])
     .await;
     let scope = DomainList::new(["example.com".to_owned()]);
-    let mut metrics = Metrics::from_outcomes(&outcomes, |d| scope.contains(d));
+    let mut metrics = Metrics::from_outcomes(&outcomes, |d| scope.covers(d));
     metrics.malformed_event();
 
-    assert_eq!(metrics.total.auth_bounces, 7);
-    assert_eq!(metrics.total.auth_complaints, 1);
+    assert_eq!(metrics.total.get(Metric::AuthBounces), 7);
+    assert_eq!(metrics.total.get(Metric::AuthComplaints), 1);
     assert_eq!(metrics.findings_per_kind.get(&Kind::AuthBounce), Some(&7));
     assert!(metrics.per_domain.keys().all(|d| scope.contains(d)));
 
@@ -72,7 +72,7 @@ async fn emf_documents_are_pinned() {
 
 #[test]
 fn audit_documents_carry_every_check() {
-    use ses_dmarc_monitor::judge::posture::Check;
+    use ses_dmarc_monitor::judge::posture::PostureCheck as Check;
     let failed = std::collections::BTreeMap::from([(Check::MailFromMx, 2), (Check::Dmarc, 1)]);
     let lines =
         ses_dmarc_monitor::say::metrics::audit_emf("SesDmarcMonitor", "audit", 5, &failed, 1);

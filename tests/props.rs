@@ -85,7 +85,7 @@ proptest! {
 
     #[test]
     fn classifier_never_panics(status in prop::option::of("[0-9.a-z]{0,8}"), text in prop::option::of(any::<String>())) {
-        let _ = auth_rejection::classify(status.as_deref(), text.as_deref());
+        let _ = auth_rejection::diagnose(status.as_deref(), text.as_deref());
     }
 
     #[test]

@@ -80,7 +80,7 @@ async fn findings(input: &[u8], signed: &Signed) -> Vec<Finding> {
 }
 
 fn kinds(findings: &[Finding]) -> Vec<Kind> {
-    let mut kinds: Vec<Kind> = findings.iter().map(|f| f.kind).collect();
+    let mut kinds: Vec<Kind> = findings.iter().map(|f| f.kind()).collect();
     kinds.sort_by_key(|k| k.as_str());
     kinds
 }
@@ -133,7 +133,7 @@ async fn sns_content_that_verifies_overrides_a_failing_ses_report() {
     // DKIM and SPF each disagree, and the DMARC verdict SES gave disagrees with the
     // recomputation from the re-verified results.
     assert_eq!(kinds(&found), vec![Kind::VerdictMismatch; 3], "{found:#?}");
-    let details: Vec<&str> = found.iter().map(|f| f.detail.as_str()).collect();
+    let details: Vec<String> = found.iter().map(|f| f.detail()).collect();
     assert!(
         details.iter().any(|d| d.starts_with("DKIM")
             && d.contains("pass example.com")
@@ -146,7 +146,11 @@ async fn sns_content_that_verifies_overrides_a_failing_ses_report() {
             .any(|d| d.starts_with("SPF") && d.contains("pass bounce.example.com")),
         "{details:?}"
     );
-    assert!(found.iter().all(|f| f.domain == "example.com"));
+    assert!(
+        found
+            .iter()
+            .all(|f| f.domain.as_deref() == Some("example.com"))
+    );
 }
 
 #[tokio::test]
@@ -173,6 +177,6 @@ async fn tampered_message_fails_where_ses_said_pass() {
         ],
         "{found:#?}"
     );
-    let dmarc = found.iter().find(|f| f.kind == Kind::DmarcFail);
-    assert_eq!(dmarc.map(|f| f.severity), Some(Severity::Critical));
+    let dmarc = found.iter().find(|f| f.kind() == Kind::DmarcFail);
+    assert_eq!(dmarc.map(|f| f.severity()), Some(Severity::Critical));
 }

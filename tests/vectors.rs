@@ -281,7 +281,7 @@ async fn real_ses_payloads_are_understood() {
                     unknown.extend(summary.unknown_values.iter().cloned());
                 }
                 RecordOutcome::Skipped { .. } => {}
-                RecordOutcome::Failed { error, .. } => panic!("{name}: {error}"),
+                RecordOutcome::Failed(error) => panic!("{name}: {error}"),
             }
         }
     }

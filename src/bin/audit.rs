@@ -1,7 +1,8 @@
 //! The audit Lambda, on an EventBridge schedule: every SES identity's MAIL FROM, DKIM and
-//! DMARC set-up checked against DNS. Wiring only (see `lambda::Wiring` and `config`).
+//! DMARC set-up checked against DNS. Wiring only (see `edge::lambda::wiring` and
+//! `edge::config`).
 
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, Error, LambdaEvent, service_fn};
 use ses_dmarc_monitor::edge::lambda::handler;
 use ses_dmarc_monitor::edge::lambda::wiring::{Facts, Wiring};
 
@@ -26,8 +27,7 @@ async fn main() -> Result<(), Error> {
             ))
             .await;
             wiring.emit_audit_metrics(&run);
-            result?;
-            Ok::<_, Error>(())
+            result.map_err(Diagnostic::from)
         }
     }))
     .await

@@ -1,31 +1,10 @@
-//! The receipt Lambda: wiring only (see `lambda::Wiring` for what is built once per cold
-//! start, and `config` for the environment it reads).
-
-use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::value::RawValue;
-use ses_dmarc_monitor::edge::lambda::handler;
-use ses_dmarc_monitor::edge::lambda::wiring::Wiring;
+//! The receipt Lambda: SES receipt-rule events (Lambda action, or SNS action). Wiring only
+//! (see `edge::lambda::serve`, and `edge::config` for the environment it reads).
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    ses_dmarc_monitor::edge::config::init_tracing();
-    let wiring = Wiring::from_env("receipt").await?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let wiring = &wiring;
-        async move {
-            // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
-            // the compiler's layout depth otherwise.
-            let invocation = Box::pin(handler::receipt(
-                event.payload.get().as_bytes(),
-                wiring.ports(),
-                &wiring.scope,
-                &wiring.sink,
-                &wiring.config.settings,
-            ))
-            .await;
-            wiring.emit_metrics(&invocation.processed);
-            Ok::<_, Error>(invocation.result?)
-        }
-    }))
+async fn main() -> Result<(), lambda_runtime::Error> {
+    ses_dmarc_monitor::edge::lambda::serve::serve(
+        ses_dmarc_monitor::edge::lambda::serve::Function::Receipt,
+    )
     .await
 }

@@ -17,8 +17,10 @@
 //! | `RUST_LOG` | `info` | log filter |
 
 use crate::pipeline::Settings;
-use crate::ports::directory::OfflineDirectory;
+use crate::read::identity_state::MailFromExpectations;
+use crate::read::keyword::UnknownKeyword;
 use crate::say::findings::Severity;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Why the environment is not usable; the function refuses to start rather than guess.
@@ -32,9 +34,8 @@ pub struct ConfigError {
 /// Everything a Lambda function reads from its environment.
 #[derive(Debug)]
 pub struct Config {
+    /// The analysis settings, `MAIL_FROM_DOMAINS` among them.
     pub settings: Settings,
-    /// The identities' expected MAIL FROM domains (`MAIL_FROM_DOMAINS`).
-    pub expected: OfflineDirectory,
     pub alert_topic_arn: Option<String>,
     pub alert_min_severity: Severity,
     pub alert_suppress: Duration,
@@ -88,19 +89,14 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
     if let Some(ids) = var("TRUSTED_AUTHSERV_IDS") {
         settings.set_trusted_ids(ids.split(','));
     }
-    let mut expected = OfflineDirectory::default();
     if let Some(pairs) = var("MAIL_FROM_DOMAINS") {
+        let mut expected = MailFromExpectations::default();
         for pair in pairs.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            settings.hints.add(pair).ok_or_else(|| {
-                error(
-                    "MAIL_FROM_DOMAINS",
-                    format!("{pair:?} is not DOMAIN=MAIL_FROM_DOMAIN"),
-                )
-            })?;
+            expected
+                .add(pair)
+                .map_err(|e| error("MAIL_FROM_DOMAINS", e.to_string()))?;
         }
-        for (identity, mail_from) in &settings.hints.mail_from {
-            expected.expect_mail_from(identity, mail_from);
-        }
+        settings.expected = Arc::new(expected);
     }
     let alert_topic_arn = match var("ALERT_TOPIC_ARN").map(|a| a.trim().to_owned()) {
         None => None,
@@ -125,22 +121,11 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             Some(arn)
         }
     };
-    let alert_min_severity = match var("ALERT_MIN_SEVERITY")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-    {
+    let alert_min_severity = match var("ALERT_MIN_SEVERITY").filter(|s| !s.trim().is_empty()) {
         None => Severity::Warning,
-        Some(text) => match text.as_str() {
-            "info" => Severity::Info,
-            "warning" => Severity::Warning,
-            "critical" => Severity::Critical,
-            _ => {
-                return Err(error(
-                    "ALERT_MIN_SEVERITY",
-                    format!("{text:?} is not one of info, warning, critical"),
-                ));
-            }
-        },
+        Some(text) => text
+            .parse()
+            .map_err(|e: UnknownKeyword| error("ALERT_MIN_SEVERITY", e.to_string()))?,
     };
     let identity_lookup = match var("IDENTITY_LOOKUP")
         .map(|s| s.trim().to_ascii_lowercase())
@@ -189,7 +174,6 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
     Ok(Config {
         dns,
         settings,
-        expected,
         alert_topic_arn,
         alert_min_severity,
         alert_suppress: seconds(&var, "ALERT_SUPPRESS_SECONDS", 3600)?,
@@ -263,8 +247,12 @@ mod tests {
             ["mx.example.net", "amazonses.com"]
         );
         assert_eq!(
-            config.settings.hints.custom_mail_from("news.example.com"),
-            Some(("example.com", "mail.example.com"))
+            config
+                .settings
+                .expected
+                .covering("news.example.com")
+                .map(|c| (c.identity, c.mail_from)),
+            Some(("example.com".into(), "mail.example.com".into()))
         );
         assert_eq!(
             config.alert_topic_arn.as_deref(),

@@ -6,5 +6,6 @@
 pub mod aws;
 pub mod config;
 pub mod dns;
+pub mod identity_cache;
 #[cfg(feature = "aws")]
 pub mod lambda;

@@ -1,16 +1,12 @@
 //! Recognizes authentication rejections in bounce and delay diagnostics.
 //!
 //! Owns the table of provider signatures: which enhanced status code (RFC 3463) and wording
-//! means which authentication check failed, and what fixes it for a sender on SES. Pure text
+//! means which authentication check failed (what fixes it is `say::explain`'s). Pure text
 //! matching, no I/O. Rejections for reverse DNS, reputation or blocklists are *not*
 //! authentication failures and are recognized as such so they are never counted as one.
 
-use serde::Serialize;
-use std::fmt;
-
 /// What the receiver says failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Failed {
     Spf,
     Dkim,
@@ -23,71 +19,8 @@ pub enum Failed {
     Unauthenticated,
 }
 
-impl Failed {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Spf => "SPF",
-            Self::Dkim => "DKIM",
-            Self::Dmarc => "DMARC",
-            Self::Alignment => "alignment",
-            Self::NoPolicy => "no DMARC policy",
-            Self::Unauthenticated => "unauthenticated",
-        }
-    }
-
-    /// What the receiver found, as a phrase for an alert.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::Spf => "SPF did not pass",
-            Self::Dkim => "DKIM did not pass",
-            Self::Dmarc => "DMARC did not pass",
-            Self::Alignment => "From is not aligned with the SPF or DKIM domain",
-            Self::NoPolicy => "the From domain has no DMARC record",
-            Self::Unauthenticated => {
-                "unauthenticated (the required SPF/DKIM/DMARC checks did not pass)"
-            }
-        }
-    }
-
-    /// What a sender on SES does about it, in one or two sentences.
-    pub fn fix(self) -> &'static str {
-        match self {
-            Self::Spf => {
-                "Check that the MAIL FROM domain's SPF record includes amazonses.com \
-                 (and that the custom MAIL FROM domain is still in use, not the amazonses.com fallback)."
-            }
-            Self::Dkim => {
-                "Check the identity's DKIM status in SES and that its DKIM CNAME (or BYODKIM TXT) \
-                 records still resolve."
-            }
-            Self::Dmarc => {
-                "Make DKIM pass for the From domain (SES Easy DKIM, verified) or SPF pass for a \
-                 custom MAIL FROM under it, so DMARC aligns."
-            }
-            Self::Alignment => {
-                "Sign with DKIM for the From domain (not only amazonses.com) or use a custom MAIL \
-                 FROM subdomain of it, so at least one identifier aligns."
-            }
-            Self::NoPolicy => {
-                "Publish a DMARC record at _dmarc.<From domain> (start with \"v=DMARC1; p=none; \
-                 rua=mailto:…\")."
-            }
-            Self::Unauthenticated => {
-                "Enable Easy DKIM for the From domain and a custom MAIL FROM domain with SPF, then \
-                 publish DMARC: the receiver requires authenticated mail."
-            }
-        }
-    }
-}
-
-impl fmt::Display for Failed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// A diagnostic recognized as an authentication rejection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRejection {
     pub provider: &'static str,
     /// The enhanced status code, e.g. `5.7.26`.
@@ -99,7 +32,7 @@ pub struct AuthRejection {
 
 /// What a diagnostic is, as far as authentication goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Diagnosis {
     Auth(AuthRejection),
     /// A policy rejection that is not about authentication (reverse DNS, reputation,
     /// blocklists): named so it is never mistaken for one.
@@ -200,7 +133,7 @@ const NOT_AUTH: &[(&str, &str)] = &[
 
 /// Classifies one recipient's diagnostic: `status` is SES's enhanced status field,
 /// `diagnostic` the receiver's reply.
-pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> Verdict {
+pub fn diagnose(status: Option<&str>, diagnostic: Option<&str>) -> Diagnosis {
     let text = diagnostic.unwrap_or("").to_ascii_lowercase();
     // The reply's own code is the receiver's word; SES's `status` field is sometimes generic
     // (5.0.0) when the reply carries the precise one.
@@ -209,24 +142,24 @@ pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> Verdict {
         .or_else(|| status.map(str::trim).filter(|s| is_enhanced_code(s)))
         .map(str::to_owned);
     let Some(code) = code else {
-        return Verdict::Other;
+        return Diagnosis::Other;
     };
     let (class, rest) = code.split_at(1);
     let detail = &rest[1..];
     if !detail.starts_with("7.") {
-        return Verdict::Other;
+        return Diagnosis::Other;
     }
     let transient = class == "4";
 
     // Gmail 7.25 is reverse DNS; it names no authentication method but must not slip into
     // the generic rule through the word "authentication" in its help link.
     if detail == "7.25" {
-        return Verdict::NotAuth("reverse DNS (PTR) of the sending IP");
+        return Diagnosis::NotAuth("reverse DNS (PTR) of the sending IP");
     }
     // Gmail's 7.26 rate limiting is still about being unauthenticated; check signatures first.
     for signature in SIGNATURES {
         if detail == signature.code && signature.needs.iter().all(|n| text.contains(n)) {
-            return Verdict::Auth(AuthRejection {
+            return Diagnosis::Auth(AuthRejection {
                 provider: signature.provider,
                 code,
                 failed: signature.failed,
@@ -235,7 +168,7 @@ pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> Verdict {
         }
     }
     if let Some((_, what)) = NOT_AUTH.iter().find(|(needle, _)| text.contains(needle)) {
-        return Verdict::NotAuth(what);
+        return Diagnosis::NotAuth(what);
     }
     // Any other receiver: a 4.7.x/5.7.x reply that names a method or says unauthenticated.
     let failed = if text.contains("dmarc") {
@@ -250,13 +183,13 @@ pub fn classify(status: Option<&str>, diagnostic: Option<&str>) -> Verdict {
         None
     };
     match failed {
-        Some(failed) => Verdict::Auth(AuthRejection {
+        Some(failed) => Diagnosis::Auth(AuthRejection {
             provider: "another receiver",
             code,
             failed,
             transient,
         }),
-        None => Verdict::Other,
+        None => Diagnosis::Other,
     }
 }
 
@@ -329,8 +262,8 @@ mod tests {
     use super::*;
 
     fn auth(status: &str, text: &str) -> Option<(&'static str, String, Failed, bool)> {
-        match classify(Some(status), Some(text)) {
-            Verdict::Auth(r) => Some((r.provider, r.code, r.failed, r.transient)),
+        match diagnose(Some(status), Some(text)) {
+            Diagnosis::Auth(r) => Some((r.provider, r.code, r.failed, r.transient)),
             _ => None,
         }
     }
@@ -495,10 +428,10 @@ mod tests {
             assert_eq!(auth(status, text), None, "{text}");
         }
         assert!(matches!(
-            classify(Some("5.7.25"), Some("550-5.7.25 no PTR record")),
-            Verdict::NotAuth(_)
+            diagnose(Some("5.7.25"), Some("550-5.7.25 no PTR record")),
+            Diagnosis::NotAuth(_)
         ));
-        assert_eq!(classify(None, None), Verdict::Other);
+        assert_eq!(diagnose(None, None), Diagnosis::Other);
     }
 
     #[test]

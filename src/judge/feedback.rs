@@ -5,17 +5,17 @@
 //! Pure: the identity state arrives from the caller (the pipeline looks it up through the
 //! `IdentityDirectory` port). Recipient addresses never reach this module, only their domains.
 
-use crate::judge::auth_rejection::{self, AuthRejection, Verdict};
-use crate::ports::directory::{IdentityState, MailFromStatus, MxFailureBehavior};
+use crate::judge::auth_rejection::{self, AuthRejection, Diagnosis};
 use crate::read::domain::{domain_of_identity, domains_of_address_list};
+use crate::read::identity_state::{IdentityState, MailFromStatus};
 use crate::read::notification::{Event, FeedbackType, Form, IdentityArn, Notification, Recipient};
 use crate::read::observation::{HeaderField, Source};
-use crate::say::findings::{Finding, FindingBuilder, Kind};
-use serde::Serialize;
+use crate::say::findings::{Evidence, Facts, Finding, Rejected, Sending};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// What the notification says, for reports and logs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedbackSummary {
     pub form: Form,
     /// The event type as AWS names it (`Bounce`, `Rendering Failure`, …).
@@ -45,16 +45,12 @@ impl FeedbackSummary {
     }
 
     /// The domain findings are about: the From domain, else the identity's domain.
-    pub fn domain(&self) -> &str {
-        self.from_domains
-            .first()
-            .map(String::as_str)
-            .or_else(|| {
-                self.identity
-                    .as_ref()
-                    .map(|i| i.identity.rsplit('@').next().unwrap_or(&i.identity))
-            })
-            .unwrap_or("")
+    pub fn domain(&self) -> Option<&str> {
+        self.from_domains.first().map(String::as_str).or_else(|| {
+            self.identity
+                .as_ref()
+                .map(|i| i.identity.rsplit('@').next().unwrap_or(&i.identity))
+        })
     }
 
     /// Which input kind the notification came from.
@@ -212,82 +208,60 @@ pub fn findings(
     summary: &FeedbackSummary,
     identity: Option<(&str, &IdentityState)>,
 ) -> Vec<Finding> {
-    let domain = summary.domain();
-    let mut built: Vec<FindingBuilder> = Vec::new();
-    match &notification.event {
-        Event::Bounce(bounce) => {
-            built.extend(auth_rejections(
-                &bounce.bounced_recipients,
-                domain,
-                "bounced",
-                summary,
-            ));
-        }
-        Event::DeliveryDelay(delay) => {
-            built.extend(auth_rejections(
-                &delay.delayed_recipients,
-                domain,
-                "delayed",
-                summary,
-            ));
-        }
+    let sending = Sending {
+        identity: summary.identity.clone(),
+        configuration_set: summary.configuration_set.clone(),
+    };
+    let mut found: Vec<Facts> = match &notification.event {
+        Event::Bounce(bounce) => auth_rejections(
+            &bounce.bounced_recipients,
+            Rejected::Bounced,
+            summary,
+            &sending,
+        ),
+        Event::DeliveryDelay(delay) => auth_rejections(
+            &delay.delayed_recipients,
+            Rejected::Delayed,
+            summary,
+            &sending,
+        ),
         Event::Complaint(complaint)
             if complaint.complaint_feedback_type == Some(FeedbackType::AuthFailure) =>
         {
-            let at = domain_list(
-                complaint
-                    .complained_recipients
-                    .iter()
-                    .filter_map(|r| r.domain.as_deref()),
-            );
-            built.push(Finding::build(
-                Kind::AuthComplaint,
-                domain,
-                format!(
-                    "the mailbox provider ({at}) reported an authentication failure (feedback type auth-failure) for mail from {domain}{}. Fix: {}",
-                    identity_text(summary),
-                    auth_rejection::Failed::Dmarc.fix()
-                ),
-            ));
+            let at: BTreeSet<&str> = complaint
+                .complained_recipients
+                .iter()
+                .filter_map(|r| r.domain.as_deref())
+                .collect();
+            vec![Facts::AuthComplaint {
+                recipient_domains: at.into_iter().map(str::to_owned).collect(),
+                sending: sending.clone(),
+            }]
         }
-        _ => {}
+        _ => Vec::new(),
+    };
+    found.extend(identity.and_then(|(name, state)| mail_from_status(name, state, summary)));
+    if found.is_empty() {
+        return Vec::new();
     }
-    if let Some((name, state)) = identity
-        && let Some(finding) = mail_from_status(name, state, summary)
-    {
-        built.push(finding);
-    }
-    let mut evidence = vec![format!("{}: {}", summary.event, summary.description)];
-    if let Some(arn) = &summary.identity {
-        evidence.push(format!(
-            "sending identity: {} ({}, account {})",
-            arn.identity, arn.region, arn.account
-        ));
-    }
-    if let Some(set) = &summary.configuration_set {
-        evidence.push(format!("configuration set: {set}"));
-    }
-    if let Some((name, state)) = identity
-        && let Some(attributes) = &state.mail_from_attributes
-    {
-        evidence.push(format!(
-            "identity {name}: MAIL FROM domain {}, status {}, on MX failure {}",
-            attributes.mail_from_domain.as_deref().unwrap_or("(none)"),
-            attributes
-                .mail_from_domain_status
-                .as_ref()
-                .map_or("unknown", MailFromStatus::as_str),
-            attributes
-                .behavior_on_mx_failure
-                .map_or("unknown", MxFailureBehavior::as_str)
-        ));
-    }
-    let evidence: std::sync::Arc<[String]> = evidence.into();
+    let evidence = Arc::new(Evidence::Feedback {
+        event: summary.event.clone(),
+        description: summary.description.clone(),
+        sending,
+        governing: identity.and_then(|(name, state)| {
+            let attributes = state.mail_from_attributes.clone()?;
+            Some((name.to_owned(), attributes))
+        }),
+    });
     let id = summary.message_id.as_deref();
     let source = summary.form_source();
-    built
+    found
         .into_iter()
-        .map(|f| f.about(id, source).with_evidence(&evidence))
+        .map(|facts| {
+            Finding::new(facts, summary.domain(), source)
+                .about(id)
+                .with_evidence(&evidence)
+        })
         .collect()
 }
 
@@ -295,73 +269,35 @@ pub fn findings(
 /// recipient domains it came from.
 fn auth_rejections(
     recipients: &[Recipient],
-    domain: &str,
-    verb: &str,
+    how: Rejected,
     summary: &FeedbackSummary,
-) -> Vec<FindingBuilder> {
-    let mut groups: Vec<(AuthRejection, BTreeSet<&str>)> = Vec::new();
+    sending: &Sending,
+) -> Vec<Facts> {
+    let mut groups: Vec<(AuthRejection, Vec<Option<String>>)> = Vec::new();
     for recipient in recipients {
-        let Verdict::Auth(rejection) = auth_rejection::classify(
+        let Diagnosis::Auth(rejection) = auth_rejection::diagnose(
             recipient.status.as_deref(),
             recipient.diagnostic_code.as_deref(),
         ) else {
             continue;
         };
-        let at = recipient.domain.as_deref().unwrap_or("an unknown domain");
+        let at = recipient.domain.clone();
         match groups.iter_mut().find(|(r, _)| *r == rejection) {
-            Some((_, domains)) => {
-                domains.insert(at);
-            }
-            None => groups.push((rejection, BTreeSet::from([at]))),
+            Some((_, domains)) if !domains.contains(&at) => domains.push(at),
+            Some(_) => {}
+            None => groups.push((rejection, vec![at])),
         }
     }
     groups
         .into_iter()
-        .map(|(rejection, domains)| {
-            let how = if rejection.transient {
-                format!(
-                    "{verb} (transient {}: SES retries, but mail will bounce if it persists)",
-                    rejection.code
-                )
-            } else {
-                format!("{verb} ({})", rejection.code)
-            };
-            let dkim = if summary.sender_dkim_domains.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; the message carried the sender's own DKIM signature(s) for {}",
-                    summary.sender_dkim_domains.join(", ")
-                )
-            };
-            Finding::build(
-                Kind::AuthBounce,
-                domain,
-                format!(
-                    "{} {how} mail from {domain}: {}; recipient domain(s) {}{}{dkim}. Fix: {}",
-                    rejection.provider,
-                    rejection.failed.describe(),
-                    domains.into_iter().collect::<Vec<_>>().join(", "),
-                    identity_text(summary),
-                    rejection.failed.fix()
-                ),
-            )
+        .map(|(rejection, recipient_domains)| Facts::AuthBounce {
+            rejection,
+            how,
+            recipient_domains,
+            sending: sending.clone(),
+            sender_dkim: summary.sender_dkim_domains.clone(),
         })
         .collect()
-}
-
-fn identity_text(summary: &FeedbackSummary) -> String {
-    let mut text = String::new();
-    if let Some(arn) = &summary.identity {
-        text.push_str(&format!(
-            "; sending identity {} ({})",
-            arn.identity, arn.region
-        ));
-    }
-    if let Some(set) = &summary.configuration_set {
-        text.push_str(&format!(", configuration set {set}"));
-    }
-    text
 }
 
 /// `mail_from_status` when a custom MAIL FROM domain is configured and SES does not report it
@@ -370,41 +306,27 @@ fn mail_from_status(
     identity: &str,
     state: &IdentityState,
     summary: &FeedbackSummary,
-) -> Option<FindingBuilder> {
+) -> Option<Facts> {
     let attributes = state.mail_from_attributes.as_ref()?;
     let mail_from = state.mail_from_domain()?;
     let status = attributes.mail_from_domain_status.as_ref()?;
     if *status == MailFromStatus::Success {
         return None;
     }
-    let region = summary
-        .identity
-        .as_ref()
-        .map_or("<region>", |i| i.region.as_str());
-    let consequence = match attributes.behavior_on_mx_failure {
-        Some(MxFailureBehavior::RejectMessage) => {
-            "with BehaviorOnMxFailure REJECT_MESSAGE, SES refuses to send this identity's mail"
-        }
-        Some(MxFailureBehavior::UseDefaultValue) | None => {
-            "with BehaviorOnMxFailure USE_DEFAULT_VALUE, mail leaves with an amazonses.com MAIL FROM and SPF no longer aligns"
-        }
-        Some(MxFailureBehavior::Unknown) => "SES may send with an amazonses.com MAIL FROM",
-    };
-    Some(Finding::build(
-        Kind::MailFromStatus,
-        summary.domain(),
-        format!(
-            "identity {identity}: MAIL FROM domain {mail_from} is {}; {consequence}. Fix: restore the MX record \"10 feedback-smtp.{region}.amazonses.com\" and the SPF TXT record \"v=spf1 include:amazonses.com ~all\" on {mail_from}, then check the identity's MAIL FROM status in SES.",
-            status.as_str()
-        ),
-    ))
+    Some(Facts::MailFromStatus {
+        identity: identity.to_owned(),
+        mail_from: mail_from.to_owned(),
+        status: status.clone(),
+        behavior: attributes.behavior_on_mx_failure.clone(),
+        region: summary.identity.as_ref().map(|i| i.region.clone()),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::directory::MailFromAttributes;
-    use crate::say::findings::Severity;
+    use crate::read::identity_state::MailFromAttributes;
+    use crate::say::findings::{Kind, Severity};
 
     #[allow(clippy::needless_pass_by_value)] // callers build the JSON in place
     fn notification(json: serde_json::Value) -> Notification {
@@ -442,11 +364,14 @@ mod tests {
         let found = findings(&n, &summary, None);
         assert_eq!(found.len(), 1, "{found:#?}");
         let f = &found[0];
-        assert_eq!((f.kind, f.severity), (Kind::AuthBounce, Severity::Warning));
-        assert_eq!(f.domain, "example.com");
+        assert_eq!(
+            (f.kind(), f.severity()),
+            (Kind::AuthBounce, Severity::Warning)
+        );
+        assert_eq!(f.domain.as_deref(), Some("example.com"));
         assert_eq!(f.message_id.as_deref(), Some("m-1"));
-        assert!(f.detail.starts_with("Gmail bounced (5.7.26) mail from example.com: DMARC did not pass; recipient domain(s) gmail.com, googlemail.com; sending identity example.com (eu-west-1)"), "{}", f.detail);
-        assert!(!f.detail.contains("a@gmail.com"));
+        assert!(f.detail().starts_with("Gmail bounced (5.7.26) mail from example.com: DMARC did not pass; recipient domain(s) gmail.com, googlemail.com; sending identity example.com (eu-west-1)"), "{}", f.detail());
+        assert!(!f.detail().contains("a@gmail.com"));
     }
 
     #[test]
@@ -464,11 +389,11 @@ mod tests {
         );
         let found = findings(&n, &summarize(&n), None);
         assert!(
-            found[0].detail.contains("transient 4.7.32"),
+            found[0].detail().contains("transient 4.7.32"),
             "{}",
-            found[0].detail
+            found[0].detail()
         );
-        assert!(found[0].detail.contains("From is not aligned"));
+        assert!(found[0].detail().contains("From is not aligned"));
     }
 
     #[test]
@@ -490,18 +415,22 @@ mod tests {
         let found = findings(&n, &summary, Some(("example.com", &failed)));
         assert_eq!(found.len(), 1);
         assert_eq!(
-            (found[0].kind, found[0].severity),
+            (found[0].kind(), found[0].severity()),
             (Kind::MailFromStatus, Severity::Critical)
         );
         assert!(
             found[0]
-                .detail
+                .detail()
                 .contains("feedback-smtp.eu-west-1.amazonses.com")
         );
-        assert!(found[0].detail.contains("mail.example.com is FAILED"));
+        assert!(
+            found[0]
+                .detail()
+                .contains("MAIL FROM domain mail.example.com as FAILED")
+        );
         let reject = state("TEMPORARY_FAILURE", "REJECT_MESSAGE");
         let found = findings(&n, &summary, Some(("example.com", &reject)));
-        assert!(found[0].detail.contains("SES refuses to send"));
+        assert!(found[0].detail().contains("SES refuses to send"));
         // No MAIL FROM configured: nothing to say.
         assert!(
             findings(
@@ -526,9 +455,9 @@ mod tests {
         assert_eq!(summary.identity_key(), Some("tagged.example"));
         let found = findings(&n, &summary, None);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].kind, Kind::AuthComplaint);
+        assert_eq!(found[0].kind(), Kind::AuthComplaint);
         assert_eq!(found[0].source, Source::EventPublishing);
-        assert!(found[0].detail.contains("(yahoo.com)"));
+        assert!(found[0].detail().contains("(yahoo.com)"));
 
         let n = notification(serde_json::json!({
             "notificationType": "Complaint",

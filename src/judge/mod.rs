@@ -6,8 +6,10 @@
 //! in bounce texts, [`feedback`] says what a notification means, and [`posture`] checks an
 //! identity's DNS set-up. Pure: no I/O, no clock.
 
+pub mod align;
 pub mod auth_rejection;
 pub mod feedback;
 pub mod policy;
 pub mod posture;
 pub mod received;
+pub mod reverify;

@@ -5,28 +5,18 @@
 //! is the caller's (the DNS adapter, or [`PolicyBook`] offline). Records are parsed with
 //! `mail-auth`.
 
+use crate::read::keyword::keyword_enum;
 use mail_auth::common::parse::TxtRecordParser;
 use mail_auth::dmarc::{Alignment, Dmarc, Policy as RecordPolicy, Psd};
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::Arc;
 
-/// The policy a receiver applies to failing mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Disposition {
-    None,
-    Quarantine,
-    Reject,
-}
-
-impl fmt::Display for Disposition {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::None => "none",
-            Self::Quarantine => "quarantine",
-            Self::Reject => "reject",
-        })
+keyword_enum! {
+    /// The policy a receiver applies to failing mail.
+    pub enum Disposition {
+        None = "none",
+        Quarantine = "quarantine",
+        Reject = "reject",
     }
 }
 

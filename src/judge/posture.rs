@@ -6,35 +6,24 @@
 //! that failed (timeout, SERVFAIL) leaves its check unjudged and says so: a DNS hiccup never
 //! pages anyone.
 
+use crate::judge::align::{Alignment, mode_tag};
 use crate::judge::policy::{Disposition, PolicyDiscovery};
-use crate::ports::directory::{IdentityState, MailFromStatus, MxFailureBehavior};
+use crate::read::domain::normalize;
+use crate::read::identity_state::{IdentityState, MailFromStatus};
+use crate::read::keyword::keyword_enum;
 use crate::read::observation::Source;
-use crate::say::findings::{Finding, FindingBuilder, Kind, Severity};
+use crate::say::findings::{Facts, Finding, MxProblem, SpfProblem};
 use mail_auth::common::parse::TxtRecordParser as _;
-use serde::Serialize;
 
-/// One check, as metrics name it (`AuditChecksFailed` by `Check`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Check {
-    MailFromStatus,
-    MailFromMx,
-    MailFromSpf,
-    DkimSigning,
-    DkimDns,
-    Dmarc,
-}
-
-impl Check {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MailFromStatus => "mail_from_status",
-            Self::MailFromMx => "mail_from_mx",
-            Self::MailFromSpf => "mail_from_spf",
-            Self::DkimSigning => "dkim_signing",
-            Self::DkimDns => "dkim_dns",
-            Self::Dmarc => "dmarc",
-        }
+keyword_enum! {
+    /// One posture check, as metrics name it (`AuditChecksFailed` by `Check`).
+    pub enum PostureCheck {
+        MailFromStatus = "mail_from_status",
+        MailFromMx = "mail_from_mx",
+        MailFromSpf = "mail_from_spf",
+        DkimSigning = "dkim_signing",
+        DkimDns = "dkim_dns",
+        Dmarc = "dmarc",
     }
 }
 
@@ -69,7 +58,7 @@ impl Target {
         let Some(dkim) = self.state.as_ref().and_then(|s| s.dkim_attributes.as_ref()) else {
             return Vec::new();
         };
-        let external = dkim.signing_attributes_origin.as_deref() == Some("EXTERNAL");
+        let external = dkim.is_byodkim();
         dkim.tokens
             .iter()
             .map(|token| DkimName {
@@ -103,15 +92,16 @@ pub struct DnsView {
 }
 
 /// The outcome of one check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {
-    pub check: Check,
+    pub check: PostureCheck,
     /// `None`: not judged (a lookup failed, or nothing to check).
     pub passed: Option<bool>,
+    /// What was found, one line, for the `check` command's report.
     pub detail: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditReport {
     pub identity: String,
     pub domain: String,
@@ -122,29 +112,6 @@ pub struct AuditReport {
 impl AuditReport {
     pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
         self.checks.iter().filter(|c| c.passed == Some(false))
-    }
-}
-
-struct Audit<'a> {
-    target: &'a Target,
-    checks: Vec<CheckResult>,
-    findings: Vec<FindingBuilder>,
-}
-
-impl Audit<'_> {
-    fn result(&mut self, check: Check, passed: Option<bool>, detail: String) {
-        self.checks.push(CheckResult {
-            check,
-            passed,
-            detail,
-        });
-    }
-
-    fn finding(&mut self, kind: Kind, detail: String) -> &mut FindingBuilder {
-        self.findings
-            .push(Finding::build(kind, &self.target.domain, detail));
-        let last = self.findings.len() - 1;
-        &mut self.findings[last]
     }
 }
 
@@ -165,8 +132,24 @@ pub fn audit(target: &Target, dns: &DnsView) -> AuditReport {
         findings: audit
             .findings
             .into_iter()
-            .map(|f| f.about(None, Source::Audit))
+            .map(|facts| Finding::new(facts, Some(&target.domain), Source::Audit))
             .collect(),
+    }
+}
+
+struct Audit<'a> {
+    target: &'a Target,
+    checks: Vec<CheckResult>,
+    findings: Vec<Facts>,
+}
+
+impl Audit<'_> {
+    fn result(&mut self, check: PostureCheck, passed: Option<bool>, detail: String) {
+        self.checks.push(CheckResult {
+            check,
+            passed,
+            detail,
+        });
     }
 }
 
@@ -176,10 +159,10 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
         .state
         .as_ref()
         .and_then(|s| s.mail_from_attributes.as_ref());
-    let behavior = attributes.and_then(|a| a.behavior_on_mx_failure);
+    let behavior = attributes.and_then(|a| a.behavior_on_mx_failure.clone());
     let Some(mail_from) = target.mail_from_domain.as_deref() else {
         audit.result(
-            Check::MailFromMx,
+            PostureCheck::MailFromMx,
             None,
             "no custom MAIL FROM domain: mail leaves with an amazonses.com envelope sender, so only DKIM can align".into(),
         );
@@ -189,177 +172,153 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
     if let Some(status) = attributes.and_then(|a| a.mail_from_domain_status.as_ref()) {
         let ok = *status == MailFromStatus::Success;
         audit.result(
-            Check::MailFromStatus,
+            PostureCheck::MailFromStatus,
             Some(ok),
-            format!("SES reports MAIL FROM {mail_from} as {}", status.as_str()),
+            format!("SES reports MAIL FROM {mail_from} as {status}"),
         );
         if !ok {
-            audit.finding(
-                Kind::MailFromStatus,
-                format!(
-                    "identity {}: SES reports MAIL FROM domain {mail_from} as {}; {}",
-                    target.identity,
-                    status.as_str(),
-                    consequence(behavior)
-                ),
-            );
+            audit.findings.push(Facts::MailFromStatus {
+                identity: target.identity.clone(),
+                mail_from: mail_from.to_owned(),
+                status: status.clone(),
+                behavior: behavior.clone(),
+                region: Some(target.region.clone()),
+            });
         }
     }
 
-    let expected = format!("feedback-smtp.{}.amazonses.com", target.region);
-    let fix = format!("Fix: publish exactly one MX record on {mail_from}: \"10 {expected}\".");
-    match &dns.mail_from_mx {
-        None => {}
-        Some(Lookup::Failed(error)) => audit.result(
-            Check::MailFromMx,
-            None,
-            format!("MX lookup for {mail_from} failed ({error}); not judged"),
-        ),
-        Some(Lookup::Missing) => {
+    if let Some(answer) = &dns.mail_from_mx {
+        let problem = mx_problem(audit, mail_from, answer);
+        if let Some(problem) = problem {
+            audit.findings.push(Facts::MailFromMxMissing {
+                mail_from: mail_from.to_owned(),
+                problem,
+                behavior,
+                region: target.region.clone(),
+            });
+        }
+    }
+    if let Some(answer) = &dns.mail_from_txt
+        && let Some(problem) = spf_problem(audit, mail_from, answer)
+    {
+        audit.findings.push(Facts::MailFromSpfMissing {
+            mail_from: mail_from.to_owned(),
+            problem,
+        });
+    }
+}
+
+/// SES expects exactly one MX on the MAIL FROM domain: `10 feedback-smtp.<region>.amazonses.com`.
+fn mx_problem(
+    audit: &mut Audit<'_>,
+    mail_from: &str,
+    answer: &Lookup<Vec<(u16, String)>>,
+) -> Option<MxProblem> {
+    let expected = format!("feedback-smtp.{}.amazonses.com", audit.target.region);
+    match answer {
+        Lookup::Failed(error) => {
             audit.result(
-                Check::MailFromMx,
+                PostureCheck::MailFromMx,
+                None,
+                format!("MX lookup for {mail_from} failed ({error}); not judged"),
+            );
+            None
+        }
+        Lookup::Missing => {
+            audit.result(
+                PostureCheck::MailFromMx,
                 Some(false),
                 format!("{mail_from} has no MX record"),
             );
-            audit
-                .finding(
-                    Kind::MailFromMxMissing,
-                    format!(
-                        "the MAIL FROM domain {mail_from} has no MX record; {}. {fix}",
-                        consequence(behavior)
-                    ),
-                )
-                .set_severity(Severity::Critical);
+            Some(MxProblem::Missing)
         }
-        Some(Lookup::Found(records)) => {
+        Lookup::Found(records) => {
             let names: Vec<String> = records
                 .iter()
                 .map(|(preference, exchange)| format!("{preference} {exchange}"))
                 .collect();
-            let correct = records.iter().any(|(_, exchange)| {
-                crate::read::domain::normalize(exchange).as_deref() == Some(&expected)
-            });
+            let correct = records
+                .iter()
+                .any(|(_, exchange)| normalize(exchange).as_deref() == Some(&expected));
             if correct && records.len() == 1 {
                 audit.result(
-                    Check::MailFromMx,
+                    PostureCheck::MailFromMx,
                     Some(true),
                     format!("{mail_from} MX {}", names.join(", ")),
                 );
-            } else {
-                audit.result(
-                    Check::MailFromMx,
-                    Some(false),
-                    format!(
-                        "{mail_from} MX {}, expected only 10 {expected}",
-                        names.join(", ")
-                    ),
-                );
-                let (why, severity) = if correct {
-                    (
-                        format!(
-                            "has {} MX records ({}) where SES expects exactly one",
-                            records.len(),
-                            names.join(", ")
-                        ),
-                        Severity::Warning,
-                    )
-                } else {
-                    (
-                        format!(
-                            "points its MX at {} instead of {expected}",
-                            names.join(", ")
-                        ),
-                        Severity::Critical,
-                    )
-                };
-                let consequence = if correct {
-                    "SES may fail to verify it".to_owned()
-                } else {
-                    consequence(behavior).to_owned()
-                };
-                audit
-                    .finding(
-                        Kind::MailFromMxMissing,
-                        format!("the MAIL FROM domain {mail_from} {why}; {consequence}. {fix}"),
-                    )
-                    .set_severity(severity);
+                return None;
             }
-        }
-    }
-
-    match &dns.mail_from_txt {
-        None => {}
-        Some(Lookup::Failed(error)) => audit.result(
-            Check::MailFromSpf,
-            None,
-            format!("TXT lookup for {mail_from} failed ({error}); not judged"),
-        ),
-        Some(answer) => {
-            let spf: Vec<&String> = match answer {
-                Lookup::Found(strings) => strings
-                    .iter()
-                    .filter(|s| s.trim_start().to_ascii_lowercase().starts_with("v=spf1"))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            let problem = match spf.as_slice() {
-                [] => Some("has no SPF record".to_owned()),
-                [record] => {
-                    if mail_auth::spf::Spf::parse(record.as_bytes()).is_err() {
-                        Some(format!(
-                            "has an SPF record that does not parse: \"{record}\""
-                        ))
-                    } else if !record.split_ascii_whitespace().any(|term| {
-                        let term = term.to_ascii_lowercase();
-                        let term = term.trim_start_matches(['+', '~', '?']);
-                        term == "include:amazonses.com"
-                    }) {
-                        Some(format!(
-                            "has an SPF record without include:amazonses.com: \"{record}\""
-                        ))
-                    } else {
-                        None
-                    }
-                }
-                _ => Some(format!(
-                    "has {} SPF records (RFC 7208 allows one: a permerror)",
-                    spf.len()
-                )),
-            };
-            match problem {
-                None => audit.result(
-                    Check::MailFromSpf,
-                    Some(true),
-                    format!("{mail_from} SPF includes amazonses.com"),
+            audit.result(
+                PostureCheck::MailFromMx,
+                Some(false),
+                format!(
+                    "{mail_from} MX {}, expected only 10 {expected}",
+                    names.join(", ")
                 ),
-                Some(problem) => {
-                    audit.result(
-                        Check::MailFromSpf,
-                        Some(false),
-                        format!("{mail_from} {problem}"),
-                    );
-                    audit.finding(
-                        Kind::MailFromSpfMissing,
-                        format!(
-                            "the MAIL FROM domain {mail_from} {problem}: SPF cannot pass for mail SES sends. Fix: publish \"v=spf1 include:amazonses.com ~all\" as TXT on {mail_from}."
-                        ),
-                    );
-                }
-            }
+            );
+            Some(if correct {
+                MxProblem::Extra(records.clone())
+            } else {
+                MxProblem::Elsewhere(records.clone())
+            })
         }
     }
 }
 
-fn consequence(behavior: Option<MxFailureBehavior>) -> &'static str {
-    match behavior {
-        Some(MxFailureBehavior::RejectMessage) => {
-            "with BehaviorOnMxFailure REJECT_MESSAGE, SES refuses to send this identity's mail"
+/// One valid SPF record that includes amazonses.com.
+fn spf_problem(
+    audit: &mut Audit<'_>,
+    mail_from: &str,
+    answer: &Lookup<Vec<String>>,
+) -> Option<SpfProblem> {
+    let records: Vec<&String> = match answer {
+        Lookup::Failed(error) => {
+            audit.result(
+                PostureCheck::MailFromSpf,
+                None,
+                format!("TXT lookup for {mail_from} failed ({error}); not judged"),
+            );
+            return None;
         }
-        Some(MxFailureBehavior::UseDefaultValue) => {
-            "with BehaviorOnMxFailure USE_DEFAULT_VALUE, mail is about to fall back (or already does) to the amazonses.com MAIL FROM, and SPF stops aligning"
+        Lookup::Found(strings) => strings
+            .iter()
+            .filter(|s| s.trim_start().to_ascii_lowercase().starts_with("v=spf1"))
+            .collect(),
+        Lookup::Missing => Vec::new(),
+    };
+    let problem = match records.as_slice() {
+        [] => Some(SpfProblem::Missing),
+        [record] if mail_auth::spf::Spf::parse(record.as_bytes()).is_err() => {
+            Some(SpfProblem::Unparsable((*record).clone()))
         }
-        _ => "SES cannot use the custom MAIL FROM domain",
-    }
+        [record] if !includes_amazonses(record) => {
+            Some(SpfProblem::NoAmazonSesInclude((*record).clone()))
+        }
+        [_] => None,
+        several => Some(SpfProblem::Several(several.len())),
+    };
+    let detail = match &problem {
+        None => format!("{mail_from} SPF includes amazonses.com"),
+        Some(SpfProblem::Missing) => format!("{mail_from} has no SPF record"),
+        Some(SpfProblem::Unparsable(record)) => {
+            format!("{mail_from} has an SPF record that does not parse: \"{record}\"")
+        }
+        Some(SpfProblem::NoAmazonSesInclude(record)) => {
+            format!("{mail_from} has an SPF record without include:amazonses.com: \"{record}\"")
+        }
+        Some(SpfProblem::Several(count)) => {
+            format!("{mail_from} has {count} SPF records (RFC 7208 allows one: a permerror)")
+        }
+    };
+    audit.result(PostureCheck::MailFromSpf, Some(problem.is_none()), detail);
+    problem
+}
+
+fn includes_amazonses(record: &str) -> bool {
+    record.split_ascii_whitespace().any(|term| {
+        let term = term.to_ascii_lowercase();
+        term.trim_start_matches(['+', '~', '?']) == "include:amazonses.com"
+    })
 }
 
 fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
@@ -371,22 +330,21 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     else {
         return;
     };
+    let domain = audit.target.domain.clone();
     let signing = attributes.signing_enabled.unwrap_or(false);
     audit.result(
-        Check::DkimSigning,
+        PostureCheck::DkimSigning,
         Some(signing),
         format!(
             "DKIM signing {}, status {}",
             if signing { "enabled" } else { "disabled" },
-            attributes.status.as_deref().unwrap_or("unknown")
+            attributes.status.as_ref().map_or("unknown", |s| s.as_str())
         ),
     );
     if !signing {
-        let domain = audit.target.domain.clone();
-        audit.finding(
-            Kind::DkimNotSigning,
-            format!("SES does not DKIM-sign mail from {domain}: only SPF can align, and only with a custom MAIL FROM. Fix: enable DKIM signing for the identity."),
-        );
+        audit.findings.push(Facts::DkimNotSigning {
+            domain: domain.clone(),
+        });
     }
     let mut missing = Vec::new();
     let mut failed = Vec::new();
@@ -394,26 +352,12 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
         match answer {
             Lookup::Failed(error) => failed.push(format!("{} ({error})", name.name)),
             Lookup::Missing => missing.push(name.name.clone()),
-            Lookup::Found(values) => {
-                let ok = if name.byodkim {
-                    values
-                        .iter()
-                        .any(|v| mail_auth::common::verify::DomainKey::parse(v.as_bytes()).is_ok())
-                } else {
-                    values.iter().any(|v| {
-                        let target = v.trim_end_matches('.').to_ascii_lowercase();
-                        target.starts_with(&format!("{}.dkim.", name.token.to_ascii_lowercase()))
-                            && target.ends_with("amazonses.com")
-                    })
-                };
-                if !ok {
-                    missing.push(format!(
-                        "{} (points elsewhere: {})",
-                        name.name,
-                        values.join(", ")
-                    ));
-                }
-            }
+            Lookup::Found(values) if !dkim_record_ok(name, values) => missing.push(format!(
+                "{} (points elsewhere: {})",
+                name.name,
+                values.join(", ")
+            )),
+            Lookup::Found(_) => {}
         }
     }
     if dns.dkim.is_empty() {
@@ -421,7 +365,7 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     }
     if !failed.is_empty() && missing.is_empty() {
         audit.result(
-            Check::DkimDns,
+            PostureCheck::DkimDns,
             None,
             format!("lookups failed: {}; not judged", failed.join(", ")),
         );
@@ -429,33 +373,38 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     }
     if missing.is_empty() {
         audit.result(
-            Check::DkimDns,
+            PostureCheck::DkimDns,
             Some(true),
             format!("{} DKIM record(s) in place", dns.dkim.len()),
         );
         return;
     }
     audit.result(
-        Check::DkimDns,
+        PostureCheck::DkimDns,
         Some(false),
         format!("missing or wrong: {}", missing.join(", ")),
     );
-    let kind_of = if dns.dkim.first().is_some_and(|(n, _)| n.byodkim) {
-        "BYODKIM key (TXT)"
+    audit.findings.push(Facts::DkimDnsMissing {
+        domain,
+        byodkim: dns.dkim.first().is_some_and(|(n, _)| n.byodkim),
+        missing,
+        signing,
+    });
+}
+
+/// BYODKIM: a key record that parses; Easy DKIM: a CNAME to `<token>.dkim.amazonses.com`.
+fn dkim_record_ok(name: &DkimName, values: &[String]) -> bool {
+    if name.byodkim {
+        values
+            .iter()
+            .any(|v| mail_auth::common::verify::DomainKey::parse(v.as_bytes()).is_ok())
     } else {
-        "Easy DKIM CNAME"
-    };
-    let domain = audit.target.domain.clone();
-    audit
-        .finding(
-            Kind::DkimDnsMissing,
-            format!(
-                "{kind_of} record(s) for {domain} missing or wrong: {}; {}. Fix: restore the records the SES console lists under the identity's DKIM settings.",
-                missing.join(", "),
-                if signing { "DKIM stops passing when SES re-verifies the identity" } else { "DKIM cannot be enabled" }
-            ),
-        )
-        .set_severity(if signing { Severity::Critical } else { Severity::Warning });
+        values.iter().any(|v| {
+            let target = v.trim_end_matches('.').to_ascii_lowercase();
+            target.starts_with(&format!("{}.dkim.", name.token.to_ascii_lowercase()))
+                && target.ends_with("amazonses.com")
+        })
+    }
 }
 
 fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
@@ -464,7 +413,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
     let found = match &dns.dmarc {
         Lookup::Failed(error) => {
             audit.result(
-                Check::Dmarc,
+                PostureCheck::Dmarc,
                 None,
                 format!("DMARC lookup for {domain} failed ({error}); not judged"),
             );
@@ -476,54 +425,45 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
             .as_ref()
             .map(|(at, record)| (discovery, at, record)),
     };
-    match found {
-        None => {
-            audit.result(
-                Check::Dmarc,
-                Some(false),
-                format!("no DMARC record for {domain}"),
-            );
-            audit.finding(
-                Kind::NoDmarcPolicy,
-                format!("{domain} publishes no DMARC record (bulk-sender rules at Gmail, Yahoo and Microsoft require one). Fix: publish _dmarc.{domain} TXT \"v=DMARC1; p=none; rua=mailto:…\", then move to p=reject; adkim=s once reports are clean."),
-            );
-        }
-        Some((discovery, at, record)) => {
-            let disposition = discovery.disposition.unwrap_or(Disposition::None);
-            let mut notes = Vec::new();
-            if disposition == Disposition::None {
-                notes.push("p=none monitors only: move to p=quarantine or p=reject (with adkim=s) once reports are clean");
-            }
-            if record.rua().is_empty() {
-                notes.push("no rua=: nobody receives aggregate reports");
-            }
-            let strict_spf = discovery.aspf() == crate::read::domain::Alignment::Strict;
-            let ok = !(strict_spf && audit.target.mail_from_domain.is_some());
-            audit.result(
-                Check::Dmarc,
-                Some(ok),
-                format!(
-                    "DMARC p={disposition} (record at {at}, adkim={}, aspf={}){}{}",
-                    alignment(discovery.adkim()),
-                    alignment(discovery.aspf()),
-                    if notes.is_empty() { "" } else { "; " },
-                    notes.join("; ")
-                ),
-            );
-            if !ok {
-                let mail_from = audit.target.mail_from_domain.clone().unwrap_or_default();
-                audit.finding(
-                    Kind::StrictSpfAlignment,
-                    format!("the DMARC record for {domain} (at {at}) has aspf=s, but SES's MAIL FROM {mail_from} is a subdomain: SPF can never align. Fix: use aspf=r."),
-                );
-            }
-        }
+    let Some((discovery, at, record)) = found else {
+        audit.result(
+            PostureCheck::Dmarc,
+            Some(false),
+            format!("no DMARC record for {domain}"),
+        );
+        audit.findings.push(Facts::NoDmarcPolicy {
+            domain,
+            reported_by_ses: false,
+            nothing_aligns: false,
+        });
+        return;
+    };
+    let disposition = discovery.disposition.unwrap_or(Disposition::None);
+    let mut notes = Vec::new();
+    if disposition == Disposition::None {
+        notes.push("p=none monitors only: move to p=quarantine or p=reject (with adkim=s) once reports are clean");
     }
-}
-
-fn alignment(mode: crate::read::domain::Alignment) -> &'static str {
-    match mode {
-        crate::read::domain::Alignment::Strict => "s",
-        crate::read::domain::Alignment::Relaxed => "r",
+    if record.rua().is_empty() {
+        notes.push("no rua=: nobody receives aggregate reports");
+    }
+    let mail_from = audit.target.mail_from_domain.clone();
+    let strict_spf = discovery.aspf() == Alignment::Strict && mail_from.is_some();
+    audit.result(
+        PostureCheck::Dmarc,
+        Some(!strict_spf),
+        format!(
+            "DMARC p={disposition} (record at {at}, adkim={}, aspf={}){}{}",
+            mode_tag(discovery.adkim()),
+            mode_tag(discovery.aspf()),
+            if notes.is_empty() { "" } else { "; " },
+            notes.join("; ")
+        ),
+    );
+    if strict_spf {
+        audit.findings.push(Facts::StrictSpfAlignment {
+            domain,
+            record_at: Some(at.clone()),
+            mail_from,
+        });
     }
 }

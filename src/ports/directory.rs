@@ -1,115 +1,32 @@
-//! What SES knows about a sending identity: the [`IdentityDirectory`] port, the identity state
-//! it returns (shaped like SESv2 `GetEmailIdentity` output), an offline directory read from a
-//! file and `--mail-from`, and a TTL cache that makes at most one lookup per identity per period.
+//! What SES knows about a sending identity, as the core asks for it: the
+//! [`IdentityDirectory`] port (one identity's state) and [`IdentityLister`] (the account's
+//! identities), with the offline directories the CLI and the tests use.
 //!
-//! The SESv2 adapter implements the same trait at the AWS edge.
+//! The SESv2 adapter (`edge::aws::sesv2`) implements both; the cache and the pacing SESv2
+//! needs are at the edge too (`edge::identity_cache`).
 
-use serde::{Deserialize, Serialize};
+use crate::ports::{Cause, chain};
+use crate::read::identity_state::{IdentityState, MailFromAttributes, MailFromExpectations};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// `MailFromAttributes.MailFromDomainStatus`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MailFromStatus {
-    Pending,
-    Success,
-    Failed,
-    TemporaryFailure,
-    #[serde(other)]
-    Unknown,
-}
-
-impl MailFromStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Success => "SUCCESS",
-            Self::Failed => "FAILED",
-            Self::TemporaryFailure => "TEMPORARY_FAILURE",
-            Self::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-/// `MailFromAttributes.BehaviorOnMxFailure`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MxFailureBehavior {
-    UseDefaultValue,
-    RejectMessage,
-    #[serde(other)]
-    Unknown,
-}
-
-impl MxFailureBehavior {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UseDefaultValue => "USE_DEFAULT_VALUE",
-            Self::RejectMessage => "REJECT_MESSAGE",
-            Self::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-/// `MailFromAttributes`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct MailFromAttributes {
-    /// The custom MAIL FROM domain; absent or empty when none is configured.
-    #[serde(default)]
-    pub mail_from_domain: Option<String>,
-    /// Absent when only the expected domain is known (offline `--mail-from`).
-    #[serde(default)]
-    pub mail_from_domain_status: Option<MailFromStatus>,
-    #[serde(default)]
-    pub behavior_on_mx_failure: Option<MxFailureBehavior>,
-}
-
-/// `DkimAttributes`, kept as SES reports them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct DkimAttributes {
-    #[serde(default)]
-    pub signing_enabled: Option<bool>,
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub tokens: Vec<String>,
-    #[serde(default)]
-    pub signing_attributes_origin: Option<String>,
-}
-
-/// One identity as `GetEmailIdentity` describes it (the fields this project reads).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct IdentityState {
-    #[serde(default)]
-    pub mail_from_attributes: Option<MailFromAttributes>,
-    #[serde(default)]
-    pub dkim_attributes: Option<DkimAttributes>,
-}
-
-impl IdentityState {
-    /// The configured custom MAIL FROM domain, when there is one.
-    pub fn mail_from_domain(&self) -> Option<&str> {
-        self.mail_from_attributes
-            .as_ref()?
-            .mail_from_domain
-            .as_deref()
-            .filter(|d| !d.is_empty())
-    }
-}
-
-/// Why an identity could not be looked up. Transient errors fail the invocation so Lambda
-/// retries it; nothing else does.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an identity could not be looked up.
+#[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
-    #[error("identity lookup for {identity} failed transiently: {reason}")]
-    Transient { identity: String, reason: String },
-    #[error("identity lookup for {identity} failed: {reason}")]
-    Permanent { identity: String, reason: String },
+    /// Throttled, an outage, a timeout: a retry may succeed, so the invocation fails for one.
+    #[error("identity lookup for {identity} failed transiently: {}", chain(source.as_ref()))]
+    Transient {
+        identity: String,
+        #[source]
+        source: Cause,
+    },
+    /// Refused for good (a malformed identity name): the record is judged without it.
+    #[error("identity lookup for {identity} failed: {}", chain(source.as_ref()))]
+    Permanent {
+        identity: String,
+        #[source]
+        source: Cause,
+    },
 }
 
 impl DirectoryError {
@@ -125,6 +42,20 @@ pub trait IdentityDirectory {
     async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError>;
 }
 
+/// Why the account's identities could not be listed. Always worth a retry.
+#[derive(Debug, thiserror::Error)]
+#[error("listing the account's SES identities failed: {}", chain(.0.as_ref()))]
+pub struct ListError(#[source] pub Cause);
+
+/// Lists the account's identities.
+#[allow(async_fn_in_trait)]
+pub trait IdentityLister {
+    /// Domain identities verified for sending, normalized.
+    async fn verified_domains(&self) -> Result<Vec<String>, ListError>;
+    /// Every identity enabled for sending: domains and addresses, as SES names them.
+    async fn identities(&self) -> Result<Vec<String>, ListError>;
+}
+
 /// Knows nothing: every identity is unknown.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoDirectory;
@@ -135,8 +66,13 @@ impl IdentityDirectory for NoDirectory {
     }
 }
 
+/// Why an `--identity-state` file could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("expected an object of GetEmailIdentity outputs keyed by identity: {0}")]
+pub struct StateFileError(#[from] serde_json::Error);
+
 /// Offline identity state: a file shaped like `GetEmailIdentity` output keyed by identity
-/// (`--identity-state`), and expected MAIL FROM domains (`--mail-from`).
+/// (`--identity-state`).
 #[derive(Debug, Clone, Default)]
 pub struct OfflineDirectory {
     identities: HashMap<String, Arc<IdentityState>>,
@@ -144,31 +80,14 @@ pub struct OfflineDirectory {
 
 impl OfflineDirectory {
     /// Reads `{"<identity>": {"MailFromAttributes": {…}, "DkimAttributes": {…}}, …}`.
-    pub fn from_json(text: &str) -> Result<Self, String> {
-        let map: HashMap<String, IdentityState> = serde_json::from_str(text).map_err(|e| {
-            format!("expected an object of GetEmailIdentity outputs keyed by identity: {e}")
-        })?;
+    pub fn from_json(text: &str) -> Result<Self, StateFileError> {
+        let map: HashMap<String, IdentityState> = serde_json::from_str(text)?;
         Ok(Self {
             identities: map
                 .into_iter()
                 .map(|(k, v)| (k.trim().to_ascii_lowercase(), Arc::new(v)))
                 .collect(),
         })
-    }
-
-    /// States that `identity` is expected to use `mail_from_domain` (status unknown), unless
-    /// the identity state already says more.
-    pub fn expect_mail_from(&mut self, identity: &str, mail_from_domain: &str) {
-        let entry = self
-            .identities
-            .entry(identity.to_ascii_lowercase())
-            .or_default();
-        if entry.mail_from_domain().is_none() {
-            Arc::make_mut(entry).mail_from_attributes = Some(MailFromAttributes {
-                mail_from_domain: Some(mail_from_domain.to_owned()),
-                ..MailFromAttributes::default()
-            });
-        }
     }
 }
 
@@ -178,101 +97,39 @@ impl IdentityDirectory for OfflineDirectory {
     }
 }
 
-/// Caches another directory's answers (found or not) for `ttl`. Lookups are serialized, so
-/// concurrent requests for one identity make one call (single flight), and the directory
-/// behind never sees more than one request at a time (SESv2 allows one per second). When a
-/// refresh fails, the expired answer is served and the log says so; errors are not cached,
-/// so the next request tries again.
-#[derive(Debug)]
-pub struct CachedDirectory<D> {
+/// Another directory, with the MAIL FROM domains the user states for identities it says
+/// nothing about: an identity without a custom MAIL FROM in the directory is given the
+/// expected one (status unknown). Used where SESv2 is not asked (the CLI, `IDENTITY_LOOKUP=off`).
+#[derive(Debug, Clone)]
+pub struct Expecting<D> {
     inner: D,
-    ttl: Duration,
-    entries: tokio::sync::Mutex<HashMap<String, CacheEntry>>,
+    expected: Arc<MailFromExpectations>,
 }
 
-/// An answer (found or not) and when it was fetched.
-type CacheEntry = (Option<Arc<IdentityState>>, Instant);
-
-impl<D> CachedDirectory<D> {
-    pub fn new(inner: D, ttl: Duration) -> Self {
-        Self {
-            inner,
-            ttl,
-            entries: tokio::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    pub fn inner(&self) -> &D {
-        &self.inner
+impl<D> Expecting<D> {
+    pub fn new(inner: D, expected: Arc<MailFromExpectations>) -> Self {
+        Self { inner, expected }
     }
 }
 
-impl<D: IdentityDirectory> IdentityDirectory for CachedDirectory<D> {
+impl<D: IdentityDirectory> IdentityDirectory for Expecting<D> {
     async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-        let key = identity.to_ascii_lowercase();
-        let mut entries = self.entries.lock().await;
-        if let Some((state, fetched)) = entries.get(&key)
-            && fetched.elapsed() < self.ttl
+        let found = self.inner.lookup(identity).await?;
+        let Some(mail_from) = self.expected.of(identity) else {
+            return Ok(found);
+        };
+        if found
+            .as_ref()
+            .is_some_and(|s| s.mail_from_domain().is_some())
         {
-            return Ok(state.clone());
+            return Ok(found);
         }
-        match self.inner.lookup(&key).await {
-            Ok(state) => {
-                entries.insert(key, (state.clone(), Instant::now()));
-                Ok(state)
-            }
-            Err(error) => match entries.get(&key) {
-                Some((stale, fetched)) => {
-                    tracing::warn!(
-                        identity = %key,
-                        age_seconds = fetched.elapsed().as_secs(),
-                        error = %error,
-                        "identity state is stale: refresh failed, serving the cached answer"
-                    );
-                    Ok(stale.clone())
-                }
-                None => Err(error),
-            },
-        }
-    }
-}
-
-/// Spaces the calls to another directory at least `interval` apart: SESv2 allows one request
-/// per second per account.
-#[derive(Debug)]
-pub struct Paced<D> {
-    inner: D,
-    interval: Duration,
-    last: tokio::sync::Mutex<Option<tokio::time::Instant>>,
-}
-
-impl<D> Paced<D> {
-    pub fn new(inner: D, interval: Duration) -> Self {
-        Self {
-            inner,
-            interval,
-            last: tokio::sync::Mutex::new(None),
-        }
-    }
-
-    pub fn inner(&self) -> &D {
-        &self.inner
-    }
-
-    /// Waits for this caller's turn.
-    pub async fn turn(&self) {
-        let mut last = self.last.lock().await;
-        if let Some(previous) = *last {
-            tokio::time::sleep_until(previous + self.interval).await;
-        }
-        *last = Some(tokio::time::Instant::now());
-    }
-}
-
-impl<D: IdentityDirectory> IdentityDirectory for Paced<D> {
-    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-        self.turn().await;
-        self.inner.lookup(identity).await
+        let mut state = found.map(|s| (*s).clone()).unwrap_or_default();
+        state.mail_from_attributes = Some(MailFromAttributes {
+            mail_from_domain: Some(mail_from.to_owned()),
+            ..MailFromAttributes::default()
+        });
+        Ok(Some(Arc::new(state)))
     }
 }
 
@@ -299,90 +156,26 @@ pub async fn governing_state<D: IdentityDirectory>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    struct Counting(AtomicUsize);
-
-    impl IdentityDirectory for Counting {
-        async fn lookup(
-            &self,
-            identity: &str,
-        ) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(5)).await;
-            if identity == "throttled.example" {
-                return Err(DirectoryError::Transient {
-                    identity: identity.into(),
-                    reason: "TooManyRequestsException".into(),
-                });
-            }
-            Ok(Some(Arc::new(IdentityState::default())))
-        }
-    }
-
-    /// Answers once, then fails.
-    struct Flaky(AtomicUsize);
-
-    impl IdentityDirectory for Flaky {
-        async fn lookup(
-            &self,
-            identity: &str,
-        ) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-            if self.0.fetch_add(1, Ordering::SeqCst) == 0 && identity == "example.com" {
-                return Ok(Some(Arc::new(IdentityState::default())));
-            }
-            Err(DirectoryError::Transient {
-                identity: identity.into(),
-                reason: "connection reset".into(),
-            })
-        }
-    }
+    use crate::read::identity_state::MailFromStatus;
 
     #[tokio::test]
-    async fn one_lookup_per_identity_per_period() {
-        let cached = CachedDirectory::new(Counting(AtomicUsize::new(0)), Duration::from_secs(300));
-        // Concurrent requests for one identity (the inner lookup yields while "in flight").
-        let (a, b, c) = tokio::join!(
-            cached.lookup("example.com"),
-            cached.lookup("EXAMPLE.com"),
-            cached.lookup("example.com"),
-        );
-        assert!([a, b, c].iter().all(|r| matches!(r, Ok(Some(_)))));
-        for _ in 0..50 {
-            assert!(matches!(cached.lookup("example.com").await, Ok(Some(_))));
-        }
-        cached.lookup("other.example").await.ok();
-        assert_eq!(cached.inner().0.load(Ordering::SeqCst), 2);
-
-        // Failures are not cached.
-        assert!(cached.lookup("throttled.example").await.is_err());
-        assert!(cached.lookup("throttled.example").await.is_err());
-        assert_eq!(cached.inner().0.load(Ordering::SeqCst), 4);
-
-        // An expired entry whose refresh fails is served stale.
-        let flaky = CachedDirectory::new(Flaky(AtomicUsize::new(0)), Duration::ZERO);
-        assert!(matches!(flaky.lookup("example.com").await, Ok(Some(_))));
-        assert!(matches!(flaky.lookup("example.com").await, Ok(Some(_))));
-        assert_eq!(flaky.inner().0.load(Ordering::SeqCst), 2);
-        assert!(flaky.lookup("never-fetched.example").await.is_err());
-
-        let expired = CachedDirectory::new(Counting(AtomicUsize::new(0)), Duration::ZERO);
-        expired.lookup("example.com").await.ok();
-        expired.lookup("example.com").await.ok();
-        assert_eq!(expired.inner().0.load(Ordering::SeqCst), 2);
-    }
-
-    #[tokio::test]
-    async fn offline_state_and_inheritance() {
-        let mut directory = OfflineDirectory::from_json(
+    async fn offline_state_expectations_and_inheritance() {
+        let directory = OfflineDirectory::from_json(
             r#"{"example.com": {"MailFromAttributes": {"MailFromDomain": "mail.example.com",
                  "MailFromDomainStatus": "FAILED", "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
                  "DkimAttributes": {"SigningEnabled": true, "Status": "SUCCESS", "Tokens": ["a"]}}}"#,
         )
         .unwrap_or_else(|e| panic!("{e}"));
-        directory.expect_mail_from("example.com", "other.example.com");
-        directory.expect_mail_from("example.org", "bounce.example.org");
+        let mut expected = MailFromExpectations::default();
+        for spec in [
+            "example.com=other.example.com",
+            "example.org=bounce.example.org",
+        ] {
+            expected.add(spec).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let directory = Expecting::new(directory, Arc::new(expected));
 
+        // SES's own answer wins over the expectation; address identities inherit it.
         let (governing, state) = governing_state(&directory, "ops@example.com")
             .await
             .ok()
@@ -397,11 +190,26 @@ mod tests {
                 .and_then(|m| m.mail_from_domain_status.clone()),
             Some(MailFromStatus::Failed)
         );
+        // An identity the file does not know gets the expected domain, status unknown.
         let org = directory.lookup("example.org").await.ok().flatten();
         assert_eq!(
             org.as_deref().and_then(IdentityState::mail_from_domain),
             Some("bounce.example.org")
         );
-        assert!(OfflineDirectory::from_json("[1]").is_err());
+        assert!(
+            directory
+                .lookup("example.net")
+                .await
+                .ok()
+                .flatten()
+                .is_none()
+        );
+        let error = OfflineDirectory::from_json("[1]").map_err(|e| e.to_string());
+        assert!(
+            error
+                .as_ref()
+                .is_err_and(|e| e.starts_with("expected an object of GetEmailIdentity")),
+            "{error:?}"
+        );
     }
 }

@@ -1,10 +1,11 @@
 //! Where the facts an analysis needs come from: the [`FactSource`] port, and its offline
 //! implementation (records given with `--policy`, the public suffix list). The DNS
-//! implementation lives in `dns`.
+//! implementation is `edge::dns::DnsFacts`.
 
+use crate::judge::align::KnownOrgDomains;
 use crate::judge::policy::PolicyBook;
 use crate::judge::received::{DomainFacts, OrgSource};
-use crate::read::domain::KnownOrgDomains;
+use crate::judge::reverify::Reverified;
 use crate::read::observation::Observation;
 
 /// Gathers what the pure analysis needs to know about an observation's domains.
@@ -16,8 +17,9 @@ pub trait FactSource {
     /// Lookup failures are recorded in the observation's notes.
     async fn facts(&self, observation: &mut Observation) -> DomainFacts;
 
-    /// Re-verifies an attached raw message and replaces the observation's results.
-    async fn reverify(&self, raw: &[u8], observation: &mut Observation);
+    /// Verifies an attached raw message again (DKIM, and SPF from the client IP and envelope
+    /// the observation recorded) and says what it found; `judge::reverify` applies it.
+    async fn reverify(&self, raw: &[u8], observation: &Observation) -> Reverified;
 }
 
 /// Offline facts: DMARC records from `--policy`, organizational domains from the public
@@ -47,9 +49,7 @@ impl FactSource for OfflineFacts {
         }
     }
 
-    async fn reverify(&self, _raw: &[u8], observation: &mut Observation) {
-        observation
-            .notes
-            .push("the raw message is attached; re-verification needs --dns".into());
+    async fn reverify(&self, _raw: &[u8], _observation: &Observation) -> Reverified {
+        Reverified::NotAttempted
     }
 }

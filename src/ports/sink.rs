@@ -1,14 +1,19 @@
 //! Where findings go: the [`FindingSink`] port. This module holds the structured-log sink; the
 //! SNS alert sink and the metrics sink implement the same trait at the AWS edge.
 
-use crate::say::findings::Finding;
+use crate::ports::{Cause, chain};
+use crate::say::findings::{Finding, Kind};
 
 /// Why findings could not be delivered. A transient failure fails the invocation, so Lambda
 /// retries and the dead-letter destination keeps the event: no finding is silently dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
-    #[error("delivering {count} finding(s) failed: {reason}")]
-    Delivery { count: usize, reason: String },
+    #[error("delivering {count} finding(s) failed: {}", chain(source.as_ref()))]
+    Delivery {
+        count: usize,
+        #[source]
+        source: Cause,
+    },
 }
 
 /// Receives the findings of one analyzed message.
@@ -26,12 +31,12 @@ impl FindingSink for LogSink {
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
         for finding in findings {
             tracing::warn!(
-                kind = finding.kind.as_str(),
-                severity = finding.severity.as_str(),
-                domain = %finding.domain,
-                message_id = finding.message_id.as_deref().unwrap_or(""),
+                kind = finding.kind().as_str(),
+                severity = finding.severity().as_str(),
+                domain = finding.domain.as_deref(),
+                message_id = finding.message_id.as_deref(),
                 source = finding.source.as_str(),
-                detail = %finding.detail,
+                detail = %finding.detail(),
                 "finding"
             );
         }
@@ -45,10 +50,10 @@ pub struct MemorySink(pub std::sync::Mutex<Vec<Finding>>);
 
 impl MemorySink {
     /// The kinds of the findings published so far, in order.
-    pub fn kinds(&self) -> Vec<crate::say::findings::Kind> {
+    pub fn kinds(&self) -> Vec<Kind> {
         self.0
             .lock()
-            .map(|f| f.iter().map(|f| f.kind).collect())
+            .map(|f| f.iter().map(Finding::kind).collect())
             .unwrap_or_default()
     }
 }
@@ -59,7 +64,7 @@ impl FindingSink for MemorySink {
             .lock()
             .map_err(|_| SinkError::Delivery {
                 count: findings.len(),
-                reason: "memory sink poisoned".into(),
+                source: "memory sink poisoned".into(),
             })?
             .extend_from_slice(findings);
         Ok(())

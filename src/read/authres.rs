@@ -10,8 +10,8 @@
 //! a bare property before the first `;` (Yahoo's `from=`); unquoted `/`, `:` and `@` in values;
 //! U-labels anywhere; unbalanced parentheses in comments.
 
+use crate::read::keyword::keyword_enum;
 use serde::Serialize;
-use std::fmt;
 
 /// One parsed `Authentication-Results` header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,48 +65,9 @@ pub struct Property {
     pub value: String,
 }
 
-macro_rules! keyword_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)*
-            /// A keyword this parser has no name for, lower-cased.
-            Other(String),
-        }
-
-        impl $name {
-            /// Case-insensitive, as RFC 8601 keywords are.
-            pub fn from_keyword(keyword: &str) -> Self {
-                $(if keyword.eq_ignore_ascii_case($text) { return Self::$variant; })*
-                Self::Other(keyword.to_ascii_lowercase())
-            }
-
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $text,)*
-                    Self::Other(other) => other,
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-    };
-}
-
 keyword_enum! {
     /// The authentication method of a result (IANA "Email Authentication Methods").
-    Method {
+    pub enum Method {
         Spf = "spf",
         Dkim = "dkim",
         Dmarc = "dmarc",
@@ -116,13 +77,13 @@ keyword_enum! {
         SenderId = "sender-id",
         DomainKeys = "domainkeys",
         Bimi = "bimi",
-    }
+    } else Unknown(str::to_ascii_lowercase)
 }
 
 keyword_enum! {
     /// A result keyword. Servers go beyond RFC 8601's list (`hardfail`, `timeout`,
     /// `bestguesspass`), and those are named too.
-    ResultKeyword {
+    pub enum ResultKeyword {
         Pass = "pass",
         Fail = "fail",
         SoftFail = "softfail",
@@ -136,17 +97,17 @@ keyword_enum! {
         BestGuessPass = "bestguesspass",
         Declined = "declined",
         Skipped = "skipped",
-    }
+    } else Unknown(str::to_ascii_lowercase)
 }
 
 keyword_enum! {
     /// The `ptype` of a property.
-    PropertyType {
+    pub enum PropertyType {
         Smtp = "smtp",
         Header = "header",
         Body = "body",
         Policy = "policy",
-    }
+    } else Unknown(str::to_ascii_lowercase)
 }
 
 /// Why a header value could not be parsed at all.
@@ -278,9 +239,9 @@ fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults) {
     cursor.pos = value_start;
     let result = cursor.keyword().unwrap_or_default();
     let mut resinfo = MethodResult {
-        method: Method::from_keyword(method),
+        method: Method::from_text(method),
         method_version,
-        result: ResultKeyword::from_keyword(result),
+        result: ResultKeyword::from_text(result),
         reason: None,
         properties: Vec::new(),
     };
@@ -315,7 +276,7 @@ fn parse_property(cursor: &mut Cursor<'_>) -> Option<Property> {
             return restore(cursor);
         };
         cursor.skip_cfws();
-        (Some(PropertyType::from_keyword(first)), property)
+        (Some(PropertyType::from_text(first)), property)
     } else {
         (None, first)
     };
@@ -515,7 +476,7 @@ mod tests {
 
     fn prop(ptype: Option<&str>, property: &str, value: &str) -> Property {
         Property {
-            ptype: ptype.map(PropertyType::from_keyword),
+            ptype: ptype.map(PropertyType::from_text),
             property: property.into(),
             value: value.into(),
         }

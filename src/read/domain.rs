@@ -1,14 +1,8 @@
-//! Domain names and addresses: normalization, organizational domains, and alignment.
-//!
-//! Owns the one rule every path shares (RFC 9989 §4.4): identifiers align when equal (strict)
-//! or when they share an organizational domain (relaxed), compared as lower-case A-labels
-//! without a trailing dot. Where the organizational domain comes from is the caller's choice
-//! ([`OrgDomains`]): the public suffix list offline, the DNS tree walk online.
+//! Domain names and addresses as every other module compares them: lower-case A-labels without
+//! a trailing dot. Addresses are cut down to their domain as they are read (the local part is
+//! personal data), and a name's parents are walked in one place ([`ancestors`]).
 
 use mail_parser::MessageParser;
-use std::collections::HashMap;
-
-pub use mail_auth::dmarc::Alignment;
 
 /// A domain as compared under DMARC: lower-case A-labels, no trailing dot. `None` for text that
 /// is not a plausible domain (empty labels, spaces, invalid IDNA).
@@ -64,89 +58,35 @@ pub fn domains_of_address_list(value: &str) -> Vec<String> {
     domains
 }
 
-/// Where organizational domains come from.
-pub trait OrgDomains {
-    /// The organizational domain of a normalized domain.
-    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str;
+/// The domain and each of its parents, longest first: `a.b.example` gives `a.b.example`,
+/// `b.example`, `example`.
+pub fn ancestors(domain: &str) -> impl Iterator<Item = &str> {
+    std::iter::successors(Some(domain), |name| {
+        name.split_once('.').map(|(_, parent)| parent)
+    })
 }
 
-/// The public suffix list compiled into the `psl` crate: offline, and what DMARC used before
-/// RFC 9989. Names with no listed suffix are their own organizational domain.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct PublicSuffixList;
-
-impl OrgDomains for PublicSuffixList {
-    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str {
-        psl::domain_str(domain).unwrap_or(domain)
-    }
-}
-
-/// Organizational domains already determined (by a DNS tree walk), falling back to the public
-/// suffix list for names that were not looked up.
-#[derive(Debug, Clone, Default)]
-pub struct KnownOrgDomains(pub HashMap<String, String>);
-
-impl OrgDomains for KnownOrgDomains {
-    fn organizational_domain<'a>(&'a self, domain: &'a str) -> &'a str {
-        match self.0.get(domain) {
-            Some(org) => org,
-            None => PublicSuffixList.organizational_domain(domain),
-        }
-    }
-}
-
-/// RFC 9989 identifier alignment of two normalized domains.
-pub fn aligned(
-    identifier: &str,
-    header_from: &str,
-    mode: Alignment,
-    orgs: &impl OrgDomains,
-) -> bool {
-    identifier == header_from
-        || (mode == Alignment::Relaxed
-            && orgs.organizational_domain(identifier) == orgs.organizational_domain(header_from))
+/// Whether `name` is `domain` or one of its subdomains (normalized names).
+pub fn is_within(name: &str, domain: &str) -> bool {
+    name.strip_suffix(domain)
+        .is_some_and(|head| head.is_empty() || head.ends_with('.'))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    macro_rules! alignment_cases {
-        ($($name:ident: ($id:expr, $from:expr, $mode:ident) => $expected:expr;)*) => {$(
-            #[test]
-            fn $name() {
-                let id = normalize($id).unwrap_or_else(|| panic!("bad domain {}", $id));
-                let from = normalize($from).unwrap_or_else(|| panic!("bad domain {}", $from));
-                assert_eq!(aligned(&id, &from, Alignment::$mode, &PublicSuffixList), $expected);
-            }
-        )*};
-    }
-
-    alignment_cases! {
-        // Identical domains align in both modes.
-        strict_same: ("example.com", "example.com", Strict) => true;
-        // A subdomain never aligns strictly: Easy DKIM on a subdomain under adkim=s.
-        strict_subdomain: ("mail.example.com", "example.com", Strict) => false;
-        // SES's custom MAIL FROM subdomain aligns relaxed.
-        relaxed_subdomain: ("bounce.example.com", "example.com", Relaxed) => true;
-        // Sibling subdomains share the organizational domain.
-        relaxed_siblings: ("a.example.com", "b.example.com", Relaxed) => true;
-        // amazonses.com never aligns with a customer domain.
-        relaxed_amazonses: ("us-east-1.amazonses.com", "example.com", Relaxed) => false;
-        // Case does not matter.
-        case_insensitive: ("EXAMPLE.com", "example.COM", Strict) => true;
-        // A trailing dot does not matter.
-        trailing_dot: ("example.com.", "example.com", Strict) => true;
-        // U-label and A-label of the same name are equal.
-        idn_forms: ("bücher.example", "xn--bcher-kva.example", Strict) => true;
-        // Under a multi-label public suffix, the organizational domain is one label below it.
-        multi_label_suffix: ("mail.example.co.uk", "example.co.uk", Relaxed) => true;
-        // Two registrants under the same public suffix do not align.
-        different_registrants: ("other.co.uk", "example.co.uk", Relaxed) => false;
-        // The private section of the list counts: two github.io sites are different orgs.
-        private_suffix: ("alice.github.io", "bob.github.io", Relaxed) => false;
-        // A parent domain aligns relaxed with a deeper From.
-        parent_of_from: ("example.com", "news.mail.example.com", Relaxed) => true;
+    #[test]
+    fn ancestors_and_containment() {
+        assert_eq!(
+            ancestors("a.b.example").collect::<Vec<_>>(),
+            ["a.b.example", "b.example", "example"]
+        );
+        assert!(is_within("mail.example.com", "example.com"));
+        assert!(is_within("example.com", "example.com"));
+        // A label boundary is required: badexample.com is not under example.com.
+        assert!(!is_within("badexample.com", "example.com"));
+        assert!(!is_within("example.com", "mail.example.com"));
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub enum InputError {
     NotAMessage,
     #[error("input is empty")]
     Empty,
+    #[error("the message has no header section")]
+    NoHeaderSection,
 }
 
 /// Recognizes an input. `Err` when nothing in it is usable; otherwise one entry per record,
@@ -221,8 +223,8 @@ pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, Strin
         .receipt
         .action
         .as_ref()
-        .and_then(|a| a.encoding)
-        .unwrap_or(ContentEncoding::Utf8);
+        .and_then(|a| a.encoding.as_ref())
+        .unwrap_or(&ContentEncoding::Utf8);
     Some(match encoding {
         ContentEncoding::Base64 => {
             let compact: Vec<u8> = content
@@ -233,7 +235,7 @@ pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, Strin
                 .decode(compact)
                 .map_err(|e| format!("content is not valid Base64: {e}"))
         }
-        ContentEncoding::Utf8 | ContentEncoding::Unknown => Ok(content.as_bytes().to_vec()),
+        ContentEncoding::Utf8 | ContentEncoding::Unknown(_) => Ok(content.as_bytes().to_vec()),
     })
 }
 

@@ -9,7 +9,9 @@
 pub mod authres;
 pub(crate) mod document;
 pub mod domain;
+pub mod identity_state;
 pub mod input;
+pub mod keyword;
 pub mod notification;
 pub mod observation;
 pub mod receipt;

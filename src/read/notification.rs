@@ -9,74 +9,24 @@
 
 use crate::read::document::{Members, reason, text};
 use crate::read::domain::domain_of_address;
+use crate::read::keyword::keyword_enum;
 use crate::read::receipt::{CommonHeaders, Header};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
-use std::fmt;
 
-/// An enumeration AWS documents but may extend: known values by name, anything else kept.
-macro_rules! open_enum {
-    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)*
-            /// A value this version does not know, as AWS sent it.
-            Unknown(String),
-        }
-
-        impl $name {
-            /// Case-insensitive: payloads have been seen with both `abuse` and `Abuse`.
-            pub fn from_text(text: &str) -> Self {
-                $(if text.eq_ignore_ascii_case($text) { return Self::$variant; })*
-                Self::Unknown(text.to_owned())
-            }
-
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $(Self::$variant => $text,)*
-                    Self::Unknown(text) => text,
-                }
-            }
-
-            pub fn is_known(&self) -> bool {
-                !matches!(self, Self::Unknown(_))
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                crate::read::receipt::from_json_text(deserializer, Self::from_text)
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-    };
-}
-
-open_enum! {
+keyword_enum! {
     /// `bounce.bounceType`.
-    BounceType {
+    pub enum BounceType {
         Undetermined = "Undetermined",
         Permanent = "Permanent",
         Transient = "Transient",
-    }
+    } else Unknown(str::to_owned)
 }
 
-open_enum! {
+keyword_enum! {
     /// `bounce.bounceSubType`.
-    BounceSubType {
+    pub enum BounceSubType {
         Undetermined = "Undetermined",
         General = "General",
         NoEmail = "NoEmail",
@@ -86,24 +36,24 @@ open_enum! {
         MessageTooLarge = "MessageTooLarge",
         ContentRejected = "ContentRejected",
         AttachmentRejected = "AttachmentRejected",
-    }
+    } else Unknown(str::to_owned)
 }
 
-open_enum! {
+keyword_enum! {
     /// `complaint.complaintFeedbackType` (RFC 5965 feedback types, as the ISP reported them).
-    FeedbackType {
+    pub enum FeedbackType {
         Abuse = "abuse",
         AuthFailure = "auth-failure",
         Fraud = "fraud",
         NotSpam = "not-spam",
         Other = "other",
         Virus = "virus",
-    }
+    } else Unknown(str::to_owned)
 }
 
-open_enum! {
+keyword_enum! {
     /// `deliveryDelay.delayType`.
-    DelayType {
+    pub enum DelayType {
         InternalFailure = "InternalFailure",
         General = "General",
         MailboxFull = "MailboxFull",
@@ -114,7 +64,7 @@ open_enum! {
         ByoipHostNameLookupUnavailable = "BYOIPHostNameLookupUnavailable",
         Undetermined = "Undetermined",
         SendingDeliverabilityIssue = "SendingDeliverabilityIssue",
-    }
+    } else Unknown(str::to_owned)
 }
 
 /// Which of SES's two feedback mechanisms produced the notification.

@@ -2,92 +2,69 @@
 //!
 //! Owns the extraction from headers and SES verdicts: which `Authentication-Results` header
 //! is trusted, which identifiers were checked with what result, and where the envelope sender
-//! came from. No judgement happens here; `analyze` decides what the observation means.
+//! came from. No judgement happens here: `judge::align` and `judge::received` decide what the
+//! observation means.
 
 use crate::read::authres::{self, Method, MethodResult, PropertyType, ResultKeyword};
 use crate::read::domain::{
     domain_of_address, domain_of_identity, domains_of_address_list, normalize,
 };
+use crate::read::keyword::keyword_enum;
 use crate::read::receipt::{ReceivedMessage, SesDmarcPolicy, VerdictStatus};
-use serde::Serialize;
 
-/// The input an observation was built from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// A receipt rule's Lambda action (`Records[].ses`).
-    ReceiptLambda,
-    /// A receipt rule's SNS action (`notificationType: Received`).
-    ReceiptSns,
-    /// A raw RFC 5322 message (`.eml`, or SNS content read on its own).
-    RawMessage,
-    /// An SES identity notification (bounce, complaint, delivery).
-    SesNotification,
-    /// An SES configuration-set event (event publishing).
-    EventPublishing,
-    /// The posture audit (SES identity state against DNS).
-    Audit,
-}
-
-impl Source {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ReceiptLambda => "receipt_lambda",
-            Self::ReceiptSns => "receipt_sns",
-            Self::RawMessage => "raw_message",
-            Self::SesNotification => "ses_notification",
-            Self::EventPublishing => "event_publishing",
-            Self::Audit => "audit",
-        }
+keyword_enum! {
+    /// The input an observation (and the findings about it) came from.
+    pub enum Source {
+        /// A receipt rule's Lambda action (`Records[].ses`).
+        ReceiptLambda = "receipt_lambda",
+        /// A receipt rule's SNS action (`notificationType: Received`).
+        ReceiptSns = "receipt_sns",
+        /// A raw RFC 5322 message (`.eml`, or SNS content read on its own).
+        RawMessage = "raw_message",
+        /// An SES identity notification (bounce, complaint, delivery).
+        SesNotification = "ses_notification",
+        /// An SES configuration-set event (event publishing).
+        EventPublishing = "event_publishing",
+        /// The posture audit (SES identity state against DNS).
+        Audit = "audit",
     }
 }
 
-/// Where the envelope sender (RFC5321.MailFrom) domain was read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EnvelopeOrigin {
-    AuthResults,
-    ReceivedSpf,
-    ReturnPath,
-    SesSource,
-}
-
-impl EnvelopeOrigin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::AuthResults => "Authentication-Results",
-            Self::ReceivedSpf => "Received-SPF",
-            Self::ReturnPath => "Return-Path",
-            Self::SesSource => "SES mail.source",
-        }
+keyword_enum! {
+    /// Where the envelope sender (RFC5321.MailFrom) domain was read, by the header's name.
+    pub enum EnvelopeOrigin {
+        AuthResults = "Authentication-Results",
+        ReceivedSpf = "Received-SPF",
+        ReturnPath = "Return-Path",
+        SesSource = "SES mail.source",
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvelopeSender {
     pub domain: String,
     pub origin: EnvelopeOrigin,
 }
 
-/// One SPF or DKIM check as the trusted server reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
+/// One SPF or DKIM check of an identifier, as the trusted server reported it (or as
+/// re-verification found it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentifierCheck {
     pub result: ResultKeyword,
     /// The authenticated domain: the MAIL FROM (or HELO) domain for SPF, `d=` for DKIM.
     pub domain: Option<String>,
     /// The DKIM selector, when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub selector: Option<String>,
 }
 
-impl Check {
+impl IdentifierCheck {
     pub fn passed(&self) -> bool {
         self.result == ResultKeyword::Pass
     }
 }
 
 /// SES's own verdicts from `receipt`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SesVerdicts {
     pub spf: Option<VerdictStatus>,
     pub dkim: Option<VerdictStatus>,
@@ -95,7 +72,7 @@ pub struct SesVerdicts {
     pub dmarc_policy: Option<SesDmarcPolicy>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub source: Source,
     pub message_id: Option<String>,
@@ -106,8 +83,8 @@ pub struct Observation {
     pub client_ip: Option<String>,
     /// Whether a header from a trusted authserv-id was found at all.
     pub trusted_results: bool,
-    pub spf: Option<Check>,
-    pub dkim: Vec<Check>,
+    pub spf: Option<IdentifierCheck>,
+    pub dkim: Vec<IdentifierCheck>,
     /// The trusted server's own `dmarc=` result.
     pub reported_dmarc: Option<ResultKeyword>,
     pub ses: Option<SesVerdicts>,
@@ -123,13 +100,13 @@ pub struct Observation {
 
 /// One method whose re-verification of the raw message disagreed with what the trusted
 /// server reported; the re-verified results replace the reported ones in the observation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disagreement {
     pub method: Method,
-    /// What re-verification found, e.g. `pass example.com`.
-    pub verified: String,
+    /// What re-verification found.
+    pub verified: Vec<IdentifierCheck>,
     /// What the trusted server had reported.
-    pub reported: String,
+    pub reported: Vec<IdentifierCheck>,
 }
 
 /// A header field as `(name, value)`, borrowed or owned; lists run topmost first.
@@ -196,10 +173,10 @@ pub fn from_received(
 
     let receipt = &message.receipt;
     observation.ses = Some(SesVerdicts {
-        spf: receipt.spf_verdict.map(|v| v.status),
-        dkim: receipt.dkim_verdict.map(|v| v.status),
-        dmarc: receipt.dmarc_verdict.map(|v| v.status),
-        dmarc_policy: receipt.dmarc_policy,
+        spf: receipt.spf_verdict.as_ref().map(|v| v.status.clone()),
+        dkim: receipt.dkim_verdict.as_ref().map(|v| v.status.clone()),
+        dmarc: receipt.dmarc_verdict.as_ref().map(|v| v.status.clone()),
+        dmarc_policy: receipt.dmarc_policy.clone(),
     });
     observation
 }
@@ -338,14 +315,14 @@ fn read_spf(result: &MethodResult, observation: &mut Observation) {
     }
     // With a null MAIL FROM, SPF checks the HELO identity (RFC 7208 §2.4).
     let domain = mailfrom_domain.or_else(|| helo.and_then(normalize));
-    observation.spf = Some(Check {
+    observation.spf = Some(IdentifierCheck {
         result: result.result.clone(),
         domain,
         selector: None,
     });
 }
 
-fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -> Check {
+fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -> IdentifierCheck {
     let header = |p| result.property(Some(&PropertyType::Header), p);
     let selector = header("s").map(str::to_owned);
     let from_signature = || {
@@ -368,7 +345,7 @@ fn read_dkim(result: &MethodResult, signatures: &[mail_auth::dkim::Signature]) -
         .and_then(normalize)
         .or_else(|| header("i").and_then(domain_of_identity))
         .or_else(from_signature);
-    Check {
+    IdentifierCheck {
         result: result.result.clone(),
         domain,
         selector,

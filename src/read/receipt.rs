@@ -6,9 +6,8 @@
 //! strict fields (a Bcc-only message has no `commonHeaders.to`). Every field real payloads
 //! omit is optional; every enumeration AWS may extend has an `Unknown` variant.
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+use crate::read::keyword::keyword_enum;
+use serde::Deserialize;
 
 /// `mail` + `receipt` (+ `content` for an SNS action with content).
 #[derive(Debug, Clone, Deserialize)]
@@ -60,11 +59,11 @@ pub struct CommonHeaders {
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
     #[serde(default)]
-    pub spf_verdict: Option<Verdict>,
+    pub spf_verdict: Option<ReceiptVerdict>,
     #[serde(default)]
-    pub dkim_verdict: Option<Verdict>,
+    pub dkim_verdict: Option<ReceiptVerdict>,
     #[serde(default)]
-    pub dmarc_verdict: Option<Verdict>,
+    pub dmarc_verdict: Option<ReceiptVerdict>,
     /// Present when the sender's DMARC check failed (and, in practice, sometimes when it passed).
     #[serde(default)]
     pub dmarc_policy: Option<SesDmarcPolicy>,
@@ -72,74 +71,30 @@ pub struct Receipt {
     pub action: Option<Action>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct Verdict {
+/// `{"status": "PASS"}`: one of SES's verdicts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ReceiptVerdict {
     pub status: VerdictStatus,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum VerdictStatus {
-    Pass,
-    Fail,
-    Gray,
-    ProcessingFailed,
-    Disabled,
-    Unknown,
+keyword_enum! {
+    /// `receipt.*Verdict.status`.
+    pub enum VerdictStatus {
+        Pass = "PASS",
+        Fail = "FAIL",
+        Gray = "GRAY",
+        ProcessingFailed = "PROCESSING_FAILED",
+        Disabled = "DISABLED",
+    } else Unknown(str::to_owned)
 }
 
-impl VerdictStatus {
-    fn from_text(text: &str) -> Self {
-        match text {
-            "PASS" => Self::Pass,
-            "FAIL" => Self::Fail,
-            "GRAY" => Self::Gray,
-            "PROCESSING_FAILED" => Self::ProcessingFailed,
-            "DISABLED" => Self::Disabled,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pass => "PASS",
-            Self::Fail => "FAIL",
-            Self::Gray => "GRAY",
-            Self::ProcessingFailed => "PROCESSING_FAILED",
-            Self::Disabled => "DISABLED",
-            Self::Unknown => "UNKNOWN",
-        }
-    }
-}
-
-/// `receipt.dmarcPolicy`: a plain string in real payloads, lower case, sometimes upper.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SesDmarcPolicy {
-    None,
-    Quarantine,
-    Reject,
-    Unknown,
-}
-
-impl SesDmarcPolicy {
-    fn from_text(text: &str) -> Self {
-        match text {
-            "none" | "NONE" => Self::None,
-            "quarantine" | "QUARANTINE" => Self::Quarantine,
-            "reject" | "REJECT" => Self::Reject,
-            _ => Self::Unknown,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Quarantine => "quarantine",
-            Self::Reject => "reject",
-            Self::Unknown => "unknown",
-        }
-    }
+keyword_enum! {
+    /// `receipt.dmarcPolicy`: a plain string in real payloads, lower case, sometimes upper.
+    pub enum SesDmarcPolicy {
+        None = "none",
+        Quarantine = "quarantine",
+        Reject = "reject",
+    } else Unknown(str::to_owned)
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -150,60 +105,12 @@ pub struct Action {
     pub encoding: Option<ContentEncoding>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ContentEncoding {
-    Utf8,
-    Base64,
-    Unknown,
-}
-
-impl ContentEncoding {
-    fn from_text(text: &str) -> Self {
-        match text {
-            "UTF8" | "UTF-8" => Self::Utf8,
-            "BASE64" => Self::Base64,
-            _ => Self::Unknown,
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for VerdictStatus {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        from_json_text(deserializer, Self::from_text)
-    }
-}
-
-impl<'de> Deserialize<'de> for SesDmarcPolicy {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        from_json_text(deserializer, Self::from_text)
-    }
-}
-
-impl<'de> Deserialize<'de> for ContentEncoding {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        from_json_text(deserializer, Self::from_text)
-    }
-}
-
-/// Reads an enumeration from its JSON string through `from_text`. Written out rather than
-/// derived so that a value of the wrong type is named ("invalid type: integer `7`, expected a
-/// string") instead of surfacing as serde_json's bare "expected value", and so that reading a
-/// keyword allocates nothing.
-pub(crate) fn from_json_text<'de, D: Deserializer<'de>, T>(
-    deserializer: D,
-    from_text: fn(&str) -> T,
-) -> Result<T, D::Error> {
-    struct Text<T>(fn(&str) -> T);
-    impl<T> Visitor<'_> for Text<T> {
-        type Value = T;
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a string")
-        }
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<T, E> {
-            Ok((self.0)(text))
-        }
-    }
-    deserializer.deserialize_str(Text(from_text))
+keyword_enum! {
+    /// `receipt.action.encoding` of an SNS action.
+    pub enum ContentEncoding {
+        Utf8 = "UTF8" | "UTF-8",
+        Base64 = "BASE64",
+    } else Unknown(str::to_owned)
 }
 
 #[cfg(test)]
@@ -228,8 +135,11 @@ mod tests {
         let message: ReceivedMessage = serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             message.receipt.dkim_verdict.map(|v| v.status),
-            Some(VerdictStatus::Unknown)
+            Some(VerdictStatus::Unknown("SOMETHING_NEW".into()))
         );
-        assert_eq!(message.receipt.dmarc_policy, Some(SesDmarcPolicy::Unknown));
+        assert_eq!(
+            message.receipt.dmarc_policy,
+            Some(SesDmarcPolicy::Unknown("weird".into()))
+        );
     }
 }

@@ -1,60 +1,266 @@
 //! The findings vocabulary: the one output every path produces. A public contract (DESIGN.md):
 //! a kind's name never changes meaning, and each kind has a default severity.
+//!
+//! A finding carries the facts it was judged on as values ([`Facts`]), not text: its kind and
+//! severity follow from them here, and `say::explain` words them once, for the CLI, the alert
+//! and the log alike.
 
-use crate::read::observation::Source;
-use serde::Serialize;
-use std::fmt;
+use crate::judge::align::{Alignment, Evaluation};
+use crate::judge::auth_rejection::AuthRejection;
+use crate::judge::policy::Disposition;
+use crate::read::authres::{Method, ResultKeyword};
+use crate::read::identity_state::{
+    CustomMailFrom, MailFromAttributes, MailFromStatus, MxFailureBehavior,
+};
+use crate::read::keyword::keyword_enum;
+use crate::read::notification::IdentityArn;
+use crate::read::observation::{EnvelopeSender, IdentifierCheck, SesVerdicts, Source};
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    MailFromFallback,
-    MailFromStatus,
-    DmarcFail,
-    SpfUnaligned,
-    DkimUnaligned,
-    SpfFail,
-    DkimFail,
-    StrictSpfAlignment,
-    NoDmarcPolicy,
-    AuthBounce,
-    AuthComplaint,
-    VerdictMismatch,
-    ForgedAuthResults,
-    HeadersTruncated,
-    MailFromMxMissing,
-    MailFromSpfMissing,
-    DkimDnsMissing,
-    DkimNotSigning,
+keyword_enum! {
+    /// What a finding is about: the names of the public vocabulary.
+    pub enum Kind {
+        MailFromFallback = "mail_from_fallback",
+        MailFromStatus = "mail_from_status",
+        DmarcFail = "dmarc_fail",
+        SpfUnaligned = "spf_unaligned",
+        DkimUnaligned = "dkim_unaligned",
+        SpfFail = "spf_fail",
+        DkimFail = "dkim_fail",
+        StrictSpfAlignment = "strict_spf_alignment",
+        NoDmarcPolicy = "no_dmarc_policy",
+        AuthBounce = "auth_bounce",
+        AuthComplaint = "auth_complaint",
+        VerdictMismatch = "verdict_mismatch",
+        ForgedAuthResults = "forged_auth_results",
+        HeadersTruncated = "headers_truncated",
+        MailFromMxMissing = "mail_from_mx_missing",
+        MailFromSpfMissing = "mail_from_spf_missing",
+        DkimDnsMissing = "dkim_dns_missing",
+        DkimNotSigning = "dkim_not_signing",
+    }
 }
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
+keyword_enum! {
+    /// How urgent a finding is; alerts go out at or above a configured one.
+    #[derive(clap::ValueEnum)]
+    pub enum Severity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
+    }
+}
+
+/// The policy a DMARC failure is judged under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyBasis {
+    /// The record found in DNS (or given with `--policy`).
+    Published(Disposition),
+    /// No record was looked up; SES's `dmarcPolicy` stands in.
+    ReportedBySes(Disposition),
+    Unknown,
+}
+
+impl PolicyBasis {
+    pub fn disposition(self) -> Option<Disposition> {
         match self {
-            Self::MailFromFallback => "mail_from_fallback",
-            Self::MailFromStatus => "mail_from_status",
-            Self::DmarcFail => "dmarc_fail",
-            Self::SpfUnaligned => "spf_unaligned",
-            Self::DkimUnaligned => "dkim_unaligned",
-            Self::SpfFail => "spf_fail",
-            Self::DkimFail => "dkim_fail",
-            Self::StrictSpfAlignment => "strict_spf_alignment",
-            Self::NoDmarcPolicy => "no_dmarc_policy",
-            Self::AuthBounce => "auth_bounce",
-            Self::AuthComplaint => "auth_complaint",
-            Self::VerdictMismatch => "verdict_mismatch",
-            Self::ForgedAuthResults => "forged_auth_results",
-            Self::HeadersTruncated => "headers_truncated",
-            Self::MailFromMxMissing => "mail_from_mx_missing",
-            Self::MailFromSpfMissing => "mail_from_spf_missing",
-            Self::DkimDnsMissing => "dkim_dns_missing",
-            Self::DkimNotSigning => "dkim_not_signing",
+            Self::Published(d) | Self::ReportedBySes(d) => Some(d),
+            Self::Unknown => None,
+        }
+    }
+}
+
+/// Whether a rejection ended delivery or only delayed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejected {
+    Bounced,
+    Delayed,
+}
+
+/// Who sent the mail a feedback finding is about, as the notification names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sending {
+    pub identity: Option<IdentityArn>,
+    pub configuration_set: Option<String>,
+}
+
+/// Who reported the DMARC verdict the recomputation disagrees with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reporter {
+    /// SES's `receipt.dmarcVerdict`.
+    SesVerdict,
+    /// The trusted `Authentication-Results` header's `dmarc=`.
+    TrustedHeader,
+}
+
+/// What is wrong with a MAIL FROM domain's MX records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MxProblem {
+    Missing,
+    /// None points at `feedback-smtp.<region>.amazonses.com`.
+    Elsewhere(Vec<(u16, String)>),
+    /// The right one, among others.
+    Extra(Vec<(u16, String)>),
+}
+
+/// What is wrong with a MAIL FROM domain's SPF record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpfProblem {
+    Missing,
+    Unparsable(String),
+    NoAmazonSesInclude(String),
+    /// RFC 7208 allows one record; more is a permerror.
+    Several(usize),
+}
+
+/// The facts behind a finding, one variant per kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Facts {
+    /// Mail left with an amazonses.com envelope sender although the identity has a custom one.
+    MailFromFallback {
+        envelope: EnvelopeSender,
+        custom: CustomMailFrom,
+    },
+    /// SES does not report the identity's custom MAIL FROM domain as `SUCCESS`.
+    MailFromStatus {
+        identity: String,
+        mail_from: String,
+        status: MailFromStatus,
+        behavior: Option<MxFailureBehavior>,
+        region: Option<String>,
+    },
+    DmarcFail {
+        header_from: String,
+        policy: PolicyBasis,
+    },
+    SpfUnaligned {
+        header_from: String,
+        domain: Option<String>,
+        aspf: Alignment,
+    },
+    DkimUnaligned {
+        header_from: String,
+        /// The domains of the passing, unaligned signatures.
+        domains: Vec<Option<String>>,
+        adkim: Alignment,
+    },
+    SpfFail {
+        result: ResultKeyword,
+        domain: Option<String>,
+    },
+    DkimFail {
+        /// Each failed signature: its result and `d=`.
+        failures: Vec<(ResultKeyword, Option<String>)>,
+    },
+    /// `aspf=s`: SES's MAIL FROM subdomain can never align.
+    StrictSpfAlignment {
+        domain: String,
+        /// Where the record was found, when the walk said.
+        record_at: Option<String>,
+        mail_from: Option<String>,
+    },
+    NoDmarcPolicy {
+        domain: String,
+        /// Offline, SES's verdicts said so (no record was looked up).
+        reported_by_ses: bool,
+        /// And no identifier aligned either.
+        nothing_aligns: bool,
+    },
+    AuthBounce {
+        rejection: AuthRejection,
+        how: Rejected,
+        /// The recipients' domains (`None`: an address without one).
+        recipient_domains: Vec<Option<String>>,
+        sending: Sending,
+        /// `d=` of the sender's own DKIM signatures, when the original headers were included.
+        sender_dkim: Vec<String>,
+    },
+    AuthComplaint {
+        recipient_domains: Vec<String>,
+        sending: Sending,
+    },
+    /// Re-verifying the attached message found other results than the trusted server reported.
+    ReverifiedMismatch {
+        method: Method,
+        verified: Vec<IdentifierCheck>,
+        reported: Vec<IdentifierCheck>,
+    },
+    /// A reported DMARC verdict disagrees with the recomputed one.
+    DmarcMismatch {
+        reporter: Reporter,
+        reported_pass: bool,
+    },
+    ForgedAuthResults {
+        count: usize,
+    },
+    HeadersTruncated,
+    MailFromMxMissing {
+        mail_from: String,
+        problem: MxProblem,
+        behavior: Option<MxFailureBehavior>,
+        region: String,
+    },
+    MailFromSpfMissing {
+        mail_from: String,
+        problem: SpfProblem,
+    },
+    DkimDnsMissing {
+        domain: String,
+        byodkim: bool,
+        /// Each record missing or wrong, with what it points at instead.
+        missing: Vec<String>,
+        signing: bool,
+    },
+    DkimNotSigning {
+        domain: String,
+    },
+}
+
+impl Facts {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Self::MailFromFallback { .. } => Kind::MailFromFallback,
+            Self::MailFromStatus { .. } => Kind::MailFromStatus,
+            Self::DmarcFail { .. } => Kind::DmarcFail,
+            Self::SpfUnaligned { .. } => Kind::SpfUnaligned,
+            Self::DkimUnaligned { .. } => Kind::DkimUnaligned,
+            Self::SpfFail { .. } => Kind::SpfFail,
+            Self::DkimFail { .. } => Kind::DkimFail,
+            Self::StrictSpfAlignment { .. } => Kind::StrictSpfAlignment,
+            Self::NoDmarcPolicy { .. } => Kind::NoDmarcPolicy,
+            Self::AuthBounce { .. } => Kind::AuthBounce,
+            Self::AuthComplaint { .. } => Kind::AuthComplaint,
+            Self::ReverifiedMismatch { .. } | Self::DmarcMismatch { .. } => Kind::VerdictMismatch,
+            Self::ForgedAuthResults { .. } => Kind::ForgedAuthResults,
+            Self::HeadersTruncated => Kind::HeadersTruncated,
+            Self::MailFromMxMissing { .. } => Kind::MailFromMxMissing,
+            Self::MailFromSpfMissing { .. } => Kind::MailFromSpfMissing,
+            Self::DkimDnsMissing { .. } => Kind::DkimDnsMissing,
+            Self::DkimNotSigning { .. } => Kind::DkimNotSigning,
         }
     }
 
-    /// DESIGN.md's default severity. `dmarc_fail` is critical only under an enforcing policy;
-    /// the analysis decides that case itself.
+    /// DESIGN.md's default severity, and the cases where the facts raise or lower it.
+    pub fn severity(&self) -> Severity {
+        match self {
+            Self::DmarcFail { policy, .. } => match policy.disposition() {
+                Some(Disposition::Reject | Disposition::Quarantine) => Severity::Critical,
+                _ => Severity::Warning,
+            },
+            // The right MX beside others may still work; a wrong or missing one does not.
+            Self::MailFromMxMissing {
+                problem: MxProblem::Extra(_),
+                ..
+            } => Severity::Warning,
+            // Broken DKIM records only bite when SES signs with them.
+            Self::DkimDnsMissing { signing: false, .. } => Severity::Warning,
+            _ => self.kind().default_severity(),
+        }
+    }
+}
+
+impl Kind {
+    /// DESIGN.md's default severity.
     pub fn default_severity(self) -> Severity {
         match self {
             Self::MailFromFallback
@@ -78,98 +284,159 @@ impl Kind {
     }
 }
 
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// What was observed around a finding, for the alert's evidence section. Shared by the
+/// findings of one evaluation or notification: built once, not copied per finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Evidence {
+    /// A received message, for one of its From domains.
+    Received {
+        evaluation: Arc<Evaluation>,
+        envelope: Option<EnvelopeSender>,
+        ses: Option<SesVerdicts>,
+        custom: Option<CustomMailFrom>,
+    },
+    /// A feedback notification.
+    Feedback {
+        /// The event type as AWS names it, and the one-line description of what happened.
+        event: String,
+        description: String,
+        sending: Sending,
+        /// The identity whose MAIL FROM state governs the sender, and that state.
+        governing: Option<(String, MailFromAttributes)>,
+    },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One finding: the facts, what they are about, and where they were seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    pub kind: Kind,
-    pub severity: Severity,
-    /// The From (or identity) domain the finding is about.
-    pub domain: String,
+    pub facts: Facts,
+    /// The From (or identity) domain the finding is about; `None` when no input named one.
+    pub domain: Option<String>,
     pub message_id: Option<String>,
     pub source: Source,
-    /// Human-readable evidence. Never holds addresses' local parts, subjects or bodies.
-    pub detail: String,
-    /// What was observed, one fact per line (the results, the policy, the identity's MAIL
-    /// FROM state), for alerts. Same privacy rule as `detail`.
-    /// Shared by the findings of one evaluation: built once, not copied per finding.
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
-    pub evidence: Arc<[String]>,
+    pub evidence: Option<Arc<Evidence>>,
 }
 
 impl Finding {
-    /// Attaches the facts the finding was judged on.
-    pub fn with_evidence(mut self, evidence: &Arc<[String]>) -> Self {
-        self.evidence = Arc::clone(evidence);
-        self
-    }
-
-    pub fn build(kind: Kind, domain: &str, detail: String) -> FindingBuilder {
-        FindingBuilder {
-            kind,
-            severity: kind.default_severity(),
-            domain: domain.to_owned(),
-            detail,
-        }
-    }
-}
-
-/// A finding before the message it belongs to is attached.
-#[derive(Debug, Clone)]
-pub struct FindingBuilder {
-    kind: Kind,
-    severity: Severity,
-    domain: String,
-    detail: String,
-}
-
-impl FindingBuilder {
-    pub fn severity(mut self, severity: Severity) -> Self {
-        self.severity = severity;
-        self
-    }
-
-    pub fn set_severity(&mut self, severity: Severity) {
-        self.severity = severity;
-    }
-
-    pub fn about(self, message_id: Option<&str>, source: Source) -> Finding {
-        Finding {
-            kind: self.kind,
-            severity: self.severity,
-            domain: self.domain,
-            message_id: message_id.map(str::to_owned),
+    pub fn new(facts: Facts, domain: Option<&str>, source: Source) -> Self {
+        Self {
+            facts,
+            domain: domain.map(str::to_owned),
+            message_id: None,
             source,
-            detail: self.detail,
-            evidence: Arc::from([]),
+            evidence: None,
         }
+    }
+
+    /// Names the message the finding is about.
+    pub fn about(mut self, message_id: Option<&str>) -> Self {
+        self.message_id = message_id.map(str::to_owned);
+        self
+    }
+
+    /// Attaches what was observed around it.
+    pub fn with_evidence(mut self, evidence: &Arc<Evidence>) -> Self {
+        self.evidence = Some(Arc::clone(evidence));
+        self
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.facts.kind()
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.facts.severity()
+    }
+
+    /// The one line that says what happened (see `say::explain`).
+    pub fn detail(&self) -> String {
+        crate::say::explain::detail(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mx(problem: MxProblem) -> Facts {
+        Facts::MailFromMxMissing {
+            mail_from: "mail.example.com".into(),
+            problem,
+            behavior: None,
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn dmarc_fail(policy: PolicyBasis) -> Facts {
+        Facts::DmarcFail {
+            header_from: "example.com".into(),
+            policy,
+        }
+    }
+
+    fn dkim_dns(signing: bool) -> Facts {
+        Facts::DkimDnsMissing {
+            domain: "example.com".into(),
+            byodkim: false,
+            missing: vec!["a._domainkey.example.com".into()],
+            signing,
+        }
+    }
+
+    #[test]
+    fn severity_follows_the_facts() {
+        let cases = [
+            // An enforcing policy makes a DMARC failure critical, whoever reported it.
+            (
+                dmarc_fail(PolicyBasis::Published(Disposition::Reject)),
+                Severity::Critical,
+            ),
+            (
+                dmarc_fail(PolicyBasis::ReportedBySes(Disposition::Quarantine)),
+                Severity::Critical,
+            ),
+            // Monitoring only, or unknown: receivers deliver, so a warning.
+            (
+                dmarc_fail(PolicyBasis::Published(Disposition::None)),
+                Severity::Warning,
+            ),
+            (dmarc_fail(PolicyBasis::Unknown), Severity::Warning),
+            // No MX, or one pointing elsewhere: SES falls back or refuses.
+            (mx(MxProblem::Missing), Severity::Critical),
+            (
+                mx(MxProblem::Elsewhere(vec![(10, "mx.example.net".into())])),
+                Severity::Critical,
+            ),
+            // The right MX among others.
+            (
+                mx(MxProblem::Extra(vec![(10, "a".into()), (20, "b".into())])),
+                Severity::Warning,
+            ),
+            // DKIM records missing while SES signs with them: DKIM stops passing.
+            (dkim_dns(true), Severity::Critical),
+            (dkim_dns(false), Severity::Warning),
+            // Defaults.
+            (Facts::HeadersTruncated, Severity::Info),
+            (Facts::ForgedAuthResults { count: 2 }, Severity::Warning),
+        ];
+        for (facts, expected) in cases {
+            assert_eq!(facts.severity(), expected, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn both_mismatches_are_verdict_mismatch() {
+        let dmarc = Facts::DmarcMismatch {
+            reporter: Reporter::SesVerdict,
+            reported_pass: true,
+        };
+        let reverified = Facts::ReverifiedMismatch {
+            method: Method::Dkim,
+            verified: vec![],
+            reported: vec![],
+        };
+        assert_eq!(dmarc.kind(), Kind::VerdictMismatch);
+        assert_eq!(reverified.kind(), Kind::VerdictMismatch);
+        assert_eq!(Kind::VerdictMismatch.as_str(), "verdict_mismatch");
     }
 }

@@ -6,55 +6,82 @@
 //! low-cardinality: `[Function]` always, `[Function, Domain]` only for monitored domains,
 //! `[Function, Kind]` for findings.
 
-use crate::judge::received::DmarcOutcome;
+use crate::judge::align::DmarcOutcome;
+use crate::judge::posture::PostureCheck;
 use crate::pipeline::RecordOutcome;
+use crate::read::keyword::keyword_enum;
 use crate::say::findings::Kind;
 use serde::Serialize;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// The counters one invocation produces.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct Counts {
-    /// Records handled: received messages analyzed and feedback notifications read.
-    pub messages: u64,
-    pub dmarc_pass: u64,
-    pub dmarc_fail: u64,
-    pub spf_aligned: u64,
-    pub dkim_aligned: u64,
-    pub mail_from_fallback: u64,
-    pub auth_bounces: u64,
-    pub auth_complaints: u64,
-    pub findings: u64,
-    pub malformed_events: u64,
+keyword_enum! {
+    /// Every metric, by its CloudWatch name: the one place the names are written.
+    pub enum Metric {
+        /// Records handled: received messages analyzed and feedback notifications read.
+        Messages = "Messages",
+        DmarcPass = "DmarcPass",
+        DmarcFail = "DmarcFail",
+        SpfAligned = "SpfAligned",
+        DkimAligned = "DkimAligned",
+        MailFromFallback = "MailFromFallback",
+        AuthBounces = "AuthBounces",
+        AuthComplaints = "AuthComplaints",
+        Findings = "Findings",
+        MalformedEvents = "MalformedEvents",
+        /// The audit's: identities audited, checks failed.
+        AuditIdentities = "AuditIdentities",
+        AuditChecksFailed = "AuditChecksFailed",
+    }
 }
 
-impl Counts {
-    const NAMES: [&'static str; 10] = [
-        "Messages",
-        "DmarcPass",
-        "DmarcFail",
-        "SpfAligned",
-        "DkimAligned",
-        "MailFromFallback",
-        "AuthBounces",
-        "AuthComplaints",
-        "Findings",
-        "MalformedEvents",
-    ];
+/// The metrics every receipt and feedback invocation reports, in this order.
+const COUNTED: [Metric; 10] = [
+    Metric::Messages,
+    Metric::DmarcPass,
+    Metric::DmarcFail,
+    Metric::SpfAligned,
+    Metric::DkimAligned,
+    Metric::MailFromFallback,
+    Metric::AuthBounces,
+    Metric::AuthComplaints,
+    Metric::Findings,
+    Metric::MalformedEvents,
+];
 
-    fn add(&mut self, other: &Counts) {
-        self.messages += other.messages;
-        self.dmarc_pass += other.dmarc_pass;
-        self.dmarc_fail += other.dmarc_fail;
-        self.spf_aligned += other.spf_aligned;
-        self.dkim_aligned += other.dkim_aligned;
-        self.mail_from_fallback += other.mail_from_fallback;
-        self.auth_bounces += other.auth_bounces;
-        self.auth_complaints += other.auth_complaints;
-        self.findings += other.findings;
-        self.malformed_events += other.malformed_events;
+/// The counters one invocation produces, one per [`COUNTED`] metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts([u64; COUNTED.len()]);
+
+impl Counts {
+    fn slot(metric: Metric) -> usize {
+        // COUNTED lists the first variants in declaration order.
+        metric as usize
+    }
+
+    pub fn get(&self, metric: Metric) -> u64 {
+        self.0.get(Self::slot(metric)).copied().unwrap_or(0)
+    }
+
+    fn add(&mut self, metric: Metric, value: u64) {
+        if let Some(count) = self.0.get_mut(Self::slot(metric)) {
+            *count += value;
+        }
+    }
+
+    fn set(&mut self, metric: Metric, value: u64) {
+        if let Some(count) = self.0.get_mut(Self::slot(metric)) {
+            *count = value;
+        }
+    }
+
+    fn add_all(&mut self, other: &Counts) {
+        for (count, more) in self.0.iter_mut().zip(other.0) {
+            *count += more;
+        }
+    }
+
+    fn values(&self) -> Vec<(&'static str, u64)> {
+        COUNTED.iter().map(|m| (m.as_str(), self.get(*m))).collect()
     }
 }
 
@@ -68,8 +95,12 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts the outcomes of one invocation. Evaluations and findings count only for
-    /// domains `in_scope` (the monitored ones); every record counts as a message.
-    pub fn from_outcomes(outcomes: &[RecordOutcome], in_scope: impl Fn(&str) -> bool) -> Self {
+    /// domains `in_scope` (the monitored ones; `None` asks about findings naming no domain);
+    /// every record counts as a message.
+    pub fn from_outcomes(
+        outcomes: &[RecordOutcome],
+        in_scope: impl Fn(Option<&str>) -> bool,
+    ) -> Self {
         let mut metrics = Self::default();
         for outcome in outcomes {
             metrics.record(outcome, &in_scope);
@@ -79,70 +110,77 @@ impl Metrics {
 
     /// Counts an event that could not be read at all.
     pub fn malformed_event(&mut self) {
-        self.total.malformed_events += 1;
+        self.total.add(Metric::MalformedEvents, 1);
     }
 
-    fn record(&mut self, outcome: &RecordOutcome, in_scope: &impl Fn(&str) -> bool) {
-        let mut by_domain: BTreeMap<String, Counts> = BTreeMap::new();
+    fn record(&mut self, outcome: &RecordOutcome, in_scope: &impl Fn(Option<&str>) -> bool) {
+        // Per domain for this record; `None` collects findings about no domain, which count
+        // in the totals only.
+        let mut by_domain: BTreeMap<Option<&str>, Counts> = BTreeMap::new();
         match outcome {
             RecordOutcome::Analyzed { analysis, .. } => {
-                self.total.messages += 1;
+                self.total.add(Metric::Messages, 1);
                 for evaluation in analysis
                     .evaluations
                     .iter()
-                    .filter(|e| in_scope(&e.header_from))
+                    .filter(|e| in_scope(Some(&e.header_from)))
                 {
-                    let counts = by_domain.entry(evaluation.header_from.clone()).or_default();
-                    counts.messages = 1;
+                    let counts = by_domain.entry(Some(&evaluation.header_from)).or_default();
+                    counts.set(Metric::Messages, 1);
                     match evaluation.dmarc {
-                        DmarcOutcome::Pass => counts.dmarc_pass += 1,
-                        DmarcOutcome::Fail => counts.dmarc_fail += 1,
+                        DmarcOutcome::Pass(_) => counts.add(Metric::DmarcPass, 1),
+                        DmarcOutcome::Fail(_) => counts.add(Metric::DmarcFail, 1),
                         DmarcOutcome::Unknown => {}
                     }
-                    if evaluation
-                        .spf
-                        .as_ref()
-                        .is_some_and(|s| s.aligned == Some(true))
-                    {
-                        counts.spf_aligned += 1;
+                    if evaluation.spf.as_ref().is_some_and(|s| s.is_aligned()) {
+                        counts.add(Metric::SpfAligned, 1);
                     }
-                    if evaluation.dkim.iter().any(|d| d.aligned == Some(true)) {
-                        counts.dkim_aligned += 1;
+                    if evaluation.dkim.iter().any(|d| d.is_aligned()) {
+                        counts.add(Metric::DkimAligned, 1);
                     }
                 }
             }
             RecordOutcome::Feedback { summary, .. } => {
-                self.total.messages += 1;
-                if let Some(domain) = summary.from_domains.first().filter(|d| in_scope(d)) {
-                    by_domain.entry(domain.clone()).or_default().messages = 1;
+                self.total.add(Metric::Messages, 1);
+                if let Some(domain) = summary.from_domains.first().filter(|d| in_scope(Some(d))) {
+                    by_domain
+                        .entry(Some(domain))
+                        .or_default()
+                        .set(Metric::Messages, 1);
                 }
             }
             RecordOutcome::Skipped { .. } => {}
-            RecordOutcome::Failed {
-                transient: false, ..
-            } => self.total.malformed_events += 1,
-            RecordOutcome::Failed { .. } => {}
+            RecordOutcome::Failed(error) if !error.is_transient() => {
+                self.total.add(Metric::MalformedEvents, 1);
+            }
+            RecordOutcome::Failed(_) => {}
         }
-        for finding in outcome.findings().iter().filter(|f| in_scope(&f.domain)) {
-            let counts = by_domain.entry(finding.domain.clone()).or_default();
-            counts.findings += 1;
-            match finding.kind {
-                Kind::MailFromFallback => counts.mail_from_fallback += 1,
-                Kind::AuthBounce => counts.auth_bounces += 1,
-                Kind::AuthComplaint => counts.auth_complaints += 1,
+        for finding in outcome
+            .findings()
+            .iter()
+            .filter(|f| in_scope(f.domain.as_deref()))
+        {
+            let counts = by_domain.entry(finding.domain.as_deref()).or_default();
+            counts.add(Metric::Findings, 1);
+            match finding.kind() {
+                Kind::MailFromFallback => counts.add(Metric::MailFromFallback, 1),
+                Kind::AuthBounce => counts.add(Metric::AuthBounces, 1),
+                Kind::AuthComplaint => counts.add(Metric::AuthComplaints, 1),
                 _ => {}
             }
-            *self.findings_per_kind.entry(finding.kind).or_default() += 1;
+            *self.findings_per_kind.entry(finding.kind()).or_default() += 1;
         }
         for (domain, counts) in by_domain {
-            let messages = counts.messages;
+            // A message counts once in the totals (above), once per domain it names.
             let mut without_messages = counts;
-            without_messages.messages = 0;
-            self.total.add(&without_messages);
-            self.per_domain.entry(domain).or_default().add(&Counts {
-                messages,
-                ..without_messages
-            });
+            without_messages.set(Metric::Messages, 0);
+            self.total.add_all(&without_messages);
+            if let Some(domain) = domain {
+                self.per_domain
+                    .entry(domain.to_owned())
+                    .or_default()
+                    .add_all(&counts);
+            }
         }
     }
 
@@ -155,20 +193,15 @@ impl Metrics {
             namespace,
             function,
             None,
-            &Counts::NAMES,
-            counts_values(&self.total),
+            self.total.values(),
             timestamp_ms,
         )];
         for (domain, counts) in &self.per_domain {
-            if domain.is_empty() {
-                continue;
-            }
             lines.push(document(
                 namespace,
                 function,
                 Some(("Domain", domain)),
-                &Counts::NAMES,
-                counts_values(counts),
+                counts.values(),
                 timestamp_ms,
             ));
         }
@@ -177,23 +210,12 @@ impl Metrics {
                 namespace,
                 function,
                 Some(("Kind", kind.as_str())),
-                &["Findings"],
-                vec![("Findings", *count)],
+                vec![(Metric::Findings.as_str(), *count)],
                 timestamp_ms,
             ));
         }
         lines
     }
-}
-
-fn counts_values(counts: &Counts) -> Vec<(&'static str, u64)> {
-    let Ok(Value::Object(map)) = serde_json::to_value(counts) else {
-        return Vec::new();
-    };
-    Counts::NAMES
-        .iter()
-        .map(|name| (*name, map.get(*name).and_then(Value::as_u64).unwrap_or(0)))
-        .collect()
 }
 
 #[derive(Serialize)]
@@ -247,7 +269,6 @@ fn document(
     namespace: &str,
     function: &str,
     extra: Option<(&str, &str)>,
-    names: &[&str],
     values: Vec<(&str, u64)>,
     timestamp_ms: u64,
 ) -> String {
@@ -258,9 +279,9 @@ fn document(
         cloud_watch_metrics: vec![Directive {
             namespace,
             dimensions: vec![dimensions],
-            metrics: names
+            metrics: values
                 .iter()
-                .map(|name| MetricDefinition {
+                .map(|(name, _)| MetricDefinition {
                     name,
                     unit: "Count",
                 })
@@ -283,38 +304,28 @@ pub fn audit_emf(
     namespace: &str,
     function: &str,
     identities: u64,
-    failed: &BTreeMap<crate::judge::posture::Check, u64>,
+    failed: &BTreeMap<PostureCheck, u64>,
     timestamp_ms: u64,
 ) -> Vec<String> {
-    use crate::judge::posture::Check;
     let total: u64 = failed.values().sum();
     let mut lines = vec![document(
         namespace,
         function,
         None,
-        &["AuditIdentities", "AuditChecksFailed"],
         vec![
-            ("AuditIdentities", identities),
-            ("AuditChecksFailed", total),
+            (Metric::AuditIdentities.as_str(), identities),
+            (Metric::AuditChecksFailed.as_str(), total),
         ],
         timestamp_ms,
     )];
-    for check in [
-        Check::MailFromStatus,
-        Check::MailFromMx,
-        Check::MailFromSpf,
-        Check::DkimSigning,
-        Check::DkimDns,
-        Check::Dmarc,
-    ] {
+    for check in PostureCheck::ALL {
         lines.push(document(
             namespace,
             function,
             Some(("Check", check.as_str())),
-            &["AuditChecksFailed"],
             vec![(
-                "AuditChecksFailed",
-                failed.get(&check).copied().unwrap_or(0),
+                Metric::AuditChecksFailed.as_str(),
+                failed.get(check).copied().unwrap_or(0),
             )],
             timestamp_ms,
         ));

@@ -5,6 +5,8 @@
 //! [`metrics`] the EMF documents. Pure: time arrives as an argument.
 
 pub mod alert;
+pub mod dedup;
+pub mod explain;
 pub mod findings;
 pub mod metrics;
 pub mod report;

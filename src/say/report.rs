@@ -1,9 +1,12 @@
 //! How the CLI prints outcomes: a readable report grouped per message, or one JSON object
 //! per finding per line (the contract in the README).
 
-use crate::judge::received::{DmarcOutcome, Evaluation, IdentifierResult, OrgSource, PolicyState};
+use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult, PolicyState, mode_tag};
+use crate::judge::posture::AuditReport;
+use crate::judge::received::OrgSource;
 use crate::pipeline::RecordOutcome;
 use crate::read::observation::Observation;
+use crate::say::explain::{self, describe_identifier};
 use crate::say::findings::{Finding, Severity};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -13,11 +16,12 @@ use std::fmt::Write as _;
 pub struct JsonFinding<'a> {
     pub input: &'a str,
     pub record: usize,
-    pub kind: &'a str,
-    pub severity: &'a str,
+    pub kind: &'static str,
+    pub severity: &'static str,
+    /// Empty when no input named a domain.
     pub domain: &'a str,
     pub message_id: Option<&'a str>,
-    pub detail: &'a str,
+    pub detail: String,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -25,11 +29,11 @@ impl<'a> JsonFinding<'a> {
         Self {
             input,
             record,
-            kind: finding.kind.as_str(),
-            severity: finding.severity.as_str(),
-            domain: &finding.domain,
+            kind: finding.kind().as_str(),
+            severity: finding.severity().as_str(),
+            domain: finding.domain.as_deref().unwrap_or(""),
             message_id: finding.message_id.as_deref(),
-            detail: &finding.detail,
+            detail: finding.detail(),
         }
     }
 }
@@ -58,10 +62,10 @@ impl Tally {
             }
             RecordOutcome::Feedback { .. } => self.feedback += 1,
             RecordOutcome::Skipped { .. } => self.skipped += 1,
-            RecordOutcome::Failed { .. } => self.failed += 1,
+            RecordOutcome::Failed(_) => self.failed += 1,
         }
         for finding in outcome.findings() {
-            match finding.severity {
+            match finding.severity() {
                 Severity::Critical => self.critical += 1,
                 Severity::Warning => self.warning += 1,
                 Severity::Info => self.info += 1,
@@ -155,7 +159,7 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
         RecordOutcome::Skipped { reason } => {
             let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
         }
-        RecordOutcome::Failed { error, .. } => {
+        RecordOutcome::Failed(error) => {
             let _ = writeln!(out, "{input} [record {record}] error: {error}");
         }
     }
@@ -164,15 +168,17 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
 
 fn write_findings(out: &mut String, findings: &[Finding]) {
     for finding in findings {
-        let marker = match finding.severity {
+        let severity = finding.severity();
+        let marker = match severity {
             Severity::Critical => "!!",
             Severity::Warning => " !",
             Severity::Info => " -",
         };
         let _ = writeln!(
             out,
-            "  {marker} {} {}: {}",
-            finding.severity, finding.kind, finding.detail
+            "  {marker} {severity} {}: {}",
+            finding.kind(),
+            finding.detail()
         );
     }
 }
@@ -197,14 +203,12 @@ fn write_observation(out: &mut String, observation: &Observation) {
         );
     }
     if let Some(ses) = &observation.ses {
-        let show = |v: Option<crate::read::receipt::VerdictStatus>| v.map_or("-", |v| v.as_str());
         let _ = writeln!(
             out,
-            "  SES verdicts: spf {}, dkim {}, dmarc {}{}",
-            show(ses.spf),
-            show(ses.dkim),
-            show(ses.dmarc),
+            "  SES verdicts: {}{}",
+            explain::ses_verdicts(ses),
             ses.dmarc_policy
+                .as_ref()
                 .map(|p| format!(" (dmarcPolicy {})", p.as_str()))
                 .unwrap_or_default()
         );
@@ -213,7 +217,7 @@ fn write_observation(out: &mut String, observation: &Observation) {
 
 fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
     // Capitals: in the report, the unaligned pass is what the reader looks for.
-    let describe = |r: &IdentifierResult| r.describe("NOT aligned");
+    let describe = |r: &IdentifierResult| describe_identifier(r, "NOT aligned");
     let from = &evaluation.header_from;
     let policy = match &evaluation.policy {
         PolicyState::Published {
@@ -221,7 +225,11 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
             disposition,
             adkim,
             aspf,
-        } => format!("DMARC policy p={disposition} (record at {at}, adkim={adkim} aspf={aspf})"),
+        } => format!(
+            "DMARC policy p={disposition} (record at {at}, adkim={} aspf={})",
+            mode_tag(*adkim),
+            mode_tag(*aspf)
+        ),
         PolicyState::NotPublished => "no DMARC record published".to_owned(),
         PolicyState::Unknown => {
             "DMARC policy unknown offline, relaxed alignment assumed".to_owned()
@@ -241,15 +249,15 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
         }
     );
     let dmarc = match evaluation.dmarc {
-        DmarcOutcome::Pass => "pass (an aligned identifier passed)",
-        DmarcOutcome::Fail => "FAIL (no aligned identifier passed)",
+        DmarcOutcome::Pass(_) => "pass (an aligned identifier passed)",
+        DmarcOutcome::Fail(_) => "FAIL (no aligned identifier passed)",
         DmarcOutcome::Unknown => "unknown",
     };
     let _ = writeln!(out, "    DMARC (recomputed): {dmarc}");
 }
 
 /// The readable report of one audited domain: each check, then the findings.
-pub fn audit_text(report: &crate::judge::posture::AuditReport) -> String {
+pub fn audit_text(report: &AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} (identity {})", report.domain, report.identity);
     for check in &report.checks {
@@ -258,7 +266,7 @@ pub fn audit_text(report: &crate::judge::posture::AuditReport) -> String {
             Some(false) => "FAIL",
             None => "--  ",
         };
-        let _ = writeln!(out, "  {mark} {}: {}", check.check.as_str(), check.detail);
+        let _ = writeln!(out, "  {mark} {}: {}", check.check, check.detail);
     }
     write_findings(&mut out, &report.findings);
     out

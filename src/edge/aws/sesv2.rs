@@ -1,15 +1,18 @@
-//! [`IdentityDirectory`] through SESv2 `GetEmailIdentity`; identities listed with
-//! `ListEmailIdentities`. Wrap it in `identity::CachedDirectory`: SESv2 allows one request
-//! per second per account.
+//! The SESv2 adapter: [`IdentityDirectory`] through `GetEmailIdentity`, [`IdentityLister`]
+//! through `ListEmailIdentities`. It translates the SDK's types into the project's model and
+//! sorts errors into transient and permanent; it decides nothing else. Wrap it in
+//! `edge::identity_cache::CachedDirectory`: SESv2 allows one request per second per account.
 
-use crate::ports::directory::{
-    DirectoryError, DkimAttributes, IdentityDirectory, IdentityState, MailFromAttributes,
-    MailFromStatus, MxFailureBehavior,
+use crate::ports::directory::{DirectoryError, IdentityDirectory, IdentityLister, ListError};
+use crate::read::domain::normalize;
+use crate::read::identity_state::{
+    DkimAttributes, DkimOrigin, DkimStatus, IdentityState, MailFromAttributes, MailFromStatus,
+    MxFailureBehavior,
 };
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::{DisplayErrorContext, SdkError};
+use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
-use aws_sdk_sesv2::types::{BehaviorOnMxFailure, IdentityType, MailFromDomainStatus};
+use aws_sdk_sesv2::types::IdentityType;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -22,25 +25,11 @@ impl SesV2Directory {
         Self { client }
     }
 
-    /// Every domain identity of the account verified for sending, all pages.
-    pub async fn verified_domains(&self) -> Result<Vec<String>, DirectoryError> {
-        Ok(self
-            .list(|i| i.identity_type() == Some(&IdentityType::Domain))
-            .await?
-            .iter()
-            .filter_map(|name| crate::read::domain::normalize(name))
-            .collect())
-    }
-
-    /// Every identity enabled for sending (domains and addresses), all pages.
-    pub async fn identities(&self) -> Result<Vec<String>, DirectoryError> {
-        self.list(|_| true).await
-    }
-
+    /// The identities enabled for sending that `keep` accepts, all pages.
     async fn list(
         &self,
         keep: impl Fn(&aws_sdk_sesv2::types::IdentityInfo) -> bool,
-    ) -> Result<Vec<String>, DirectoryError> {
+    ) -> Result<Vec<String>, ListError> {
         let mut names = Vec::new();
         let mut pages = self
             .client
@@ -49,10 +38,7 @@ impl SesV2Directory {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| DirectoryError::Transient {
-                identity: "(list)".into(),
-                reason: DisplayErrorContext(&e).to_string(),
-            })?;
+            let page = page.map_err(|e| ListError(Box::new(e)))?;
             names.extend(
                 page.email_identities()
                     .iter()
@@ -62,6 +48,21 @@ impl SesV2Directory {
             );
         }
         Ok(names)
+    }
+}
+
+impl IdentityLister for SesV2Directory {
+    async fn verified_domains(&self) -> Result<Vec<String>, ListError> {
+        Ok(self
+            .list(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .await?
+            .iter()
+            .filter_map(|name| normalize(name))
+            .collect())
+    }
+
+    async fn identities(&self) -> Result<Vec<String>, ListError> {
+        self.list(|_| true).await
     }
 }
 
@@ -76,48 +77,53 @@ impl IdentityDirectory for SesV2Directory {
         {
             Ok(output) => Ok(Some(Arc::new(state_of(&output)))),
             Err(error) => {
-                let reason = DisplayErrorContext(&error).to_string();
                 let identity = identity.to_owned();
                 match &error {
                     SdkError::ServiceError(service) => match service.err() {
                         GetEmailIdentityError::NotFoundException(_) => Ok(None),
                         GetEmailIdentityError::BadRequestException(_) => {
-                            Err(DirectoryError::Permanent { identity, reason })
+                            Err(DirectoryError::Permanent {
+                                identity,
+                                source: Box::new(error),
+                            })
                         }
                         // Throttling (after the SDK's own backoff), 5xx and what AWS adds.
-                        _ => Err(DirectoryError::Transient { identity, reason }),
+                        _ => Err(DirectoryError::Transient {
+                            identity,
+                            source: Box::new(error),
+                        }),
                     },
                     // Timeouts, connection failures: worth a retry of the invocation.
-                    _ => Err(DirectoryError::Transient { identity, reason }),
+                    _ => Err(DirectoryError::Transient {
+                        identity,
+                        source: Box::new(error),
+                    }),
                 }
             }
         }
     }
 }
 
-/// The fields this project reads, in its own model.
+/// The fields this project reads, in its own model. SDK enumerations are read by their text,
+/// so a value this SDK does not name is kept as SES sent it.
 pub fn state_of(output: &GetEmailIdentityOutput) -> IdentityState {
     IdentityState {
         mail_from_attributes: output.mail_from_attributes().map(|m| MailFromAttributes {
             mail_from_domain: Some(m.mail_from_domain().to_owned()).filter(|d| !d.is_empty()),
-            mail_from_domain_status: Some(match m.mail_from_domain_status() {
-                MailFromDomainStatus::Pending => MailFromStatus::Pending,
-                MailFromDomainStatus::Success => MailFromStatus::Success,
-                MailFromDomainStatus::Failed => MailFromStatus::Failed,
-                MailFromDomainStatus::TemporaryFailure => MailFromStatus::TemporaryFailure,
-                _ => MailFromStatus::Unknown,
-            }),
-            behavior_on_mx_failure: Some(match m.behavior_on_mx_failure() {
-                BehaviorOnMxFailure::UseDefaultValue => MxFailureBehavior::UseDefaultValue,
-                BehaviorOnMxFailure::RejectMessage => MxFailureBehavior::RejectMessage,
-                _ => MxFailureBehavior::Unknown,
-            }),
+            mail_from_domain_status: Some(MailFromStatus::from_text(
+                m.mail_from_domain_status().as_str(),
+            )),
+            behavior_on_mx_failure: Some(MxFailureBehavior::from_text(
+                m.behavior_on_mx_failure().as_str(),
+            )),
         }),
         dkim_attributes: output.dkim_attributes().map(|d| DkimAttributes {
             signing_enabled: Some(d.signing_enabled()),
-            status: d.status().map(|s| s.as_str().to_owned()),
+            status: d.status().map(|s| DkimStatus::from_text(s.as_str())),
             tokens: d.tokens().to_vec(),
-            signing_attributes_origin: d.signing_attributes_origin().map(|o| o.as_str().to_owned()),
+            signing_attributes_origin: d
+                .signing_attributes_origin()
+                .map(|o| DkimOrigin::from_text(o.as_str())),
         }),
     }
 }

@@ -1,6 +1,6 @@
 //! [`FindingSink`] that publishes alerts to an SNS topic: findings at or above the configured
-//! severity, de-duplicated per `(kind, domain)` within a warm container (`alert::Deduper`),
-//! composed by `alert::compose`.
+//! severity, de-duplicated per `(kind, domain)` within a warm container (`say::dedup`),
+//! composed by `say::alert`.
 //!
 //! Throttling and 5xx are retried by the SDK with backoff within the operation timeout; what
 //! still fails is returned as an error so the invocation fails, Lambda retries it and the
@@ -8,10 +8,11 @@
 //! window, so the retry sends it again: no alert is silently dropped.
 
 use crate::ports::sink::{FindingSink, SinkError};
-use crate::say::alert::{Decision, Deduper, compose};
+use crate::ports::{Cause, chain};
+use crate::say::alert::compose;
+use crate::say::dedup::{Decision, Deduper};
 use crate::say::findings::Finding;
 use aws_sdk_sns::Client;
-use aws_sdk_sns::error::DisplayErrorContext;
 use aws_sdk_sns::types::MessageAttributeValue;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -44,7 +45,7 @@ impl SnsAlertSink {
         deduper.forget(finding);
     }
 
-    async fn send(&self, finding: &Finding, suppressed: u64) -> Result<(), String> {
+    async fn send(&self, finding: &Finding, suppressed: u64) -> Result<(), Cause> {
         let alert = compose(finding, suppressed);
         let mut request = self
             .client
@@ -57,15 +58,11 @@ impl SnsAlertSink {
             let attribute = MessageAttributeValue::builder()
                 .data_type("String")
                 .string_value(value)
-                .build()
-                .map_err(|e| e.to_string())?;
+                .build()?;
             request = request.message_attributes(*name, attribute);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| DisplayErrorContext(&e).to_string())
+        request.send().await?;
+        Ok(())
     }
 }
 
@@ -78,24 +75,27 @@ impl FindingSink for SnsAlertSink {
             };
             match self.send(finding, suppressed).await {
                 Ok(()) => tracing::info!(
-                    kind = finding.kind.as_str(),
-                    domain = %finding.domain,
+                    kind = finding.kind().as_str(),
+                    domain = finding.domain.as_deref(),
                     suppressed,
                     "alert published"
                 ),
-                Err(reason) => {
+                Err(cause) => {
                     self.forget(finding);
-                    tracing::error!(kind = finding.kind.as_str(), domain = %finding.domain, error = %reason, "alert not published");
-                    failed.push(reason);
+                    tracing::error!(
+                        kind = finding.kind().as_str(),
+                        domain = finding.domain.as_deref(),
+                        error = %chain(cause.as_ref()),
+                        "alert not published"
+                    );
+                    failed.push(cause);
                 }
             }
         }
-        match failed.first() {
+        let count = failed.len();
+        match failed.into_iter().next() {
             None => Ok(()),
-            Some(first) => Err(SinkError::Delivery {
-                count: failed.len(),
-                reason: first.clone(),
-            }),
+            Some(source) => Err(SinkError::Delivery { count, source }),
         }
     }
 }

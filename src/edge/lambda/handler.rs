@@ -1,34 +1,90 @@
 //! The Lambda handlers: the receipt function (SES receipt-rule Lambda action, or SNS events
-//! carrying `Received` notifications) and the feedback function (SNS events carrying SES
-//! bounce, complaint, delivery and event-publishing notifications).
+//! carrying `Received` notifications), the feedback function (SNS events carrying SES bounce,
+//! complaint, delivery and event-publishing notifications) and the scheduled audit.
 //!
-//! Generic over their ports so tests drive them with fakes; `src/bin/…` only wires them. Both
-//! publish every good record's findings before deciding the invocation's fate, so one bad
-//! record never hides the others, and both return what they counted (for the metrics) even
-//! when the invocation fails.
+//! Generic over their ports so tests drive them with fakes; `src/bin/…` only wires them. Each
+//! publishes every good record's findings before deciding the invocation's fate, so one bad
+//! record never hides the others, and returns what it counted (for the metrics) even when the
+//! invocation fails. Errors say whether a retry helps; [`HandlerError`] becomes the
+//! `lambda_runtime` diagnostic the failure destination receives.
 
-use crate::pipeline::{self, Ports, RecordOutcome, Settings};
-use crate::ports::directory::IdentityDirectory;
+use crate::edge::dns::DnsFacts;
+use crate::judge::posture::{self, AuditReport, PostureCheck, Target};
+use crate::pipeline::{self, Ports, RecordError, RecordOutcome, Settings};
+use crate::ports::chain;
+use crate::ports::directory::{self, IdentityDirectory, IdentityLister, ListError};
 use crate::ports::facts::FactSource;
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
+use crate::read::domain::domain_of_identity;
+use crate::read::input::InputError;
 use crate::say::findings::Finding;
 use crate::say::metrics::Metrics;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use lambda_runtime::Diagnostic;
+use std::collections::BTreeMap;
 
-/// Why an invocation failed. Lambda retries it; the dead-letter destination keeps the event.
+/// Why an invocation failed. Lambda retries it; the failure destination keeps the event.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    /// The event as a whole is not one this function reads: poison.
     #[error("the event is not understood: {0}")]
-    Input(#[from] crate::read::input::InputError),
+    Input(#[source] InputError),
+    /// Some records failed (after the others were published); `first` is the first cause.
     #[error("{failed} of {total} record(s) failed: {first}")]
     Records {
         failed: usize,
         total: usize,
-        first: String,
+        #[source]
+        first: RecordError,
     },
+    /// Findings could not be delivered (SNS throttled or down).
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The audit could not list the identities to audit.
+    #[error(transparent)]
+    Listing(#[from] ListError),
+    /// Identities whose state could not be read were skipped this run.
+    #[error("{failed} of {total} identit(ies) could not be read: {first}")]
+    Identities {
+        failed: usize,
+        total: usize,
+        #[source]
+        first: directory::DirectoryError,
+    },
+}
+
+impl HandlerError {
+    /// Whether retrying the same event can succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Input(_) => false,
+            Self::Records { first, .. } => first.is_transient(),
+            Self::Sink(_) | Self::Listing(_) | Self::Identities { .. } => true,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Input(_) => "PoisonEvent",
+            Self::Records { first, .. } if first.is_transient() => "TransientRecordFailure",
+            Self::Records { .. } => "PoisonRecord",
+            Self::Sink(_) => "AlertDeliveryFailed",
+            Self::Listing(_) => "IdentityListingFailed",
+            Self::Identities { .. } => "IdentityLookupFailed",
+        }
+    }
+}
+
+/// What the runtime reports to Lambda, and Lambda to the failure destination: a type that
+/// says whether a retry helps, and the whole chain of causes.
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        Diagnostic {
+            error_type: error.kind().to_owned(),
+            error_message: chain(&error),
+        }
+    }
 }
 
 /// What one invocation did, record by record.
@@ -53,13 +109,14 @@ pub struct Invocation<T> {
 }
 
 /// Runs every record, logs each outcome and publishes the findings about monitored domains.
+/// Returns the records' errors, in order, unless delivering findings failed.
 async fn process<F, D, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
     settings: &Settings,
-) -> (Processed, Result<(), HandlerError>)
+) -> (Processed, Result<Vec<RecordError>, HandlerError>)
 where
     F: FactSource,
     D: IdentityDirectory,
@@ -81,16 +138,17 @@ where
     };
     let mut processed = Processed {
         total: outcomes.len(),
-        metrics: Metrics::from_outcomes(&outcomes, |d| scope.contains(d)),
+        metrics: Metrics::from_outcomes(&outcomes, |d| scope.covers(d)),
         ..Processed::default()
     };
     let mut sink_error = None;
-    for (record, outcome) in outcomes.iter().enumerate() {
-        log_outcome(record, outcome, &mut processed);
+    let mut failures = Vec::new();
+    for (record, outcome) in outcomes.into_iter().enumerate() {
+        log_outcome(record, &outcome, &mut processed);
         let findings: Vec<Finding> = outcome
             .findings()
             .iter()
-            .filter(|f| scope.contains(&f.domain))
+            .filter(|f| scope.covers(f.domain.as_deref()))
             .cloned()
             .collect();
         let ignored = outcome.findings().len() - findings.len();
@@ -101,8 +159,15 @@ where
         if let Err(error) = sink.publish(&findings).await {
             sink_error.get_or_insert(error);
         }
+        if let RecordOutcome::Failed(error) = outcome {
+            failures.push(error);
+        }
     }
-    (processed, sink_error.map_or(Ok(()), |e| Err(e.into())))
+    let result = match sink_error {
+        Some(error) => Err(error.into()),
+        None => Ok(failures),
+    };
+    (processed, result)
 }
 
 fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed) {
@@ -114,7 +179,7 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
         } => {
             tracing::info!(
                 record,
-                message_id = observation.message_id.as_deref().unwrap_or(""),
+                message_id = observation.message_id.as_deref(),
                 source = observation.source.as_str(),
                 from_domains = observation.header_from.len(),
                 findings = analysis.findings.len(),
@@ -125,7 +190,7 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
         RecordOutcome::Feedback { summary, findings } => {
             tracing::info!(
                 record,
-                message_id = summary.message_id.as_deref().unwrap_or(""),
+                message_id = summary.message_id.as_deref(),
                 event = %summary.event,
                 domain = summary.domain(),
                 description = %summary.description,
@@ -143,25 +208,25 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
         RecordOutcome::Skipped { reason } => {
             tracing::info!(record, reason = %reason, "skipped");
         }
-        RecordOutcome::Failed {
-            error,
-            transient: true,
-        } => {
+        RecordOutcome::Failed(error) if error.is_transient() => {
             tracing::warn!(record, error = %error, "record failed; the invocation will be retried");
-            processed.transient.push(error.clone());
+            processed.transient.push(error.to_string());
         }
-        RecordOutcome::Failed { error, .. } => {
+        RecordOutcome::Failed(error) => {
             tracing::error!(record, error = %error, "record not understood");
-            processed.malformed.push(error.clone());
+            processed.malformed.push(error.to_string());
         }
     }
 }
 
-fn records_error(failures: &[&String], total: usize) -> Option<HandlerError> {
-    failures.first().map(|first| HandlerError::Records {
-        failed: failures.len(),
+/// The error for failed records: the first one's cause, and how many failed of how many.
+fn records_error(failures: Vec<RecordError>, total: usize) -> Option<HandlerError> {
+    let failed = failures.len();
+    let first = failures.into_iter().next()?;
+    Some(HandlerError::Records {
+        failed,
         total,
-        first: (*first).clone(),
+        first,
     })
 }
 
@@ -182,15 +247,9 @@ where
     S: FindingSink,
 {
     let (processed, published) = process(event, ports, scope, sink, settings).await;
-    let failures: Vec<&String> = processed
-        .transient
-        .iter()
-        .chain(&processed.malformed)
-        .collect();
-    let result = match (published, records_error(&failures, processed.total)) {
-        (Err(error), _) => Err(error),
-        (Ok(()), Some(error)) => Err(error),
-        (Ok(()), None) => {
+    let result = match published.map(|failures| records_error(failures, processed.total)) {
+        Err(error) | Ok(Some(error)) => Err(error),
+        Ok(None) => {
             let mut disposition = SimpleEmailDisposition::default();
             disposition.disposition = "CONTINUE".to_owned();
             Ok(disposition)
@@ -201,8 +260,8 @@ where
 
 /// The feedback function. Poison records (not JSON, unknown shape) are logged and counted,
 /// then acknowledged: a retry cannot fix them. Transient failures (a throttled lookup, an
-/// alert not published) fail the invocation so Lambda retries and the dead-letter queue keeps
-/// what still fails.
+/// alert not published) fail the invocation so Lambda retries and the failure destination
+/// keeps what still fails.
 pub async fn feedback<F, D, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
@@ -217,15 +276,20 @@ where
     S: FindingSink,
 {
     let (processed, published) = process(event, ports, scope, sink, settings).await;
-    let transient: Vec<&String> = processed.transient.iter().collect();
-    let result = match (published, records_error(&transient, processed.total)) {
-        (Err(HandlerError::Input(error)), _) => {
+    let result = match published {
+        Err(HandlerError::Input(error)) => {
             tracing::error!(error = %error, "poison event acknowledged");
             Ok(())
         }
-        (Err(error), _) => Err(error),
-        (Ok(()), Some(error)) => Err(error),
-        (Ok(()), None) => Ok(()),
+        Err(error) => Err(error),
+        // Poison records are acknowledged; the transient ones are retried.
+        Ok(failures) => {
+            let transient = failures
+                .into_iter()
+                .filter(RecordError::is_transient)
+                .collect();
+            records_error(transient, processed.total).map_or(Ok(()), Err)
+        }
     };
     Invocation { processed, result }
 }
@@ -233,16 +297,16 @@ where
 /// What one audit run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
-    pub reports: Vec<crate::judge::posture::AuditReport>,
+    pub reports: Vec<AuditReport>,
     /// Identities whose state could not be read this run (checked again next run).
     pub errors: Vec<String>,
 }
 
 impl AuditRun {
     /// Failed checks, per check.
-    pub fn failed_checks(&self) -> std::collections::BTreeMap<crate::judge::posture::Check, u64> {
-        let mut counts = std::collections::BTreeMap::new();
-        for check in self.reports.iter().flat_map(|r| r.failed()) {
+    pub fn failed_checks(&self) -> BTreeMap<PostureCheck, u64> {
+        let mut counts = BTreeMap::new();
+        for check in self.reports.iter().flat_map(AuditReport::failed) {
             *counts.entry(check.check).or_default() += 1;
         }
         counts
@@ -252,17 +316,18 @@ impl AuditRun {
 /// The scheduled audit: every identity of the account (address identities by their domain),
 /// its state read through the directory, its DNS checked, the findings published. An identity
 /// whose state cannot be read is skipped and reported, and fails the run after the others
-/// were audited; the next run (or Lambda's retry) tries again.
+/// were audited; the next run (or Lambda's retry) tries again. A listing that fails fails the
+/// run at once: there is nothing to audit.
 pub async fn audit<L, D, Sc, S>(
     lister: &L,
     directory: &D,
-    dns: &crate::edge::dns::DnsFacts,
+    dns: &DnsFacts,
     scope: &Sc,
     sink: &S,
     region: &str,
 ) -> (AuditRun, Result<(), HandlerError>)
 where
-    L: crate::ports::scope::IdentityLister,
+    L: IdentityLister,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
@@ -272,19 +337,14 @@ where
         Ok(identities) => identities,
         Err(error) => {
             run.errors.push(error.to_string());
-            let error = HandlerError::Records {
-                failed: 1,
-                total: 1,
-                first: error.to_string(),
-            };
-            return (run, Err(error));
+            return (run, Err(error.into()));
         }
     };
     // One audit per domain: the domain identity itself when there is one, else the first
     // address identity under it.
     let mut targets: Vec<(String, String)> = Vec::new();
     for identity in identities {
-        let Some(domain) = crate::read::domain::domain_of_identity(&identity) else {
+        let Some(domain) = domain_of_identity(&identity) else {
             continue;
         };
         let is_domain = !identity.contains('@');
@@ -295,19 +355,21 @@ where
         }
     }
     let mut sink_error = None;
+    let mut first_unreadable = None;
     for (identity, domain) in targets {
         if !scope.contains(&domain) {
             continue;
         }
-        let state = match crate::ports::directory::governing_state(directory, &identity).await {
+        let state = match directory::governing_state(directory, &identity).await {
             Ok(state) => state.map(|(_, s)| (*s).clone()),
             Err(error) => {
                 tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
                 run.errors.push(error.to_string());
+                first_unreadable.get_or_insert(error);
                 continue;
             }
         };
-        let target = crate::judge::posture::Target {
+        let target = Target {
             mail_from_domain: state
                 .as_ref()
                 .and_then(|s| s.mail_from_domain())
@@ -318,7 +380,7 @@ where
             state,
         };
         let view = dns.audit_view(&target).await;
-        let report = crate::judge::posture::audit(&target, &view);
+        let report = posture::audit(&target, &view);
         for check in report.failed() {
             tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %check.detail, "audit check failed");
         }
@@ -335,12 +397,12 @@ where
         unreadable = run.errors.len(),
         "audit run"
     );
-    let result = match (sink_error, run.errors.first()) {
+    let result = match (sink_error, first_unreadable) {
         (Some(error), _) => Err(HandlerError::Sink(error)),
-        (None, Some(first)) => Err(HandlerError::Records {
+        (None, Some(first)) => Err(HandlerError::Identities {
             failed: run.errors.len(),
             total: run.reports.len() + run.errors.len(),
-            first: first.clone(),
+            first,
         }),
         (None, None) => Ok(()),
     };

@@ -1,6 +1,6 @@
-//! What both Lambda functions build once per cold start from their configuration: the DNS
-//! resolver, the SESv2 identity directory (cached), the monitored-domain scope, the sinks
-//! (logs, and SNS alerts when a topic is configured), and the EMF metrics they print.
+//! What every Lambda function builds once per cold start from its configuration: the DNS
+//! resolver, the SESv2 identity directory (cached and paced), the monitored-domain scope, the
+//! sinks (logs, and SNS alerts when a topic is configured), and the EMF metrics it prints.
 //!
 //! Kept out of the binaries so each stays a few lines of wiring, and out of the core because
 //! it builds AWS clients.
@@ -9,17 +9,19 @@ use crate::edge::aws::sesv2::SesV2Directory;
 use crate::edge::aws::sns::SnsAlertSink;
 use crate::edge::config::{Config, DnsResolver};
 use crate::edge::dns::DnsFacts;
-use crate::edge::lambda::handler::Processed;
+use crate::edge::identity_cache::{CachedDirectory, Paced, Scope, VerifiedDomains};
+use crate::edge::lambda::handler::{AuditRun, Processed};
 use crate::judge::received::{DomainFacts, OrgSource};
+use crate::judge::reverify::Reverified;
 use crate::pipeline::Ports;
-use crate::ports::directory::{
-    CachedDirectory, DirectoryError, IdentityDirectory, IdentityState, OfflineDirectory, Paced,
-};
+use crate::ports::directory::{DirectoryError, Expecting, IdentityDirectory, NoDirectory};
 use crate::ports::facts::{FactSource, OfflineFacts};
-use crate::ports::scope::{DomainList, Scope, VerifiedDomains};
+use crate::ports::scope::DomainList;
 use crate::ports::sink::LogSink;
+use crate::read::identity_state::IdentityState;
 use crate::read::observation::Observation;
-use crate::say::alert::Deduper;
+use crate::say::dedup::Deduper;
+use crate::say::metrics;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -27,7 +29,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 #[derive(Debug)]
 pub enum Directory {
     Sesv2(CachedDirectory<Paced<SesV2Directory>>),
-    Expected(OfflineDirectory),
+    Expected(Expecting<NoDirectory>),
 }
 
 impl IdentityDirectory for Directory {
@@ -61,7 +63,7 @@ impl FactSource for Facts {
         }
     }
 
-    async fn reverify(&self, raw: &[u8], observation: &mut Observation) {
+    async fn reverify(&self, raw: &[u8], observation: &Observation) -> Reverified {
         match self {
             Self::Dns(dns) => dns.reverify(raw, observation).await,
             Self::Offline(offline) => offline.reverify(raw, observation).await,
@@ -112,7 +114,10 @@ impl Wiring {
             let paced = Paced::new(sesv2.clone(), Duration::from_secs(1));
             Directory::Sesv2(CachedDirectory::new(paced, config.identity_cache))
         } else {
-            Directory::Expected(config.expected.clone())
+            Directory::Expected(Expecting::new(
+                NoDirectory,
+                Arc::clone(&config.settings.expected),
+            ))
         };
         let scope = match (&config.monitored_domains, config.identity_lookup) {
             (Some(domains), _) => Scope::List(DomainList::new(domains.iter().cloned())),
@@ -161,9 +166,9 @@ impl Wiring {
     }
 
     /// Prints an audit run's EMF documents.
-    pub fn emit_audit_metrics(&self, run: &crate::edge::lambda::handler::AuditRun) {
+    pub fn emit_audit_metrics(&self, run: &AuditRun) {
         let identities = u64::try_from(run.reports.len()).unwrap_or(u64::MAX);
-        for line in crate::say::metrics::audit_emf(
+        for line in metrics::audit_emf(
             &self.config.metrics_namespace,
             self.function,
             identities,

@@ -1,0 +1,165 @@
+//! `analyze PATH…`: every input through the same path the Lambdas run (`pipeline::run`),
+//! offline by default, printed as a readable report or one JSON object per finding.
+
+use crate::inputs;
+use crate::{Format, exit_code, resolver};
+use ses_dmarc_monitor::judge::policy::PolicyBook;
+use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::ports::directory::{Expecting, IdentityDirectory, OfflineDirectory};
+use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
+use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::say::findings::Severity;
+use ses_dmarc_monitor::say::report::{self, JsonFinding, Tally};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Parser, Debug)]
+pub(crate) struct Args {
+    /// Files, directories (every *.json and *.eml below, sorted) or `-` for stdin.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Look DMARC records and organizational domains up with the system resolver.
+    #[arg(long)]
+    dns: bool,
+    /// Look them up with this nameserver (IP:PORT); implies --dns.
+    #[arg(long, value_name = "IP:PORT")]
+    nameserver: Option<SocketAddr>,
+    /// A DMARC record for a domain, offline: 'example.com=v=DMARC1; p=reject'.
+    #[arg(long = "policy", value_name = "DOMAIN=RECORD")]
+    policies: Vec<String>,
+    /// An identity's custom MAIL FROM domain: 'example.com=mail.example.com'.
+    #[arg(long = "mail-from", value_name = "DOMAIN=MAIL_FROM_DOMAIN")]
+    mail_from: Vec<String>,
+    /// SES identity state, offline: a JSON object keyed by identity, each value shaped like
+    /// SESv2 GetEmailIdentity output (MailFromAttributes, DkimAttributes).
+    #[arg(long = "identity-state", value_name = "FILE")]
+    identity_state: Option<PathBuf>,
+    /// Authserv-ids whose Authentication-Results are trusted (default amazonses.com).
+    #[arg(long = "trusted-authserv-id", value_name = "ID")]
+    trusted: Vec<String>,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+pub(crate) async fn run(args: Args) -> ExitCode {
+    let mut settings = Settings::default();
+    settings.set_trusted_ids(&args.trusted);
+    let mut expected = MailFromExpectations::default();
+    for spec in &args.mail_from {
+        if let Err(error) = expected.add(spec) {
+            eprintln!("error: --mail-from {error}");
+            return ExitCode::from(2);
+        }
+    }
+    settings.expected = Arc::new(expected);
+    let state = match &args.identity_state {
+        None => OfflineDirectory::default(),
+        Some(path) => {
+            let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
+            match read
+                .and_then(|text| OfflineDirectory::from_json(&text).map_err(|e| e.to_string()))
+            {
+                Ok(directory) => directory,
+                Err(error) => {
+                    eprintln!("error: --identity-state {}: {error}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
+    let directory = Expecting::new(state, Arc::clone(&settings.expected));
+    let mut book = PolicyBook::default();
+    for spec in &args.policies {
+        if let Err(error) = book.add(spec) {
+            eprintln!("error: --policy: {error}");
+            return ExitCode::from(2);
+        }
+    }
+
+    if args.dns || args.nameserver.is_some() {
+        match resolver(args.nameserver) {
+            Ok(facts) => run_all(&args, &facts, &directory, &settings).await,
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::from(2)
+            }
+        }
+    } else {
+        run_all(&args, &OfflineFacts { book }, &directory, &settings).await
+    }
+}
+
+async fn run_all<F: FactSource, D: IdentityDirectory>(
+    args: &Args,
+    facts: &F,
+    directory: &D,
+    settings: &Settings,
+) -> ExitCode {
+    let ports = Ports { facts, directory };
+    let mut tally = Tally::default();
+    let mut worst: Option<Severity> = None;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+
+    let (inputs, unlisted) = inputs::list(&args.paths);
+    tally.unreadable += unlisted;
+    for input in inputs {
+        let name = input.name();
+        let bytes = match input.read() {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                eprintln!("error: {name}: {error}");
+                tally.unreadable += 1;
+                continue;
+            }
+        };
+        tally.inputs += 1;
+        let outcomes = match pipeline::run(&bytes, ports, settings).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                eprintln!("error: {name}: {error}");
+                tally.unreadable += 1;
+                continue;
+            }
+        };
+        for (record, outcome) in outcomes.iter().enumerate() {
+            tally.count(outcome);
+            if let RecordOutcome::Failed(error) = outcome {
+                eprintln!("error: {name} record {record}: {error}");
+            }
+            worst = worst.max(outcome.findings().iter().map(|f| f.severity()).max());
+            let written = match args.format {
+                Format::Text => out.write_all(report::text(&name, record, outcome).as_bytes()),
+                Format::Json => write_json(&mut out, &name, record, outcome),
+            };
+            if written.is_err() {
+                // The reader went away (a closed pipe): nothing more to say.
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if args.format == Format::Text {
+        let _ = writeln!(out, "{}", tally.summary());
+    }
+    let _ = out.flush();
+    exit_code(tally.unreadable + tally.failed > 0, worst, args.fail_on)
+}
+
+fn write_json(
+    out: &mut impl Write,
+    name: &str,
+    record: usize,
+    outcome: &RecordOutcome,
+) -> io::Result<()> {
+    for finding in outcome.findings() {
+        serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The one loop the receipt and feedback functions share: read the configuration and build
+//! the clients once per cold start, then hand each event to the function's handler, print its
+//! metrics, and answer the runtime (a failure as a [`Diagnostic`] that keeps its causes).
+
+use crate::edge::config::init_tracing;
+use crate::edge::lambda::handler;
+use crate::edge::lambda::wiring::Wiring;
+use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Which function a binary is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// SES receipt rule (Lambda action) or SNS `Received` notifications.
+    Receipt,
+    /// SES feedback notifications, through SNS.
+    Feedback,
+}
+
+impl Function {
+    /// The name metrics carry in their `Function` dimension.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Receipt => "receipt",
+            Self::Feedback => "feedback",
+        }
+    }
+}
+
+/// What a function answers: the receipt rule's disposition, or nothing.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Disposition(SimpleEmailDisposition),
+    Acknowledged,
+}
+
+/// Serves `function` until the runtime stops.
+pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
+    init_tracing();
+    let wiring = Wiring::from_env(function.name()).await?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
+        let wiring = &wiring;
+        async move {
+            let bytes = event.payload.get().as_bytes();
+            let (ports, scope, sink, settings) = (
+                wiring.ports(),
+                &wiring.scope,
+                &wiring.sink,
+                &wiring.config.settings,
+            );
+            // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
+            // the compiler's layout depth otherwise.
+            let (processed, answer) = match function {
+                Function::Receipt => {
+                    let invocation =
+                        Box::pin(handler::receipt(bytes, ports, scope, sink, settings)).await;
+                    (
+                        invocation.processed,
+                        invocation.result.map(Answer::Disposition),
+                    )
+                }
+                Function::Feedback => {
+                    let invocation =
+                        Box::pin(handler::feedback(bytes, ports, scope, sink, settings)).await;
+                    (
+                        invocation.processed,
+                        invocation.result.map(|()| Answer::Acknowledged),
+                    )
+                }
+            };
+            wiring.emit_metrics(&processed);
+            answer.map_err(Diagnostic::from)
+        }
+    }))
+    .await
+}

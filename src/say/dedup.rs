@@ -1,0 +1,163 @@
+//! When a finding becomes an alert: at or above a configured severity, and once per
+//! `(kind, domain)` per window, so one incident does not page twice. The next alert after a
+//! window says how many were held back.
+//!
+//! Pure: the clock is an argument. The SNS sink (`edge::aws::sns`) keeps one per warm container.
+
+use crate::say::findings::{Finding, Kind, Severity};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Which findings become alerts: at or above a severity, once per `(kind, domain)` per window.
+#[derive(Debug)]
+pub struct Deduper {
+    min_severity: Severity,
+    window: Duration,
+    seen: HashMap<(Kind, Option<String>), Window>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    opened: Instant,
+    suppressed: u64,
+}
+
+/// The decision for one finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Send it; `suppressed` findings of the same key were held back since the last alert.
+    Send { suppressed: u64 },
+    /// Below the minimum severity.
+    BelowThreshold,
+    /// Within the window of an alert already sent.
+    Suppressed,
+}
+
+impl Deduper {
+    pub fn new(min_severity: Severity, window: Duration) -> Self {
+        Self {
+            min_severity,
+            window,
+            seen: HashMap::new(),
+        }
+    }
+
+    /// Decides for one finding at `now`. A key is new when it was never sent or its window
+    /// has passed; a new key always goes out, whatever its severity above the threshold.
+    pub fn decide(&mut self, finding: &Finding, now: Instant) -> Decision {
+        if finding.severity() < self.min_severity {
+            return Decision::BelowThreshold;
+        }
+        let key = (finding.kind(), finding.domain.clone());
+        match self.seen.get_mut(&key) {
+            Some(window) if now.saturating_duration_since(window.opened) < self.window => {
+                window.suppressed += 1;
+                Decision::Suppressed
+            }
+            Some(window) => {
+                let suppressed = window.suppressed;
+                *window = Window {
+                    opened: now,
+                    suppressed: 0,
+                };
+                Decision::Send { suppressed }
+            }
+            None => {
+                self.seen.insert(
+                    key,
+                    Window {
+                        opened: now,
+                        suppressed: 0,
+                    },
+                );
+                Decision::Send { suppressed: 0 }
+            }
+        }
+    }
+
+    /// Forgets that `finding`'s key was sent, so the next occurrence goes out: used when
+    /// publishing failed, so a lost alert is never counted as sent.
+    pub fn forget(&mut self, finding: &Finding) {
+        self.seen.remove(&(finding.kind(), finding.domain.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::authres::ResultKeyword;
+    use crate::read::observation::Source;
+    use crate::say::findings::{Facts, PolicyBasis};
+
+    fn finding(facts: Facts, domain: &str) -> Finding {
+        Finding::new(facts, Some(domain), Source::ReceiptLambda).about(Some("m-1"))
+    }
+
+    #[test]
+    fn window_suppresses_and_counts() {
+        let mut d = Deduper::new(Severity::Warning, Duration::from_secs(3600));
+        let t0 = Instant::now();
+        let f = finding(
+            Facts::DmarcFail {
+                header_from: "example.com".into(),
+                policy: PolicyBasis::Published(crate::judge::policy::Disposition::Reject),
+            },
+            "example.com",
+        );
+        assert_eq!(d.decide(&f, t0), Decision::Send { suppressed: 0 });
+        assert_eq!(
+            d.decide(&f, t0 + Duration::from_secs(10)),
+            Decision::Suppressed
+        );
+        assert_eq!(
+            d.decide(&f, t0 + Duration::from_secs(20)),
+            Decision::Suppressed
+        );
+        // Another domain, another kind: new keys go out at once.
+        let other = finding(f.facts.clone(), "example.org");
+        assert_eq!(
+            d.decide(&other, t0 + Duration::from_secs(30)),
+            Decision::Send { suppressed: 0 }
+        );
+        let kind = finding(Facts::ForgedAuthResults { count: 1 }, "example.com");
+        assert_eq!(
+            d.decide(&kind, t0 + Duration::from_secs(30)),
+            Decision::Send { suppressed: 0 }
+        );
+        // After the window, the next alert says how many were held back.
+        assert_eq!(
+            d.decide(&f, t0 + Duration::from_secs(3600)),
+            Decision::Send { suppressed: 2 }
+        );
+        // Below the threshold: an info finding.
+        let info = finding(
+            Facts::SpfFail {
+                result: ResultKeyword::Fail,
+                domain: None,
+            },
+            "example.com",
+        );
+        assert_eq!(d.decide(&info, t0), Decision::BelowThreshold);
+        d.forget(&f);
+        assert_eq!(
+            d.decide(&f, t0 + Duration::from_secs(3601)),
+            Decision::Send { suppressed: 0 }
+        );
+    }
+
+    #[test]
+    fn findings_about_no_domain_share_one_window() {
+        let mut d = Deduper::new(Severity::Warning, Duration::from_secs(60));
+        let t0 = Instant::now();
+        let none = Finding::new(
+            Facts::ForgedAuthResults { count: 1 },
+            None,
+            Source::RawMessage,
+        );
+        assert_eq!(d.decide(&none, t0), Decision::Send { suppressed: 0 });
+        assert_eq!(d.decide(&none, t0), Decision::Suppressed);
+        // A named domain is another key.
+        let named = finding(Facts::ForgedAuthResults { count: 1 }, "example.com");
+        assert_eq!(d.decide(&named, t0), Decision::Send { suppressed: 0 });
+    }
+}

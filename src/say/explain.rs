@@ -1,0 +1,744 @@
+//! What a finding says in words: its detail line, its remedy, its headline and its evidence
+//! lines. Every text about a finding is written here, once; the CLI, the alerts and the logs
+//! all take it from here.
+//!
+//! The remedy is a value ([`Remedy`]): which fix the SES developer guide gives for the facts.
+//! Findings of the feedback path and of the audit end their detail line with it (they are read
+//! on their own, in a bounce log or a `check` run); a received message's findings leave it to
+//! the alert, which prints it under "What to do".
+
+use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
+use crate::judge::auth_rejection::Failed;
+use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
+use crate::read::observation::{IdentifierCheck, SesVerdicts, Source};
+use crate::say::findings::{
+    Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
+};
+use std::fmt::{self, Write as _};
+
+/// The fix for a finding, as the SES developer guide gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy<'a> {
+    /// Bring the custom MAIL FROM domain's MX and SPF back (the fallback, a failed status).
+    RestoreMailFrom {
+        mail_from: Option<&'a str>,
+        region: Option<&'a str>,
+    },
+    PublishMailFromMx {
+        mail_from: &'a str,
+        region: &'a str,
+    },
+    PublishMailFromSpf {
+        mail_from: Option<&'a str>,
+    },
+    /// A receiver says SPF failed.
+    CheckMailFromSpf,
+    /// Make one identifier pass aligned.
+    AlignAnIdentifier,
+    /// Something passed, for the wrong domain.
+    SignForFromDomain,
+    AddCustomMailFrom,
+    CheckDkim,
+    RestoreDkimRecords,
+    EnableDkimSigning,
+    RelaxSpfAlignment,
+    PublishDmarc {
+        domain: Option<&'a str>,
+    },
+    /// The receiver requires authenticated mail and nothing passed.
+    AuthenticateFully,
+    NoChangeUnlessRepeated,
+}
+
+impl fmt::Display for Remedy<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::RestoreMailFrom { mail_from, region } => write!(
+                f,
+                "Restore the MX record \"10 feedback-smtp.{}.amazonses.com\" and the SPF TXT record \"v=spf1 include:amazonses.com ~all\" on {}, then check the identity's MAIL FROM status in the SES console (it must read SUCCESS).",
+                region.unwrap_or("<region>"),
+                mail_from.unwrap_or("the MAIL FROM domain")
+            ),
+            Self::PublishMailFromMx { mail_from, region } => write!(
+                f,
+                "Publish exactly one MX record on {mail_from}: \"10 feedback-smtp.{region}.amazonses.com\"."
+            ),
+            Self::PublishMailFromSpf { mail_from } => write!(
+                f,
+                "Publish \"v=spf1 include:amazonses.com ~all\" as TXT on {}.",
+                mail_from.unwrap_or("the MAIL FROM domain")
+            ),
+            Self::CheckMailFromSpf => f.write_str(
+                "Check that the MAIL FROM domain's SPF record includes amazonses.com (and that the custom MAIL FROM domain is still in use, not the amazonses.com fallback).",
+            ),
+            Self::AlignAnIdentifier => f.write_str(
+                "Make DKIM pass for the From domain (SES Easy DKIM, verified) or SPF pass for a custom MAIL FROM under it, so DMARC aligns.",
+            ),
+            Self::SignForFromDomain => f.write_str(
+                "Sign with DKIM for the From domain (not only amazonses.com) or use a custom MAIL FROM subdomain of it, so at least one identifier aligns.",
+            ),
+            Self::AddCustomMailFrom => f.write_str(
+                "Configure a custom MAIL FROM domain under the From domain (with its MX and SPF records) so SPF aligns as well as DKIM.",
+            ),
+            Self::CheckDkim => f.write_str(
+                "Check the identity's DKIM status in SES and that its DKIM CNAME (or BYODKIM TXT) records still resolve.",
+            ),
+            Self::RestoreDkimRecords => f.write_str(
+                "Restore the DKIM records the SES console lists under the identity's DKIM settings, then check its DKIM status.",
+            ),
+            Self::EnableDkimSigning => f.write_str("Enable DKIM signing for the identity in SES."),
+            Self::RelaxSpfAlignment => f.write_str(
+                "Use aspf=r (relaxed) in the DMARC record and rely on DKIM for strict alignment (adkim=s): SES's MAIL FROM is always a subdomain, so strict SPF alignment can never pass.",
+            ),
+            Self::PublishDmarc { domain } => write!(
+                f,
+                "Publish a DMARC record at _dmarc.{} (start with \"v=DMARC1; p=none; rua=mailto:…\").",
+                domain.unwrap_or("<From domain>")
+            ),
+            Self::AuthenticateFully => f.write_str(
+                "Enable Easy DKIM for the From domain and a custom MAIL FROM domain with SPF, then publish DMARC: the receiver requires authenticated mail.",
+            ),
+            Self::NoChangeUnlessRepeated => {
+                f.write_str("No change is needed unless this repeats; compare with the raw message.")
+            }
+        }
+    }
+}
+
+/// The fix for these facts.
+pub fn remedy(facts: &Facts) -> Remedy<'_> {
+    match facts {
+        Facts::MailFromFallback { custom, .. } => Remedy::RestoreMailFrom {
+            mail_from: Some(&custom.mail_from),
+            region: None,
+        },
+        Facts::MailFromStatus {
+            mail_from, region, ..
+        } => Remedy::RestoreMailFrom {
+            mail_from: Some(mail_from),
+            region: region.as_deref(),
+        },
+        Facts::MailFromMxMissing {
+            mail_from, region, ..
+        } => Remedy::PublishMailFromMx { mail_from, region },
+        Facts::MailFromSpfMissing { mail_from, .. } => Remedy::PublishMailFromSpf {
+            mail_from: Some(mail_from),
+        },
+        Facts::SpfFail { .. } => Remedy::PublishMailFromSpf { mail_from: None },
+        Facts::DmarcFail { .. } | Facts::AuthComplaint { .. } => Remedy::AlignAnIdentifier,
+        Facts::DkimUnaligned { .. } => Remedy::SignForFromDomain,
+        Facts::SpfUnaligned { .. } => Remedy::AddCustomMailFrom,
+        Facts::DkimFail { .. } => Remedy::CheckDkim,
+        Facts::DkimDnsMissing { .. } => Remedy::RestoreDkimRecords,
+        Facts::DkimNotSigning { .. } => Remedy::EnableDkimSigning,
+        Facts::StrictSpfAlignment { .. } => Remedy::RelaxSpfAlignment,
+        Facts::NoDmarcPolicy { domain, .. } => Remedy::PublishDmarc {
+            domain: Some(domain),
+        },
+        Facts::AuthBounce { rejection, .. } => match rejection.failed {
+            Failed::Spf => Remedy::CheckMailFromSpf,
+            Failed::Dkim => Remedy::CheckDkim,
+            Failed::Dmarc => Remedy::AlignAnIdentifier,
+            Failed::Alignment => Remedy::SignForFromDomain,
+            // The receiver's reply names no domain to publish at.
+            Failed::NoPolicy => Remedy::PublishDmarc { domain: None },
+            Failed::Unauthenticated => Remedy::AuthenticateFully,
+        },
+        Facts::ReverifiedMismatch { .. }
+        | Facts::DmarcMismatch { .. }
+        | Facts::ForgedAuthResults { .. }
+        | Facts::HeadersTruncated => Remedy::NoChangeUnlessRepeated,
+    }
+}
+
+/// A finding's detail line: what happened and, where the finding is read on its own, the fix.
+pub fn detail(finding: &Finding) -> String {
+    let mut text = statement(finding);
+    if matches!(
+        finding.source,
+        Source::SesNotification | Source::EventPublishing | Source::Audit
+    ) {
+        let _ = write!(text, ". Fix: {}", remedy(&finding.facts));
+    }
+    text
+}
+
+/// What happened, in one line.
+fn statement(finding: &Finding) -> String {
+    let domain = finding.domain.as_deref().unwrap_or("an unknown domain");
+    match &finding.facts {
+        Facts::MailFromFallback { envelope, custom } => format!(
+            "the envelope sender is {} (from {}), not the custom MAIL FROM domain {} of identity {}: SES fell back to its default, so SPF cannot align",
+            envelope.domain, envelope.origin, custom.mail_from, custom.identity
+        ),
+        Facts::MailFromStatus {
+            identity,
+            mail_from,
+            status,
+            behavior,
+            ..
+        } => format!(
+            "identity {identity}: SES reports MAIL FROM domain {mail_from} as {status}; {}",
+            consequence(behavior.as_ref())
+        ),
+        Facts::DmarcFail {
+            header_from,
+            policy,
+        } => {
+            let policy_text = match policy {
+                PolicyBasis::Published(d) => format!("p={d}"),
+                PolicyBasis::ReportedBySes(d) => format!("p={d} (as SES reported it)"),
+                PolicyBasis::Unknown => "policy unknown offline (give --policy or --dns)".into(),
+            };
+            let effect = match policy.disposition() {
+                Some(crate::judge::policy::Disposition::Reject) => "reject this mail",
+                Some(crate::judge::policy::Disposition::Quarantine) => "send this mail to spam",
+                _ => "may treat this mail as unauthenticated",
+            };
+            format!(
+                "no SPF or DKIM pass aligns with From {header_from}; {policy_text}: receivers {effect}"
+            )
+        }
+        Facts::SpfUnaligned {
+            header_from,
+            domain,
+            aspf,
+        } => format!(
+            "SPF passed for {}, which does not align with From {header_from} (aspf={})",
+            or_unknown(domain.as_deref()),
+            mode_tag(*aspf)
+        ),
+        Facts::DkimUnaligned {
+            header_from,
+            domains,
+            adkim,
+        } => {
+            let domains: Vec<String> = domains
+                .iter()
+                .map(|d| format!("d={}", or_unknown(d.as_deref())))
+                .collect();
+            format!(
+                "DKIM passed only for {}, none aligned with From {header_from} (adkim={})",
+                domains.join(", "),
+                mode_tag(*adkim)
+            )
+        }
+        Facts::SpfFail { result, domain } => {
+            format!("SPF {result} for {}", or_unknown(domain.as_deref()))
+        }
+        Facts::DkimFail { failures } => {
+            let failures: Vec<String> = failures
+                .iter()
+                .map(|(result, d)| format!("{result} for d={}", or_unknown(d.as_deref())))
+                .collect();
+            format!("DKIM {}", failures.join(", "))
+        }
+        Facts::StrictSpfAlignment {
+            domain,
+            record_at,
+            mail_from,
+        } => format!(
+            "the DMARC record of {domain}{} sets aspf=s; SES's MAIL FROM{} is a subdomain (or amazonses.com), so SPF can never align",
+            record_at
+                .as_deref()
+                .filter(|at| at != domain)
+                .map(|at| format!(" (at {at})"))
+                .unwrap_or_default(),
+            mail_from
+                .as_deref()
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default()
+        ),
+        Facts::NoDmarcPolicy {
+            domain,
+            reported_by_ses,
+            nothing_aligns,
+        } => format!(
+            "{domain} publishes no DMARC record{} (bulk-sender rules at Gmail and Yahoo require one){}",
+            if *reported_by_ses {
+                ", as SES reported it"
+            } else {
+                ""
+            },
+            if *nothing_aligns {
+                "; no SPF or DKIM pass aligns with it either"
+            } else {
+                ""
+            }
+        ),
+        Facts::AuthBounce {
+            rejection,
+            how,
+            recipient_domains,
+            sending,
+            sender_dkim,
+        } => {
+            let verb = match how {
+                Rejected::Bounced => "bounced",
+                Rejected::Delayed => "delayed",
+            };
+            let how = if rejection.transient {
+                format!(
+                    "{verb} (transient {}: SES retries, but mail will bounce if it persists)",
+                    rejection.code
+                )
+            } else {
+                format!("{verb} ({})", rejection.code)
+            };
+            let dkim = if sender_dkim.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; the message carried the sender's own DKIM signature(s) for {}",
+                    sender_dkim.join(", ")
+                )
+            };
+            format!(
+                "{} {how} mail from {domain}: {}; recipient domain(s) {}{}{dkim}",
+                rejection.provider,
+                what_failed(rejection.failed),
+                recipient_domains
+                    .iter()
+                    .map(|d| or_unknown(d.as_deref()))
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                sending_text(sending)
+            )
+        }
+        Facts::AuthComplaint {
+            recipient_domains,
+            sending,
+        } => format!(
+            "the mailbox provider ({}) reported an authentication failure (feedback type auth-failure) for mail from {domain}{}",
+            domain_list(recipient_domains),
+            sending_text(sending)
+        ),
+        Facts::ReverifiedMismatch {
+            method,
+            verified,
+            reported,
+        } => format!(
+            "{} verified again on the attached message: {}; the trusted server reported {}",
+            method.as_str().to_ascii_uppercase(),
+            describe_checks(verified),
+            describe_checks(reported)
+        ),
+        Facts::DmarcMismatch {
+            reporter,
+            reported_pass,
+        } => {
+            let who = match (reporter, reported_pass) {
+                (Reporter::SesVerdict, true) => "SES's dmarcVerdict is PASS",
+                (Reporter::SesVerdict, false) => "SES's dmarcVerdict is FAIL",
+                (Reporter::TrustedHeader, true) => "the trusted header says dmarc=pass",
+                (Reporter::TrustedHeader, false) => "the trusted header says dmarc=fail",
+            };
+            format!(
+                "{who}, but the recomputed alignment {}",
+                if *reported_pass { "fails" } else { "passes" }
+            )
+        }
+        Facts::ForgedAuthResults { count } => format!(
+            "{count} Authentication-Results header(s) below the trusted one claim its authserv-id: added before the message reached the trusted server, and ignored"
+        ),
+        Facts::HeadersTruncated => {
+            "SES truncated the headers (over 10 KB); results below may be partial".into()
+        }
+        Facts::MailFromMxMissing {
+            mail_from,
+            problem,
+            behavior,
+            region,
+        } => {
+            let expected = format!("feedback-smtp.{region}.amazonses.com");
+            match problem {
+                MxProblem::Missing => format!(
+                    "the MAIL FROM domain {mail_from} has no MX record; {}",
+                    consequence(behavior.as_ref())
+                ),
+                MxProblem::Elsewhere(records) => format!(
+                    "the MAIL FROM domain {mail_from} points its MX at {} instead of {expected}; {}",
+                    mx_list(records),
+                    consequence(behavior.as_ref())
+                ),
+                MxProblem::Extra(records) => format!(
+                    "the MAIL FROM domain {mail_from} has {} MX records ({}) where SES expects exactly one; SES may fail to verify it",
+                    records.len(),
+                    mx_list(records)
+                ),
+            }
+        }
+        Facts::MailFromSpfMissing { mail_from, problem } => {
+            let problem = match problem {
+                SpfProblem::Missing => "has no SPF record".to_owned(),
+                SpfProblem::Unparsable(record) => {
+                    format!("has an SPF record that does not parse: \"{record}\"")
+                }
+                SpfProblem::NoAmazonSesInclude(record) => {
+                    format!("has an SPF record without include:amazonses.com: \"{record}\"")
+                }
+                SpfProblem::Several(count) => {
+                    format!("has {count} SPF records (RFC 7208 allows one: a permerror)")
+                }
+            };
+            format!(
+                "the MAIL FROM domain {mail_from} {problem}: SPF cannot pass for mail SES sends"
+            )
+        }
+        Facts::DkimDnsMissing {
+            domain,
+            byodkim,
+            missing,
+            signing,
+        } => format!(
+            "{} record(s) for {domain} missing or wrong: {}; {}",
+            if *byodkim {
+                "BYODKIM key (TXT)"
+            } else {
+                "Easy DKIM CNAME"
+            },
+            missing.join(", "),
+            if *signing {
+                "DKIM stops passing when SES re-verifies the identity"
+            } else {
+                "DKIM cannot be enabled"
+            }
+        ),
+        Facts::DkimNotSigning { domain } => format!(
+            "SES does not DKIM-sign mail from {domain}: only SPF can align, and only with a custom MAIL FROM"
+        ),
+    }
+}
+
+/// What a receiver found, as a phrase.
+fn what_failed(failed: Failed) -> &'static str {
+    match failed {
+        Failed::Spf => "SPF did not pass",
+        Failed::Dkim => "DKIM did not pass",
+        Failed::Dmarc => "DMARC did not pass",
+        Failed::Alignment => "From is not aligned with the SPF or DKIM domain",
+        Failed::NoPolicy => "the From domain has no DMARC record",
+        Failed::Unauthenticated => {
+            "unauthenticated (the required SPF/DKIM/DMARC checks did not pass)"
+        }
+    }
+}
+
+/// What SES does with the identity's mail while its MAIL FROM domain is broken.
+fn consequence(behavior: Option<&MxFailureBehavior>) -> &'static str {
+    match behavior {
+        Some(MxFailureBehavior::RejectMessage) => {
+            "with BehaviorOnMxFailure REJECT_MESSAGE, SES refuses to send this identity's mail"
+        }
+        Some(MxFailureBehavior::UseDefaultValue) => {
+            "with BehaviorOnMxFailure USE_DEFAULT_VALUE, mail is about to fall back (or already does) to the amazonses.com MAIL FROM, and SPF stops aligning"
+        }
+        _ => "SES cannot use the custom MAIL FROM domain",
+    }
+}
+
+fn sending_text(sending: &Sending) -> String {
+    let mut text = String::new();
+    if let Some(arn) = &sending.identity {
+        let _ = write!(text, "; sending identity {} ({})", arn.identity, arn.region);
+    }
+    if let Some(set) = &sending.configuration_set {
+        let _ = write!(text, ", configuration set {set}");
+    }
+    text
+}
+
+fn domain_list(domains: &[String]) -> String {
+    if domains.is_empty() {
+        "unknown domains".to_owned()
+    } else {
+        domains.join(", ")
+    }
+}
+
+fn mx_list(records: &[(u16, String)]) -> String {
+    let names: Vec<String> = records
+        .iter()
+        .map(|(preference, exchange)| format!("{preference} {exchange}"))
+        .collect();
+    names.join(", ")
+}
+
+fn or_unknown(domain: Option<&str>) -> &str {
+    domain.unwrap_or("an unknown domain")
+}
+
+/// `pass example.com, fail other.example`, or `nothing`.
+fn describe_checks(checks: &[IdentifierCheck]) -> String {
+    if checks.is_empty() {
+        return "nothing".to_owned();
+    }
+    let described: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c.result,
+                c.domain.as_deref().unwrap_or("(unknown domain)")
+            )
+        })
+        .collect();
+    described.join(", ")
+}
+
+/// `pass example.com, aligned`; `not_aligned` is how a passing, unaligned one reads.
+pub fn describe_identifier(result: &IdentifierResult, not_aligned: &str) -> String {
+    let domain = result.domain.as_deref().unwrap_or("(unknown domain)");
+    if result.is_aligned() {
+        format!("{} {domain}, aligned", result.result())
+    } else if result.is_unaligned_pass() {
+        format!("{} {domain}, {not_aligned}", result.result())
+    } else {
+        format!("{} {domain}", result.result())
+    }
+}
+
+/// `spf PASS, dkim PASS, dmarc FAIL`.
+pub fn ses_verdicts(ses: &SesVerdicts) -> String {
+    let show = |v: &Option<crate::read::receipt::VerdictStatus>| {
+        v.as_ref()
+            .map_or_else(|| "-".to_owned(), ToString::to_string)
+    };
+    format!(
+        "spf {}, dkim {}, dmarc {}",
+        show(&ses.spf),
+        show(&ses.dkim),
+        show(&ses.dmarc)
+    )
+}
+
+/// A kind in a few words: the first line of an alert.
+pub fn headline(kind: Kind) -> &'static str {
+    match kind {
+        Kind::MailFromFallback => {
+            "mail left with the amazonses.com MAIL FROM instead of the custom one"
+        }
+        Kind::MailFromStatus => "the identity's custom MAIL FROM domain is not healthy in SES",
+        Kind::DmarcFail => "DMARC fails: no SPF or DKIM pass aligns with the From domain",
+        Kind::SpfUnaligned => "SPF passes for a domain that does not align with From",
+        Kind::DkimUnaligned => "DKIM passes only for domains that do not align with From",
+        Kind::SpfFail => "SPF failed",
+        Kind::DkimFail => "DKIM failed",
+        Kind::StrictSpfAlignment => "the DMARC record demands strict SPF alignment SES cannot meet",
+        Kind::NoDmarcPolicy => "the From domain publishes no DMARC record",
+        Kind::AuthBounce => "a receiver rejected mail for failed authentication",
+        Kind::AuthComplaint => "a receiver reported an authentication failure",
+        Kind::VerdictMismatch => "SES's verdict disagrees with the recomputed one",
+        Kind::ForgedAuthResults => "a message carried a forged Authentication-Results header",
+        Kind::HeadersTruncated => "SES truncated the headers; the analysis may be partial",
+        Kind::MailFromMxMissing => "the custom MAIL FROM domain's MX record is missing or wrong",
+        Kind::MailFromSpfMissing => "the custom MAIL FROM domain's SPF record is missing or wrong",
+        Kind::DkimDnsMissing => "the identity's DKIM DNS records are missing or wrong",
+        Kind::DkimNotSigning => "SES does not DKIM-sign this identity's mail",
+    }
+}
+
+/// The observations behind a finding, one fact per line.
+pub fn evidence_lines(evidence: &Evidence) -> Vec<String> {
+    match evidence {
+        Evidence::Received {
+            evaluation,
+            envelope,
+            ses,
+            custom,
+        } => {
+            let describe = |r: &IdentifierResult| describe_identifier(r, "not aligned");
+            let mut lines = vec![format!("From domain: {}", evaluation.header_from)];
+            if let Some(envelope) = envelope {
+                lines.push(format!(
+                    "envelope sender domain: {} (from {})",
+                    envelope.domain, envelope.origin
+                ));
+            }
+            lines.push(format!(
+                "SPF: {}",
+                evaluation.spf.as_ref().map_or("none".to_owned(), describe)
+            ));
+            let dkim: Vec<String> = evaluation.dkim.iter().map(describe).collect();
+            lines.push(format!(
+                "DKIM: {}",
+                if dkim.is_empty() {
+                    "none".to_owned()
+                } else {
+                    dkim.join("; ")
+                }
+            ));
+            lines.push(match &evaluation.policy {
+                PolicyState::Published {
+                    at,
+                    disposition,
+                    adkim,
+                    aspf,
+                } => format!(
+                    "DMARC record: p={disposition} at {at} (adkim={}, aspf={})",
+                    mode_tag(*adkim),
+                    mode_tag(*aspf)
+                ),
+                PolicyState::NotPublished => "DMARC record: none published".to_owned(),
+                PolicyState::Unknown => "DMARC record: not looked up".to_owned(),
+            });
+            if let Some(ses) = ses {
+                lines.push(format!("SES verdicts: {}", ses_verdicts(ses)));
+            }
+            if let Some(custom) = custom {
+                lines.push(format!(
+                    "identity {}: custom MAIL FROM domain {}",
+                    custom.identity, custom.mail_from
+                ));
+            }
+            lines
+        }
+        Evidence::Feedback {
+            event,
+            description,
+            sending,
+            governing,
+        } => {
+            let mut lines = vec![format!("{event}: {description}")];
+            if let Some(arn) = &sending.identity {
+                lines.push(format!(
+                    "sending identity: {} ({}, account {})",
+                    arn.identity, arn.region, arn.account
+                ));
+            }
+            if let Some(set) = &sending.configuration_set {
+                lines.push(format!("configuration set: {set}"));
+            }
+            if let Some((name, attributes)) = governing {
+                lines.push(mail_from_line(name, attributes));
+            }
+            lines
+        }
+    }
+}
+
+fn mail_from_line(name: &str, attributes: &MailFromAttributes) -> String {
+    format!(
+        "identity {name}: MAIL FROM domain {}, status {}, on MX failure {}",
+        attributes.mail_from_domain.as_deref().unwrap_or("(none)"),
+        attributes
+            .mail_from_domain_status
+            .as_ref()
+            .map_or("unknown", |s| s.as_str()),
+        attributes
+            .behavior_on_mx_failure
+            .as_ref()
+            .map_or("unknown", |b| b.as_str())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::auth_rejection::AuthRejection;
+    use crate::read::identity_state::{CustomMailFrom, MailFromStatus};
+    use crate::read::observation::{EnvelopeOrigin, EnvelopeSender};
+
+    fn finding(facts: Facts, source: Source) -> Finding {
+        Finding::new(facts, Some("example.com"), source)
+    }
+
+    #[test]
+    fn remedies_follow_the_facts() {
+        let bounce = |failed| Facts::AuthBounce {
+            rejection: AuthRejection {
+                provider: "Gmail",
+                code: "5.7.26".into(),
+                failed,
+                transient: false,
+            },
+            how: Rejected::Bounced,
+            recipient_domains: vec![Some("gmail.com".into())],
+            sending: Sending::default(),
+            sender_dkim: vec![],
+        };
+        let status = Facts::MailFromStatus {
+            identity: "example.com".into(),
+            mail_from: "mail.example.com".into(),
+            status: MailFromStatus::Failed,
+            behavior: None,
+            region: Some("eu-west-1".into()),
+        };
+        let cases = [
+            // What a receiver says failed decides the fix.
+            (bounce(Failed::Spf), Remedy::CheckMailFromSpf),
+            (bounce(Failed::Dkim), Remedy::CheckDkim),
+            (bounce(Failed::Dmarc), Remedy::AlignAnIdentifier),
+            (bounce(Failed::Alignment), Remedy::SignForFromDomain),
+            (
+                bounce(Failed::NoPolicy),
+                Remedy::PublishDmarc { domain: None },
+            ),
+            (bounce(Failed::Unauthenticated), Remedy::AuthenticateFully),
+            // The identity's own MAIL FROM domain and region are named when known.
+            (
+                status,
+                Remedy::RestoreMailFrom {
+                    mail_from: Some("mail.example.com"),
+                    region: Some("eu-west-1"),
+                },
+            ),
+            (Facts::HeadersTruncated, Remedy::NoChangeUnlessRepeated),
+        ];
+        for (facts, expected) in &cases {
+            assert_eq!(remedy(facts), *expected, "{facts:?}");
+        }
+    }
+
+    #[test]
+    fn feedback_and_audit_lines_end_with_their_fix_received_ones_do_not() {
+        let facts = Facts::NoDmarcPolicy {
+            domain: "example.com".into(),
+            reported_by_ses: false,
+            nothing_aligns: false,
+        };
+        let statement = "example.com publishes no DMARC record (bulk-sender rules at Gmail and Yahoo require one)";
+        assert_eq!(
+            finding(facts.clone(), Source::ReceiptLambda).detail(),
+            statement
+        );
+        assert_eq!(
+            finding(facts, Source::Audit).detail(),
+            format!(
+                "{statement}. Fix: Publish a DMARC record at _dmarc.example.com (start with \"v=DMARC1; p=none; rua=mailto:…\")."
+            )
+        );
+    }
+
+    #[test]
+    fn the_fallback_names_both_domains_and_where_the_sender_was_read() {
+        let facts = Facts::MailFromFallback {
+            envelope: EnvelopeSender {
+                domain: "us-east-1.amazonses.com".into(),
+                origin: EnvelopeOrigin::AuthResults,
+            },
+            custom: CustomMailFrom {
+                identity: "example.com".into(),
+                mail_from: "mail.example.com".into(),
+            },
+        };
+        assert_eq!(
+            finding(facts.clone(), Source::ReceiptLambda).detail(),
+            "the envelope sender is us-east-1.amazonses.com (from Authentication-Results), not the custom MAIL FROM domain mail.example.com of identity example.com: SES fell back to its default, so SPF cannot align"
+        );
+        assert!(
+            remedy(&facts)
+                .to_string()
+                .contains("on mail.example.com, then check")
+        );
+    }
+
+    #[test]
+    fn every_kind_has_a_headline() {
+        for kind in Kind::ALL {
+            assert!(!headline(*kind).is_empty(), "{kind}");
+        }
+    }
+}
