@@ -1,22 +1,29 @@
 //! ses-dmarc-monitor: how mail sent through Amazon SES authenticates and aligns under DMARC.
 //!
-//! The Lambdas (`src/bin/receipt.rs`, `src/bin/feedback.rs`) and the CLI
-//! (`src/bin/ses-dmarc-monitor.rs`) run the same path, [`pipeline::run`]: [`input`] recognizes
-//! the event.
+//! The Lambdas (`src/bin/receipt.rs`, `feedback.rs`, `audit.rs`) and the CLI
+//! (`src/bin/ses-dmarc-monitor/`) run the same path, [`pipeline::run`]. The modules are grouped
+//! by what they do, and the folders say it:
 //!
-//! - A received message: [`observation`] reads what the trusted `Authentication-Results`
-//!   header ([`authres`]) and SES's verdicts ([`ses`]) say, a [`facts::FactSource`] gathers
-//!   DMARC records and organizational domains (offline, or by the RFC 9989 tree walk in
-//!   [`dns`]), and [`analyze`] decides alignment.
-//! - A feedback notification ([`notification`]): [`feedback`] recognizes authentication
-//!   rejections ([`classify`]) and, with the sending identity's state from an
-//!   [`identity::IdentityDirectory`], its MAIL FROM health.
+//! - [`read`]: what is read. [`read::input`] recognizes an event; [`read::receipt`] and
+//!   [`read::notification`] model SES's payloads; [`read::authres`] parses
+//!   `Authentication-Results`; [`read::observation`] extracts what one message says about its
+//!   authentication.
+//! - [`judge`]: what is judged, as typed values. [`judge::align`] decides identifier alignment
+//!   and the DMARC outcome; [`judge::received`] makes findings of a message's evaluation;
+//!   [`judge::auth_rejection`] recognizes authentication rejections in bounces;
+//!   [`judge::feedback`] says what a notification means; [`judge::posture`] checks an
+//!   identity's DNS set-up; [`judge::policy`] discovers the DMARC policy in force.
+//! - [`say`]: what is said. [`say::findings`] is the vocabulary; [`say::explain`] words every
+//!   finding once; [`say::alert`], [`say::dedup`], [`say::report`] and [`say::metrics`] turn
+//!   findings into alerts, CLI output and EMF documents.
+//! - [`ports`]: the traits the core reaches the outside through (DNS facts, SES identities,
+//!   the monitored scope, where findings go), with their offline implementations.
+//! - [`edge`]: everything that touches the network, the clock or the environment: DNS,
+//!   the AWS clients, the caches SESv2's limits demand, the Lambda handlers and configuration.
 //!
-//! Both emit [`findings`], which go to a [`sink::FindingSink`]. Everything but `dns`, the
-//! ports' traits and the binaries is synchronous and free of AWS and network code.
-//!
-//! The AWS edge (`aws`, `handler`, `lambda` and the Lambda binaries) is behind the default
-//! `aws` feature; without it the crate builds without the SDK, for the fuzz targets.
+//! `read`, `judge` and `say` are synchronous and free of AWS, network and clock. The AWS edge
+//! (`edge::aws`, `edge::lambda` and the Lambda binaries) is behind the default `aws` feature;
+//! without it the crate builds without the SDK, for the CLI and the fuzz targets.
 
 pub mod edge;
 pub mod judge;

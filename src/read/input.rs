@@ -5,7 +5,7 @@
 //! is reported on its own and never hides the others.
 
 use crate::read::document::{Members, reason, text};
-use crate::read::notification::{self, Notification};
+use crate::read::notification::{self, Notification, NotificationError};
 use crate::read::observation::Source;
 use crate::read::receipt::{ContentEncoding, ReceivedMessage};
 use base64::Engine as _;
@@ -36,8 +36,12 @@ pub enum InputError {
     Json(String),
     #[error("unrecognized JSON shape ({0})")]
     UnknownShape(String),
-    #[error("record {index}: {reason}")]
-    Record { index: usize, reason: String },
+    #[error("record {index}: {error}")]
+    Record {
+        index: usize,
+        #[source]
+        error: RecordShapeError,
+    },
     #[error("neither JSON nor an RFC 5322 message")]
     NotAMessage,
     #[error("input is empty")]
@@ -45,6 +49,31 @@ pub enum InputError {
     #[error("the message has no header section")]
     NoHeaderSection,
 }
+
+/// Why one record of an input is not one this tool reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordShapeError {
+    #[error("not an object")]
+    NotAnObject,
+    #[error("Sns is not an object")]
+    SnsNotAnObject,
+    #[error("not a record this tool reads")]
+    Unreadable,
+    #[error("neither an SES nor an SNS record (keys: {0})")]
+    Neither(String),
+    #[error("SNS record without a Message string")]
+    NoSnsMessage,
+    #[error("not an SES notification: {0}")]
+    Notification(#[source] NotificationError),
+    /// What was wrong with its `mail`, `receipt` or `content`, in the JSON reader's words.
+    #[error("not an SES receipt: {0}")]
+    Receipt(String),
+}
+
+/// Why SES's `content` could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("content is not valid Base64: {0}")]
+pub struct ContentError(#[source] base64::DecodeError);
 
 /// Recognizes an input. `Err` when nothing in it is usable; otherwise one entry per record,
 /// each recognized or with its own error.
@@ -78,7 +107,7 @@ fn detect_document(
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
-                detect_record(record).map_err(|reason| InputError::Record { index, reason })
+                detect_record(record).map_err(|error| InputError::Record { index, error })
             })
             .collect());
     }
@@ -94,11 +123,11 @@ fn detect_document(
         return Err(shape_error(bytes));
     };
     Ok(vec![
-        single.map_err(|reason| InputError::Record { index: 0, reason }),
+        single.map_err(|error| InputError::Record { index: 0, error }),
     ])
 }
 
-fn detect_record(record: &RawValue) -> Result<Item, String> {
+fn detect_record(record: &RawValue) -> Result<Item, RecordShapeError> {
     let Ok(members) = serde_json::from_str::<Members<'_>>(record.get()) else {
         return Err(record_error(record.get().as_bytes()));
     };
@@ -112,10 +141,10 @@ fn detect_record(record: &RawValue) -> Result<Item, String> {
         Ok(Value::Object(object)) => key_list(&object),
         _ => String::new(),
     };
-    Err(format!("neither an SES nor an SNS record (keys: {keys})"))
+    Err(RecordShapeError::Neither(keys))
 }
 
-fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
+fn sns_message(sns: &Members<'_>) -> Result<Item, RecordShapeError> {
     let kind = text(&sns.sns_type).unwrap_or("Notification");
     if kind != "Notification" {
         return Ok(Item::NotSes {
@@ -123,7 +152,7 @@ fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
         });
     }
     let Some(message) = text(&sns.sns_message) else {
-        return Err("SNS record without a Message string".into());
+        return Err(RecordShapeError::NoSnsMessage);
     };
     match serde_json::from_str::<Members<'_>>(message) {
         Ok(members) => notification(&members),
@@ -133,12 +162,12 @@ fn sns_message(sns: &Members<'_>) -> Result<Item, String> {
     }
 }
 
-fn notification(members: &Members<'_>) -> Result<Item, String> {
+fn notification(members: &Members<'_>) -> Result<Item, RecordShapeError> {
     match (text(&members.notification_type), text(&members.event_type)) {
         (Some("Received"), _) => received_members(members, Source::ReceiptSns),
         (Some(_), _) | (None, Some(_)) => notification::from_members(members)
             .map(|n| Item::Feedback(Box::new(n)))
-            .map_err(|e| format!("not an SES notification: {e}")),
+            .map_err(RecordShapeError::Notification),
         (None, None) if members.alarm_name.is_some() => Ok(Item::NotSes {
             what: "a CloudWatch alarm".into(),
         }),
@@ -149,7 +178,7 @@ fn notification(members: &Members<'_>) -> Result<Item, String> {
 }
 
 /// A receipt (`mail`, `receipt` and the SNS action's `content`) from members already read.
-fn received_members(members: &Members<'_>, source: Source) -> Result<Item, String> {
+fn received_members(members: &Members<'_>, source: Source) -> Result<Item, RecordShapeError> {
     fn part<T: serde::de::DeserializeOwned>(
         raw: Option<&RawValue>,
         name: &str,
@@ -171,13 +200,13 @@ fn received_members(members: &Members<'_>, source: Source) -> Result<Item, Strin
             message: Box::new(message),
             source,
         }),
-        Err(error) => Err(format!("not an SES receipt: {error}")),
+        Err(error) => Err(RecordShapeError::Receipt(error)),
     }
 }
 
-fn received(document: &[u8], source: Source) -> Result<Item, String> {
-    let message: ReceivedMessage = serde_json::from_slice(document)
-        .map_err(|e| format!("not an SES receipt: {}", reason(&e)))?;
+fn received(document: &[u8], source: Source) -> Result<Item, RecordShapeError> {
+    let message: ReceivedMessage =
+        serde_json::from_slice(document).map_err(|e| RecordShapeError::Receipt(reason(&e)))?;
     Ok(Item::Received {
         message: Box::new(message),
         source,
@@ -200,13 +229,13 @@ fn shape_error(bytes: &[u8]) -> InputError {
 }
 
 /// Why a record is not one: it is not an object, or its `Sns` member is not.
-fn record_error(record: &[u8]) -> String {
+fn record_error(record: &[u8]) -> RecordShapeError {
     match serde_json::from_slice::<Value>(record) {
         Ok(Value::Object(object)) => match object.get("Sns").or_else(|| object.get("sns")) {
-            Some(sns) if !sns.is_object() => "Sns is not an object".into(),
-            _ => "not a record this tool reads".into(),
+            Some(sns) if !sns.is_object() => RecordShapeError::SnsNotAnObject,
+            _ => RecordShapeError::Unreadable,
         },
-        _ => "not an object".into(),
+        _ => RecordShapeError::NotAnObject,
     }
 }
 
@@ -217,7 +246,7 @@ fn key_list(object: &serde_json::Map<String, Value>) -> String {
 }
 
 /// The raw message SES attached to an SNS notification, decoded.
-pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, String>> {
+pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, ContentError>> {
     let content = message.content.as_deref()?;
     let encoding = message
         .receipt
@@ -233,7 +262,7 @@ pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, Strin
                 .collect();
             base64::engine::general_purpose::STANDARD
                 .decode(compact)
-                .map_err(|e| format!("content is not valid Base64: {e}"))
+                .map_err(ContentError)
         }
         ContentEncoding::Utf8 | ContentEncoding::Unknown(_) => Ok(content.as_bytes().to_vec()),
     })

@@ -1,5 +1,5 @@
 //! Keywords: enumerations whose values are fixed texts (RFC 8601 keywords, the values AWS
-//! sends, this project's own vocabulary). One macro, [`keyword_enum!`], gives each its texts
+//! sends, this project's own vocabulary). One macro, `keyword_enum!`, gives each its texts
 //! once: reading them (case-insensitively), writing them, `Display` and serde.
 //!
 //! An enumeration someone else may extend (AWS, the RFCs' registries) is *open*: a value this

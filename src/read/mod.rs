@@ -1,7 +1,7 @@
 //! What is read: the shapes inputs arrive in, and what a message says about itself.
 //!
 //! Parsing only, no judgement: [`input`] recognizes an event (over the one pass of
-//! [`document`]), [`receipt`] and [`notification`] model SES's payloads, [`identity_state`]
+//! `document`), [`receipt`] and [`notification`] model SES's payloads, [`identity_state`]
 //! SESv2's description of an identity, [`authres`] parses `Authentication-Results`,
 //! [`observation`] extracts the trusted results and identifiers of one message, and [`domain`]
 //! normalizes the names and addresses everything else compares.

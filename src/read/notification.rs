@@ -313,42 +313,56 @@ impl IdentityArn {
     }
 }
 
+/// Why a feedback notification could not be read; each says what was missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotificationError {
+    #[error("not a JSON object: {0}")]
+    NotAnObject(String),
+    #[error("neither notificationType nor eventType")]
+    Untyped,
+    #[error("a {event} notification without its {part} object")]
+    Missing { event: String, part: &'static str },
+    #[error("{event}: {part}: {reason}")]
+    Malformed {
+        event: String,
+        part: &'static str,
+        /// What the JSON reader said, without its position.
+        reason: String,
+    },
+}
+
 /// Reads a notification already recognized as feedback (it has `notificationType` or
-/// `eventType`, and is not `Received`), from its JSON text. The error names what was missing
-/// or malformed.
-pub fn parse(document: &[u8]) -> Result<Notification, String> {
-    let members: Members<'_> = serde_json::from_slice(document)
-        .map_err(|e| format!("not a JSON object: {}", reason(&e)))?;
+/// `eventType`, and is not `Received`), from its JSON text.
+pub fn parse(document: &[u8]) -> Result<Notification, NotificationError> {
+    let members: Members<'_> =
+        serde_json::from_slice(document).map_err(|e| NotificationError::NotAnObject(reason(&e)))?;
     from_members(&members)
 }
 
 /// [`parse`] for a document whose members were already read.
-pub(crate) fn from_members(members: &Members<'_>) -> Result<Notification, String> {
+pub(crate) fn from_members(members: &Members<'_>) -> Result<Notification, NotificationError> {
     let (form, type_name) = match (text(&members.notification_type), text(&members.event_type)) {
         (Some(name), _) => (Form::IdentityNotification, name.to_owned()),
         (None, Some(name)) => (Form::EventPublishing, name.to_owned()),
-        (None, None) => return Err("neither notificationType nor eventType".into()),
-    };
-    let mail: SentMail = match members.mail {
-        Some(mail) => serde_json::from_str(mail.get())
-            .map_err(|e| format!("{type_name}: mail: {}", reason(&e)))?,
-        None => {
-            return Err(format!(
-                "a {type_name} notification without its mail object"
-            ));
-        }
+        (None, None) => return Err(NotificationError::Untyped),
     };
     fn read<T: serde::de::DeserializeOwned>(
-        type_name: &str,
-        key: &str,
+        event: &str,
+        part: &'static str,
         payload: Option<&RawValue>,
-    ) -> Result<T, String> {
+    ) -> Result<T, NotificationError> {
         // A member that is JSON null reads as absent: `Option` takes null for `None`.
-        let payload = payload
-            .ok_or_else(|| format!("a {type_name} notification without its {key} object"))?;
-        serde_json::from_str(payload.get())
-            .map_err(|e| format!("{type_name}: {key}: {}", reason(&e)))
+        let payload = payload.ok_or_else(|| NotificationError::Missing {
+            event: event.to_owned(),
+            part,
+        })?;
+        serde_json::from_str(payload.get()).map_err(|e| NotificationError::Malformed {
+            event: event.to_owned(),
+            part,
+            reason: reason(&e),
+        })
     }
+    let mail: SentMail = read(&type_name, "mail", members.mail)?;
     let event = match type_name.as_str() {
         "Bounce" => Event::Bounce(read(&type_name, "bounce", members.bounce)?),
         "Complaint" => Event::Complaint(read(&type_name, "complaint", members.complaint)?),
@@ -410,7 +424,7 @@ mod tests {
 
     #[test]
     fn missing_payload_and_mail_are_named() {
-        let err = |json: &str| parse(json.as_bytes()).err();
+        let err = |json: &str| parse(json.as_bytes()).err().map(|e| e.to_string());
         assert_eq!(
             err(r#"{"notificationType":"Bounce","mail":{}}"#).as_deref(),
             Some("a Bounce notification without its bounce object")

@@ -48,7 +48,7 @@ const COUNTED: [Metric; 10] = [
     Metric::MalformedEvents,
 ];
 
-/// The counters one invocation produces, one per [`COUNTED`] metric.
+/// The counters one receipt or feedback invocation produces (`Messages` to `MalformedEvents`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts([u64; COUNTED.len()]);
 

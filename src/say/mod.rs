@@ -2,7 +2,8 @@
 //!
 //! [`findings`] is the public contract (kinds, severities, and the facts each finding
 //! carries); [`report`] prints outcomes for the CLI, [`alert`] composes what SNS sends and
-//! [`metrics`] the EMF documents. Pure: time arrives as an argument.
+//! [`metrics`] the EMF documents; [`explain`] words every finding, and [`dedup`] decides
+//! which become alerts. Pure: time arrives as an argument.
 
 pub mod alert;
 pub mod dedup;

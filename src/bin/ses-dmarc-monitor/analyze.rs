@@ -1,7 +1,7 @@
 //! `analyze PATH…`: every input through the same path the Lambdas run (`pipeline::run`),
 //! offline by default, printed as a readable report or one JSON object per finding.
 
-use crate::inputs;
+use crate::inputs::{self, Input};
 use crate::{Format, exit_code, resolver};
 use ses_dmarc_monitor::judge::policy::PolicyBook;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
@@ -114,7 +114,12 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
         let bytes = match input.read() {
             Ok(bytes) => bytes,
             Err(error) => {
-                eprintln!("error: {name}: {error}");
+                let what = if matches!(input, Input::Stdin) {
+                    "cannot read stdin: "
+                } else {
+                    ""
+                };
+                eprintln!("error: {name}: {what}{error}");
                 tally.unreadable += 1;
                 continue;
             }

@@ -20,16 +20,13 @@ impl Input {
         }
     }
 
-    /// Its bytes; the error says what could not be read.
-    pub(crate) fn read(&self) -> Result<Vec<u8>, String> {
+    /// Its bytes.
+    pub(crate) fn read(&self) -> io::Result<Vec<u8>> {
         match self {
-            Self::File(path) => std::fs::read(path).map_err(|e| e.to_string()),
+            Self::File(path) => std::fs::read(path),
             Self::Stdin => {
                 let mut bytes = Vec::new();
-                io::stdin()
-                    .read_to_end(&mut bytes)
-                    .map(|_| bytes)
-                    .map_err(|e| format!("cannot read stdin: {e}"))
+                io::stdin().read_to_end(&mut bytes).map(|_| bytes)
             }
         }
     }

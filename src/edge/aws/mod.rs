@@ -1,5 +1,5 @@
 //! The AWS edge: the SESv2 identity directory and the SNS alert sink. The only modules that
-//! call AWS; everything they decide is in the pure core (`identity`, `alert`).
+//! call AWS; what they send and decide is made in the core (`say::alert`, `read::identity_state`).
 
 pub mod sesv2;
 pub mod sns;

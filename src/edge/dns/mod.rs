@@ -1,8 +1,8 @@
 //! The DNS adapter: the only code that asks DNS. Through `mail-auth`'s resolver it gathers
 //! [`DomainFacts`] for the analysis (the RFC 9989 tree walk, planned and interpreted in
-//! `judge::policy`, only executed here), re-verifies attached raw messages ([`reverify`]) and
-//! answers the posture audit's questions ([`posture`]). Lookups for the analysis go through
-//! TTL-respecting caches ([`cache`]) shared across invocations: a domain's DMARC record is
+//! `judge::policy`, only executed here), re-verifies attached raw messages (`reverify`) and
+//! answers the posture audit's questions (`posture`). Lookups for the analysis go through
+//! TTL-respecting caches (`cache`) shared across invocations: a domain's DMARC record is
 //! looked up once per TTL, not once per message.
 //!
 //! It reports what it found; it judges nothing.
