@@ -2,7 +2,8 @@
 # Side-by-side measurements, one command: Authentication-Results parsing against Python
 # `authres` and Perl `Mail::AuthenticationResults`; whole-event analysis against the floor of
 # merely deserializing the same events with serde_json; process-level figures of the CLI.
-# Installs the peers itself; writes bench/RESULTS.md.
+# Installs the peers itself; writes bench/RESULTS.md. With BASELINE=<commit>, the same
+# figures for that commit beside this one's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -110,6 +111,113 @@ for bin in receipt feedback audit; do
 done
 
 ratio() { python3 -c "print(f'{$1 / $2:.1f}')"; }
+change() { python3 -c "print(f'{($2 - $1) / $1 * 100:+.1f} %')"; }
+
+# Against a baseline commit (BASELINE=<rev>): its CLI and its whole_event example, built in a
+# worktree with a target directory of their own, over the same corpus, measured the same way.
+# Wall times alternate between the two so that a busy moment does not favour one.
+baseline_md=""
+tick='`'
+if [ -n "${BASELINE:-}" ]; then
+  base_rev=$(git rev-parse --short "$BASELINE")
+  git worktree add --detach "$WORK/baseline" "$BASELINE" >/dev/null
+  trap 'git worktree remove --force "$WORK/baseline" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+  base_target="${BASELINE_TARGET_DIR:-$CARGO_TARGET_DIR/baseline}"
+  (cd "$WORK/baseline" && CARGO_TARGET_DIR="$base_target" \
+    cargo build --release --quiet --bin ses-dmarc-monitor --example whole_event)
+  B_OURS="$base_target/release/ses-dmarc-monitor"
+  B_WHOLE="$base_target/release/examples/whole_event"
+  best_rate() { # BINARY: the best analyze rate of three alternating rounds of 7
+    "$1" analyze "$WORK/events" 7 | awk '$1 == "analyze" { print $4 }'
+  }
+  a_rates=(); b_rates=()
+  for _ in 1 2 3; do a_rates+=("$(best_rate "$WHOLE")"); b_rates+=("$(best_rate "$B_WHOLE")"); done
+  a_rate=$(printf '%s\n' "${a_rates[@]}" | sort -n | tail -1)
+  b_rate=$(printf '%s\n' "${b_rates[@]}" | sort -n | tail -1)
+  cli_rate() { # BINARY
+    python3 - "$1" "$WORK/corpus.txt" <<'PY'
+import subprocess, sys, time
+best = 0
+for _ in range(3):
+    start = time.perf_counter()
+    with open(sys.argv[2], "rb") as f:
+        subprocess.run([sys.argv[1], "auth-results", "--format", "text"], stdin=f, stdout=subprocess.DEVNULL, check=True)
+    best = max(best, 100_000 / (time.perf_counter() - start))
+print(f"{best:.0f}")
+PY
+  }
+  a_headers=$(cli_rate "$OURS"); b_headers=$(cli_rate "$B_OURS")
+  one_event() { # BINARY: median wall of 20 runs, in ms
+    python3 - "$1" "$event" <<'PY'
+import statistics, subprocess, sys, time
+runs = []
+for _ in range(20):
+    start = time.perf_counter()
+    subprocess.run([sys.argv[1], "analyze", "--format", "json", sys.argv[2]], stdout=subprocess.DEVNULL, check=True)
+    runs.append(time.perf_counter() - start)
+print(f"{statistics.median(runs) * 1000:.2f}")
+PY
+  }
+  a_one=$(one_event "$OURS"); b_one=$(one_event "$B_OURS")
+  b_rss=$( { /usr/bin/time -v "$B_OURS" analyze --format json "$event" >/dev/null; } 2>&1 \
+    | grep "Maximum resident set size" | awk '{print $NF}')
+  a_rss=$(grep "Maximum resident set size" <<<"$time_out" | awk '{print $NF}')
+  count_rows=""
+  if [ -n "$instructions" ]; then
+    b_count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$B_WHOLE" "$1" "$WORK/events2k" 1 2>&1 \
+      | awk '/Collected/ { print $NF }'; }
+    b_none=$(b_count none)
+    b_instr() { python3 -c "print(round(($(b_count "$1") - $b_none) / 2000))"; }
+    b_detect=$(b_instr detect); b_analyze=$(b_instr analyze)
+    count_rows="| instructions per event, input stage (${tick}detect${tick}, callgrind) | $b_detect | $(instr detect) | $(change "$b_detect" "$(instr detect)") |
+| instructions per event, whole analysis (${tick}analyze${tick}, callgrind) | $b_analyze | $(instr analyze) | $(change "$b_analyze" "$(instr analyze)") |"
+  fi
+  # criterion's own benchmarks, each build run in turn: the middle estimate of each.
+  criterion() { # DIR TARGET: "name nanoseconds" per benchmark
+    (cd "$1" && CARGO_TARGET_DIR="$2" cargo bench --quiet --bench parse 2>/dev/null) | python3 -c '
+import re, sys
+name = None
+for line in sys.stdin:
+    m = re.match(r"^(\S+/\S+)", line)
+    if m: name = m.group(1)
+    t = re.search(r"time:\s+\[\S+ \S+ (\S+) (\S+) \S+ \S+\]", line)
+    if t and name:
+        scale = {"ns": 1, "µs": 1e3, "us": 1e3, "ms": 1e6}[t.group(2)]
+        print(name, float(t.group(1)) * scale); name = None
+'
+  }
+  criterion "$WORK/baseline" "$base_target" > "$WORK/crit-base.txt"
+  criterion "$PWD" "$CARGO_TARGET_DIR" > "$WORK/crit-ours.txt"
+  criterion_rows=$(python3 - "$WORK/crit-base.txt" "$WORK/crit-ours.txt" <<'PY'
+import sys
+base = dict(l.split() for l in open(sys.argv[1]) if l.strip())
+ours = dict(l.split() for l in open(sys.argv[2]) if l.strip())
+for name, b in base.items():
+    if name in ours:
+        b, o = float(b), float(ours[name])
+        print(f"| `cargo bench` {name}, ns | {b:.0f} | {o:.0f} | {(o - b) / b * 100:+.1f} % |")
+PY
+)
+  baseline_md="
+## Against commit $base_rev (${tick}BASELINE=$BASELINE${tick})
+
+Both built here with the release profile and measured on the same corpus in this run; wall
+figures are the best of alternating rounds (events/s, headers/s: higher is better; ms, KiB and
+instructions: lower is better).
+
+| measured | $base_rev | $(git rev-parse --short HEAD) | change |
+|---|---|---|---|
+| whole-event analysis, events/s (${tick}whole_event analyze${tick}) | $b_rate | $a_rate | $(change "$b_rate" "$a_rate") |
+$count_rows
+| ${tick}auth-results${tick} whole process, headers/s | $b_headers | $a_headers | $(change "$b_headers" "$a_headers") |
+| one event through the CLI, ms (median of 20) | $b_one | $a_one | $(change "$b_one" "$a_one") |
+| one event through the CLI, peak RSS KiB | $b_rss | $a_rss | $(change "$b_rss" "$a_rss") |
+$criterion_rows
+
+criterion figures on a 2-core machine move by several percent between runs of the same build;
+the instruction counts do not.
+"
+fi
 cat > bench/RESULTS.md <<MD
 # Measurements
 
@@ -164,5 +272,6 @@ peak RSS $rss KiB (\`/usr/bin/time -v\`).
 | function | bytes | zipped |
 |---|---|---|
 ${sizes:-| (not built: run \`cargo lambda build --release --arm64\`) | | |}
+$baseline_md
 MD
 cat bench/RESULTS.md
