@@ -70,6 +70,14 @@ impl RecordError {
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Transient(_))
     }
+
+    /// What went wrong, without the record's index: for reports that name the record already.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Poison(InputError::Record { error, .. }) => error.to_string(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// What became of one record of an input.

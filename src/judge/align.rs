@@ -136,18 +136,36 @@ pub enum DmarcFailure {
 pub enum DmarcOutcome {
     Pass(AlignedBy),
     Fail(DmarcFailure),
+    /// No DMARC record applies, so receivers reach no DMARC verdict; `would_pass` says how the
+    /// mail would fare once one is published.
+    NoPolicy {
+        would_pass: bool,
+    },
     /// No results from a trusted server to recompute from.
     Unknown,
 }
 
 impl DmarcOutcome {
+    /// The verdict receivers reach: `None` without results or without a record.
     pub fn passed(self) -> Option<bool> {
         match self {
             Self::Pass(_) => Some(true),
             Self::Fail(_) => Some(false),
-            Self::Unknown => None,
+            Self::NoPolicy { .. } | Self::Unknown => None,
         }
     }
+}
+
+/// What is known of the Author Domain's policy before the evaluation.
+#[derive(Debug, Clone, Copy)]
+pub enum PolicySource<'a> {
+    /// Found by the tree walk (or given with `--policy`): a record, or none.
+    Discovered(&'a PolicyDiscovery),
+    /// Not looked up, but the receiving server said none is published (SES's GRAY verdict,
+    /// or `dmarc=none` in its `Authentication-Results`).
+    ReportedAbsent,
+    /// Not looked up, and nothing said: relaxed alignment assumed.
+    Unknown,
 }
 
 /// The published policy as the evaluation saw it.
@@ -160,17 +178,19 @@ pub enum PolicyState {
         adkim: Alignment,
         aspf: Alignment,
     },
-    NotPublished,
+    /// None applies; `reported` when the receiving server said so rather than DNS.
+    NotPublished { reported: bool },
     /// Not looked up (offline, no `--policy` for this domain): relaxed alignment assumed.
     Unknown,
 }
 
 impl PolicyState {
-    fn from_discovery(discovery: Option<&PolicyDiscovery>) -> Self {
-        match discovery {
-            None => Self::Unknown,
-            Some(found) => match &found.record {
-                None => Self::NotPublished,
+    fn from_source(source: PolicySource<'_>) -> Self {
+        match source {
+            PolicySource::Unknown => Self::Unknown,
+            PolicySource::ReportedAbsent => Self::NotPublished { reported: true },
+            PolicySource::Discovered(found) => match &found.record {
+                None => Self::NotPublished { reported: false },
                 Some((at, _)) => Self::Published {
                     at: at.clone(),
                     disposition: found.disposition.unwrap_or(Disposition::None),
@@ -216,14 +236,14 @@ pub struct Evaluation {
 }
 
 /// Evaluates the checked identifiers against `header_from` (a normalized Author Domain) under
-/// the policy discovered for it (`None`: not looked up).
+/// what is known of its policy.
 pub fn evaluate(
     header_from: &str,
     checked: Checked<'_>,
-    discovery: Option<&PolicyDiscovery>,
+    policy: PolicySource<'_>,
     orgs: &impl OrgDomains,
 ) -> Evaluation {
-    let policy = PolicyState::from_discovery(discovery);
+    let policy = PolicyState::from_source(policy);
     let spf = checked
         .spf
         .map(|check| judge(check, header_from, policy.aspf(), orgs));
@@ -232,10 +252,12 @@ pub fn evaluate(
         .iter()
         .map(|check| judge(check, header_from, policy.adkim(), orgs))
         .collect();
-    let dmarc = if checked.trusted {
-        dmarc(spf.as_ref(), &dkim)
-    } else {
-        DmarcOutcome::Unknown
+    let dmarc = match (checked.trusted, &policy) {
+        (false, _) => DmarcOutcome::Unknown,
+        (true, PolicyState::NotPublished { .. }) => DmarcOutcome::NoPolicy {
+            would_pass: dmarc(spf.as_ref(), &dkim).passed() == Some(true),
+        },
+        (true, _) => dmarc(spf.as_ref(), &dkim),
     };
     Evaluation {
         header_from: header_from.to_owned(),
@@ -380,12 +402,10 @@ mod tests {
             dkim,
             trusted: true,
         };
-        evaluate(
-            &domain(from),
-            checked,
-            discovery.as_ref(),
-            &PublicSuffixList,
-        )
+        let source = discovery
+            .as_ref()
+            .map_or(PolicySource::Unknown, PolicySource::Discovered);
+        evaluate(&domain(from), checked, source, &PublicSuffixList)
     }
 
     fn relaxed() -> IdentifierAlignment {
@@ -581,8 +601,22 @@ mod tests {
         );
         // A record without p and rua: DMARC does not apply, nothing is published.
         let no_p = eval("example.com", None, &[], Some("v=DMARC1; adkim=s"));
-        assert_eq!(no_p.policy, PolicyState::NotPublished);
+        assert_eq!(no_p.policy, PolicyState::NotPublished { reported: false });
         assert_eq!(no_p.policy.adkim(), Alignment::Relaxed);
+        // Without a record there is no verdict, only what it would be.
+        assert_eq!(no_p.dmarc, DmarcOutcome::NoPolicy { would_pass: false });
+        let said = evaluate(
+            "example.com",
+            Checked {
+                spf: None,
+                dkim: &[pass("example.com")],
+                trusted: true,
+            },
+            PolicySource::ReportedAbsent,
+            &PublicSuffixList,
+        );
+        assert_eq!(said.policy, PolicyState::NotPublished { reported: true });
+        assert_eq!(said.dmarc, DmarcOutcome::NoPolicy { would_pass: true });
     }
 
     #[test]
@@ -594,8 +628,18 @@ mod tests {
             dkim: &dkim,
             trusted: true,
         };
-        let one = evaluate("one.example", checked, None, &PublicSuffixList);
-        let two = evaluate("two.example", checked, None, &PublicSuffixList);
+        let one = evaluate(
+            "one.example",
+            checked,
+            PolicySource::Unknown,
+            &PublicSuffixList,
+        );
+        let two = evaluate(
+            "two.example",
+            checked,
+            PolicySource::Unknown,
+            &PublicSuffixList,
+        );
         assert_eq!(one.dmarc, DmarcOutcome::Pass(AlignedBy::Spf));
         assert_eq!(two.dmarc, DmarcOutcome::Pass(AlignedBy::Dkim));
     }
@@ -608,7 +652,12 @@ mod tests {
             dkim: &dkim,
             trusted: false,
         };
-        let evaluation = evaluate("example.com", checked, None, &PublicSuffixList);
+        let evaluation = evaluate(
+            "example.com",
+            checked,
+            PolicySource::Unknown,
+            &PublicSuffixList,
+        );
         assert_eq!(evaluation.dmarc, DmarcOutcome::Unknown);
         assert!(evaluation.dkim[0].is_aligned());
     }

@@ -23,8 +23,9 @@ pub enum Failed {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthRejection {
     pub provider: &'static str,
-    /// The enhanced status code, e.g. `5.7.26`.
-    pub code: String,
+    /// The enhanced status code (`5.7.26`), else the basic reply code (`550`); `None` when
+    /// the reply carries neither.
+    pub code: Option<String>,
     pub failed: Failed,
     /// 4.x.x: the receiver deferred (SES retries); 5.x.x: it refused.
     pub transient: bool,
@@ -128,7 +129,75 @@ const NOT_AUTH: &[(&str, &str)] = &[
     ("blocked using", "a blocklist"),
     ("spamhaus", "a blocklist"),
     ("reputation", "sender reputation"),
+    // Gmail 4.7.28 names "your SPF domain" or "your DKIM domain" as the scope of a rate limit
+    // on unsolicited mail: reputation, not a failed check.
+    (
+        "unusual rate of unsolicited mail",
+        "the rate of unsolicited mail",
+    ),
     ("rate limited", "rate limiting"),
+];
+
+/// Wordings that say an authentication check failed, whatever code the reply carries (or
+/// none: some receivers write only `550`, and relays strip Gmail's enhanced codes). A mere
+/// mention of a method is not enough. Each is quoted from real replies in the tests.
+const FAILURE_WORDINGS: &[(&str, Failed)] = &[
+    ("dmarc check failed", Failed::Dmarc),
+    ("dmarc policy", Failed::Dmarc),
+    ("dmarc verification failed", Failed::Dmarc),
+    ("does not pass dmarc", Failed::Dmarc),
+    ("did not pass dmarc", Failed::Dmarc),
+    ("failed dmarc", Failed::Dmarc),
+    ("dmarc fail", Failed::Dmarc),
+    ("spf check failed", Failed::Spf),
+    ("spf check: fail", Failed::Spf),
+    ("spf validation failed", Failed::Spf),
+    ("fails to pass spf", Failed::Spf),
+    ("failed spf", Failed::Spf),
+    ("spf fail", Failed::Spf),
+    ("sender policy framework (spf) fail", Failed::Spf),
+    ("sender policy framework violation", Failed::Spf),
+    (
+        "spf (sender policy framework) domain authentication fail",
+        Failed::Spf,
+    ),
+    ("bad spf records for", Failed::Spf),
+    ("please inspect your spf settings", Failed::Spf),
+    ("dkim check failed", Failed::Dkim),
+    ("dkim verification failed", Failed::Dkim),
+    ("dkim signature invalid", Failed::Dkim),
+    ("no passing dkim signature", Failed::Dkim),
+    ("no valid author-matched dkim signature", Failed::Dkim),
+    ("dkim does not pass", Failed::Dkim),
+    ("failed dkim", Failed::Dkim),
+    ("dkim fail", Failed::Dkim),
+    ("unauthenticated email", Failed::Unauthenticated),
+    ("unauthenticated mail", Failed::Unauthenticated),
+    ("mail is unauthenticated", Failed::Unauthenticated),
+    ("sender is unauthenticated", Failed::Unauthenticated),
+    (
+        "doesn't meet the authentication requirements",
+        Failed::Unauthenticated,
+    ),
+    (
+        "doesn't meet the required authentication level",
+        Failed::Unauthenticated,
+    ),
+];
+
+/// Words that, beside a method's name in a 4.7.x/5.7.x reply, say that it failed.
+const FAILURE_WORDS: &[&str] = &[
+    "fail",
+    "did not pass",
+    "does not pass",
+    "doesn't pass",
+    "not pass",
+    "invalid",
+    "reject",
+    "policy",
+    "not authorized",
+    "not permitted",
+    "violat",
 ];
 
 /// Classifies one recipient's diagnostic: `status` is SES's enhanced status field,
@@ -137,18 +206,19 @@ pub fn diagnose(status: Option<&str>, diagnostic: Option<&str>) -> Diagnosis {
     let text = diagnostic.unwrap_or("").to_ascii_lowercase();
     // The reply's own code is the receiver's word; SES's `status` field is sometimes generic
     // (5.0.0) when the reply carries the precise one.
-    let code = enhanced_codes(&text)
+    let enhanced = enhanced_codes(&text)
         .find(|c| c[2..].starts_with("7."))
-        .or_else(|| status.map(str::trim).filter(|s| is_enhanced_code(s)))
-        .map(str::to_owned);
-    let Some(code) = code else {
-        return Diagnosis::Other;
+        .or_else(|| enhanced_codes(&text).next())
+        .or_else(|| status.map(str::trim).filter(|s| is_enhanced_code(s)));
+    let code = match enhanced {
+        // A security or policy status: the signature table, then the wordings decide.
+        Some(code) if code[2..].starts_with("7.") => code.to_owned(),
+        // Any other status (SES's generic 5.0.0, a relay's 5.1.0) or none: only words that
+        // say a check failed make it an authentication rejection.
+        other => return by_wording(&text, other.or_else(|| reply_code(&text))),
     };
     let (class, rest) = code.split_at(1);
     let detail = &rest[1..];
-    if !detail.starts_with("7.") {
-        return Diagnosis::Other;
-    }
     let transient = class == "4";
 
     // Gmail 7.25 is reverse DNS; it names no authentication method but must not slip into
@@ -161,36 +231,70 @@ pub fn diagnose(status: Option<&str>, diagnostic: Option<&str>) -> Diagnosis {
         if detail == signature.code && signature.needs.iter().all(|n| text.contains(n)) {
             return Diagnosis::Auth(AuthRejection {
                 provider: signature.provider,
-                code,
+                code: Some(code),
                 failed: signature.failed,
                 transient,
             });
         }
     }
+    if let Diagnosis::Auth(rejection) = by_wording(&text, Some(&code)) {
+        return Diagnosis::Auth(rejection);
+    }
     if let Some((_, what)) = NOT_AUTH.iter().find(|(needle, _)| text.contains(needle)) {
         return Diagnosis::NotAuth(what);
     }
-    // Any other receiver: a 4.7.x/5.7.x reply that names a method or says unauthenticated.
-    let failed = if text.contains("dmarc") {
+    // Any other receiver: a 4.7.x/5.7.x reply that names a method and says it failed.
+    let says_failed = FAILURE_WORDS.iter().any(|w| text.contains(w));
+    let failed = if !says_failed {
+        None
+    } else if text.contains("dmarc") {
         Some(Failed::Dmarc)
     } else if has_word(&text, "dkim") {
         Some(Failed::Dkim)
     } else if has_word(&text, "spf") {
         Some(Failed::Spf)
-    } else if text.contains("unauthenticated") {
-        Some(Failed::Unauthenticated)
     } else {
         None
     };
     match failed {
         Some(failed) => Diagnosis::Auth(AuthRejection {
             provider: "another receiver",
-            code,
+            code: Some(code),
             failed,
             transient,
         }),
         None => Diagnosis::Other,
     }
+}
+
+/// A reply whose words say an authentication check failed; `code` is whatever code it carries.
+fn by_wording(text: &str, code: Option<&str>) -> Diagnosis {
+    if let Some((_, what)) = NOT_AUTH.iter().find(|(needle, _)| text.contains(needle)) {
+        return Diagnosis::NotAuth(what);
+    }
+    match FAILURE_WORDINGS
+        .iter()
+        .find(|(wording, _)| text.contains(wording))
+    {
+        Some((_, failed)) => Diagnosis::Auth(AuthRejection {
+            provider: "another receiver",
+            code: code.map(str::to_owned),
+            failed: *failed,
+            transient: code.is_some_and(|c| c.starts_with('4')),
+        }),
+        None => Diagnosis::Other,
+    }
+}
+
+/// The basic SMTP reply code (`550`, `421`) a reply opens with, after SES's `smtp;` prefix.
+fn reply_code(text: &str) -> Option<&str> {
+    let rest = text.trim_start();
+    let rest = rest.strip_prefix("smtp;").unwrap_or(rest).trim_start();
+    let code = rest.get(..3)?;
+    let valid = code.bytes().all(|b| b.is_ascii_digit())
+        && matches!(code.as_bytes()[0], b'4' | b'5')
+        && rest.as_bytes().get(3).is_none_or(|b| !b.is_ascii_digit());
+    valid.then_some(code)
 }
 
 /// Enhanced status codes (`class.subject.detail`, RFC 3463) appearing in the text.
@@ -263,7 +367,12 @@ mod tests {
 
     fn auth(status: &str, text: &str) -> Option<(&'static str, String, Failed, bool)> {
         match diagnose(Some(status), Some(text)) {
-            Diagnosis::Auth(r) => Some((r.provider, r.code, r.failed, r.transient)),
+            Diagnosis::Auth(r) => Some((
+                r.provider,
+                r.code.unwrap_or_default(),
+                r.failed,
+                r.transient,
+            )),
             _ => None,
         }
     }
@@ -432,6 +541,87 @@ mod tests {
             Diagnosis::NotAuth(_)
         ));
         assert_eq!(diagnose(None, None), Diagnosis::Other);
+    }
+
+    /// Replies that say a check failed without a 4.7.x/5.7.x code, each as a receiver wrote it.
+    #[test]
+    fn failure_wordings_without_a_security_code() {
+        let cases: &[(&str, &str, Option<&str>, Failed)] = &[
+            // Mail::DMARC's SMTP plugin (msimerson/mail-dmarc) rejects with this line; Sisimai's
+            // lhost parsers quote it from a real DSN ("Diagnostic-Code: smtp; 550 DMARC check
+            // failed.").
+            (
+                "5.0.0",
+                "smtp; 550 DMARC check failed.",
+                Some("5.0.0"),
+                Failed::Dmarc,
+            ),
+            // Gmail's 5.7.26 DMARC text after a relay dropped the enhanced code (Google's SMTP
+            // error reference, support.google.com/a/answer/3726730).
+            (
+                "",
+                "smtp; 550-Unauthenticated email from example.com is not accepted due to domain's DMARC policy. Please contact the administrator of example.com domain if this was a legitimate mail.",
+                Some("550"),
+                Failed::Dmarc,
+            ),
+            // A Postfix relay passing on a receiver's SPF refusal under 5.1.0 (quoted from a
+            // bounce in snapwebsites' sendmail tests, and matched by Sisimai's AuthFailure rule).
+            (
+                "5.1.0",
+                "smtp; 550 5.1.0 2.3.4.5 is not allowed to send from <example.com> per it's SPF Record. Please inspect your SPF settings, and try again.",
+                Some("5.1.0"),
+                Failed::Spf,
+            ),
+            // GoDaddy's IB508 (from GoDaddy's bounce code list, as Sisimai's GoDaddy table
+            // quotes it), with no enhanced code at all.
+            (
+                "",
+                "550 holly@coolexample.com Invalid SPF record. Please inspect your SPF settings, and try again. IB508",
+                Some("550"),
+                Failed::Spf,
+            ),
+            // RFC 7372's text for 5.7.20, written without the code by some MTAs.
+            (
+                "5.0.0",
+                "smtp; 550 No passing DKIM signature found",
+                Some("5.0.0"),
+                Failed::Dkim,
+            ),
+        ];
+        for (status, text, code, failed) in cases {
+            let diagnosis = diagnose((!status.is_empty()).then_some(*status), Some(text));
+            match diagnosis {
+                Diagnosis::Auth(r) => {
+                    assert_eq!(r.failed, *failed, "{text}");
+                    assert_eq!(r.code.as_deref(), *code, "{text}");
+                    assert!(!r.transient, "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+
+    /// Replies that mention a method without saying it failed are not authentication
+    /// rejections.
+    #[test]
+    fn mentions_are_not_failures() {
+        let cases = [
+            // Gmail's 4.7.28 variants, as Gmail wrote them in March 2024 (quoted in
+            // managedserver.eu's "Gmail introduces new spam-related reject messages").
+            "421 4.7.28 Gmail has detected an unusual rate of unsolicited mail originating from your SPF domain. To protect our users from spam, mail sent from your domain has been temporarily rate limited. Please visit to review our Bulk Email Senders Guidelines. - gsmtp",
+            "421-4.7.28 Gmail has detected an unusual rate of unsolicited mail originating from your DKIM domain. To protect our users from spam, mail sent from your domain has been temporarily rate limited. Please visit to review our Bulk Email Senders Guidelines. - gsmtp",
+            // The same without its code.
+            "421 Gmail has detected an unusual rate of unsolicited mail originating from your SPF domain.",
+            // Constructed: a reputation refusal that mentions SPF and DKIM in passing.
+            "550 5.7.1 Message rejected due to sender reputation; see our SPF and DKIM guidance",
+        ];
+        for text in cases {
+            let diagnosis = diagnose(Some("4.0.0"), Some(text));
+            assert!(
+                !matches!(diagnosis, Diagnosis::Auth(_)),
+                "{text}: {diagnosis:?}"
+            );
+        }
     }
 
     #[test]

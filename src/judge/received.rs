@@ -8,7 +8,7 @@
 
 use crate::judge::align::{
     self, Alignment, Checked, DmarcOutcome, Evaluation, IdentifierResult, KnownOrgDomains,
-    PolicyState,
+    PolicySource, PolicyState,
 };
 use crate::judge::policy::{Disposition, PolicyDiscovery};
 use crate::read::authres::ResultKeyword;
@@ -74,12 +74,12 @@ pub fn analyze(
     let mut evaluations = Vec::with_capacity(observation.header_from.len());
     for (index, author) in observation.header_from.iter().enumerate() {
         let custom = custom.get(index).and_then(Option::as_ref);
-        let evaluation = Arc::new(align::evaluate(
-            author,
-            checked,
-            facts.policies.get(author),
-            &facts.orgs,
-        ));
+        let policy = match facts.policies.get(author) {
+            Some(discovery) => PolicySource::Discovered(discovery),
+            None if reported_absent(observation) => PolicySource::ReportedAbsent,
+            None => PolicySource::Unknown,
+        };
+        let evaluation = Arc::new(align::evaluate(author, checked, policy, &facts.orgs));
         let found = author_findings(observation, &evaluation, custom);
         // Evidence is for alerts: kept only when there is something to alert on.
         if !found.is_empty() {
@@ -227,24 +227,29 @@ fn strict_spf_alignment(
     })
 }
 
-/// `no_dmarc_policy` or `dmarc_fail`. Offline, SES's own word stands in for the record not
-/// looked up: a GRAY verdict, or `dmarc=none` beside an aligned pass, means none is published,
-/// and its `dmarcPolicy` tells the policy in force.
+/// Whether the receiving server said the From domain publishes no DMARC record: SES's GRAY
+/// verdict, or `dmarc=none` from the trusted server. Offline, that stands in for the lookup.
+fn reported_absent(observation: &Observation) -> bool {
+    let ses_gray = observation
+        .ses
+        .as_ref()
+        .and_then(|s| s.dmarc.as_ref())
+        .is_some_and(|v| *v == VerdictStatus::Gray);
+    ses_gray || observation.reported_dmarc == Some(ResultKeyword::None)
+}
+
+/// `no_dmarc_policy` without a record (there is no DMARC verdict then), `dmarc_fail` under one.
+/// Offline, SES's `dmarcPolicy` tells the policy in force.
 fn dmarc_policy(observation: &Observation, evaluation: &Evaluation) -> Option<Facts> {
-    let ses = observation.ses.as_ref();
-    let reported_absent = evaluation.policy == PolicyState::Unknown
-        && (ses.and_then(|s| s.dmarc.as_ref()) == Some(&VerdictStatus::Gray)
-            || (observation.reported_dmarc == Some(ResultKeyword::None)
-                && evaluation.dmarc.passed() == Some(true)));
-    let no_record = evaluation.policy == PolicyState::NotPublished || reported_absent;
     match evaluation.dmarc {
-        DmarcOutcome::Unknown => None,
-        outcome if no_record => Some(Facts::NoDmarcPolicy {
+        DmarcOutcome::Unknown | DmarcOutcome::Pass(_) => None,
+        DmarcOutcome::NoPolicy { would_pass } => Some(Facts::NoDmarcPolicy {
             domain: evaluation.header_from.clone(),
-            reported_by_ses: reported_absent,
-            nothing_aligns: outcome.passed() == Some(false),
+            reported_by_ses: evaluation.policy == PolicyState::NotPublished { reported: true },
+            nothing_aligns: !would_pass,
         }),
         DmarcOutcome::Fail(_) => {
+            let ses = observation.ses.as_ref();
             let policy = match &evaluation.policy {
                 PolicyState::Published { disposition, .. } => PolicyBasis::Published(*disposition),
                 _ => match ses.and_then(|s| s.dmarc_policy.as_ref()) {
@@ -261,7 +266,6 @@ fn dmarc_policy(observation: &Observation, evaluation: &Evaluation) -> Option<Fa
                 policy,
             })
         }
-        DmarcOutcome::Pass(_) => None,
     }
 }
 
@@ -357,6 +361,12 @@ mod tests {
                 "amazonses.com; dkim=pass header.d=example.com; dmarc=none header.from=example.com",
                 false,
                 &[Kind::NoDmarcPolicy],
+            ),
+            (
+                "dmarc=none and nothing aligned: no verdict, so no dmarc_fail; the unaligned pass stays",
+                "amazonses.com; spf=pass smtp.mailfrom=us-east-1.amazonses.com; dkim=none; dmarc=none header.from=example.com",
+                false,
+                &[Kind::SpfUnaligned, Kind::NoDmarcPolicy],
             ),
             (
                 "SPF softfail for the From domain itself",

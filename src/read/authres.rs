@@ -26,7 +26,7 @@ pub struct AuthResults {
     /// Bare items without `=` found after the first `;` (Microsoft repeats `outlook.com;`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stray_ids: Vec<String>,
-    /// `name=value` items before any result (Yahoo writes `from=` there).
+    /// `name=value` items before any result that describe none of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub leading_properties: Vec<Property>,
     /// Text the parser skipped to recover; each entry says what and where.
@@ -42,6 +42,10 @@ pub struct MethodResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method_version: Option<u32>,
     pub result: ResultKeyword,
+    /// The result as the server wrote it, when that was outside RFC 8601's grammar and mapped
+    /// (`dkim_pass`, `success`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_result: Option<String>,
     pub reason: Option<String>,
     pub properties: Vec<Property>,
 }
@@ -150,6 +154,9 @@ pub fn parse(input: &str) -> Result<AuthResults, ParseError> {
         warnings: Vec::new(),
     };
 
+    // Properties written before the result they describe (Yahoo), waiting for it.
+    let mut pending: Vec<Property> = Vec::new();
+
     // The authserv-id, unless the header opens with `method=result` (Microsoft).
     let start = cursor.pos;
     let first = cursor.value(ValueKind::AuthservId);
@@ -163,9 +170,11 @@ pub fn parse(input: &str) -> Result<AuthResults, ParseError> {
             header.version = digits.parse().ok();
             cursor.skip_cfws();
         }
-        // Anything before the first `;` is Yahoo's leading `from=`, or junk.
-        while !cursor.at_end() && cursor.peek() != Some(b';') {
+        // Before the first `;`: Yahoo's properties of the result that follows (`from=`,
+        // `header.i=`), a result whose `;` is missing, or junk.
+        while !cursor.at_end() && cursor.peek() != Some(b';') && !starts_result(&cursor) {
             match parse_property(&mut cursor) {
+                Some(property) if describes_next(&property) => pending.push(property),
                 Some(property) => header.leading_properties.push(property),
                 None => cursor.skip_junk(&mut header.warnings),
             }
@@ -179,8 +188,9 @@ pub fn parse(input: &str) -> Result<AuthResults, ParseError> {
             cursor.skip_cfws();
             continue;
         }
-        parse_item(&mut cursor, &mut header);
+        parse_item(&mut cursor, &mut header, &mut pending);
     }
+    header.leading_properties.append(&mut pending);
 
     if header.authserv_id.is_none() && header.results.is_empty() && header.stray_ids.is_empty() {
         return Err(ParseError::NothingRecognized { at: cursor.pos });
@@ -188,14 +198,30 @@ pub fn parse(input: &str) -> Result<AuthResults, ParseError> {
     Ok(header)
 }
 
-/// One `;`-separated item: a resinfo, `none`, an SES bare property, or a stray id.
-fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults) {
+/// One `;`-separated item: a resinfo, `none`, an SES bare property, a property of the result
+/// that follows (Yahoo), or a stray id.
+fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults, pending: &mut Vec<Property>) {
     let item_start = cursor.pos;
     let Some(method) = cursor.keyword() else {
         cursor.skip_junk(&mut header.warnings);
         return;
     };
     cursor.skip_cfws();
+    if cursor.peek() == Some(b'.') {
+        // `header.s=…` standing alone: Yahoo's property of the next result. Otherwise a dotted
+        // name without `=` is an authserv-id out of place (Microsoft's `outlook.com;`).
+        cursor.pos = item_start;
+        if let Some(property) = parse_property(cursor) {
+            pending.push(property);
+            return;
+        }
+        match cursor.value(ValueKind::AuthservId) {
+            Some(id) if !id.eq_ignore_ascii_case("none") => header.stray_ids.push(id),
+            Some(_) => {}
+            None => cursor.skip_junk(&mut header.warnings),
+        }
+        return;
+    }
     let mut method_version = None;
     if cursor.eat(b'/') {
         cursor.skip_cfws();
@@ -219,15 +245,23 @@ fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults) {
     let value_start = cursor.pos;
     let value = cursor.value(ValueKind::Property).unwrap_or_default();
 
+    let known = Method::from_text(method).is_known();
     let bare_key = RECEIVED_SPF_KEYS
         .iter()
         .any(|key| key.eq_ignore_ascii_case(method));
-    if bare_key || !is_keyword(&value) {
+    // Yahoo's `spfResult=pass` is an SPF result; its `spfDomain=` is the checked domain.
+    let yahoo_spf = method.eq_ignore_ascii_case("spfresult");
+    let result_like = is_keyword(&value) || (known && is_result_token(&value));
+    if bare_key || !result_like {
         let property = Property {
             ptype: None,
             property: method.to_ascii_lowercase(),
             value,
         };
+        if describes_next(&property) {
+            pending.push(property);
+            return;
+        }
         match header.results.last_mut() {
             Some(previous) => previous.properties.push(property),
             None => header.leading_properties.push(property),
@@ -235,28 +269,103 @@ fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults) {
         return;
     }
 
-    // A real result: re-read it as a keyword so `pass(comment)` stops at the comment.
+    // A real result: re-read it as a token so `pass(comment)` stops at the comment.
     cursor.pos = value_start;
-    let result = cursor.keyword().unwrap_or_default();
-    let mut resinfo = MethodResult {
-        method: Method::from_text(method),
-        method_version,
-        result: ResultKeyword::from_text(result),
-        reason: None,
-        properties: Vec::new(),
+    let written = cursor.keyword().unwrap_or_default();
+    let method = if yahoo_spf {
+        Method::Spf
+    } else {
+        Method::from_text(method)
     };
+    let (result, written_result) = result_keyword(&method, written);
+    let mut properties: Vec<Property> = pending
+        .drain(..)
+        .map(|p| match p.property.as_str() {
+            "spfdomain" if p.ptype.is_none() => Property {
+                ptype: Some(PropertyType::Smtp),
+                property: "mailfrom".into(),
+                value: p.value,
+            },
+            _ => p,
+        })
+        .collect();
+    let mut reason = None;
     cursor.skip_cfws();
-    while !cursor.at_end() && cursor.peek() != Some(b';') {
+    // A known `method=result` where a property belongs starts a new result: a `;` is missing
+    // (`dkim=pass header.d=a dkim=pass header.d=b`, as some OpenDKIM and Postfix set-ups write).
+    while !cursor.at_end() && cursor.peek() != Some(b';') && !starts_result(cursor) {
         match parse_property(cursor) {
-            Some(p) if p.ptype.is_none() && p.property == "reason" && resinfo.reason.is_none() => {
-                resinfo.reason = Some(p.value);
+            Some(p) if p.ptype.is_none() && p.property == "reason" && reason.is_none() => {
+                reason = Some(p.value);
             }
-            Some(property) => resinfo.properties.push(property),
+            Some(property) => properties.push(property),
             None => cursor.skip_junk(&mut header.warnings),
         }
         cursor.skip_cfws();
     }
-    header.results.push(resinfo);
+    header.results.push(MethodResult {
+        method,
+        method_version,
+        result,
+        written_result,
+        reason,
+        properties,
+    });
+}
+
+/// Whether the cursor stands at `method=result` for a method this parser knows (or Yahoo's
+/// `spfResult=`), which no property is.
+fn starts_result(cursor: &Cursor<'_>) -> bool {
+    let mut probe = Cursor {
+        text: cursor.text,
+        pos: cursor.pos,
+    };
+    let Some(method) = probe.keyword() else {
+        return false;
+    };
+    if !(Method::from_text(method).is_known() || method.eq_ignore_ascii_case("spfresult")) {
+        return false;
+    }
+    probe.skip_cfws();
+    if probe.eat(b'/') {
+        probe.skip_cfws();
+        probe.take_while(|b| b.is_ascii_digit());
+        probe.skip_cfws();
+    }
+    if !probe.eat(b'=') {
+        return false;
+    }
+    probe.skip_cfws();
+    let value_start = probe.pos;
+    let token = probe.keyword().unwrap_or_default();
+    // A value that runs on (`dkim=x.example`) is a property's, not a result.
+    let whole = probe
+        .value_from(value_start)
+        .is_some_and(|v| v.len() == token.len());
+    whole && is_result_token(token)
+}
+
+/// Properties written before the result they describe: a ptype'd one (Yahoo's `header.i=`
+/// before `dkim=`), and Yahoo's `from=` and `spfDomain=`.
+fn describes_next(property: &Property) -> bool {
+    property.ptype.is_some() || matches!(property.property.as_str(), "from" | "spfdomain")
+}
+
+/// The result keyword for what the server wrote, and the written text when it was outside the
+/// grammar and mapped. Mapped only where the meaning is certain: `dkim_pass` for a DKIM result
+/// (the method's name and a keyword), `success` for `pass`.
+fn result_keyword(method: &Method, written: &str) -> (ResultKeyword, Option<String>) {
+    let lower = written.to_ascii_lowercase();
+    let mapped = lower
+        .split_once('_')
+        .filter(|(prefix, _)| *prefix == method.as_str())
+        .map(|(_, keyword)| ResultKeyword::from_text(keyword))
+        .filter(ResultKeyword::is_known)
+        .or_else(|| (lower == "success").then_some(ResultKeyword::Pass));
+    match mapped {
+        Some(keyword) => (keyword, Some(written.to_owned())),
+        None => (ResultKeyword::from_text(written), None),
+    }
 }
 
 /// `ptype.property=value` or bare `property=value`; `None` (cursor unmoved) if it is neither.
@@ -290,6 +399,14 @@ fn parse_property(cursor: &mut Cursor<'_>) -> Option<Property> {
         property: property.to_ascii_lowercase(),
         value,
     })
+}
+
+/// A result as real servers write it: a keyword, or one with `_` (`dkim_pass`).
+fn is_result_token(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// RFC 8601 `Keyword` (RFC 5321 Ldh-str): what a result must look like.
@@ -364,6 +481,15 @@ impl<'a> Cursor<'a> {
             )
         });
         (!word.is_empty()).then_some(word)
+    }
+
+    /// The property value starting at `start`, without moving this cursor.
+    fn value_from(&self, start: usize) -> Option<String> {
+        let mut probe = Cursor {
+            text: self.text,
+            pos: start,
+        };
+        probe.value(ValueKind::Property)
     }
 
     /// A token or quoted-string value, unquoted and unfolded.
@@ -554,11 +680,38 @@ mod tests {
                 "dkim=pass header.d=fastmail.com",
                 "dmarc=pass action=none header.from=fastmail.com",
             ];
-        // Yahoo: legacy domainkeys and `from=` before results.
+        // Yahoo: legacy domainkeys, each result after the `from=` that describes it (the header
+        // is Mail::AuthenticationResults' own Yahoo test case).
         yahoo_domainkeys: "mta4011.mail.gq1.yahoo.com  from=fastmail.com; domainkeys=neutral (no sig);  from=messagingengine.com; dkim=pass (ok)"
             => Some("mta4011.mail.gq1.yahoo.com"), [
-                "domainkeys=neutral from=messagingengine.com",
+                "domainkeys=neutral from=fastmail.com",
+                "dkim=pass from=messagingengine.com",
+            ];
+        // Yahoo's older form, properties before their result, separated by `;` (a Coursera
+        // message received at Yahoo in April 2019, quoted in a public guide to reading headers).
+        yahoo_properties_first: "mta4121.mail.ne1.yahoo.com \r\n header.i=@t.mail.coursera.org; header.s=scph0616; dkim=pass (ok)"
+            => Some("mta4121.mail.ne1.yahoo.com"), [
+                "dkim=pass header.i=@t.mail.coursera.org header.s=scph0616",
+            ];
+        // The same without the `;`, and Yahoo's `spfDomain=`/`spfResult=` pair (the form the
+        // issue tracker quoted from a Yahoo-delivered message).
+        yahoo_spf_result: "mta1001.mail.ir2.yahoo.com header.i=@example.com header.s=s1 dkim=pass (ok); spfDomain=bounce.example.com; spfResult=pass;"
+            => Some("mta1001.mail.ir2.yahoo.com"), [
+                "dkim=pass header.i=@example.com header.s=s1",
+                "spf=pass smtp.mailfrom=bounce.example.com",
+            ];
+        // A missing `;` between two results (Zoho's header, quoted in its community forum):
+        // the second result is not folded into the first one's properties.
+        missing_semicolon_zoho: "mx.zoho.com;\r\n dkim=pass\r\n spf=pass (zoho.com: domain of _spf.google.com designates 209.85.192.169 as permitted sender) smtp.mailfrom=someone@gmail.com;"
+            => Some("mx.zoho.com"), [
                 "dkim=pass",
+                "spf=pass smtp.mailfrom=someone@gmail.com",
+            ];
+        // The same with SES's own signature first: the customer's aligned pass must survive.
+        missing_semicolon_two_dkim: "mx.example.net; dkim=pass header.d=amazonses.com dkim=pass header.d=example.com"
+            => Some("mx.example.net"), [
+                "dkim=pass header.d=amazonses.com",
+                "dkim=pass header.d=example.com",
             ];
         // Unquoted `/` in header.b and bare x- properties (Fastmail).
         unquoted_slash: "mx6.messagingengine.com;\n    dkim=pass (1024-bit rsa key sha256) header.d=mail.ru header.i=@mail.ru header.b=oF80QtY/ x-bits=1024;\n    spf=pass smtp.mailfrom=fmdeliverability@mail.ru smtp.helo=smtp46.i.mail.ru;"
@@ -587,6 +740,33 @@ mod tests {
         // The field name is accepted and ignored.
         with_field_name: "Authentication-Results: example.com; spf=none"
             => Some("example.com"), ["spf=none"];
+    }
+
+    /// Yahoo writes results outside the grammar (MimeKit issue #584, a message from
+    /// news.aegeanair.com received at atlas122.free.mail.gq1.yahoo.com): they are read where
+    /// their meaning is certain, and the written text is kept.
+    #[test]
+    fn results_outside_the_grammar() {
+        let header = parse(" atlas122.free.mail.gq1.yahoo.com; dkim=dkim_pass header.i=@news.aegeanair.com header.s=@aegeanair2; spf=pass smtp.mailfrom=news.aegeanair.com; dmarc=success(p=REJECT) header.from=news.aegeanair.com;")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            summary(&header),
+            [
+                "dkim=pass header.i=@news.aegeanair.com header.s=@aegeanair2",
+                "spf=pass smtp.mailfrom=news.aegeanair.com",
+                "dmarc=pass header.from=news.aegeanair.com",
+            ]
+        );
+        let written: Vec<Option<&str>> = header
+            .results
+            .iter()
+            .map(|r| r.written_result.as_deref())
+            .collect();
+        assert_eq!(written, [Some("dkim_pass"), None, Some("success")]);
+        // Where the meaning is not certain, the text stays as written.
+        let odd =
+            parse("example.com; dkim=spf_pass; dmarc=succeeded").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(summary(&odd), ["dkim=spf_pass", "dmarc=succeeded"]);
     }
 
     #[test]

@@ -121,12 +121,12 @@ impl Event {
     }
 }
 
-/// `mail`: the message the feedback is about.
+/// `mail`: the message the feedback is about. Only what a decision reads is modelled: a field
+/// nothing reads (timestamps, ids, `destination`, …) can never make a record unreadable, in
+/// whatever form SES writes it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SentMail {
-    #[serde(default)]
-    pub timestamp: Option<String>,
     /// The domain of `mail.source` (the sender address, possibly with a display name).
     #[serde(default, rename = "source", deserialize_with = "address_domain")]
     pub source_domain: Option<String>,
@@ -134,11 +134,7 @@ pub struct SentMail {
     #[serde(default)]
     pub source_arn: Option<String>,
     #[serde(default)]
-    pub sending_account_id: Option<String>,
-    #[serde(default)]
     pub message_id: Option<String>,
-    #[serde(default)]
-    pub headers_truncated: bool,
     /// Present only when the identity includes original headers in notifications.
     #[serde(default)]
     pub headers: Vec<Header>,
@@ -155,15 +151,13 @@ impl SentMail {
     }
 }
 
-/// One recipient of a bounce, delay or delivery, reduced to what may be kept.
+/// One recipient of a bounce, delay or complaint, reduced to what may be kept.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recipient {
     /// The domain of `emailAddress`; the address itself is dropped when read.
     #[serde(default, rename = "emailAddress", deserialize_with = "address_domain")]
     pub domain: Option<String>,
-    #[serde(default)]
-    pub action: Option<String>,
     /// Enhanced status code (RFC 3463), e.g. `5.7.26`.
     #[serde(default)]
     pub status: Option<String>,
@@ -181,14 +175,6 @@ pub struct Bounce {
     pub bounce_sub_type: BounceSubType,
     #[serde(default)]
     pub bounced_recipients: Vec<Recipient>,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
-    pub feedback_id: Option<String>,
-    #[serde(default)]
-    pub reporting_mta: Option<String>,
-    #[serde(default)]
-    pub remote_mta_ip: Option<String>,
 }
 
 fn undetermined_bounce() -> BounceType {
@@ -204,34 +190,17 @@ fn undetermined_subtype() -> BounceSubType {
 pub struct Complaint {
     #[serde(default)]
     pub complained_recipients: Vec<Recipient>,
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
-    pub feedback_id: Option<String>,
-    /// `OnAccountSuppressionList` when SES suppressed the send itself; usually null.
-    #[serde(default)]
-    pub complaint_sub_type: Option<String>,
     /// Absent when the ISP sent no feedback report.
     #[serde(default)]
     pub complaint_feedback_type: Option<FeedbackType>,
-    #[serde(default)]
-    pub user_agent: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Delivery {
-    #[serde(default)]
-    pub timestamp: Option<String>,
-    #[serde(default)]
-    pub processing_time_millis: Option<u64>,
     /// Plain addresses in this payload; reduced to domains.
     #[serde(default, deserialize_with = "address_domains")]
     pub recipients: Vec<String>,
-    #[serde(default)]
-    pub smtp_response: Option<String>,
-    #[serde(default)]
-    pub reporting_mta: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,12 +210,6 @@ pub struct DeliveryDelay {
     pub delay_type: DelayType,
     #[serde(default)]
     pub delayed_recipients: Vec<Recipient>,
-    #[serde(default)]
-    pub expiration_time: Option<String>,
-    #[serde(default)]
-    pub reporting_mta: Option<String>,
-    #[serde(default)]
-    pub timestamp: Option<String>,
 }
 
 fn undetermined_delay() -> DelayType {
@@ -262,8 +225,6 @@ pub struct Reject {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderingFailure {
-    #[serde(default)]
-    pub error_message: Option<String>,
     #[serde(default)]
     pub template_name: Option<String>,
 }

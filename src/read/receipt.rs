@@ -3,8 +3,9 @@
 //! Owns the shapes only: the `ses` object of a receipt-rule Lambda event and the `Received`
 //! notification an SNS action publishes (the same `mail` and `receipt`, plus `content`).
 //! Written here rather than taken from `aws_lambda_events` because real mail breaks its
-//! strict fields (a Bcc-only message has no `commonHeaders.to`). Every field real payloads
-//! omit is optional; every enumeration AWS may extend has an `Unknown` variant.
+//! strict fields (a Bcc-only message has no `commonHeaders.to`). Only what a decision reads is
+//! modelled, so a field nothing reads can never make a record unreadable; every field real
+//! payloads omit is optional; every enumeration AWS may extend keeps unknown values.
 
 use crate::read::keyword::keyword_enum;
 use serde::Deserialize;
@@ -22,8 +23,6 @@ pub struct ReceivedMessage {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mail {
-    #[serde(default)]
-    pub timestamp: Option<String>,
     /// The envelope MAIL FROM address as SES received it.
     #[serde(default)]
     pub source: Option<String>,
@@ -49,10 +48,6 @@ pub struct Header {
 pub struct CommonHeaders {
     #[serde(default)]
     pub from: Vec<String>,
-    #[serde(default)]
-    pub return_path: Option<String>,
-    #[serde(default)]
-    pub message_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -99,8 +94,6 @@ keyword_enum! {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Action {
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
     #[serde(default)]
     pub encoding: Option<ContentEncoding>,
 }

@@ -261,7 +261,7 @@ fn statement(finding: &Finding) -> String {
                 ""
             },
             if *nothing_aligns {
-                "; no SPF or DKIM pass aligns with it either"
+                "; no SPF or DKIM pass aligns with it, so this mail will fail DMARC once a policy is published"
             } else {
                 ""
             }
@@ -277,13 +277,14 @@ fn statement(finding: &Finding) -> String {
                 Rejected::Bounced => "bounced",
                 Rejected::Delayed => "delayed",
             };
-            let how = if rejection.transient {
-                format!(
-                    "{verb} (transient {}: SES retries, but mail will bounce if it persists)",
-                    rejection.code
-                )
-            } else {
-                format!("{verb} ({})", rejection.code)
+            let code = rejection.code.as_deref().map(|c| format!(" {c}"));
+            let how = match (rejection.transient, code) {
+                (true, code) => format!(
+                    "{verb} (transient{}: SES retries, but mail will bounce if it persists)",
+                    code.unwrap_or_default()
+                ),
+                (false, Some(code)) => format!("{verb} ({})", code.trim_start()),
+                (false, None) => verb.to_owned(),
             };
             let dkim = if sender_dkim.is_empty() {
                 String::new()
@@ -581,7 +582,14 @@ pub fn evidence_lines(evidence: &Evidence) -> Vec<String> {
                     mode_tag(*adkim),
                     mode_tag(*aspf)
                 ),
-                PolicyState::NotPublished => "DMARC record: none published".to_owned(),
+                PolicyState::NotPublished { reported } => format!(
+                    "DMARC record: none published{}",
+                    if *reported {
+                        " (as SES reported it)"
+                    } else {
+                        ""
+                    }
+                ),
                 PolicyState::Unknown => "DMARC record: not looked up".to_owned(),
             });
             if let Some(ses) = ses {
@@ -650,7 +658,7 @@ mod tests {
         let bounce = |failed| Facts::AuthBounce {
             rejection: AuthRejection {
                 provider: "Gmail",
-                code: "5.7.26".into(),
+                code: Some("5.7.26".into()),
                 failed,
                 transient: false,
             },

@@ -130,7 +130,8 @@ impl Metrics {
                     match evaluation.dmarc {
                         DmarcOutcome::Pass(_) => counts.add(Metric::DmarcPass, 1),
                         DmarcOutcome::Fail(_) => counts.add(Metric::DmarcFail, 1),
-                        DmarcOutcome::Unknown => {}
+                        // Without results or without a record receivers reach no verdict.
+                        DmarcOutcome::NoPolicy { .. } | DmarcOutcome::Unknown => {}
                     }
                     if evaluation.spf.as_ref().is_some_and(|s| s.is_aligned()) {
                         counts.add(Metric::SpfAligned, 1);

@@ -111,7 +111,12 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
             for evaluation in &analysis.evaluations {
                 write_evaluation(&mut out, evaluation);
             }
-            if analysis.findings.is_empty() && observation.trusted_results {
+            // "ok" only where something was judged: a message without a From domain has no
+            // evaluation, and its note says alignment cannot be judged.
+            if analysis.findings.is_empty()
+                && observation.trusted_results
+                && !analysis.evaluations.is_empty()
+            {
                 out.push_str("  ok: aligned, nothing to report\n");
             }
             write_findings(&mut out, &analysis.findings);
@@ -160,7 +165,7 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
             let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
         }
         RecordOutcome::Failed(error) => {
-            let _ = writeln!(out, "{input} [record {record}] error: {error}");
+            let _ = writeln!(out, "{input} [record {record}] error: {}", error.reason());
         }
     }
     out
@@ -230,7 +235,10 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
             mode_tag(*adkim),
             mode_tag(*aspf)
         ),
-        PolicyState::NotPublished => "no DMARC record published".to_owned(),
+        PolicyState::NotPublished { reported: false } => "no DMARC record published".to_owned(),
+        PolicyState::NotPublished { reported: true } => {
+            "no DMARC record published, as SES reported it".to_owned()
+        }
         PolicyState::Unknown => {
             "DMARC policy unknown offline, relaxed alignment assumed".to_owned()
         }
@@ -251,6 +259,12 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
     let dmarc = match evaluation.dmarc {
         DmarcOutcome::Pass(_) => "pass (an aligned identifier passed)",
         DmarcOutcome::Fail(_) => "FAIL (no aligned identifier passed)",
+        DmarcOutcome::NoPolicy { would_pass: true } => {
+            "no verdict, no DMARC record (an aligned identifier passed: it will pass once one is published)"
+        }
+        DmarcOutcome::NoPolicy { would_pass: false } => {
+            "no verdict, no DMARC record (no aligned identifier passed: it will FAIL once one is published)"
+        }
         DmarcOutcome::Unknown => "unknown",
     };
     let _ = writeln!(out, "    DMARC (recomputed): {dmarc}");

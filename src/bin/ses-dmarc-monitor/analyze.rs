@@ -136,7 +136,7 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
         for (record, outcome) in outcomes.iter().enumerate() {
             tally.count(outcome);
             if let RecordOutcome::Failed(error) = outcome {
-                eprintln!("error: {name} record {record}: {error}");
+                eprintln!("error: {name} record {record}: {}", error.reason());
             }
             worst = worst.max(outcome.findings().iter().map(|f| f.severity()).max());
             let written = match args.format {
