@@ -7,6 +7,7 @@ use crate::judge::align::{OrgDomains as _, PublicSuffixList};
 use crate::judge::feedback::{self, FeedbackSummary};
 use crate::judge::received::{Analysis, OrgSource, analyze};
 use crate::judge::reverify;
+use crate::judge::service;
 use crate::ports::directory::{self, DirectoryError, IdentityDirectory};
 use crate::ports::facts::FactSource;
 use crate::read::domain::ancestors;
@@ -14,6 +15,7 @@ use crate::read::identity_state::{CustomMailFrom, MailFromExpectations};
 use crate::read::input::{self, InputError, Item};
 use crate::read::notification::Notification;
 use crate::read::observation::{self, Observation, Source};
+use crate::read::service_event::ServiceEvent;
 use crate::say::findings::Finding;
 use std::sync::Arc;
 
@@ -93,6 +95,11 @@ pub enum RecordOutcome {
         summary: Box<FeedbackSummary>,
         findings: Vec<Finding>,
     },
+    /// One of SES's service events, judged.
+    Service {
+        event: ServiceEvent,
+        findings: Vec<Finding>,
+    },
     /// Recognized, and nothing to analyze (non-SES SNS messages, subscription confirmations).
     Skipped {
         reason: String,
@@ -105,7 +112,7 @@ impl RecordOutcome {
     pub fn findings(&self) -> &[Finding] {
         match self {
             Self::Analyzed { analysis, .. } => &analysis.findings,
-            Self::Feedback { findings, .. } => findings,
+            Self::Feedback { findings, .. } | Self::Service { findings, .. } => findings,
             Self::Skipped { .. } | Self::Failed(_) => &[],
         }
     }
@@ -133,13 +140,25 @@ pub async fn run<F: FactSource, D: IdentityDirectory>(
     ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<RecordOutcome>, InputError> {
-    let items = input::detect(bytes)?;
-    let mut outcomes = Vec::with_capacity(items.len());
-    for item in items {
-        outcomes.push(match item {
+    let outcomes = run_records(bytes, ports, settings).await?;
+    Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
+}
+
+/// [`run`], each outcome beside the SQS message its record came in (for partial batch
+/// failures; `None` outside SQS).
+pub async fn run_records<F: FactSource, D: IdentityDirectory>(
+    bytes: &[u8],
+    ports: Ports<'_, F, D>,
+    settings: &Settings,
+) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
+    let records = input::detect(bytes)?;
+    let mut outcomes = Vec::with_capacity(records.len());
+    for record in records {
+        let outcome = match record.item {
             Ok(item) => run_item(item, ports, settings).await,
             Err(error) => RecordOutcome::Failed(error.into()),
-        });
+        };
+        outcomes.push((record.sqs_message_id, outcome));
     }
     Ok(outcomes)
 }
@@ -181,6 +200,10 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
         }
         Item::Feedback(notification) => {
             return run_feedback(&notification, ports.directory).await;
+        }
+        Item::Service(event) => {
+            let findings = service::findings(&event);
+            return RecordOutcome::Service { event, findings };
         }
         Item::NotSes { what } => {
             return RecordOutcome::Skipped {

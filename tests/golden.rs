@@ -13,7 +13,10 @@ fn events() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json" || e == "eml"))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "json" || e == "jsonl" || e == "eml")
+        })
         .collect();
     files.sort();
     files
@@ -40,6 +43,16 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
                 for value in &summary.unknown_values {
                     out.push_str(&format!("# record {record} unknown value: {value}\n"));
                 }
+                for finding in findings {
+                    out.push_str(
+                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
+                            .unwrap_or_else(|e| panic!("{e}")),
+                    );
+                    out.push('\n');
+                }
+            }
+            RecordOutcome::Service { event, findings } => {
+                out.push_str(&format!("# record {record} SES service event: {event:?}\n"));
                 for finding in findings {
                     out.push_str(
                         &serde_json::to_string(&JsonFinding::new(name, record, finding))

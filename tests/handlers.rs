@@ -158,7 +158,7 @@ async fn invoke_feedback<D: ses_dmarc_monitor::ports::directory::IdentityDirecto
         &Settings::default(),
     )
     .await;
-    let result = invocation.result.map(|()| invocation.processed);
+    let result = invocation.result.map(|_| invocation.processed);
     let kinds = sink.kinds();
     (result, kinds)
 }

@@ -13,3 +13,4 @@ pub mod policy;
 pub mod posture;
 pub mod received;
 pub mod reverify;
+pub mod service;

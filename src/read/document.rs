@@ -31,6 +31,15 @@ pub(crate) struct Members<'a> {
     pub(crate) event_type: Option<MaybeString>,
     #[serde(rename = "AlarmName", borrow)]
     pub(crate) alarm_name: Option<&'a RawValue>,
+    /// An EventBridge event's `detail-type` and `detail`.
+    #[serde(rename = "detail-type")]
+    pub(crate) detail_type: Option<MaybeString>,
+    #[serde(borrow)]
+    pub(crate) detail: Option<&'a RawValue>,
+    /// An SQS record's `body` and `messageId`.
+    pub(crate) body: Option<MaybeString>,
+    #[serde(rename = "messageId")]
+    pub(crate) message_id: Option<MaybeString>,
     #[serde(borrow)]
     pub(crate) mail: Option<&'a RawValue>,
     #[serde(borrow)]

@@ -1,5 +1,7 @@
-//! Recognizing what an input is: an SES receipt Lambda event, an SNS event or SNS message body
-//! carrying an SES notification, a bare notification, or a raw RFC 5322 message.
+//! Recognizing what an input is: an SES receipt Lambda event; an SNS event, SQS event or SNS
+//! message body carrying an SES notification; an EventBridge event (SES's email events and its
+//! service events); a bare notification, or several in a row as Firehose exports them; or a
+//! raw RFC 5322 message.
 //!
 //! Owns shape detection and content decoding. A batch is split into records so one bad record
 //! is reported on its own and never hides the others.
@@ -8,6 +10,8 @@ use crate::read::document::{Members, reason, text};
 use crate::read::notification::{self, Notification, NotificationError};
 use crate::read::observation::Source;
 use crate::read::receipt::{ContentEncoding, ReceivedMessage};
+use crate::read::service_event::{self, Category, ServiceEvent};
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use base64::Engine as _;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -22,11 +26,31 @@ pub enum Item {
     },
     /// A raw message.
     Raw(Vec<u8>),
-    /// An SES feedback notification (bounce, complaint, delivery, or event publishing).
+    /// An SES feedback notification (bounce, complaint, delivery, or event publishing, through
+    /// SNS, SQS, EventBridge or a Firehose export).
     Feedback(Box<Notification>),
-    /// An SNS message that is not an SES notification (subscription confirmation, CloudWatch
-    /// alarm, plain text).
+    /// One of SES's own service events on EventBridge (sending paused, VDM advice).
+    Service(ServiceEvent),
+    /// Something that is not an SES notification (an SNS subscription confirmation, a
+    /// CloudWatch alarm, plain text, another service's EventBridge event).
     NotSes { what: String },
+}
+
+/// One record of an input: what it is, and the SQS message it came in (for partial batch
+/// failures).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub item: Result<Item, InputError>,
+    pub sqs_message_id: Option<String>,
+}
+
+impl Record {
+    fn plain(item: Result<Item, InputError>) -> Self {
+        Self {
+            item,
+            sqs_message_id: None,
+        }
+    }
 }
 
 /// Why an input or one of its records could not be understood.
@@ -59,15 +83,25 @@ pub enum RecordShapeError {
     SnsNotAnObject,
     #[error("not a record this tool reads")]
     Unreadable,
-    #[error("neither an SES nor an SNS record (keys: {0})")]
+    #[error("neither an SES, SNS nor SQS record (keys: {0})")]
     Neither(String),
     #[error("SNS record without a Message string")]
     NoSnsMessage,
+    #[error("SQS record without a body string")]
+    NoSqsBody,
+    /// An SQS body, or a line of an export, that is JSON of no known shape.
+    #[error("unrecognized JSON shape ({0})")]
+    UnknownShape(String),
+    #[error("not valid JSON: {0}")]
+    Json(String),
     #[error("not an SES notification: {0}")]
     Notification(#[source] NotificationError),
     /// What was wrong with its `mail`, `receipt` or `content`, in the JSON reader's words.
     #[error("not an SES receipt: {0}")]
     Receipt(String),
+    /// The EventBridge envelope itself, in the JSON reader's words.
+    #[error("not an EventBridge event: {0}")]
+    EventBridge(String),
 }
 
 /// Why SES's `content` could not be decoded.
@@ -80,68 +114,177 @@ pub struct ContentError(#[source] base64::DecodeError);
 ///
 /// JSON goes straight into the typed model: the shape is read from the keys alone (their
 /// values are left as unparsed slices), and only the part each record needs is deserialized,
-/// once. A generic `Value` tree is built only to word an error.
-pub fn detect(bytes: &[u8]) -> Result<Vec<Result<Item, InputError>>, InputError> {
+/// once. A generic `Value` tree is built only to word an error. Several JSON documents in a
+/// row (newline-delimited, as Firehose exports SES events to S3) are one record each.
+pub fn detect(bytes: &[u8]) -> Result<Vec<Record>, InputError> {
     let trimmed = bytes.trim_ascii_start();
     if trimmed.is_empty() {
         return Err(InputError::Empty);
     }
     if trimmed.starts_with(b"{") || trimmed.starts_with(b"[") {
-        let Ok(members) = serde_json::from_slice::<Members<'_>>(bytes) else {
-            return Err(shape_error(bytes));
+        return match serde_json::from_slice::<Members<'_>>(bytes) {
+            Ok(members) => detect_document(members, bytes),
+            Err(_) => stream(bytes).ok_or_else(|| shape_error(bytes)),
         };
-        return detect_document(members, bytes);
     }
     if looks_like_message(trimmed) {
-        return Ok(vec![Ok(Item::Raw(bytes.to_vec()))]);
+        return Ok(vec![Record::plain(Ok(Item::Raw(bytes.to_vec())))]);
     }
     Err(InputError::NotAMessage)
 }
 
-fn detect_document(
-    members: Members<'_>,
-    bytes: &[u8],
-) -> Result<Vec<Result<Item, InputError>>, InputError> {
+fn detect_document(members: Members<'_>, bytes: &[u8]) -> Result<Vec<Record>, InputError> {
     if let Some(records) = members.records {
         return Ok(records
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
-                detect_record(record).map_err(|error| InputError::Record { index, error })
+                let (item, sqs_message_id) = detect_record(record);
+                Record {
+                    item: item.map_err(|error| InputError::Record { index, error }),
+                    sqs_message_id,
+                }
             })
             .collect());
     }
-    // A single record: an SNS message body (as delivered over HTTP(S) or copied from the
-    // console), a bare notification, or a bare `ses` object.
-    let single = if members.sns_type.is_some() && members.sns_message.is_some() {
-        sns_message(&members)
-    } else if members.notification_type.is_some() || members.event_type.is_some() {
-        notification(&members)
-    } else if members.mail.is_some() && members.receipt.is_some() {
-        received_members(&members, Source::ReceiptLambda)
-    } else {
-        return Err(shape_error(bytes));
-    };
-    Ok(vec![
-        single.map_err(|error| InputError::Record { index: 0, error }),
-    ])
+    // JSON that parsed is UTF-8 (serde_json checks strings; the rest is ASCII).
+    let document = std::str::from_utf8(bytes).unwrap_or_default();
+    match single(&members, document) {
+        Some(item) => Ok(vec![Record::plain(
+            item.map_err(|error| InputError::Record { index: 0, error }),
+        )]),
+        None => Err(shape_error(bytes)),
+    }
 }
 
-fn detect_record(record: &RawValue) -> Result<Item, RecordShapeError> {
+/// A document that is one record: an SNS message body (as delivered over HTTP(S), SQS or
+/// copied from the console), a bare notification, an EventBridge event, or a bare `ses`
+/// object. `None` when it is none of these.
+fn single(members: &Members<'_>, document: &str) -> Option<Result<Item, RecordShapeError>> {
+    Some(
+        if members.sns_type.is_some() && members.sns_message.is_some() {
+            sns_message(members)
+        } else if members.detail_type.is_some() && members.detail.is_some() {
+            eventbridge(document)
+        } else if members.notification_type.is_some() || members.event_type.is_some() {
+            notification(members)
+        } else if members.mail.is_some() && members.receipt.is_some() {
+            received_members(members, Source::ReceiptLambda)
+        } else {
+            return None;
+        },
+    )
+}
+
+/// Several JSON documents in a row (a Firehose export), each a record; `None` unless there
+/// are at least two. Firehose writes them one per line or back to back; when one is broken
+/// (a truncated upload), the lines are read one by one so the others still count.
+fn stream(bytes: &[u8]) -> Option<Vec<Record>> {
+    let documents: Vec<Result<&str, RecordShapeError>> =
+        match serde_json::Deserializer::from_slice(bytes)
+            .into_iter::<&RawValue>()
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(documents) => documents.into_iter().map(|d| Ok(d.get())).collect(),
+            Err(_) => std::str::from_utf8(bytes)
+                .ok()?
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(|line| match serde_json::from_str::<&RawValue>(line) {
+                    Ok(document) => Ok(document.get()),
+                    Err(error) => Err(RecordShapeError::Json(error.to_string())),
+                })
+                .collect(),
+        };
+    if documents.len() < 2 || documents.iter().all(Result::is_err) {
+        return None;
+    }
+    Some(
+        documents
+            .into_iter()
+            .enumerate()
+            .map(|(index, document)| {
+                let item = document.and_then(|document| {
+                    match serde_json::from_str::<Members<'_>>(document) {
+                        Ok(members) => single(&members, document).unwrap_or_else(|| {
+                            Err(RecordShapeError::UnknownShape(keys_of(document)))
+                        }),
+                        Err(_) => Err(RecordShapeError::NotAnObject),
+                    }
+                });
+                Record::plain(item.map_err(|error| InputError::Record { index, error }))
+            })
+            .collect(),
+    )
+}
+
+/// One record of a batch and, for SQS, its message id.
+fn detect_record(record: &RawValue) -> (Result<Item, RecordShapeError>, Option<String>) {
     let Ok(members) = serde_json::from_str::<Members<'_>>(record.get()) else {
-        return Err(record_error(record.get().as_bytes()));
+        return (Err(record_error(record.get().as_bytes())), None);
     };
     if let Some(ses) = members.ses {
-        return received(ses.get().as_bytes(), Source::ReceiptLambda);
+        return (received(ses.get().as_bytes(), Source::ReceiptLambda), None);
     }
     if let Some(sns) = &members.sns {
-        return sns_message(sns);
+        return (sns_message(sns), None);
     }
-    let keys = match serde_json::from_str::<Value>(record.get()) {
-        Ok(Value::Object(object)) => key_list(&object),
-        _ => String::new(),
+    if members.body.is_some() {
+        let id = text(&members.message_id).map(str::to_owned);
+        return (sqs_body(&members), id);
+    }
+    (Err(RecordShapeError::Neither(keys_of(record.get()))), None)
+}
+
+/// An SQS message body: an SNS envelope (the subscription without raw message delivery), an
+/// SES notification (with it), or an EventBridge event.
+fn sqs_body(members: &Members<'_>) -> Result<Item, RecordShapeError> {
+    let Some(body) = text(&members.body) else {
+        return Err(RecordShapeError::NoSqsBody);
     };
-    Err(RecordShapeError::Neither(keys))
+    match serde_json::from_str::<Members<'_>>(body) {
+        Ok(inner) => single(&inner, body)
+            .unwrap_or_else(|| Err(RecordShapeError::UnknownShape(keys_of(body)))),
+        Err(_) if body.trim_start().starts_with('{') => {
+            Err(RecordShapeError::Json(json_reason(body)))
+        }
+        Err(_) => Ok(Item::NotSes {
+            what: "an SQS message that is not JSON".into(),
+        }),
+    }
+}
+
+/// An EventBridge event, read through `aws_lambda_events`' envelope: SES's email events carry
+/// an event-publishing record in `detail`, its service events their own detail.
+fn eventbridge(document: &str) -> Result<Item, RecordShapeError> {
+    let event: EventBridgeEvent<Box<RawValue>> =
+        serde_json::from_str(document).map_err(|e| RecordShapeError::EventBridge(reason(&e)))?;
+    let detail_type = event.detail_type.as_str();
+    if event.source != "aws.ses" {
+        return Ok(Item::NotSes {
+            what: format!("an EventBridge event from {} ({detail_type})", event.source),
+        });
+    }
+    let unknown = || Item::NotSes {
+        what: format!("an SES event this version does not know ({detail_type})"),
+    };
+    match service_event::category(detail_type) {
+        Category::Email => {
+            let inner: Members<'_> = serde_json::from_str(event.detail.get())
+                .map_err(|e| RecordShapeError::EventBridge(format!("detail: {}", reason(&e))))?;
+            notification::from_members(&inner, service_event::email_event_type(detail_type))
+                .map(|n| Item::Feedback(Box::new(n)))
+                .map_err(RecordShapeError::Notification)
+        }
+        Category::Service => {
+            let resources = event.resources.unwrap_or_default();
+            Ok(
+                service_event::read(detail_type, event.detail.get(), &resources)
+                    .map_or_else(unknown, Item::Service),
+            )
+        }
+        Category::Other => Ok(unknown()),
+    }
 }
 
 fn sns_message(sns: &Members<'_>) -> Result<Item, RecordShapeError> {
@@ -155,6 +298,10 @@ fn sns_message(sns: &Members<'_>) -> Result<Item, RecordShapeError> {
         return Err(RecordShapeError::NoSnsMessage);
     };
     match serde_json::from_str::<Members<'_>>(message) {
+        // An EventBridge rule can target SNS too: its event is the message.
+        Ok(members) if members.detail_type.is_some() && members.detail.is_some() => {
+            eventbridge(message)
+        }
         Ok(members) => notification(&members),
         Err(_) => Ok(Item::NotSes {
             what: "an SNS message that is not JSON".into(),
@@ -165,7 +312,7 @@ fn sns_message(sns: &Members<'_>) -> Result<Item, RecordShapeError> {
 fn notification(members: &Members<'_>) -> Result<Item, RecordShapeError> {
     match (text(&members.notification_type), text(&members.event_type)) {
         (Some("Received"), _) => received_members(members, Source::ReceiptSns),
-        (Some(_), _) | (None, Some(_)) => notification::from_members(members)
+        (Some(_), _) | (None, Some(_)) => notification::from_members(members, None)
             .map(|n| Item::Feedback(Box::new(n)))
             .map_err(RecordShapeError::Notification),
         (None, None) if members.alarm_name.is_some() => Ok(Item::NotSes {
@@ -245,6 +392,21 @@ fn key_list(object: &serde_json::Map<String, Value>) -> String {
     keys.join(", ")
 }
 
+/// The first keys of a JSON document, for an error message (empty when it is not an object).
+fn keys_of(document: &str) -> String {
+    match serde_json::from_str::<Value>(document) {
+        Ok(Value::Object(object)) => key_list(&object),
+        _ => String::new(),
+    }
+}
+
+/// Why a text is not JSON, in the JSON reader's words.
+fn json_reason(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .err()
+        .map_or_else(String::new, |e| e.to_string())
+}
+
 /// The raw message SES attached to an SNS notification, decoded.
 pub fn decode_content(message: &ReceivedMessage) -> Option<Result<Vec<u8>, ContentError>> {
     let content = message.content.as_deref()?;
@@ -310,14 +472,21 @@ mod tests {
 
     fn kinds(bytes: &str) -> Vec<String> {
         match detect(bytes.as_bytes()) {
-            Ok(items) => items
+            Ok(records) => records
                 .into_iter()
-                .map(|item| match item {
-                    Ok(Item::Received { source, .. }) => source.as_str().to_owned(),
-                    Ok(Item::Raw(_)) => "raw".into(),
-                    Ok(Item::Feedback(n)) => format!("feedback:{}", n.event.name()),
-                    Ok(Item::NotSes { what }) => format!("not-ses:{what}"),
-                    Err(e) => format!("error:{e}"),
+                .map(|record| {
+                    let kind = match record.item {
+                        Ok(Item::Received { source, .. }) => source.as_str().to_owned(),
+                        Ok(Item::Raw(_)) => "raw".into(),
+                        Ok(Item::Feedback(n)) => format!("feedback:{}", n.event.name()),
+                        Ok(Item::Service(event)) => format!("service:{event:?}"),
+                        Ok(Item::NotSes { what }) => format!("not-ses:{what}"),
+                        Err(e) => format!("error:{e}"),
+                    };
+                    match record.sqs_message_id {
+                        Some(id) => format!("{kind} (sqs {id})"),
+                        None => kind,
+                    }
                 })
                 .collect(),
             Err(e) => vec![format!("input-error:{e}")],
@@ -392,6 +561,75 @@ mod tests {
                 vec!["input-error:neither JSON nor an RFC 5322 message"],
             ),
             ("   ".into(), vec!["input-error:input is empty"]),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(kinds(&input), expected, "{input}");
+        }
+    }
+
+    /// EventBridge, SQS and Firehose-export shapes.
+    #[test]
+    fn more_shapes() {
+        let bounce = r#"{"eventType":"Bounce","mail":{},"bounce":{"bounceType":"Permanent"}}"#;
+        let sns_body = serde_json::json!({"Type":"Notification","MessageId":"m","Message": bounce})
+            .to_string();
+        let eventbridge = |detail_type: &str, source: &str, detail: &str| {
+            format!(
+                r#"{{"version":"0","id":"e1","detail-type":"{detail_type}","source":"{source}","account":"111122223333","time":"2025-01-15T10:30:02Z","region":"us-east-1","resources":[],"detail":{detail}}}"#
+            )
+        };
+        let cases: Vec<(String, Vec<&str>)> = vec![
+            // SES's email event on EventBridge: the detail is an event-publishing record.
+            (
+                eventbridge("Email Bounced", "aws.ses", bounce),
+                vec!["feedback:Bounce"],
+            ),
+            // A detail without eventType: the detail-type names it.
+            (
+                eventbridge("Email Bounced", "aws.ses", r#"{"mail":{},"bounce":{}}"#),
+                vec!["feedback:Bounce"],
+            ),
+            // Another service's event is not refused, only skipped.
+            (
+                eventbridge("Scheduled Event", "aws.events", "{}"),
+                vec!["not-ses:an EventBridge event from aws.events (Scheduled Event)"],
+            ),
+            (
+                eventbridge("Email Teleported", "aws.ses", "{}"),
+                vec!["not-ses:an SES event this version does not know (Email Teleported)"],
+            ),
+            // A broken envelope says what was wrong with it.
+            (
+                r#"{"detail-type":"Email Bounced","source":7,"detail":{}}"#.into(),
+                vec![
+                    "error:record 0: not an EventBridge event: invalid type: integer `7`, expected a string",
+                ],
+            ),
+            // SQS: an SNS envelope (no raw delivery), a raw notification, and a broken body.
+            (
+                serde_json::json!({"Records": [
+                    {"messageId": "q1", "eventSource": "aws:sqs", "body": sns_body},
+                    {"messageId": "q2", "eventSource": "aws:sqs", "body": bounce},
+                    {"messageId": "q3", "eventSource": "aws:sqs", "body": "{\"x\":"},
+                    {"messageId": "q4", "eventSource": "aws:sqs", "body": eventbridge("Email Bounced", "aws.ses", bounce)},
+                ]})
+                .to_string(),
+                vec![
+                    "feedback:Bounce (sqs q1)",
+                    "feedback:Bounce (sqs q2)",
+                    "error:record 2: not valid JSON: EOF while parsing a value at line 1 column 5 (sqs q3)",
+                    "feedback:Bounce (sqs q4)",
+                ],
+            ),
+            // A Firehose export: one event per line.
+            (
+                format!("{bounce}\n{bounce}\n{{\"hello\":1}}\n"),
+                vec![
+                    "feedback:Bounce",
+                    "feedback:Bounce",
+                    "error:record 2: unrecognized JSON shape (hello)",
+                ],
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(kinds(&input), expected, "{input}");

@@ -15,3 +15,4 @@ pub mod keyword;
 pub mod notification;
 pub mod observation;
 pub mod receipt;
+pub mod service_event;

@@ -297,12 +297,17 @@ pub enum NotificationError {
 pub fn parse(document: &[u8]) -> Result<Notification, NotificationError> {
     let members: Members<'_> =
         serde_json::from_slice(document).map_err(|e| NotificationError::NotAnObject(reason(&e)))?;
-    from_members(&members)
+    from_members(&members, None)
 }
 
-/// [`parse`] for a document whose members were already read.
-pub(crate) fn from_members(members: &Members<'_>) -> Result<Notification, NotificationError> {
-    let (form, type_name) = match (text(&members.notification_type), text(&members.event_type)) {
+/// [`parse`] for a document whose members were already read. `event_type` stands in for an
+/// `eventType` the document omits (EventBridge names the event in its `detail-type`).
+pub(crate) fn from_members(
+    members: &Members<'_>,
+    event_type: Option<&str>,
+) -> Result<Notification, NotificationError> {
+    let written = (text(&members.notification_type), text(&members.event_type));
+    let (form, type_name) = match (written.0, written.1.or(event_type)) {
         (Some(name), _) => (Form::IdentityNotification, name.to_owned()),
         (None, Some(name)) => (Form::EventPublishing, name.to_owned()),
         (None, None) => return Err(NotificationError::Untyped),

@@ -27,6 +27,8 @@ keyword_enum! {
         EventPublishing = "event_publishing",
         /// The posture audit (SES identity state against DNS).
         Audit = "audit",
+        /// One of SES's service events on EventBridge (sending status, VDM advice).
+        SesServiceEvent = "ses_service_event",
     }
 }
 

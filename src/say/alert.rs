@@ -65,27 +65,25 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
         .as_deref()
         .map(|m| sanitize(m, FIELD_LIMIT));
     let severity = finding.severity().as_str().to_ascii_uppercase();
+    // Who the alert is about: the domain, or the account for a paused account.
+    let account = finding.facts.concerns_the_account();
+    let about = match (domain.is_empty(), account) {
+        (false, _) => domain.as_str(),
+        (true, true) => "the SES account",
+        (true, false) => "an unknown domain",
+    };
     let subject = truncate(
         &format!(
             "[{severity}] {kind} for {} (ses-dmarc-monitor)",
-            if domain.is_empty() {
-                "unknown domain"
-            } else {
-                &domain
-            }
+            about.trim_start_matches("an ")
         ),
         SUBJECT_LIMIT,
     );
 
     let mut body = String::new();
     body.push_str(&format!(
-        "{severity}: {} for {}\n\n",
-        explain::headline(kind),
-        if domain.is_empty() {
-            "an unknown domain"
-        } else {
-            &domain
-        }
+        "{severity}: {} for {about}\n\n",
+        explain::headline(kind)
     ));
     body.push_str("What happened\n");
     body.push_str(&format!("  {detail}\n\n"));
@@ -131,10 +129,10 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
             ("severity", finding.severity().as_str().to_owned()),
             (
                 "domain",
-                if domain.is_empty() {
-                    "unknown".into()
-                } else {
-                    domain
+                match (domain.is_empty(), account) {
+                    (false, _) => domain.clone(),
+                    (true, true) => "account".into(),
+                    (true, false) => "unknown".into(),
                 },
             ),
         ],
@@ -234,5 +232,27 @@ mod tests {
             "WARNING: a message carried a forged Authentication-Results header for an unknown domain"
         ));
         assert_eq!(alert.attributes[2], ("domain", "unknown".to_owned()));
+    }
+
+    #[test]
+    fn a_paused_account_is_named_as_the_account() {
+        let finding = Finding::new(
+            Facts::SendingPaused {
+                resource: None,
+                cause: Some("The complaint rate exceeded the limit.".into()),
+                origin: Some("AWS_MANAGED".into()),
+            },
+            None,
+            Source::SesServiceEvent,
+        );
+        let alert = compose(&finding, 0);
+        assert_eq!(
+            alert.subject,
+            "[CRITICAL] sending_paused for the SES account (ses-dmarc-monitor)"
+        );
+        assert!(alert.body.contains(
+            "SES paused sending for the account (by AWS): no mail leaves; the cause SES gives: The complaint rate exceeded the limit. Fix:"
+        ), "{}", alert.body);
+        assert_eq!(alert.attributes[2], ("domain", "account".to_owned()));
     }
 }

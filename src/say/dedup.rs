@@ -45,6 +45,16 @@ impl Deduper {
     /// Decides for one finding at `now`. A key is new when it was never sent or its window
     /// has passed; a new key always goes out, whatever its severity above the threshold.
     pub fn decide(&mut self, finding: &Finding, now: Instant) -> Decision {
+        // A recovery ends the incident an alert was sent for: it goes out, whatever its
+        // severity, and the next occurrence pages again.
+        if let Some(cleared) = finding.facts.clears()
+            && self
+                .seen
+                .remove(&(cleared, finding.domain.clone()))
+                .is_some()
+        {
+            return Decision::Send { suppressed: 0 };
+        }
         if finding.severity() < self.min_severity {
             return Decision::BelowThreshold;
         }

@@ -11,6 +11,7 @@ use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
 use crate::judge::auth_rejection::Failed;
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
 use crate::read::observation::{IdentifierCheck, SesVerdicts, Source};
+use crate::read::service_event::RecommendationType;
 use crate::say::findings::{
     Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
 };
@@ -48,6 +49,12 @@ pub enum Remedy<'a> {
     /// The receiver requires authenticated mail and nothing passed.
     AuthenticateFully,
     NoChangeUnlessRepeated,
+    /// SES paused sending.
+    FixThePauseCause,
+    /// VDM's own advice.
+    FollowTheAdvisor,
+    /// A recovery.
+    NothingToDo,
 }
 
 impl fmt::Display for Remedy<'_> {
@@ -101,6 +108,13 @@ impl fmt::Display for Remedy<'_> {
             Self::NoChangeUnlessRepeated => {
                 f.write_str("No change is needed unless this repeats; compare with the raw message.")
             }
+            Self::FixThePauseCause => f.write_str(
+                "Read the cause on the SES console's reputation page for this resource and fix it; then re-enable sending (a customer-managed pause) or ask AWS to review it (an AWS-managed one). No mail leaves until then.",
+            ),
+            Self::FollowTheAdvisor => f.write_str(
+                "Open the recommendation in the SES console (Virtual Deliverability Manager, Advisor) and apply it.",
+            ),
+            Self::NothingToDo => f.write_str("No action is needed."),
         }
     }
 }
@@ -148,6 +162,14 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
         | Facts::DmarcMismatch { .. }
         | Facts::ForgedAuthResults { .. }
         | Facts::HeadersTruncated => Remedy::NoChangeUnlessRepeated,
+        Facts::SendingPaused { .. } => Remedy::FixThePauseCause,
+        Facts::AdvisorRecommendation { kind, .. } => match kind {
+            RecommendationType::Dkim => Remedy::CheckDkim,
+            RecommendationType::Spf => Remedy::CheckMailFromSpf,
+            RecommendationType::Dmarc => Remedy::PublishDmarc { domain: None },
+            _ => Remedy::FollowTheAdvisor,
+        },
+        Facts::SendingResumed { .. } | Facts::AdvisorResolved { .. } => Remedy::NothingToDo,
     }
 }
 
@@ -156,7 +178,7 @@ pub fn detail(finding: &Finding) -> String {
     let mut text = statement(finding);
     if matches!(
         finding.source,
-        Source::SesNotification | Source::EventPublishing | Source::Audit
+        Source::SesNotification | Source::EventPublishing | Source::Audit | Source::SesServiceEvent
     ) {
         let _ = write!(text, ". Fix: {}", remedy(&finding.facts));
     }
@@ -410,7 +432,58 @@ fn statement(finding: &Finding) -> String {
         Facts::DkimNotSigning { domain } => format!(
             "SES does not DKIM-sign mail from {domain}: only SPF can align, and only with a custom MAIL FROM"
         ),
+        Facts::SendingPaused {
+            resource,
+            cause,
+            origin,
+        } => format!(
+            "SES paused sending for {}{}: no mail leaves{}",
+            resource.as_deref().unwrap_or("the account"),
+            match origin.as_deref() {
+                Some("AWS_MANAGED") => " (by AWS)",
+                Some("CUSTOMER_MANAGED") => " (by someone in the account)",
+                _ => "",
+            },
+            cause
+                .as_deref()
+                .map(|c| format!("; the cause SES gives: {}", their_words(c)))
+                .unwrap_or_default()
+        ),
+        Facts::SendingResumed { resource, status } => format!(
+            "SES resumed sending for {}{}",
+            resource.as_deref().unwrap_or("the account"),
+            status
+                .as_deref()
+                .map(|s| format!(" (status {s})"))
+                .unwrap_or_default()
+        ),
+        Facts::AdvisorRecommendation {
+            kind,
+            impact,
+            description,
+            ..
+        } => format!(
+            "Virtual Deliverability Manager advises on {kind} for {domain}{}: {}",
+            impact
+                .as_deref()
+                .map(|i| format!(" (impact {i})"))
+                .unwrap_or_default(),
+            description
+                .as_deref()
+                .map_or("no description given", their_words)
+        ),
+        Facts::AdvisorResolved { kind, .. } => {
+            format!(
+                "Virtual Deliverability Manager resolved its {kind} recommendation for {domain}"
+            )
+        }
     }
+}
+
+/// A sentence someone else wrote, without its closing full stop, so that it can stand
+/// inside ours.
+fn their_words(text: &str) -> &str {
+    text.trim_end().trim_end_matches('.')
 }
 
 /// What a receiver found, as a phrase.
@@ -538,6 +611,10 @@ pub fn headline(kind: Kind) -> &'static str {
         Kind::MailFromSpfMissing => "the custom MAIL FROM domain's SPF record is missing or wrong",
         Kind::DkimDnsMissing => "the identity's DKIM DNS records are missing or wrong",
         Kind::DkimNotSigning => "SES does not DKIM-sign this identity's mail",
+        Kind::SendingPaused => "SES paused sending: no mail leaves",
+        Kind::SendingResumed => "SES resumed sending",
+        Kind::AdvisorRecommendation => "Virtual Deliverability Manager advises on authentication",
+        Kind::AdvisorResolved => "Virtual Deliverability Manager resolved its advice",
     }
 }
 

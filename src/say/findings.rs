@@ -15,6 +15,7 @@ use crate::read::identity_state::{
 use crate::read::keyword::keyword_enum;
 use crate::read::notification::IdentityArn;
 use crate::read::observation::{EnvelopeSender, IdentifierCheck, SesVerdicts, Source};
+use crate::read::service_event::RecommendationType;
 use std::sync::Arc;
 
 keyword_enum! {
@@ -38,6 +39,10 @@ keyword_enum! {
         MailFromSpfMissing = "mail_from_spf_missing",
         DkimDnsMissing = "dkim_dns_missing",
         DkimNotSigning = "dkim_not_signing",
+        SendingPaused = "sending_paused",
+        SendingResumed = "sending_resumed",
+        AdvisorRecommendation = "advisor_recommendation",
+        AdvisorResolved = "advisor_resolved",
     }
 }
 
@@ -214,6 +219,28 @@ pub enum Facts {
     DkimNotSigning {
         domain: String,
     },
+    /// SES paused sending for the account, a tenant or a configuration set.
+    SendingPaused {
+        resource: Option<String>,
+        cause: Option<String>,
+        /// `AWS_MANAGED` (SES's enforcement) or `CUSTOMER_MANAGED`.
+        origin: Option<String>,
+    },
+    SendingResumed {
+        resource: Option<String>,
+        status: Option<String>,
+    },
+    /// Virtual Deliverability Manager advises on DKIM, SPF or DMARC.
+    AdvisorRecommendation {
+        kind: RecommendationType,
+        impact: Option<String>,
+        description: Option<String>,
+        resource: Option<String>,
+    },
+    AdvisorResolved {
+        kind: RecommendationType,
+        resource: Option<String>,
+    },
 }
 
 impl Facts {
@@ -237,6 +264,27 @@ impl Facts {
             Self::MailFromSpfMissing { .. } => Kind::MailFromSpfMissing,
             Self::DkimDnsMissing { .. } => Kind::DkimDnsMissing,
             Self::DkimNotSigning { .. } => Kind::DkimNotSigning,
+            Self::SendingPaused { .. } => Kind::SendingPaused,
+            Self::SendingResumed { .. } => Kind::SendingResumed,
+            Self::AdvisorRecommendation { .. } => Kind::AdvisorRecommendation,
+            Self::AdvisorResolved { .. } => Kind::AdvisorResolved,
+        }
+    }
+
+    /// About the account as a whole, not a domain: always in the monitored scope.
+    pub fn concerns_the_account(&self) -> bool {
+        matches!(
+            self,
+            Self::SendingPaused { .. } | Self::SendingResumed { .. }
+        )
+    }
+
+    /// The kind of incident these facts end, when they report a recovery.
+    pub fn clears(&self) -> Option<Kind> {
+        match self {
+            Self::SendingResumed { .. } => Some(Kind::SendingPaused),
+            Self::AdvisorResolved { .. } => Some(Kind::AdvisorRecommendation),
+            _ => None,
         }
     }
 
@@ -267,7 +315,8 @@ impl Kind {
             | Self::MailFromStatus
             | Self::DmarcFail
             | Self::MailFromMxMissing
-            | Self::DkimDnsMissing => Severity::Critical,
+            | Self::DkimDnsMissing
+            | Self::SendingPaused => Severity::Critical,
             Self::SpfUnaligned
             | Self::DkimUnaligned
             | Self::StrictSpfAlignment
@@ -276,10 +325,14 @@ impl Kind {
             | Self::AuthComplaint
             | Self::ForgedAuthResults
             | Self::MailFromSpfMissing
-            | Self::DkimNotSigning => Severity::Warning,
-            Self::SpfFail | Self::DkimFail | Self::VerdictMismatch | Self::HeadersTruncated => {
-                Severity::Info
-            }
+            | Self::DkimNotSigning
+            | Self::AdvisorRecommendation => Severity::Warning,
+            Self::SpfFail
+            | Self::DkimFail
+            | Self::VerdictMismatch
+            | Self::HeadersTruncated
+            | Self::SendingResumed
+            | Self::AdvisorResolved => Severity::Info,
         }
     }
 }

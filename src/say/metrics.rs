@@ -97,8 +97,8 @@ impl Metrics {
     /// Counts the outcomes of one invocation. Evaluations and findings count only for
     /// domains `in_scope` (the monitored ones; `None` asks about findings naming no domain);
     /// every record counts as a message.
-    pub fn from_outcomes(
-        outcomes: &[RecordOutcome],
+    pub fn from_outcomes<'a>(
+        outcomes: impl IntoIterator<Item = &'a RecordOutcome>,
         in_scope: impl Fn(Option<&str>) -> bool,
     ) -> Self {
         let mut metrics = Self::default();
@@ -150,7 +150,7 @@ impl Metrics {
                         .set(Metric::Messages, 1);
                 }
             }
-            RecordOutcome::Skipped { .. } => {}
+            RecordOutcome::Service { .. } | RecordOutcome::Skipped { .. } => {}
             RecordOutcome::Failed(error) if !error.is_transient() => {
                 self.total.add(Metric::MalformedEvents, 1);
             }
@@ -159,7 +159,7 @@ impl Metrics {
         for finding in outcome
             .findings()
             .iter()
-            .filter(|f| in_scope(f.domain.as_deref()))
+            .filter(|f| in_scope(f.domain.as_deref()) || f.facts.concerns_the_account())
         {
             let counts = by_domain.entry(finding.domain.as_deref()).or_default();
             counts.add(Metric::Findings, 1);

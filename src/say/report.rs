@@ -6,6 +6,7 @@ use crate::judge::posture::AuditReport;
 use crate::judge::received::OrgSource;
 use crate::pipeline::RecordOutcome;
 use crate::read::observation::Observation;
+use crate::read::service_event::ServiceEvent;
 use crate::say::explain::{self, describe_identifier};
 use crate::say::findings::{Finding, Severity};
 use serde::Serialize;
@@ -45,6 +46,7 @@ pub struct Tally {
     pub unreadable: usize,
     pub analyzed: usize,
     pub feedback: usize,
+    pub service: usize,
     pub skipped: usize,
     pub failed: usize,
     pub critical: usize,
@@ -61,6 +63,7 @@ impl Tally {
                 self.offline |= *org_source == OrgSource::PublicSuffixList;
             }
             RecordOutcome::Feedback { .. } => self.feedback += 1,
+            RecordOutcome::Service { .. } => self.service += 1,
             RecordOutcome::Skipped { .. } => self.skipped += 1,
             RecordOutcome::Failed(_) => self.failed += 1,
         }
@@ -74,8 +77,13 @@ impl Tally {
     }
 
     pub fn summary(&self) -> String {
+        let service = if self.service > 0 {
+            format!(", {} SES service event(s)", self.service)
+        } else {
+            String::new()
+        };
         let mut line = format!(
-            "Summary: {} input(s), {} message(s) analyzed, {} feedback notification(s), {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
+            "Summary: {} input(s), {} message(s) analyzed, {} feedback notification(s){service}, {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
             self.inputs,
             self.analyzed,
             self.feedback,
@@ -161,6 +169,14 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
                 let _ = writeln!(out, "  note: {note}");
             }
         }
+        RecordOutcome::Service { event, findings } => {
+            let _ = writeln!(
+                out,
+                "{input} [record {record}] SES service event: {}",
+                describe_service_event(event)
+            );
+            write_findings(&mut out, findings);
+        }
         RecordOutcome::Skipped { reason } => {
             let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
         }
@@ -169,6 +185,30 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
         }
     }
     out
+}
+
+/// One line about a service event, for the report.
+fn describe_service_event(event: &ServiceEvent) -> String {
+    match event {
+        ServiceEvent::SendingStatus {
+            enabled, resource, ..
+        } => format!(
+            "sending {} for {}",
+            if *enabled { "resumed" } else { "paused" },
+            resource.as_deref().unwrap_or("the account")
+        ),
+        ServiceEvent::Advisor {
+            open, kind, impact, ..
+        } => format!(
+            "advisor recommendation {} ({}{})",
+            if *open { "opened" } else { "resolved" },
+            kind.as_ref().map_or("no type", |k| k.as_str()),
+            impact
+                .as_deref()
+                .map(|i| format!(", impact {i}"))
+                .unwrap_or_default()
+        ),
+    }
 }
 
 fn write_findings(out: &mut String, findings: &[Finding]) {

@@ -1,9 +1,14 @@
-//! The inputs named on the command line: files, directories (every `*.json` and `*.eml` below,
-//! sorted) and `-` for stdin, each read only when its turn comes, so a large directory never
-//! sits in memory at once.
+//! The inputs named on the command line: files, directories (every `*.json`, `*.jsonl`, `*.eml`
+//! and `*.gz` below, sorted) and `-` for stdin, each read only when its turn comes, so a large
+//! directory never sits in memory at once. Gzip is decompressed whatever the name: Firehose
+//! writes compressed exports without an extension.
 
+use flate2::read::MultiGzDecoder;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+/// What one decompressed input may grow to: a Firehose export is megabytes, a gzip bomb more.
+const MAX_DECOMPRESSED: u64 = 512 * 1024 * 1024;
 
 /// One input to read: a file, or stdin.
 pub(crate) enum Input {
@@ -20,15 +25,17 @@ impl Input {
         }
     }
 
-    /// Its bytes.
+    /// Its bytes, decompressed when they are gzip.
     pub(crate) fn read(&self) -> io::Result<Vec<u8>> {
-        match self {
-            Self::File(path) => std::fs::read(path),
+        let bytes = match self {
+            Self::File(path) => std::fs::read(path)?,
             Self::Stdin => {
                 let mut bytes = Vec::new();
-                io::stdin().read_to_end(&mut bytes).map(|_| bytes)
+                io::stdin().read_to_end(&mut bytes)?;
+                bytes
             }
-        }
+        };
+        gunzip(bytes)
     }
 }
 
@@ -55,6 +62,25 @@ pub(crate) fn list(paths: &[PathBuf]) -> (Vec<Input>, usize) {
     (inputs, unreadable)
 }
 
+/// `bytes` decompressed when they open with gzip's magic number, else as they are.
+fn gunzip(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
+    if !bytes.starts_with(&[0x1f, 0x8b]) {
+        return Ok(bytes);
+    }
+    let mut out = Vec::new();
+    MultiGzDecoder::new(bytes.as_slice())
+        .take(MAX_DECOMPRESSED + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| io::Error::new(e.kind(), format!("not valid gzip: {e}")))?;
+    if out.len() as u64 > MAX_DECOMPRESSED {
+        return Err(io::Error::other(format!(
+            "decompresses to more than {} MiB",
+            MAX_DECOMPRESSED / 1024 / 1024
+        )));
+    }
+    Ok(out)
+}
+
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
@@ -62,7 +88,7 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
             walk(&path, files)?;
         } else if path
             .extension()
-            .is_some_and(|ext| ext == "json" || ext == "eml")
+            .is_some_and(|ext| ext == "json" || ext == "jsonl" || ext == "eml" || ext == "gz")
         {
             files.push(path);
         }

@@ -21,6 +21,7 @@ use crate::read::input::InputError;
 use crate::say::findings::Finding;
 use crate::say::metrics::Metrics;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::Diagnostic;
 use std::collections::BTreeMap;
 
@@ -108,15 +109,26 @@ pub struct Invocation<T> {
     pub result: Result<T, HandlerError>,
 }
 
-/// Runs every record, logs each outcome and publishes the findings about monitored domains.
-/// Returns the records' errors, in order, unless delivering findings failed.
+/// What went wrong in an invocation whose event was read: each failed record, and each record
+/// whose findings could not be delivered, by its SQS message id (`None` outside SQS).
+#[derive(Debug, Default)]
+struct Failures {
+    records: Vec<(Option<String>, RecordError)>,
+    undelivered: Vec<Option<String>>,
+    delivery: Option<SinkError>,
+    /// Whether the event was an SQS batch (then failures are reported per message).
+    sqs: bool,
+}
+
+/// Runs every record, logs each outcome and publishes the findings about monitored domains
+/// (and those about the account as a whole, such as a paused account).
 async fn process<F, D, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
     settings: &Settings,
-) -> (Processed, Result<Vec<RecordError>, HandlerError>)
+) -> (Processed, Result<Failures, HandlerError>)
 where
     F: FactSource,
     D: IdentityDirectory,
@@ -124,7 +136,7 @@ where
     S: FindingSink,
 {
     scope.refresh().await;
-    let outcomes = match pipeline::run(event, ports, settings).await {
+    let outcomes = match pipeline::run_records(event, ports, settings).await {
         Ok(outcomes) => outcomes,
         Err(error) => {
             let mut processed = Processed {
@@ -136,19 +148,23 @@ where
             return (processed, Err(HandlerError::Input(error)));
         }
     };
+    let in_scope =
+        |f: &Finding| scope.covers(f.domain.as_deref()) || f.facts.concerns_the_account();
     let mut processed = Processed {
         total: outcomes.len(),
-        metrics: Metrics::from_outcomes(&outcomes, |d| scope.covers(d)),
+        metrics: Metrics::from_outcomes(outcomes.iter().map(|(_, o)| o), |d| scope.covers(d)),
         ..Processed::default()
     };
-    let mut sink_error = None;
-    let mut failures = Vec::new();
-    for (record, outcome) in outcomes.into_iter().enumerate() {
+    let mut failures = Failures {
+        sqs: outcomes.iter().any(|(id, _)| id.is_some()),
+        ..Failures::default()
+    };
+    for (record, (id, outcome)) in outcomes.into_iter().enumerate() {
         log_outcome(record, &outcome, &mut processed);
         let findings: Vec<Finding> = outcome
             .findings()
             .iter()
-            .filter(|f| scope.covers(f.domain.as_deref()))
+            .filter(|f| in_scope(f))
             .cloned()
             .collect();
         let ignored = outcome.findings().len() - findings.len();
@@ -157,17 +173,14 @@ where
         }
         // Every record's findings are tried even after a failure; the first error is kept.
         if let Err(error) = sink.publish(&findings).await {
-            sink_error.get_or_insert(error);
+            failures.undelivered.push(id.clone());
+            failures.delivery.get_or_insert(error);
         }
         if let RecordOutcome::Failed(error) = outcome {
-            failures.push(error);
+            failures.records.push((id, error));
         }
     }
-    let result = match sink_error {
-        Some(error) => Err(error.into()),
-        None => Ok(failures),
-    };
-    (processed, result)
+    (processed, Ok(failures))
 }
 
 fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed) {
@@ -205,6 +218,9 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
                 .unknown_values
                 .extend(summary.unknown_values.iter().cloned());
         }
+        RecordOutcome::Service { event, findings } => {
+            tracing::info!(record, event = ?event, findings = findings.len(), "SES service event");
+        }
         RecordOutcome::Skipped { reason } => {
             tracing::info!(record, reason = %reason, "skipped");
         }
@@ -220,7 +236,11 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
 }
 
 /// The error for failed records: the first one's cause, and how many failed of how many.
-fn records_error(failures: Vec<RecordError>, total: usize) -> Option<HandlerError> {
+fn records_error(
+    failures: impl IntoIterator<Item = RecordError>,
+    total: usize,
+) -> Option<HandlerError> {
+    let failures: Vec<RecordError> = failures.into_iter().collect();
     let failed = failures.len();
     let first = failures.into_iter().next()?;
     Some(HandlerError::Records {
@@ -246,52 +266,96 @@ where
     Sc: DomainScope,
     S: FindingSink,
 {
-    let (processed, published) = process(event, ports, scope, sink, settings).await;
-    let result = match published.map(|failures| records_error(failures, processed.total)) {
-        Err(error) | Ok(Some(error)) => Err(error),
-        Ok(None) => {
-            let mut disposition = SimpleEmailDisposition::default();
-            disposition.disposition = "CONTINUE".to_owned();
-            Ok(disposition)
-        }
+    let (processed, processed_ok) = process(event, ports, scope, sink, settings).await;
+    let result = match processed_ok {
+        Err(error) => Err(error),
+        Ok(Failures {
+            delivery: Some(error),
+            ..
+        }) => Err(error.into()),
+        Ok(failures) => match records_error(
+            failures.records.into_iter().map(|(_, e)| e),
+            processed.total,
+        ) {
+            Some(error) => Err(error),
+            None => {
+                let mut disposition = SimpleEmailDisposition::default();
+                disposition.disposition = "CONTINUE".to_owned();
+                Ok(disposition)
+            }
+        },
     };
     Invocation { processed, result }
+}
+
+/// What the feedback function answers: nothing for SNS and EventBridge events (a failure
+/// fails the invocation), a partial batch response for SQS batches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedbackAnswer {
+    Acknowledged,
+    /// The SQS messages to deliver again; the others are deleted from the queue.
+    Batch(SqsBatchResponse),
 }
 
 /// The feedback function. Poison records (not JSON, unknown shape) are logged and counted,
 /// then acknowledged: a retry cannot fix them. Transient failures (a throttled lookup, an
 /// alert not published) fail the invocation so Lambda retries and the failure destination
-/// keeps what still fails.
+/// keeps what still fails; in an SQS batch only their messages are returned to the queue
+/// (`batchItemFailures`), so one bad record never replays the others.
 pub async fn feedback<F, D, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
     settings: &Settings,
-) -> Invocation<()>
+) -> Invocation<FeedbackAnswer>
 where
     F: FactSource,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
 {
-    let (processed, published) = process(event, ports, scope, sink, settings).await;
-    let result = match published {
+    let (processed, processed_ok) = process(event, ports, scope, sink, settings).await;
+    let result = match processed_ok {
         Err(HandlerError::Input(error)) => {
             tracing::error!(error = %error, "poison event acknowledged");
-            Ok(())
+            Ok(FeedbackAnswer::Acknowledged)
         }
         Err(error) => Err(error),
+        Ok(failures) if failures.sqs => Ok(FeedbackAnswer::Batch(batch_response(failures))),
+        Ok(Failures {
+            delivery: Some(error),
+            ..
+        }) => Err(error.into()),
         // Poison records are acknowledged; the transient ones are retried.
         Ok(failures) => {
             let transient = failures
+                .records
                 .into_iter()
-                .filter(RecordError::is_transient)
-                .collect();
-            records_error(transient, processed.total).map_or(Ok(()), Err)
+                .map(|(_, e)| e)
+                .filter(RecordError::is_transient);
+            records_error(transient, processed.total).map_or(Ok(FeedbackAnswer::Acknowledged), Err)
         }
     };
     Invocation { processed, result }
+}
+
+/// The SQS messages to deliver again: those whose record failed transiently and those whose
+/// findings could not be delivered. Poison records are acknowledged (logged and counted).
+fn batch_response(failures: Failures) -> SqsBatchResponse {
+    let mut ids: Vec<String> = failures
+        .records
+        .into_iter()
+        .filter(|(_, error)| error.is_transient())
+        .filter_map(|(id, _)| id)
+        .chain(failures.undelivered.into_iter().flatten())
+        .collect();
+    ids.dedup();
+    let mut response = SqsBatchResponse::default();
+    for id in ids {
+        response.add_failure(id);
+    }
+    response
 }
 
 /// What one audit run did.

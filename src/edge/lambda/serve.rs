@@ -3,9 +3,10 @@
 //! metrics, and answer the runtime (a failure as a [`Diagnostic`] that keeps its causes).
 
 use crate::edge::config::init_tracing;
-use crate::edge::lambda::handler;
+use crate::edge::lambda::handler::{self, FeedbackAnswer};
 use crate::edge::lambda::wiring::Wiring;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -29,11 +30,13 @@ impl Function {
     }
 }
 
-/// What a function answers: the receipt rule's disposition, or nothing.
+/// What a function answers: the receipt rule's disposition, an SQS partial batch response,
+/// or nothing.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 enum Answer {
     Disposition(SimpleEmailDisposition),
+    Batch(SqsBatchResponse),
     Acknowledged,
 }
 
@@ -65,10 +68,11 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                 Function::Feedback => {
                     let invocation =
                         Box::pin(handler::feedback(bytes, ports, scope, sink, settings)).await;
-                    (
-                        invocation.processed,
-                        invocation.result.map(|()| Answer::Acknowledged),
-                    )
+                    let answer = invocation.result.map(|answer| match answer {
+                        FeedbackAnswer::Acknowledged => Answer::Acknowledged,
+                        FeedbackAnswer::Batch(batch) => Answer::Batch(batch),
+                    });
+                    (invocation.processed, answer)
                 }
             };
             wiring.emit_metrics(&processed);
