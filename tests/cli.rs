@@ -344,3 +344,83 @@ fn a_bad_identity_state_file_is_named() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_message_without_from_is_not_called_ok() {
+    let text = std::fs::read_to_string(event("receipt-aligned.json")).unwrap_or_default();
+    let mut document: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mail = &mut document["Records"][0]["ses"]["mail"];
+    mail["commonHeaders"]["from"] = serde_json::json!([]);
+    if let Some(headers) = mail["headers"].as_array_mut() {
+        headers.retain(|h| h["name"] != "From");
+    }
+    let output = run(&["analyze", "-"], Some(document.to_string().as_bytes()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("alignment cannot be judged"), "{stdout}");
+    assert!(!stdout.contains("ok:"), "{stdout}");
+}
+
+#[test]
+fn an_error_line_names_its_record_once() {
+    let output = run(
+        &["analyze", "-"],
+        Some(br#"{"Records": [{"unexpected": 1}]}"#),
+    );
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let naming: Vec<&str> = all.lines().filter(|l| l.contains("record 0")).collect();
+    assert!(!naming.is_empty(), "{all}");
+    assert!(
+        naming.iter().all(|l| l.matches("record 0").count() == 1),
+        "{all}"
+    );
+    assert_eq!(output.status.code(), Some(2), "{all}");
+}
+
+#[test]
+fn firehose_exports_are_read_plain_gzipped_and_without_extension() {
+    use flate2::{Compression, write::GzEncoder};
+    let dir = std::env::temp_dir().join(format!("sdm-firehose-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let export = std::fs::read(event("firehose-export.jsonl")).unwrap_or_default();
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&export).unwrap_or_else(|e| panic!("{e}"));
+    let gz = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    // Firehose names its objects `<stream>-<n>-<date>-<uuid>`, with no extension.
+    let bare = dir.join("ses-events-1-2026-11-06-09-00-00-0a1b2c3d");
+    std::fs::write(dir.join("2026-11-06.jsonl.gz"), &gz).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&bare, &gz).unwrap_or_else(|e| panic!("{e}"));
+    // A directory walk takes `.gz`; a file named on the command line is read whatever its name.
+    let output = run(
+        &[
+            "analyze",
+            "--format",
+            "json",
+            &dir.display().to_string(),
+            &bare.display().to_string(),
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}");
+    let lines = json_lines(&output);
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["kind"] == "auth_bounce" && l["record"] == 2)
+    );
+
+    // A truncated upload: the broken line is an error, the others still count.
+    let mut broken = export.clone();
+    broken.extend_from_slice(b"{\"eventType\": \"Bounce\", \"mail\": {\n");
+    let output = run(&["analyze", "--format", "json", "-"], Some(&broken));
+    assert_eq!(kinds(&output), ["auth_bounce"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("record 3"), "{stderr}");
+    assert_eq!(output.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -4,14 +4,16 @@
 
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use lambda_runtime::Diagnostic;
-use ses_dmarc_monitor::edge::lambda::handler::{self, HandlerError};
+use ses_dmarc_monitor::edge::lambda::handler::{self, FeedbackAnswer, HandlerError};
 use ses_dmarc_monitor::pipeline::RecordError;
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
-use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory, NoDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
-use ses_dmarc_monitor::ports::scope::Everything;
-use ses_dmarc_monitor::ports::sink::MemorySink;
-use ses_dmarc_monitor::say::findings::Kind;
+use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
+use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
+use ses_dmarc_monitor::read::identity_state::IdentityState;
+use ses_dmarc_monitor::say::findings::{Finding, Kind};
+use std::sync::Arc;
 
 fn event(name: &str) -> serde_json::Value {
     let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -124,24 +126,16 @@ async fn an_unrecognized_event_is_a_clear_error() {
 /// A directory that is always throttled, as SESv2 is under load.
 struct Throttled;
 
-impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
-    async fn lookup(
-        &self,
-        identity: &str,
-    ) -> Result<
-        Option<std::sync::Arc<ses_dmarc_monitor::read::identity_state::IdentityState>>,
-        ses_dmarc_monitor::ports::directory::DirectoryError,
-    > {
-        Err(
-            ses_dmarc_monitor::ports::directory::DirectoryError::Transient {
-                identity: identity.to_owned(),
-                source: "TooManyRequestsException".into(),
-            },
-        )
+impl IdentityDirectory for Throttled {
+    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+        Err(DirectoryError::Transient {
+            identity: identity.to_owned(),
+            source: "TooManyRequestsException".into(),
+        })
     }
 }
 
-async fn invoke_feedback<D: ses_dmarc_monitor::ports::directory::IdentityDirectory>(
+async fn invoke_feedback<D: IdentityDirectory>(
     event: serde_json::Value,
     directory: &D,
 ) -> (Result<handler::Processed, HandlerError>, Vec<Kind>) {
@@ -239,4 +233,166 @@ async fn unknown_values_are_counted() {
     let (result, _) = invoke_feedback(bounce, &NoDirectory).await;
     let processed = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(processed.unknown_values, ["bounceSubType BrandNewSubType"]);
+}
+
+/// A directory throttled for one identity only.
+struct ThrottledFor(&'static str);
+
+impl IdentityDirectory for ThrottledFor {
+    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+        if identity == self.0 {
+            Throttled.lookup(identity).await
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// A sink that cannot deliver, as when SNS is down.
+struct Down;
+
+impl FindingSink for Down {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        if findings.is_empty() {
+            return Ok(());
+        }
+        Err(SinkError::Delivery {
+            count: findings.len(),
+            source: "InternalErrorException".into(),
+        })
+    }
+}
+
+/// One feedback invocation with offline facts, `scope` and `sink`.
+async fn feedback_with<D: IdentityDirectory, Sc: DomainScope, S: FindingSink>(
+    event: &serde_json::Value,
+    directory: &D,
+    scope: &Sc,
+    sink: &S,
+) -> handler::Invocation<FeedbackAnswer> {
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory,
+    };
+    handler::feedback(
+        event.to_string().as_bytes(),
+        ports,
+        scope,
+        sink,
+        &Settings::default(),
+    )
+    .await
+}
+
+/// One SQS message as Lambda delivers it.
+fn sqs_message(id: &str, body: &serde_json::Value) -> serde_json::Value {
+    let body = match body {
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    serde_json::json!({
+        "messageId": id, "receiptHandle": format!("handle-{id}"), "body": body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:eu-west-1:111122223333:feedback", "awsRegion": "eu-west-1"
+    })
+}
+
+fn failed_ids(answer: &FeedbackAnswer) -> Vec<&str> {
+    match answer {
+        FeedbackAnswer::Batch(response) => response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect(),
+        FeedbackAnswer::Acknowledged => panic!("an SQS batch gets a batch response"),
+    }
+}
+
+#[tokio::test]
+async fn an_sqs_batch_returns_only_the_messages_a_retry_can_fix() {
+    // An SNS envelope whose identity lookup is throttled, a poison notification, and an
+    // EventBridge bounce (raw message delivery of an EventBridge-to-SQS target).
+    let mut complaint = event("sns-complaint-auth-failure.json")["Records"][0]["Sns"].clone();
+    let message = complaint["Message"]
+        .as_str()
+        .unwrap_or_default()
+        .replace("identity/example.com", "identity/throttled.example");
+    complaint["Message"] = message.into();
+    let batch = serde_json::json!({"Records": [
+        sqs_message("m-throttled", &complaint),
+        sqs_message("m-poison", &serde_json::json!({"eventType": "Bounce", "mail": {}})),
+        sqs_message("m-bounce", &event("eventbridge-email-bounced.json")),
+    ]});
+    let sink = MemorySink::default();
+    let invocation = feedback_with(
+        &batch,
+        &ThrottledFor("throttled.example"),
+        &Everything,
+        &sink,
+    )
+    .await;
+    let answer = invocation.result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(failed_ids(&answer), ["m-throttled"]);
+    assert_eq!(sink.kinds(), [Kind::AuthBounce]);
+    assert_eq!(invocation.processed.malformed.len(), 1);
+    assert_eq!(invocation.processed.transient.len(), 1);
+
+    // Nothing fails: an empty list, so SQS deletes the whole batch.
+    let invocation = feedback_with(&batch, &NoDirectory, &Everything, &sink).await;
+    let answer = invocation.result.unwrap_or_else(|e| panic!("{e}"));
+    assert!(failed_ids(&answer).is_empty());
+}
+
+#[tokio::test]
+async fn an_sqs_batch_whose_alerts_cannot_be_sent_goes_back_to_the_queue() {
+    let batch = event("sqs-feedback-batch.json");
+    let invocation = feedback_with(&batch, &NoDirectory, &Everything, &Down).await;
+    let answer = invocation.result.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(failed_ids(&answer), ["5f0c-0001", "5f0c-0002", "5f0c-0003"]);
+
+    // Outside SQS the same failure fails the invocation, for Lambda to retry.
+    let invocation = feedback_with(
+        &event("eventbridge-email-bounced.json"),
+        &NoDirectory,
+        &Everything,
+        &Down,
+    )
+    .await;
+    assert!(matches!(invocation.result, Err(HandlerError::Sink(_))));
+}
+
+#[tokio::test]
+async fn eventbridge_events_reach_the_feedback_function() {
+    let sink = MemorySink::default();
+    let bounce = event("eventbridge-email-bounced.json");
+    let invocation = feedback_with(&bounce, &NoDirectory, &Everything, &sink).await;
+    assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
+    assert_eq!(sink.kinds(), [Kind::AuthBounce]);
+
+    // A paused account concerns every monitored domain, whichever are listed.
+    let monitored = DomainList::new(["example.com".to_owned()]);
+    let sink = MemorySink::default();
+    let paused = event("eventbridge-sending-paused.json");
+    let invocation = feedback_with(&paused, &NoDirectory, &monitored, &sink).await;
+    assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
+    assert_eq!(sink.kinds(), [Kind::SendingPaused]);
+
+    // Advice about a domain that is not monitored is not published; about one that is, it is.
+    let advice = event("eventbridge-advisor-dmarc.json");
+    let sink = MemorySink::default();
+    let _ = feedback_with(&advice, &NoDirectory, &monitored, &sink).await;
+    assert!(sink.kinds().is_empty());
+    let monitored = DomainList::new(["example.org".to_owned()]);
+    let _ = feedback_with(&advice, &NoDirectory, &monitored, &sink).await;
+    assert_eq!(sink.kinds(), [Kind::AdvisorRecommendation]);
+
+    // An EventBridge event of another service is acknowledged, not analyzed.
+    let other = serde_json::json!({"version": "0", "id": "1", "detail-type": "EC2 Instance State-change Notification",
+        "source": "aws.ec2", "account": "111122223333", "time": "2026-11-05T10:00:00Z",
+        "region": "eu-west-1", "resources": [], "detail": {"state": "running"}});
+    let sink = MemorySink::default();
+    let invocation = feedback_with(&other, &NoDirectory, &Everything, &sink).await;
+    assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
+    assert!(sink.kinds().is_empty());
 }

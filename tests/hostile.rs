@@ -162,6 +162,8 @@ async fn assert_one_record_fails(input: &str, why: &str) {
 
 #[tokio::test]
 async fn numbers_where_strings_belong() {
+    // An address, a verdict or a type that is not text cannot be judged: the record fails,
+    // naming it.
     let cases = [
         (
             r#"{"Records":[{"ses":{"mail":{"source":5,"headers":[]},"receipt":{}}}]}"#,
@@ -190,5 +192,19 @@ async fn numbers_where_strings_belong() {
     ];
     for (case, expected) in cases {
         assert_one_record_fails(case, expected).await;
+    }
+    // An id or a status code written as a number is read as text: the record is not lost.
+    for case in [
+        r#"{"eventType":"Complaint","mail":{"messageId":4,"sourceArn":5},"complaint":{}}"#,
+        r#"{"eventType":"Bounce","mail":{},"bounce":{"bouncedRecipients":[{"status":550,"diagnosticCode":1}]}}"#,
+    ] {
+        let outcomes = run(case.as_bytes()).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            matches!(
+                &outcomes[..],
+                [RecordOutcome::Analyzed { .. } | RecordOutcome::Feedback { .. }]
+            ),
+            "{case}: {outcomes:?}"
+        );
     }
 }

@@ -298,3 +298,113 @@ async fn real_ses_payloads_are_understood() {
         "{unknown:?}"
     );
 }
+
+/// What a record came to: its event and the kinds of its findings, to compare transports.
+fn gist(outcome: &RecordOutcome) -> String {
+    match outcome {
+        RecordOutcome::Feedback { summary, findings } => format!(
+            "{} {:?}",
+            summary.event,
+            findings.iter().map(|f| f.kind()).collect::<Vec<_>>()
+        ),
+        other => panic!("not feedback: {other:?}"),
+    }
+}
+
+/// The SES developer guide's event-publishing examples (`ses/awsdocs-json`, from
+/// awsdocs/amazon-ses-developer-guide), delivered the ways real deployments receive them:
+/// as a Firehose export (one record per line, as the guide's "Contents of event data that
+/// Amazon SES publishes to Firehose" says), as EventBridge events (`aws_lambda_events`'
+/// envelope, with the detail-types of EventBridge's SES event reference), and as SQS
+/// messages holding either the raw notification or its SNS envelope. Each transport gives
+/// what the record gives on its own.
+#[tokio::test]
+async fn the_guides_event_examples_arrive_by_every_transport() {
+    use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    let Some(dir) = vectors() else { return };
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &NoDirectory,
+    };
+    let run = |bytes: Vec<u8>| async move {
+        pipeline::run(&bytes, ports, &Settings::default())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .iter()
+            .map(gist)
+            .collect::<Vec<_>>()
+    };
+    let detail_type = |event_type: &str| match event_type {
+        "Bounce" => "Email Bounced",
+        "Complaint" => "Email Complaint Received",
+        "Delivery" => "Email Delivered",
+        "Send" => "Email Sent",
+        "Reject" => "Email Rejected",
+        "Open" => "Email Opened",
+        "Click" => "Email Clicked",
+        "Rendering Failure" => "Email Rendering Failed",
+        "DeliveryDelay" => "Email Delivery Delayed",
+        "Subscription" => "Email Subscribed",
+        other => panic!("no detail-type for {other}"),
+    };
+    let mut records: Vec<Value> = Vec::new();
+    for n in 1..=10 {
+        let prefix = format!("event-publishing-retrieving-firehose-examples__{n:02}__");
+        let path = std::fs::read_dir(dir.join("ses/awsdocs-json"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| {
+                p.file_name()
+                    .is_some_and(|f| f.to_string_lossy().starts_with(&prefix))
+            })
+            .unwrap_or_else(|| panic!("{prefix} missing"));
+        records.push(load(&path));
+    }
+    let mut alone = Vec::new();
+    for record in &records {
+        alone.extend(run(record.to_string().into_bytes()).await);
+    }
+    assert_eq!(alone.len(), 10);
+    assert!(alone[0].starts_with("Bounce"), "{alone:?}");
+
+    let export = records.iter().map(|r| format!("{r}\n")).collect::<String>();
+    assert_eq!(run(export.into_bytes()).await, alone, "Firehose export");
+
+    let mut bridged = Vec::new();
+    for record in &records {
+        let mut event = EventBridgeEvent::<Value>::default();
+        event.version = Some("0".into());
+        event.id = Some("6a7e8feb-b491-4cf7-a9f1-bf3703467718".into());
+        event.detail_type = detail_type(record["eventType"].as_str().unwrap_or_default()).into();
+        event.source = "aws.ses".into();
+        event.account = Some("123456789012".into());
+        event.region = Some("us-east-1".into());
+        event.resources = Some(Vec::new());
+        event.detail = record.clone();
+        let bytes = serde_json::to_vec(&event).unwrap_or_else(|e| panic!("{e}"));
+        bridged.extend(run(bytes).await);
+    }
+    assert_eq!(bridged, alone, "EventBridge");
+
+    for envelope in [false, true] {
+        let mut batch = SqsEvent::default();
+        for (n, record) in records.iter().enumerate() {
+            let body = if envelope {
+                serde_json::json!({"Type": "Notification", "MessageId": format!("sns-{n}"),
+                    "TopicArn": "arn:aws:sns:us-east-1:123456789012:ses-events",
+                    "Message": record.to_string(), "Timestamp": "2017-08-05T00:41:02.669Z"})
+                .to_string()
+            } else {
+                record.to_string()
+            };
+            let mut message = SqsMessage::default();
+            message.message_id = Some(format!("sqs-{n}"));
+            message.body = Some(body);
+            message.event_source = Some("aws:sqs".into());
+            batch.records.push(message);
+        }
+        let bytes = serde_json::to_vec(&batch).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(run(bytes).await, alone, "SQS, SNS envelope: {envelope}");
+    }
+}

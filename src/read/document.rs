@@ -105,6 +105,21 @@ impl<'de> Deserialize<'de> for MaybeString {
     }
 }
 
+/// A field read as text whatever SES wrote: a string as it is, a number (an id or a code
+/// written without quotes) in its decimal form, anything else as absent. For the fields a
+/// decision reads, so an unexpected form loses that field, never the record.
+pub(crate) fn lenient_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<String>, D::Error> {
+    Ok(
+        match Option::<serde_json::Value>::deserialize(deserializer)? {
+            Some(serde_json::Value::String(text)) => Some(text),
+            Some(serde_json::Value::Number(number)) => Some(number.to_string()),
+            _ => None,
+        },
+    )
+}
+
 /// The string a member holds; `None` when absent or not a string.
 pub(crate) fn text(member: &Option<MaybeString>) -> Option<&str> {
     member.as_ref().and_then(|m| m.0.as_deref())

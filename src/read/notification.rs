@@ -7,7 +7,7 @@
 //! so a new value is reported and counted. Recipient addresses are personal data: only their
 //! domains are kept, at deserialization, so no later code can log an address by mistake.
 
-use crate::read::document::{Members, reason, text};
+use crate::read::document::{Members, lenient_text, reason, text};
 use crate::read::domain::domain_of_address;
 use crate::read::keyword::keyword_enum;
 use crate::read::receipt::{CommonHeaders, Header};
@@ -131,9 +131,9 @@ pub struct SentMail {
     #[serde(default, rename = "source", deserialize_with = "address_domain")]
     pub source_domain: Option<String>,
     /// `arn:aws:ses:<region>:<account>:identity/<identity>`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub source_arn: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub message_id: Option<String>,
     /// Present only when the identity includes original headers in notifications.
     #[serde(default)]
@@ -159,10 +159,10 @@ pub struct Recipient {
     #[serde(default, rename = "emailAddress", deserialize_with = "address_domain")]
     pub domain: Option<String>,
     /// Enhanced status code (RFC 3463), e.g. `5.7.26`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
     /// The receiving server's reply, e.g. `smtp; 550-5.7.26 …`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub diagnostic_code: Option<String>,
 }
 
@@ -218,14 +218,14 @@ fn undetermined_delay() -> DelayType {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Reject {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderingFailure {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_text")]
     pub template_name: Option<String>,
 }
 
@@ -435,5 +435,38 @@ mod tests {
         ] {
             assert_eq!(IdentityArn::parse(bad), None, "{bad}");
         }
+    }
+
+    /// SES's documented delivery example once carried `processingTimeMillis` as a string
+    /// ("546", the SES developer guide's notification examples); timestamps come as ISO text,
+    /// epoch numbers or arrays, and ids without quotes. None of that may cost the record, and
+    /// what decisions read keeps its meaning.
+    #[test]
+    fn fields_no_decision_reads_are_never_fatal() {
+        let delivery = parse(
+            br#"{"notificationType":"Delivery","mail":{"timestamp":1762419600,
+                "source":"hello@example.com","sourceArn":"arn:aws:ses:eu-west-1:111122223333:identity/example.com",
+                "messageId":20261106,"destination":"a@example.net","headersTruncated":"false"},
+                "delivery":{"timestamp":[2026,11,6,9,0,2],"processingTimeMillis":"546",
+                "recipients":["a@example.net"],"smtpResponse":250,"reportingMTA":null}}"#,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(delivery.mail.message_id.as_deref(), Some("20261106"));
+        assert_eq!(delivery.mail.source_domain.as_deref(), Some("example.com"));
+        match delivery.event {
+            Event::Delivery(d) => assert_eq!(d.recipients, ["example.net"]),
+            other => panic!("{other:?}"),
+        }
+        let b = bounce(
+            r#"{"eventType":"Bounce","mail":{"messageId":{"odd":true}},"bounce":{"bounceType":"Permanent",
+                "bounceSubType":"General","feedbackId":7,"timestamp":"not a date",
+                "bouncedRecipients":[{"emailAddress":"x@example.org","status":550,"action":["failed"],
+                "diagnosticCode":"smtp; 550 5.7.1 SPF check failed"}]}}"#,
+        );
+        assert_eq!(b.bounced_recipients[0].status.as_deref(), Some("550"));
+        assert_eq!(
+            b.bounced_recipients[0].diagnostic_code.as_deref(),
+            Some("smtp; 550 5.7.1 SPF check failed")
+        );
     }
 }

@@ -45,15 +45,17 @@ impl Deduper {
     /// Decides for one finding at `now`. A key is new when it was never sent or its window
     /// has passed; a new key always goes out, whatever its severity above the threshold.
     pub fn decide(&mut self, finding: &Finding, now: Instant) -> Decision {
-        // A recovery ends the incident an alert was sent for: it goes out, whatever its
-        // severity, and the next occurrence pages again.
-        if let Some(cleared) = finding.facts.clears()
-            && self
+        // A recovery ends an incident: it goes out when that incident paged (here, or in a
+        // container that has since gone, as its severity says it would have), whatever the
+        // recovery's own severity; the next occurrence pages again.
+        if let Some(cleared) = finding.facts.clears() {
+            let seen = self
                 .seen
                 .remove(&(cleared, finding.domain.clone()))
-                .is_some()
-        {
-            return Decision::Send { suppressed: 0 };
+                .is_some();
+            if seen || cleared.default_severity() >= self.min_severity {
+                return Decision::Send { suppressed: 0 };
+            }
         }
         if finding.severity() < self.min_severity {
             return Decision::BelowThreshold;
@@ -97,6 +99,7 @@ mod tests {
     use super::*;
     use crate::read::authres::ResultKeyword;
     use crate::read::observation::Source;
+    use crate::read::service_event::RecommendationType;
     use crate::say::findings::{Facts, PolicyBasis};
 
     fn finding(facts: Facts, domain: &str) -> Finding {
@@ -169,5 +172,98 @@ mod tests {
         // A named domain is another key.
         let named = finding(Facts::ForgedAuthResults { count: 1 }, "example.com");
         assert_eq!(d.decide(&named, t0), Decision::Send { suppressed: 0 });
+    }
+
+    #[test]
+    fn a_recovery_goes_out_when_its_incident_paged() {
+        let paused = Finding::new(
+            Facts::SendingPaused {
+                resource: None,
+                cause: None,
+                origin: None,
+            },
+            None,
+            Source::SesServiceEvent,
+        );
+        let resumed = Finding::new(
+            Facts::SendingResumed {
+                resource: None,
+                status: None,
+            },
+            None,
+            Source::SesServiceEvent,
+        );
+        let advice = |open: bool| {
+            let facts = if open {
+                Facts::AdvisorRecommendation {
+                    kind: RecommendationType::Dmarc,
+                    impact: None,
+                    description: None,
+                    resource: None,
+                }
+            } else {
+                Facts::AdvisorResolved {
+                    kind: RecommendationType::Dmarc,
+                    resource: None,
+                }
+            };
+            Finding::new(facts, Some("example.com"), Source::SesServiceEvent)
+        };
+        let t0 = Instant::now();
+        // (threshold, incidents seen first, the recovery, its decision)
+        let cases = [
+            // The pause paged here: the resumption goes out, and a new pause pages again.
+            (
+                Severity::Warning,
+                vec![&paused],
+                &resumed,
+                Decision::Send { suppressed: 0 },
+            ),
+            // A fresh container never saw the pause, but it paged somewhere.
+            (
+                Severity::Critical,
+                vec![],
+                &resumed,
+                Decision::Send { suppressed: 0 },
+            ),
+            // Advice below a critical-only threshold never paged: its resolution is noise.
+            (
+                Severity::Critical,
+                vec![],
+                &advice(false),
+                Decision::BelowThreshold,
+            ),
+            (
+                Severity::Warning,
+                vec![],
+                &advice(false),
+                Decision::Send { suppressed: 0 },
+            ),
+        ];
+        for (threshold, before, recovery, expected) in cases {
+            let mut d = Deduper::new(threshold, Duration::from_secs(3600));
+            for incident in &before {
+                assert_eq!(d.decide(incident, t0), Decision::Send { suppressed: 0 });
+            }
+            assert_eq!(d.decide(recovery, t0), expected, "{:?}", recovery.kind());
+            for incident in before {
+                assert_eq!(d.decide(incident, t0), Decision::Send { suppressed: 0 });
+            }
+        }
+        // An open recommendation is held back like any warning until it is resolved.
+        let mut d = Deduper::new(Severity::Warning, Duration::from_secs(3600));
+        assert_eq!(
+            d.decide(&advice(true), t0),
+            Decision::Send { suppressed: 0 }
+        );
+        assert_eq!(d.decide(&advice(true), t0), Decision::Suppressed);
+        assert_eq!(
+            d.decide(&advice(false), t0),
+            Decision::Send { suppressed: 0 }
+        );
+        assert_eq!(
+            d.decide(&advice(true), t0),
+            Decision::Send { suppressed: 0 }
+        );
     }
 }

@@ -350,6 +350,7 @@ fn batch_response(failures: Failures) -> SqsBatchResponse {
         .filter_map(|(id, _)| id)
         .chain(failures.undelivered.into_iter().flatten())
         .collect();
+    ids.sort_unstable();
     ids.dedup();
     let mut response = SqsBatchResponse::default();
     for id in ids {
