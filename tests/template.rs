@@ -54,3 +54,32 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
         );
     }
 }
+
+/// The EventBridge rules forward only events the feedback function reads, and all of SES's
+/// service events.
+#[test]
+fn the_event_rules_match_what_the_function_reads() {
+    use ses_dmarc_monitor::read::service_event::{Category, category};
+    let template = read("template.yaml");
+    let detail_types: Vec<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- "))
+        .filter(|item| {
+            ["Email ", "Sending Status ", "Advisor Recommendation "]
+                .iter()
+                .any(|prefix| item.starts_with(prefix))
+        })
+        .collect();
+    assert!(detail_types.len() >= 10, "{detail_types:?}");
+    for detail_type in &detail_types {
+        assert_ne!(category(detail_type), Category::Other, "{detail_type}");
+    }
+    for service in [
+        "Sending Status Disabled",
+        "Sending Status Enabled",
+        "Advisor Recommendation Status Open",
+        "Advisor Recommendation Status Resolved",
+    ] {
+        assert!(detail_types.contains(&service), "{service}");
+    }
+}
