@@ -257,8 +257,7 @@ fn sqs_body(members: &Members<'_>) -> Result<Item, RecordShapeError> {
 /// An EventBridge event, read through `aws_lambda_events`' envelope: SES's email events carry
 /// an event-publishing record in `detail`, its service events their own detail.
 fn eventbridge(document: &str) -> Result<Item, RecordShapeError> {
-    let event: EventBridgeEvent<Box<RawValue>> =
-        serde_json::from_str(document).map_err(|e| RecordShapeError::EventBridge(reason(&e)))?;
+    let event = envelope(document)?;
     let detail_type = event.detail_type.as_str();
     if event.source != "aws.ses" {
         return Ok(Item::NotSes {
@@ -285,6 +284,32 @@ fn eventbridge(document: &str) -> Result<Item, RecordShapeError> {
         }
         Category::Other => Ok(unknown()),
     }
+}
+
+/// The EventBridge envelope. Only `detail-type`, `source`, `detail` and `resources` are read:
+/// when another member is malformed (a `time` that is not a timestamp, a numeric `version`),
+/// the envelope is read again without the others rather than losing the event.
+fn envelope(document: &str) -> Result<EventBridgeEvent<Box<RawValue>>, RecordShapeError> {
+    let wrong = |e: serde_json::Error| RecordShapeError::EventBridge(reason(&e));
+    serde_json::from_str(document).or_else(|_| {
+        let mut members: serde_json::Map<String, Value> =
+            serde_json::from_str(document).map_err(wrong)?;
+        members.retain(|key, value| match key.as_str() {
+            "detail-type" | "source" | "detail" => true,
+            "resources" => value
+                .as_array()
+                .is_some_and(|r| r.iter().all(Value::is_string)),
+            _ => false,
+        });
+        for key in ["detail-type", "source"] {
+            if !members.get(key).is_some_and(Value::is_string) {
+                return Err(RecordShapeError::EventBridge(format!(
+                    "{key} is not a string"
+                )));
+            }
+        }
+        serde_json::from_str(&Value::Object(members).to_string()).map_err(wrong)
+    })
 }
 
 fn sns_message(sns: &Members<'_>) -> Result<Item, RecordShapeError> {
@@ -601,9 +626,15 @@ mod tests {
             // A broken envelope says what was wrong with it.
             (
                 r#"{"detail-type":"Email Bounced","source":7,"detail":{}}"#.into(),
-                vec![
-                    "error:record 0: not an EventBridge event: invalid type: integer `7`, expected a string",
-                ],
+                vec!["error:record 0: not an EventBridge event: source is not a string"],
+            ),
+            // Members nothing reads (time, version, resources of numbers) never cost the event.
+            (
+                eventbridge("Email Bounced", "aws.ses", bounce)
+                    .replace("2025-01-15T10:30:02Z", "yesterday")
+                    .replace(r#""version":"0""#, r#""version":0"#)
+                    .replace(r#""resources":[]"#, r#""resources":[1]"#),
+                vec!["feedback:Bounce"],
             ),
             // SQS: an SNS envelope (no raw delivery), a raw notification, and a broken body.
             (
