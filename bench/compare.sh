@@ -114,7 +114,9 @@ ratio() { python3 -c "print(f'{$1 / $2:.1f}')"; }
 change() { python3 -c "print(f'{($2 - $1) / $1 * 100:+.1f} %')"; }
 
 # Against a baseline commit (BASELINE=<rev>): its CLI and its whole_event example, built in a
-# worktree with a target directory of their own, over the same corpus, measured the same way.
+# worktree with a target directory of their own, measured the same way over one corpus made
+# from the events the baseline bundles (so that both read every event: a newer commit may
+# bundle shapes an older one refuses).
 # Wall times alternate between the two so that a busy moment does not favour one.
 baseline_md=""
 tick='`'
@@ -127,8 +129,9 @@ if [ -n "${BASELINE:-}" ]; then
     cargo build --release --quiet --bin ses-dmarc-monitor --example whole_event)
   B_OURS="$base_target/release/ses-dmarc-monitor"
   B_WHOLE="$base_target/release/examples/whole_event"
+  python3 bench/events.py "$WORK/baseline/events" "$WORK/shared" "$EVENTS" 2>/dev/null
   best_rate() { # BINARY: the best analyze rate of three alternating rounds of 7
-    "$1" analyze "$WORK/events" 7 | awk '$1 == "analyze" { print $4 }'
+    "$1" analyze "$WORK/shared" 7 | awk '$1 == "analyze" { print $4 }'
   }
   a_rates=(); b_rates=()
   for _ in 1 2 3; do a_rates+=("$(best_rate "$WHOLE")"); b_rates+=("$(best_rate "$B_WHOLE")"); done
@@ -164,13 +167,18 @@ PY
   a_rss=$(grep "Maximum resident set size" <<<"$time_out" | awk '{print $NF}')
   count_rows=""
   if [ -n "$instructions" ]; then
-    b_count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$B_WHOLE" "$1" "$WORK/events2k" 1 2>&1 \
+    mkdir -p "$WORK/shared2k"
+    shared=("$WORK"/shared/*.json)
+    cp -t "$WORK/shared2k" "${shared[@]:0:2000}"
+    count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$1" "$2" "$WORK/shared2k" 1 2>&1 \
       | awk '/Collected/ { print $NF }'; }
-    b_none=$(b_count none)
-    b_instr() { python3 -c "print(round(($(b_count "$1") - $b_none) / 2000))"; }
-    b_detect=$(b_instr detect); b_analyze=$(b_instr analyze)
-    count_rows="| instructions per event, input stage (${tick}detect${tick}, callgrind) | $b_detect | $(instr detect) | $(change "$b_detect" "$(instr detect)") |
-| instructions per event, whole analysis (${tick}analyze${tick}, callgrind) | $b_analyze | $(instr analyze) | $(change "$b_analyze" "$(instr analyze)") |"
+    per_event_instr() { # BINARY PHASE: instructions per event, loading subtracted
+      python3 -c "print(round(($(count "$1" "$2") - $(count "$1" none)) / 2000))"
+    }
+    b_detect=$(per_event_instr "$B_WHOLE" detect); a_detect=$(per_event_instr "$WHOLE" detect)
+    b_analyze=$(per_event_instr "$B_WHOLE" analyze); a_analyze=$(per_event_instr "$WHOLE" analyze)
+    count_rows="| instructions per event, input stage (${tick}detect${tick}, callgrind) | $b_detect | $a_detect | $(change "$b_detect" "$a_detect") |
+| instructions per event, whole analysis (${tick}analyze${tick}, callgrind) | $b_analyze | $a_analyze | $(change "$b_analyze" "$a_analyze") |"
   fi
   # criterion's own benchmarks, each build run in turn: the middle estimate of each.
   criterion() { # DIR TARGET: "name nanoseconds" per benchmark
@@ -201,7 +209,8 @@ PY
   baseline_md="
 ## Against commit $base_rev (${tick}BASELINE=$BASELINE${tick})
 
-Both built here with the release profile and measured on the same corpus in this run; wall
+Both built here with the release profile and measured in this run on one corpus of $EVENTS
+events made from the $(ls "$WORK/baseline/events"/*.json | wc -l) JSON events $base_rev bundles; wall
 figures are the best of alternating rounds (events/s, headers/s: higher is better; ms, KiB and
 instructions: lower is better).
 

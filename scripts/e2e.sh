@@ -74,7 +74,10 @@ IDENTITY_LOOKUP="off"
 MAIL_FROM_DOMAINS="example.com=mail.example.com"
 MONITORED_DOMAINS="example.com,example.net,example.org"
 DNS_RESOLVER="off"
-RUST_LOG="info"
+# The topics the bundled SNS events name; a record from any other is refused.
+EXPECTED_TOPIC_ARNS="arn:aws:sns:us-east-1:111122223333:ses-feedback,arn:aws:sns:eu-west-1:111122223333:ses-feedback,arn:aws:sns:us-east-1:111122223333:ses-inbound-canary"
+# The quietest filter: the EMF lines (metrics, not logs) must come through all the same.
+RUST_LOG="error"
 ENV
 
 echo "== cargo lambda watch on port $WATCH_PORT"
@@ -149,6 +152,13 @@ echo '{"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "M
 out="$(invoke feedback "$WORK/poison.json")" || fail "a poison feedback record must be acknowledged: $out"
 out="$(invoke receipt events/receipt-aligned.json)" || fail "the function stopped serving after a bad event: $out"
 
+echo "== a feedback record from a topic the function was not set up for is refused"
+sed 's/arn:aws:sns:us-east-1:111122223333:ses-feedback/arn:aws:sns:us-east-1:999999999999:someone-else/' \
+  events/sns-complaint-auth-failure.json > "$WORK/foreign.json"
+out="$(invoke feedback "$WORK/foreign.json")" || fail "a refused record must be acknowledged: $out"
+grep -q "unexpected SNS topic arn:aws:sns:us-east-1:999999999999:someone-else" "$WORK/watch.log" \
+  || fail "the refusal is not logged with the topic"
+
 echo "== SNS outage: the invocation fails instead of losing the alert"
 stop "$MOTO_PID"; MOTO_PID=""
 # VDM's advice about example.org: a (kind, domain) not alerted yet, so it must be published.
@@ -156,5 +166,21 @@ if out="$(invoke feedback events/eventbridge-advisor-dmarc.json)"; then
   fail "the alert could not be published, yet the invocation succeeded: $out"
 fi
 grep -qi "alert\|deliver\|dispatch\|connect" <<<"$out" || fail "the failure does not say why: $out"
+
+echo "== logs: only errors at RUST_LOG=error, each with its time"
+python3 - "$WORK/watch.log" <<'PY' || fail "log lines wrong"
+import json, sys
+ours = []
+for line in open(sys.argv[1], errors="replace"):
+    start = line.find('{"timestamp"')
+    if start < 0:
+        start = line.find('{"level"')
+    if start >= 0 and '"target":"ses_dmarc_monitor' in line:
+        ours.append(json.loads(line[start:]))
+assert ours, "no log line from the functions"
+assert all(l["level"] == "ERROR" for l in ours), [l["level"] for l in ours]
+assert all(l.get("timestamp", "").endswith("Z") for l in ours), ours[0]
+print(f"{len(ours)} error lines, each with its time")
+PY
 
 echo "E2E PASSED"

@@ -12,7 +12,7 @@ use crate::ports::directory::{self, DirectoryError, IdentityDirectory};
 use crate::ports::facts::FactSource;
 use crate::read::domain::ancestors;
 use crate::read::identity_state::{CustomMailFrom, MailFromExpectations};
-use crate::read::input::{self, InputError, Item};
+use crate::read::input::{self, InputError, Item, RecordShapeError};
 use crate::read::notification::Notification;
 use crate::read::observation::{self, Observation, Source};
 use crate::read::service_event::ServiceEvent;
@@ -28,6 +28,9 @@ pub struct Settings {
     /// The custom MAIL FROM domains the user states. Shared with the directory that serves
     /// them to the feedback path (`ports::directory::Expecting`): one set, not two.
     pub expected: Arc<MailFromExpectations>,
+    /// The SNS topics records may come through; empty for any. A record from another topic
+    /// is refused (poison): someone else's topic subscribed to the function.
+    pub expected_topics: Vec<String>,
 }
 
 impl Default for Settings {
@@ -35,6 +38,7 @@ impl Default for Settings {
         Self {
             trusted_ids: vec!["amazonses.com".to_owned()],
             expected: Arc::default(),
+            expected_topics: Vec::new(),
         }
     }
 }
@@ -153,14 +157,24 @@ pub async fn run_records<F: FactSource, D: IdentityDirectory>(
 ) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
     let records = input::detect(bytes)?;
     let mut outcomes = Vec::with_capacity(records.len());
-    for record in records {
-        let outcome = match record.item {
-            Ok(item) => run_item(item, ports, settings).await,
-            Err(error) => RecordOutcome::Failed(error.into()),
+    for (index, record) in records.into_iter().enumerate() {
+        let outcome = match (record.item, unexpected_topic(record.topic_arn, settings)) {
+            (Err(error), _) => RecordOutcome::Failed(error.into()),
+            (Ok(_), Some(error)) => {
+                RecordOutcome::Failed(InputError::Record { index, error }.into())
+            }
+            (Ok(item), None) => run_item(item, ports, settings).await,
         };
         outcomes.push((record.sqs_message_id, outcome));
     }
     Ok(outcomes)
+}
+
+/// Why a record's topic is refused, when it is.
+fn unexpected_topic(topic: Option<String>, settings: &Settings) -> Option<RecordShapeError> {
+    let topic = topic?;
+    (!settings.expected_topics.is_empty() && !settings.expected_topics.contains(&topic))
+        .then(|| RecordShapeError::UnexpectedTopic(topic, settings.expected_topics.join(", ")))
 }
 
 async fn run_item<F: FactSource, D: IdentityDirectory>(

@@ -5,7 +5,9 @@
 mod common;
 
 use ses_dmarc_monitor::edge::dns::DnsFacts;
-use ses_dmarc_monitor::judge::posture::{self, AuditReport, PostureCheck as Check, Target};
+use ses_dmarc_monitor::judge::posture::{
+    self, AuditReport, PostureCheck as Check, Target, Verdict,
+};
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::say::findings::{Kind, Severity};
 
@@ -92,7 +94,7 @@ async fn audit_against_loopback_dns() {
     .await;
     assert_eq!(kinds(&healthy), [], "{healthy:#?}");
     assert!(
-        healthy.checks.iter().all(|c| c.passed == Some(true)),
+        healthy.checks.iter().all(|c| c.verdict == Verdict::Pass),
         "{healthy:#?}"
     );
 
@@ -177,7 +179,11 @@ async fn unreachable_dns_judges_nothing() {
     let report = run(&dns, "healthy.example", Some("mail.healthy.example"), &[]).await;
     assert_eq!(kinds(&report), []);
     assert!(
-        report.checks.iter().all(|c| c.passed != Some(false)),
+        report.checks.iter().all(|c| match c.check {
+            Check::MailFromMx | Check::MailFromSpf | Check::DkimDns | Check::Dmarc =>
+                c.verdict == Verdict::Unjudged,
+            _ => c.verdict != Verdict::Fail,
+        }),
         "{report:#?}"
     );
 }
@@ -393,6 +399,75 @@ mod run {
         assert_eq!(failed.get(&Check::MailFromMx), Some(&1));
         assert_eq!(failed.get(&Check::Dmarc), Some(&1));
     }
+
+    /// A lister that cannot list, as when ListEmailIdentities is denied or down.
+    struct CannotList;
+
+    impl ses_dmarc_monitor::ports::directory::IdentityLister for CannotList {
+        async fn verified_domains(
+            &self,
+        ) -> Result<Vec<String>, ses_dmarc_monitor::ports::directory::ListError> {
+            Err(ses_dmarc_monitor::ports::directory::ListError(
+                "AccessDeniedException".into(),
+            ))
+        }
+        async fn identities(
+            &self,
+        ) -> Result<Vec<String>, ses_dmarc_monitor::ports::directory::ListError> {
+            self.verified_domains().await
+        }
+    }
+
+    /// Every path that ends an audit run short: what its metrics then say.
+    #[tokio::test]
+    async fn a_short_run_reports_what_it_could_not_judge() {
+        let silent = DnsFacts::nameserver_with_timeout(
+            "127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}")),
+            Duration::from_millis(100),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let sink = MemorySink::default();
+
+        // The identities cannot be listed: nothing judged, and no "0 failed".
+        let (run, result) = handler::audit(
+            &CannotList,
+            &ses_dmarc_monitor::ports::directory::NoDirectory,
+            &silent,
+            &Everything,
+            &sink,
+            "us-east-1",
+        )
+        .await;
+        assert!(result.is_err());
+        let counts = run.counts();
+        assert_eq!((counts.identities, counts.unjudged_total()), (None, 1));
+
+        // One identity listed, DNS silent: its checks unjudged, none failed, none called 0.
+        let page = mock!(aws_sdk_sesv2::Client::list_email_identities).then_output(|| {
+            ListEmailIdentitiesOutput::builder()
+                .email_identities(
+                    IdentityInfo::builder()
+                        .identity_name("healthy.example")
+                        .identity_type(IdentityType::Domain)
+                        .sending_enabled(true)
+                        .build(),
+                )
+                .build()
+        });
+        let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .then_output(|| output(Some("mail.healthy.example"), &["tok1"]));
+        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
+        let sesv2 = SesV2Directory::new(client);
+        let (run, result) =
+            handler::audit(&sesv2, &sesv2, &silent, &Everything, &sink, "us-east-1").await;
+        assert!(result.is_ok(), "{result:?}");
+        let counts = run.counts();
+        assert_eq!(counts.identities, Some(1));
+        assert!(counts.failed.is_empty(), "{counts:?}");
+        assert!(counts.unjudged_total() >= 3, "{counts:?}");
+        let lines = ses_dmarc_monitor::say::metrics::audit_emf("M", "audit", &counts, 1);
+        assert!(!lines[0].contains("AuditChecksFailed"), "{}", lines[0]);
+    }
 }
 
 /// The checks that need SES's state, on DNS answers given directly.
@@ -451,5 +526,5 @@ fn ses_state_checks() {
     assert!(report.findings[2].detail().contains("BYODKIM key (TXT)"));
     // The DMARC lookup failed: not judged, no finding.
     let dmarc = report.checks.iter().find(|c| c.check == Check::Dmarc);
-    assert_eq!(dmarc.map(|c| c.passed), Some(None));
+    assert_eq!(dmarc.map(|c| c.verdict), Some(Verdict::Unjudged));
 }

@@ -13,6 +13,7 @@ use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::say::findings::{Finding, Kind};
+use ses_dmarc_monitor::say::metrics::Metric;
 use std::sync::Arc;
 
 fn event(name: &str) -> serde_json::Value {
@@ -233,6 +234,8 @@ async fn unknown_values_are_counted() {
     let (result, _) = invoke_feedback(bounce, &NoDirectory).await;
     let processed = result.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(processed.unknown_values, ["bounceSubType BrandNewSubType"]);
+    // Counted as a metric of its own, which an alarm watches: a blind spot, not just a log.
+    assert_eq!(processed.metrics.total.get(Metric::UnknownValues), 1);
 }
 
 /// A directory throttled for one identity only.
@@ -395,4 +398,46 @@ async fn eventbridge_events_reach_the_feedback_function() {
     let invocation = feedback_with(&other, &NoDirectory, &Everything, &sink).await;
     assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
     assert!(sink.kinds().is_empty());
+}
+
+#[tokio::test]
+async fn a_record_from_another_topic_is_refused() {
+    let complaint = event("sns-complaint-auth-failure.json");
+    let mut settings = Settings::default();
+    settings.expected_topics = vec!["arn:aws:sns:us-east-1:111122223333:ours".into()];
+    let sink = MemorySink::default();
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &NoDirectory,
+    };
+    let invocation = handler::feedback(
+        complaint.to_string().as_bytes(),
+        ports,
+        &Everything,
+        &sink,
+        &settings,
+    )
+    .await;
+    // Poison: acknowledged, counted, logged with the topic; nothing published.
+    assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
+    assert!(sink.kinds().is_empty());
+    assert_eq!(invocation.processed.malformed.len(), 1);
+    assert!(
+        invocation.processed.malformed[0]
+            .contains("unexpected SNS topic arn:aws:sns:us-east-1:111122223333:ses-feedback"),
+        "{:?}",
+        invocation.processed.malformed
+    );
+    // The expected topic passes.
+    settings.expected_topics = vec!["arn:aws:sns:us-east-1:111122223333:ses-feedback".into()];
+    let invocation = handler::feedback(
+        complaint.to_string().as_bytes(),
+        ports,
+        &Everything,
+        &sink,
+        &settings,
+    )
+    .await;
+    assert!(invocation.processed.malformed.is_empty());
+    assert_eq!(sink.kinds(), [Kind::AuthComplaint]);
 }

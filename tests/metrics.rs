@@ -73,13 +73,17 @@ async fn emf_documents_are_pinned() {
 #[test]
 fn audit_documents_carry_every_check() {
     use ses_dmarc_monitor::judge::posture::PostureCheck as Check;
-    let failed = std::collections::BTreeMap::from([(Check::MailFromMx, 2), (Check::Dmarc, 1)]);
-    let lines =
-        ses_dmarc_monitor::say::metrics::audit_emf("SesDmarcMonitor", "audit", 5, &failed, 1);
+    use ses_dmarc_monitor::say::metrics::{AuditCounts, audit_emf};
+    let counts = AuditCounts {
+        identities: Some(5),
+        failed: std::collections::BTreeMap::from([(Check::MailFromMx, 2), (Check::Dmarc, 1)]),
+        ..AuditCounts::default()
+    };
+    let lines = audit_emf("SesDmarcMonitor", "audit", &counts, 1);
     assert_eq!(lines.len(), 7);
     assert_eq!(
         lines[0],
-        r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditChecksFailed":3}"#
+        r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"},{"Name":"AuditChecksUnjudged","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditChecksFailed":3,"AuditChecksUnjudged":0}"#
     );
     let per_check: Vec<(String, u64)> = lines[1..]
         .iter()
@@ -102,4 +106,56 @@ fn audit_documents_carry_every_check() {
             ("dmarc".to_owned(), 1),
         ]
     );
+}
+
+/// Every way an audit run ends short of judging everything: what it publishes. A zero failure
+/// count (which the alarm's OK action reports as "resolved") only from a run that judged all.
+#[test]
+fn an_audit_that_could_not_judge_never_reports_zero_failures() {
+    use ses_dmarc_monitor::judge::posture::PostureCheck as Check;
+    use ses_dmarc_monitor::say::metrics::{AuditCounts, audit_emf};
+    use std::collections::BTreeMap;
+    let judged_all = AuditCounts {
+        identities: Some(2),
+        ..AuditCounts::default()
+    };
+    let dns_timeout = AuditCounts {
+        identities: Some(2),
+        unjudged: BTreeMap::from([(Check::Dmarc, 2)]),
+        ..AuditCounts::default()
+    };
+    let dns_timeout_and_a_failure = AuditCounts {
+        failed: BTreeMap::from([(Check::MailFromMx, 1)]),
+        ..dns_timeout.clone()
+    };
+    let unreadable = AuditCounts {
+        identities: Some(1),
+        unreadable: 1,
+        ..AuditCounts::default()
+    };
+    let not_listed = AuditCounts::default();
+    // (counts, total AuditChecksFailed, AuditChecksUnjudged, checks with a failed count)
+    let cases: [(&AuditCounts, Option<u64>, u64, usize); 5] = [
+        (&judged_all, Some(0), 0, 6),
+        (&dns_timeout, None, 2, 5),
+        (&dns_timeout_and_a_failure, Some(1), 2, 5),
+        (&unreadable, None, 1, 0),
+        (&not_listed, None, 1, 0),
+    ];
+    for (counts, failed, unjudged, per_check) in cases {
+        let lines = audit_emf("SesDmarcMonitor", "audit", counts, 1);
+        let total: serde_json::Value = serde_json::from_str(&lines[0]).unwrap_or_default();
+        assert_eq!(total["AuditChecksFailed"].as_u64(), failed, "{counts:?}");
+        assert_eq!(
+            total["AuditChecksUnjudged"].as_u64(),
+            Some(unjudged),
+            "{counts:?}"
+        );
+        assert_eq!(lines.len() - 1, per_check, "{counts:?}");
+        assert_eq!(
+            total["AuditIdentities"].as_u64(),
+            counts.identities,
+            "{counts:?}"
+        );
+    }
 }

@@ -61,9 +61,17 @@ fn every_function_has_a_binary_and_every_binary_a_function() {
 fn the_event_rules_match_what_the_function_reads() {
     use ses_dmarc_monitor::read::service_event::{Category, category};
     let template = read("template.yaml");
+    // Items of block lists (`- Email Bounced`) and of flow lists (`[Email Bounced, …]`).
     let detail_types: Vec<&str> = template
         .lines()
-        .filter_map(|line| line.trim().strip_prefix("- "))
+        .flat_map(|line| {
+            let line = line.trim();
+            let items = match (line.find('['), line.rfind(']')) {
+                (Some(open), Some(close)) if open < close => &line[open + 1..close],
+                _ => line.strip_prefix("- ").unwrap_or(""),
+            };
+            items.split(',').map(str::trim)
+        })
         .filter(|item| {
             ["Email ", "Sending Status ", "Advisor Recommendation "]
                 .iter()

@@ -62,6 +62,26 @@ fn error(variable: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// An SNS topic ARN, checked: `arn:<partition>:sns:<region>:<account>:<topic>`.
+fn topic_arn(variable: &'static str, arn: &str) -> Result<String, ConfigError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    let valid = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty();
+    if valid {
+        Ok(arn.to_owned())
+    } else {
+        Err(error(
+            variable,
+            format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"),
+        ))
+    }
+}
+
 fn seconds(
     var: &impl Fn(&str) -> Option<String>,
     variable: &'static str,
@@ -101,26 +121,15 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
     let alert_topic_arn = match var("ALERT_TOPIC_ARN").map(|a| a.trim().to_owned()) {
         None => None,
         Some(arn) if arn.is_empty() => None,
-        Some(arn) => {
-            let parts: Vec<&str> = arn.split(':').collect();
-            let valid = parts.len() == 6
-                && parts[0] == "arn"
-                && parts[2] == "sns"
-                && !parts[3].is_empty()
-                && parts[4].len() == 12
-                && parts[4].bytes().all(|b| b.is_ascii_digit())
-                && !parts[5].is_empty();
-            if !valid {
-                return Err(error(
-                    "ALERT_TOPIC_ARN",
-                    format!(
-                        "{arn:?} is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)"
-                    ),
-                ));
-            }
-            Some(arn)
-        }
+        Some(arn) => Some(topic_arn("ALERT_TOPIC_ARN", &arn)?),
     };
+    if let Some(list) = var("EXPECTED_TOPIC_ARNS") {
+        for arn in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            settings
+                .expected_topics
+                .push(topic_arn("EXPECTED_TOPIC_ARNS", arn)?);
+        }
+    }
     let alert_min_severity = match var("ALERT_MIN_SEVERITY").filter(|s| !s.trim().is_empty()) {
         None => Severity::Warning,
         Some(text) => text
@@ -184,7 +193,9 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
     })
 }
 
-/// JSON logs, one object per line, as CloudWatch Logs ingests them.
+/// JSON logs, one object per line, as CloudWatch Logs ingests them, each with its time (UTC,
+/// RFC 3339). The EMF metric lines are printed apart from this (`println!`), so no log filter
+/// can drop them.
 pub fn init_tracing() {
     tracing_subscriber::fmt()
         .json()
@@ -193,7 +204,6 @@ pub fn init_tracing() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_current_span(false)
-        .without_time()
         .init();
 }
 
@@ -240,6 +250,10 @@ mod tests {
             ("MONITORED_DOMAINS", "Example.com., example.org"),
             ("METRICS_NAMESPACE", "Mail"),
             ("DNS_RESOLVER", "127.0.0.1:5353"),
+            (
+                "EXPECTED_TOPIC_ARNS",
+                "arn:aws:sns:eu-west-1:111122223333:feedback, ",
+            ),
         ]))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
@@ -268,6 +282,10 @@ mod tests {
         );
         assert_eq!(config.metrics_namespace, "Mail");
         assert_eq!(
+            config.settings.expected_topics,
+            ["arn:aws:sns:eu-west-1:111122223333:feedback"]
+        );
+        assert_eq!(
             config.dns,
             DnsResolver::Nameserver("127.0.0.1:5353".parse().unwrap_or_else(|e| panic!("{e}")))
         );
@@ -287,6 +305,13 @@ mod tests {
             (
                 &[("ALERT_TOPIC_ARN", "alerts")],
                 "ALERT_TOPIC_ARN: \"alerts\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
+            ),
+            (
+                &[(
+                    "EXPECTED_TOPIC_ARNS",
+                    "arn:aws:sns:eu-west-1:111122223333:a,b",
+                )],
+                "EXPECTED_TOPIC_ARNS: \"b\" is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<topic>)",
             ),
             (
                 &[("ALERT_MIN_SEVERITY", "loud")],

@@ -185,6 +185,10 @@ const FAILURE_WORDINGS: &[(&str, Failed)] = &[
     ),
 ];
 
+/// One of these occurs in every wording above: a reply without any of them (most bounces:
+/// user unknown, mailbox full) is not searched for the wordings at all.
+const WORDING_GATE: &[&str] = &["spf", "dkim", "dmarc", "authenticat", "sender policy"];
+
 /// Words that, beside a method's name in a 4.7.x/5.7.x reply, say that it failed.
 const FAILURE_WORDS: &[&str] = &[
     "fail",
@@ -271,6 +275,9 @@ pub fn diagnose(status: Option<&str>, diagnostic: Option<&str>) -> Diagnosis {
 fn by_wording(text: &str, code: Option<&str>) -> Diagnosis {
     if let Some((_, what)) = NOT_AUTH.iter().find(|(needle, _)| text.contains(needle)) {
         return Diagnosis::NotAuth(what);
+    }
+    if !WORDING_GATE.iter().any(|word| text.contains(word)) {
+        return Diagnosis::Other;
     }
     match FAILURE_WORDINGS
         .iter()
@@ -634,5 +641,15 @@ mod tests {
         assert!(!is_enhanced_code("5.7"));
         assert!(!is_enhanced_code("5.7.1x"));
         assert!(!is_enhanced_code(""));
+    }
+
+    #[test]
+    fn every_wording_passes_the_gate() {
+        for (wording, _) in FAILURE_WORDINGS {
+            assert!(
+                WORDING_GATE.iter().any(|word| wording.contains(word)),
+                "{wording}"
+            );
+        }
     }
 }

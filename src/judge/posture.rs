@@ -91,12 +91,28 @@ pub struct DnsView {
     pub dmarc: Lookup<PolicyDiscovery>,
 }
 
+/// What one check concluded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Nothing to check (no custom MAIL FROM domain, so no MX to look at).
+    NotApplicable,
+    /// A lookup failed (timeout, SERVFAIL): whether it holds is not known this run.
+    Unjudged,
+}
+
+impl From<bool> for Verdict {
+    fn from(passed: bool) -> Self {
+        if passed { Self::Pass } else { Self::Fail }
+    }
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {
     pub check: PostureCheck,
-    /// `None`: not judged (a lookup failed, or nothing to check).
-    pub passed: Option<bool>,
+    pub verdict: Verdict,
     /// What was found, one line, for the `check` command's report.
     pub detail: String,
 }
@@ -111,7 +127,14 @@ pub struct AuditReport {
 
 impl AuditReport {
     pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
-        self.checks.iter().filter(|c| c.passed == Some(false))
+        self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
+    }
+
+    /// Checks a failed lookup left unjudged this run.
+    pub fn unjudged(&self) -> impl Iterator<Item = &CheckResult> {
+        self.checks
+            .iter()
+            .filter(|c| c.verdict == Verdict::Unjudged)
     }
 }
 
@@ -144,10 +167,10 @@ struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    fn result(&mut self, check: PostureCheck, passed: Option<bool>, detail: String) {
+    fn result(&mut self, check: PostureCheck, verdict: impl Into<Verdict>, detail: String) {
         self.checks.push(CheckResult {
             check,
-            passed,
+            verdict: verdict.into(),
             detail,
         });
     }
@@ -163,7 +186,7 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
     let Some(mail_from) = target.mail_from_domain.as_deref() else {
         audit.result(
             PostureCheck::MailFromMx,
-            None,
+            Verdict::NotApplicable,
             "no custom MAIL FROM domain: mail leaves with an amazonses.com envelope sender, so only DKIM can align".into(),
         );
         return;
@@ -173,7 +196,7 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
         let ok = *status == MailFromStatus::Success;
         audit.result(
             PostureCheck::MailFromStatus,
-            Some(ok),
+            ok,
             format!("SES reports MAIL FROM {mail_from} as {status}"),
         );
         if !ok {
@@ -219,7 +242,7 @@ fn mx_problem(
         Lookup::Failed(error) => {
             audit.result(
                 PostureCheck::MailFromMx,
-                None,
+                Verdict::Unjudged,
                 format!("MX lookup for {mail_from} failed ({error}); not judged"),
             );
             None
@@ -227,7 +250,7 @@ fn mx_problem(
         Lookup::Missing => {
             audit.result(
                 PostureCheck::MailFromMx,
-                Some(false),
+                false,
                 format!("{mail_from} has no MX record"),
             );
             Some(MxProblem::Missing)
@@ -243,14 +266,14 @@ fn mx_problem(
             if correct && records.len() == 1 {
                 audit.result(
                     PostureCheck::MailFromMx,
-                    Some(true),
+                    true,
                     format!("{mail_from} MX {}", names.join(", ")),
                 );
                 return None;
             }
             audit.result(
                 PostureCheck::MailFromMx,
-                Some(false),
+                false,
                 format!(
                     "{mail_from} MX {}, expected only 10 {expected}",
                     names.join(", ")
@@ -275,7 +298,7 @@ fn spf_problem(
         Lookup::Failed(error) => {
             audit.result(
                 PostureCheck::MailFromSpf,
-                None,
+                Verdict::Unjudged,
                 format!("TXT lookup for {mail_from} failed ({error}); not judged"),
             );
             return None;
@@ -310,7 +333,7 @@ fn spf_problem(
             format!("{mail_from} has {count} SPF records (RFC 7208 allows one: a permerror)")
         }
     };
-    audit.result(PostureCheck::MailFromSpf, Some(problem.is_none()), detail);
+    audit.result(PostureCheck::MailFromSpf, problem.is_none(), detail);
     problem
 }
 
@@ -334,7 +357,7 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     let signing = attributes.signing_enabled.unwrap_or(false);
     audit.result(
         PostureCheck::DkimSigning,
-        Some(signing),
+        signing,
         format!(
             "DKIM signing {}, status {}",
             if signing { "enabled" } else { "disabled" },
@@ -366,7 +389,7 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     if !failed.is_empty() && missing.is_empty() {
         audit.result(
             PostureCheck::DkimDns,
-            None,
+            Verdict::Unjudged,
             format!("lookups failed: {}; not judged", failed.join(", ")),
         );
         return;
@@ -374,14 +397,14 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     if missing.is_empty() {
         audit.result(
             PostureCheck::DkimDns,
-            Some(true),
+            true,
             format!("{} DKIM record(s) in place", dns.dkim.len()),
         );
         return;
     }
     audit.result(
         PostureCheck::DkimDns,
-        Some(false),
+        false,
         format!("missing or wrong: {}", missing.join(", ")),
     );
     audit.findings.push(Facts::DkimDnsMissing {
@@ -414,7 +437,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
         Lookup::Failed(error) => {
             audit.result(
                 PostureCheck::Dmarc,
-                None,
+                Verdict::Unjudged,
                 format!("DMARC lookup for {domain} failed ({error}); not judged"),
             );
             return;
@@ -428,7 +451,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
     let Some((discovery, at, record)) = found else {
         audit.result(
             PostureCheck::Dmarc,
-            Some(false),
+            false,
             format!("no DMARC record for {domain}"),
         );
         audit.findings.push(Facts::NoDmarcPolicy {
@@ -450,7 +473,7 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
     let strict_spf = discovery.aspf() == Alignment::Strict && mail_from.is_some();
     audit.result(
         PostureCheck::Dmarc,
-        Some(!strict_spf),
+        !strict_spf,
         format!(
             "DMARC p={disposition} (record at {at}, adkim={}, aspf={}){}{}",
             mode_tag(discovery.adkim()),

@@ -245,7 +245,7 @@ fn parse_item(cursor: &mut Cursor<'_>, header: &mut AuthResults, pending: &mut V
     let value_start = cursor.pos;
     let value = cursor.value(ValueKind::Property).unwrap_or_default();
 
-    let known = Method::from_text(method).is_known();
+    let known = Method::knows(method);
     let bare_key = RECEIVED_SPF_KEYS
         .iter()
         .any(|key| key.eq_ignore_ascii_case(method));
@@ -323,7 +323,7 @@ fn starts_result(cursor: &Cursor<'_>) -> bool {
     let Some(method) = probe.keyword() else {
         return false;
     };
-    if !(Method::from_text(method).is_known() || method.eq_ignore_ascii_case("spfresult")) {
+    if !(Method::knows(method) || method.eq_ignore_ascii_case("spfresult")) {
         return false;
     }
     probe.skip_cfws();
@@ -355,13 +355,16 @@ fn describes_next(property: &Property) -> bool {
 /// grammar and mapped. Mapped only where the meaning is certain: `dkim_pass` for a DKIM result
 /// (the method's name and a keyword), `success` for `pass`.
 fn result_keyword(method: &Method, written: &str) -> (ResultKeyword, Option<String>) {
-    let lower = written.to_ascii_lowercase();
-    let mapped = lower
+    let mapped = written
         .split_once('_')
-        .filter(|(prefix, _)| *prefix == method.as_str())
+        .filter(|(prefix, _)| prefix.eq_ignore_ascii_case(method.as_str()))
         .map(|(_, keyword)| ResultKeyword::from_text(keyword))
         .filter(ResultKeyword::is_known)
-        .or_else(|| (lower == "success").then_some(ResultKeyword::Pass));
+        .or_else(|| {
+            written
+                .eq_ignore_ascii_case("success")
+                .then_some(ResultKeyword::Pass)
+        });
     match mapped {
         Some(keyword) => (keyword, Some(written.to_owned())),
         None => (ResultKeyword::from_text(written), None),

@@ -25,6 +25,9 @@ pub(crate) struct Members<'a> {
     pub(crate) sns_type: Option<MaybeString>,
     #[serde(rename = "Message")]
     pub(crate) sns_message: Option<MaybeString>,
+    /// The topic an SNS message came through.
+    #[serde(rename = "TopicArn")]
+    pub(crate) topic_arn: Option<MaybeString>,
     #[serde(rename = "notificationType")]
     pub(crate) notification_type: Option<MaybeString>,
     #[serde(rename = "eventType")]

@@ -42,6 +42,8 @@ pub enum Item {
 pub struct Record {
     pub item: Result<Item, InputError>,
     pub sqs_message_id: Option<String>,
+    /// The SNS topic it came through, when it came through one.
+    pub topic_arn: Option<String>,
 }
 
 impl Record {
@@ -49,8 +51,14 @@ impl Record {
         Self {
             item,
             sqs_message_id: None,
+            topic_arn: None,
         }
     }
+}
+
+/// The topic an SNS envelope names.
+fn topic(members: &Members<'_>) -> Option<String> {
+    text(&members.topic_arn).map(str::to_owned)
 }
 
 /// Why an input or one of its records could not be understood.
@@ -102,6 +110,9 @@ pub enum RecordShapeError {
     /// The EventBridge envelope itself, in the JSON reader's words.
     #[error("not an EventBridge event: {0}")]
     EventBridge(String),
+    /// An SNS message from a topic this function was not set up to read.
+    #[error("from the unexpected SNS topic {0} (expected: {1})")]
+    UnexpectedTopic(String, String),
 }
 
 /// Why SES's `content` could not be decoded.
@@ -139,10 +150,11 @@ fn detect_document(members: Members<'_>, bytes: &[u8]) -> Result<Vec<Record>, In
             .into_iter()
             .enumerate()
             .map(|(index, record)| {
-                let (item, sqs_message_id) = detect_record(record);
+                let (item, sqs_message_id, topic_arn) = detect_record(record);
                 Record {
                     item: item.map_err(|error| InputError::Record { index, error }),
                     sqs_message_id,
+                    topic_arn,
                 }
             })
             .collect());
@@ -150,9 +162,10 @@ fn detect_document(members: Members<'_>, bytes: &[u8]) -> Result<Vec<Record>, In
     // JSON that parsed is UTF-8 (serde_json checks strings; the rest is ASCII).
     let document = std::str::from_utf8(bytes).unwrap_or_default();
     match single(&members, document) {
-        Some(item) => Ok(vec![Record::plain(
-            item.map_err(|error| InputError::Record { index: 0, error }),
-        )]),
+        Some(item) => Ok(vec![Record {
+            topic_arn: topic(&members),
+            ..Record::plain(item.map_err(|error| InputError::Record { index: 0, error }))
+        }]),
         None => Err(shape_error(bytes)),
     }
 }
@@ -218,39 +231,57 @@ fn stream(bytes: &[u8]) -> Option<Vec<Record>> {
     )
 }
 
-/// One record of a batch and, for SQS, its message id.
-fn detect_record(record: &RawValue) -> (Result<Item, RecordShapeError>, Option<String>) {
+/// One record of a batch and, for SQS, its message id; the SNS topic it came through.
+type Detected = (
+    Result<Item, RecordShapeError>,
+    Option<String>,
+    Option<String>,
+);
+
+fn detect_record(record: &RawValue) -> Detected {
     let Ok(members) = serde_json::from_str::<Members<'_>>(record.get()) else {
-        return (Err(record_error(record.get().as_bytes())), None);
+        return (Err(record_error(record.get().as_bytes())), None, None);
     };
     if let Some(ses) = members.ses {
-        return (received(ses.get().as_bytes(), Source::ReceiptLambda), None);
+        return (
+            received(ses.get().as_bytes(), Source::ReceiptLambda),
+            None,
+            None,
+        );
     }
     if let Some(sns) = &members.sns {
-        return (sns_message(sns), None);
+        return (sns_message(sns), None, topic(sns));
     }
     if members.body.is_some() {
         let id = text(&members.message_id).map(str::to_owned);
-        return (sqs_body(&members), id);
+        let (item, topic_arn) = sqs_body(&members);
+        return (item, id, topic_arn);
     }
-    (Err(RecordShapeError::Neither(keys_of(record.get()))), None)
+    let error = RecordShapeError::Neither(keys_of(record.get()));
+    (Err(error), None, None)
 }
 
 /// An SQS message body: an SNS envelope (the subscription without raw message delivery), an
-/// SES notification (with it), or an EventBridge event.
-fn sqs_body(members: &Members<'_>) -> Result<Item, RecordShapeError> {
+/// SES notification (with it), or an EventBridge event; and the envelope's topic.
+fn sqs_body(members: &Members<'_>) -> (Result<Item, RecordShapeError>, Option<String>) {
     let Some(body) = text(&members.body) else {
-        return Err(RecordShapeError::NoSqsBody);
+        return (Err(RecordShapeError::NoSqsBody), None);
     };
     match serde_json::from_str::<Members<'_>>(body) {
-        Ok(inner) => single(&inner, body)
-            .unwrap_or_else(|| Err(RecordShapeError::UnknownShape(keys_of(body)))),
+        Ok(inner) => (
+            single(&inner, body)
+                .unwrap_or_else(|| Err(RecordShapeError::UnknownShape(keys_of(body)))),
+            topic(&inner),
+        ),
         Err(_) if body.trim_start().starts_with('{') => {
-            Err(RecordShapeError::Json(json_reason(body)))
+            (Err(RecordShapeError::Json(json_reason(body))), None)
         }
-        Err(_) => Ok(Item::NotSes {
-            what: "an SQS message that is not JSON".into(),
-        }),
+        Err(_) => (
+            Ok(Item::NotSes {
+                what: "an SQS message that is not JSON".into(),
+            }),
+            None,
+        ),
     }
 }
 

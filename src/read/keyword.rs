@@ -118,6 +118,11 @@ macro_rules! keyword_enum {
             pub fn is_known(&self) -> bool {
                 !matches!(self, Self::$unknown(_))
             }
+
+            /// Whether this version knows the value written as `text`, without keeping it.
+            pub fn knows(text: &str) -> bool {
+                $(text.eq_ignore_ascii_case($text) $(|| text.eq_ignore_ascii_case($alias))* )||+
+            }
         }
 
         $crate::read::keyword::keyword_enum!(@common $name);

@@ -8,8 +8,8 @@ use crate::say::explain;
 use crate::say::findings::Finding;
 use serde::Serialize;
 
-/// SNS refuses subjects over 100 characters.
-pub const SUBJECT_LIMIT: usize = 100;
+/// SNS takes subjects under 100 characters, ASCII only.
+pub const SUBJECT_LIMIT: usize = 99;
 /// Header-derived text is cut here: enough to act on, never a wall of text.
 const DETAIL_LIMIT: usize = 2_000;
 const FIELD_LIMIT: usize = 200;
@@ -72,7 +72,7 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
         (true, true) => "the SES account",
         (true, false) => "an unknown domain",
     };
-    let subject = truncate(
+    let subject = subject_line(
         &format!(
             "[{severity}] {kind} for {} (ses-dmarc-monitor)",
             about.trim_start_matches("an ")
@@ -158,6 +158,19 @@ fn truncate(text: &str, limit: usize) -> String {
     cut
 }
 
+/// A subject SNS accepts: ASCII (anything else becomes `?`), at most `limit` characters, cut
+/// with `...`.
+fn subject_line(text: &str, limit: usize) -> String {
+    let ascii: String = text
+        .chars()
+        .map(|c| if c.is_ascii() { c } else { '?' })
+        .collect();
+    if ascii.len() <= limit {
+        return ascii;
+    }
+    format!("{}...", &ascii[..limit.saturating_sub(3)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,6 +211,8 @@ mod tests {
             alert.subject
         );
         assert!(alert.subject.starts_with("[INFO] spf_fail for sub"));
+        assert!(alert.subject.len() < 100 && alert.subject.is_ascii());
+        assert!(alert.subject.ends_with("..."), "{}", alert.subject);
         assert!(!alert.body.contains('\r') && !alert.body.contains('\u{7}'));
         assert!(alert.body.contains("line one  Bcc: victim"));
         assert!(alert.body.contains("3 more finding(s)"));

@@ -28,14 +28,18 @@ keyword_enum! {
         AuthComplaints = "AuthComplaints",
         Findings = "Findings",
         MalformedEvents = "MalformedEvents",
+        /// Values SES sent that this version does not know (a new bounce subtype, …).
+        UnknownValues = "UnknownValues",
         /// The audit's: identities audited, checks failed.
         AuditIdentities = "AuditIdentities",
         AuditChecksFailed = "AuditChecksFailed",
+        /// Checks (or whole identities, or the whole run) a failed lookup left unjudged.
+        AuditChecksUnjudged = "AuditChecksUnjudged",
     }
 }
 
 /// The metrics every receipt and feedback invocation reports, in this order.
-const COUNTED: [Metric; 10] = [
+const COUNTED: [Metric; 11] = [
     Metric::Messages,
     Metric::DmarcPass,
     Metric::DmarcFail,
@@ -46,9 +50,10 @@ const COUNTED: [Metric; 10] = [
     Metric::AuthComplaints,
     Metric::Findings,
     Metric::MalformedEvents,
+    Metric::UnknownValues,
 ];
 
-/// The counters one receipt or feedback invocation produces (`Messages` to `MalformedEvents`).
+/// The counters one receipt or feedback invocation produces (`Messages` to `UnknownValues`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts([u64; COUNTED.len()]);
 
@@ -143,6 +148,8 @@ impl Metrics {
             }
             RecordOutcome::Feedback { summary, .. } => {
                 self.total.add(Metric::Messages, 1);
+                self.total
+                    .add(Metric::UnknownValues, summary.unknown_values.len() as u64);
                 if let Some(domain) = summary.from_domains.first().filter(|d| in_scope(Some(d))) {
                     by_domain
                         .entry(Some(domain))
@@ -298,38 +305,66 @@ fn document(
     .unwrap_or_default()
 }
 
-/// The audit run's EMF documents: `AuditIdentities` and `AuditChecksFailed` under
-/// `[Function]`, and `AuditChecksFailed` per check under `[Function, Check]` (every check,
-/// zero included, so an alarm on a check returns to OK when it is fixed).
+/// What one audit run judged and what it could not, for its metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditCounts {
+    /// Identities audited; `None` when they could not be listed (nothing was judged).
+    pub identities: Option<u64>,
+    /// Failed checks, per check.
+    pub failed: BTreeMap<PostureCheck, u64>,
+    /// Checks a failed lookup left unjudged, per check.
+    pub unjudged: BTreeMap<PostureCheck, u64>,
+    /// Identities whose state could not be read: none of their checks was judged.
+    pub unreadable: u64,
+}
+
+impl AuditCounts {
+    /// Everything this run could not judge: its unjudged checks, its unreadable identities,
+    /// and one for a run that could not even list them.
+    pub fn unjudged_total(&self) -> u64 {
+        self.unjudged.values().sum::<u64>() + self.unreadable + u64::from(self.identities.is_none())
+    }
+
+    /// Whether `check` was judged for every identity this run (so zero failures mean none).
+    fn fully_judged(&self, check: PostureCheck) -> bool {
+        self.identities.is_some()
+            && self.unreadable == 0
+            && self.unjudged.get(&check).copied().unwrap_or(0) == 0
+    }
+}
+
+/// The audit's EMF documents. `AuditChecksUnjudged` is always published; `AuditChecksFailed`
+/// only where it means something: a count above zero, or a zero from a run that judged
+/// everything. A run that could not judge never reports "0 failed", which the alarm's OK
+/// action would announce as resolved; the alarm sees missing data instead.
 pub fn audit_emf(
     namespace: &str,
     function: &str,
-    identities: u64,
-    failed: &BTreeMap<PostureCheck, u64>,
+    counts: &AuditCounts,
     timestamp_ms: u64,
 ) -> Vec<String> {
-    let total: u64 = failed.values().sum();
-    let mut lines = vec![document(
-        namespace,
-        function,
-        None,
-        vec![
-            (Metric::AuditIdentities.as_str(), identities),
-            (Metric::AuditChecksFailed.as_str(), total),
-        ],
-        timestamp_ms,
-    )];
+    let failed: u64 = counts.failed.values().sum();
+    let unjudged = counts.unjudged_total();
+    let mut totals = Vec::new();
+    if let Some(identities) = counts.identities {
+        totals.push((Metric::AuditIdentities.as_str(), identities));
+    }
+    if failed > 0 || unjudged == 0 {
+        totals.push((Metric::AuditChecksFailed.as_str(), failed));
+    }
+    totals.push((Metric::AuditChecksUnjudged.as_str(), unjudged));
+    let mut lines = vec![document(namespace, function, None, totals, timestamp_ms)];
     for check in PostureCheck::ALL {
-        lines.push(document(
-            namespace,
-            function,
-            Some(("Check", check.as_str())),
-            vec![(
-                Metric::AuditChecksFailed.as_str(),
-                failed.get(check).copied().unwrap_or(0),
-            )],
-            timestamp_ms,
-        ));
+        let failed = counts.failed.get(check).copied().unwrap_or(0);
+        if failed > 0 || counts.fully_judged(*check) {
+            lines.push(document(
+                namespace,
+                function,
+                Some(("Check", check.as_str())),
+                vec![(Metric::AuditChecksFailed.as_str(), failed)],
+                timestamp_ms,
+            ));
+        }
     }
     lines
 }

@@ -2,7 +2,7 @@
 //! per finding per line (the contract in the README).
 
 use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult, PolicyState, mode_tag};
-use crate::judge::posture::AuditReport;
+use crate::judge::posture::{AuditReport, Verdict};
 use crate::judge::received::OrgSource;
 use crate::pipeline::RecordOutcome;
 use crate::read::observation::Observation;
@@ -315,10 +315,10 @@ pub fn audit_text(report: &AuditReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} (identity {})", report.domain, report.identity);
     for check in &report.checks {
-        let mark = match check.passed {
-            Some(true) => "ok  ",
-            Some(false) => "FAIL",
-            None => "--  ",
+        let mark = match check.verdict {
+            Verdict::Pass => "ok  ",
+            Verdict::Fail => "FAIL",
+            Verdict::NotApplicable | Verdict::Unjudged => "--  ",
         };
         let _ = writeln!(out, "  {mark} {}: {}", check.check, check.detail);
     }

@@ -19,7 +19,7 @@ use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::domain_of_identity;
 use crate::read::input::InputError;
 use crate::say::findings::Finding;
-use crate::say::metrics::Metrics;
+use crate::say::metrics::{AuditCounts, Metrics};
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::Diagnostic;
@@ -363,11 +363,33 @@ fn batch_response(failures: Failures) -> SqsBatchResponse {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
     pub reports: Vec<AuditReport>,
-    /// Identities whose state could not be read this run (checked again next run).
+    /// What went wrong: the listing, or identities whose state could not be read (checked
+    /// again next run).
     pub errors: Vec<String>,
+    /// The identities could not be listed: nothing was judged.
+    pub listing_failed: bool,
 }
 
 impl AuditRun {
+    /// What was judged and what was not, for the metrics.
+    pub fn counts(&self) -> AuditCounts {
+        let mut unjudged = BTreeMap::new();
+        for check in self.reports.iter().flat_map(AuditReport::unjudged) {
+            *unjudged.entry(check.check).or_default() += 1;
+        }
+        let unreadable = if self.listing_failed {
+            0
+        } else {
+            self.errors.len() as u64
+        };
+        AuditCounts {
+            identities: (!self.listing_failed).then_some(self.reports.len() as u64),
+            failed: self.failed_checks(),
+            unjudged,
+            unreadable,
+        }
+    }
+
     /// Failed checks, per check.
     pub fn failed_checks(&self) -> BTreeMap<PostureCheck, u64> {
         let mut counts = BTreeMap::new();
@@ -402,6 +424,7 @@ where
         Ok(identities) => identities,
         Err(error) => {
             run.errors.push(error.to_string());
+            run.listing_failed = true;
             return (run, Err(error.into()));
         }
     };

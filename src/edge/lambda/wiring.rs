@@ -165,14 +165,12 @@ impl Wiring {
         }
     }
 
-    /// Prints an audit run's EMF documents.
+    /// Prints an audit run's EMF documents, honest about what it could not judge.
     pub fn emit_audit_metrics(&self, run: &AuditRun) {
-        let identities = u64::try_from(run.reports.len()).unwrap_or(u64::MAX);
         for line in metrics::audit_emf(
             &self.config.metrics_namespace,
             self.function,
-            identities,
-            &run.failed_checks(),
+            &run.counts(),
             now_ms(),
         ) {
             println!("{line}");

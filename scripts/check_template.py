@@ -1,0 +1,112 @@
+"""Asserts the properties of template.yaml that a safe production deploy depends on (issue 14),
+on the template as CloudFormation reads it (cfn-lint's decoder keeps !Ref, !If, … as
+Ref/Fn::If). Run by .ci/run beside cfn-lint; exits non-zero naming each property that fails.
+
+usage: python3 scripts/check_template.py [template.yaml]
+"""
+import sys
+
+from cfnlint.decode import decode
+
+path = sys.argv[1] if len(sys.argv) > 1 else "template.yaml"
+template, matches = decode(path)
+if matches:
+    sys.exit(f"{path}: {matches}")
+resources = template["Resources"]
+parameters = template["Parameters"]
+failures = []
+
+
+def check(ok, what):
+    if not ok:
+        failures.append(what)
+
+
+def of_type(kind):
+    return {name: r for name, r in resources.items() if r["Type"] == kind}
+
+
+functions = of_type("AWS::Serverless::Function")
+check(len(functions) == 3, f"three functions, found {sorted(functions)}")
+
+# 1. No receipt rule without recipients: the rule names them unconditionally, and a template
+# rule refuses an empty list whenever a rule set is given.
+for name, rule in of_type("AWS::SES::ReceiptRule").items():
+    recipients = rule["Properties"]["Rule"].get("Recipients")
+    check(recipients == {"Ref": "ReceiptRecipients"}, f"{name}: Recipients must be the parameter, never omitted")
+    for action in rule["Properties"]["Rule"]["Actions"]:
+        check("SNSAction" not in action, f"{name}: no SNS action (SES bounces mail over 150 KB on one)")
+assertions = [a for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])]
+check(any("ReceiptRecipients" in str(a["Assert"]) for a in assertions), "a Rules assertion requires ReceiptRecipients")
+
+# 7. KMS: with an alert key, every function may use it.
+for name, function in functions.items():
+    policies = str(function["Properties"].get("Policies"))
+    check("kms:GenerateDataKey*" in policies and "HasAlertKey" in policies, f"{name}: KMS statements under HasAlertKey")
+for name in ("ReceiptTopic", "FeedbackTopic"):
+    check("KmsMasterKeyId" in resources[name]["Properties"], f"{name}: encrypted")
+key_policy = str(resources["TopicKey"]["Properties"]["KeyPolicy"])
+check("ses.amazonaws.com" in key_policy, "the topic key lets SES use it")
+
+# 6. Logs: one group per function, with the retention parameter; REPORT lines kept.
+groups = of_type("AWS::Logs::LogGroup")
+for name, function in functions.items():
+    group = function["Properties"].get("LoggingConfig", {}).get("LogGroup", {}).get("Ref")
+    check(group in groups, f"{name}: logs to a declared log group")
+    if group in groups:
+        check(groups[group]["Properties"].get("RetentionInDays") == {"Ref": "LogRetentionDays"}, f"{group}: retention")
+check(parameters["LogRetentionDays"]["Default"] == 30, "LogRetentionDays defaults to 30")
+check(template["Globals"]["Function"]["LoggingConfig"]["SystemLogLevel"] == "INFO", "SystemLogLevel INFO")
+
+# 8. No reserved concurrency by default.
+check(parameters["ReservedConcurrency"]["Default"] == 0, "ReservedConcurrency defaults to 0")
+for name, function in functions.items():
+    reserved = function["Properties"].get("ReservedConcurrentExecutions")
+    check(reserved is None or "Fn::If" in reserved, f"{name}: reserved concurrency only under a condition")
+
+# 9. arm64 only, as the build produces it.
+check("Architecture" not in parameters, "no Architecture parameter")
+check(template["Globals"]["Function"]["Architectures"] == ["arm64"], "Architectures [arm64]")
+
+# 3-5. Alarms: missing data is missing for the audit's, and nothing pages on Errors or
+# Throttles of the event-driven functions.
+alarms = of_type("AWS::CloudWatch::Alarm")
+for name, alarm in alarms.items():
+    props = alarm["Properties"]
+    check("TreatMissingData" in props, f"{name}: TreatMissingData stated")
+    metric = props.get("MetricName")
+    if metric in ("AuditChecksFailed", "AuditChecksUnjudged"):
+        check(props["TreatMissingData"] == "missing", f"{name}: missing data is missing, not OK")
+    if metric in ("Errors", "Throttles"):
+        dims = str(props.get("Dimensions"))
+        check("AuditFunction" in dims, f"{name}: no paging on {metric} of receipt or feedback")
+metrics_alarmed = {a["Properties"].get("MetricName") for a in alarms.values()}
+for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged"):
+    check(metric in metrics_alarmed, f"an alarm on {metric}")
+
+# 10. The schedule is named after the stack; every subscription has a redrive policy.
+schedule = functions["AuditFunction"]["Properties"]["Events"]["Schedule"]["Properties"]
+check(schedule.get("Name") == {"Fn::Sub": "${AWS::StackName}-audit"}, "the schedule's name derives from the stack name")
+check("Default" not in parameters["AlertEmail"] and "AllowedPattern" in parameters["AlertEmail"], "AlertEmail required")
+for name in ("MonitoredDomains", "MailFromDomains"):
+    check("AllowedPattern" in parameters[name], f"{name}: AllowedPattern")
+for name, sub in of_type("AWS::SNS::Subscription").items():
+    check("RedrivePolicy" in sub["Properties"], f"{name}: redrive policy")
+for name, function in functions.items():
+    for event_name, event in function["Properties"].get("Events", {}).items():
+        if event["Type"] == "SNS":
+            check("RedrivePolicy" in event["Properties"], f"{name}.{event_name}: redrive policy")
+
+# 5. DELIVERY events are opt-in.
+check(parameters["PublishDeliveryEvents"]["Default"] == "false", "DELIVERY events off by default")
+
+# 11. Topic policies name their source.
+for name, policy in of_type("AWS::SNS::TopicPolicy").items():
+    check("aws:SourceArn" in str(policy["Properties"]["PolicyDocument"]), f"{name}: aws:SourceArn condition")
+for name in ("ReceiptFunction", "FeedbackFunction"):
+    variables = functions[name]["Properties"].get("Environment", {}).get("Variables", {})
+    check("EXPECTED_TOPIC_ARNS" in variables, f"{name}: EXPECTED_TOPIC_ARNS")
+
+if failures:
+    sys.exit("template.yaml:\n  " + "\n  ".join(failures))
+print(f"template.yaml: every checked property holds ({len(resources)} resources)")
