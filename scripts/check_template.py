@@ -81,7 +81,7 @@ for name, alarm in alarms.items():
         dims = str(props.get("Dimensions"))
         check("AuditFunction" in dims, f"{name}: no paging on {metric} of receipt or feedback")
 metrics_alarmed = {a["Properties"].get("MetricName") for a in alarms.values()}
-for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged"):
+for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged", "ConfigurationErrors"):
     check(metric in metrics_alarmed, f"an alarm on {metric}")
 
 # 10. The schedule is named after the stack; every subscription has a redrive policy.
@@ -106,6 +106,14 @@ for name, policy in of_type("AWS::SNS::TopicPolicy").items():
 for name in ("ReceiptFunction", "FeedbackFunction"):
     variables = functions[name]["Properties"].get("Environment", {}).get("Variables", {})
     check("EXPECTED_TOPIC_ARNS" in variables, f"{name}: EXPECTED_TOPIC_ARNS")
+
+# 11. SESv2 denials are counted from the log line the adapter writes.
+sesv2 = open("src/edge/aws/sesv2.rs", encoding="utf-8").read()
+for name, metric_filter in of_type("AWS::Logs::MetricFilter").items():
+    pattern = metric_filter["Properties"]["FilterPattern"]
+    prefix = pattern.split('"')[1].rstrip("*")
+    check(f'pub const DENIED: &str = "{prefix}' in sesv2, f"{name}: matches sesv2::DENIED")
+check(len(of_type("AWS::Logs::MetricFilter")) == 3, "a denial filter per function")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))

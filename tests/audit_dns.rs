@@ -407,9 +407,10 @@ mod run {
         async fn verified_domains(
             &self,
         ) -> Result<Vec<String>, ses_dmarc_monitor::ports::directory::ListError> {
-            Err(ses_dmarc_monitor::ports::directory::ListError(
-                "AccessDeniedException".into(),
-            ))
+            Err(ses_dmarc_monitor::ports::directory::ListError {
+                denied: true,
+                cause: "AccessDeniedException".into(),
+            })
         }
         async fn identities(
             &self,

@@ -163,6 +163,28 @@ async fn lookup_errors_are_classified() {
         Err(DirectoryError::Permanent { .. })
     ));
 
+    // Access denied: a configuration error. Judged without the state, never retried.
+    let denied = mock!(aws_sdk_sesv2::Client::get_email_identity).then_http_response(|| {
+        let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403)
+                .unwrap_or_else(|e| panic!("{e}")),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"message":"User is not authorized to perform: ses:GetEmailIdentity"}"#,
+            ),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-errortype", "AccessDeniedException");
+        response
+    });
+    let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&denied], fast_retries);
+    let result = SesV2Directory::new(client).lookup("example.com").await;
+    assert!(
+        matches!(result, Err(DirectoryError::Permanent { .. })),
+        "{result:?}"
+    );
+    assert_eq!(denied.num_calls(), 1, "a denial is not retried");
+
     // Throttled every time: the SDK backs off and retries, then the error is transient.
     let throttled =
         mock!(aws_sdk_sesv2::Client::get_email_identity).then_http_response(sesv2_throttled);

@@ -109,12 +109,23 @@ impl<D: IdentityDirectory> IdentityDirectory for Paced<D> {
 }
 
 /// The account's verified domains, re-listed every `ttl`. Until a listing succeeds every
-/// domain counts as monitored: a missed page is worse than an extra one.
+/// domain counts as monitored (a missed page is worse than an extra one), unless the listing
+/// was denied: a configuration error, logged for its alarm, under which nothing counts as
+/// monitored rather than every domain the functions ever see.
 #[derive(Debug)]
 pub struct VerifiedDomains<L> {
     lister: L,
     ttl: Duration,
-    state: Mutex<Option<(DomainList, Instant)>>,
+    state: Mutex<Listing>,
+}
+
+/// What the last listing left.
+#[derive(Debug)]
+enum Listing {
+    NotYet,
+    Listed(DomainList, Instant),
+    /// Denied, and not listed before: retried after `ttl`.
+    Denied(Instant),
 }
 
 impl<L> VerifiedDomains<L> {
@@ -122,7 +133,7 @@ impl<L> VerifiedDomains<L> {
         Self {
             lister,
             ttl,
-            state: Mutex::new(None),
+            state: Mutex::new(Listing::NotYet),
         }
     }
 
@@ -136,7 +147,10 @@ impl<L: IdentityLister> DomainScope for VerifiedDomains<L> {
         let due = self
             .state
             .lock()
-            .map(|s| s.as_ref().is_none_or(|(_, at)| at.elapsed() >= self.ttl))
+            .map(|s| match &*s {
+                Listing::NotYet => true,
+                Listing::Listed(_, at) | Listing::Denied(at) => at.elapsed() >= self.ttl,
+            })
             .unwrap_or(true);
         if !due {
             return;
@@ -144,21 +158,26 @@ impl<L: IdentityLister> DomainScope for VerifiedDomains<L> {
         match self.lister.verified_domains().await {
             Ok(domains) => {
                 if let Ok(mut state) = self.state.lock() {
-                    *state = Some((DomainList::new(domains), Instant::now()));
+                    *state = Listing::Listed(DomainList::new(domains), Instant::now());
                 }
             }
             Err(error) => {
                 tracing::warn!(error = %error, "listing SES identities failed; keeping the previous set");
+                if error.denied
+                    && let Ok(mut state) = self.state.lock()
+                    && !matches!(*state, Listing::Listed(..))
+                {
+                    *state = Listing::Denied(Instant::now());
+                }
             }
         }
     }
 
     fn contains(&self, domain: &str) -> bool {
-        match self.state.lock() {
-            Ok(state) => state
-                .as_ref()
-                .is_none_or(|(list, _)| list.covers_name(domain)),
-            Err(_) => true,
+        match self.state.lock().as_deref() {
+            Ok(Listing::NotYet) | Err(_) => true,
+            Ok(Listing::Listed(list, _)) => list.covers_name(domain),
+            Ok(Listing::Denied(_)) => false,
         }
     }
 }
@@ -278,7 +297,7 @@ mod tests {
     impl IdentityLister for Lister {
         async fn verified_domains(&self) -> Result<Vec<String>, ListError> {
             if self.0.fetch_add(1, Ordering::SeqCst) == 1 {
-                return Err(ListError("throttled".into()));
+                return Err(ListError::failed("throttled"));
             }
             Ok(vec!["example.com".into()])
         }
@@ -304,5 +323,27 @@ mod tests {
         cached.refresh().await;
         cached.refresh().await;
         assert_eq!(cached.lister().0.load(Ordering::SeqCst), 1);
+    }
+
+    struct Denied;
+
+    impl IdentityLister for Denied {
+        async fn verified_domains(&self) -> Result<Vec<String>, ListError> {
+            Err(ListError {
+                denied: true,
+                cause: "AccessDeniedException".into(),
+            })
+        }
+        async fn identities(&self) -> Result<Vec<String>, ListError> {
+            self.verified_domains().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_denied_listing_monitors_nothing() {
+        let scope = VerifiedDomains::new(Denied, Duration::from_secs(300));
+        scope.refresh().await;
+        assert!(!scope.contains("example.com"));
+        assert!(!scope.covers(Some("stranger.example")));
     }
 }

@@ -20,7 +20,8 @@ pub enum DirectoryError {
         #[source]
         source: Cause,
     },
-    /// Refused for good (a malformed identity name): the record is judged without it.
+    /// Refused for good (a malformed identity name, access denied): the record is judged
+    /// without it.
     #[error("identity lookup for {identity} failed: {}", chain(source.as_ref()))]
     Permanent {
         identity: String,
@@ -42,10 +43,25 @@ pub trait IdentityDirectory {
     async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError>;
 }
 
-/// Why the account's identities could not be listed. Always worth a retry.
+/// Why the account's identities could not be listed.
 #[derive(Debug, thiserror::Error)]
-#[error("listing the account's SES identities failed: {}", chain(.0.as_ref()))]
-pub struct ListError(#[source] pub Cause);
+#[error("listing the account's SES identities {}: {}", if self.denied { "was denied" } else { "failed" }, chain(.cause.as_ref()))]
+pub struct ListError {
+    /// Access denied: a configuration error no retry fixes (the role lacks
+    /// `ses:ListEmailIdentities`). Otherwise throttling or an outage, worth a retry.
+    pub denied: bool,
+    #[source]
+    pub cause: Cause,
+}
+
+impl ListError {
+    pub fn failed(cause: impl Into<Cause>) -> Self {
+        Self {
+            denied: false,
+            cause: cause.into(),
+        }
+    }
+}
 
 /// Lists the account's identities.
 #[allow(async_fn_in_trait)]

@@ -10,10 +10,28 @@ use crate::read::identity_state::{
     MxFailureBehavior,
 };
 use aws_sdk_sesv2::Client;
-use aws_sdk_sesv2::error::SdkError;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
 use aws_sdk_sesv2::types::IdentityType;
 use std::sync::Arc;
+
+/// How a refusal for lack of permission starts its log line: the template's metric filter
+/// counts these lines as `ConfigurationErrors`, and an alarm pages once.
+pub const DENIED: &str = "SESv2 access denied (a configuration error, not retried)";
+
+/// Whether an error code says the caller lacks permission (or valid credentials): no retry
+/// fixes that, only the role does.
+fn is_denied(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "AccessDeniedException"
+                | "AccessDenied"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+        )
+    )
+}
 
 #[derive(Debug, Clone)]
 pub struct SesV2Directory {
@@ -38,7 +56,16 @@ impl SesV2Directory {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ListError(Box::new(e)))?;
+            let page = page.map_err(|e| {
+                let denied = is_denied(e.code());
+                if denied {
+                    tracing::error!(error = %e, "{DENIED}: ses:ListEmailIdentities");
+                }
+                ListError {
+                    denied,
+                    cause: Box::new(e),
+                }
+            })?;
             names.extend(
                 page.email_identities()
                     .iter()
@@ -78,6 +105,13 @@ impl IdentityDirectory for SesV2Directory {
             Ok(output) => Ok(Some(Arc::new(state_of(&output)))),
             Err(error) => {
                 let identity = identity.to_owned();
+                if is_denied(error.code()) {
+                    tracing::error!(identity = %identity, error = %error, "{DENIED}: ses:GetEmailIdentity; judged without the identity's state");
+                    return Err(DirectoryError::Permanent {
+                        identity,
+                        source: Box::new(error),
+                    });
+                }
                 match &error {
                     SdkError::ServiceError(service) => match service.err() {
                         GetEmailIdentityError::NotFoundException(_) => Ok(None),

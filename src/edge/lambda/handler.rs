@@ -61,7 +61,8 @@ impl HandlerError {
         match self {
             Self::Input(_) => false,
             Self::Records { first, .. } => first.is_transient(),
-            Self::Sink(_) | Self::Listing(_) | Self::Identities { .. } => true,
+            Self::Listing(error) => !error.denied,
+            Self::Sink(_) | Self::Identities { .. } => true,
         }
     }
 

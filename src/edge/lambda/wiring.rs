@@ -108,7 +108,17 @@ impl Wiring {
         };
         // Retries end well inside the functions' timeout (template.yaml: 30 s).
         let sdk = crate::edge::aws::sdk_config(Duration::from_secs(10)).await;
-        let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::new(&sdk));
+        // Several instances share SESv2's one request per second: each paces itself (below),
+        // caches answers, and in adaptive retry mode slows down when SESv2 throttles any of
+        // them, so together they settle under the limit without reserved concurrency.
+        let sesv2_config = aws_sdk_sesv2::config::Builder::from(&sdk)
+            .retry_config(
+                aws_sdk_sesv2::config::retry::RetryConfig::adaptive()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(Duration::from_millis(200)),
+            )
+            .build();
+        let sesv2 = SesV2Directory::new(aws_sdk_sesv2::Client::from_conf(sesv2_config));
         let directory = if config.identity_lookup {
             // SESv2 allows one request per second per account.
             let paced = Paced::new(sesv2.clone(), Duration::from_secs(1));
