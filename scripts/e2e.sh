@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# End to end, as deployed, locally: the receipt and feedback functions run under
-# `cargo lambda watch` against moto_server (SNS) on loopback; events from events/ are invoked
-# with `cargo lambda invoke --data-file`, and the alerts are read back from the emulator.
-# Checks: the right alerts arrive, duplicates are suppressed, EMF lines carry the right
-# values, a malformed event fails cleanly, and an SNS outage fails the invocation instead of
-# losing the alert. Installs what it needs; stops every process it started.
+# End to end, as deployed, locally: the receipt, feedback and audit functions run under
+# `cargo lambda watch` against moto_server (SNS, SQS, SESv2 identities) on loopback; events from
+# events/ are invoked with `cargo lambda invoke --data-file`, and the alerts are read back from
+# the emulator. Checks: the right alerts arrive, duplicates are suppressed, EMF lines carry the
+# right values even at RUST_LOG=error, a silent name server does not stall the receipt
+# function, a malformed event fails cleanly, a record from a foreign topic is refused, an audit
+# that cannot reach DNS publishes no zero failure count, and an SNS outage fails the
+# invocation instead of losing the alert. Installs what it needs; stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -17,9 +19,13 @@ fi
 WORK="$(mktemp -d)"
 MOTO_PORT="${E2E_MOTO_PORT:-5055}"
 WATCH_PORT="${E2E_WATCH_PORT:-9055}"
+AUDIT_PORT="${E2E_AUDIT_PORT:-9056}"
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+DNS_PORT="${E2E_DNS_PORT:-5355}"
 MOTO_PID=""
 WATCH_PID=""
+AUDIT_PID=""
+DNS_PID=""
 
 stop() {
   local pid="$1"
@@ -30,7 +36,9 @@ stop() {
 }
 cleanup() {
   stop "$WATCH_PID"
+  stop "$AUDIT_PID"
   stop "$MOTO_PID"
+  stop "$DNS_PID"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -54,6 +62,23 @@ wait_for_port() {
   fail "nothing listens on port $1"
 }
 
+# A name server that never answers (UDP and TCP): the receipt function must still finish
+# each record within its DNS budget, reporting what it could not look up as unknown.
+echo "== a silent name server on 127.0.0.1:$DNS_PORT"
+setsid python3 - "$DNS_PORT" > "$WORK/dns.log" 2>&1 <<'PY' &
+import socket, sys, threading
+port = int(sys.argv[1])
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); udp.bind(("127.0.0.1", port))
+tcp = socket.socket(); tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+tcp.bind(("127.0.0.1", port)); tcp.listen(64)
+held = []
+threading.Thread(target=lambda: [held.append(tcp.accept()) for _ in iter(int, 1)], daemon=True).start()
+while True:
+    udp.recvfrom(4096)
+PY
+DNS_PID=$!
+wait_for_port "$DNS_PORT" "$DNS_PID"
+
 echo "== moto_server on $ENDPOINT"
 setsid moto_server -H 127.0.0.1 -p "$MOTO_PORT" > "$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
@@ -73,7 +98,8 @@ ALERT_SUPPRESS_SECONDS="3600"
 IDENTITY_LOOKUP="off"
 MAIL_FROM_DOMAINS="example.com=mail.example.com"
 MONITORED_DOMAINS="example.com,example.net,example.org"
-DNS_RESOLVER="off"
+DNS_RESOLVER="127.0.0.1:$DNS_PORT"
+DNS_BUDGET_SECONDS="2"
 # The topics the bundled SNS events name; a record from any other is refused.
 EXPECTED_TOPIC_ARNS="arn:aws:sns:us-east-1:111122223333:ses-feedback,arn:aws:sns:eu-west-1:111122223333:ses-feedback,arn:aws:sns:us-east-1:111122223333:ses-inbound-canary"
 # The quietest filter: the EMF lines (metrics, not logs) must come through all the same.
@@ -90,8 +116,10 @@ invoke() {
   cargo lambda invoke "$1" --invoke-port "$WATCH_PORT" --data-file "$2" 2>&1
 }
 
-echo "== receipt: MAIL FROM fallback, twice (the second alert must be suppressed)"
+echo "== receipt: MAIL FROM fallback, twice (the second alert must be suppressed), DNS silent"
+started=$(date +%s)
 out="$(invoke receipt events/receipt-mail-from-fallback.json)" || fail "receipt invocation failed: $out"
+[ $(( $(date +%s) - started )) -lt 15 ] || fail "the receipt invocation waited on the silent name server"
 grep -q '"CONTINUE"' <<<"$out" || fail "receipt did not answer CONTINUE: $out"
 out="$(invoke receipt events/receipt-mail-from-fallback.json)" || fail "second receipt invocation failed: $out"
 
@@ -158,6 +186,32 @@ sed 's/arn:aws:sns:us-east-1:111122223333:ses-feedback/arn:aws:sns:us-east-1:999
 out="$(invoke feedback "$WORK/foreign.json")" || fail "a refused record must be acknowledged: $out"
 grep -q "unexpected SNS topic arn:aws:sns:us-east-1:999999999999:someone-else" "$WORK/watch.log" \
   || fail "the refusal is not logged with the topic"
+
+echo "== the audit, with DNS unreachable: no \"0 checks failed\" (which would read as resolved)"
+python3 scripts/e2e_sns.py identity "$ENDPOINT" example.com
+# Its own watch process: the audit asks SESv2 (moto) for the identities, and a name server on
+# a port nothing listens on.
+sed -e 's/^IDENTITY_LOOKUP=.*/IDENTITY_LOOKUP="sesv2"/' -e 's/^DNS_RESOLVER=.*/DNS_RESOLVER="127.0.0.1:9"/' \
+  -e '/^MONITORED_DOMAINS=/d' "$WORK/env" > "$WORK/audit.env"
+setsid cargo lambda watch --invoke-port "$AUDIT_PORT" --env-file "$WORK/audit.env" > "$WORK/audit.log" 2>&1 &
+AUDIT_PID=$!
+wait_for_port "$AUDIT_PORT" "$AUDIT_PID" 600
+cargo lambda invoke audit --invoke-port "$AUDIT_PORT" --data-ascii '{}' > "$WORK/audit.out" 2>&1 || true
+python3 - "$WORK/audit.log" <<'PY' || { tail -n 40 "$WORK/audit.log" >&2; fail "the audit's metrics are wrong"; }
+import json, sys
+docs = []
+for line in open(sys.argv[1], errors="replace"):
+    start = line.find('{"_aws"')
+    if start >= 0:
+        docs.append(json.loads(line[start:]))
+totals = [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Function"]] and d["Function"] == "audit"]
+assert len(totals) == 1, docs
+total = totals[0]
+assert total["AuditChecksUnjudged"] > 0, total
+assert "AuditChecksFailed" not in total, total
+print(f"audit: {total['AuditChecksUnjudged']} unjudged, no failure count published")
+PY
+stop "$AUDIT_PID"; AUDIT_PID=""
 
 echo "== SNS outage: the invocation fails instead of losing the alert"
 stop "$MOTO_PID"; MOTO_PID=""

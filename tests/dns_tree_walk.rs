@@ -191,3 +191,89 @@ async fn dmarc_records_are_cached_for_their_ttl() {
         Some(Disposition::Reject)
     );
 }
+
+/// A From domain whose name servers never answer: the record is still judged, within its DNS
+/// budget, and what could not be looked up is unknown, never a failure of its authentication.
+#[tokio::test]
+async fn a_silent_name_server_costs_the_budget_not_the_invocation() {
+    use ses_dmarc_monitor::edge::dns::DnsBudget;
+    let silent = common::start_silent_dns().await;
+    let budget = DnsBudget {
+        per_record: std::time::Duration::from_millis(600),
+        max_domains: 8,
+    };
+    let dns = DnsFacts::nameserver_with_timeout(silent, std::time::Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_budget(budget);
+    let event = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/receipt-mail-from-fallback.json"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let outcomes = pipeline::run(
+        &event,
+        Ports {
+            facts: &dns,
+            directory: &NoDirectory,
+        },
+        &Settings::default(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Half the budget for the policies; the resolver alone would wait 2 × 5 s.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    match &outcomes[..] {
+        [
+            RecordOutcome::Analyzed {
+                observation,
+                analysis,
+                ..
+            },
+        ] => {
+            assert!(
+                observation
+                    .notes
+                    .iter()
+                    .any(|n| n.contains("DMARC record of example.com not known in time")),
+                "{:?}",
+                observation.notes
+            );
+            assert!(
+                analysis
+                    .findings
+                    .iter()
+                    .all(|f| f.kind() != Kind::DmarcFail || f.severity() != Severity::Critical),
+                "no critical verdict from a lookup that did not answer: {:?}",
+                analysis.findings
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // More domains than the cap: the rest are not looked up, and say so.
+    let capped = DnsFacts::nameserver_with_timeout(silent, std::time::Duration::from_millis(50))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_budget(DnsBudget {
+            per_record: std::time::Duration::from_secs(5),
+            max_domains: 1,
+        });
+    let mut o = observe(&[
+        ("From", "a@one.example, b@two.example"),
+        (
+            "Authentication-Results",
+            "amazonses.com; spf=pass smtp.mailfrom=x.three.example; dkim=pass header.i=@four.example",
+        ),
+    ]);
+    let _ = capped.facts(&mut o).await;
+    let capped_notes = o
+        .notes
+        .iter()
+        .filter(|n| n.contains("not looked up (at most 1 domains per message)"))
+        .count();
+    assert_eq!(capped_notes, 3, "{:?}", o.notes);
+}

@@ -40,6 +40,8 @@ pub struct Config {
     pub alert_min_severity: Severity,
     pub alert_suppress: Duration,
     pub identity_cache: Duration,
+    /// The DNS work one record may cause, in time (`DNS_BUDGET_SECONDS`, default 10).
+    pub dns_budget: Duration,
     pub identity_lookup: bool,
     /// `None`: the account's verified domain identities.
     pub monitored_domains: Option<Vec<String>>,
@@ -187,6 +189,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         alert_min_severity,
         alert_suppress: seconds(&var, "ALERT_SUPPRESS_SECONDS", 3600)?,
         identity_cache: seconds(&var, "IDENTITY_CACHE_SECONDS", 300)?,
+        dns_budget: seconds(&var, "DNS_BUDGET_SECONDS", 10)?,
         identity_lookup,
         monitored_domains,
         metrics_namespace,
@@ -228,6 +231,7 @@ mod tests {
         assert_eq!(config.alert_min_severity, Severity::Warning);
         assert_eq!(config.alert_suppress, Duration::from_secs(3600));
         assert_eq!(config.identity_cache, Duration::from_secs(300));
+        assert_eq!(config.dns_budget, Duration::from_secs(10));
         assert!(config.identity_lookup);
         assert_eq!(config.monitored_domains, None);
         assert_eq!(config.metrics_namespace, "SesDmarcMonitor");

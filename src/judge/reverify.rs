@@ -15,6 +15,8 @@ pub enum Reverified {
     NotAttempted,
     /// The attachment is not a message `mail-auth` can read.
     Unparsable,
+    /// DNS did not answer within the record's budget (a slow or silent name server).
+    OutOfTime(std::time::Duration),
     Verified {
         /// Every DKIM signature's result.
         dkim: Vec<IdentifierCheck>,
@@ -36,6 +38,13 @@ pub fn apply(observation: &mut Observation, found: Reverified) {
             observation
                 .notes
                 .push("the attached message does not parse; SES's results used".into());
+            return;
+        }
+        Reverified::OutOfTime(budget) => {
+            observation.notes.push(format!(
+                "re-verification not finished in time ({} s of DNS per message); SES's results used",
+                budget.as_secs_f32()
+            ));
             return;
         }
         Reverified::Verified { dkim, spf } => (dkim, spf),

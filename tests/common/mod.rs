@@ -36,3 +36,27 @@ pub(crate) async fn start_dns(zone: &str) -> (SocketAddr, Server<Catalog>) {
     server.register_listener(tcp, Duration::from_secs(5), 4096);
     (addr, server)
 }
+
+/// A name server that reads every query and never answers, on UDP and TCP (loopback): what a
+/// sender's slow or dead name servers look like from here. Runs until the test ends.
+#[allow(dead_code)]
+pub(crate) async fn start_silent_dns() -> SocketAddr {
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let mut buffer = [0u8; 4096];
+        while udp.recv_from(&mut buffer).await.is_ok() {}
+    });
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = tcp.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}

@@ -30,6 +30,28 @@ use mail_auth::{
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How much DNS work one record may cause. A sender picks its own name servers, and a slow
+/// or silent one must not hold an invocation past its timeout (whose retries would then
+/// re-send alerts): the policy lookups and the re-verification each get half of `per_record`,
+/// and at most `max_domains` domains are looked up. What is not known in time is reported
+/// unknown, never as a failure of the domain's authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DnsBudget {
+    pub per_record: Duration,
+    pub max_domains: usize,
+}
+
+impl Default for DnsBudget {
+    /// Well under the functions' 30-second timeout.
+    fn default() -> Self {
+        Self {
+            per_record: Duration::from_secs(10),
+            max_domains: 8,
+        }
+    }
+}
 
 /// Why a resolver could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +71,7 @@ pub enum DnsSetupError {
 pub struct DnsFacts {
     authenticator: MessageAuthenticator,
     caches: Arc<Caches>,
+    budget: DnsBudget,
 }
 
 impl std::fmt::Debug for DnsFacts {
@@ -59,7 +82,37 @@ impl std::fmt::Debug for DnsFacts {
     }
 }
 
+/// What became of one lookup under the record's budget.
+enum Within<T> {
+    Done(T),
+    /// Not looked up, or not answered in time: the reason, as a phrase.
+    Skipped(String),
+}
+
 impl DnsFacts {
+    /// Runs `lookup` unless the record has used its domains or its time.
+    async fn within<T>(
+        &self,
+        until: tokio::time::Instant,
+        looked_up: &mut usize,
+        lookup: impl std::future::Future<Output = T>,
+    ) -> Within<T> {
+        if *looked_up >= self.budget.max_domains {
+            return Within::Skipped(format!(
+                "not looked up (at most {} domains per message)",
+                self.budget.max_domains
+            ));
+        }
+        *looked_up += 1;
+        match tokio::time::timeout_at(until, lookup).await {
+            Ok(found) => Within::Done(found),
+            Err(_) => Within::Skipped(format!(
+                "not known in time ({} s of DNS per message)",
+                self.phase_budget().as_secs_f32()
+            )),
+        }
+    }
+
     /// The system resolver (`/etc/resolv.conf`).
     pub fn system() -> Result<Self, DnsSetupError> {
         MessageAuthenticator::new_system_conf()
@@ -95,7 +148,19 @@ impl DnsFacts {
         Self {
             authenticator,
             caches: Arc::new(Caches::new()),
+            budget: DnsBudget::default(),
         }
+    }
+
+    /// The same resolver and caches, with another budget per record.
+    pub fn with_budget(mut self, budget: DnsBudget) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The share of the record's budget one phase (policies, re-verification) gets.
+    fn phase_budget(&self) -> Duration {
+        self.budget.per_record / 2
     }
 
     /// TXT answers held in the cache (DMARC, DKIM keys, SPF).
@@ -194,10 +259,24 @@ impl FactSource for DnsFacts {
     }
 
     async fn facts(&self, observation: &mut Observation) -> DomainFacts {
+        let until = tokio::time::Instant::now() + self.phase_budget();
+        let mut looked_up = 0;
         let mut policies = HashMap::new();
         let mut orgs = HashMap::new();
         for author in observation.header_from.clone() {
-            match self.discover(&author).await {
+            let found = match self
+                .within(until, &mut looked_up, self.discover(&author))
+                .await
+            {
+                Within::Done(found) => found,
+                Within::Skipped(why) => {
+                    observation
+                        .notes
+                        .push(format!("DMARC record of {author} {why}; policy unknown"));
+                    continue;
+                }
+            };
+            match found {
                 Ok(discovery) => {
                     orgs.insert(author.clone(), discovery.organizational_domain.clone());
                     policies.insert(author, discovery);
@@ -213,11 +292,21 @@ impl FactSource for DnsFacts {
             .chain(&observation.dkim)
             .filter_map(|c| c.domain.clone())
             .collect();
+        let mut seen = std::collections::HashSet::new();
         for domain in identifiers {
-            if orgs.contains_key(&domain) {
+            if orgs.contains_key(&domain) || !seen.insert(domain.clone()) {
                 continue;
             }
-            match self.walk(&domain).await {
+            let found = match self.within(until, &mut looked_up, self.walk(&domain)).await {
+                Within::Done(found) => found,
+                Within::Skipped(why) => {
+                    observation.notes.push(format!(
+                        "organizational domain of {domain} {why}; public suffix list used"
+                    ));
+                    continue;
+                }
+            };
+            match found {
                 Ok(found) => {
                     let org = organizational_domain(&domain, &found);
                     orgs.insert(domain, org);
@@ -235,6 +324,9 @@ impl FactSource for DnsFacts {
     }
 
     async fn reverify(&self, raw: &[u8], observation: &Observation) -> Reverified {
-        self.verify(raw, observation).await
+        let budget = self.phase_budget();
+        tokio::time::timeout(budget, self.verify(raw, observation))
+            .await
+            .unwrap_or(Reverified::OutOfTime(budget))
     }
 }

@@ -8,7 +8,7 @@
 use crate::edge::aws::sesv2::SesV2Directory;
 use crate::edge::aws::sns::SnsAlertSink;
 use crate::edge::config::{Config, DnsResolver};
-use crate::edge::dns::DnsFacts;
+use crate::edge::dns::{DnsBudget, DnsFacts};
 use crate::edge::identity_cache::{CachedDirectory, Paced, Scope, VerifiedDomains};
 use crate::edge::lambda::handler::{AuditRun, Processed};
 use crate::judge::received::{DomainFacts, OrgSource};
@@ -101,9 +101,15 @@ impl Wiring {
     /// come from the standard SDK environment (`AWS_REGION`, `AWS_ENDPOINT_URL`, …).
     pub async fn from_env(function: &'static str) -> Result<Self, WiringError> {
         let config = crate::edge::config::from_env(|k| std::env::var(k).ok())?;
+        let budget = DnsBudget {
+            per_record: config.dns_budget,
+            ..DnsBudget::default()
+        };
         let facts = match config.dns {
-            DnsResolver::System => Facts::Dns(Box::new(DnsFacts::system()?)),
-            DnsResolver::Nameserver(addr) => Facts::Dns(Box::new(DnsFacts::nameserver(addr)?)),
+            DnsResolver::System => Facts::Dns(Box::new(DnsFacts::system()?.with_budget(budget))),
+            DnsResolver::Nameserver(addr) => {
+                Facts::Dns(Box::new(DnsFacts::nameserver(addr)?.with_budget(budget)))
+            }
             DnsResolver::Off => Facts::Offline(OfflineFacts::default()),
         };
         // Retries end well inside the functions' timeout (template.yaml: 30 s).
