@@ -36,6 +36,16 @@ for name, rule in of_type("AWS::SES::ReceiptRule").items():
     check(recipients == {"Ref": "ReceiptRecipients"}, f"{name}: Recipients must be the parameter, never omitted")
     for action in rule["Properties"]["Rule"]["Actions"]:
         check("SNSAction" not in action, f"{name}: no SNS action (SES bounces mail over 150 KB on one)")
+    actions = rule["Properties"]["Rule"]["Actions"]
+    check("S3Action" in actions[0] and "LambdaAction" in actions[-1], f"{name}: the message stored in S3, then the Lambda action")
+bucket = resources["RawMessageBucket"]["Properties"]
+check("BucketEncryption" in bucket, "the raw message bucket is encrypted")
+check(all(bucket["PublicAccessBlockConfiguration"].values()), "the raw message bucket blocks public access")
+check(any("ExpirationInDays" in r for r in bucket["LifecycleConfiguration"]["Rules"]), "raw messages expire")
+bucket_policy = str(resources["RawMessageBucketPolicy"]["Properties"]["PolicyDocument"])
+check("ses.amazonaws.com" in bucket_policy and "AWS:SourceAccount" in bucket_policy, "only SES of this account writes")
+receipt_s3 = [a for a in str(functions["ReceiptFunction"]["Properties"]["Policies"]).split("'Action': ") if a.startswith("'s3:")]
+check(receipt_s3 and all(a.startswith("'s3:GetObject'") for a in receipt_s3), "the receipt function may only read objects")
 assertions = [a for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])]
 check(any("ReceiptRecipients" in str(a["Assert"]) for a in assertions), "a Rules assertion requires ReceiptRecipients")
 

@@ -10,6 +10,7 @@ use crate::judge::reverify;
 use crate::judge::service;
 use crate::ports::directory::{self, DirectoryError, IdentityDirectory};
 use crate::ports::facts::FactSource;
+use crate::ports::raw::{NoRawMessages, RawMessages};
 use crate::read::domain::ancestors;
 use crate::read::identity_state::{CustomMailFrom, MailFromExpectations};
 use crate::read::input::{self, InputError, Item, RecordShapeError};
@@ -155,6 +156,17 @@ pub async fn run_records<F: FactSource, D: IdentityDirectory>(
     ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
+    run_records_with(bytes, ports, settings, &NoRawMessages).await
+}
+
+/// [`run_records`], a received message's raw content read from `raw` (the receipt rule's S3
+/// action) when the event does not carry it.
+pub async fn run_records_with<F: FactSource, D: IdentityDirectory, R: RawMessages>(
+    bytes: &[u8],
+    ports: Ports<'_, F, D>,
+    settings: &Settings,
+    raw: &R,
+) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
     let records = input::detect(bytes)?;
     let mut outcomes = Vec::with_capacity(records.len());
     for (index, record) in records.into_iter().enumerate() {
@@ -163,7 +175,7 @@ pub async fn run_records<F: FactSource, D: IdentityDirectory>(
             (Ok(_), Some(error)) => {
                 RecordOutcome::Failed(InputError::Record { index, error }.into())
             }
-            (Ok(item), None) => run_item(item, ports, settings).await,
+            (Ok(item), None) => run_item(item, ports, settings, raw).await,
         };
         outcomes.push((record.sqs_message_id, outcome));
     }
@@ -177,10 +189,11 @@ fn unexpected_topic(topic: Option<String>, settings: &Settings) -> Option<Record
         .then(|| RecordShapeError::UnexpectedTopic(topic, settings.expected_topics.join(", ")))
 }
 
-async fn run_item<F: FactSource, D: IdentityDirectory>(
+async fn run_item<F: FactSource, D: IdentityDirectory, R: RawMessages>(
     item: Item,
     ports: Ports<'_, F, D>,
     settings: &Settings,
+    store: &R,
 ) -> RecordOutcome {
     let (mut observation, raw) = match item {
         Item::Received { message, source } => {
@@ -189,7 +202,14 @@ async fn run_item<F: FactSource, D: IdentityDirectory>(
             match input::decode_content(&message) {
                 Some(Ok(bytes)) => raw = Some(bytes),
                 Some(Err(error)) => note = Some(format!("{error}; SES's header list used")),
-                None => {}
+                // Not in the event: the S3 action may have stored it.
+                None => match message.mail.message_id.as_deref() {
+                    Some(id) => match store.fetch(id).await {
+                        Ok(stored) => raw = stored,
+                        Err(error) => note = Some(format!("{error}; SES's header list used")),
+                    },
+                    None => {}
+                },
             }
             let content_headers = raw.as_deref().and_then(input::raw_headers);
             if raw.is_some() && content_headers.is_none() {

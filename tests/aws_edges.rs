@@ -299,6 +299,7 @@ async fn receipt_path_learns_the_custom_mail_from_from_sesv2() {
         &scope,
         &sink,
         &Settings::default(),
+        &ses_dmarc_monitor::ports::raw::NoRawMessages,
     )
     .await;
     assert!(invocation.result.is_ok());
@@ -516,4 +517,103 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// The receipt rule's S3 action stored the message; the Lambda action's event carries only
+/// its headers. The receipt function reads the object (`<prefix><message id>`) and
+/// re-verifies it; a missing object is no error, a failing read a note, never a lost record.
+#[tokio::test]
+async fn the_raw_message_is_read_from_the_s3_actions_object() {
+    use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
+    use aws_sdk_s3::primitives::ByteStream;
+    use aws_sdk_s3::types::error::NoSuchKey;
+    use ses_dmarc_monitor::edge::aws::s3::S3RawMessages;
+    use ses_dmarc_monitor::pipeline::{RecordOutcome, run_records_with};
+
+    let raw = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/raw-canary.eml"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"));
+    let stored = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| {
+            r.bucket() == Some("ses-raw") && r.key() == Some("raw/aligned0001@email.amazonses.com")
+        })
+        .then_output(move || {
+            GetObjectOutput::builder()
+                .body(ByteStream::from(raw.clone()))
+                .build()
+        });
+    let missing = mock!(aws_sdk_s3::Client::get_object)
+        .match_requests(|r| r.key() == Some("raw/none"))
+        .then_error(|| GetObjectError::NoSuchKey(NoSuchKey::builder().build()));
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&stored, &missing]);
+    let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
+
+    let notes = |outcomes: Vec<(Option<String>, RecordOutcome)>| match &outcomes[..] {
+        [(_, RecordOutcome::Analyzed { observation, .. })] => observation.notes.clone(),
+        other => panic!("{other:?}"),
+    };
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
+    };
+    let mut aligned: serde_json::Value =
+        serde_json::from_slice(&event("receipt-aligned.json")).unwrap_or_default();
+    aligned["Records"][0]["ses"]["mail"]["messageId"] = "aligned0001@email.amazonses.com".into();
+    let found = run_records_with(
+        aligned.to_string().as_bytes(),
+        ports,
+        &Settings::default(),
+        &store,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Offline the raw message cannot be re-verified, and the note says it is there.
+    assert!(
+        notes(found)
+            .iter()
+            .any(|n| n.contains("the raw message is attached")),
+    );
+    assert_eq!(stored.num_calls(), 1);
+
+    aligned["Records"][0]["ses"]["mail"]["messageId"] = "none".into();
+    let none = run_records_with(
+        aligned.to_string().as_bytes(),
+        ports,
+        &Settings::default(),
+        &store,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(notes(none).is_empty());
+    assert_eq!(missing.num_calls(), 1);
+
+    // S3 failing: judged from SES's header list, and the note says why.
+    let broken = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| {
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(403)
+                .unwrap_or_else(|e| panic!("{e}")),
+            aws_smithy_types::body::SdkBody::from(
+                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+            ),
+        )
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&broken]);
+    let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
+    let denied = run_records_with(
+        aligned.to_string().as_bytes(),
+        ports,
+        &Settings::default(),
+        &store,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    let notes = notes(denied);
+    assert!(
+        notes.iter().any(|n| n
+            .starts_with("the stored message s3://ses-raw/raw/none could not be read")
+            && n.ends_with("SES's header list used")),
+        "{notes:?}"
+    );
 }

@@ -9,6 +9,7 @@ use ses_dmarc_monitor::pipeline::RecordError;
 use ses_dmarc_monitor::pipeline::{Ports, Settings};
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory, NoDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::raw::NoRawMessages;
 use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::read::identity_state::IdentityState;
@@ -37,6 +38,7 @@ async fn invoke(
         &Everything,
         &sink,
         &Settings::default(),
+        &NoRawMessages,
     )
     .await
     .result;

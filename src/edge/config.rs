@@ -42,6 +42,9 @@ pub struct Config {
     pub identity_cache: Duration,
     /// The DNS work one record may cause, in time (`DNS_BUDGET_SECONDS`, default 10).
     pub dns_budget: Duration,
+    /// The bucket and key prefix where the receipt rule's S3 action stores raw messages
+    /// (`RAW_MESSAGE_BUCKET`, `RAW_MESSAGE_PREFIX`); `None` without a bucket.
+    pub raw_messages: Option<(String, String)>,
     pub identity_lookup: bool,
     /// `None`: the account's verified domain identities.
     pub monitored_domains: Option<Vec<String>>,
@@ -190,6 +193,13 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         alert_suppress: seconds(&var, "ALERT_SUPPRESS_SECONDS", 3600)?,
         identity_cache: seconds(&var, "IDENTITY_CACHE_SECONDS", 300)?,
         dns_budget: seconds(&var, "DNS_BUDGET_SECONDS", 10)?,
+        raw_messages: var("RAW_MESSAGE_BUCKET")
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty())
+            .map(|bucket| {
+                let prefix = var("RAW_MESSAGE_PREFIX").unwrap_or_default();
+                (bucket, prefix.trim().to_owned())
+            }),
         identity_lookup,
         monitored_domains,
         metrics_namespace,
@@ -232,6 +242,7 @@ mod tests {
         assert_eq!(config.alert_suppress, Duration::from_secs(3600));
         assert_eq!(config.identity_cache, Duration::from_secs(300));
         assert_eq!(config.dns_budget, Duration::from_secs(10));
+        assert_eq!(config.raw_messages, None);
         assert!(config.identity_lookup);
         assert_eq!(config.monitored_domains, None);
         assert_eq!(config.metrics_namespace, "SesDmarcMonitor");

@@ -3,6 +3,7 @@
 
 pub mod directory;
 pub mod facts;
+pub mod raw;
 pub mod scope;
 pub mod sink;
 

@@ -1,6 +1,8 @@
-//! The AWS edge: the SESv2 identity directory and the SNS alert sink. The only modules that
-//! call AWS; what they send and decide is made in the core (`say::alert`, `read::identity_state`).
+//! The AWS edge: the SESv2 identity directory, the SNS alert sink and the S3 store of raw
+//! received messages. The only modules that call AWS; what they send and decide is made in the
+//! core (`say::alert`, `read::identity_state`).
 
+pub mod s3;
 pub mod sesv2;
 pub mod sns;
 

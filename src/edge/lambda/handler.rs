@@ -14,6 +14,7 @@ use crate::pipeline::{self, Ports, RecordError, RecordOutcome, Settings};
 use crate::ports::chain;
 use crate::ports::directory::{self, IdentityDirectory, IdentityLister, ListError};
 use crate::ports::facts::FactSource;
+use crate::ports::raw::{NoRawMessages, RawMessages};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::domain_of_identity;
@@ -123,21 +124,23 @@ struct Failures {
 
 /// Runs every record, logs each outcome and publishes the findings about monitored domains
 /// (and those about the account as a whole, such as a paused account).
-async fn process<F, D, Sc, S>(
+async fn process<F, D, Sc, S, R>(
     event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
     settings: &Settings,
+    raw: &R,
 ) -> (Processed, Result<Failures, HandlerError>)
 where
     F: FactSource,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
+    R: RawMessages,
 {
     scope.refresh().await;
-    let outcomes = match pipeline::run_records(event, ports, settings).await {
+    let outcomes = match pipeline::run_records_with(event, ports, settings, raw).await {
         Ok(outcomes) => outcomes,
         Err(error) => {
             let mut processed = Processed {
@@ -251,23 +254,26 @@ fn records_error(
     })
 }
 
-/// The receipt function, given the event as the runtime received it (JSON text). Any record
-/// that fails fails the invocation (after the others were published); otherwise the receipt
-/// rule continues: monitoring never stops delivery.
-pub async fn receipt<F, D, Sc, S>(
+/// The receipt function, given the event as the runtime received it (JSON text), and where
+/// the receipt rule's S3 action stored the raw messages. Any record that fails fails the
+/// invocation (after the others were published); otherwise the receipt rule continues:
+/// monitoring never stops delivery.
+pub async fn receipt<F, D, Sc, S, R>(
     event: &[u8],
     ports: Ports<'_, F, D>,
     scope: &Sc,
     sink: &S,
     settings: &Settings,
+    raw: &R,
 ) -> Invocation<SimpleEmailDisposition>
 where
     F: FactSource,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
+    R: RawMessages,
 {
-    let (processed, processed_ok) = process(event, ports, scope, sink, settings).await;
+    let (processed, processed_ok) = process(event, ports, scope, sink, settings, raw).await;
     let result = match processed_ok {
         Err(error) => Err(error),
         Ok(Failures {
@@ -316,7 +322,8 @@ where
     Sc: DomainScope,
     S: FindingSink,
 {
-    let (processed, processed_ok) = process(event, ports, scope, sink, settings).await;
+    let (processed, processed_ok) =
+        process(event, ports, scope, sink, settings, &NoRawMessages).await;
     let result = match processed_ok {
         Err(HandlerError::Input(error)) => {
             tracing::error!(error = %error, "poison event acknowledged");

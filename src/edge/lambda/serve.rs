@@ -58,8 +58,15 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
             // the compiler's layout depth otherwise.
             let (processed, answer) = match function {
                 Function::Receipt => {
-                    let invocation =
-                        Box::pin(handler::receipt(bytes, ports, scope, sink, settings)).await;
+                    let invocation = Box::pin(handler::receipt(
+                        bytes,
+                        ports,
+                        scope,
+                        sink,
+                        settings,
+                        &wiring.raw,
+                    ))
+                    .await;
                     (
                         invocation.processed,
                         invocation.result.map(Answer::Disposition),

@@ -5,6 +5,7 @@
 //! Kept out of the binaries so each stays a few lines of wiring, and out of the core because
 //! it builds AWS clients.
 
+use crate::edge::aws::s3::S3RawMessages;
 use crate::edge::aws::sesv2::SesV2Directory;
 use crate::edge::aws::sns::SnsAlertSink;
 use crate::edge::config::{Config, DnsResolver};
@@ -85,6 +86,8 @@ pub struct Wiring {
     pub sesv2: SesV2Directory,
     /// The region the functions run in (`AWS_REGION`): the audit's expected MAIL FROM MX.
     pub region: String,
+    /// Where the receipt rule's S3 action stores raw messages (`RAW_MESSAGE_BUCKET`).
+    pub raw: Option<S3RawMessages>,
 }
 
 /// Why a function cannot start.
@@ -152,6 +155,9 @@ impl Wiring {
         let region = sdk
             .region()
             .map_or_else(|| "us-east-1".to_owned(), |r| r.as_ref().to_owned());
+        let raw = config.raw_messages.clone().map(|(bucket, prefix)| {
+            S3RawMessages::new(aws_sdk_s3::Client::new(&sdk), bucket, prefix)
+        });
         Ok(Self {
             config,
             function,
@@ -161,6 +167,7 @@ impl Wiring {
             sink: (LogSink, alerts),
             sesv2,
             region,
+            raw,
         })
     }
 

@@ -1,0 +1,68 @@
+//! [`RawMessages`] from S3: the objects a receipt rule's S3 action writes, one per message,
+//! named `<prefix><SES message id>`. It fetches and hands over the bytes; it decides nothing.
+
+use crate::ports::raw::{RawError, RawMessages};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::operation::get_object::GetObjectError;
+
+/// SES stores messages up to 40 MB; anything larger is not a message it stored.
+const MAX_OBJECT: i64 = 48 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct S3RawMessages {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3RawMessages {
+    pub fn new(client: Client, bucket: String, prefix: String) -> Self {
+        Self {
+            client,
+            bucket,
+            prefix,
+        }
+    }
+}
+
+impl RawMessages for S3RawMessages {
+    async fn fetch(&self, message_id: &str) -> Result<Option<Vec<u8>>, RawError> {
+        let key = format!("{}{message_id}", self.prefix);
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| RawError {
+            key: format!("s3://{}/{key}", self.bucket),
+            source,
+        };
+        let object = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(object) => object,
+            Err(error) => {
+                return match error.as_service_error() {
+                    // Not stored (the rule has no S3 action for this recipient) or expired.
+                    Some(GetObjectError::NoSuchKey(_)) => Ok(None),
+                    _ => Err(failed(Box::new(error))),
+                };
+            }
+        };
+        if object.content_length().unwrap_or(0) > MAX_OBJECT {
+            return Err(failed(
+                format!(
+                    "{} bytes, larger than SES stores",
+                    object.content_length().unwrap_or(0)
+                )
+                .into(),
+            ));
+        }
+        let body = object
+            .body
+            .collect()
+            .await
+            .map_err(|e| failed(Box::new(e)))?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+}
