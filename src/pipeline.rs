@@ -203,13 +203,14 @@ async fn run_item<F: FactSource, D: IdentityDirectory, R: RawMessages>(
                 Some(Ok(bytes)) => raw = Some(bytes),
                 Some(Err(error)) => note = Some(format!("{error}; SES's header list used")),
                 // Not in the event: the S3 action may have stored it.
-                None => match message.mail.message_id.as_deref() {
-                    Some(id) => match store.fetch(id).await {
-                        Ok(stored) => raw = stored,
-                        Err(error) => note = Some(format!("{error}; SES's header list used")),
-                    },
-                    None => {}
-                },
+                None => {
+                    if let Some(id) = message.mail.message_id.as_deref() {
+                        match store.fetch(id).await {
+                            Ok(stored) => raw = stored,
+                            Err(error) => note = Some(format!("{error}; SES's header list used")),
+                        }
+                    }
+                }
             }
             let content_headers = raw.as_deref().and_then(input::raw_headers);
             if raw.is_some() && content_headers.is_none() {
