@@ -110,6 +110,24 @@ for bin in receipt feedback audit; do
   fi
 done
 
+# The functions as Lambda runs them: each bootstrap (built for this machine) against a Lambda
+# Runtime API served by bench/lambda_runtime.py; offline (no DNS, no SESv2, alerts only
+# logged), so the figures are this code's cost, not the network's.
+cargo build --release --quiet --bin receipt --bin feedback --bin audit
+lambda_row() { # FUNCTION EVENT INVOCATIONS ENV...
+  local name="$1" event_file="$2" n="$3"; shift 3
+  python3 bench/lambda_runtime.py "$CARGO_TARGET_DIR/release/$name" "$event_file" "$n" "$@" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+timed = sys.argv[1] != "audit"
+cell = lambda key: r[key] if timed else "–"
+print(f"| `{sys.argv[1]}` | {r[\"init_ms\"]} | {cell(\"first_ms\")} | {cell(\"warm_ms\")} | {cell(\"warm_p99_ms\")} | {r[\"max_rss_kib\"]} |")
+' "$name"
+}
+lambda_rows="$(lambda_row receipt events/receipt-mail-from-fallback.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
+$(lambda_row feedback events/sns-bounce-gmail-authentication.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
+$(lambda_row audit events/receipt-aligned.json 2 DNS_RESOLVER=127.0.0.1:9 AWS_ENDPOINT_URL=http://127.0.0.1:1 MONITORED_DOMAINS=example.com)"
+
 ratio() { python3 -c "print(f'{$1 / $2:.1f}')"; }
 change() { python3 -c "print(f'{($2 - $1) / $1 * 100:+.1f} %')"; }
 
@@ -275,6 +293,21 @@ and its report printed): ${cli_seconds} s, $(python3 -c "print(round($EVENTS / $
 
 \`ses-dmarc-monitor analyze --format json $event\`: wall $wall (median of 20 runs),
 peak RSS $rss KiB (\`/usr/bin/time -v\`).
+
+## The functions as Lambda runs them
+
+Each bootstrap, built for this machine (x86_64; the deployed arm64 build is the same code),
+run against a Lambda Runtime API served by \`bench/lambda_runtime.py\` (the 2018-06-01 API:
+\`next\`, \`response\`, \`error\`), with the environment Lambda sets. Offline: no DNS, no SESv2,
+alerts only logged, so these are this code's costs; DNS answers are cached across invocations
+and alerts are rare. init: process start to its first \`next\`; first: the first invocation;
+warm: the median of the others (the event handed over to the response received, HTTP
+included); peak RSS: VmHWM. The audit's invocation is not timed (it needs SESv2; here its
+endpoint refuses), only its start and memory.
+
+| function | init ms | first ms | warm ms | warm p99 ms | peak RSS KiB |
+|---|---|---|---|---|---|
+$lambda_rows
 
 ## Lambda bootstraps (${built:-not built}, \`cargo lambda build --release\`)
 

@@ -589,6 +589,29 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     assert!(notes(none).is_empty());
     assert_eq!(missing.num_calls(), 1);
 
+    // Larger than the functions' memory allows: not read, and the note says so.
+    let huge = mock!(aws_sdk_s3::Client::get_object).then_output(|| {
+        GetObjectOutput::builder()
+            .content_length(20 * 1024 * 1024)
+            .body(ByteStream::from_static(b"x"))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&huge]);
+    let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
+    let large = run_records_with(
+        aligned.to_string().as_bytes(),
+        ports,
+        &Settings::default(),
+        &store,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        notes(large)
+            .iter()
+            .any(|n| n.contains("20971520 bytes, more than the 8 MiB re-verified")),
+    );
+
     // S3 failing: judged from SES's header list, and the note says why.
     let broken = mock!(aws_sdk_s3::Client::get_object).then_http_response(|| {
         aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(

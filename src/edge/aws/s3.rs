@@ -5,8 +5,9 @@ use crate::ports::raw::{RawError, RawMessages};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 
-/// SES stores messages up to 40 MB; anything larger is not a message it stored.
-const MAX_OBJECT: i64 = 48 * 1024 * 1024;
+/// The largest stored message re-verified: the functions have 128 MB (template.yaml), and
+/// parsing holds a message more than once. SES stores up to 40 MB; a canary is a few KB.
+const MAX_OBJECT: i64 = 8 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct S3RawMessages {
@@ -52,8 +53,9 @@ impl RawMessages for S3RawMessages {
         if object.content_length().unwrap_or(0) > MAX_OBJECT {
             return Err(failed(
                 format!(
-                    "{} bytes, larger than SES stores",
-                    object.content_length().unwrap_or(0)
+                    "{} bytes, more than the {} MiB re-verified",
+                    object.content_length().unwrap_or(0),
+                    MAX_OBJECT / 1024 / 1024
                 )
                 .into(),
             ));
