@@ -77,6 +77,10 @@ for name, function in functions.items():
 # 9. arm64 only, as the build produces it.
 check("Architecture" not in parameters, "no Architecture parameter")
 check(template["Globals"]["Function"]["Architectures"] == ["arm64"], "Architectures [arm64]")
+ci = open(".ci/run", encoding="utf-8").read()
+check("cargo lambda build --release --arm64" in ci, ".ci/run builds the bootstraps for arm64, as deployed")
+for name in functions:
+    check(resources[name]["Metadata"].get("BuildMethod") == "rust-cargolambda", f"{name}: built by cargo-lambda (for the template's architecture)")
 
 # 3-5. Alarms: missing data is missing for the audit's, and nothing pages on Errors or
 # Throttles of the event-driven functions.
