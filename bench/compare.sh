@@ -114,19 +114,13 @@ done
 # Runtime API served by bench/lambda_runtime.py; offline (no DNS, no SESv2, alerts only
 # logged), so the figures are this code's cost, not the network's.
 cargo build --release --quiet --bin receipt --bin feedback --bin audit
-lambda_row() { # FUNCTION EVENT INVOCATIONS ENV...
-  local name="$1" event_file="$2" n="$3"; shift 3
-  python3 bench/lambda_runtime.py "$CARGO_TARGET_DIR/release/$name" "$event_file" "$n" "$@" | python3 -c '
-import json, sys
-r = json.load(sys.stdin)
-timed = sys.argv[1] != "audit"
-cell = lambda key: r[key] if timed else "–"
-print(f"| `{sys.argv[1]}` | {r[\"init_ms\"]} | {cell(\"first_ms\")} | {cell(\"warm_ms\")} | {cell(\"warm_p99_ms\")} | {r[\"max_rss_kib\"]} |")
-' "$name"
+lambda_row() { # --row|--row-untimed FUNCTION EVENT INVOCATIONS ENV...
+  local mode="$1" name="$2" event_file="$3" n="$4"; shift 4
+  python3 bench/lambda_runtime.py "$mode" "$name" "$CARGO_TARGET_DIR/release/$name" "$event_file" "$n" "$@"
 }
-lambda_rows="$(lambda_row receipt events/receipt-mail-from-fallback.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
-$(lambda_row feedback events/sns-bounce-gmail-authentication.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
-$(lambda_row audit events/receipt-aligned.json 2 DNS_RESOLVER=127.0.0.1:9 AWS_ENDPOINT_URL=http://127.0.0.1:1 MONITORED_DOMAINS=example.com)"
+lambda_rows="$(lambda_row --row receipt events/receipt-mail-from-fallback.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
+$(lambda_row --row feedback events/sns-bounce-gmail-authentication.json 500 IDENTITY_LOOKUP=off DNS_RESOLVER=off MONITORED_DOMAINS=example.com)
+$(lambda_row --row-untimed audit events/receipt-aligned.json 2 DNS_RESOLVER=127.0.0.1:9 AWS_ENDPOINT_URL=http://127.0.0.1:1 MONITORED_DOMAINS=example.com)"
 
 ratio() { python3 -c "print(f'{$1 / $2:.1f}')"; }
 change() { python3 -c "print(f'{($2 - $1) / $1 * 100:+.1f} %')"; }

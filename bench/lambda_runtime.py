@@ -2,9 +2,10 @@
 measures it: init (process start to its first `next` request), each invocation (the event
 handed over to the response posted), and peak memory (VmHWM of the process).
 
-usage: lambda_runtime.py BOOTSTRAP EVENT_FILE INVOCATIONS [NAME=VALUE ...]
+usage: lambda_runtime.py [--row NAME|--row-untimed NAME] BOOTSTRAP EVENT_FILE INVOCATIONS [NAME=VALUE ...]
 Prints one JSON object: init_ms, first_ms (the first invocation: caches cold), warm_ms
-(median of the rest), warm_p99_ms, max_rss_kib, errors.
+(median of the rest), warm_p99_ms, max_rss_kib, errors; with --row, a markdown table row
+for RESULTS.md instead (--row-untimed: init and memory only).
 
 The Runtime API is the documented one (2018-06-01): GET /runtime/invocation/next, POST
 /runtime/invocation/{id}/response | /error, POST /runtime/init/error. The environment is the
@@ -20,8 +21,13 @@ import sys
 import threading
 import time
 
-bootstrap, event_file, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-extra = dict(pair.split("=", 1) for pair in sys.argv[4:])
+args = sys.argv[1:]
+row = None
+if args and args[0] in ("--row", "--row-untimed"):
+    row = (args[1], args[0] == "--row")
+    args = args[2:]
+bootstrap, event_file, count = args[0], args[1], int(args[2])
+extra = dict(pair.split("=", 1) for pair in args[3:])
 event = open(event_file, "rb").read()
 
 state = {"first_next": None, "sent": {}, "done": {}, "errors": 0, "next_id": 0}
@@ -131,11 +137,17 @@ if len(state["done"]) < count or state["first_next"] is None:
     sys.exit(f"{bootstrap}: {len(state['done'])} of {count} invocations answered; {stderr.decode(errors='replace')[-2000:]}")
 times = [(state["done"][r] - state["sent"][r]) * 1000 for r in sorted(state["sent"], key=lambda r: int(r[4:]))]
 warm = times[1:] or times
-print(json.dumps({
+result = {
     "init_ms": round((state["first_next"] - started) * 1000, 1),
     "first_ms": round(times[0], 2),
     "warm_ms": round(statistics.median(warm), 3),
     "warm_p99_ms": round(sorted(warm)[int(len(warm) * 0.99) - 1 if len(warm) > 1 else 0], 3),
     "max_rss_kib": peak,
     "errors": state["errors"],
-}))
+}
+if row is None:
+    print(json.dumps(result))
+else:
+    name, timed = row
+    cells = [result[k] if timed else "–" for k in ("first_ms", "warm_ms", "warm_p99_ms")]
+    print(f"| `{name}` | {result['init_ms']} | " + " | ".join(map(str, cells)) + f" | {peak} |")

@@ -519,6 +519,30 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
     }
 }
 
+/// The notes of the one message in `event`, its raw content read through `store`.
+async fn notes_with(
+    event: &serde_json::Value,
+    store: &ses_dmarc_monitor::edge::aws::s3::S3RawMessages,
+) -> Vec<String> {
+    use ses_dmarc_monitor::pipeline::{RecordOutcome, run_records_with};
+    let ports = Ports {
+        facts: &OfflineFacts::default(),
+        directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
+    };
+    let outcomes = run_records_with(
+        event.to_string().as_bytes(),
+        ports,
+        &Settings::default(),
+        store,
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    match &outcomes[..] {
+        [(_, RecordOutcome::Analyzed { observation, .. })] => observation.notes.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
 /// The receipt rule's S3 action stored the message; the Lambda action's event carries only
 /// its headers. The receipt function reads the object (`<prefix><message id>`) and
 /// re-verifies it; a missing object is no error, a failing read a note, never a lost record.
@@ -528,7 +552,6 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     use aws_sdk_s3::primitives::ByteStream;
     use aws_sdk_s3::types::error::NoSuchKey;
     use ses_dmarc_monitor::edge::aws::s3::S3RawMessages;
-    use ses_dmarc_monitor::pipeline::{RecordOutcome, run_records_with};
 
     let raw = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -550,43 +573,21 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&stored, &missing]);
     let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
 
-    let notes = |outcomes: Vec<(Option<String>, RecordOutcome)>| match &outcomes[..] {
-        [(_, RecordOutcome::Analyzed { observation, .. })] => observation.notes.clone(),
-        other => panic!("{other:?}"),
-    };
-    let ports = Ports {
-        facts: &OfflineFacts::default(),
-        directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
-    };
     let mut aligned: serde_json::Value =
         serde_json::from_slice(&event("receipt-aligned.json")).unwrap_or_default();
     aligned["Records"][0]["ses"]["mail"]["messageId"] = "aligned0001@email.amazonses.com".into();
-    let found = run_records_with(
-        aligned.to_string().as_bytes(),
-        ports,
-        &Settings::default(),
-        &store,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let found = notes_with(&aligned, &store).await;
     // Offline the raw message cannot be re-verified, and the note says it is there.
     assert!(
-        notes(found)
+        found
             .iter()
             .any(|n| n.contains("the raw message is attached")),
     );
     assert_eq!(stored.num_calls(), 1);
 
     aligned["Records"][0]["ses"]["mail"]["messageId"] = "none".into();
-    let none = run_records_with(
-        aligned.to_string().as_bytes(),
-        ports,
-        &Settings::default(),
-        &store,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    assert!(notes(none).is_empty());
+    let none = notes_with(&aligned, &store).await;
+    assert!(none.is_empty());
     assert_eq!(missing.num_calls(), 1);
 
     // Larger than the functions' memory allows: not read, and the note says so.
@@ -598,16 +599,9 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     });
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&huge]);
     let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
-    let large = run_records_with(
-        aligned.to_string().as_bytes(),
-        ports,
-        &Settings::default(),
-        &store,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let large = notes_with(&aligned, &store).await;
     assert!(
-        notes(large)
+        large
             .iter()
             .any(|n| n.contains("20971520 bytes, more than the 8 MiB re-verified")),
     );
@@ -624,15 +618,8 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     });
     let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&broken]);
     let store = S3RawMessages::new(client, "ses-raw".into(), "raw/".into());
-    let denied = run_records_with(
-        aligned.to_string().as_bytes(),
-        ports,
-        &Settings::default(),
-        &store,
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    let notes = notes(denied);
+    let denied = notes_with(&aligned, &store).await;
+    let notes = denied;
     assert!(
         notes.iter().any(|n| n
             .starts_with("the stored message s3://ses-raw/raw/none could not be read")
