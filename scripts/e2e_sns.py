@@ -3,7 +3,6 @@
   setup  ENDPOINT          create the alert topic and an SQS queue subscribed to it; print the topic ARN
   alerts ENDPOINT          print every alert delivered so far, one JSON object per line
                            ({"subject", "kind", "severity", "domain", "body"})
-  identity ENDPOINT NAME   create an SES (v2) identity, for the audit to list
 """
 import json
 import sys
@@ -51,11 +50,5 @@ def alerts(endpoint):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def identity(endpoint, name):
-    sesv2 = boto3.client("sesv2", endpoint_url=endpoint, region_name=REGION,
-                         aws_access_key_id="test", aws_secret_access_key="test")
-    sesv2.create_email_identity(EmailIdentity=name)
-
-
 if __name__ == "__main__":
-    {"setup": setup, "alerts": alerts, "identity": identity}[sys.argv[1]](*sys.argv[2:])
+    {"setup": setup, "alerts": alerts}[sys.argv[1]](*sys.argv[2:])
