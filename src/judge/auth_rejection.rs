@@ -273,11 +273,14 @@ pub fn diagnose(status: Option<&str>, diagnostic: Option<&str>) -> Diagnosis {
 
 /// A reply whose words say an authentication check failed; `code` is whatever code it carries.
 fn by_wording(text: &str, code: Option<&str>) -> Diagnosis {
+    // The gate first: most bounces (user unknown, mailbox full) end here, after five
+    // searches instead of fifteen. What the gate turns away is no authentication rejection
+    // either way, whether or not it names another reason.
+    if !passes_gate(text) {
+        return Diagnosis::Other;
+    }
     if let Some((_, what)) = NOT_AUTH.iter().find(|(needle, _)| text.contains(needle)) {
         return Diagnosis::NotAuth(what);
-    }
-    if !WORDING_GATE.iter().any(|word| text.contains(word)) {
-        return Diagnosis::Other;
     }
     match FAILURE_WORDINGS
         .iter()
@@ -291,6 +294,11 @@ fn by_wording(text: &str, code: Option<&str>) -> Diagnosis {
         }),
         None => Diagnosis::Other,
     }
+}
+
+/// Whether one of [`WORDING_GATE`] occurs in `text`.
+fn passes_gate(text: &str) -> bool {
+    WORDING_GATE.iter().any(|word| text.contains(word))
 }
 
 /// The basic SMTP reply code (`550`, `421`) a reply opens with, after SES's `smtp;` prefix.
@@ -646,10 +654,8 @@ mod tests {
     #[test]
     fn every_wording_passes_the_gate() {
         for (wording, _) in FAILURE_WORDINGS {
-            assert!(
-                WORDING_GATE.iter().any(|word| wording.contains(word)),
-                "{wording}"
-            );
+            assert!(passes_gate(wording), "{wording}");
         }
+        assert!(!passes_gate("550 5.1.1 user unknown; mailbox full"));
     }
 }
