@@ -8,7 +8,7 @@
 //! | `MAIL_FROM_DOMAINS` | — | `example.com=mail.example.com,…`: expected custom MAIL FROM domains |
 //! | `ALERT_TOPIC_ARN` | — (no alerts) | SNS topic for alerts |
 //! | `ALERT_MIN_SEVERITY` | `warning` | `info`, `warning` or `critical` |
-//! | `ALERT_SUPPRESS_SECONDS` | `3600` | one alert per (kind, domain) per window |
+//! | `ALERT_SUPPRESS_SECONDS` | `3600` | one alert per incident (kind, domain, subject) per window |
 //! | `IDENTITY_CACHE_SECONDS` | `300` | how long SESv2 identity state and the identity list are kept |
 //! | `IDENTITY_LOOKUP` | `sesv2` | `sesv2`, or `off` to use `MAIL_FROM_DOMAINS` only |
 //! | `MONITORED_DOMAINS` | the account's verified domain identities | comma-separated From domains to alert on |

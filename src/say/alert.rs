@@ -54,7 +54,7 @@ struct JsonAlert<'a> {
     suppressed_since_last: u64,
 }
 
-/// Composes the alert for a finding; `suppressed` counts the same `(kind, domain)` findings
+/// Composes the alert for a finding; `suppressed` counts the same incident's findings
 /// held back since the last alert.
 pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
     let domain = sanitize(finding.domain.as_deref().unwrap_or(""), FIELD_LIMIT);

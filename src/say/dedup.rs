@@ -1,6 +1,6 @@
 //! When a finding becomes an alert: at or above a configured severity, and once per
-//! `(kind, domain)` per window, so one incident does not page twice. The next alert after a
-//! window says how many were held back.
+//! `(kind, domain, subject)` per window, so one incident does not page twice and two never
+//! share one page. The next alert after a window says how many were held back.
 //!
 //! Pure: the clock is an argument. The SNS sink (`edge::aws::sns`) keeps one per warm container.
 
@@ -8,12 +8,27 @@ use crate::say::findings::{Finding, Kind, Severity};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-/// Which findings become alerts: at or above a severity, once per `(kind, domain)` per window.
+/// Which findings become alerts: at or above a severity, once per [`Key`] per window.
 #[derive(Debug)]
 pub struct Deduper {
     min_severity: Severity,
     window: Duration,
-    seen: HashMap<(Kind, Option<String>), Window>,
+    seen: HashMap<Key, Window>,
+}
+
+/// One incident: its kind, its domain, and its subject ([`Facts::subject`]: which VDM
+/// recommendation, which paused resource), so that two different incidents of one kind
+/// never share an alert.
+///
+/// [`Facts::subject`]: crate::say::findings::Facts::subject
+type Key = (Kind, Option<String>, Option<String>);
+
+fn key(kind: Kind, finding: &Finding) -> Key {
+    (
+        kind,
+        finding.domain.clone(),
+        finding.facts.subject().map(str::to_owned),
+    )
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -49,10 +64,7 @@ impl Deduper {
         // container that has since gone, as its severity says it would have), whatever the
         // recovery's own severity; the next occurrence pages again.
         if let Some(cleared) = finding.facts.clears() {
-            let seen = self
-                .seen
-                .remove(&(cleared, finding.domain.clone()))
-                .is_some();
+            let seen = self.seen.remove(&key(cleared, finding)).is_some();
             if seen || cleared.default_severity() >= self.min_severity {
                 return Decision::Send { suppressed: 0 };
             }
@@ -60,7 +72,7 @@ impl Deduper {
         if finding.severity() < self.min_severity {
             return Decision::BelowThreshold;
         }
-        let key = (finding.kind(), finding.domain.clone());
+        let key = key(finding.kind(), finding);
         match self.seen.get_mut(&key) {
             Some(window) if now.saturating_duration_since(window.opened) < self.window => {
                 window.suppressed += 1;
@@ -90,7 +102,7 @@ impl Deduper {
     /// Forgets that `finding`'s key was sent, so the next occurrence goes out: used when
     /// publishing failed, so a lost alert is never counted as sent.
     pub fn forget(&mut self, finding: &Finding) {
-        self.seen.remove(&(finding.kind(), finding.domain.clone()));
+        self.seen.remove(&key(finding.kind(), finding));
     }
 }
 
@@ -265,5 +277,80 @@ mod tests {
             d.decide(&advice(true), t0),
             Decision::Send { suppressed: 0 }
         );
+    }
+
+    #[test]
+    fn different_subjects_are_different_incidents() {
+        let advice = |kind: RecommendationType, open: bool| {
+            let facts = if open {
+                Facts::AdvisorRecommendation {
+                    kind,
+                    impact: None,
+                    description: None,
+                    resource: None,
+                }
+            } else {
+                Facts::AdvisorResolved {
+                    kind,
+                    resource: None,
+                }
+            };
+            Finding::new(facts, Some("example.com"), Source::SesServiceEvent)
+        };
+        let paused = |resource: &str| {
+            Finding::new(
+                Facts::SendingPaused {
+                    resource: Some(resource.into()),
+                    cause: None,
+                    origin: None,
+                },
+                None,
+                Source::SesServiceEvent,
+            )
+        };
+        let resumed = |resource: &str| {
+            Finding::new(
+                Facts::SendingResumed {
+                    resource: Some(resource.into()),
+                    status: None,
+                },
+                None,
+                Source::SesServiceEvent,
+            )
+        };
+        let account = "arn:aws:ses:us-east-1:111122223333:account";
+        let set = "arn:aws:ses:us-east-1:111122223333:configuration-set/marketing";
+        let t0 = Instant::now();
+        let sent = Decision::Send { suppressed: 0 };
+        // In order, one Deduper: (the finding, its decision).
+        let steps = [
+            (advice(RecommendationType::Dmarc, true), sent),
+            // VDM's SPF advice for the same domain is another problem: it pages too.
+            (advice(RecommendationType::Spf, true), sent),
+            (
+                advice(RecommendationType::Dmarc, true),
+                Decision::Suppressed,
+            ),
+            // Resolving the DMARC advice leaves the SPF advice open.
+            (advice(RecommendationType::Dmarc, false), sent),
+            (advice(RecommendationType::Spf, true), Decision::Suppressed),
+            (advice(RecommendationType::Dmarc, true), sent),
+            // A paused configuration set does not hide a paused account.
+            (paused(set), sent),
+            (paused(account), sent),
+            (paused(account), Decision::Suppressed),
+            (resumed(set), sent),
+            (paused(account), Decision::Suppressed),
+            (paused(set), sent),
+        ];
+        let mut d = Deduper::new(Severity::Warning, Duration::from_secs(3600));
+        for (i, (finding, expected)) in steps.iter().enumerate() {
+            assert_eq!(
+                d.decide(finding, t0),
+                *expected,
+                "step {i}: {:?}",
+                finding.facts
+            );
+        }
     }
 }

@@ -279,6 +279,21 @@ impl Facts {
         )
     }
 
+    /// What tells one incident from another of the same kind about the same domain: VDM's
+    /// recommendation type, or the resource SES paused (the account, a configuration set, a
+    /// tenant). A recovery names the same subject as the incident it ends.
+    pub fn subject(&self) -> Option<&str> {
+        match self {
+            Self::AdvisorRecommendation { kind, .. } | Self::AdvisorResolved { kind, .. } => {
+                Some(kind.as_str())
+            }
+            Self::SendingPaused { resource, .. } | Self::SendingResumed { resource, .. } => {
+                resource.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// The kind of incident these facts end, when they report a recovery.
     pub fn clears(&self) -> Option<Kind> {
         match self {

@@ -1,5 +1,5 @@
 //! [`FindingSink`] that publishes alerts to an SNS topic: findings at or above the configured
-//! severity, de-duplicated per `(kind, domain)` within a warm container (`say::dedup`),
+//! severity, de-duplicated per incident within a warm container (`say::dedup`),
 //! composed by `say::alert`.
 //!
 //! Throttling and 5xx are retried by the SDK with backoff within the operation timeout; what
