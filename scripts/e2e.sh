@@ -162,15 +162,12 @@ print(f"{len(alerts)} alerts, as expected")
 
 echo "== EMF metrics in the function logs"
 python3 - "$WORK/watch.log" <<'PY' || fail "EMF lines missing or wrong"
-import json, sys
-docs = []
-for line in open(sys.argv[1], errors="replace"):
-    start = line.find('{"_aws"')
-    if start >= 0:
-        docs.append(json.loads(line[start:]))
-totals = [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Function"]]]
-receipt = [d for d in totals if d["Function"] == "receipt"]
-feedback = [d for d in totals if d["Function"] == "feedback"]
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+docs = documents(sys.argv[1])
+receipt = totals(docs, "receipt")
+feedback = totals(docs, "feedback")
 # The first of each is the empty batch that started the function: it counts nothing.
 for started in (receipt.pop(0), feedback.pop(0)):
     assert started["Messages"] == 0 and started["Findings"] == 0, started
@@ -213,15 +210,13 @@ if cargo lambda invoke audit --invoke-port "$AUDIT_PORT" --data-ascii '{}' > "$W
 fi
 grep -q IdentityListingFailed "$WORK/audit.out" || fail "the audit failed for another reason: $(cat "$WORK/audit.out")"
 python3 - "$WORK/audit.log" <<'PY' || { tail -n 40 "$WORK/audit.log" >&2; fail "the audit's metrics are wrong"; }
-import json, sys
-docs = []
-for line in open(sys.argv[1], errors="replace"):
-    start = line.find('{"_aws"')
-    if start >= 0:
-        docs.append(json.loads(line[start:]))
-totals = [d for d in docs if d["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Function"]] and d["Function"] == "audit"]
-assert len(totals) == 1, docs
-total = totals[0]
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+docs = documents(sys.argv[1])
+audit = totals(docs, "audit")
+assert len(audit) == 1, docs
+total = audit[0]
 assert total["AuditChecksUnjudged"] > 0, total
 assert "AuditChecksFailed" not in total, total
 print(f"audit: {total['AuditChecksUnjudged']} unjudged, no failure count published")

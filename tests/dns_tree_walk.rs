@@ -5,8 +5,7 @@ mod common;
 
 use ses_dmarc_monitor::edge::dns::DnsFacts;
 use ses_dmarc_monitor::judge::policy::Disposition;
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::pipeline::RecordOutcome;
 use ses_dmarc_monitor::ports::facts::FactSource;
 use ses_dmarc_monitor::read::observation::{self, Source};
 use ses_dmarc_monitor::say::findings::{Kind, Severity};
@@ -107,16 +106,7 @@ async fn strict_dkim_policy_from_dns_fails_a_subdomain_signature() {
     // The same event, but signed by a subdomain: rewrite header.i before analysis.
     let event = String::from_utf8_lossy(&event)
         .replace("header.i=@example.com", "header.i=@mail.example.com");
-    let outcomes = pipeline::run(
-        event.as_bytes(),
-        Ports {
-            facts: &dns,
-            directory: &NoDirectory,
-        },
-        &Settings::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = common::run_with_dns(event.as_bytes(), &dns).await;
     let RecordOutcome::Analyzed { analysis, .. } = &outcomes[0] else {
         panic!("not analyzed: {outcomes:?}");
     };
@@ -211,16 +201,7 @@ async fn a_silent_name_server_costs_the_budget_not_the_invocation() {
     ))
     .unwrap_or_else(|e| panic!("{e}"));
     let started = std::time::Instant::now();
-    let outcomes = pipeline::run(
-        &event,
-        Ports {
-            facts: &dns,
-            directory: &NoDirectory,
-        },
-        &Settings::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = common::run_with_dns(&event, &dns).await;
     // Half the budget for the policies; the resolver alone would wait 2 × 5 s.
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),

@@ -275,18 +275,21 @@ async fn feedback_with<D: IdentityDirectory, Sc: DomainScope, S: FindingSink>(
     scope: &Sc,
     sink: &S,
 ) -> handler::Invocation<FeedbackAnswer> {
+    feedback_configured(event, directory, scope, sink, &Settings::default()).await
+}
+
+async fn feedback_configured<D: IdentityDirectory, Sc: DomainScope, S: FindingSink>(
+    event: &serde_json::Value,
+    directory: &D,
+    scope: &Sc,
+    sink: &S,
+    settings: &Settings,
+) -> handler::Invocation<FeedbackAnswer> {
     let ports = Ports {
         facts: &OfflineFacts::default(),
         directory,
     };
-    handler::feedback(
-        event.to_string().as_bytes(),
-        ports,
-        scope,
-        sink,
-        &Settings::default(),
-    )
-    .await
+    handler::feedback(event.to_string().as_bytes(), ports, scope, sink, settings).await
 }
 
 /// One SQS message as Lambda delivers it.
@@ -408,18 +411,8 @@ async fn a_record_from_another_topic_is_refused() {
     let mut settings = Settings::default();
     settings.expected_topics = vec!["arn:aws:sns:us-east-1:111122223333:ours".into()];
     let sink = MemorySink::default();
-    let ports = Ports {
-        facts: &OfflineFacts::default(),
-        directory: &NoDirectory,
-    };
-    let invocation = handler::feedback(
-        complaint.to_string().as_bytes(),
-        ports,
-        &Everything,
-        &sink,
-        &settings,
-    )
-    .await;
+    let invocation =
+        feedback_configured(&complaint, &NoDirectory, &Everything, &sink, &settings).await;
     // Poison: acknowledged, counted, logged with the topic; nothing published.
     assert_eq!(invocation.result.ok(), Some(FeedbackAnswer::Acknowledged));
     assert!(sink.kinds().is_empty());
@@ -432,14 +425,8 @@ async fn a_record_from_another_topic_is_refused() {
     );
     // The expected topic passes.
     settings.expected_topics = vec!["arn:aws:sns:us-east-1:111122223333:ses-feedback".into()];
-    let invocation = handler::feedback(
-        complaint.to_string().as_bytes(),
-        ports,
-        &Everything,
-        &sink,
-        &settings,
-    )
-    .await;
+    let invocation =
+        feedback_configured(&complaint, &NoDirectory, &Everything, &sink, &settings).await;
     assert!(invocation.processed.malformed.is_empty());
     assert_eq!(sink.kinds(), [Kind::AuthComplaint]);
 }

@@ -9,8 +9,7 @@ use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter as _;
 use mail_auth::dkim::DkimSigner;
 use ses_dmarc_monitor::edge::dns::DnsFacts;
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::pipeline::RecordOutcome;
 use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
 
 /// The signed part of the message; the DKIM-Signature and SES's header go on top.
@@ -63,16 +62,7 @@ fn ses_header(spf: &str, dkim: &str, dmarc: &str, ip: &str) -> String {
 async fn findings(input: &[u8], signed: &Signed) -> Vec<Finding> {
     let (addr, _server) = common::start_dns(&signed.zone).await;
     let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
-    let outcomes = pipeline::run(
-        input,
-        Ports {
-            facts: &dns,
-            directory: &NoDirectory,
-        },
-        &Settings::default(),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
+    let outcomes = common::run_with_dns(input, &dns).await;
     match outcomes.as_slice() {
         [RecordOutcome::Analyzed { analysis, .. }] => analysis.findings.clone(),
         other => panic!("expected one analyzed record, got {other:?}"),

@@ -24,13 +24,7 @@ pub(crate) async fn start_dns(zone: &str) -> (SocketAddr, Server<Catalog>) {
     .unwrap_or_else(|e| panic!("zone handler: {e}"));
     let mut catalog = Catalog::new();
     catalog.upsert(LowerName::new(&origin), vec![Arc::new(handler)]);
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("bind udp: {e}"));
-    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let tcp = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|e| panic!("bind tcp: {e}"));
+    let (udp, tcp, addr) = bind_loopback().await;
     let mut server = Server::new(catalog);
     server.register_socket(udp);
     server.register_listener(tcp, Duration::from_secs(5), 4096);
@@ -41,13 +35,7 @@ pub(crate) async fn start_dns(zone: &str) -> (SocketAddr, Server<Catalog>) {
 /// sender's slow or dead name servers look like from here. Runs until the test ends.
 #[allow(dead_code)]
 pub(crate) async fn start_silent_dns() -> SocketAddr {
-    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let tcp = tokio::net::TcpListener::bind(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let (udp, tcp, addr) = bind_loopback().await;
     tokio::spawn(async move {
         let mut buffer = [0u8; 4096];
         while udp.recv_from(&mut buffer).await.is_ok() {}
@@ -59,4 +47,33 @@ pub(crate) async fn start_silent_dns() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A UDP socket and a TCP listener on one ephemeral loopback port, as a name server listens.
+async fn bind_loopback() -> (tokio::net::UdpSocket, tokio::net::TcpListener, SocketAddr) {
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind udp: {e}"));
+    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let tcp = tokio::net::TcpListener::bind(addr)
+        .await
+        .unwrap_or_else(|e| panic!("bind tcp: {e}"));
+    (udp, tcp, addr)
+}
+
+/// One input through the pipeline with these DNS facts, no identity directory and the
+/// default settings.
+#[allow(dead_code)]
+pub(crate) async fn run_with_dns(
+    input: &[u8],
+    dns: &ses_dmarc_monitor::edge::dns::DnsFacts,
+) -> Vec<ses_dmarc_monitor::pipeline::RecordOutcome> {
+    use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
+    let ports = Ports {
+        facts: dns,
+        directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
+    };
+    pipeline::run(input, ports, &Settings::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -50,11 +50,11 @@ impl RawMessages for S3RawMessages {
                 };
             }
         };
-        if object.content_length().unwrap_or(0) > MAX_OBJECT {
+        let length = object.content_length().unwrap_or(0);
+        if length > MAX_OBJECT {
             return Err(failed(
                 format!(
-                    "{} bytes, more than the {} MiB re-verified",
-                    object.content_length().unwrap_or(0),
+                    "{length} bytes, more than the {} MiB re-verified",
                     MAX_OBJECT / 1024 / 1024
                 )
                 .into(),

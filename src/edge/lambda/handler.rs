@@ -9,7 +9,7 @@
 //! `lambda_runtime` diagnostic the failure destination receives.
 
 use crate::edge::dns::DnsFacts;
-use crate::judge::posture::{self, AuditReport, PostureCheck, Target};
+use crate::judge::posture::{self, AuditReport, CheckResult, PostureCheck, Target};
 use crate::pipeline::{self, Ports, RecordError, RecordOutcome, Settings};
 use crate::ports::chain;
 use crate::ports::directory::{self, IdentityDirectory, IdentityLister, ListError};
@@ -381,10 +381,7 @@ pub struct AuditRun {
 impl AuditRun {
     /// What was judged and what was not, for the metrics.
     pub fn counts(&self) -> AuditCounts {
-        let mut unjudged = BTreeMap::new();
-        for check in self.reports.iter().flat_map(AuditReport::unjudged) {
-            *unjudged.entry(check.check).or_default() += 1;
-        }
+        let unjudged = self.per_check(AuditReport::unjudged);
         let unreadable = if self.listing_failed {
             0
         } else {
@@ -400,8 +397,19 @@ impl AuditRun {
 
     /// Failed checks, per check.
     pub fn failed_checks(&self) -> BTreeMap<PostureCheck, u64> {
+        self.per_check(AuditReport::failed)
+    }
+
+    /// How many of the checks `select` picks from each report there are, per check.
+    fn per_check<'a, I>(
+        &'a self,
+        select: impl Fn(&'a AuditReport) -> I,
+    ) -> BTreeMap<PostureCheck, u64>
+    where
+        I: Iterator<Item = &'a CheckResult>,
+    {
         let mut counts = BTreeMap::new();
-        for check in self.reports.iter().flat_map(AuditReport::failed) {
+        for check in self.reports.iter().flat_map(select) {
             *counts.entry(check.check).or_default() += 1;
         }
         counts
