@@ -14,7 +14,7 @@ use crate::judge::policy::{Disposition, PolicyDiscovery};
 use crate::read::authres::ResultKeyword;
 use crate::read::domain::is_within;
 use crate::read::identity_state::CustomMailFrom;
-use crate::read::observation::Observation;
+use crate::read::observation::{Observation, PartialBody, Refusal, Reverification};
 use crate::read::receipt::{SesDmarcPolicy, VerdictStatus};
 use crate::say::findings::{Evidence, Facts, Finding, PolicyBasis, Reporter};
 use std::collections::HashMap;
@@ -119,7 +119,29 @@ fn message_findings(observation: &Observation) -> impl Iterator<Item = Facts> + 
             verified: d.verified.clone(),
             reported: d.reported.clone(),
         });
-    truncated.into_iter().chain(forged).chain(disagreements)
+    let (refused, partial): (&[Refusal], &[PartialBody]) = match &observation.reverification {
+        Reverification::Done {
+            refused, partial, ..
+        } => (refused, partial),
+        _ => (&[], &[]),
+    };
+    let refused = refused.iter().map(|r| Facts::DkimNotReverified {
+        domain: r.domain.clone(),
+        selector: r.selector.clone(),
+        reason: r.reason.clone(),
+        kept: r.kept.clone(),
+    });
+    let partial = partial.iter().map(|p| Facts::DkimPartialBody {
+        domain: p.domain.clone(),
+        signed: p.signed,
+        body: p.body,
+    });
+    truncated
+        .into_iter()
+        .chain(forged)
+        .chain(disagreements)
+        .chain(refused)
+        .chain(partial)
 }
 
 /// Findings about one From domain, in the order a reader wants them: raw failures, unaligned

@@ -94,6 +94,8 @@ pub struct Observation {
     /// Further `Authentication-Results` headers claiming a trusted authserv-id: added before
     /// the trusted server received the message.
     pub forged_auth_results: usize,
+    /// What became of the attached raw message's content, when one came.
+    pub reverification: Reverification,
     /// Where verifying the attached raw message again disagreed with the trusted server.
     pub disagreements: Vec<Disagreement>,
     /// Problems met while reading the input that did not stop the analysis.
@@ -109,6 +111,58 @@ pub struct Disagreement {
     pub verified: Vec<IdentifierCheck>,
     /// What the trusted server had reported.
     pub reported: Vec<IdentifierCheck>,
+}
+
+/// What was done with the content of an attached raw message: whether the results in the
+/// observation are the trusted server's words or were recomputed here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Reverification {
+    /// No raw message came with the record: the results are the trusted server's.
+    #[default]
+    NoContent,
+    /// The content came and was not verified again; the results are the trusted server's.
+    NotDone(NotReverified),
+    /// DKIM, and SPF when `spf`, recomputed from the content.
+    Done {
+        spf: bool,
+        /// Signatures the verifier here could not check.
+        refused: Vec<Refusal>,
+        /// Passing signatures whose `l=` leaves part of the body unsigned.
+        partial: Vec<PartialBody>,
+    },
+}
+
+/// Why attached content was not verified again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReverified {
+    /// Offline: no DNS to fetch keys and SPF records from.
+    NoDns,
+    /// The content is not a message the verifier can read.
+    Unparsable,
+    /// DNS did not answer within the record's budget.
+    OutOfTime(std::time::Duration),
+}
+
+/// A DKIM signature the verifier here refused to check (a syntax or algorithm it does not
+/// accept), with what the trusted server said of the same signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `d=`, read from the signature header even where the verifier could not parse it.
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    /// The verifier's reason, in its words.
+    pub reason: String,
+    /// The trusted server's passing result for that domain, kept in the results.
+    pub kept: Option<ResultKeyword>,
+}
+
+/// A passing DKIM signature that covers only the first `signed` octets of a canonicalized
+/// body of `body` octets (RFC 6376 §3.5 `l=`): what follows is not authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartialBody {
+    pub domain: Option<String>,
+    pub signed: u64,
+    pub body: u64,
 }
 
 /// A header field as `(name, value)`, borrowed or owned; lists run topmost first.
@@ -247,6 +301,7 @@ pub fn from_headers(
         ses: None,
         headers_truncated: false,
         forged_auth_results: forged,
+        reverification: Reverification::NoContent,
         disagreements: Vec::new(),
         notes,
     };

@@ -10,7 +10,9 @@
 use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
 use crate::judge::auth_rejection::Failed;
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
-use crate::read::observation::{IdentifierCheck, SesVerdicts, Source};
+use crate::read::observation::{
+    IdentifierCheck, NotReverified, Reverification, SesVerdicts, Source,
+};
 use crate::read::service_event::RecommendationType;
 use crate::say::findings::{
     Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
@@ -49,6 +51,8 @@ pub enum Remedy<'a> {
     /// The receiver requires authenticated mail and nothing passed.
     AuthenticateFully,
     NoChangeUnlessRepeated,
+    /// Whoever adds the signature sets a body length.
+    SignWholeBody,
     /// SES paused sending.
     FixThePauseCause,
     /// VDM's own advice.
@@ -108,6 +112,9 @@ impl fmt::Display for Remedy<'_> {
             Self::NoChangeUnlessRepeated => {
                 f.write_str("No change is needed unless this repeats; compare with the raw message.")
             }
+            Self::SignWholeBody => f.write_str(
+                "Sign the whole body: remove the body length (l=) from the signer's settings. Text added after signing, by a mailing list or by anyone else, passes as yours while it is set.",
+            ),
             Self::FixThePauseCause => f.write_str(
                 "Read the cause on the SES console's reputation page for this resource and fix it; then re-enable sending (a customer-managed pause) or ask AWS to review it (an AWS-managed one). No mail leaves until then.",
             ),
@@ -158,7 +165,9 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
             Failed::NoPolicy => Remedy::PublishDmarc { domain: None },
             Failed::Unauthenticated => Remedy::AuthenticateFully,
         },
+        Facts::DkimPartialBody { .. } => Remedy::SignWholeBody,
         Facts::ReverifiedMismatch { .. }
+        | Facts::DkimNotReverified { .. }
         | Facts::DmarcMismatch { .. }
         | Facts::ForgedAuthResults { .. }
         | Facts::HeadersTruncated => Remedy::NoChangeUnlessRepeated,
@@ -347,6 +356,31 @@ fn statement(finding: &Finding) -> String {
             method.as_str().to_ascii_uppercase(),
             describe_checks(verified),
             describe_checks(reported)
+        ),
+        Facts::DkimNotReverified {
+            domain,
+            selector,
+            reason,
+            kept,
+        } => {
+            let signature = signature_name(domain.as_deref(), selector.as_deref());
+            match kept {
+                Some(result) => format!(
+                    "{signature} could not be verified again here ({reason}); the trusted server's {result} is kept"
+                ),
+                None => format!(
+                    "{signature} could not be verified again here ({reason}), and the trusted server did not pass it: counted as permerror"
+                ),
+            }
+        }
+        Facts::DkimPartialBody {
+            domain,
+            signed,
+            body,
+        } => format!(
+            "{} signs only the first {signed} of the body's {body} octets (l={signed}): the last {} are not authenticated, and receivers that accept l= still pass the message",
+            signature_name(domain.as_deref(), None),
+            body.saturating_sub(*signed)
         ),
         Facts::DmarcMismatch {
             reporter,
@@ -545,6 +579,43 @@ fn or_unknown(domain: Option<&str>) -> &str {
 }
 
 /// `pass example.com, fail other.example`, or `nothing`.
+/// What was done with an attached message's content, for the report: which results are
+/// recomputed and which are the trusted server's. `None` when no content came.
+pub fn reverification(reverification: &Reverification) -> Option<String> {
+    const REPORTED: &str = "the results below are the trusted server's";
+    Some(match reverification {
+        Reverification::NoContent => return None,
+        Reverification::NotDone(NotReverified::NoDns) => {
+            format!("not re-verified (no DNS: use --dns or --nameserver); {REPORTED}")
+        }
+        Reverification::NotDone(NotReverified::Unparsable) => {
+            format!("not re-verified (the attached message does not parse); {REPORTED}")
+        }
+        Reverification::NotDone(NotReverified::OutOfTime(budget)) => format!(
+            "not re-verified (DNS did not answer within {} s); {REPORTED}",
+            budget.as_secs_f32()
+        ),
+        Reverification::Done { spf: true, .. } => {
+            "re-verified from the attached content: DKIM and SPF below are recomputed, not the trusted server's".into()
+        }
+        Reverification::Done { spf: false, .. } => {
+            "re-verified from the attached content: DKIM below is recomputed; SPF is the trusted server's (no client IP and envelope sender to check it with)".into()
+        }
+    })
+}
+
+/// `the DKIM signature d=example.com (s=sel)`.
+fn signature_name(domain: Option<&str>, selector: Option<&str>) -> String {
+    let mut name = format!(
+        "the DKIM signature d={}",
+        domain.unwrap_or("(no readable domain)")
+    );
+    if let Some(selector) = selector {
+        let _ = write!(name, " (s={selector})");
+    }
+    name
+}
+
 fn describe_checks(checks: &[IdentifierCheck]) -> String {
     if checks.is_empty() {
         return "nothing".to_owned();
@@ -605,6 +676,8 @@ pub fn headline(kind: Kind) -> &'static str {
         Kind::AuthBounce => "a receiver rejected mail for failed authentication",
         Kind::AuthComplaint => "a receiver reported an authentication failure",
         Kind::VerdictMismatch => "SES's verdict disagrees with the recomputed one",
+        Kind::DkimNotReverified => "a DKIM signature could not be verified again here",
+        Kind::DkimPartialBody => "a DKIM signature covers only part of the body",
         Kind::ForgedAuthResults => "a message carried a forged Authentication-Results header",
         Kind::HeadersTruncated => "SES truncated the headers; the analysis may be partial",
         Kind::MailFromMxMissing => "the custom MAIL FROM domain's MX record is missing or wrong",

@@ -33,6 +33,8 @@ keyword_enum! {
         AuthBounce = "auth_bounce",
         AuthComplaint = "auth_complaint",
         VerdictMismatch = "verdict_mismatch",
+        DkimNotReverified = "dkim_not_reverified",
+        DkimPartialBody = "dkim_partial_body",
         ForgedAuthResults = "forged_auth_results",
         HeadersTruncated = "headers_truncated",
         MailFromMxMissing = "mail_from_mx_missing",
@@ -190,6 +192,21 @@ pub enum Facts {
         verified: Vec<IdentifierCheck>,
         reported: Vec<IdentifierCheck>,
     },
+    /// Re-verification: the verifier here refused to check a DKIM signature (a syntax or
+    /// algorithm it does not accept). `kept` is the trusted server's pass, kept in its place.
+    DkimNotReverified {
+        domain: Option<String>,
+        selector: Option<String>,
+        reason: String,
+        kept: Option<ResultKeyword>,
+    },
+    /// Re-verification: a passing DKIM signature signs only the first `signed` octets of a
+    /// `body`-octet canonicalized body (`l=`).
+    DkimPartialBody {
+        domain: Option<String>,
+        signed: u64,
+        body: u64,
+    },
     /// A reported DMARC verdict disagrees with the recomputed one.
     DmarcMismatch {
         reporter: Reporter,
@@ -258,6 +275,8 @@ impl Facts {
             Self::AuthBounce { .. } => Kind::AuthBounce,
             Self::AuthComplaint { .. } => Kind::AuthComplaint,
             Self::ReverifiedMismatch { .. } | Self::DmarcMismatch { .. } => Kind::VerdictMismatch,
+            Self::DkimNotReverified { .. } => Kind::DkimNotReverified,
+            Self::DkimPartialBody { .. } => Kind::DkimPartialBody,
             Self::ForgedAuthResults { .. } => Kind::ForgedAuthResults,
             Self::HeadersTruncated => Kind::HeadersTruncated,
             Self::MailFromMxMissing { .. } => Kind::MailFromMxMissing,
@@ -345,6 +364,8 @@ impl Kind {
             Self::SpfFail
             | Self::DkimFail
             | Self::VerdictMismatch
+            | Self::DkimNotReverified
+            | Self::DkimPartialBody
             | Self::HeadersTruncated
             | Self::SendingResumed
             | Self::AdvisorResolved => Severity::Info,

@@ -5,7 +5,7 @@ use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult, PolicyStat
 use crate::judge::posture::{AuditReport, Verdict};
 use crate::judge::received::OrgSource;
 use crate::pipeline::RecordOutcome;
-use crate::read::observation::Observation;
+use crate::read::observation::{Observation, Reverification};
 use crate::read::service_event::ServiceEvent;
 use crate::say::explain::{self, describe_identifier};
 use crate::say::findings::{Finding, Severity};
@@ -120,12 +120,18 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
                 write_evaluation(&mut out, evaluation);
             }
             // "ok" only where something was judged: a message without a From domain has no
-            // evaluation, and its note says alignment cannot be judged.
+            // evaluation, and its note says alignment cannot be judged; attached content not
+            // verified again was not checked.
             if analysis.findings.is_empty()
                 && observation.trusted_results
                 && !analysis.evaluations.is_empty()
             {
-                out.push_str("  ok: aligned, nothing to report\n");
+                out.push_str(match observation.reverification {
+                    Reverification::NotDone(_) => {
+                        "  nothing to report in the trusted server's results (not re-verified)\n"
+                    }
+                    _ => "  ok: aligned, nothing to report\n",
+                });
             }
             write_findings(&mut out, &analysis.findings);
             for note in &observation.notes {
@@ -247,6 +253,9 @@ fn write_observation(out: &mut String, observation: &Observation) {
             "  no Authentication-Results from a trusted authserv-id: nothing to recompute\n",
         );
     }
+    if let Some(line) = explain::reverification(&observation.reverification) {
+        let _ = writeln!(out, "  {line}");
+    }
     if let Some(ses) = &observation.ses {
         let _ = writeln!(
             out,
@@ -280,7 +289,7 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
             "no DMARC record published, as SES reported it".to_owned()
         }
         PolicyState::Unknown => {
-            "DMARC policy unknown offline, relaxed alignment assumed".to_owned()
+            "DMARC policy unknown (offline, or DNS did not answer in time), relaxed alignment assumed".to_owned()
         }
     };
     let _ = writeln!(out, "  {from}: {policy}");

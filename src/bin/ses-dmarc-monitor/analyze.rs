@@ -3,6 +3,7 @@
 
 use crate::inputs::{self, Input};
 use crate::{Format, exit_code, resolver};
+use ses_dmarc_monitor::edge::dns::DnsBudget;
 use ses_dmarc_monitor::judge::policy::PolicyBook;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::{Expecting, IdentityDirectory, OfflineDirectory};
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(clap::Parser, Debug)]
 pub(crate) struct Args {
@@ -29,6 +31,12 @@ pub(crate) struct Args {
     /// Look them up with this nameserver (IP:PORT); implies --dns.
     #[arg(long, value_name = "IP:PORT")]
     nameserver: Option<SocketAddr>,
+    /// The DNS time one record may take with --dns, as DNS_BUDGET_SECONDS in the Lambdas:
+    /// half for DMARC policies, half for re-verifying attached content. What is not
+    /// answered in time is reported unknown, never failed.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=900))]
+    dns_budget: u64,
     /// A DMARC record for a domain, offline: 'example.com=v=DMARC1; p=reject'.
     #[arg(long = "policy", value_name = "DOMAIN=RECORD")]
     policies: Vec<String>,
@@ -84,7 +92,13 @@ pub(crate) async fn run(args: Args) -> ExitCode {
 
     if args.dns || args.nameserver.is_some() {
         match resolver(args.nameserver) {
-            Ok(facts) => run_all(&args, &facts, &directory, &settings).await,
+            Ok(facts) => {
+                let facts = facts.with_budget(DnsBudget {
+                    per_record: Duration::from_secs(args.dns_budget),
+                    ..DnsBudget::default()
+                });
+                run_all(&args, &facts, &directory, &settings).await
+            }
             Err(error) => {
                 eprintln!("error: {error}");
                 ExitCode::from(2)
