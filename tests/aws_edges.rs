@@ -519,11 +519,11 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
     }
 }
 
-/// The notes of the one message in `event`, its raw content read through `store`.
-async fn notes_with(
+/// The one message in `event` as observed, its raw content read through `store`.
+async fn observed_with(
     event: &serde_json::Value,
     store: &ses_dmarc_monitor::edge::aws::s3::S3RawMessages,
-) -> Vec<String> {
+) -> ses_dmarc_monitor::read::observation::Observation {
     use ses_dmarc_monitor::pipeline::{RecordOutcome, run_records_with};
     let ports = Ports {
         facts: &OfflineFacts::default(),
@@ -538,9 +538,17 @@ async fn notes_with(
     .await
     .unwrap_or_else(|e| panic!("{e}"));
     match &outcomes[..] {
-        [(_, RecordOutcome::Analyzed { observation, .. })] => observation.notes.clone(),
+        [(_, RecordOutcome::Analyzed { observation, .. })] => (**observation).clone(),
         other => panic!("{other:?}"),
     }
+}
+
+/// The notes of the one message in `event`, its raw content read through `store`.
+async fn notes_with(
+    event: &serde_json::Value,
+    store: &ses_dmarc_monitor::edge::aws::s3::S3RawMessages,
+) -> Vec<String> {
+    observed_with(event, store).await.notes
 }
 
 /// The receipt rule's S3 action stored the message; the Lambda action's event carries only
@@ -552,6 +560,7 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     use aws_sdk_s3::primitives::ByteStream;
     use aws_sdk_s3::types::error::NoSuchKey;
     use ses_dmarc_monitor::edge::aws::s3::S3RawMessages;
+    use ses_dmarc_monitor::read::observation::{NotReverified, Reverification};
 
     let raw = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -576,18 +585,18 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     let mut aligned: serde_json::Value =
         serde_json::from_slice(&event("receipt-aligned.json")).unwrap_or_default();
     aligned["Records"][0]["ses"]["mail"]["messageId"] = "aligned0001@email.amazonses.com".into();
-    let found = notes_with(&aligned, &store).await;
-    // Offline the raw message cannot be re-verified, and the note says it is there.
-    assert!(
-        found
-            .iter()
-            .any(|n| n.contains("the raw message is attached")),
+    let found = observed_with(&aligned, &store).await;
+    // Offline the raw message cannot be re-verified, and the observation says it came.
+    assert_eq!(
+        found.reverification,
+        Reverification::NotDone(NotReverified::NoDns)
     );
     assert_eq!(stored.num_calls(), 1);
 
     aligned["Records"][0]["ses"]["mail"]["messageId"] = "none".into();
-    let none = notes_with(&aligned, &store).await;
-    assert!(none.is_empty());
+    let none = observed_with(&aligned, &store).await;
+    assert!(none.notes.is_empty());
+    assert_eq!(none.reverification, Reverification::NoContent);
     assert_eq!(missing.num_calls(), 1);
 
     // Larger than the functions' memory allows: not read, and the note says so.

@@ -424,3 +424,43 @@ fn firehose_exports_are_read_plain_gzipped_and_without_extension() {
     assert_eq!(output.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_silent_nameserver_costs_the_dns_budget_and_fails_nothing() {
+    // A name server that takes every query and answers none, on UDP and TCP: the kernel
+    // queues the datagrams and completes the connections, nobody reads them.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+    let addr = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let _tcp = std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("{e}"));
+    let nameserver = addr.to_string();
+    let eml = event("raw-canary.eml");
+    let started = std::time::Instant::now();
+    let text = run(
+        &[
+            "analyze",
+            "--nameserver",
+            &nameserver,
+            "--dns-budget",
+            "2",
+            &eml,
+        ],
+        None,
+    );
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert_eq!(text.status.code(), Some(0), "{stdout}");
+    // Two seconds of DNS for the record, with room for a loaded machine; the resolver's own
+    // timeouts (3 s, two attempts, for each of several lookups) would take far longer.
+    assert!(took < std::time::Duration::from_secs(6), "{took:?}");
+    assert!(
+        stdout.contains("not re-verified (DNS did not answer within 1 s)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("ok:"), "{stdout}");
+    let json = analyze_json(
+        &["--nameserver", &nameserver, "--dns-budget", "2", &eml],
+        None,
+    );
+    // The fallback envelope's SPF does not align, as SES reported; nothing failed.
+    assert_eq!(kinds(&json), vec!["spf_unaligned"], "{json:?}");
+}

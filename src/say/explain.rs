@@ -844,6 +844,14 @@ mod tests {
                 },
             ),
             (Facts::HeadersTruncated, Remedy::NoChangeUnlessRepeated),
+            (
+                Facts::DkimPartialBody {
+                    domain: Some("example.com".into()),
+                    signed: 20,
+                    body: 45,
+                },
+                Remedy::SignWholeBody,
+            ),
         ];
         for (facts, expected) in &cases {
             assert_eq!(remedy(facts), *expected, "{facts:?}");

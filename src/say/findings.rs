@@ -506,6 +506,24 @@ mod tests {
             (dkim_dns(false), Severity::Warning),
             // Defaults.
             (Facts::HeadersTruncated, Severity::Info),
+            // A verifier's refusal never pages, whatever SES said of the signature.
+            (
+                Facts::DkimNotReverified {
+                    domain: Some("example.com".into()),
+                    selector: None,
+                    reason: "Unsupported algorithm in DKIM Signature".into(),
+                    kept: None,
+                },
+                Severity::Info,
+            ),
+            (
+                Facts::DkimPartialBody {
+                    domain: Some("example.com".into()),
+                    signed: 20,
+                    body: 45,
+                },
+                Severity::Info,
+            ),
             (Facts::ForgedAuthResults { count: 2 }, Severity::Warning),
         ];
         for (facts, expected) in cases {
