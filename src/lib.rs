@@ -30,4 +30,5 @@ pub mod judge;
 pub mod pipeline;
 pub mod ports;
 pub mod read;
+pub mod reports;
 pub mod say;

@@ -12,5 +12,6 @@ pub mod feedback;
 pub mod policy;
 pub mod posture;
 pub mod received;
+pub mod report;
 pub mod reverify;
 pub mod service;

@@ -508,7 +508,7 @@ pub fn raw_headers(raw: &[u8]) -> Option<Vec<(String, String)>> {
 }
 
 /// Whether the bytes open with something shaped like a header field (`Name:`).
-fn looks_like_message(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like_message(bytes: &[u8]) -> bool {
     let line_end = bytes
         .iter()
         .position(|&b| b == b'\n')

@@ -15,4 +15,5 @@ pub mod keyword;
 pub mod notification;
 pub mod observation;
 pub mod receipt;
+pub mod report;
 pub mod service_event;

@@ -29,6 +29,8 @@ keyword_enum! {
         Audit = "audit",
         /// One of SES's service events on EventBridge (sending status, VDM advice).
         SesServiceEvent = "ses_service_event",
+        /// A receiver's DMARC aggregate report or a sender's SMTP TLS report.
+        Report = "report",
     }
 }
 

@@ -53,6 +53,10 @@ pub enum Remedy<'a> {
     NoChangeUnlessRepeated,
     /// Whoever adds the signature sets a body length.
     SignWholeBody,
+    /// A source other than SES sends as the domain.
+    IdentifySource,
+    /// Receivers' senders could not use TLS to the domain's MX hosts.
+    CheckInboundTls,
     /// SES paused sending.
     FixThePauseCause,
     /// VDM's own advice.
@@ -114,6 +118,12 @@ impl fmt::Display for Remedy<'_> {
             }
             Self::SignWholeBody => f.write_str(
                 "Sign the whole body: remove the body length (l=) from the signer's settings. Text added after signing, by a mailing list or by anyone else, passes as yours while it is set.",
+            ),
+            Self::IdentifySource => f.write_str(
+                "Find out who sends from this address: if it is yours, sign its mail with DKIM for the domain (or add it to SPF); if it is not, the published policy is what stops it.",
+            ),
+            Self::CheckInboundTls => f.write_str(
+                "Check the MX hosts the report names: their TLS certificates (names, expiry, chain) and the MTA-STS policy or DANE records published for the domain.",
             ),
             Self::FixThePauseCause => f.write_str(
                 "Read the cause on the SES console's reputation page for this resource and fix it; then re-enable sending (a customer-managed pause) or ask AWS to review it (an AWS-managed one). No mail leaves until then.",
@@ -179,6 +189,14 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
             _ => Remedy::FollowTheAdvisor,
         },
         Facts::SendingResumed { .. } | Facts::AdvisorResolved { .. } => Remedy::NothingToDo,
+        Facts::ReportMailFromFallback { custom, .. } => Remedy::RestoreMailFrom {
+            mail_from: Some(&custom.mail_from),
+            region: None,
+        },
+        Facts::ReportDmarcFail { .. } => Remedy::AlignAnIdentifier,
+        Facts::ReportUnknownSource { .. } => Remedy::IdentifySource,
+        Facts::ReportUnauthenticated { .. } => Remedy::NoChangeUnlessRepeated,
+        Facts::TlsRptFailure { .. } => Remedy::CheckInboundTls,
     }
 }
 
@@ -187,7 +205,11 @@ pub fn detail(finding: &Finding) -> String {
     let mut text = statement(finding);
     if matches!(
         finding.source,
-        Source::SesNotification | Source::EventPublishing | Source::Audit | Source::SesServiceEvent
+        Source::SesNotification
+            | Source::EventPublishing
+            | Source::Audit
+            | Source::SesServiceEvent
+            | Source::Report
     ) {
         let _ = write!(text, ". Fix: {}", remedy(&finding.facts));
     }
@@ -511,7 +533,90 @@ fn statement(finding: &Finding) -> String {
                 "Virtual Deliverability Manager resolved its {kind} recommendation for {domain}"
             )
         }
+        Facts::ReportMailFromFallback {
+            reporter,
+            messages,
+            range,
+            custom,
+        } => format!(
+            "{reporter} reports {messages} message(s) from {domain} {} whose envelope sender was under amazonses.com, not the custom MAIL FROM domain {} of identity {}: SES fell back to its default, so SPF did not align",
+            date_range(*range),
+            custom.mail_from,
+            custom.identity
+        ),
+        Facts::ReportDmarcFail {
+            reporter,
+            messages,
+            range,
+            policy,
+        } => format!(
+            "{reporter} reports {messages} message(s) from {domain} sent through SES {} that failed DMARC; {}",
+            date_range(*range),
+            match policy {
+                Some(crate::judge::policy::Disposition::Reject) => "under p=reject it rejects them",
+                Some(crate::judge::policy::Disposition::Quarantine) => {
+                    "under p=quarantine it sends them to spam"
+                }
+                _ => "the policy enforces nothing, so they were delivered",
+            }
+        ),
+        Facts::ReportUnknownSource {
+            reporter,
+            source_ip,
+            messages,
+        } => format!(
+            "{reporter} reports {messages} message(s) from {}, not SES, using {domain} in From and failing DMARC",
+            source_ip.as_deref().unwrap_or("an unnamed source")
+        ),
+        Facts::ReportUnauthenticated { reporter, messages } => format!(
+            "a report for {domain} naming {reporter} as its sender ({messages} message(s)) did not pass DMARC itself: anyone can send one, so its rows are counted and not believed"
+        ),
+        Facts::TlsRptFailure {
+            reporter,
+            failed,
+            successful,
+            failures,
+        } => {
+            let mut text = format!(
+                "{reporter} reports {failed} of {} TLS session(s) to {domain}'s MX hosts failed",
+                failed + successful
+            );
+            if !failures.is_empty() {
+                let listed: Vec<String> = failures
+                    .iter()
+                    .map(|(kind, count)| format!("{kind} {count}"))
+                    .collect();
+                let _ = write!(text, " ({})", listed.join(", "));
+            }
+            text
+        }
     }
+}
+
+/// `between 2026-11-01 and 2026-11-02 (UTC)`, from a report's Unix seconds.
+fn date_range(range: (Option<u64>, Option<u64>)) -> String {
+    match range {
+        (Some(begin), Some(end)) => format!("between {} and {} (UTC)", utc_date(begin), utc_date(end)),
+        (Some(begin), None) => format!("from {} (UTC)", utc_date(begin)),
+        (None, Some(end)) => format!("until {} (UTC)", utc_date(end)),
+        (None, None) => "in a period it does not give".into(),
+    }
+}
+
+/// The UTC calendar date of Unix seconds (the proleptic Gregorian calendar, as RFC 3339).
+pub fn utc_date(seconds: u64) -> String {
+    // Days since 1970-01-01 to a civil date, by eras of 400 years (146097 days).
+    let days = (seconds / 86_400) as i64 + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// A sentence someone else wrote, without its closing full stop, so that it can stand
@@ -688,6 +793,15 @@ pub fn headline(kind: Kind) -> &'static str {
         Kind::SendingResumed => "SES resumed sending",
         Kind::AdvisorRecommendation => "Virtual Deliverability Manager advises on authentication",
         Kind::AdvisorResolved => "Virtual Deliverability Manager resolved its advice",
+        Kind::ReportMailFromFallback => {
+            "a receiver's report shows mail with the amazonses.com MAIL FROM instead of the custom one"
+        }
+        Kind::ReportDmarcFail => "a receiver's report shows mail sent through SES failing DMARC",
+        Kind::ReportUnknownSource => {
+            "a receiver's report shows another source sending as the domain and failing DMARC"
+        }
+        Kind::ReportUnauthenticated => "a DMARC report arrived that did not pass DMARC itself",
+        Kind::TlsRptFailure => "senders report failed TLS sessions to the domain's MX hosts",
     }
 }
 

@@ -45,6 +45,11 @@ keyword_enum! {
         SendingResumed = "sending_resumed",
         AdvisorRecommendation = "advisor_recommendation",
         AdvisorResolved = "advisor_resolved",
+        ReportMailFromFallback = "report_mail_from_fallback",
+        ReportDmarcFail = "report_dmarc_fail",
+        ReportUnknownSource = "report_unknown_source",
+        ReportUnauthenticated = "report_unauthenticated",
+        TlsRptFailure = "tls_rpt_failure",
     }
 }
 
@@ -258,6 +263,40 @@ pub enum Facts {
         kind: RecommendationType,
         resource: Option<String>,
     },
+    /// A receiver's aggregate report: messages with SES's own envelope domain while the
+    /// identity has a custom MAIL FROM domain. `range`: the report's Unix seconds.
+    ReportMailFromFallback {
+        reporter: String,
+        messages: u64,
+        range: (Option<u64>, Option<u64>),
+        custom: CustomMailFrom,
+    },
+    /// A receiver's aggregate report: messages sent through SES failed DMARC. `policy`: the
+    /// published one, `None` when unknown or only tested (`t=y`).
+    ReportDmarcFail {
+        reporter: String,
+        messages: u64,
+        range: (Option<u64>, Option<u64>),
+        policy: Option<Disposition>,
+    },
+    /// A receiver's aggregate report: a source other than SES sends as the domain and fails.
+    ReportUnknownSource {
+        reporter: String,
+        source_ip: Option<String>,
+        messages: u64,
+    },
+    /// A report whose own mail did not pass DMARC.
+    ReportUnauthenticated {
+        reporter: String,
+        messages: u64,
+    },
+    /// An SMTP TLS report with failed sessions; `failures`: result type and sessions.
+    TlsRptFailure {
+        reporter: String,
+        failed: u64,
+        successful: u64,
+        failures: Vec<(String, u64)>,
+    },
 }
 
 impl Facts {
@@ -287,6 +326,11 @@ impl Facts {
             Self::SendingResumed { .. } => Kind::SendingResumed,
             Self::AdvisorRecommendation { .. } => Kind::AdvisorRecommendation,
             Self::AdvisorResolved { .. } => Kind::AdvisorResolved,
+            Self::ReportMailFromFallback { .. } => Kind::ReportMailFromFallback,
+            Self::ReportDmarcFail { .. } => Kind::ReportDmarcFail,
+            Self::ReportUnknownSource { .. } => Kind::ReportUnknownSource,
+            Self::ReportUnauthenticated { .. } => Kind::ReportUnauthenticated,
+            Self::TlsRptFailure { .. } => Kind::TlsRptFailure,
         }
     }
 
@@ -329,6 +373,10 @@ impl Facts {
                 Some(Disposition::Reject | Disposition::Quarantine) => Severity::Critical,
                 _ => Severity::Warning,
             },
+            Self::ReportDmarcFail { policy, .. } => match policy {
+                Some(Disposition::Reject | Disposition::Quarantine) => Severity::Critical,
+                _ => Severity::Warning,
+            },
             // The right MX beside others may still work; a wrong or missing one does not.
             Self::MailFromMxMissing {
                 problem: MxProblem::Extra(_),
@@ -350,7 +398,9 @@ impl Kind {
             | Self::DmarcFail
             | Self::MailFromMxMissing
             | Self::DkimDnsMissing
-            | Self::SendingPaused => Severity::Critical,
+            | Self::SendingPaused
+            | Self::ReportMailFromFallback
+            | Self::ReportDmarcFail => Severity::Critical,
             Self::SpfUnaligned
             | Self::DkimUnaligned
             | Self::StrictSpfAlignment
@@ -360,7 +410,10 @@ impl Kind {
             | Self::ForgedAuthResults
             | Self::MailFromSpfMissing
             | Self::DkimNotSigning
-            | Self::AdvisorRecommendation => Severity::Warning,
+            | Self::AdvisorRecommendation
+            | Self::ReportUnknownSource
+            | Self::ReportUnauthenticated
+            | Self::TlsRptFailure => Severity::Warning,
             Self::SpfFail
             | Self::DkimFail
             | Self::VerdictMismatch

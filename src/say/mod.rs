@@ -11,3 +11,4 @@ pub mod explain;
 pub mod findings;
 pub mod metrics;
 pub mod report;
+pub mod report_summary;

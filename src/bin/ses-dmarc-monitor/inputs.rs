@@ -42,6 +42,23 @@ impl Input {
 /// Every input, directories expanded. Directories that cannot be listed are reported on
 /// stderr and counted in the returned number.
 pub(crate) fn list(paths: &[PathBuf]) -> (Vec<Input>, usize) {
+    list_with(paths, |path| {
+        path.extension()
+            .is_some_and(|ext| ext == "json" || ext == "jsonl" || ext == "eml" || ext == "gz")
+    })
+}
+
+/// Every input, directories expanded to every file below them but hidden ones: for inputs
+/// recognized by their content.
+pub(crate) fn list_every_file(paths: &[PathBuf]) -> (Vec<Input>, usize) {
+    list_with(paths, |path| {
+        !path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with('.'))
+    })
+}
+
+fn list_with(paths: &[PathBuf], wanted: fn(&Path) -> bool) -> (Vec<Input>, usize) {
     let mut inputs = Vec::new();
     let mut unreadable = 0;
     for path in paths {
@@ -49,7 +66,7 @@ pub(crate) fn list(paths: &[PathBuf]) -> (Vec<Input>, usize) {
             inputs.push(Input::Stdin);
         } else if path.is_dir() {
             let mut files = Vec::new();
-            if let Err(error) = walk(path, &mut files) {
+            if let Err(error) = walk(path, wanted, &mut files) {
                 eprintln!("error: {}: {error}", path.display());
                 unreadable += 1;
             }
@@ -81,15 +98,12 @@ fn gunzip(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> io::Result<()> {
+fn walk(dir: &Path, wanted: fn(&Path) -> bool, files: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            walk(&path, files)?;
-        } else if path
-            .extension()
-            .is_some_and(|ext| ext == "json" || ext == "jsonl" || ext == "eml" || ext == "gz")
-        {
+            walk(&path, wanted, files)?;
+        } else if wanted(&path) {
             files.push(path);
         }
     }

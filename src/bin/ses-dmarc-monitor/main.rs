@@ -9,6 +9,7 @@ mod analyze;
 mod auth_results;
 mod check;
 mod inputs;
+mod reports;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ses_dmarc_monitor::edge::dns::{DnsFacts, DnsSetupError};
@@ -37,6 +38,9 @@ enum Command {
     /// Check domains' DNS set-up for SES: custom MAIL FROM (MX, SPF) and DMARC. The DNS half of
     /// the scheduled audit, without AWS: the command to run while fixing DNS.
     Check(check::Args),
+    /// Read receivers' DMARC aggregate reports and SMTP TLS reports (XML, JSON, gzip, zip,
+    /// or the e-mail they came in) and say what they show about mail sent through SES.
+    Reports(reports::Args),
 }
 
 /// How a command prints what it found.
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
         Command::Analyze(args) => runtime.block_on(analyze::run(args)),
         Command::AuthResults(args) => auth_results::run(&args),
         Command::Check(args) => runtime.block_on(check::run(&args)),
+        Command::Reports(args) => reports::run(&args),
     }
 }
 

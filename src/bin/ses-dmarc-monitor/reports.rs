@@ -1,0 +1,119 @@
+//! `reports PATH…`: receivers' DMARC aggregate reports and SMTP TLS reports, read from
+//! files (XML, JSON, gzip, zip or the e-mail they came in; recognized by content, not by
+//! name), each printed as a table or one JSON object, with its findings.
+
+use crate::inputs::{self, Input};
+use crate::{Format, exit_code};
+use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::read::report::Report;
+use ses_dmarc_monitor::reports::{self, ReportSettings};
+use ses_dmarc_monitor::say::findings::Severity;
+use ses_dmarc_monitor::say::report_summary;
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Parser, Debug)]
+pub(crate) struct Args {
+    /// Files, directories (every file below, sorted) or `-` for stdin.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// An identity's custom MAIL FROM domain: 'example.com=mail.example.com'. Rows with an
+    /// amazonses.com envelope for that domain are then `report_mail_from_fallback`.
+    #[arg(long = "mail-from", value_name = "DOMAIN=MAIL_FROM_DOMAIN")]
+    mail_from: Vec<String>,
+    /// Messages one source other than SES must fail DMARC with before it is reported.
+    #[arg(long, value_name = "MESSAGES", default_value_t = 10)]
+    unknown_source_threshold: u64,
+    /// Authserv-ids whose Authentication-Results are trusted (default amazonses.com): they
+    /// say whether a report received as e-mail passed DMARC itself.
+    #[arg(long = "trusted-authserv-id", value_name = "ID")]
+    trusted: Vec<String>,
+    /// Exit 1 when a finding at or above this severity exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<Severity>,
+}
+
+pub(crate) fn run(args: &Args) -> ExitCode {
+    let mut settings = ReportSettings {
+        unknown_source_threshold: args.unknown_source_threshold,
+        ..ReportSettings::default()
+    };
+    settings.pipeline.set_trusted_ids(&args.trusted);
+    let mut expected = MailFromExpectations::default();
+    for spec in &args.mail_from {
+        if let Err(error) = expected.add(spec) {
+            eprintln!("error: --mail-from {error}");
+            return ExitCode::from(2);
+        }
+    }
+    settings.pipeline.expected = Arc::new(expected);
+
+    let (inputs, unlisted) = inputs::list_every_file(&args.paths);
+    let mut bad_input = unlisted > 0;
+    let mut worst: Option<Severity> = None;
+    let mut count = 0;
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    for input in &inputs {
+        let name = input.name();
+        let bytes = match input {
+            Input::File(path) => std::fs::read(path),
+            Input::Stdin => {
+                let mut bytes = Vec::new();
+                io::Read::read_to_end(&mut io::stdin(), &mut bytes).map(|_| bytes)
+            }
+        };
+        let bytes = match bytes {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                eprintln!("error: {name}: {error}");
+                bad_input = true;
+                continue;
+            }
+        };
+        let outcome = reports::run(&bytes, &settings);
+        for error in &outcome.errors {
+            eprintln!("error: {name}: {error}");
+            bad_input = true;
+        }
+        if outcome.reports.is_empty() && outcome.errors.is_empty() {
+            eprintln!("error: {name}: no report found");
+            bad_input = true;
+        }
+        for note in &outcome.notes {
+            eprintln!("note: {name}: {note}");
+        }
+        for judged in &outcome.reports {
+            count += 1;
+            worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
+            let printed = match (&judged.report, &judged.summary, args.format) {
+                (Report::Aggregate(report), Some(summary), Format::Json) => {
+                    report_summary::aggregate_json(&name, report, summary, &judged.findings)
+                        .to_string()
+                        + "\n"
+                }
+                (Report::Aggregate(report), Some(summary), Format::Text) => {
+                    report_summary::aggregate_text(&name, report, summary, &judged.findings)
+                }
+                (Report::TlsRpt(report), _, Format::Json) => {
+                    report_summary::tls_json(&name, report, &judged.findings).to_string() + "\n"
+                }
+                (Report::TlsRpt(report), _, Format::Text) => {
+                    report_summary::tls_text(&name, report, &judged.findings)
+                }
+                (Report::Aggregate(_), None, _) => continue,
+            };
+            if out.write_all(printed.as_bytes()).is_err() {
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if args.format == Format::Text {
+        let _ = writeln!(out, "Summary: {} input(s), {count} report(s).", inputs.len());
+    }
+    exit_code(bad_input, worst, args.fail_on)
+}

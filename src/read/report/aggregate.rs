@@ -1,0 +1,451 @@
+//! DMARC aggregate reports (RFC 9990, and RFC 7489 §7.2 before it) read from their XML into
+//! [`AggregateReport`].
+//!
+//! Written here rather than taken from `mail-auth`'s `report` module, which reads `Pass` and
+//! SPF `hardfail` as `none`, folds `forwarded` and `sampled_out` into `other`, drops `pct`
+//! and refuses a stray `xs:schema` element and invalid UTF-8. Here, every value is read
+//! case-insensitively, a value this version does not know is kept as read and listed in
+//! [`AggregateReport::unknown_values`] (never turned into a verdict), and elements are
+//! found by their path below `<feedback>` whatever surrounds it or whichever namespace
+//! (RFC 9990's `urn:ietf:params:xml:ns:dmarc-2.0`, or none) it is in.
+//!
+//! `quick-xml` expands only the five predefined entities and character references: a
+//! document type's entities (external ones included) are never read.
+
+use crate::read::domain::normalize;
+use crate::read::keyword::keyword_enum;
+use quick_xml::events::Event;
+
+keyword_enum! {
+    /// What the receiver did with the messages (`policy_evaluated/disposition`).
+    pub enum Disposition {
+        None = "none",
+        Quarantine = "quarantine",
+        Reject = "reject",
+        /// RFC 9990: the messages passed DMARC.
+        Pass = "pass",
+    } else Unknown(str::to_ascii_lowercase)
+}
+
+keyword_enum! {
+    /// DMARC's view of DKIM or SPF for the row (`policy_evaluated/dkim|spf`).
+    pub enum Evaluated {
+        Pass = "pass",
+        Fail = "fail",
+    } else Unknown(str::to_ascii_lowercase)
+}
+
+keyword_enum! {
+    /// A raw DKIM or SPF result (`auth_results/*/result`); SPF's `hardfail` is `fail`.
+    pub enum AuthResult {
+        None = "none",
+        Pass = "pass",
+        Fail = "fail" | "hardfail",
+        SoftFail = "softfail",
+        Neutral = "neutral",
+        Policy = "policy",
+        TempError = "temperror",
+        PermError = "permerror",
+    } else Unknown(str::to_ascii_lowercase)
+}
+
+keyword_enum! {
+    /// Why the receiver applied another disposition than the policy's.
+    pub enum OverrideType {
+        Forwarded = "forwarded",
+        SampledOut = "sampled_out",
+        TrustedForwarder = "trusted_forwarder",
+        MailingList = "mailing_list",
+        LocalPolicy = "local_policy",
+        Other = "other",
+        /// RFC 9990: `t=y`, the policy was only being tested.
+        PolicyTestMode = "policy_test_mode",
+    } else Unknown(str::to_ascii_lowercase)
+}
+
+/// The open keywords of a report, read the one way.
+trait Keyword: Sized {
+    fn read(text: &str) -> Self;
+    fn known(&self) -> bool;
+}
+
+macro_rules! keyword {
+    ($($name:ident),+) => {$(
+        impl Keyword for $name {
+            fn read(text: &str) -> Self {
+                Self::from_text(text)
+            }
+            fn known(&self) -> bool {
+                self.is_known()
+            }
+        }
+    )+};
+}
+
+keyword!(Disposition, Evaluated, AuthResult, OverrideType);
+
+/// Which schema the report follows: RFC 9990's by its namespace or by a field only it has
+/// (many reporters send those without the namespace), else RFC 7489's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schema {
+    Rfc7489,
+    Rfc9990,
+}
+
+/// The policy the receiver found published (`policy_published`), as reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyPublished {
+    /// Lower case.
+    pub domain: Option<String>,
+    pub adkim: Option<String>,
+    pub aspf: Option<String>,
+    pub p: Option<String>,
+    pub sp: Option<String>,
+    pub np: Option<String>,
+    pub pct: Option<u8>,
+    /// RFC 9990 `t=y`.
+    pub testing: bool,
+    pub discovery_method: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub kind: Option<OverrideType>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DkimAuth {
+    pub domain: Option<String>,
+    pub selector: Option<String>,
+    pub result: Option<AuthResult>,
+    pub human_result: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpfAuth {
+    pub domain: Option<String>,
+    /// `mfrom` or `helo`; many reporters leave it out.
+    pub scope: Option<String>,
+    pub result: Option<AuthResult>,
+}
+
+/// One `<record>`: messages from one source with the same results.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Row {
+    pub source_ip: Option<String>,
+    /// `None` when the count is missing or not a number (listed as an unknown value).
+    pub count: Option<u64>,
+    pub disposition: Option<Disposition>,
+    pub dkim: Option<Evaluated>,
+    pub spf: Option<Evaluated>,
+    pub reasons: Vec<Reason>,
+    pub header_from: Option<String>,
+    pub envelope_from: Option<String>,
+    pub envelope_to: Option<String>,
+    pub dkim_results: Vec<DkimAuth>,
+    pub spf_results: Vec<SpfAuth>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregateReport {
+    pub schema: Schema,
+    pub org_name: Option<String>,
+    pub email: Option<String>,
+    pub report_id: Option<String>,
+    /// Unix seconds.
+    pub begin: Option<u64>,
+    pub end: Option<u64>,
+    pub generator: Option<String>,
+    pub policy: PolicyPublished,
+    pub rows: Vec<Row>,
+    /// Values this version does not know, as `what "value"`: kept, counted, never judged.
+    pub unknown_values: Vec<String>,
+}
+
+/// Why a document is not a DMARC aggregate report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AggregateError {
+    #[error("XML does not parse at byte {position}: {reason}")]
+    Xml { position: u64, reason: String },
+    #[error("no <feedback> element: not a DMARC aggregate report")]
+    NoFeedback,
+}
+
+/// Reads one aggregate report from its XML text.
+pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
+    reader.config_mut().check_end_names = false;
+    let mut builder = Builder::default();
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    loop {
+        let event = reader.read_event().map_err(|e| AggregateError::Xml {
+            position: reader.error_position(),
+            reason: e.to_string(),
+        })?;
+        match event {
+            Event::Start(start) => {
+                let name = local_name(start.name().as_ref());
+                if name == "feedback" {
+                    builder.feedback_seen = true;
+                    builder.namespaced |= start.attributes().flatten().any(|a| {
+                        a.value.as_ref() == b"urn:ietf:params:xml:ns:dmarc-2.0"
+                    });
+                }
+                path.push(name);
+                text.clear();
+                builder.open(&path);
+            }
+            Event::Empty(empty) => {
+                path.push(local_name(empty.name().as_ref()));
+                builder.open(&path);
+                builder.close(&path, "");
+                path.pop();
+            }
+            Event::Text(t) => match t.xml_content() {
+                Ok(content) => text.push_str(&content),
+                // An unknown entity: kept as written rather than losing the value.
+                Err(_) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
+            },
+            Event::GeneralRef(r) => {
+                // `&amp;` and friends, and character references, inside a value.
+                match r.resolve_char_ref() {
+                    Ok(Some(c)) => text.push(c),
+                    _ => match r.decode().ok().as_deref() {
+                        Some("amp") => text.push('&'),
+                        Some("lt") => text.push('<'),
+                        Some("gt") => text.push('>'),
+                        Some("quot") => text.push('"'),
+                        Some("apos") => text.push('\''),
+                        _ => {}
+                    },
+                }
+            }
+            Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Event::End(_) => {
+                builder.close(&path, text.trim());
+                text.clear();
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    builder.finish()
+}
+
+/// An element's name without its namespace prefix.
+fn local_name(name: &[u8]) -> String {
+    let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
+    String::from_utf8_lossy(local).to_ascii_lowercase()
+}
+
+#[derive(Default)]
+struct Builder {
+    feedback_seen: bool,
+    namespaced: bool,
+    rfc9990_fields: bool,
+    org_name: Option<String>,
+    email: Option<String>,
+    report_id: Option<String>,
+    begin: Option<u64>,
+    end: Option<u64>,
+    generator: Option<String>,
+    policy: PolicyPublished,
+    rows: Vec<Row>,
+    row: Row,
+    reason: Option<Reason>,
+    dkim: DkimAuth,
+    spf: SpfAuth,
+    unknown: Vec<String>,
+}
+
+/// The path below `<feedback>`, as `&str`s; `None` outside it.
+fn below_feedback(path: &[String]) -> Option<Vec<&str>> {
+    let at = path.iter().position(|p| p == "feedback")?;
+    Some(path[at + 1..].iter().map(String::as_str).collect())
+}
+
+fn text(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
+}
+
+impl Builder {
+    fn open(&mut self, path: &[String]) {
+        match below_feedback(path).as_deref() {
+            Some(["record"]) => self.row = Row::default(),
+            Some(["record", "row", "policy_evaluated", "reason"]) => {
+                self.reason = Some(Reason {
+                    kind: None,
+                    comment: None,
+                });
+            }
+            Some(["record", "auth_results", "dkim"]) => self.dkim = DkimAuth::default(),
+            Some(["record", "auth_results", "spf"]) => self.spf = SpfAuth::default(),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self, path: &[String], value: &str) {
+        let Some(below) = below_feedback(path) else {
+            return;
+        };
+        match below.as_slice() {
+            ["report_metadata", "org_name"] => self.org_name = text(value),
+            ["report_metadata", "email"] => self.email = text(value),
+            ["report_metadata", "report_id"] => self.report_id = text(value),
+            ["report_metadata", "date_range", "begin"] => self.begin = self.seconds("begin", value),
+            ["report_metadata", "date_range", "end"] => self.end = self.seconds("end", value),
+            ["report_metadata", "generator"] => {
+                self.rfc9990_fields = true;
+                self.generator = text(value);
+            }
+            ["policy_published", field] => self.policy_field(field, value),
+            ["record"] => self.rows.push(std::mem::take(&mut self.row)),
+            ["record", "row", "source_ip"] => self.row.source_ip = text(value),
+            ["record", "row", "count"] => {
+                self.row.count = value.parse().ok();
+                if self.row.count.is_none() {
+                    self.unknown.push(format!("row count {value:?}"));
+                }
+            }
+            ["record", "row", "policy_evaluated", "disposition"] => {
+                self.row.disposition = self.keyword("disposition", value);
+            }
+            ["record", "row", "policy_evaluated", "dkim"] => {
+                self.row.dkim = self.keyword("policy_evaluated dkim", value);
+            }
+            ["record", "row", "policy_evaluated", "spf"] => {
+                self.row.spf = self.keyword("policy_evaluated spf", value);
+            }
+            ["record", "row", "policy_evaluated", "reason", "type"] => {
+                let kind = self.keyword("override type", value);
+                if let Some(reason) = &mut self.reason {
+                    reason.kind = kind;
+                }
+            }
+            ["record", "row", "policy_evaluated", "reason", "comment"] => {
+                if let Some(reason) = &mut self.reason {
+                    reason.comment = text(value);
+                }
+            }
+            ["record", "row", "policy_evaluated", "reason"] => {
+                // An empty reason (no type, no comment) says nothing.
+                if let Some(reason) = self.reason.take()
+                    && (reason.kind.is_some() || reason.comment.is_some())
+                {
+                    self.row.reasons.push(reason);
+                }
+            }
+            ["record", "identifiers", "header_from"] => self.row.header_from = normalize(value),
+            ["record", "identifiers", "envelope_from"] => {
+                self.row.envelope_from = normalize(value);
+            }
+            ["record", "identifiers", "envelope_to"] => self.row.envelope_to = normalize(value),
+            ["record", "auth_results", "dkim", "domain"] => self.dkim.domain = normalize(value),
+            ["record", "auth_results", "dkim", "selector"] => self.dkim.selector = text(value),
+            ["record", "auth_results", "dkim", "result"] => {
+                self.dkim.result = self.keyword("dkim result", value);
+            }
+            ["record", "auth_results", "dkim", "human_result"] => {
+                self.rfc9990_fields = true;
+                self.dkim.human_result = text(value);
+            }
+            ["record", "auth_results", "dkim"] => {
+                let dkim = std::mem::take(&mut self.dkim);
+                self.row.dkim_results.push(dkim);
+            }
+            ["record", "auth_results", "spf", "domain"] => self.spf.domain = normalize(value),
+            ["record", "auth_results", "spf", "scope"] => self.spf.scope = text(value),
+            ["record", "auth_results", "spf", "result"] => {
+                self.spf.result = self.keyword("spf result", value);
+            }
+            ["record", "auth_results", "spf"] => {
+                let spf = std::mem::take(&mut self.spf);
+                self.row.spf_results.push(spf);
+            }
+            _ => {}
+        }
+    }
+
+    fn policy_field(&mut self, field: &str, value: &str) {
+        let policy = &mut self.policy;
+        match field {
+            "domain" => policy.domain = normalize(value),
+            "adkim" => policy.adkim = text(value),
+            "aspf" => policy.aspf = text(value),
+            "p" => policy.p = text(value),
+            "sp" => policy.sp = text(value),
+            "np" => {
+                self.rfc9990_fields = true;
+                policy.np = text(value);
+            }
+            "pct" => {
+                policy.pct = value.parse().ok().filter(|pct| *pct <= 100);
+                if policy.pct.is_none() && !value.is_empty() {
+                    self.unknown.push(format!("pct {value:?}"));
+                }
+            }
+            "testing" => {
+                self.rfc9990_fields = true;
+                policy.testing = value.eq_ignore_ascii_case("y");
+            }
+            "discovery_method" => {
+                self.rfc9990_fields = true;
+                policy.discovery_method = text(value);
+            }
+            _ => {}
+        }
+    }
+
+    /// A Unix time; some reporters write it as a decimal (`1538204542.0`).
+    fn seconds(&mut self, what: &str, value: &str) -> Option<u64> {
+        let parsed = value.parse::<u64>().ok().or_else(|| {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(|v| v as u64)
+        });
+        if parsed.is_none() {
+            self.unknown.push(format!("date_range {what} {value:?}"));
+        }
+        parsed
+    }
+
+    /// An open keyword: an empty value is absent; an unknown one is kept and listed.
+    fn keyword<K: Keyword>(&mut self, what: &str, value: &str) -> Option<K> {
+        if value.is_empty() {
+            return None;
+        }
+        let keyword = K::read(value);
+        if !keyword.known() {
+            self.unknown.push(format!("{what} {value:?}"));
+        }
+        Some(keyword)
+    }
+
+    fn finish(self) -> Result<AggregateReport, AggregateError> {
+        if !self.feedback_seen {
+            return Err(AggregateError::NoFeedback);
+        }
+        Ok(AggregateReport {
+            schema: if self.namespaced || self.rfc9990_fields {
+                Schema::Rfc9990
+            } else {
+                Schema::Rfc7489
+            },
+            org_name: self.org_name,
+            email: self.email,
+            report_id: self.report_id,
+            begin: self.begin,
+            end: self.end,
+            generator: self.generator,
+            policy: self.policy,
+            rows: self.rows,
+            unknown_values: self.unknown,
+        })
+    }
+}

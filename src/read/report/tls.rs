@@ -1,0 +1,147 @@
+//! SMTP TLS reports (RFC 8460 §4.4) read from their JSON into [`TlsReport`].
+//!
+//! Read leniently: only the fields a finding needs are typed, the rest (`policy-string`,
+//! `mx-host`, written as a string or a list in the wild and in the RFC's own example) is
+//! left unread. A missing session count is unknown, never zero.
+
+use crate::read::domain::normalize;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsReport {
+    pub org_name: Option<String>,
+    pub report_id: Option<String>,
+    pub begin: Option<String>,
+    pub end: Option<String>,
+    pub policies: Vec<TlsPolicy>,
+}
+
+/// One policy's sessions: the domain whose MX hosts were contacted, and how it went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPolicy {
+    /// Lower case.
+    pub domain: Option<String>,
+    pub policy_type: Option<String>,
+    pub successful: Option<u64>,
+    pub failed: Option<u64>,
+    /// `result-type` and its failed sessions, as reported.
+    pub failures: Vec<(String, u64)>,
+}
+
+impl TlsReport {
+    pub fn successful(&self) -> u64 {
+        self.policies.iter().filter_map(|p| p.successful).sum()
+    }
+
+    pub fn failed(&self) -> u64 {
+        self.policies.iter().filter_map(|p| p.failed).sum()
+    }
+
+    /// The policy domains, each once, in report order.
+    pub fn domains(&self) -> Vec<&str> {
+        let mut domains: Vec<&str> = Vec::new();
+        for domain in self.policies.iter().filter_map(|p| p.domain.as_deref()) {
+            if !domains.contains(&domain) {
+                domains.push(domain);
+            }
+        }
+        domains
+    }
+}
+
+/// Why a JSON document is not a TLS report.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("JSON does not parse: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("no \"policies\": not an SMTP TLS report")]
+    NoPolicies,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct Wire {
+    organization_name: Option<String>,
+    report_id: Option<String>,
+    date_range: Option<WireRange>,
+    policies: Option<Vec<WirePolicy>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireRange {
+    start_datetime: Option<String>,
+    end_datetime: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WirePolicy {
+    policy: Option<WirePolicyId>,
+    summary: Option<WireSummary>,
+    #[serde(default)]
+    failure_details: Vec<WireFailure>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WirePolicyId {
+    policy_type: Option<String>,
+    policy_domain: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireSummary {
+    total_successful_session_count: Option<u64>,
+    total_failure_session_count: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct WireFailure {
+    result_type: Option<String>,
+    failed_session_count: Option<u64>,
+}
+
+/// Reads one TLS report.
+pub fn parse(json: &[u8]) -> Result<TlsReport, TlsError> {
+    let wire: Wire = serde_json::from_slice(json)?;
+    let policies = wire.policies.ok_or(TlsError::NoPolicies)?;
+    let (begin, end) = wire
+        .date_range
+        .map_or((None, None), |r| (r.start_datetime, r.end_datetime));
+    Ok(TlsReport {
+        org_name: wire.organization_name,
+        report_id: wire.report_id,
+        begin,
+        end,
+        policies: policies
+            .into_iter()
+            .map(|p| {
+                let (policy_type, domain) = p
+                    .policy
+                    .map_or((None, None), |id| (id.policy_type, id.policy_domain));
+                let (successful, failed) = p.summary.map_or((None, None), |s| {
+                    (s.total_successful_session_count, s.total_failure_session_count)
+                });
+                TlsPolicy {
+                    domain: domain.as_deref().and_then(normalize),
+                    policy_type,
+                    successful,
+                    failed,
+                    failures: p
+                        .failure_details
+                        .into_iter()
+                        .map(|f| {
+                            (
+                                f.result_type.unwrap_or_else(|| "unspecified".into()),
+                                f.failed_session_count.unwrap_or(0),
+                            )
+                        })
+                        .collect(),
+                }
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,239 @@
+//! Receivers' reports as the CLI prints them: one JSON object per report (the `reports`
+//! command's contract), or a table per report and a line per source.
+
+use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, Source};
+use crate::read::report::aggregate::{AggregateReport, Schema};
+use crate::read::report::tls::TlsReport;
+use crate::say::explain::utc_date;
+use crate::say::findings::{Finding, Severity};
+use serde_json::{Value, json};
+use std::fmt::Write as _;
+
+fn dmarc_word(dmarc: RowDmarc) -> &'static str {
+    match dmarc {
+        RowDmarc::Pass => "pass",
+        RowDmarc::Fail => "fail",
+        RowDmarc::Unknown => "unknown",
+    }
+}
+
+fn findings_json(findings: &[Finding]) -> Vec<Value> {
+    findings
+        .iter()
+        .map(|f| {
+            json!({
+                "kind": f.kind().as_str(),
+                "severity": f.severity().as_str(),
+                "domain": f.domain,
+                "detail": f.detail(),
+            })
+        })
+        .collect()
+}
+
+fn auth_json(lines: &[AuthLine]) -> Vec<Value> {
+    lines
+        .iter()
+        .map(|l| {
+            json!({
+                "domain": l.domain,
+                "result": l.result.as_ref().map(|r| r.as_str()),
+                "aligned": l.aligned,
+            })
+        })
+        .collect()
+}
+
+/// The `reports --format json` object of a DMARC aggregate report.
+pub fn aggregate_json(
+    input: &str,
+    report: &AggregateReport,
+    summary: &AggregateSummary,
+    findings: &[Finding],
+) -> Value {
+    let sources: Vec<Value> = summary
+        .sources
+        .iter()
+        .map(|s| {
+            json!({
+                "source_ip": s.ip,
+                "count": s.count,
+                "disposition": s.disposition.as_ref().map(|d| d.as_str()),
+                "header_from": s.header_from,
+                "envelope_from": s.envelope_from,
+                "dkim": auth_json(&s.dkim),
+                "spf": auth_json(&s.spf),
+                "dmarc": dmarc_word(s.dmarc),
+                "ses": s.ses,
+            })
+        })
+        .collect();
+    let d = summary.disposition;
+    json!({
+        "input": input,
+        "type": "dmarc_aggregate",
+        "schema": match report.schema { Schema::Rfc7489 => "rfc7489", Schema::Rfc9990 => "rfc9990" },
+        "org_name": report.org_name,
+        "report_id": report.report_id,
+        "domain": report.policy.domain,
+        "begin": report.begin,
+        "end": report.end,
+        "messages": summary.messages,
+        "dmarc_pass": summary.dmarc_pass,
+        "dmarc_fail": summary.dmarc_fail,
+        "dmarc_unknown": summary.dmarc_unknown,
+        "disposition": {
+            "none": d.none, "quarantine": d.quarantine, "reject": d.reject, "pass": d.pass,
+            "unknown": d.unknown,
+        },
+        "amazonses_envelope": summary.amazonses_envelope,
+        "ses_messages": summary.ses_messages,
+        "unknown_values": report.unknown_values,
+        "sources": sources,
+        "findings": findings_json(findings),
+    })
+}
+
+/// The `reports --format json` object of an SMTP TLS report.
+pub fn tls_json(input: &str, report: &TlsReport, findings: &[Finding]) -> Value {
+    json!({
+        "input": input,
+        "type": "tls_rpt",
+        "org_name": report.org_name,
+        "report_id": report.report_id,
+        "domains": report.domains(),
+        "successful": report.successful(),
+        "failed": report.failed(),
+        "findings": findings_json(findings),
+    })
+}
+
+fn or_dash(value: Option<&str>) -> &str {
+    value.unwrap_or("-")
+}
+
+fn auth_text(lines: &[AuthLine]) -> String {
+    if lines.is_empty() {
+        return "-".into();
+    }
+    lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}{}",
+                l.result.as_ref().map_or("-", |r| r.as_str()),
+                or_dash(l.domain.as_deref()),
+                if l.aligned { " aligned" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn source_line(source: &Source) -> String {
+    format!(
+        "    {:<39} {:>7}  {:<10} DMARC {:<7} DKIM {}; SPF {}{}{}",
+        or_dash(source.ip.as_deref()),
+        source.count,
+        source.disposition.as_ref().map_or("-", |d| d.as_str()),
+        dmarc_word(source.dmarc),
+        auth_text(&source.dkim),
+        auth_text(&source.spf),
+        if source.ses { "  [SES]" } else { "" },
+        if source.overridden {
+            "  (receiver override)"
+        } else {
+            ""
+        },
+    )
+}
+
+fn finding_lines(out: &mut String, findings: &[Finding]) {
+    for finding in findings {
+        let marker = match finding.severity() {
+            Severity::Critical => "!!",
+            Severity::Warning => " !",
+            Severity::Info => " -",
+        };
+        let _ = writeln!(
+            out,
+            "  {marker} {} {}: {}",
+            finding.severity(),
+            finding.kind(),
+            finding.detail()
+        );
+    }
+}
+
+/// The readable form of a DMARC aggregate report.
+pub fn aggregate_text(
+    input: &str,
+    report: &AggregateReport,
+    summary: &AggregateSummary,
+    findings: &[Finding],
+) -> String {
+    let mut out = String::new();
+    let range = match (report.begin, report.end) {
+        (Some(b), Some(e)) => format!("{} to {} (UTC)", utc_date(b), utc_date(e)),
+        _ => "period not given".into(),
+    };
+    let _ = writeln!(
+        out,
+        "{input}: DMARC aggregate report from {} (id {}) for {}, {range}",
+        or_dash(report.org_name.as_deref()),
+        or_dash(report.report_id.as_deref()),
+        or_dash(report.policy.domain.as_deref()),
+    );
+    let d = summary.disposition;
+    let _ = writeln!(
+        out,
+        "  messages {}: DMARC pass {}, fail {}, unknown {}; disposition none {}, quarantine {}, reject {}, pass {}{}",
+        summary.messages,
+        summary.dmarc_pass,
+        summary.dmarc_fail,
+        summary.dmarc_unknown,
+        d.none,
+        d.quarantine,
+        d.reject,
+        d.pass,
+        if d.unknown > 0 {
+            format!(", unknown {}", d.unknown)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  sent through SES: {} message(s); with an amazonses.com envelope: {}",
+        summary.ses_messages, summary.amazonses_envelope
+    );
+    let _ = writeln!(
+        out,
+        "    {:<39} {:>7}  {:<10} results",
+        "source", "count", "disposition"
+    );
+    for source in &summary.sources {
+        let _ = writeln!(out, "{}", source_line(source));
+    }
+    for value in &report.unknown_values {
+        let _ = writeln!(out, "  note: a value this version does not know: {value}");
+    }
+    finding_lines(&mut out, findings);
+    out
+}
+
+/// The readable form of an SMTP TLS report.
+pub fn tls_text(input: &str, report: &TlsReport, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{input}: SMTP TLS report from {} (id {}) for {}: {} session(s) succeeded, {} failed",
+        or_dash(report.org_name.as_deref()),
+        or_dash(report.report_id.as_deref()),
+        report.domains().join(", "),
+        report.successful(),
+        report.failed()
+    );
+    finding_lines(&mut out, findings);
+    out
+}
