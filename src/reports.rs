@@ -82,7 +82,8 @@ fn judge(report: Report, authentic: Option<bool>, settings: &ReportSettings) -> 
         Report::Aggregate(aggregate) => {
             let domain = aggregate.policy.domain.as_deref();
             let custom = domain.and_then(|d| settings.pipeline.expected.covering(d));
-            let summary = report::summarize(aggregate, custom.as_ref().map(|c| c.mail_from.as_str()));
+            let summary =
+                report::summarize(aggregate, custom.as_ref().map(|c| c.mail_from.as_str()));
             let judging = Judging {
                 custom: custom.as_ref(),
                 unknown_source_threshold: settings.unknown_source_threshold,

@@ -167,9 +167,9 @@ fn source(
     let amazonses_envelope = envelope_domains().any(|d| amazonses(d));
     let ses = amazonses_envelope
         || envelope_domains().any(|d| Some(d.as_str()) == mail_from)
-        || dkim
-            .iter()
-            .any(|d| d.result == Some(AuthResult::Pass) && d.domain.as_deref().is_some_and(amazonses));
+        || dkim.iter().any(|d| {
+            d.result == Some(AuthResult::Pass) && d.domain.as_deref().is_some_and(amazonses)
+        });
     let dmarc = match (&row.dkim, &row.spf) {
         (Some(Evaluated::Pass), _) | (_, Some(Evaluated::Pass)) => RowDmarc::Pass,
         (Some(Evaluated::Fail), Some(Evaluated::Fail)) => RowDmarc::Fail,
@@ -218,7 +218,10 @@ pub fn aggregate_findings(
     summary: &AggregateSummary,
     judging: Judging<'_>,
 ) -> Vec<Facts> {
-    let reporter = report.org_name.clone().unwrap_or_else(|| "a receiver".into());
+    let reporter = report
+        .org_name
+        .clone()
+        .unwrap_or_else(|| "a receiver".into());
     let range = (report.begin, report.end);
     if judging.authentic == Some(false) {
         // Anyone can mail a report: its rows are counted, never believed.

@@ -596,7 +596,9 @@ fn statement(finding: &Finding) -> String {
 /// `between 2026-11-01 and 2026-11-02 (UTC)`, from a report's Unix seconds.
 fn date_range(range: (Option<u64>, Option<u64>)) -> String {
     match range {
-        (Some(begin), Some(end)) => format!("between {} and {} (UTC)", utc_date(begin), utc_date(end)),
+        (Some(begin), Some(end)) => {
+            format!("between {} and {} (UTC)", utc_date(begin), utc_date(end))
+        }
         (Some(begin), None) => format!("from {} (UTC)", utc_date(begin)),
         (None, Some(end)) => format!("until {} (UTC)", utc_date(end)),
         (None, None) => "in a period it does not give".into(),
@@ -614,7 +616,11 @@ pub fn utc_date(seconds: u64) -> String {
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
 }

@@ -113,7 +113,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     }
     if args.format == Format::Text {
-        let _ = writeln!(out, "Summary: {} input(s), {count} report(s).", inputs.len());
+        let _ = writeln!(
+            out,
+            "Summary: {} input(s), {count} report(s).",
+            inputs.len()
+        );
     }
     exit_code(bad_input, worst, args.fail_on)
 }

@@ -170,6 +170,8 @@ pub enum AggregateError {
     Xml { position: u64, reason: String },
     #[error("no <feedback> element: not a DMARC aggregate report")]
     NoFeedback,
+    #[error("no policy_published/domain: the report does not say which domain it is about")]
+    NoPolicyDomain,
 }
 
 /// Reads one aggregate report from its XML text.
@@ -190,9 +192,10 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 let name = local_name(start.name().as_ref());
                 if name == "feedback" {
                     builder.feedback_seen = true;
-                    builder.namespaced |= start.attributes().flatten().any(|a| {
-                        a.value.as_ref() == b"urn:ietf:params:xml:ns:dmarc-2.0"
-                    });
+                    builder.namespaced |= start
+                        .attributes()
+                        .flatten()
+                        .any(|a| a.value.as_ref() == b"urn:ietf:params:xml:ns:dmarc-2.0");
                 }
                 path.push(name);
                 text.clear();
@@ -224,10 +227,17 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 }
             }
             Event::CData(c) => text.push_str(&String::from_utf8_lossy(&c)),
-            Event::End(_) => {
-                builder.close(&path, text.trim());
+            Event::End(end) => {
+                // Recovery as browsers do it: an end tag closes the innermost open element
+                // of its name, and any left open inside it (`<email><a@b.example></email>`);
+                // one matching nothing open is ignored.
+                let name = local_name(end.name().as_ref());
+                if let Some(at) = path.iter().rposition(|open| *open == name) {
+                    path.truncate(at + 1);
+                    builder.close(&path, text.trim());
+                    path.pop();
+                }
                 text.clear();
-                path.pop();
             }
             Event::Eof => break,
             _ => {}
@@ -299,7 +309,7 @@ impl Builder {
             ["report_metadata", "date_range", "begin"] => self.begin = self.seconds("begin", value),
             ["report_metadata", "date_range", "end"] => self.end = self.seconds("end", value),
             ["report_metadata", "generator"] => {
-                self.rfc9990_fields = true;
+                self.rfc9990_fields |= !value.is_empty();
                 self.generator = text(value);
             }
             ["policy_published", field] => self.policy_field(field, value),
@@ -350,7 +360,8 @@ impl Builder {
                 self.dkim.result = self.keyword("dkim result", value);
             }
             ["record", "auth_results", "dkim", "human_result"] => {
-                self.rfc9990_fields = true;
+                // An empty element says nothing of the schema (older drafts wrote one).
+                self.rfc9990_fields |= !value.is_empty();
                 self.dkim.human_result = text(value);
             }
             ["record", "auth_results", "dkim"] => {
@@ -379,7 +390,7 @@ impl Builder {
             "p" => policy.p = text(value),
             "sp" => policy.sp = text(value),
             "np" => {
-                self.rfc9990_fields = true;
+                self.rfc9990_fields |= !value.is_empty();
                 policy.np = text(value);
             }
             "pct" => {
@@ -389,11 +400,11 @@ impl Builder {
                 }
             }
             "testing" => {
-                self.rfc9990_fields = true;
+                self.rfc9990_fields |= !value.is_empty();
                 policy.testing = value.eq_ignore_ascii_case("y");
             }
             "discovery_method" => {
-                self.rfc9990_fields = true;
+                self.rfc9990_fields |= !value.is_empty();
                 policy.discovery_method = text(value);
             }
             _ => {}
@@ -430,6 +441,9 @@ impl Builder {
     fn finish(self) -> Result<AggregateReport, AggregateError> {
         if !self.feedback_seen {
             return Err(AggregateError::NoFeedback);
+        }
+        if self.policy.domain.is_none() {
+            return Err(AggregateError::NoPolicyDomain);
         }
         Ok(AggregateReport {
             schema: if self.namespaced || self.rfc9990_fields {

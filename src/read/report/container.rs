@@ -6,8 +6,8 @@
 
 use super::{Report, aggregate, tls};
 use crate::read::input::{looks_like_message, raw_headers};
-use std::borrow::Cow;
 use mail_parser::MimeHeaders as _;
+use std::borrow::Cow;
 use std::io::Read;
 
 /// How much one input may expand to.
@@ -70,6 +70,8 @@ pub enum ExtractError {
     Tls(#[from] tls::TlsError),
     #[error("neither a DMARC aggregate report, a TLS report, gzip, zip nor an e-mail")]
     Unrecognized,
+    #[error("empty")]
+    Empty,
 }
 
 /// What the bytes are, by their first bytes.
@@ -95,9 +97,17 @@ fn sniff(bytes: &[u8]) -> Format {
     }
     let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let start = text.iter().position(|b| !b.is_ascii_whitespace());
-    match start.map(|at| text[at]) {
-        Some(b'<') => Format::Xml,
-        Some(b'{') => Format::Json,
+    match start.map(|at| &text[at..]) {
+        // An XML report; not any markup (an HTML body beside the attachment).
+        Some(markup) if markup.starts_with(b"<") => {
+            let head = &markup[..markup.len().min(64 * 1024)];
+            if markup.starts_with(b"<?xml") || head.windows(9).any(|w| w == b"<feedback") {
+                Format::Xml
+            } else {
+                Format::Unrecognized
+            }
+        }
+        Some(json) if json.starts_with(b"{") => Format::Json,
         _ if looks_like_message(bytes) => Format::Email,
         _ => Format::Unrecognized,
     }
@@ -127,16 +137,34 @@ struct Reader {
 
 impl Reader {
     fn read(&mut self, bytes: &[u8], depth: u8) -> Result<(), ExtractError> {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Err(ExtractError::Empty);
+        }
         if depth > self.limits.depth {
             return Err(ExtractError::TooDeep(self.limits.depth));
         }
         match sniff(bytes) {
             Format::Gzip => {
-                let inflated = self.inflate(
+                let inflated = match self.inflate(
                     "gzip",
                     flate2::read::MultiGzDecoder::new(bytes),
                     ExtractError::Gzip,
-                )?;
+                ) {
+                    Ok(inflated) => inflated,
+                    // Mimecast ends its gzip with a line break: read the one member there is.
+                    Err(ExtractError::Gzip(_)) => {
+                        let inflated = self.inflate(
+                            "gzip",
+                            flate2::read::GzDecoder::new(bytes),
+                            ExtractError::Gzip,
+                        )?;
+                        self.out
+                            .notes
+                            .push("bytes after the gzip stream ignored".to_owned());
+                        inflated
+                    }
+                    Err(other) => return Err(other),
+                };
                 self.read(&inflated, depth + 1)
             }
             Format::Zip => self.unzip(bytes, depth),

@@ -9,9 +9,11 @@ pub mod aggregate;
 pub mod container;
 pub mod tls;
 
-pub use container::{Extracted, ExtractError, Limits, extract};
+pub use container::{ExtractError, Extracted, Limits, extract};
 
-/// One report read from an input.
+/// One report read from an input. Few per input, so the size difference between the two
+/// does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     Aggregate(aggregate::AggregateReport),

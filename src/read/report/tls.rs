@@ -123,7 +123,10 @@ pub fn parse(json: &[u8]) -> Result<TlsReport, TlsError> {
                     .policy
                     .map_or((None, None), |id| (id.policy_type, id.policy_domain));
                 let (successful, failed) = p.summary.map_or((None, None), |s| {
-                    (s.total_successful_session_count, s.total_failure_session_count)
+                    (
+                        s.total_successful_session_count,
+                        s.total_failure_session_count,
+                    )
                 });
                 TlsPolicy {
                     domain: domain.as_deref().and_then(normalize),
