@@ -7,7 +7,7 @@ use crate::judge::report::{self, AggregateSummary, Judging};
 use crate::pipeline::Settings;
 use crate::read::authres::ResultKeyword;
 use crate::read::observation::{self, Source};
-use crate::read::report::{ExtractError, Limits, Report, extract};
+use crate::read::report::{ExtractError, Format, Limits, Report, extract, sniff};
 use crate::say::findings::Finding;
 
 /// Settings the reports path takes besides the pipeline's.
@@ -65,6 +65,29 @@ pub fn run(bytes: &[u8], settings: &ReportSettings) -> ReportsOutcome {
         errors: extracted.errors,
         notes: extracted.notes,
     }
+}
+
+/// Reads and judges `bytes` when they are reports (for `analyze`, which takes SES's events,
+/// messages and reports alike): XML, gzip or zip, a JSON document shaped like a TLS report,
+/// or an e-mail that carries one. `None` for anything else.
+pub fn run_if_reports(bytes: &[u8], settings: &ReportSettings) -> Option<ReportsOutcome> {
+    let is_report = match sniff(bytes) {
+        Format::Gzip | Format::Zip | Format::Xml => true,
+        // SES's events are JSON too: a TLS report names its organization and policies.
+        Format::Json => {
+            contains(bytes, b"\"organization-name\"") && contains(bytes, b"\"policies\"")
+        }
+        Format::Email => {
+            let outcome = run(bytes, settings);
+            return (!outcome.reports.is_empty()).then_some(outcome);
+        }
+        Format::Unrecognized => false,
+    };
+    is_report.then(|| run(bytes, settings))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Whether the mail a report came in passed DMARC, by the trusted `Authentication-Results`

@@ -464,3 +464,173 @@ fn a_silent_nameserver_costs_the_dns_budget_and_fails_nothing() {
     // The fallback envelope's SPF does not align, as SES reported; nothing failed.
     assert_eq!(kinds(&json), vec!["spf_unaligned"], "{json:?}");
 }
+
+const REPORT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fixtures/reports/receiver-ses-fallback.xml"
+);
+
+/// The fixture report as a receiver may send it: gzipped, zipped, or attached to an e-mail,
+/// each under a name that says nothing about its content.
+fn packed_reports(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    use std::io::Write as _;
+    let xml = std::fs::read(REPORT).unwrap_or_else(|e| panic!("{e}"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&xml).unwrap_or_else(|e| panic!("{e}"));
+    let gz = gz.finish().unwrap_or_else(|e| panic!("{e}"));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zip.start_file(
+        "receiver.example!example.com!1793491200!1793577599.xml",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    zip.write_all(&xml).unwrap_or_else(|e| panic!("{e}"));
+    let zip = zip.finish().unwrap_or_else(|e| panic!("{e}")).into_inner();
+    use base64::Engine as _;
+    let attached = base64::engine::general_purpose::STANDARD.encode(&zip);
+    let mail = format!(
+        "From: noreply-dmarc@receiver.example\r\nTo: dmarc@inbound.example.com\r\n\
+         Subject: Report domain: example.com\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nunused\r\n\
+         --b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n{attached}\r\n--b--\r\n"
+    );
+    let files = [
+        ("one.bin", gz),
+        ("two.dat", zip),
+        ("three", mail.into_bytes()),
+    ];
+    files
+        .into_iter()
+        .map(|(name, bytes)| {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{e}"));
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn reports_are_read_by_content_and_printed_one_object_each() {
+    let dir = std::env::temp_dir().join(format!("ses-dmarc-reports-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let mut args = vec![
+        "reports".to_owned(),
+        "--format".into(),
+        "json".into(),
+        "--mail-from".into(),
+        "example.com=mail.example.com".into(),
+        REPORT.into(),
+    ];
+    args.extend(packed_reports(&dir).iter().map(|p| p.display().to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let output = run(&args, None);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let reports = json_lines(&output);
+    assert_eq!(reports.len(), 4, "{reports:?}");
+    for report in &reports {
+        assert_eq!(report["type"], "dmarc_aggregate");
+        assert_eq!(report["org_name"], "receiver.example");
+        assert_eq!(report["report_id"], "r-1");
+        assert_eq!(report["domain"], "example.com");
+        assert_eq!(report["begin"], 1_793_491_200);
+        assert_eq!(report["end"], 1_793_577_599);
+        assert_eq!(report["messages"], 152);
+        assert_eq!(report["dmarc_pass"], 90);
+        assert_eq!(report["dmarc_fail"], 62);
+        assert_eq!(
+            report["disposition"],
+            serde_json::json!({"none": 120, "quarantine": 0, "reject": 32, "pass": 0, "unknown": 0})
+        );
+        assert_eq!(report["amazonses_envelope"], 7);
+        assert_eq!(report["sources"].as_array().map(Vec::len), Some(4));
+        let kinds: Vec<&str> = report["findings"]
+            .as_array()
+            .map(|f| f.iter().filter_map(|f| f["kind"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            kinds,
+            vec![
+                "report_mail_from_fallback",
+                "report_dmarc_fail",
+                "report_unknown_source"
+            ]
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn reports_text_has_a_line_per_source_and_bad_inputs_exit_two() {
+    let missing = format!("{EVENTS}/no-such-report.xml");
+    let output = run(
+        &[
+            "reports",
+            "--fail-on",
+            "critical",
+            REPORT,
+            &missing,
+            &event("receipt-aligned.json"),
+        ],
+        None,
+    );
+    // An unreadable input outranks the threshold: 2, and stderr names both bad inputs.
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no-such-report.xml"), "{stderr}");
+    assert!(
+        stderr.contains("receipt-aligned.json: TLS report"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("DMARC aggregate report from receiver.example (id r-1) for example.com, 2026-11-01 to 2026-11-01 (UTC)"), "{stdout}");
+    assert!(stdout.contains("54.240.8.31"), "{stdout}");
+    assert!(stdout.contains("[SES]"), "{stdout}");
+    assert!(stdout.contains("(receiver override)"), "{stdout}");
+    let tls = run(
+        &[
+            "reports",
+            "--format",
+            "json",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../shared/vectors/dmarc-reports/parsedmarc/samples/smtp_tls/rfc8460.json"
+            ),
+        ],
+        None,
+    );
+    let lines = json_lines(&tls);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["type"], "tls_rpt");
+    assert_eq!(
+        lines[0]["domains"],
+        serde_json::json!(["company-y.example"])
+    );
+    assert_eq!(
+        (lines[0]["successful"].as_u64(), lines[0]["failed"].as_u64()),
+        (Some(5326), Some(303))
+    );
+}
+
+#[test]
+fn analyze_takes_reports_beside_events() {
+    let output = analyze_json(
+        &[
+            "--mail-from",
+            "example.com=mail.example.com",
+            REPORT,
+            &event("receipt-aligned.json"),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let found = kinds(&output);
+    assert_eq!(
+        found,
+        vec![
+            "report_mail_from_fallback",
+            "report_dmarc_fail",
+            "report_unknown_source"
+        ]
+    );
+}

@@ -309,33 +309,14 @@ fn the_quirks_receivers_send_are_read_right() {
     }
 }
 
-/// A report written for the test: one SES row with the fallback envelope, one SES row
-/// aligned, one foreign source failing, and one forwarded row failing.
-const SES_REPORT: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
-<feedback>
-  <report_metadata><org_name>receiver.example</org_name><report_id>r-1</report_id>
-    <date_range><begin>1793491200</begin><end>1793577599</end></date_range></report_metadata>
-  <policy_published><domain>Example.COM</domain><adkim>r</adkim><aspf>r</aspf><p>reject</p></policy_published>
-  <record><row><source_ip>54.240.8.31</source_ip><count>7</count>
-      <policy_evaluated><disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
-    <identifiers><header_from>example.com</header_from><envelope_from>us-east-1.amazonses.com</envelope_from></identifiers>
-    <auth_results><dkim><domain>amazonses.com</domain><result>pass</result></dkim>
-      <spf><domain>us-east-1.amazonses.com</domain><result>pass</result></spf></auth_results></record>
-  <record><row><source_ip>54.240.8.32</source_ip><count>90</count>
-      <policy_evaluated><disposition>none</disposition><dkim>pass</dkim><spf>pass</spf></policy_evaluated></row>
-    <identifiers><header_from>example.com</header_from><envelope_from>mail.example.com</envelope_from></identifiers>
-    <auth_results><dkim><domain>example.com</domain><result>Pass</result></dkim>
-      <spf><domain>mail.example.com</domain><result>pass</result></spf></auth_results></record>
-  <record><row><source_ip>203.0.113.9</source_ip><count>25</count>
-      <policy_evaluated><disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>
-    <identifiers><header_from>example.com</header_from></identifiers>
-    <auth_results><spf><domain>spoof.example</domain><result>hardfail</result></spf></auth_results></record>
-  <record><row><source_ip>198.51.100.4</source_ip><count>30</count>
-      <policy_evaluated><disposition>none</disposition><dkim>fail</dkim><spf>fail</spf>
-        <reason><type>Forwarded</type></reason></policy_evaluated></row>
-    <identifiers><header_from>example.com</header_from></identifiers>
-    <auth_results><spf><domain>lists.example.org</domain><result>pass</result></spf></auth_results></record>
-</feedback>"#;
+/// The report written for the tests (`fixtures/reports/receiver-ses-fallback.xml`): one SES
+/// row with the fallback envelope, one SES row aligned, one foreign source failing, and one
+/// forwarded row failing.
+fn ses_report() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports/receiver-ses-fallback.xml");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
 
 fn settings(mail_from: Option<&str>) -> ReportSettings {
     let mut settings = ReportSettings::default();
@@ -350,7 +331,7 @@ fn settings(mail_from: Option<&str>) -> ReportSettings {
 #[test]
 fn rows_are_attributed_and_summed() {
     let outcome = reports::run(
-        SES_REPORT.as_bytes(),
+        ses_report().as_bytes(),
         &settings(Some("example.com=mail.example.com")),
     );
     let [judged] = outcome.reports.as_slice() else {
@@ -414,7 +395,7 @@ fn findings_follow_the_rows() {
     for (name, mail_from, threshold, expected) in cases {
         let mut settings = settings(mail_from);
         settings.unknown_source_threshold = threshold;
-        let outcome = reports::run(SES_REPORT.as_bytes(), &settings);
+        let outcome = reports::run(ses_report().as_bytes(), &settings);
         let found: Vec<(Kind, Severity)> = outcome.reports[0]
             .findings
             .iter()
@@ -423,7 +404,7 @@ fn findings_follow_the_rows() {
         assert_eq!(found, expected, "{name}");
     }
     // Monitoring only: the failure is a warning; the forwarded row is never alerted.
-    let monitoring = SES_REPORT.replace("<p>reject</p>", "<p>none</p>");
+    let monitoring = ses_report().replace("<p>reject</p>", "<p>none</p>");
     let outcome = reports::run(monitoring.as_bytes(), &settings(None));
     let details: Vec<String> = outcome.reports[0]
         .findings
@@ -447,7 +428,8 @@ fn a_report_mail_that_failed_dmarc_is_not_believed() {
         format!(
             "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=receiver.example; dmarc={dmarc} header.from=receiver.example\r\n\
              From: reports@receiver.example\r\nTo: dmarc@inbound.example.com\r\nSubject: Report domain: example.com\r\n\
-             MIME-Version: 1.0\r\nContent-Type: application/xml\r\n\r\n{SES_REPORT}"
+             MIME-Version: 1.0\r\nContent-Type: application/xml\r\n\r\n{}",
+            ses_report()
         )
     };
     let forged = reports::run(
@@ -524,7 +506,7 @@ fn bombs_and_garbage_end_in_clear_errors() {
         cut.errors
     );
     // An external entity is never fetched nor expanded.
-    let xxe = SES_REPORT
+    let xxe = ses_report()
         .replacen(
             "<feedback>",
             "<!DOCTYPE feedback [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><feedback>",

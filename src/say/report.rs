@@ -47,6 +47,8 @@ pub struct Tally {
     pub analyzed: usize,
     pub feedback: usize,
     pub service: usize,
+    /// Receivers' reports (DMARC aggregate, SMTP TLS).
+    pub reports: usize,
     pub skipped: usize,
     pub failed: usize,
     pub critical: usize,
@@ -67,7 +69,17 @@ impl Tally {
             RecordOutcome::Skipped { .. } => self.skipped += 1,
             RecordOutcome::Failed(_) => self.failed += 1,
         }
-        for finding in outcome.findings() {
+        self.count_findings(outcome.findings());
+    }
+
+    /// One receiver's report and its findings.
+    pub fn count_report(&mut self, findings: &[Finding]) {
+        self.reports += 1;
+        self.count_findings(findings);
+    }
+
+    fn count_findings(&mut self, findings: &[Finding]) {
+        for finding in findings {
             match finding.severity() {
                 Severity::Critical => self.critical += 1,
                 Severity::Warning => self.warning += 1,
@@ -82,8 +94,13 @@ impl Tally {
         } else {
             String::new()
         };
+        let reports = if self.reports > 0 {
+            format!(", {} receiver report(s)", self.reports)
+        } else {
+            String::new()
+        };
         let mut line = format!(
-            "Summary: {} input(s), {} message(s) analyzed, {} feedback notification(s){service}, {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
+            "Summary: {} input(s), {} message(s) analyzed, {} feedback notification(s){service}{reports}, {} skipped, {} unreadable; findings: {} critical, {} warning, {} info.",
             self.inputs,
             self.analyzed,
             self.feedback,

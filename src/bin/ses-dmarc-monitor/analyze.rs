@@ -9,8 +9,11 @@ use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::{Expecting, IdentityDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::read::report::Report;
+use ses_dmarc_monitor::reports::{self, ReportSettings, ReportsOutcome};
 use ses_dmarc_monitor::say::findings::Severity;
 use ses_dmarc_monitor::say::report::{self, JsonFinding, Tally};
+use ses_dmarc_monitor::say::report_summary;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -121,6 +124,10 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
     let stdout = io::stdout();
     let mut out = stdout.lock();
 
+    let report_settings = ReportSettings {
+        pipeline: settings.clone(),
+        ..ReportSettings::default()
+    };
     let (inputs, unlisted) = inputs::list(&args.paths);
     tally.unreadable += unlisted;
     for input in inputs {
@@ -139,6 +146,20 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
             }
         };
         tally.inputs += 1;
+        if let Some(outcome) = reports::run_if_reports(&bytes, &report_settings) {
+            for judged in &outcome.reports {
+                tally.count_report(&judged.findings);
+            }
+            match print_reports(&mut out, &name, &outcome, args.format) {
+                Ok(severity) => worst = worst.max(severity),
+                Err(_) => return ExitCode::from(2),
+            }
+            for error in &outcome.errors {
+                eprintln!("error: {name}: {error}");
+            }
+            tally.unreadable += usize::from(!outcome.errors.is_empty());
+            continue;
+        }
         let outcomes = match pipeline::run(&bytes, ports, settings).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
@@ -168,6 +189,41 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
     }
     let _ = out.flush();
     exit_code(tally.unreadable + tally.failed > 0, worst, args.fail_on)
+}
+
+/// A report's findings, as `analyze` prints findings: the report's table in text, one
+/// object per finding in JSON (the record being the report's place in the input).
+fn print_reports(
+    out: &mut impl Write,
+    name: &str,
+    outcome: &ReportsOutcome,
+    format: Format,
+) -> io::Result<Option<Severity>> {
+    let mut worst = None;
+    for (record, judged) in outcome.reports.iter().enumerate() {
+        worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
+        match format {
+            Format::Text => {
+                let text = match (&judged.report, &judged.summary) {
+                    (Report::Aggregate(report), Some(summary)) => {
+                        report_summary::aggregate_text(name, report, summary, &judged.findings)
+                    }
+                    (Report::TlsRpt(report), _) => {
+                        report_summary::tls_text(name, report, &judged.findings)
+                    }
+                    (Report::Aggregate(_), None) => continue,
+                };
+                out.write_all(text.as_bytes())?;
+            }
+            Format::Json => {
+                for finding in &judged.findings {
+                    serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+        }
+    }
+    Ok(worst)
 }
 
 fn write_json(

@@ -1,5 +1,5 @@
-//! The inputs named on the command line: files, directories (every `*.json`, `*.jsonl`, `*.eml`
-//! and `*.gz` below, sorted) and `-` for stdin, each read only when its turn comes, so a large
+//! The inputs named on the command line: files, directories (for `analyze` every `*.json`,
+//! `*.jsonl`, `*.eml`, `*.gz`, `*.xml` and `*.zip` below; for `reports` every file; sorted) and `-` for stdin, each read only when its turn comes, so a large
 //! directory never sits in memory at once. Gzip is decompressed whatever the name: Firehose
 //! writes compressed exports without an extension.
 
@@ -43,8 +43,11 @@ impl Input {
 /// stderr and counted in the returned number.
 pub(crate) fn list(paths: &[PathBuf]) -> (Vec<Input>, usize) {
     list_with(paths, |path| {
-        path.extension()
-            .is_some_and(|ext| ext == "json" || ext == "jsonl" || ext == "eml" || ext == "gz")
+        path.extension().is_some_and(|ext| {
+            ["json", "jsonl", "eml", "gz", "xml", "zip"]
+                .iter()
+                .any(|e| ext == *e)
+        })
     })
 }
 

@@ -76,7 +76,7 @@ pub enum ExtractError {
 
 /// What the bytes are, by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub enum Format {
     Gzip,
     Zip,
     Xml,
@@ -85,7 +85,8 @@ enum Format {
     Unrecognized,
 }
 
-fn sniff(bytes: &[u8]) -> Format {
+/// Recognizes a report or its container by content.
+pub fn sniff(bytes: &[u8]) -> Format {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return Format::Gzip;
     }

@@ -9,7 +9,7 @@ pub mod aggregate;
 pub mod container;
 pub mod tls;
 
-pub use container::{ExtractError, Extracted, Limits, extract};
+pub use container::{ExtractError, Extracted, Format, Limits, extract, sniff};
 
 /// One report read from an input. Few per input, so the size difference between the two
 /// does not matter.
