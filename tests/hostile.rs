@@ -208,3 +208,112 @@ async fn numbers_where_strings_belong() {
         );
     }
 }
+
+/// Receivers' reports: each hostile shape ends in a clear error or a partial reading.
+mod reports {
+    use ses_dmarc_monitor::read::report::{ExtractError, Limits, Report, extract};
+    use std::io::Write as _;
+
+    fn zip_of(name: &str, bytes: &[u8]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zip.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+        zip.write_all(bytes).unwrap_or_else(|e| panic!("{e}"));
+        zip.finish().unwrap_or_else(|e| panic!("{e}")).into_inner()
+    }
+
+    #[test]
+    fn zips_nested_past_the_limit() {
+        let mut nested = b"<feedback/>".to_vec();
+        for level in 0..8 {
+            nested = zip_of(&format!("level{level}.zip"), &nested);
+        }
+        let extracted = extract(&nested, Limits::default());
+        assert!(extracted.reports.is_empty());
+        assert!(
+            extracted
+                .errors
+                .iter()
+                .any(|e| matches!(e, ExtractError::TooDeep(4))),
+            "{:?}",
+            extracted.errors
+        );
+    }
+
+    #[test]
+    fn a_zip_bomb_in_many_entries() {
+        // Each entry within the limit, together beyond it: the limit is per input.
+        let zeros = vec![b' '; 1024 * 1024];
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for entry in 0..6 {
+            zip.start_file(
+                format!("{entry}.xml"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            zip.write_all(&zeros).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let zip = zip.finish().unwrap_or_else(|e| panic!("{e}")).into_inner();
+        let limits = Limits {
+            expanded: 4 * 1024 * 1024,
+            ..Limits::default()
+        };
+        let extracted = extract(&zip, limits);
+        assert!(
+            extracted
+                .errors
+                .iter()
+                .any(|e| matches!(e, ExtractError::TooLarge { .. })),
+            "{:?}",
+            extracted.errors
+        );
+    }
+
+    #[test]
+    fn xml_nested_a_hundred_thousand_deep() {
+        let depth = 100_000;
+        let xml = format!(
+            "<?xml version=\"1.0\"?><feedback>{}{}<policy_published><domain>example.com</domain></policy_published></feedback>",
+            "<x>".repeat(depth),
+            "</x>".repeat(depth)
+        );
+        let extracted = extract(xml.as_bytes(), Limits::default());
+        assert!(
+            matches!(extracted.reports.as_slice(), [Report::Aggregate(r)] if r.rows.is_empty()),
+            "{:?}",
+            extracted.errors
+        );
+    }
+
+    #[test]
+    fn a_billion_laughs_is_not_expanded() {
+        let xml = "<?xml version=\"1.0\"?><!DOCTYPE feedback [<!ENTITY a \"aaaaaaaaaa\">\
+            <!ENTITY b \"&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;\"><!ENTITY c \"&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;\">]>\
+            <feedback><report_metadata><org_name>&c;</org_name></report_metadata>\
+            <policy_published><domain>example.com</domain></policy_published></feedback>";
+        let extracted = extract(xml.as_bytes(), Limits::default());
+        let [Report::Aggregate(report)] = extracted.reports.as_slice() else {
+            panic!("{:?}", extracted.errors);
+        };
+        assert_eq!(report.org_name, None);
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_unknown_not_wrapped() {
+        let xml = "<feedback><policy_published><domain>example.com</domain><pct>1000</pct></policy_published>\
+            <record><row><source_ip>192.0.2.1</source_ip><count>99999999999999999999999</count>\
+            <policy_evaluated><disposition>bounce</disposition><dkim>PASS</dkim><spf>maybe</spf></policy_evaluated></row></record></feedback>";
+        let extracted = extract(xml.as_bytes(), Limits::default());
+        let [Report::Aggregate(report)] = extracted.reports.as_slice() else {
+            panic!("{:?}", extracted.errors);
+        };
+        assert_eq!(report.policy.pct, None);
+        assert_eq!(report.rows[0].count, None);
+        assert_eq!(
+            report.unknown_values.len(),
+            4,
+            "{:?}",
+            report.unknown_values
+        );
+    }
+}

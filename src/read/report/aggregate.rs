@@ -190,7 +190,8 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
         match event {
             Event::Start(start) => {
                 let name = local_name(start.name().as_ref());
-                if name == "feedback" {
+                if name == "feedback" && builder.feedback_at.is_none() {
+                    builder.feedback_at = Some(path.len());
                     builder.feedback_seen = true;
                     builder.namespaced |= start
                         .attributes()
@@ -202,6 +203,8 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 builder.open(&path);
             }
             Event::Empty(empty) => {
+                // `<feedback/>`: a report with nothing in it (refused below: no domain).
+                builder.feedback_seen |= local_name(empty.name().as_ref()) == "feedback";
                 path.push(local_name(empty.name().as_ref()));
                 builder.open(&path);
                 builder.close(&path, "");
@@ -232,10 +235,16 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 // of its name, and any left open inside it (`<email><a@b.example></email>`);
                 // one matching nothing open is ignored.
                 let name = local_name(end.name().as_ref());
-                if let Some(at) = path.iter().rposition(|open| *open == name) {
-                    path.truncate(at + 1);
+                // Looked for among the innermost few only: recovery is for a value's stray
+                // tag, and a deep search per end tag would make deep documents quadratic.
+                let open = path.iter().rev().take(RECOVERY_DEPTH).position(|open| *open == name);
+                if let Some(from_top) = open {
+                    path.truncate(path.len() - from_top);
                     builder.close(&path, text.trim());
                     path.pop();
+                    if builder.feedback_at == Some(path.len()) {
+                        builder.feedback_at = None;
+                    }
                 }
                 text.clear();
             }
@@ -252,9 +261,17 @@ fn local_name(name: &[u8]) -> String {
     String::from_utf8_lossy(local).to_ascii_lowercase()
 }
 
+/// How many open elements an end tag may close at once (see `parse`).
+const RECOVERY_DEPTH: usize = 8;
+
+/// The deepest path below `<feedback>` the report has (`record/row/policy_evaluated/reason/type`).
+const DEEPEST: usize = 5;
+
 #[derive(Default)]
 struct Builder {
     feedback_seen: bool,
+    /// Where `<feedback>` is in the path, while it is open.
+    feedback_at: Option<usize>,
     namespaced: bool,
     rfc9990_fields: bool,
     org_name: Option<String>,
@@ -272,10 +289,11 @@ struct Builder {
     unknown: Vec<String>,
 }
 
-/// The path below `<feedback>`, as `&str`s; `None` outside it.
-fn below_feedback(path: &[String]) -> Option<Vec<&str>> {
-    let at = path.iter().position(|p| p == "feedback")?;
-    Some(path[at + 1..].iter().map(String::as_str).collect())
+/// The path below `<feedback>` (open at `at`), as `&str`s; `None` outside it, or deeper than
+/// any element the report has.
+fn below_feedback(path: &[String], at: Option<usize>) -> Option<Vec<&str>> {
+    let below = path.get(at? + 1..)?;
+    (below.len() <= DEEPEST).then(|| below.iter().map(String::as_str).collect())
 }
 
 fn text(value: &str) -> Option<String> {
@@ -284,7 +302,7 @@ fn text(value: &str) -> Option<String> {
 
 impl Builder {
     fn open(&mut self, path: &[String]) {
-        match below_feedback(path).as_deref() {
+        match below_feedback(path, self.feedback_at).as_deref() {
             Some(["record"]) => self.row = Row::default(),
             Some(["record", "row", "policy_evaluated", "reason"]) => {
                 self.reason = Some(Reason {
@@ -299,7 +317,7 @@ impl Builder {
     }
 
     fn close(&mut self, path: &[String], value: &str) {
-        let Some(below) = below_feedback(path) else {
+        let Some(below) = below_feedback(path, self.feedback_at) else {
             return;
         };
         match below.as_slice() {
