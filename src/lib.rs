@@ -16,6 +16,8 @@
 //! - [`say`]: what is said. [`say::findings`] is the vocabulary; [`say::explain`] words every
 //!   finding once; [`say::alert`], [`say::dedup`], [`say::report`] and [`say::metrics`] turn
 //!   findings into alerts, CLI output and EMF documents.
+//! - [`reports`] joins `read::report`, `judge::report` and `say::report_summary` for
+//!   receivers' DMARC aggregate and SMTP TLS reports, as [`pipeline`] does for SES's events.
 //! - [`ports`]: the traits the core reaches the outside through (DNS facts, SES identities,
 //!   the monitored scope, where findings go), with their offline implementations.
 //! - [`edge`]: everything that touches the network, the clock or the environment: DNS,
