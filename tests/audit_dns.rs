@@ -37,6 +37,9 @@ _dmarc.strict.example.               IN TXT "v=DMARC1; p=reject; aspf=s; rua=mai
 www.nodmarc.example.                 IN A   192.0.2.1
 _dmarc.org.example.                  IN TXT "v=DMARC1; p=quarantine; rua=mailto:d@org.example"
 news.org.example.                    IN A   192.0.2.2
+_dmarc.outsourced.example.           IN TXT "v=DMARC1; p=reject; rua=mailto:d@outsourced.example,mailto:agg@reports.elsewhere.example"
+_dmarc.allowed.example.              IN TXT "v=DMARC1; p=reject; rua=mailto:agg@reports.elsewhere.example"
+allowed.example._report._dmarc.reports.elsewhere.example. IN TXT "v=DMARC1"
 "#;
 
 fn state(mail_from: Option<&str>, tokens: &[&str]) -> IdentityState {
@@ -165,6 +168,42 @@ async fn audit_against_loopback_dns() {
     assert!(
         dmarc.is_some_and(|c| c.detail.contains("p=quarantine (record at org.example")),
         "{walked:#?}"
+    );
+}
+
+#[tokio::test]
+async fn report_destinations_outside_the_domain_must_agree() {
+    let (addr, _server) = common::start_dns(ZONE).await;
+    let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
+    // rua= to its own domain and to another one that publishes no authorization.
+    let outsourced = run(&dns, "outsourced.example", None, &[]).await;
+    assert_eq!(
+        kinds(&outsourced),
+        [(Kind::ReportDestinationUnauthorized, Severity::Warning)],
+        "{outsourced:#?}"
+    );
+    assert_eq!(failed(&outsourced), [Check::ReportAuthorization]);
+    let detail = outsourced.findings[0].detail();
+    assert!(
+        detail.contains("outsourced.example._report._dmarc.reports.elsewhere.example"),
+        "{detail}"
+    );
+    // The other domain agreed.
+    let allowed = run(&dns, "allowed.example", None, &[]).await;
+    assert_eq!(kinds(&allowed), [], "{allowed:#?}");
+    assert!(
+        allowed
+            .checks
+            .iter()
+            .any(|c| c.check == Check::ReportAuthorization && c.verdict == Verdict::Pass)
+    );
+    // Reports to the domain itself need nothing, and no check is listed.
+    let healthy = run(&dns, "healthy.example", None, &[]).await;
+    assert!(
+        !healthy
+            .checks
+            .iter()
+            .any(|c| c.check == Check::ReportAuthorization)
     );
 }
 
@@ -509,6 +548,7 @@ fn ses_state_checks() {
         // A BYODKIM selector whose TXT is not a key.
         dkim: vec![(names[0].clone(), Lookup::Found(vec!["not a key".into()]))],
         dmarc: Lookup::Failed("timeout".into()),
+        report_authorizations: Vec::new(),
     };
     let report = posture::audit(&target, &view);
     assert_eq!(

@@ -24,6 +24,7 @@ keyword_enum! {
         DkimSigning = "dkim_signing",
         DkimDns = "dkim_dns",
         Dmarc = "dmarc",
+        ReportAuthorization = "report_authorization",
     }
 }
 
@@ -89,6 +90,48 @@ pub struct DnsView {
     pub dkim: Vec<(DkimName, Lookup<Vec<String>>)>,
     /// RFC 9989 policy discovery for the domain.
     pub dmarc: Lookup<PolicyDiscovery>,
+    /// For each `rua=` domain outside the policy domain's organization
+    /// ([`report_authorizations`]): the TXT strings at its authorization name.
+    pub report_authorizations: Vec<(ReportAuthorization, Lookup<Vec<String>>)>,
+}
+
+/// A `rua=` destination outside the policy domain's organization, and the name where it must
+/// agree to take the reports (RFC 9990 §3, RFC 7489 §7.1):
+/// `<policy domain>._report._dmarc.<destination domain>`, TXT `v=DMARC1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportAuthorization {
+    pub policy_domain: String,
+    pub destination: String,
+    pub name: String,
+}
+
+/// The authorizations the `rua=` URIs of the record at `policy_domain` need: one per
+/// destination domain whose organizational domain is not the policy domain's.
+pub fn report_authorizations(policy_domain: &str, rua: &[&str]) -> Vec<ReportAuthorization> {
+    use crate::judge::align::{OrgDomains as _, PublicSuffixList};
+    let org = PublicSuffixList.organizational_domain(policy_domain);
+    let mut needed: Vec<ReportAuthorization> = Vec::new();
+    for uri in rua {
+        let address = uri.trim();
+        let address = address
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case("mailto:"))
+            .map_or(address, |_| &address[7..]);
+        let Some(destination) = crate::read::domain::domain_of_address(address) else {
+            continue;
+        };
+        if PublicSuffixList.organizational_domain(&destination) == org
+            || needed.iter().any(|n| n.destination == destination)
+        {
+            continue;
+        }
+        needed.push(ReportAuthorization {
+            name: format!("{policy_domain}._report._dmarc.{destination}"),
+            policy_domain: policy_domain.to_owned(),
+            destination,
+        });
+    }
+    needed
 }
 
 /// What one check concluded.
@@ -148,6 +191,7 @@ pub fn audit(target: &Target, dns: &DnsView) -> AuditReport {
     mail_from(&mut audit, dns);
     dkim(&mut audit, dns);
     dmarc(&mut audit, dns);
+    report_destinations(&mut audit, dns);
     AuditReport {
         identity: target.identity.clone(),
         domain: target.domain.clone(),
@@ -488,5 +532,99 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
             record_at: Some(at.clone()),
             mail_from,
         });
+    }
+}
+
+/// Whether every external `rua=` destination agreed to take the reports. Only checked when
+/// there is one: a record reporting to its own organization needs nothing.
+fn report_destinations(audit: &mut Audit<'_>, dns: &DnsView) {
+    if dns.report_authorizations.is_empty() {
+        return;
+    }
+    let mut missing = Vec::new();
+    let mut failed = Vec::new();
+    for (authorization, answer) in &dns.report_authorizations {
+        match answer {
+            Lookup::Found(texts) if texts.iter().any(|t| authorizes(t)) => {}
+            Lookup::Failed(error) => failed.push(format!("{} ({error})", authorization.name)),
+            Lookup::Found(_) | Lookup::Missing => missing.push(authorization),
+        }
+    }
+    let names = |list: &[&ReportAuthorization]| {
+        list.iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !missing.is_empty() {
+        audit.result(
+            PostureCheck::ReportAuthorization,
+            Verdict::Fail,
+            format!("no TXT \"v=DMARC1\" at {}", names(&missing)),
+        );
+        for authorization in missing {
+            audit.findings.push(Facts::ReportDestinationUnauthorized {
+                destination: authorization.destination.clone(),
+                record: authorization.name.clone(),
+            });
+        }
+    } else if !failed.is_empty() {
+        audit.result(
+            PostureCheck::ReportAuthorization,
+            Verdict::Unjudged,
+            format!("lookup failed: {}; not judged", failed.join(", ")),
+        );
+    } else {
+        let all: Vec<&ReportAuthorization> =
+            dns.report_authorizations.iter().map(|(a, _)| a).collect();
+        audit.result(
+            PostureCheck::ReportAuthorization,
+            Verdict::Pass,
+            format!("reports may go to another domain: {} found", names(&all)),
+        );
+    }
+}
+
+/// A TXT string that agrees to take reports: it starts with `v=DMARC1`.
+fn authorizes(text: &str) -> bool {
+    text.trim()
+        .get(..8)
+        .is_some_and(|v| v.eq_ignore_ascii_case("v=DMARC1"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_destinations_outside_the_organization_need_agreement() {
+        let cases: [(&str, &[&str], &[&str]); 6] = [
+            // (policy domain, rua= URIs, authorization names needed)
+            ("example.com", &["mailto:d@example.com"], &[]),
+            ("example.com", &["mailto:d@reports.example.com"], &[]),
+            (
+                "mail.example.com",
+                &["mailto:d@example.com"],
+                &[],
+            ),
+            (
+                "example.com",
+                &["MAILTO:d@inbound.example.net", "mailto:e@inbound.example.net!10m"],
+                &["example.com._report._dmarc.inbound.example.net"],
+            ),
+            (
+                "example.com",
+                &["d@vendor.example", "mailto:e@example.com"],
+                &["example.com._report._dmarc.vendor.example"],
+            ),
+            ("example.com", &["mailto:not-an-address", "https://x"], &[]),
+        ];
+        for (policy, rua, expected) in cases {
+            let names: Vec<String> = report_authorizations(policy, rua)
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+            assert_eq!(names, expected, "{policy} {rua:?}");
+        }
     }
 }

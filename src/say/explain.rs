@@ -57,6 +57,10 @@ pub enum Remedy<'a> {
     IdentifySource,
     /// Receivers' senders could not use TLS to the domain's MX hosts.
     CheckInboundTls,
+    /// Let the report address's domain agree to take the reports.
+    AuthorizeReportDestination {
+        record: &'a str,
+    },
     /// SES paused sending.
     FixThePauseCause,
     /// VDM's own advice.
@@ -124,6 +128,10 @@ impl fmt::Display for Remedy<'_> {
             ),
             Self::CheckInboundTls => f.write_str(
                 "Check the MX hosts the report names: their TLS certificates (names, expiry, chain) and the MTA-STS policy or DANE records published for the domain.",
+            ),
+            Self::AuthorizeReportDestination { record } => write!(
+                f,
+                "Publish TXT \"v=DMARC1\" at {record}, or send rua= to an address under the policy domain."
             ),
             Self::FixThePauseCause => f.write_str(
                 "Read the cause on the SES console's reputation page for this resource and fix it; then re-enable sending (a customer-managed pause) or ask AWS to review it (an AWS-managed one). No mail leaves until then.",
@@ -197,6 +205,9 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
         Facts::ReportUnknownSource { .. } => Remedy::IdentifySource,
         Facts::ReportUnauthenticated { .. } => Remedy::NoChangeUnlessRepeated,
         Facts::TlsRptFailure { .. } => Remedy::CheckInboundTls,
+        Facts::ReportDestinationUnauthorized { record, .. } => {
+            Remedy::AuthorizeReportDestination { record }
+        }
     }
 }
 
@@ -571,6 +582,12 @@ fn statement(finding: &Finding) -> String {
         Facts::ReportUnauthenticated { reporter, messages } => format!(
             "a report for {domain} naming {reporter} as its sender ({messages} message(s)) did not pass DMARC itself: anyone can send one, so its rows are counted and not believed"
         ),
+        Facts::ReportDestinationUnauthorized {
+            destination,
+            record,
+        } => format!(
+            "{domain}'s DMARC record sends aggregate reports to {destination}, which publishes no TXT \"v=DMARC1\" at {record}: receivers send it nothing"
+        ),
         Facts::TlsRptFailure {
             reporter,
             failed,
@@ -808,6 +825,9 @@ pub fn headline(kind: Kind) -> &'static str {
         }
         Kind::ReportUnauthenticated => "a DMARC report arrived that did not pass DMARC itself",
         Kind::TlsRptFailure => "senders report failed TLS sessions to the domain's MX hosts",
+        Kind::ReportDestinationUnauthorized => {
+            "the DMARC record sends reports to a domain that has not agreed to take them"
+        }
     }
 }
 

@@ -50,6 +50,7 @@ keyword_enum! {
         ReportUnknownSource = "report_unknown_source",
         ReportUnauthenticated = "report_unauthenticated",
         TlsRptFailure = "tls_rpt_failure",
+        ReportDestinationUnauthorized = "report_destination_unauthorized",
     }
 }
 
@@ -290,6 +291,12 @@ pub enum Facts {
         reporter: String,
         messages: u64,
     },
+    /// A `rua=` destination outside the policy domain has not agreed to take its reports: no
+    /// TXT `v=DMARC1` at `record` (audit).
+    ReportDestinationUnauthorized {
+        destination: String,
+        record: String,
+    },
     /// An SMTP TLS report with failed sessions; `failures`: result type and sessions.
     TlsRptFailure {
         reporter: String,
@@ -331,6 +338,7 @@ impl Facts {
             Self::ReportUnknownSource { .. } => Kind::ReportUnknownSource,
             Self::ReportUnauthenticated { .. } => Kind::ReportUnauthenticated,
             Self::TlsRptFailure { .. } => Kind::TlsRptFailure,
+            Self::ReportDestinationUnauthorized { .. } => Kind::ReportDestinationUnauthorized,
         }
     }
 
@@ -413,7 +421,8 @@ impl Kind {
             | Self::AdvisorRecommendation
             | Self::ReportUnknownSource
             | Self::ReportUnauthenticated
-            | Self::TlsRptFailure => Severity::Warning,
+            | Self::TlsRptFailure
+            | Self::ReportDestinationUnauthorized => Severity::Warning,
             Self::SpfFail
             | Self::DkimFail
             | Self::VerdictMismatch

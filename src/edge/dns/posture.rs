@@ -3,7 +3,8 @@
 //! answer). A failed lookup is reported as such, never as a missing record.
 
 use super::DnsFacts;
-use crate::judge::posture::{DnsView, Lookup, Target};
+use crate::judge::policy::PolicyDiscovery;
+use crate::judge::posture::{DnsView, Lookup, Target, report_authorizations};
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 
 impl DnsFacts {
@@ -41,6 +42,7 @@ impl DnsFacts {
             mail_from_txt: None,
             dkim: Vec::new(),
             dmarc: Lookup::Missing,
+            report_authorizations: Vec::new(),
         };
         if let Some(mail_from) = &target.mail_from_domain {
             view.mail_from_mx =
@@ -71,6 +73,20 @@ impl DnsFacts {
             Ok(discovery) => Lookup::Found(discovery),
             Err(error) => Lookup::Failed(error.to_string()),
         };
+        if let Lookup::Found(PolicyDiscovery {
+            record: Some((at, record)),
+            ..
+        }) = &view.dmarc
+        {
+            let rua: Vec<&str> = record.rua().iter().map(|uri| uri.uri.as_str()).collect();
+            for authorization in report_authorizations(at, &rua) {
+                let answer = map_found(
+                    self.ask(&authorization.name, RecordType::TXT).await,
+                    txt_text,
+                );
+                view.report_authorizations.push((authorization, answer));
+            }
+        }
         view
     }
 }

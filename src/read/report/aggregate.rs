@@ -237,7 +237,11 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 let name = local_name(end.name().as_ref());
                 // Looked for among the innermost few only: recovery is for a value's stray
                 // tag, and a deep search per end tag would make deep documents quadratic.
-                let open = path.iter().rev().take(RECOVERY_DEPTH).position(|open| *open == name);
+                let open = path
+                    .iter()
+                    .rev()
+                    .take(RECOVERY_DEPTH)
+                    .position(|open| *open == name);
                 if let Some(from_top) = open {
                     path.truncate(path.len() - from_top);
                     builder.close(&path, text.trim());
