@@ -602,14 +602,13 @@ mod tests {
             // (policy domain, rua= URIs, authorization names needed)
             ("example.com", &["mailto:d@example.com"], &[]),
             ("example.com", &["mailto:d@reports.example.com"], &[]),
-            (
-                "mail.example.com",
-                &["mailto:d@example.com"],
-                &[],
-            ),
+            ("mail.example.com", &["mailto:d@example.com"], &[]),
             (
                 "example.com",
-                &["MAILTO:d@inbound.example.net", "mailto:e@inbound.example.net!10m"],
+                &[
+                    "MAILTO:d@inbound.example.net",
+                    "mailto:e@inbound.example.net!10m",
+                ],
                 &["example.com._report._dmarc.inbound.example.net"],
             ),
             (

@@ -6,7 +6,7 @@ use crate::read::report::aggregate::{AggregateReport, Schema};
 use crate::read::report::tls::TlsReport;
 use crate::say::explain::utc_date;
 use crate::say::findings::{Finding, Severity};
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::fmt::Write as _;
 
 fn dmarc_word(dmarc: RowDmarc) -> &'static str {
@@ -17,95 +17,168 @@ fn dmarc_word(dmarc: RowDmarc) -> &'static str {
     }
 }
 
-fn findings_json(findings: &[Finding]) -> Vec<Value> {
+#[derive(Debug, Serialize)]
+struct JsonFinding<'a> {
+    kind: &'static str,
+    severity: &'static str,
+    domain: Option<&'a str>,
+    detail: String,
+}
+
+fn findings_json(findings: &[Finding]) -> Vec<JsonFinding<'_>> {
     findings
         .iter()
-        .map(|f| {
-            json!({
-                "kind": f.kind().as_str(),
-                "severity": f.severity().as_str(),
-                "domain": f.domain,
-                "detail": f.detail(),
-            })
+        .map(|f| JsonFinding {
+            kind: f.kind().as_str(),
+            severity: f.severity().as_str(),
+            domain: f.domain.as_deref(),
+            detail: f.detail(),
         })
         .collect()
 }
 
-fn auth_json(lines: &[AuthLine]) -> Vec<Value> {
+#[derive(Debug, Serialize)]
+struct JsonAuth<'a> {
+    domain: Option<&'a str>,
+    result: Option<&'a str>,
+    aligned: bool,
+}
+
+fn auth_json(lines: &[AuthLine]) -> Vec<JsonAuth<'_>> {
     lines
         .iter()
-        .map(|l| {
-            json!({
-                "domain": l.domain,
-                "result": l.result.as_ref().map(|r| r.as_str()),
-                "aligned": l.aligned,
-            })
+        .map(|l| JsonAuth {
+            domain: l.domain.as_deref(),
+            result: l.result.as_ref().map(|r| r.as_str()),
+            aligned: l.aligned,
         })
         .collect()
 }
 
-/// The `reports --format json` object of a DMARC aggregate report.
-pub fn aggregate_json(
-    input: &str,
-    report: &AggregateReport,
-    summary: &AggregateSummary,
-    findings: &[Finding],
-) -> Value {
-    let sources: Vec<Value> = summary
-        .sources
-        .iter()
-        .map(|s| {
-            json!({
-                "source_ip": s.ip,
-                "count": s.count,
-                "disposition": s.disposition.as_ref().map(|d| d.as_str()),
-                "header_from": s.header_from,
-                "envelope_from": s.envelope_from,
-                "dkim": auth_json(&s.dkim),
-                "spf": auth_json(&s.spf),
-                "dmarc": dmarc_word(s.dmarc),
-                "ses": s.ses,
-            })
-        })
-        .collect();
+#[derive(Debug, Serialize)]
+struct JsonSource<'a> {
+    source_ip: Option<&'a str>,
+    count: u64,
+    disposition: Option<&'a str>,
+    header_from: Option<&'a str>,
+    envelope_from: Option<&'a str>,
+    dkim: Vec<JsonAuth<'a>>,
+    spf: Vec<JsonAuth<'a>>,
+    dmarc: &'static str,
+    ses: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonDispositions {
+    none: u64,
+    quarantine: u64,
+    reject: u64,
+    pass: u64,
+    unknown: u64,
+}
+
+/// The `reports --format json` object of a DMARC aggregate report (its field order is the
+/// contract's).
+#[derive(Debug, Serialize)]
+pub struct AggregateJson<'a> {
+    input: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    schema: &'static str,
+    org_name: Option<&'a str>,
+    report_id: Option<&'a str>,
+    domain: Option<&'a str>,
+    begin: Option<u64>,
+    end: Option<u64>,
+    messages: u64,
+    dmarc_pass: u64,
+    dmarc_fail: u64,
+    dmarc_unknown: u64,
+    disposition: JsonDispositions,
+    amazonses_envelope: u64,
+    ses_messages: u64,
+    unknown_values: &'a [String],
+    sources: Vec<JsonSource<'a>>,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+pub fn aggregate_json<'a>(
+    input: &'a str,
+    report: &'a AggregateReport,
+    summary: &'a AggregateSummary,
+    findings: &'a [Finding],
+) -> AggregateJson<'a> {
     let d = summary.disposition;
-    json!({
-        "input": input,
-        "type": "dmarc_aggregate",
-        "schema": match report.schema { Schema::Rfc7489 => "rfc7489", Schema::Rfc9990 => "rfc9990" },
-        "org_name": report.org_name,
-        "report_id": report.report_id,
-        "domain": report.policy.domain,
-        "begin": report.begin,
-        "end": report.end,
-        "messages": summary.messages,
-        "dmarc_pass": summary.dmarc_pass,
-        "dmarc_fail": summary.dmarc_fail,
-        "dmarc_unknown": summary.dmarc_unknown,
-        "disposition": {
-            "none": d.none, "quarantine": d.quarantine, "reject": d.reject, "pass": d.pass,
-            "unknown": d.unknown,
+    AggregateJson {
+        input,
+        kind: "dmarc_aggregate",
+        schema: match report.schema {
+            Schema::Rfc7489 => "rfc7489",
+            Schema::Rfc9990 => "rfc9990",
         },
-        "amazonses_envelope": summary.amazonses_envelope,
-        "ses_messages": summary.ses_messages,
-        "unknown_values": report.unknown_values,
-        "sources": sources,
-        "findings": findings_json(findings),
-    })
+        org_name: report.org_name.as_deref(),
+        report_id: report.report_id.as_deref(),
+        domain: report.policy.domain.as_deref(),
+        begin: report.begin,
+        end: report.end,
+        messages: summary.messages,
+        dmarc_pass: summary.dmarc_pass,
+        dmarc_fail: summary.dmarc_fail,
+        dmarc_unknown: summary.dmarc_unknown,
+        disposition: JsonDispositions {
+            none: d.none,
+            quarantine: d.quarantine,
+            reject: d.reject,
+            pass: d.pass,
+            unknown: d.unknown,
+        },
+        amazonses_envelope: summary.amazonses_envelope,
+        ses_messages: summary.ses_messages,
+        unknown_values: &report.unknown_values,
+        sources: summary
+            .sources
+            .iter()
+            .map(|s| JsonSource {
+                source_ip: s.ip.as_deref(),
+                count: s.count,
+                disposition: s.disposition.as_ref().map(|d| d.as_str()),
+                header_from: s.header_from.as_deref(),
+                envelope_from: s.envelope_from.as_deref(),
+                dkim: auth_json(&s.dkim),
+                spf: auth_json(&s.spf),
+                dmarc: dmarc_word(s.dmarc),
+                ses: s.ses,
+            })
+            .collect(),
+        findings: findings_json(findings),
+    }
 }
 
 /// The `reports --format json` object of an SMTP TLS report.
-pub fn tls_json(input: &str, report: &TlsReport, findings: &[Finding]) -> Value {
-    json!({
-        "input": input,
-        "type": "tls_rpt",
-        "org_name": report.org_name,
-        "report_id": report.report_id,
-        "domains": report.domains(),
-        "successful": report.successful(),
-        "failed": report.failed(),
-        "findings": findings_json(findings),
-    })
+#[derive(Debug, Serialize)]
+pub struct TlsJson<'a> {
+    input: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    org_name: Option<&'a str>,
+    report_id: Option<&'a str>,
+    domains: Vec<&'a str>,
+    successful: u64,
+    failed: u64,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+pub fn tls_json<'a>(input: &'a str, report: &'a TlsReport, findings: &'a [Finding]) -> TlsJson<'a> {
+    TlsJson {
+        input,
+        kind: "tls_rpt",
+        org_name: report.org_name.as_deref(),
+        report_id: report.report_id.as_deref(),
+        domains: report.domains(),
+        successful: report.successful(),
+        failed: report.failed(),
+        findings: findings_json(findings),
+    }
 }
 
 fn or_dash(value: Option<&str>) -> &str {

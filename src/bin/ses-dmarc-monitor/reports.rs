@@ -91,16 +91,14 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             count += 1;
             worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
             let printed = match (&judged.report, &judged.summary, args.format) {
-                (Report::Aggregate(report), Some(summary), Format::Json) => {
-                    report_summary::aggregate_json(&name, report, summary, &judged.findings)
-                        .to_string()
-                        + "\n"
-                }
+                (Report::Aggregate(report), Some(summary), Format::Json) => json_line(
+                    &report_summary::aggregate_json(&name, report, summary, &judged.findings),
+                ),
                 (Report::Aggregate(report), Some(summary), Format::Text) => {
                     report_summary::aggregate_text(&name, report, summary, &judged.findings)
                 }
                 (Report::TlsRpt(report), _, Format::Json) => {
-                    report_summary::tls_json(&name, report, &judged.findings).to_string() + "\n"
+                    json_line(&report_summary::tls_json(&name, report, &judged.findings))
                 }
                 (Report::TlsRpt(report), _, Format::Text) => {
                     report_summary::tls_text(&name, report, &judged.findings)
@@ -120,4 +118,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         );
     }
     exit_code(bad_input, worst, args.fail_on)
+}
+
+/// One JSON object and its line end. Serializing borrowed values cannot fail.
+fn json_line(value: &impl serde::Serialize) -> String {
+    let mut line = serde_json::to_string(value).unwrap_or_default();
+    line.push('\n');
+    line
 }

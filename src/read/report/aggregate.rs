@@ -180,7 +180,7 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
     let mut builder = Builder::default();
-    let mut path: Vec<String> = Vec::new();
+    let mut path: Vec<&'static str> = Vec::new();
     let mut text = String::new();
     loop {
         let event = reader.read_event().map_err(|e| AggregateError::Xml {
@@ -204,8 +204,9 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
             }
             Event::Empty(empty) => {
                 // `<feedback/>`: a report with nothing in it (refused below: no domain).
-                builder.feedback_seen |= local_name(empty.name().as_ref()) == "feedback";
-                path.push(local_name(empty.name().as_ref()));
+                let name = local_name(empty.name().as_ref());
+                builder.feedback_seen |= name == "feedback";
+                path.push(name);
                 builder.open(&path);
                 builder.close(&path, "");
                 path.pop();
@@ -259,10 +260,66 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     builder.finish()
 }
 
-/// An element's name without its namespace prefix.
-fn local_name(name: &[u8]) -> String {
+/// The elements a report has, by name: the path is kept as these, so reading an element
+/// allocates nothing.
+const ELEMENTS: &[&str] = &[
+    "feedback",
+    "version",
+    "report_metadata",
+    "org_name",
+    "email",
+    "extra_contact_info",
+    "report_id",
+    "date_range",
+    "begin",
+    "end",
+    "error",
+    "generator",
+    "policy_published",
+    "domain",
+    "adkim",
+    "aspf",
+    "p",
+    "sp",
+    "np",
+    "pct",
+    "fo",
+    "testing",
+    "discovery_method",
+    "record",
+    "row",
+    "source_ip",
+    "count",
+    "policy_evaluated",
+    "disposition",
+    "dkim",
+    "spf",
+    "reason",
+    "type",
+    "comment",
+    "identifiers",
+    "envelope_to",
+    "envelope_from",
+    "header_from",
+    "auth_results",
+    "selector",
+    "result",
+    "human_result",
+    "scope",
+    "extension",
+];
+
+/// Any element the report does not have.
+const OTHER: &str = "?";
+
+/// An element's name without its namespace prefix, as one of [`ELEMENTS`] (any case).
+fn local_name(name: &[u8]) -> &'static str {
     let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
-    String::from_utf8_lossy(local).to_ascii_lowercase()
+    ELEMENTS
+        .iter()
+        .find(|known| known.as_bytes().eq_ignore_ascii_case(local))
+        .copied()
+        .unwrap_or(OTHER)
 }
 
 /// How many open elements an end tag may close at once (see `parse`).
@@ -293,11 +350,11 @@ struct Builder {
     unknown: Vec<String>,
 }
 
-/// The path below `<feedback>` (open at `at`), as `&str`s; `None` outside it, or deeper than
-/// any element the report has.
-fn below_feedback(path: &[String], at: Option<usize>) -> Option<Vec<&str>> {
+/// The path below `<feedback>` (open at `at`); `None` outside it, or deeper than any element
+/// the report has.
+fn below_feedback<'p>(path: &'p [&'static str], at: Option<usize>) -> Option<&'p [&'static str]> {
     let below = path.get(at? + 1..)?;
-    (below.len() <= DEEPEST).then(|| below.iter().map(String::as_str).collect())
+    (below.len() <= DEEPEST).then_some(below)
 }
 
 fn text(value: &str) -> Option<String> {
@@ -305,8 +362,8 @@ fn text(value: &str) -> Option<String> {
 }
 
 impl Builder {
-    fn open(&mut self, path: &[String]) {
-        match below_feedback(path, self.feedback_at).as_deref() {
+    fn open(&mut self, path: &[&'static str]) {
+        match below_feedback(path, self.feedback_at) {
             Some(["record"]) => self.row = Row::default(),
             Some(["record", "row", "policy_evaluated", "reason"]) => {
                 self.reason = Some(Reason {
@@ -320,11 +377,11 @@ impl Builder {
         }
     }
 
-    fn close(&mut self, path: &[String], value: &str) {
+    fn close(&mut self, path: &[&'static str], value: &str) {
         let Some(below) = below_feedback(path, self.feedback_at) else {
             return;
         };
-        match below.as_slice() {
+        match below {
             ["report_metadata", "org_name"] => self.org_name = text(value),
             ["report_metadata", "email"] => self.email = text(value),
             ["report_metadata", "report_id"] => self.report_id = text(value),
