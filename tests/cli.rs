@@ -594,22 +594,22 @@ fn reports_text_has_a_line_per_source_and_bad_inputs_exit_two() {
             "json",
             concat!(
                 env!("CARGO_MANIFEST_DIR"),
-                "/../shared/vectors/dmarc-reports/parsedmarc/samples/smtp_tls/rfc8460.json"
+                "/fixtures/reports/sender-tls.json"
             ),
         ],
         None,
     );
     let lines = json_lines(&tls);
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 1, "{tls:?}");
     assert_eq!(lines[0]["type"], "tls_rpt");
-    assert_eq!(
-        lines[0]["domains"],
-        serde_json::json!(["company-y.example"])
-    );
+    assert_eq!(lines[0]["org_name"], "sender.example");
+    assert_eq!(lines[0]["report_id"], "t-2026-11-01");
+    assert_eq!(lines[0]["domains"], serde_json::json!(["example.com"]));
     assert_eq!(
         (lines[0]["successful"].as_u64(), lines[0]["failed"].as_u64()),
-        (Some(5326), Some(303))
+        (Some(480), Some(20))
     );
+    assert_eq!(lines[0]["findings"][0]["kind"], "tls_rpt_failure");
 }
 
 #[test]

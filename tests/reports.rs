@@ -12,12 +12,25 @@ use ses_dmarc_monitor::reports::{self, ReportSettings};
 use ses_dmarc_monitor::say::findings::{Kind, Severity};
 use std::path::{Path, PathBuf};
 
-fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+/// `../shared/vectors`; `None` (the vector tests skipped) only outside CI, which always has it.
+fn vectors() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing",
+        dir.display()
+    );
+    eprintln!("{} not found: report vectors not read", dir.display());
+    None
 }
 
 fn read(relative: &str) -> Vec<u8> {
-    let path = vectors().join(relative);
+    let path = vectors()
+        .unwrap_or_else(|| panic!("no vectors"))
+        .join(relative);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -33,7 +46,12 @@ fn files_below(relative: &str) -> Vec<PathBuf> {
         }
     }
     let mut out = Vec::new();
-    walk(&vectors().join(relative), &mut out);
+    walk(
+        &vectors()
+            .unwrap_or_else(|| panic!("no vectors"))
+            .join(relative),
+        &mut out,
+    );
     out.sort();
     out
 }
@@ -86,6 +104,9 @@ fn expected(path: &Path) -> Expected {
 
 #[test]
 fn every_vector_reads_or_is_rejected_on_purpose() {
+    if vectors().is_none() {
+        return;
+    }
     let mut files = files_below("dmarc-reports");
     files.extend(files_below(
         "dkim-spf-dmarc/mail-auth/resources/dmarc-feedback",
@@ -128,6 +149,9 @@ fn every_vector_reads_or_is_rejected_on_purpose() {
 
 #[test]
 fn parsedmarc_samples_match_the_metadata_their_names_carry() {
+    if vectors().is_none() {
+        return;
+    }
     // parsedmarc names its samples as receivers name report files:
     // `<receiver>!<policy domain>!<begin>!<end>[!<id>].xml[.gz|.zip]`.
     let mut checked = 0;
@@ -143,7 +167,7 @@ fn parsedmarc_samples_match_the_metadata_their_names_carry() {
             continue;
         }
         let relative = path
-            .strip_prefix(vectors())
+            .strip_prefix(vectors().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"))
             .to_string_lossy()
             .into_owned();
@@ -169,6 +193,9 @@ fn parsedmarc_samples_match_the_metadata_their_names_carry() {
 
 #[test]
 fn mail_auth_resources_match_its_expected_output() {
+    if vectors().is_none() {
+        return;
+    }
     // mail-auth's resources carry its reading beside each report (NNN.json); metadata and
     // rows compared, where mail-auth reads them right.
     let dir = "dkim-spf-dmarc/mail-auth/resources/dmarc-feedback";
@@ -228,6 +255,9 @@ fn mail_auth_resources_match_its_expected_output() {
 
 #[test]
 fn the_quirks_receivers_send_are_read_right() {
+    if vectors().is_none() {
+        return;
+    }
     // Capitalized results: `Pass`, not the none mail-auth reads.
     let upper = aggregate(
         "dmarc-reports/parsedmarc/samples/aggregate_invalid/report_with_upper_cased_pass.xml",
@@ -298,6 +328,17 @@ fn the_quirks_receivers_send_are_read_right() {
     let invalid = aggregate("dmarc-reports/parsedmarc/samples/aggregate/invalid_xml.xml");
     assert_eq!(invalid.rows.len(), 1);
     assert_eq!(invalid.rows[0].source_ip.as_deref(), Some("199.230.200.36"));
+
+    // RFC 8460's own example (which mail-auth refuses): `mx-host` a string, not a list.
+    let example = extract(
+        &read("dmarc-reports/parsedmarc/samples/smtp_tls/rfc8460.json"),
+        Limits::default(),
+    );
+    let [Report::TlsRpt(tls)] = example.reports.as_slice() else {
+        panic!("{:?}", example.errors);
+    };
+    assert_eq!(tls.domains(), vec!["company-y.example"]);
+    assert_eq!((tls.successful(), tls.failed()), (5326, 303));
 
     // The same report plain, gzipped and zipped.
     let plain = aggregate("dmarc-reports/parsedmarc/samples/extract_report/nice-input.xml");
@@ -454,23 +495,22 @@ fn a_report_mail_that_failed_dmarc_is_not_believed() {
 
 #[test]
 fn tls_reports_with_failed_sessions_are_findings() {
-    let extracted = extract(
-        &read("dmarc-reports/parsedmarc/samples/smtp_tls/rfc8460.json"),
-        Limits::default(),
-    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/reports/sender-tls.json");
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let extracted = extract(&bytes, Limits::default());
     let [Report::TlsRpt(report)] = extracted.reports.as_slice() else {
         panic!("{:?}", extracted.errors);
     };
-    assert_eq!(report.domains(), vec!["company-y.example"]);
-    assert_eq!((report.successful(), report.failed()), (5326, 303));
-    let outcome = reports::run(
-        &read("dmarc-reports/parsedmarc/samples/smtp_tls/rfc8460.json"),
-        &ReportSettings::default(),
-    );
+    assert_eq!(report.domains(), vec!["example.com"]);
+    assert_eq!((report.successful(), report.failed()), (480, 20));
+    let outcome = reports::run(&bytes, &ReportSettings::default());
     let finding = &outcome.reports[0].findings[0];
     assert_eq!(finding.kind(), Kind::TlsRptFailure);
+    assert_eq!(finding.domain.as_deref(), Some("example.com"));
     assert!(
-        finding.detail().contains("303 of 5629"),
+        finding
+            .detail()
+            .contains("20 of 500 TLS session(s) to example.com's MX hosts failed (certificate-expired 15, starttls-not-supported 5)"),
         "{}",
         finding.detail()
     );
@@ -497,7 +537,17 @@ fn bombs_and_garbage_end_in_clear_errors() {
         extracted.errors
     );
     // A zip cut short.
-    let zip = read("dmarc-reports/parsedmarc/samples/extract_report/nice-input.xml.zip");
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer
+        .start_file("report.xml", zip::write::SimpleFileOptions::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    writer
+        .write_all(ses_report().as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let zip = writer
+        .finish()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_inner();
     let cut = extract(&zip[..zip.len() / 2], Limits::default());
     assert!(cut.reports.is_empty());
     assert!(

@@ -190,7 +190,7 @@ impl Reader {
         &mut self,
         what: &'static str,
         reader: impl Read,
-        corrupt: fn(std::io::Error) -> ExtractError,
+        corrupt: impl FnOnce(std::io::Error) -> ExtractError,
     ) -> Result<Vec<u8>, ExtractError> {
         let room = self.limits.expanded.saturating_sub(self.expanded);
         let mut out = Vec::new();
@@ -218,12 +218,8 @@ impl Reader {
             }
             let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
             let inflated = self.inflate("a zip entry", entry, |source| ExtractError::ZipEntry {
-                name: String::new(),
+                name,
                 source,
-            });
-            let inflated = inflated.map_err(|error| match error {
-                ExtractError::ZipEntry { source, .. } => ExtractError::ZipEntry { name, source },
-                other => other,
             })?;
             if let Err(error) = self.read(&inflated, depth + 1) {
                 self.out.errors.push(error);
