@@ -80,7 +80,7 @@ fn audit_documents_carry_every_check() {
         ..AuditCounts::default()
     };
     let lines = audit_emf("SesDmarcMonitor", "audit", &counts, 1);
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 8);
     assert_eq!(
         lines[0],
         r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"},{"Name":"AuditChecksUnjudged","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditChecksFailed":3,"AuditChecksUnjudged":0}"#
@@ -104,6 +104,7 @@ fn audit_documents_carry_every_check() {
             ("dkim_signing".to_owned(), 0),
             ("dkim_dns".to_owned(), 0),
             ("dmarc".to_owned(), 1),
+            ("report_authorization".to_owned(), 0),
         ]
     );
 }
@@ -136,9 +137,9 @@ fn an_audit_that_could_not_judge_never_reports_zero_failures() {
     let not_listed = AuditCounts::default();
     // (counts, total AuditChecksFailed, AuditChecksUnjudged, checks with a failed count)
     let cases: [(&AuditCounts, Option<u64>, u64, usize); 5] = [
-        (&judged_all, Some(0), 0, 6),
-        (&dns_timeout, None, 2, 5),
-        (&dns_timeout_and_a_failure, Some(1), 2, 5),
+        (&judged_all, Some(0), 0, 7),
+        (&dns_timeout, None, 2, 6),
+        (&dns_timeout_and_a_failure, Some(1), 2, 6),
         (&unreadable, None, 1, 0),
         (&not_listed, None, 1, 0),
     ];
