@@ -119,9 +119,11 @@ invoke() {
 # cargo lambda watch compiles a function on its first invocation: start both with an empty
 # batch first, so that the timing below measures the function and not the compiler.
 echo "== start both functions (an empty batch each)"
+# Bounded: when the build fails (a full disk, say), `cargo lambda invoke` waits forever.
 for function in receipt feedback; do
-  out="$(cargo lambda invoke "$function" --invoke-port "$WATCH_PORT" --data-ascii '{"Records":[]}' 2>&1)" \
-    || grep -q 'errorType' <<<"$out" || fail "$function did not start: $out"
+  out="$(timeout 900 cargo lambda invoke "$function" --invoke-port "$WATCH_PORT" \
+    --data-ascii '{"Records":[]}' 2>&1)" \
+    || grep -q 'errorType' <<<"$out" || fail "$function did not start (its build is in the log below): $out"
 done
 
 echo "== receipt: MAIL FROM fallback, twice (the second alert must be suppressed), DNS silent"
