@@ -3,6 +3,8 @@
 //! resources; see the vectors' MANIFEST.md) read with the values its source gives, or
 //! rejected on purpose, as listed here. Then the quirks one by one, and the findings.
 
+mod common;
+
 use ses_dmarc_monitor::judge::report::RowDmarc;
 use ses_dmarc_monitor::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, OverrideType, Schema,
@@ -12,23 +14,8 @@ use ses_dmarc_monitor::reports::{self, ReportSettings};
 use ses_dmarc_monitor::say::findings::{Kind, Severity};
 use std::path::{Path, PathBuf};
 
-/// `../shared/vectors`; `None` (the vector tests skipped) only outside CI, which always has it.
-fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing",
-        dir.display()
-    );
-    eprintln!("{} not found: report vectors not read", dir.display());
-    None
-}
-
 fn read(relative: &str) -> Vec<u8> {
-    let path = vectors()
+    let path = common::vectors()
         .unwrap_or_else(|| panic!("no vectors"))
         .join(relative);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -47,7 +34,7 @@ fn files_below(relative: &str) -> Vec<PathBuf> {
     }
     let mut out = Vec::new();
     walk(
-        &vectors()
+        &common::vectors()
             .unwrap_or_else(|| panic!("no vectors"))
             .join(relative),
         &mut out,
@@ -104,7 +91,7 @@ fn expected(path: &Path) -> Expected {
 
 #[test]
 fn every_vector_reads_or_is_rejected_on_purpose() {
-    if vectors().is_none() {
+    if common::vectors().is_none() {
         return;
     }
     let mut files = files_below("dmarc-reports");
@@ -149,7 +136,7 @@ fn every_vector_reads_or_is_rejected_on_purpose() {
 
 #[test]
 fn parsedmarc_samples_match_the_metadata_their_names_carry() {
-    if vectors().is_none() {
+    if common::vectors().is_none() {
         return;
     }
     // parsedmarc names its samples as receivers name report files:
@@ -167,7 +154,7 @@ fn parsedmarc_samples_match_the_metadata_their_names_carry() {
             continue;
         }
         let relative = path
-            .strip_prefix(vectors().unwrap_or_default())
+            .strip_prefix(common::vectors().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"))
             .to_string_lossy()
             .into_owned();
@@ -193,7 +180,7 @@ fn parsedmarc_samples_match_the_metadata_their_names_carry() {
 
 #[test]
 fn mail_auth_resources_match_its_expected_output() {
-    if vectors().is_none() {
+    if common::vectors().is_none() {
         return;
     }
     // mail-auth's resources carry its reading beside each report (NNN.json); metadata and
@@ -255,7 +242,7 @@ fn mail_auth_resources_match_its_expected_output() {
 
 #[test]
 fn the_quirks_receivers_send_are_read_right() {
-    if vectors().is_none() {
+    if common::vectors().is_none() {
         return;
     }
     // Capitalized results: `Pass`, not the none mail-auth reads.

@@ -1,27 +1,14 @@
 //! Conformance against third-party material in `../shared/vectors` (present in CI): the
 //! `Authentication-Results` headers others extracted, and real SES payloads.
 
+mod common;
+
 use serde_json::Value;
 use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::authres::{self, PropertyType};
 use std::path::{Path, PathBuf};
-
-fn vectors() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    // CI always has the folder: its absence there is a failure, not a skip.
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{} is missing",
-        dir.display()
-    );
-    eprintln!("{} not found: conformance vectors not run", dir.display());
-    None
-}
 
 fn load(path: &Path) -> Value {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -32,7 +19,7 @@ fn load(path: &Path) -> Value {
 /// authserv-id, methods, results, reasons and properties.
 #[test]
 fn agrees_with_the_reference_parser_where_it_succeeds() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::vectors() else { return };
     let runs = load(&dir.join("authres/extracted/authres_oracle_run.json"));
     let mut compared = 0;
     for case in runs.as_array().into_iter().flatten() {
@@ -117,7 +104,7 @@ fn agrees_with_the_reference_parser_where_it_succeeds() {
 /// None is rejected by ours; the lenient readings are pinned here.
 #[test]
 fn parses_what_strict_parsers_reject() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::vectors() else { return };
     let runs = load(&dir.join("authres/extracted/authres_oracle_run.json"));
     // (source prefix, expected authserv-id, expected "method=result" list)
     let expectations: &[(&str, Option<&str>, &[&str])] = &[
@@ -195,7 +182,7 @@ fn parses_what_strict_parsers_reject() {
 
 #[test]
 fn every_extracted_header_parses() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::vectors() else { return };
     let spec = load(&dir.join("authres/extracted/lieser_arhParserSpec_headers.json"));
     for case in spec.as_array().into_iter().flatten() {
         let header = case["header"].as_str().unwrap_or_default();
@@ -229,7 +216,7 @@ fn every_extracted_header_parses() {
 /// same payloads as valid JSON.
 #[tokio::test]
 async fn real_ses_payloads_are_understood() {
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::vectors() else { return };
     let mut files: Vec<PathBuf> = Vec::new();
     for sub in [
         "ses/awsdocs-json",
@@ -322,7 +309,7 @@ fn gist(outcome: &RecordOutcome) -> String {
 async fn the_guides_event_examples_arrive_by_every_transport() {
     use aws_lambda_events::event::eventbridge::EventBridgeEvent;
     use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-    let Some(dir) = vectors() else { return };
+    let Some(dir) = common::vectors() else { return };
     let ports = Ports {
         facts: &OfflineFacts::default(),
         directory: &NoDirectory,

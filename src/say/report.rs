@@ -234,7 +234,9 @@ fn describe_service_event(event: &ServiceEvent) -> String {
     }
 }
 
-fn write_findings(out: &mut String, findings: &[Finding]) {
+/// One line per finding, marked by severity: the CLI's reports of records and of receivers'
+/// reports alike.
+pub fn write_findings(out: &mut String, findings: &[Finding]) {
     for finding in findings {
         let severity = finding.severity();
         let marker = match severity {

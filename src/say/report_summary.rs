@@ -5,7 +5,8 @@ use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, Source};
 use crate::read::report::aggregate::{AggregateReport, Schema};
 use crate::read::report::tls::TlsReport;
 use crate::say::explain::utc_date;
-use crate::say::findings::{Finding, Severity};
+use crate::say::findings::Finding;
+use crate::say::report::write_findings;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -221,23 +222,6 @@ fn source_line(source: &Source) -> String {
     )
 }
 
-fn finding_lines(out: &mut String, findings: &[Finding]) {
-    for finding in findings {
-        let marker = match finding.severity() {
-            Severity::Critical => "!!",
-            Severity::Warning => " !",
-            Severity::Info => " -",
-        };
-        let _ = writeln!(
-            out,
-            "  {marker} {} {}: {}",
-            finding.severity(),
-            finding.kind(),
-            finding.detail()
-        );
-    }
-}
-
 /// The readable form of a DMARC aggregate report.
 pub fn aggregate_text(
     input: &str,
@@ -291,7 +275,7 @@ pub fn aggregate_text(
     for value in &report.unknown_values {
         let _ = writeln!(out, "  note: a value this version does not know: {value}");
     }
-    finding_lines(&mut out, findings);
+    write_findings(&mut out, findings);
     out
 }
 
@@ -307,6 +291,6 @@ pub fn tls_text(input: &str, report: &TlsReport, findings: &[Finding]) -> String
         report.successful(),
         report.failed()
     );
-    finding_lines(&mut out, findings);
+    write_findings(&mut out, findings);
     out
 }

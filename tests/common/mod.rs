@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Serves `zone` (with `$ORIGIN .`) until the returned server is dropped.
+#[allow(dead_code)]
 pub(crate) async fn start_dns(zone: &str) -> (SocketAddr, Server<Catalog>) {
     let (origin, records) = Parser::new(zone, None, Some(Name::root()))
         .parse()
@@ -76,4 +77,21 @@ pub(crate) async fn run_with_dns(
     pipeline::run(input, ports, &Settings::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `../shared/vectors`; `None` (the vector tests skipped) only outside CI, which always has
+/// the folder: its absence there is a failure, not a skip.
+#[allow(dead_code)]
+pub(crate) fn vectors() -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    if dir.is_dir() {
+        return Some(dir);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{} is missing",
+        dir.display()
+    );
+    eprintln!("{} not found: tests on the vectors not run", dir.display());
+    None
 }
