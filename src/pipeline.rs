@@ -300,9 +300,8 @@ async fn run_feedback<D: IdentityDirectory>(
     }
 }
 
-/// For each From domain, the custom MAIL FROM domain of the identity behind it: as the user
-/// stated it, else as the directory says (the domain itself or a parent, up to its
-/// organizational domain). Only a transient lookup failure is an error: without the identity's
+/// For each From domain, the custom MAIL FROM domain of the identity behind it (see
+/// [`mail_from_of`]). Only a transient lookup failure is an error: without the identity's
 /// state a fallback could go unnoticed, so the record is retried rather than judged blind.
 async fn custom_mail_from<D: IdentityDirectory>(
     observation: &mut Observation,
@@ -311,38 +310,44 @@ async fn custom_mail_from<D: IdentityDirectory>(
 ) -> Result<Vec<Option<CustomMailFrom>>, DirectoryError> {
     let mut custom = Vec::with_capacity(observation.header_from.len());
     for author in &observation.header_from {
-        if let Some(stated) = expected.covering(author) {
-            custom.push(Some(stated));
-            continue;
-        }
-        let org = PublicSuffixList.organizational_domain(author);
-        let mut found = None;
-        // The domain, then its parents up to the organizational domain; never a bare suffix.
-        let candidates = ancestors(author)
-            .enumerate()
-            .take_while(|(depth, candidate)| {
-                *depth == 0 || (candidate.contains('.') && candidate.len() >= org.len())
-            });
-        for (_, candidate) in candidates {
-            match directory.lookup(candidate).await {
-                Ok(Some(state)) => {
-                    found = state.mail_from_domain().map(|mail_from| CustomMailFrom {
-                        identity: candidate.to_owned(),
-                        mail_from: mail_from.to_ascii_lowercase(),
-                    });
-                    break;
-                }
-                Ok(None) => {}
-                Err(error) if error.is_transient() => return Err(error),
-                Err(error) => {
-                    observation
-                        .notes
-                        .push(format!("{error}; MAIL FROM configuration unknown"));
-                    break;
-                }
+        match mail_from_of(author, directory, expected).await {
+            Ok(found) => custom.push(found),
+            Err(error) if error.is_transient() => return Err(error),
+            Err(error) => {
+                observation
+                    .notes
+                    .push(format!("{error}; MAIL FROM configuration unknown"));
+                custom.push(None);
             }
         }
-        custom.push(found);
     }
     Ok(custom)
+}
+
+/// The custom MAIL FROM domain of the identity behind `domain`: as the user stated it, else
+/// as the directory says (the domain itself or a parent, up to its organizational domain;
+/// never a bare public suffix). `Ok(None)`: no identity, or one without a custom MAIL FROM.
+pub async fn mail_from_of<D: IdentityDirectory>(
+    domain: &str,
+    directory: &D,
+    expected: &MailFromExpectations,
+) -> Result<Option<CustomMailFrom>, DirectoryError> {
+    if let Some(stated) = expected.covering(domain) {
+        return Ok(Some(stated));
+    }
+    let org = PublicSuffixList.organizational_domain(domain);
+    let candidates = ancestors(domain)
+        .enumerate()
+        .take_while(|(depth, candidate)| {
+            *depth == 0 || (candidate.contains('.') && candidate.len() >= org.len())
+        });
+    for (_, candidate) in candidates {
+        if let Some(state) = directory.lookup(candidate).await? {
+            return Ok(state.mail_from_domain().map(|mail_from| CustomMailFrom {
+                identity: candidate.to_owned(),
+                mail_from: mail_from.to_ascii_lowercase(),
+            }));
+        }
+    }
+    Ok(None)
 }

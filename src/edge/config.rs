@@ -14,6 +14,8 @@
 //! | `MONITORED_DOMAINS` | the account's verified domain identities | comma-separated From domains to alert on |
 //! | `METRICS_NAMESPACE` | `SesDmarcMonitor` | CloudWatch namespace of the EMF metrics |
 //! | `DNS_RESOLVER` | `system` | `system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: public suffix list, DMARC policies unknown) |
+//! | `STATE_TABLE` | — (no de-duplication, no history) | the DynamoDB state table (reports: counted reports, known sources) |
+//! | `UNKNOWN_SOURCE_THRESHOLD` | `10` | messages a new source must fail DMARC with before `report_unknown_source` |
 //! | `RUST_LOG` | `info` | log filter |
 
 use crate::pipeline::Settings;
@@ -50,6 +52,10 @@ pub struct Config {
     pub monitored_domains: Option<Vec<String>>,
     pub metrics_namespace: String,
     pub dns: DnsResolver,
+    /// The DynamoDB state table (`STATE_TABLE`).
+    pub state_table: Option<String>,
+    /// `UNKNOWN_SOURCE_THRESHOLD`.
+    pub unknown_source_threshold: u64,
 }
 
 /// Where DNS answers come from.
@@ -185,8 +191,24 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             )
         })?),
     };
+    let unknown_source_threshold = match var("UNKNOWN_SOURCE_THRESHOLD")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    {
+        None => 10,
+        Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            error(
+                "UNKNOWN_SOURCE_THRESHOLD",
+                format!("{text:?} is not a whole number of messages above zero"),
+            )
+        })?,
+    };
     Ok(Config {
         dns,
+        state_table: var("STATE_TABLE")
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty()),
+        unknown_source_threshold,
         settings,
         alert_topic_arn,
         alert_min_severity,
@@ -247,6 +269,8 @@ mod tests {
         assert_eq!(config.monitored_domains, None);
         assert_eq!(config.metrics_namespace, "SesDmarcMonitor");
         assert_eq!(config.dns, DnsResolver::System);
+        assert_eq!(config.state_table, None);
+        assert_eq!(config.unknown_source_threshold, 10);
     }
 
     #[test]
@@ -265,6 +289,8 @@ mod tests {
             ("MONITORED_DOMAINS", "Example.com., example.org"),
             ("METRICS_NAMESPACE", "Mail"),
             ("DNS_RESOLVER", "127.0.0.1:5353"),
+            ("STATE_TABLE", " monitor-state "),
+            ("UNKNOWN_SOURCE_THRESHOLD", "25"),
             (
                 "EXPECTED_TOPIC_ARNS",
                 "arn:aws:sns:eu-west-1:111122223333:feedback, ",
@@ -296,6 +322,8 @@ mod tests {
             Some(vec!["example.com".to_owned(), "example.org".to_owned()])
         );
         assert_eq!(config.metrics_namespace, "Mail");
+        assert_eq!(config.state_table.as_deref(), Some("monitor-state"));
+        assert_eq!(config.unknown_source_threshold, 25);
         assert_eq!(
             config.settings.expected_topics,
             ["arn:aws:sns:eu-west-1:111122223333:feedback"]
@@ -347,6 +375,10 @@ mod tests {
             (
                 &[("MONITORED_DOMAINS", "example.com, not a domain")],
                 "MONITORED_DOMAINS: \"not a domain\" is not a domain",
+            ),
+            (
+                &[("UNKNOWN_SOURCE_THRESHOLD", "0")],
+                "UNKNOWN_SOURCE_THRESHOLD: \"0\" is not a whole number of messages above zero",
             ),
         ];
         for (vars, expected) in cases {

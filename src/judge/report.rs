@@ -19,6 +19,7 @@ use crate::read::report::aggregate::{
 };
 use crate::read::report::tls::TlsReport;
 use crate::say::findings::Facts;
+use std::collections::BTreeSet;
 
 /// Messages by what the receiver did with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -210,6 +211,9 @@ pub struct Judging<'a> {
     pub unknown_source_threshold: u64,
     /// Whether the report's own mail passed DMARC (`None`: not received as mail, a file).
     pub authentic: Option<bool>,
+    /// The sources seen sending as the domain before (the state table's history); `None`
+    /// without history, when every failing source that is not SES counts as unknown.
+    pub known_sources: Option<&'a BTreeSet<String>>,
 }
 
 /// The findings of one aggregate report.
@@ -270,10 +274,17 @@ pub fn aggregate_findings(
             policy,
         });
     }
+    let known = |source: &Source| {
+        judging
+            .known_sources
+            .zip(source.ip.as_ref())
+            .is_some_and(|(known, ip)| known.contains(ip))
+    };
     for source in summary.sources.iter().filter(alerted) {
         if !source.ses
             && source.dmarc == RowDmarc::Fail
             && source.count >= judging.unknown_source_threshold
+            && !known(source)
         {
             findings.push(Facts::ReportUnknownSource {
                 reporter: reporter.clone(),

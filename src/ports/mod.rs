@@ -3,9 +3,11 @@
 
 pub mod directory;
 pub mod facts;
+pub mod objects;
 pub mod raw;
 pub mod scope;
 pub mod sink;
+pub mod state;
 
 use std::error::Error;
 

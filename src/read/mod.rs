@@ -3,8 +3,9 @@
 //! Parsing only, no judgement: [`input`] recognizes an event (over the one pass of
 //! `document`), [`receipt`] and [`notification`] model SES's payloads, [`identity_state`]
 //! SESv2's description of an identity, [`authres`] parses `Authentication-Results`,
-//! [`observation`] extracts the trusted results and identifiers of one message, and [`domain`]
-//! normalizes the names and addresses everything else compares.
+//! [`observation`] extracts the trusted results and identifiers of one message, [`domain`]
+//! normalizes the names and addresses everything else compares, [`report`] reads receivers'
+//! reports and [`stored_object`] the S3 events that announce them.
 
 pub mod authres;
 pub(crate) mod document;
@@ -17,3 +18,4 @@ pub mod observation;
 pub mod receipt;
 pub mod report;
 pub mod service_event;
+pub mod stored_object;

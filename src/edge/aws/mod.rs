@@ -1,7 +1,8 @@
-//! The AWS edge: the SESv2 identity directory, the SNS alert sink and the S3 store of raw
-//! received messages. The only modules that call AWS; what they send and decide is made in the
+//! The AWS edge: the SESv2 identity directory, the SNS alert sink, the S3 store of received
+//! messages and the DynamoDB state table. The only modules that call AWS; what they send and decide is made in the
 //! core (`say::alert`, `read::identity_state`).
 
+pub mod dynamodb;
 pub mod s3;
 pub mod sesv2;
 pub mod sns;

@@ -1,7 +1,8 @@
-//! The Lambda edge: the handlers, generic over their ports ([`handler`]); what each function
-//! builds once per cold start ([`wiring`]); and the loop the receipt and feedback functions
-//! share ([`serve`]).
+//! The Lambda edge: the handlers, generic over their ports ([`handler`] for the receipt,
+//! feedback and audit functions, [`reports`] for the reports function); what each function
+//! builds once per cold start ([`wiring`]); and the loop the functions share ([`serve`]).
 
 pub mod handler;
+pub mod reports;
 pub mod serve;
 pub mod wiring;

@@ -1,15 +1,19 @@
-//! The one loop the receipt and feedback functions share: read the configuration and build
-//! the clients once per cold start, then hand each event to the function's handler, print its
-//! metrics, and answer the runtime (a failure as a [`Diagnostic`] that keeps its causes).
+//! The one loop the receipt, feedback and reports functions share: read the configuration
+//! and build the clients once per cold start, then hand each event to the function's
+//! handler, print its metrics, and answer the runtime (a failure as a [`Diagnostic`] that
+//! keeps its causes).
 
 use crate::edge::config::init_tracing;
 use crate::edge::lambda::handler::{self, FeedbackAnswer};
+use crate::edge::lambda::reports::{self, ReportPorts};
 use crate::edge::lambda::wiring::Wiring;
+use crate::reports::ReportSettings;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::value::RawValue;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which function a binary is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,6 +22,8 @@ pub enum Function {
     Receipt,
     /// SES feedback notifications, through SNS.
     Feedback,
+    /// Receivers' reports, stored in S3 by a receipt rule.
+    Reports,
 }
 
 impl Function {
@@ -26,6 +32,7 @@ impl Function {
         match self {
             Self::Receipt => "receipt",
             Self::Feedback => "feedback",
+            Self::Reports => "reports",
         }
     }
 }
@@ -44,8 +51,15 @@ enum Answer {
 pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let wiring = Wiring::from_env(function.name()).await?;
+    let report_settings = ReportSettings {
+        pipeline: wiring.config.settings.clone(),
+        unknown_source_threshold: wiring.config.unknown_source_threshold,
+        // SES adds its Authentication-Results to every message it stores.
+        require_authentication: true,
+        ..ReportSettings::default()
+    };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let wiring = &wiring;
+        let (wiring, report_settings) = (&wiring, &report_settings);
         async move {
             let bytes = event.payload.get().as_bytes();
             let (ports, scope, sink, settings) = (
@@ -56,7 +70,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
             );
             // Boxed: the analysis future is deep, and the runtime's own nesting would exceed
             // the compiler's layout depth otherwise.
-            let (processed, answer) = match function {
+            match function {
                 Function::Receipt => {
                     let invocation = Box::pin(handler::receipt(
                         bytes,
@@ -67,23 +81,44 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         &wiring.raw,
                     ))
                     .await;
-                    (
-                        invocation.processed,
-                        invocation.result.map(Answer::Disposition),
-                    )
+                    wiring.emit_metrics(&invocation.processed);
+                    invocation
+                        .result
+                        .map(Answer::Disposition)
+                        .map_err(Diagnostic::from)
                 }
                 Function::Feedback => {
                     let invocation =
                         Box::pin(handler::feedback(bytes, ports, scope, sink, settings)).await;
-                    let answer = invocation.result.map(|answer| match answer {
-                        FeedbackAnswer::Acknowledged => Answer::Acknowledged,
-                        FeedbackAnswer::Batch(batch) => Answer::Batch(batch),
-                    });
-                    (invocation.processed, answer)
+                    wiring.emit_metrics(&invocation.processed);
+                    invocation
+                        .result
+                        .map(|answer| match answer {
+                            FeedbackAnswer::Acknowledged => Answer::Acknowledged,
+                            FeedbackAnswer::Batch(batch) => Answer::Batch(batch),
+                        })
+                        .map_err(Diagnostic::from)
                 }
-            };
-            wiring.emit_metrics(&processed);
-            answer.map_err(Diagnostic::from)
+                Function::Reports => {
+                    let ports = ReportPorts {
+                        objects: &wiring.objects,
+                        ledger: &wiring.ledger,
+                        directory: &wiring.directory,
+                        scope,
+                        sink,
+                    };
+                    let now = SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0, |d| d.as_secs());
+                    let invocation =
+                        Box::pin(reports::reports(bytes, ports, report_settings, now)).await;
+                    wiring.emit_report_metrics(&invocation.counts);
+                    invocation
+                        .result
+                        .map(|()| Answer::Acknowledged)
+                        .map_err(Diagnostic::from)
+                }
+            }
         }
     }))
     .await

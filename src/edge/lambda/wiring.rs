@@ -5,7 +5,8 @@
 //! Kept out of the binaries so each stays a few lines of wiring, and out of the core because
 //! it builds AWS clients.
 
-use crate::edge::aws::s3::S3RawMessages;
+use crate::edge::aws::dynamodb::DynamoLedger;
+use crate::edge::aws::s3::{S3Objects, S3RawMessages};
 use crate::edge::aws::sesv2::SesV2Directory;
 use crate::edge::aws::sns::SnsAlertSink;
 use crate::edge::config::{Config, DnsResolver};
@@ -23,6 +24,7 @@ use crate::read::identity_state::IdentityState;
 use crate::read::observation::Observation;
 use crate::say::dedup::Deduper;
 use crate::say::metrics;
+use crate::say::metrics::reports::ReportCounts;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -88,7 +90,15 @@ pub struct Wiring {
     pub region: String,
     /// Where the receipt rule's S3 action stores raw messages (`RAW_MESSAGE_BUCKET`).
     pub raw: Option<S3RawMessages>,
+    /// Stored objects by bucket and key (the reports function).
+    pub objects: S3Objects,
+    /// The state table (`STATE_TABLE`).
+    pub ledger: Option<DynamoLedger>,
 }
+
+/// The largest stored report message read: SES stores up to 40 MB. The reports function
+/// has the memory for it (template.yaml, bench/RESULTS.md).
+const MAX_REPORT_OBJECT: u64 = 48 * 1024 * 1024;
 
 /// Why a function cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +168,14 @@ impl Wiring {
         let raw = config.raw_messages.clone().map(|(bucket, prefix)| {
             S3RawMessages::new(aws_sdk_s3::Client::new(&sdk), bucket, prefix)
         });
+        let objects = S3Objects::new(aws_sdk_s3::Client::new(&sdk), MAX_REPORT_OBJECT);
+        let ledger = config
+            .state_table
+            .clone()
+            .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table));
         Ok(Self {
+            objects,
+            ledger,
             config,
             function,
             facts,
@@ -184,6 +201,13 @@ impl Wiring {
             .metrics
             .emf(&self.config.metrics_namespace, self.function, now_ms())
         {
+            println!("{line}");
+        }
+    }
+
+    /// Prints a reports invocation's EMF documents.
+    pub fn emit_report_metrics(&self, counts: &ReportCounts) {
+        for line in counts.emf(&self.config.metrics_namespace, self.function, now_ms()) {
             println!("{line}");
         }
     }

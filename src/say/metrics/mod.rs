@@ -4,7 +4,7 @@
 //!
 //! Pure: the timestamp and the set of monitored domains are passed in. Dimensions stay
 //! low-cardinality: `[Function]` always, `[Function, Domain]` only for monitored domains,
-//! `[Function, Kind]` for findings.
+//! `[Function, Kind]` for findings. The reports function's documents are [`reports`]'s.
 
 use crate::judge::align::DmarcOutcome;
 use crate::judge::posture::PostureCheck;
@@ -13,6 +13,8 @@ use crate::read::keyword::keyword_enum;
 use crate::say::findings::Kind;
 use serde::Serialize;
 use std::collections::BTreeMap;
+
+pub mod reports;
 
 keyword_enum! {
     /// Every metric, by its CloudWatch name: the one place the names are written.
@@ -35,6 +37,20 @@ keyword_enum! {
         AuditChecksFailed = "AuditChecksFailed",
         /// Checks (or whole identities, or the whole run) a failed lookup left unjudged.
         AuditChecksUnjudged = "AuditChecksUnjudged",
+        /// The reports function's: receivers' reports counted for the first time.
+        Reports = "Reports",
+        /// Reports counted before (re-sent, or a retried invocation): not counted again.
+        ReportsDuplicate = "ReportsDuplicate",
+        /// Stored messages (or documents in them) that could not be read as reports.
+        ReportsUnreadable = "ReportsUnreadable",
+        /// Reports whose own mail did not pass DMARC: counted here, never believed.
+        ReportsUnauthenticated = "ReportsUnauthenticated",
+        /// Messages the receivers reported on (per domain: by DMARC result, by sender).
+        ReportMessages = "ReportMessages",
+        /// Sessions TLS reports say failed.
+        TlsSessionsFailed = "TlsSessionsFailed",
+        /// State-table calls that failed (the function went on without it).
+        StateErrors = "StateErrors",
     }
 }
 
@@ -200,7 +216,7 @@ impl Metrics {
         let mut lines = vec![document(
             namespace,
             function,
-            None,
+            &[],
             self.total.values(),
             timestamp_ms,
         )];
@@ -208,7 +224,7 @@ impl Metrics {
             lines.push(document(
                 namespace,
                 function,
-                Some(("Domain", domain)),
+                &[("Domain", domain)],
                 counts.values(),
                 timestamp_ms,
             ));
@@ -217,7 +233,7 @@ impl Metrics {
             lines.push(document(
                 namespace,
                 function,
-                Some(("Kind", kind.as_str())),
+                &[("Kind", kind.as_str())],
                 vec![(Metric::Findings.as_str(), *count)],
                 timestamp_ms,
             ));
@@ -253,7 +269,7 @@ struct Envelope<'a> {
 struct Document<'a> {
     envelope: Envelope<'a>,
     function: &'a str,
-    extra: Option<(&'a str, &'a str)>,
+    extra: &'a [(&'a str, &'a str)],
     values: Vec<(&'a str, u64)>,
 }
 
@@ -263,7 +279,7 @@ impl Serialize for Document<'_> {
         let mut map = serializer.serialize_map(Some(2 + self.values.len()))?;
         map.serialize_entry("_aws", &self.envelope)?;
         map.serialize_entry("Function", self.function)?;
-        if let Some((name, value)) = self.extra {
+        for (name, value) in self.extra {
             map.serialize_entry(name, value)?;
         }
         for (name, value) in &self.values {
@@ -276,12 +292,12 @@ impl Serialize for Document<'_> {
 fn document(
     namespace: &str,
     function: &str,
-    extra: Option<(&str, &str)>,
+    extra: &[(&str, &str)],
     values: Vec<(&str, u64)>,
     timestamp_ms: u64,
 ) -> String {
     let mut dimensions = vec!["Function"];
-    dimensions.extend(extra.map(|(name, _)| name));
+    dimensions.extend(extra.iter().map(|(name, _)| *name));
     let envelope = Envelope {
         timestamp: timestamp_ms,
         cloud_watch_metrics: vec![Directive {
@@ -353,14 +369,14 @@ pub fn audit_emf(
         totals.push((Metric::AuditChecksFailed.as_str(), failed));
     }
     totals.push((Metric::AuditChecksUnjudged.as_str(), unjudged));
-    let mut lines = vec![document(namespace, function, None, totals, timestamp_ms)];
+    let mut lines = vec![document(namespace, function, &[], totals, timestamp_ms)];
     for check in PostureCheck::ALL {
         let failed = counts.failed.get(check).copied().unwrap_or(0);
         if failed > 0 || counts.fully_judged(*check) {
             lines.push(document(
                 namespace,
                 function,
-                Some(("Check", check.as_str())),
+                &[("Check", check.as_str())],
                 vec![(Metric::AuditChecksFailed.as_str(), failed)],
                 timestamp_ms,
             ));
