@@ -27,25 +27,54 @@ def of_type(kind):
 
 
 functions = of_type("AWS::Serverless::Function")
-check(len(functions) == 3, f"three functions, found {sorted(functions)}")
+check(len(functions) == 4, f"four functions, found {sorted(functions)}")
 
 # 1. No receipt rule without recipients: the rule names them unconditionally, and a template
 # rule refuses an empty list whenever a rule set is given.
-for name, rule in of_type("AWS::SES::ReceiptRule").items():
+rules = of_type("AWS::SES::ReceiptRule")
+check(sorted(rules) == ["ReceiptRule", "ReportRule"], f"the canary rule and the report rule, found {sorted(rules)}")
+for name, parameter in (("ReceiptRule", "ReceiptRecipients"), ("ReportRule", "ReportRecipients")):
+    rule = rules.get(name, {"Properties": {"Rule": {"Actions": [{}]}}})
     recipients = rule["Properties"]["Rule"].get("Recipients")
-    check(recipients == {"Ref": "ReceiptRecipients"}, f"{name}: Recipients must be the parameter, never omitted")
+    check(recipients == {"Ref": parameter}, f"{name}: Recipients must be {parameter}, never omitted")
     for action in rule["Properties"]["Rule"]["Actions"]:
         check("SNSAction" not in action, f"{name}: no SNS action (SES bounces mail over 150 KB on one)")
-    actions = rule["Properties"]["Rule"]["Actions"]
-    check("S3Action" in actions[0] and "LambdaAction" in actions[-1], f"{name}: the message stored in S3, then the Lambda action")
+actions = rules.get("ReceiptRule", {}).get("Properties", {}).get("Rule", {}).get("Actions", [{}])
+check("S3Action" in actions[0] and "LambdaAction" in actions[-1], "ReceiptRule: the message stored in S3, then the Lambda action")
+report_actions = rules.get("ReportRule", {}).get("Properties", {}).get("Rule", {}).get("Actions", [])
+check([list(a) for a in report_actions] == [["S3Action"]] and report_actions[0]["S3Action"].get("ObjectKeyPrefix") == "reports/",
+      "ReportRule: only stored, under reports/ (the Object Created event invokes the function)")
+check(resources.get("ReportRule", {}).get("Condition") == "HasReportRule", "ReportRule only with report recipients")
 bucket = resources["RawMessageBucket"]["Properties"]
 check("BucketEncryption" in bucket, "the raw message bucket is encrypted")
 check(all(bucket["PublicAccessBlockConfiguration"].values()), "the raw message bucket blocks public access")
-check(any("ExpirationInDays" in r for r in bucket["LifecycleConfiguration"]["Rules"]), "raw messages expire")
+expiring = {r.get("Prefix"): r.get("ExpirationInDays") for r in bucket["LifecycleConfiguration"]["Rules"]}
+check(expiring.get("raw/") == {"Ref": "RawMessageRetentionDays"}, "raw messages expire")
+check(expiring.get("reports/") == {"Ref": "ReportRetentionDays"}, "report messages expire after ReportRetentionDays")
+check(bucket.get("NotificationConfiguration", {}).get("EventBridgeConfiguration", {}).get("EventBridgeEnabled") is True,
+      "the bucket's Object Created events reach EventBridge")
 bucket_policy = str(resources["RawMessageBucketPolicy"]["Properties"]["PolicyDocument"])
 check("ses.amazonaws.com" in bucket_policy and "AWS:SourceAccount" in bucket_policy, "only SES of this account writes")
 receipt_s3 = [a for a in str(functions["ReceiptFunction"]["Properties"]["Policies"]).split("'Action': ") if a.startswith("'s3:")]
 check(receipt_s3 and all(a.startswith("'s3:GetObject'") for a in receipt_s3), "the receipt function may only read objects")
+reports_policies = str(functions.get("ReportsFunction", {}).get("Properties", {}).get("Policies"))
+reports_s3 = [a for a in reports_policies.split("'Action': ") if a.startswith("'s3:")]
+check(reports_s3 and all(a.startswith("'s3:GetObject'") for a in reports_s3), "the reports function may only read objects")
+check("reports/*" in reports_policies and "raw/*" not in reports_policies, "the reports function reads reports/ only")
+check("'Fn::GetAtt': ['StateTable', 'Arn']" in reports_policies, "the reports function's table actions on the state table only")
+reports_events = functions.get("ReportsFunction", {}).get("Properties", {}).get("Events", {})
+pattern = str(reports_events.get("ReportStored", {}).get("Properties", {}).get("Pattern"))
+check("Object Created" in pattern and "'prefix': 'reports/'" in pattern, "the reports function is invoked for objects under reports/")
+reports_destination = str(functions.get("ReportsFunction", {}).get("Properties", {}).get("EventInvokeConfig"))
+check("ReportsFailureQueue" in reports_destination, "failed report events go to the reports failure queue")
+table = resources.get("StateTable", {}).get("Properties", {})
+check(table.get("BillingMode") == "PAY_PER_REQUEST", "the state table is on demand")
+check(table.get("TimeToLiveSpecification") == {"AttributeName": "expires", "Enabled": True}, "the state table's items expire by `expires`")
+dynamodb = open("src/edge/aws/dynamodb.rs", encoding="utf-8").read()
+check('"expires"' in dynamodb, "the table adapter writes `expires`")
+check(any("ReportRecipients" in str(a["Assert"]) or "ReportRecipients" in str(r.get("RuleCondition"))
+          for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])),
+      "a Rules assertion requires a rule set with ReportRecipients")
 assertions = [a for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])]
 check(any("ReceiptRecipients" in str(a["Assert"]) for a in assertions), "a Rules assertion requires ReceiptRecipients")
 
@@ -95,7 +124,7 @@ for name, alarm in alarms.items():
         dims = str(props.get("Dimensions"))
         check("AuditFunction" in dims, f"{name}: no paging on {metric} of receipt or feedback")
 metrics_alarmed = {a["Properties"].get("MetricName") for a in alarms.values()}
-for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged", "ConfigurationErrors"):
+for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged", "ConfigurationErrors", "ReportsUnreadable"):
     check(metric in metrics_alarmed, f"an alarm on {metric}")
 
 # 10. The schedule is named after the stack; every subscription has a redrive policy.
@@ -127,7 +156,7 @@ for name, metric_filter in of_type("AWS::Logs::MetricFilter").items():
     pattern = metric_filter["Properties"]["FilterPattern"]
     prefix = pattern.split('"')[1].rstrip("*")
     check(f'pub const DENIED: &str = "{prefix}' in sesv2, f"{name}: matches sesv2::DENIED")
-check(len(of_type("AWS::Logs::MetricFilter")) == 3, "a denial filter per function")
+check(len(of_type("AWS::Logs::MetricFilter")) == len(functions), "a denial filter per function")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))
