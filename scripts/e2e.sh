@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# End to end, as deployed, locally: the receipt, feedback and audit functions run under
-# `cargo lambda watch` against moto_server (SNS, SQS) on loopback; events from
+# End to end, as deployed, locally: the receipt, feedback, reports and audit functions run
+# under `cargo lambda watch` against moto_server (SNS, SQS, S3, DynamoDB) on loopback; events from
 # events/ are invoked with `cargo lambda invoke --data-file`, and the alerts are read back from
 # the emulator. Checks: the right alerts arrive, duplicates are suppressed, EMF lines carry the
 # right values even at RUST_LOG=error, a silent name server does not stall the receipt
-# function, a malformed event fails cleanly, a record from a foreign topic is refused, an audit
+# function, a stored report message alerts once and counts once however often it comes, a
+# corrupt report fails with its object kept, a malformed event fails cleanly, a record from a foreign topic is refused, an audit
 # run cut short publishes no zero failure count, and an SNS outage fails the
 # invocation instead of losing the alert. Installs what it needs; stops every process it started.
 set -euo pipefail
@@ -85,6 +86,7 @@ MOTO_PID=$!
 wait_for_port "$MOTO_PORT" "$MOTO_PID"
 TOPIC="$(python3 scripts/e2e_sns.py setup "$ENDPOINT")"
 echo "alert topic: $TOPIC"
+python3 scripts/e2e_reports.py setup "$ENDPOINT"
 
 # Values quoted: cargo-lambda's env-file parser refuses a bare second '='.
 cat > "$WORK/env" <<ENV
@@ -100,6 +102,7 @@ MAIL_FROM_DOMAINS="example.com=mail.example.com"
 MONITORED_DOMAINS="example.com,example.net,example.org"
 DNS_RESOLVER="127.0.0.1:$DNS_PORT"
 DNS_BUDGET_SECONDS="2"
+STATE_TABLE="ses-dmarc-monitor-state"
 # The topics the bundled SNS events name; a record from any other is refused.
 EXPECTED_TOPIC_ARNS="arn:aws:sns:us-east-1:111122223333:ses-feedback,arn:aws:sns:eu-west-1:111122223333:ses-feedback,arn:aws:sns:us-east-1:111122223333:ses-inbound-canary"
 # The quietest filter: the EMF lines (metrics, not logs) must come through all the same.
@@ -118,9 +121,9 @@ invoke() {
 
 # cargo lambda watch compiles a function on its first invocation: start both with an empty
 # batch first, so that the timing below measures the function and not the compiler.
-echo "== start both functions (an empty batch each)"
+echo "== start the event functions (an empty batch each)"
 # Bounded: when the build fails (a full disk, say), `cargo lambda invoke` waits forever.
-for function in receipt feedback; do
+for function in receipt feedback reports; do
   out="$(timeout 900 cargo lambda invoke "$function" --invoke-port "$WATCH_PORT" \
     --data-ascii '{"Records":[]}' 2>&1)" \
     || grep -q 'errorType' <<<"$out" || fail "$function did not start (its build is in the log below): $out"
@@ -178,6 +181,61 @@ assert len(feedback) == 3 and feedback[0]["AuthBounces"] == 7 and feedback[0]["M
 assert feedback[1]["AuthBounces"] == 2 and feedback[1]["AuthComplaints"] == 1, feedback
 assert all(d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SesDmarcMonitor" for d in docs)
 print(f"{len(docs)} EMF documents, totals as expected")
+PY
+
+echo "== reports: a receiver's report stored by the S3 action, then the same report re-sent"
+python3 scripts/e2e_reports.py message fixtures/reports/receiver-ses-fallback.xml "$WORK/report.eml"
+for key in reports/first-copy reports/second-copy; do
+  python3 scripts/e2e_reports.py put "$ENDPOINT" "$key" "$WORK/report.eml"
+  python3 scripts/e2e_reports.py event "$key" "$WORK/report-event.json"
+  out="$(invoke reports "$WORK/report-event.json")" || fail "reports invocation for $key failed: $out"
+done
+# A retried invocation for the first copy.
+python3 scripts/e2e_reports.py event reports/first-copy "$WORK/report-event.json"
+out="$(invoke reports "$WORK/report-event.json")" || fail "the retried reports invocation failed: $out"
+[ "$(python3 scripts/e2e_reports.py claims "$ENDPOINT")" = 1 ] || fail "the state table does not hold exactly one counted report"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = sorted((a["kind"], a["severity"], a["domain"]) for a in alerts)
+expected = sorted([("report_mail_from_fallback", "critical", "example.com"),
+                   ("report_dmarc_fail", "critical", "example.com"),
+                   ("report_unknown_source", "warning", "example.com")])
+assert keys == expected, f"alerts {keys}, expected {expected}"
+print(f"{len(alerts)} report alerts, once each")
+' || fail "wrong report alerts"
+
+echo "== reports: a corrupt zip fails the invocation, names its object, and stays in the bucket"
+printf 'PK\003\004%0200d' 0 > "$WORK/corrupt.zip"
+python3 scripts/e2e_reports.py put "$ENDPOINT" reports/corrupt "$WORK/corrupt.zip"
+python3 scripts/e2e_reports.py event reports/corrupt "$WORK/report-event.json"
+if out="$(invoke reports "$WORK/report-event.json")"; then
+  fail "a corrupt zip was accepted: $out"
+fi
+grep -q "ReportUnreadable" <<<"$out" && grep -q "s3://ses-dmarc-monitor-mail/reports/corrupt: corrupt zip" <<<"$out" \
+  || fail "the failure does not name the object and its cause: $out"
+python3 scripts/e2e_reports.py exists "$ENDPOINT" reports/corrupt || fail "the corrupt object is gone"
+
+echo "== reports: their metrics"
+python3 - "$WORK/watch.log" <<'PY' || fail "the reports function's EMF lines are wrong"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+docs = documents(sys.argv[1])
+reports = totals(docs, "reports")
+assert len(reports) == 5, reports  # the empty start, two copies, the retry, the corrupt zip
+started, first, second, retry, corrupt = reports
+assert started["Reports"] == 0 and started["ReportsUnreadable"] == 0, started
+assert first["Reports"] == 1 and first["ReportMessages"] == 152 and first["Findings"] == 3, first
+for later in (second, retry):
+    assert later["Reports"] == 0 and later["ReportsDuplicate"] == 1, later
+assert corrupt["ReportsUnreadable"] == 1 and corrupt["Reports"] == 0, corrupt
+assert all(d["StateErrors"] == 0 for d in reports), reports
+split = {(d.get("Dmarc"), d.get("Sender")): d["ReportMessages"] for d in docs
+         if d.get("Function") == "reports" and d.get("Domain") == "example.com"}
+assert split == {("pass", None): 90, ("fail", None): 62, ("unknown", None): 0,
+                 (None, "ses"): 97, (None, "other"): 55}, split
+print("reports: counted once, 152 messages split by DMARC result and sender, 1 unreadable")
 PY
 
 echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"
