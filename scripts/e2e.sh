@@ -238,6 +238,26 @@ assert split == {("pass", None): 90, ("fail", None): 62, ("unknown", None): 0,
 print("reports: counted once, 152 messages split by DMARC result and sender, 1 unreadable")
 PY
 
+echo "== reports: a claim in flight holds; one its invocation never finished (16 minutes old) is taken again"
+for case in "r-held 60" "r-stale 960"; do
+  set -- $case
+  python3 scripts/e2e_reports.py claim "$ENDPOINT" "$1" "$2"
+  python3 scripts/e2e_reports.py message fixtures/reports/receiver-ses-fallback.xml "$WORK/$1.eml" pass "$1"
+  python3 scripts/e2e_reports.py put "$ENDPOINT" "reports/$1" "$WORK/$1.eml"
+  python3 scripts/e2e_reports.py event "reports/$1" "$WORK/report-event.json"
+  out="$(invoke reports "$WORK/report-event.json")" || fail "reports invocation for $1 failed: $out"
+done
+python3 - "$WORK/watch.log" <<'PY' || fail "claims in flight or stale were not honoured"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+held, stale = totals(documents(sys.argv[1]), "reports")[-2:]
+assert held["Reports"] == 0 and held["ReportsDuplicate"] == 1, held
+assert stale["Reports"] == 1 and stale["ReportsDuplicate"] == 0, stale
+print("the claim in flight held; the stale one was taken again")
+PY
+[ "$(python3 scripts/e2e_reports.py claims "$ENDPOINT")" = 2 ] || fail "the stale claim was not completed"
+
 echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"
 echo '{"detail-type": "Scheduled Event"}' > "$WORK/malformed.json"
 if out="$(invoke receipt "$WORK/malformed.json")"; then

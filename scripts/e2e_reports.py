@@ -1,18 +1,21 @@
 """The reports side of the end-to-end check, against moto_server on loopback (S3, DynamoDB).
 
   setup   ENDPOINT                 create the message bucket and the state table
-  message XML OUT [DMARC]          write a report message as SES's S3 action stores it: SES's
+  message XML OUT [DMARC [ID]]     write a report message as SES's S3 action stores it: SES's
                                    Authentication-Results (dmarc=DMARC, default pass), the
-                                   report gzipped and attached
+                                   report (its id replaced by ID) gzipped and attached
   put     ENDPOINT KEY FILE        store FILE under KEY in the bucket
   event   KEY OUT                  write the EventBridge "Object Created" event for KEY
   exists  ENDPOINT KEY             exit 0 when the object is still there
-  claims  ENDPOINT                 print how many reports the state table counted
+  claims  ENDPOINT                 print how many reports the state table counted (done)
+  claim   ENDPOINT ID AGE          write an unfinished claim on receiver.example's report ID
+                                   about example.com, made AGE seconds ago
 """
 import base64
 import gzip
 import json
 import sys
+import time
 
 import boto3
 
@@ -36,8 +39,11 @@ def setup(endpoint):
                    {"AttributeName": "sk", "KeyType": "RANGE"}])
 
 
-def message(xml_path, out, dmarc="pass"):
-    report = base64.encodebytes(gzip.compress(open(xml_path, "rb").read())).decode()
+def message(xml_path, out, dmarc="pass", report_id=None):
+    xml = open(xml_path, "rb").read()
+    if report_id:
+        xml = xml.replace(b"<report_id>r-1</report_id>", f"<report_id>{report_id}</report_id>".encode())
+    report = base64.encodebytes(gzip.compress(xml)).decode()
     text = (
         "Return-Path: <bounces@reports.receiver.example>\r\n"
         "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=reports.receiver.example;\r\n"
@@ -75,9 +81,17 @@ def exists(endpoint, key):
 
 def claims(endpoint):
     items = client(endpoint, "dynamodb").scan(TableName=TABLE)["Items"]
-    print(sum(1 for item in items if item["pk"]["S"].startswith("report#")))
+    print(sum(1 for item in items if item["pk"]["S"].startswith("report#") and item["done"]["BOOL"]))
+
+
+def claim(endpoint, report_id, age):
+    now = int(time.time())
+    client(endpoint, "dynamodb").put_item(TableName=TABLE, Item={
+        "pk": {"S": "report#example.com"}, "sk": {"S": f"receiver.example#{report_id}"},
+        "claimed": {"N": str(now - int(age))}, "done": {"BOOL": False},
+        "expires": {"N": str(now + 86400)}})
 
 
 if __name__ == "__main__":
     {"setup": setup, "message": message, "put": put, "event": event,
-     "exists": exists, "claims": claims}[sys.argv[1]](*sys.argv[2:])
+     "exists": exists, "claims": claims, "claim": claim}[sys.argv[1]](*sys.argv[2:])
