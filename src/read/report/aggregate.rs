@@ -211,7 +211,11 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 builder.close(&path, "");
                 path.pop();
             }
-            Event::Text(t) => match t.xml_content() {
+            // The indentation between elements is most of a report's text: skipped unread
+            // (values are trimmed anyway), and values taken as they are, without the line-end
+            // normalization that would copy each one.
+            Event::Text(t) if text.is_empty() && t.iter().all(u8::is_ascii_whitespace) => {}
+            Event::Text(t) => match t.decode() {
                 Ok(content) => text.push_str(&content),
                 // An unknown entity: kept as written rather than losing the value.
                 Err(_) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
@@ -315,12 +319,27 @@ const OTHER: &str = "?";
 /// An element's name without its namespace prefix, as one of [`ELEMENTS`] (any case).
 fn local_name(name: &[u8]) -> &'static str {
     let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
-    ELEMENTS
-        .iter()
-        .find(|known| known.as_bytes().eq_ignore_ascii_case(local))
+    // This runs for every tag: the names of the tag's length only, a few at most.
+    BY_LENGTH
+        .get(local.len())
+        .and_then(|names| {
+            names
+                .iter()
+                .find(|known| known.as_bytes().eq_ignore_ascii_case(local))
+        })
         .copied()
         .unwrap_or(OTHER)
 }
+
+/// [`ELEMENTS`] by the length of their names.
+static BY_LENGTH: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
+    let longest = ELEMENTS.iter().map(|name| name.len()).max().unwrap_or(0);
+    let mut by_length = vec![Vec::new(); longest + 1];
+    for name in ELEMENTS {
+        by_length[name.len()].push(*name);
+    }
+    by_length
+});
 
 /// How many open elements an end tag may close at once (see `parse`).
 const RECOVERY_DEPTH: usize = 8;
