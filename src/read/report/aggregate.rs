@@ -180,7 +180,7 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
     let mut builder = Builder::default();
-    let mut path: Vec<&'static str> = Vec::new();
+    let mut path: Vec<El> = Vec::new();
     let mut text = String::new();
     loop {
         let event = reader.read_event().map_err(|e| AggregateError::Xml {
@@ -190,7 +190,7 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
         match event {
             Event::Start(start) => {
                 let name = local_name(start.name().as_ref());
-                if name == "feedback" && builder.feedback_at.is_none() {
+                if name == El::Feedback && builder.feedback_at.is_none() {
                     builder.feedback_at = Some(path.len());
                     builder.feedback_seen = true;
                     builder.namespaced |= start
@@ -205,7 +205,7 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
             Event::Empty(empty) => {
                 // `<feedback/>`: a report with nothing in it (refused below: no domain).
                 let name = local_name(empty.name().as_ref());
-                builder.feedback_seen |= name == "feedback";
+                builder.feedback_seen |= name == El::Feedback;
                 path.push(name);
                 builder.open(&path);
                 builder.close(&path, "");
@@ -239,7 +239,13 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 // Recovery as browsers do it: an end tag closes the innermost open element
                 // of its name, and any left open inside it (`<email><a@b.example></email>`);
                 // one matching nothing open is ignored.
-                let name = local_name(end.name().as_ref());
+                // Nearly always the innermost open element, as written: no lookup then.
+                let name = match path.last() {
+                    Some(open) if open.name().as_bytes() == local_part(end.name().as_ref()) => {
+                        *open
+                    }
+                    _ => local_name(end.name().as_ref()),
+                };
                 // Looked for among the innermost few only: recovery is for a value's stray
                 // tag, and a deep search per end tag would make deep documents quadratic.
                 let open = path
@@ -264,85 +270,118 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     builder.finish()
 }
 
-/// The elements a report has, by name: the path is kept as these, so reading an element
-/// allocates nothing.
-const ELEMENTS: &[&str] = &[
-    "feedback",
-    "version",
-    "report_metadata",
-    "org_name",
-    "email",
-    "extra_contact_info",
-    "report_id",
-    "date_range",
-    "begin",
-    "end",
-    "error",
-    "generator",
-    "policy_published",
-    "domain",
-    "adkim",
-    "aspf",
-    "p",
-    "sp",
-    "np",
-    "pct",
-    "fo",
-    "testing",
-    "discovery_method",
-    "record",
-    "row",
-    "source_ip",
-    "count",
-    "policy_evaluated",
-    "disposition",
-    "dkim",
-    "spf",
-    "reason",
-    "type",
-    "comment",
-    "identifiers",
-    "envelope_to",
-    "envelope_from",
-    "header_from",
-    "auth_results",
-    "selector",
-    "result",
-    "human_result",
-    "scope",
-    "extension",
-];
+macro_rules! elements {
+    ($($variant:ident = $name:literal,)*) => {
+        /// The elements a report has: the path is kept as these, so reading an element
+        /// allocates nothing and matching a path compares numbers.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum El {
+            $($variant,)*
+            /// Any element the report does not have.
+            Other,
+        }
 
-/// Any element the report does not have.
-const OTHER: &str = "?";
+        /// Each element by its name.
+        const ELEMENTS: &[(&str, El)] = &[$(($name, El::$variant),)*];
+    };
+}
+
+elements! {
+    Feedback = "feedback",
+    Version = "version",
+    ReportMetadata = "report_metadata",
+    OrgName = "org_name",
+    Email = "email",
+    ExtraContactInfo = "extra_contact_info",
+    ReportId = "report_id",
+    DateRange = "date_range",
+    Begin = "begin",
+    End = "end",
+    Error = "error",
+    Generator = "generator",
+    PolicyPublished = "policy_published",
+    Domain = "domain",
+    Adkim = "adkim",
+    Aspf = "aspf",
+    P = "p",
+    Sp = "sp",
+    Np = "np",
+    Pct = "pct",
+    Fo = "fo",
+    Testing = "testing",
+    DiscoveryMethod = "discovery_method",
+    Record = "record",
+    Row = "row",
+    SourceIp = "source_ip",
+    Count = "count",
+    PolicyEvaluated = "policy_evaluated",
+    Disposition = "disposition",
+    Dkim = "dkim",
+    Spf = "spf",
+    Reason = "reason",
+    Type = "type",
+    Comment = "comment",
+    Identifiers = "identifiers",
+    EnvelopeTo = "envelope_to",
+    EnvelopeFrom = "envelope_from",
+    HeaderFrom = "header_from",
+    AuthResults = "auth_results",
+    Selector = "selector",
+    Result = "result",
+    HumanResult = "human_result",
+    Scope = "scope",
+    Extension = "extension",
+}
+
+/// An element's name without its namespace prefix.
+fn local_part(name: &[u8]) -> &[u8] {
+    name.rsplit(|b| *b == b':').next().unwrap_or(name)
+}
 
 /// An element's name without its namespace prefix, as one of [`ELEMENTS`] (any case).
-fn local_name(name: &[u8]) -> &'static str {
-    let local = name.rsplit(|b| *b == b':').next().unwrap_or(name);
-    // This runs for every tag: the names of the tag's length only, a few at most.
-    BY_LENGTH
-        .get(local.len())
-        .and_then(|names| {
+fn local_name(name: &[u8]) -> El {
+    let local = local_part(name);
+    // This runs for every start tag: among the names of the tag's length (a few at most),
+    // the one whose last letter matches is compared as written (the usual case), and only
+    // then are they compared in any case.
+    let (Some(names), Some(last)) = (BY_LENGTH.get(local.len()), local.last()) else {
+        return El::Other;
+    };
+    names
+        .iter()
+        .find(|(known, _)| known.as_bytes().last() == Some(last) && known.as_bytes() == local)
+        .or_else(|| {
             names
                 .iter()
-                .find(|known| known.as_bytes().eq_ignore_ascii_case(local))
+                .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(local))
         })
-        .copied()
-        .unwrap_or(OTHER)
+        .map_or(El::Other, |(_, element)| *element)
 }
 
 /// [`ELEMENTS`] by the length of their names.
-static BY_LENGTH: std::sync::LazyLock<Vec<Vec<&'static str>>> = std::sync::LazyLock::new(|| {
-    let longest = ELEMENTS.iter().map(|name| name.len()).max().unwrap_or(0);
-    let mut by_length = vec![Vec::new(); longest + 1];
-    for name in ELEMENTS {
-        by_length[name.len()].push(*name);
-    }
-    by_length
-});
+static BY_LENGTH: std::sync::LazyLock<Vec<Vec<(&'static str, El)>>> =
+    std::sync::LazyLock::new(|| {
+        let longest = ELEMENTS
+            .iter()
+            .map(|(name, _)| name.len())
+            .max()
+            .unwrap_or(0);
+        let mut by_length = vec![Vec::new(); longest + 1];
+        for (name, element) in ELEMENTS {
+            by_length[name.len()].push((*name, *element));
+        }
+        by_length
+    });
 
 /// How many open elements an end tag may close at once (see `parse`).
 const RECOVERY_DEPTH: usize = 8;
+
+impl El {
+    /// Its name: [`ELEMENTS`] lists the elements in their declared order.
+    fn name(self) -> &'static str {
+        ELEMENTS.get(self as usize).map_or("?", |(name, _)| name)
+    }
+}
 
 /// The deepest path below `<feedback>` the report has (`record/row/policy_evaluated/reason/type`).
 const DEEPEST: usize = 5;
@@ -371,7 +410,7 @@ struct Builder {
 
 /// The path below `<feedback>` (open at `at`); `None` outside it, or deeper than any element
 /// the report has.
-fn below_feedback<'p>(path: &'p [&'static str], at: Option<usize>) -> Option<&'p [&'static str]> {
+fn below_feedback(path: &[El], at: Option<usize>) -> Option<&[El]> {
     let below = path.get(at? + 1..)?;
     (below.len() <= DEEPEST).then_some(below)
 }
@@ -381,65 +420,79 @@ fn text(value: &str) -> Option<String> {
 }
 
 impl Builder {
-    fn open(&mut self, path: &[&'static str]) {
+    fn open(&mut self, path: &[El]) {
         match below_feedback(path, self.feedback_at) {
-            Some(["record"]) => self.row = Row::default(),
-            Some(["record", "row", "policy_evaluated", "reason"]) => {
+            Some([El::Record]) => self.row = Row::default(),
+            Some([El::Record, El::Row, El::PolicyEvaluated, El::Reason]) => {
                 self.reason = Some(Reason {
                     kind: None,
                     comment: None,
                 });
             }
-            Some(["record", "auth_results", "dkim"]) => self.dkim = DkimAuth::default(),
-            Some(["record", "auth_results", "spf"]) => self.spf = SpfAuth::default(),
+            Some([El::Record, El::AuthResults, El::Dkim]) => self.dkim = DkimAuth::default(),
+            Some([El::Record, El::AuthResults, El::Spf]) => self.spf = SpfAuth::default(),
             _ => {}
         }
     }
 
-    fn close(&mut self, path: &[&'static str], value: &str) {
+    fn close(&mut self, path: &[El], value: &str) {
         let Some(below) = below_feedback(path, self.feedback_at) else {
             return;
         };
         match below {
-            ["report_metadata", "org_name"] => self.org_name = text(value),
-            ["report_metadata", "email"] => self.email = text(value),
-            ["report_metadata", "report_id"] => self.report_id = text(value),
-            ["report_metadata", "date_range", "begin"] => self.begin = self.seconds("begin", value),
-            ["report_metadata", "date_range", "end"] => self.end = self.seconds("end", value),
-            ["report_metadata", "generator"] => {
+            [El::ReportMetadata, El::OrgName] => self.org_name = text(value),
+            [El::ReportMetadata, El::Email] => self.email = text(value),
+            [El::ReportMetadata, El::ReportId] => self.report_id = text(value),
+            [El::ReportMetadata, El::DateRange, El::Begin] => {
+                self.begin = self.seconds("begin", value)
+            }
+            [El::ReportMetadata, El::DateRange, El::End] => self.end = self.seconds("end", value),
+            [El::ReportMetadata, El::Generator] => {
                 self.rfc9990_fields |= !value.is_empty();
                 self.generator = text(value);
             }
-            ["policy_published", field] => self.policy_field(field, value),
-            ["record"] => self.rows.push(std::mem::take(&mut self.row)),
-            ["record", "row", "source_ip"] => self.row.source_ip = text(value),
-            ["record", "row", "count"] => {
+            [El::PolicyPublished, field] => self.policy_field(*field, value),
+            [El::Record] => self.rows.push(std::mem::take(&mut self.row)),
+            [El::Record, El::Row, El::SourceIp] => self.row.source_ip = text(value),
+            [El::Record, El::Row, El::Count] => {
                 self.row.count = value.parse().ok();
                 if self.row.count.is_none() {
                     self.unknown.push(format!("row count {value:?}"));
                 }
             }
-            ["record", "row", "policy_evaluated", "disposition"] => {
+            [El::Record, El::Row, El::PolicyEvaluated, El::Disposition] => {
                 self.row.disposition = self.keyword("disposition", value);
             }
-            ["record", "row", "policy_evaluated", "dkim"] => {
+            [El::Record, El::Row, El::PolicyEvaluated, El::Dkim] => {
                 self.row.dkim = self.keyword("policy_evaluated dkim", value);
             }
-            ["record", "row", "policy_evaluated", "spf"] => {
+            [El::Record, El::Row, El::PolicyEvaluated, El::Spf] => {
                 self.row.spf = self.keyword("policy_evaluated spf", value);
             }
-            ["record", "row", "policy_evaluated", "reason", "type"] => {
+            [
+                El::Record,
+                El::Row,
+                El::PolicyEvaluated,
+                El::Reason,
+                El::Type,
+            ] => {
                 let kind = self.keyword("override type", value);
                 if let Some(reason) = &mut self.reason {
                     reason.kind = kind;
                 }
             }
-            ["record", "row", "policy_evaluated", "reason", "comment"] => {
+            [
+                El::Record,
+                El::Row,
+                El::PolicyEvaluated,
+                El::Reason,
+                El::Comment,
+            ] => {
                 if let Some(reason) = &mut self.reason {
                     reason.comment = text(value);
                 }
             }
-            ["record", "row", "policy_evaluated", "reason"] => {
+            [El::Record, El::Row, El::PolicyEvaluated, El::Reason] => {
                 // An empty reason (no type, no comment) says nothing.
                 if let Some(reason) = self.reason.take()
                     && (reason.kind.is_some() || reason.comment.is_some())
@@ -447,31 +500,41 @@ impl Builder {
                     self.row.reasons.push(reason);
                 }
             }
-            ["record", "identifiers", "header_from"] => self.row.header_from = normalize(value),
-            ["record", "identifiers", "envelope_from"] => {
+            [El::Record, El::Identifiers, El::HeaderFrom] => {
+                self.row.header_from = normalize(value)
+            }
+            [El::Record, El::Identifiers, El::EnvelopeFrom] => {
                 self.row.envelope_from = normalize(value);
             }
-            ["record", "identifiers", "envelope_to"] => self.row.envelope_to = normalize(value),
-            ["record", "auth_results", "dkim", "domain"] => self.dkim.domain = normalize(value),
-            ["record", "auth_results", "dkim", "selector"] => self.dkim.selector = text(value),
-            ["record", "auth_results", "dkim", "result"] => {
+            [El::Record, El::Identifiers, El::EnvelopeTo] => {
+                self.row.envelope_to = normalize(value)
+            }
+            [El::Record, El::AuthResults, El::Dkim, El::Domain] => {
+                self.dkim.domain = normalize(value)
+            }
+            [El::Record, El::AuthResults, El::Dkim, El::Selector] => {
+                self.dkim.selector = text(value)
+            }
+            [El::Record, El::AuthResults, El::Dkim, El::Result] => {
                 self.dkim.result = self.keyword("dkim result", value);
             }
-            ["record", "auth_results", "dkim", "human_result"] => {
+            [El::Record, El::AuthResults, El::Dkim, El::HumanResult] => {
                 // An empty element says nothing of the schema (older drafts wrote one).
                 self.rfc9990_fields |= !value.is_empty();
                 self.dkim.human_result = text(value);
             }
-            ["record", "auth_results", "dkim"] => {
+            [El::Record, El::AuthResults, El::Dkim] => {
                 let dkim = std::mem::take(&mut self.dkim);
                 self.row.dkim_results.push(dkim);
             }
-            ["record", "auth_results", "spf", "domain"] => self.spf.domain = normalize(value),
-            ["record", "auth_results", "spf", "scope"] => self.spf.scope = text(value),
-            ["record", "auth_results", "spf", "result"] => {
+            [El::Record, El::AuthResults, El::Spf, El::Domain] => {
+                self.spf.domain = normalize(value)
+            }
+            [El::Record, El::AuthResults, El::Spf, El::Scope] => self.spf.scope = text(value),
+            [El::Record, El::AuthResults, El::Spf, El::Result] => {
                 self.spf.result = self.keyword("spf result", value);
             }
-            ["record", "auth_results", "spf"] => {
+            [El::Record, El::AuthResults, El::Spf] => {
                 let spf = std::mem::take(&mut self.spf);
                 self.row.spf_results.push(spf);
             }
@@ -479,29 +542,29 @@ impl Builder {
         }
     }
 
-    fn policy_field(&mut self, field: &str, value: &str) {
+    fn policy_field(&mut self, field: El, value: &str) {
         let policy = &mut self.policy;
         match field {
-            "domain" => policy.domain = normalize(value),
-            "adkim" => policy.adkim = text(value),
-            "aspf" => policy.aspf = text(value),
-            "p" => policy.p = text(value),
-            "sp" => policy.sp = text(value),
-            "np" => {
+            El::Domain => policy.domain = normalize(value),
+            El::Adkim => policy.adkim = text(value),
+            El::Aspf => policy.aspf = text(value),
+            El::P => policy.p = text(value),
+            El::Sp => policy.sp = text(value),
+            El::Np => {
                 self.rfc9990_fields |= !value.is_empty();
                 policy.np = text(value);
             }
-            "pct" => {
+            El::Pct => {
                 policy.pct = value.parse().ok().filter(|pct| *pct <= 100);
                 if policy.pct.is_none() && !value.is_empty() {
                     self.unknown.push(format!("pct {value:?}"));
                 }
             }
-            "testing" => {
+            El::Testing => {
                 self.rfc9990_fields |= !value.is_empty();
                 policy.testing = value.eq_ignore_ascii_case("y");
             }
-            "discovery_method" => {
+            El::DiscoveryMethod => {
                 self.rfc9990_fields |= !value.is_empty();
                 policy.discovery_method = text(value);
             }
