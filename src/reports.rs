@@ -52,6 +52,7 @@ pub struct ReportContext {
 /// One report, judged.
 #[derive(Debug)]
 pub struct Judged {
+    /// An aggregate report's rows are in `summary`, each beside what it means.
     pub report: Report,
     /// For a DMARC aggregate report.
     pub summary: Option<AggregateSummary>,
@@ -158,12 +159,13 @@ pub fn report_key(report: &Report) -> Option<ReportKey> {
 }
 
 /// Judges one report in its context.
-pub fn judge(report: Report, context: &ReportContext, settings: &ReportSettings) -> Judged {
-    match &report {
+pub fn judge(mut report: Report, context: &ReportContext, settings: &ReportSettings) -> Judged {
+    match &mut report {
         Report::Aggregate(aggregate) => {
-            let domain = aggregate.policy.domain.as_deref();
             let custom = context.custom.as_ref();
+            // The rows move into the summary's sources.
             let summary = report::summarize(aggregate, custom.map(|c| c.mail_from.as_str()));
+            let domain = aggregate.policy.domain.as_deref();
             let judging = Judging {
                 custom,
                 unknown_source_threshold: settings.unknown_source_threshold,

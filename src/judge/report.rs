@@ -83,13 +83,15 @@ pub struct AggregateSummary {
 }
 
 /// Sums up `report`; `mail_from` is the custom MAIL FROM domain of the identity covering
-/// the policy domain, when it has one.
-pub fn summarize(report: &AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
+/// the policy domain, when it has one. The rows move into the summary's sources, each with
+/// what it means (`report.rows` is left empty): a report can hold tens of thousands, and
+/// nothing reads them twice.
+pub fn summarize(report: &mut AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
     let adkim = mode(report.policy.adkim.as_deref());
     let aspf = mode(report.policy.aspf.as_deref());
     let sources: Vec<Source> = report
         .rows
-        .iter()
+        .drain(..)
         .map(|row| source(row, report.policy.domain.as_deref(), adkim, aspf, mail_from))
         .collect();
     let mut summary = AggregateSummary {
@@ -137,29 +139,23 @@ fn mode(tag: Option<&str>) -> Alignment {
 }
 
 fn source(
-    row: &Row,
+    row: Row,
     policy_domain: Option<&str>,
     adkim: Alignment,
     aspf: Alignment,
     mail_from: Option<&str>,
 ) -> Source {
     let from = row.header_from.as_deref().or(policy_domain);
-    let line = |domain: &Option<String>, result: &Option<AuthResult>, mode| AuthLine {
-        domain: domain.clone(),
-        result: result.clone(),
-        aligned: matches!((domain, from), (Some(d), Some(f)) if aligned(d, f, mode, &PublicSuffixList)),
+    let line = |domain: Option<String>, result: Option<AuthResult>, mode| AuthLine {
+        aligned: matches!((&domain, from), (Some(d), Some(f)) if aligned(d, f, mode, &PublicSuffixList)),
+        domain,
+        result,
     };
-    let dkim: Vec<AuthLine> = row
+    let amazonses = |d: &str| is_within(d, "amazonses.com");
+    let dkim_passed_for_ses = row
         .dkim_results
         .iter()
-        .map(|d| line(&d.domain, &d.result, adkim))
-        .collect();
-    let spf: Vec<AuthLine> = row
-        .spf_results
-        .iter()
-        .map(|s| line(&s.domain, &s.result, aspf))
-        .collect();
-    let amazonses = |d: &str| is_within(d, "amazonses.com");
+        .any(|d| d.result == Some(AuthResult::Pass) && d.domain.as_deref().is_some_and(amazonses));
     let envelope_domains = || {
         row.envelope_from
             .iter()
@@ -168,9 +164,7 @@ fn source(
     let amazonses_envelope = envelope_domains().any(|d| amazonses(d));
     let ses = amazonses_envelope
         || envelope_domains().any(|d| Some(d.as_str()) == mail_from)
-        || dkim.iter().any(|d| {
-            d.result == Some(AuthResult::Pass) && d.domain.as_deref().is_some_and(amazonses)
-        });
+        || dkim_passed_for_ses;
     let dmarc = match (&row.dkim, &row.spf) {
         (Some(Evaluated::Pass), _) | (_, Some(Evaluated::Pass)) => RowDmarc::Pass,
         (Some(Evaluated::Fail), Some(Evaluated::Fail)) => RowDmarc::Fail,
@@ -187,12 +181,22 @@ fn source(
             )
         )
     });
+    let dkim = row
+        .dkim_results
+        .into_iter()
+        .map(|d| line(d.domain, d.result, adkim))
+        .collect();
+    let spf = row
+        .spf_results
+        .into_iter()
+        .map(|s| line(s.domain, s.result, aspf))
+        .collect();
     Source {
-        ip: row.source_ip.clone(),
+        ip: row.source_ip,
         count: row.count.unwrap_or(0),
-        disposition: row.disposition.clone(),
-        header_from: row.header_from.clone(),
-        envelope_from: row.envelope_from.clone(),
+        disposition: row.disposition,
+        header_from: row.header_from,
+        envelope_from: row.envelope_from,
         dkim,
         spf,
         dmarc,

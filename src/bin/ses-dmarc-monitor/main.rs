@@ -17,6 +17,10 @@ use ses_dmarc_monitor::say::findings::Severity;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+/// mimalloc, not the system's: see Cargo.toml.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ses-dmarc-monitor",

@@ -56,8 +56,8 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let mut bad_input = unlisted > 0;
     let mut worst: Option<Severity> = None;
     let mut count = 0;
-    let stdout = io::stdout();
-    let mut out = stdout.lock();
+    // Buffered: the JSON of a large report is written in many small pieces.
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     for input in &inputs {
         let name = input.name();
         let bytes = match input {
@@ -90,22 +90,25 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         for judged in &outcome.reports {
             count += 1;
             worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
-            let printed = match (&judged.report, &judged.summary, args.format) {
+            let written = match (&judged.report, &judged.summary, args.format) {
                 (Report::Aggregate(report), Some(summary), Format::Json) => json_line(
+                    &mut out,
                     &report_summary::aggregate_json(&name, report, summary, &judged.findings),
                 ),
-                (Report::Aggregate(report), Some(summary), Format::Text) => {
+                (Report::Aggregate(report), Some(summary), Format::Text) => out.write_all(
                     report_summary::aggregate_text(&name, report, summary, &judged.findings)
-                }
-                (Report::TlsRpt(report), _, Format::Json) => {
-                    json_line(&report_summary::tls_json(&name, report, &judged.findings))
-                }
-                (Report::TlsRpt(report), _, Format::Text) => {
-                    report_summary::tls_text(&name, report, &judged.findings)
-                }
+                        .as_bytes(),
+                ),
+                (Report::TlsRpt(report), _, Format::Json) => json_line(
+                    &mut out,
+                    &report_summary::tls_json(&name, report, &judged.findings),
+                ),
+                (Report::TlsRpt(report), _, Format::Text) => out.write_all(
+                    report_summary::tls_text(&name, report, &judged.findings).as_bytes(),
+                ),
                 (Report::Aggregate(_), None, _) => continue,
             };
-            if out.write_all(printed.as_bytes()).is_err() {
+            if written.is_err() {
                 return ExitCode::from(2);
             }
         }
@@ -117,12 +120,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             inputs.len()
         );
     }
+    if out.flush().is_err() {
+        return ExitCode::from(2);
+    }
     exit_code(bad_input, worst, args.fail_on)
 }
 
-/// One JSON object and its line end. Serializing borrowed values cannot fail.
-fn json_line(value: &impl serde::Serialize) -> String {
-    let mut line = serde_json::to_string(value).unwrap_or_default();
-    line.push('\n');
-    line
+/// One JSON object and its line end; an error is the output's (serializing borrowed values
+/// cannot fail).
+fn json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, value)?;
+    out.write_all(b"\n")
 }

@@ -444,7 +444,7 @@ impl Builder {
             [El::ReportMetadata, El::Email] => self.email = text(value),
             [El::ReportMetadata, El::ReportId] => self.report_id = text(value),
             [El::ReportMetadata, El::DateRange, El::Begin] => {
-                self.begin = self.seconds("begin", value)
+                self.begin = self.seconds("begin", value);
             }
             [El::ReportMetadata, El::DateRange, El::End] => self.end = self.seconds("end", value),
             [El::ReportMetadata, El::Generator] => {
@@ -501,19 +501,19 @@ impl Builder {
                 }
             }
             [El::Record, El::Identifiers, El::HeaderFrom] => {
-                self.row.header_from = normalize(value)
+                self.row.header_from = normalize(value);
             }
             [El::Record, El::Identifiers, El::EnvelopeFrom] => {
                 self.row.envelope_from = normalize(value);
             }
             [El::Record, El::Identifiers, El::EnvelopeTo] => {
-                self.row.envelope_to = normalize(value)
+                self.row.envelope_to = normalize(value);
             }
             [El::Record, El::AuthResults, El::Dkim, El::Domain] => {
-                self.dkim.domain = normalize(value)
+                self.dkim.domain = normalize(value);
             }
             [El::Record, El::AuthResults, El::Dkim, El::Selector] => {
-                self.dkim.selector = text(value)
+                self.dkim.selector = text(value);
             }
             [El::Record, El::AuthResults, El::Dkim, El::Result] => {
                 self.dkim.result = self.keyword("dkim result", value);
@@ -528,7 +528,7 @@ impl Builder {
                 self.row.dkim_results.push(dkim);
             }
             [El::Record, El::AuthResults, El::Spf, El::Domain] => {
-                self.spf.domain = normalize(value)
+                self.spf.domain = normalize(value);
             }
             [El::Record, El::AuthResults, El::Spf, El::Scope] => self.spf.scope = text(value),
             [El::Record, El::AuthResults, El::Spf, El::Result] => {
