@@ -7,7 +7,7 @@ mod common;
 
 use ses_dmarc_monitor::judge::report::RowDmarc;
 use ses_dmarc_monitor::read::report::aggregate::{
-    AggregateReport, AuthResult, Disposition, Schema,
+    AggregateReport, AuthResult, Disposition, OverrideType, Schema,
 };
 use ses_dmarc_monitor::read::report::{ExtractError, Limits, Report, extract};
 use ses_dmarc_monitor::reports::{self, ReportSettings};
@@ -354,6 +354,19 @@ fn settings(mail_from: Option<&str>) -> ReportSettings {
         settings.pipeline.expected = std::sync::Arc::new(expected);
     }
     settings
+}
+
+#[test]
+fn a_capitalized_override_reason_is_read() {
+    let extracted = extract(ses_report().as_bytes(), Limits::default());
+    let [Report::Aggregate(report)] = extracted.reports.as_slice() else {
+        panic!("{:?}", extracted.errors);
+    };
+    // `<type>Forwarded</type>`, capitalized; mail-auth 0.13.3 folds `forwarded` into `Other`.
+    assert_eq!(
+        report.rows[3].reasons[0].kind,
+        Some(OverrideType::Forwarded)
+    );
 }
 
 #[test]
