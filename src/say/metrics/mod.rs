@@ -229,17 +229,32 @@ impl Metrics {
                 timestamp_ms,
             ));
         }
-        for (kind, count) in &self.findings_per_kind {
-            lines.push(document(
-                namespace,
-                function,
-                &[("Kind", kind.as_str())],
-                vec![(Metric::Findings.as_str(), *count)],
-                timestamp_ms,
-            ));
-        }
+        lines.extend(kind_documents(
+            namespace,
+            function,
+            &self.findings_per_kind,
+            timestamp_ms,
+        ));
         lines
     }
+}
+
+/// `Findings` per finding kind, under `[Function, Kind]`: one document each.
+fn kind_documents<'a>(
+    namespace: &'a str,
+    function: &'a str,
+    per_kind: &'a BTreeMap<Kind, u64>,
+    timestamp_ms: u64,
+) -> impl Iterator<Item = String> + 'a {
+    per_kind.iter().map(move |(kind, count)| {
+        document(
+            namespace,
+            function,
+            &[("Kind", kind.as_str())],
+            vec![(Metric::Findings.as_str(), *count)],
+            timestamp_ms,
+        )
+    })
 }
 
 #[derive(Serialize)]

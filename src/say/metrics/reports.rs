@@ -6,7 +6,7 @@
 //! `[Function, Kind]` for findings. Unauthenticated reports count only in their own total:
 //! their rows are never believed.
 
-use super::{Metric, document};
+use super::{Metric, document, kind_documents};
 use crate::judge::report::{AggregateSummary, RowDmarc};
 use crate::say::findings::{Finding, Kind};
 use std::collections::BTreeMap;
@@ -112,15 +112,12 @@ impl ReportCounts {
                 ));
             }
         }
-        for (kind, count) in &self.findings_per_kind {
-            lines.push(document(
-                namespace,
-                function,
-                &[("Kind", kind.as_str())],
-                vec![(Metric::Findings.as_str(), *count)],
-                timestamp_ms,
-            ));
-        }
+        lines.extend(kind_documents(
+            namespace,
+            function,
+            &self.findings_per_kind,
+            timestamp_ms,
+        ));
         lines
     }
 }
