@@ -2,7 +2,10 @@
 //! in-memory sink.
 #![cfg(feature = "aws")]
 
+mod common;
+
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use common::Throttled;
 use lambda_runtime::Diagnostic;
 use ses_dmarc_monitor::edge::lambda::handler::{self, FeedbackAnswer, HandlerError};
 use ses_dmarc_monitor::pipeline::RecordError;
@@ -124,18 +127,6 @@ async fn an_unrecognized_event_is_a_clear_error() {
                 .to_owned()
         )
     );
-}
-
-/// A directory that is always throttled, as SESv2 is under load.
-struct Throttled;
-
-impl IdentityDirectory for Throttled {
-    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-        Err(DirectoryError::Transient {
-            identity: identity.to_owned(),
-            source: "TooManyRequestsException".into(),
-        })
-    }
 }
 
 async fn invoke_feedback<D: IdentityDirectory>(

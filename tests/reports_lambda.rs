@@ -5,20 +5,21 @@
 //! delivery never loses an alert.
 #![cfg(feature = "aws")]
 
+mod common;
+
 use base64::Engine;
+use common::Throttled;
 use lambda_runtime::Diagnostic;
 use ses_dmarc_monitor::edge::lambda::reports::{
     ReportPorts, ReportsError, ReportsInvocation, reports,
 };
 use ses_dmarc_monitor::pipeline::Settings;
-use ses_dmarc_monitor::ports::directory::{
-    DirectoryError, IdentityDirectory, NoDirectory, OfflineDirectory,
-};
+use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::objects::MemoryObjects;
 use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
-use ses_dmarc_monitor::read::identity_state::{IdentityState, MailFromExpectations};
+use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
 use ses_dmarc_monitor::reports::ReportSettings;
 use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::say::metrics::reports::DomainCounts;
@@ -382,18 +383,6 @@ async fn without_the_table_reports_are_still_judged_and_alerted() {
     // The claim, the known sources, the remembering and the completion.
     assert_eq!(invocation.counts.state_errors, 4);
     assert_eq!(invocation.counts.reports, 1);
-}
-
-/// A directory that is always throttled.
-struct Throttled;
-
-impl IdentityDirectory for Throttled {
-    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
-        Err(DirectoryError::Transient {
-            identity: identity.to_owned(),
-            source: "TooManyRequestsException".into(),
-        })
-    }
 }
 
 #[tokio::test]

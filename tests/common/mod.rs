@@ -95,3 +95,24 @@ pub(crate) fn vectors() -> Option<std::path::PathBuf> {
     eprintln!("{} not found: tests on the vectors not run", dir.display());
     None
 }
+
+/// A directory that is always throttled, as SESv2 is under load.
+#[allow(dead_code)]
+pub(crate) struct Throttled;
+
+impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
+    async fn lookup(
+        &self,
+        identity: &str,
+    ) -> Result<
+        Option<Arc<ses_dmarc_monitor::read::identity_state::IdentityState>>,
+        ses_dmarc_monitor::ports::directory::DirectoryError,
+    > {
+        Err(
+            ses_dmarc_monitor::ports::directory::DirectoryError::Transient {
+                identity: identity.to_owned(),
+                source: "TooManyRequestsException".into(),
+            },
+        )
+    }
+}
