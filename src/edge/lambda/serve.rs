@@ -6,14 +6,13 @@
 use crate::edge::config::init_tracing;
 use crate::edge::lambda::handler::{self, FeedbackAnswer};
 use crate::edge::lambda::reports::{self, ReportPorts};
-use crate::edge::lambda::wiring::Wiring;
+use crate::edge::lambda::wiring::{Wiring, now_seconds};
 use crate::reports::ReportSettings;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde::Serialize;
 use serde_json::value::RawValue;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Which function a binary is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,9 +106,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         scope,
                         sink,
                     };
-                    let now = SystemTime::now()
-                        .duration_since(UNIX_EPOCH)
-                        .map_or(0, |d| d.as_secs());
+                    let now = now_seconds();
                     let invocation =
                         Box::pin(reports::reports(bytes, ports, report_settings, now)).await;
                     wiring.emit_report_metrics(&invocation.counts);

@@ -225,6 +225,11 @@ impl Wiring {
     }
 }
 
+/// The time now, in whole seconds since the Unix epoch (what the state table stores).
+pub fn now_seconds() -> u64 {
+    now_ms() / 1000
+}
+
 fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
