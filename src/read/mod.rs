@@ -15,6 +15,7 @@ pub mod input;
 pub mod keyword;
 pub mod notification;
 pub mod observation;
+pub mod probe;
 pub mod receipt;
 pub mod report;
 pub mod service_event;

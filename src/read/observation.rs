@@ -31,6 +31,8 @@ keyword_enum! {
         SesServiceEvent = "ses_service_event",
         /// A receiver's DMARC aggregate report or a sender's SMTP TLS report.
         Report = "report",
+        /// The canary function: a probe it could not send, or one never received.
+        Canary = "canary",
     }
 }
 

@@ -61,6 +61,8 @@ pub enum Remedy<'a> {
     AuthorizeReportDestination {
         record: &'a str,
     },
+    /// A probe never arrived: find where the loop broke.
+    TraceTheProbe,
     /// SES paused sending.
     FixThePauseCause,
     /// VDM's own advice.
@@ -139,6 +141,9 @@ impl fmt::Display for Remedy<'_> {
             Self::FollowTheAdvisor => f.write_str(
                 "Open the recommendation in the SES console (Virtual Deliverability Manager, Advisor) and apply it.",
             ),
+            Self::TraceTheProbe => f.write_str(
+                "Send a message from the identity yourself and see whether it arrives; if it does not, read SES's sending statistics and the identity's status. If it does, check the monitor's receipt path: the receipt rule set is active, its rule matches the canary address, and the receipt function's logs show no errors.",
+            ),
             Self::NothingToDo => f.write_str("No action is needed."),
         }
     }
@@ -208,6 +213,7 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
         Facts::ReportDestinationUnauthorized { record, .. } => {
             Remedy::AuthorizeReportDestination { record }
         }
+        Facts::CanaryMissing { .. } => Remedy::TraceTheProbe,
     }
 }
 
@@ -221,6 +227,7 @@ pub fn detail(finding: &Finding) -> String {
             | Source::Audit
             | Source::SesServiceEvent
             | Source::Report
+            | Source::Canary
     ) {
         let _ = write!(text, ". Fix: {}", remedy(&finding.facts));
     }
@@ -588,6 +595,16 @@ fn statement(finding: &Finding) -> String {
         } => format!(
             "{domain}'s DMARC record sends aggregate reports to {destination}, which publishes no TXT \"v=DMARC1\" at {record}: receivers send it nothing"
         ),
+        Facts::CanaryMissing {
+            identity,
+            message_id,
+            sent,
+            deadline,
+        } => format!(
+            "the canary probe {message_id} sent from {identity} at {} did not arrive within {} minutes: mail from the identity is not getting through, or the monitor's receipt path is down",
+            utc_time(*sent),
+            deadline / 60
+        ),
         Facts::TlsRptFailure {
             reporter,
             failed,
@@ -640,6 +657,17 @@ pub fn utc_date(seconds: u64) -> String {
     };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `2026-11-30 23:40 UTC`, from Unix seconds.
+pub fn utc_time(seconds: u64) -> String {
+    let of_day = seconds % 86_400;
+    format!(
+        "{} {:02}:{:02} UTC",
+        utc_date(seconds),
+        of_day / 3600,
+        of_day % 3600 / 60
+    )
 }
 
 /// A sentence someone else wrote, without its closing full stop, so that it can stand
@@ -828,6 +856,7 @@ pub fn headline(kind: Kind) -> &'static str {
         Kind::ReportDestinationUnauthorized => {
             "the DMARC record sends reports to a domain that has not agreed to take them"
         }
+        Kind::CanaryMissing => "a canary probe sent through SES never arrived",
     }
 }
 

@@ -51,6 +51,7 @@ keyword_enum! {
         ReportUnauthenticated = "report_unauthenticated",
         TlsRptFailure = "tls_rpt_failure",
         ReportDestinationUnauthorized = "report_destination_unauthorized",
+        CanaryMissing = "canary_missing",
     }
 }
 
@@ -297,6 +298,14 @@ pub enum Facts {
         destination: String,
         record: String,
     },
+    /// A canary probe was not received within its deadline. `sent`: Unix seconds;
+    /// `deadline`: seconds.
+    CanaryMissing {
+        identity: String,
+        message_id: String,
+        sent: u64,
+        deadline: u64,
+    },
     /// An SMTP TLS report with failed sessions; `failures`: result type and sessions.
     TlsRptFailure {
         reporter: String,
@@ -339,6 +348,7 @@ impl Facts {
             Self::ReportUnauthenticated { .. } => Kind::ReportUnauthenticated,
             Self::TlsRptFailure { .. } => Kind::TlsRptFailure,
             Self::ReportDestinationUnauthorized { .. } => Kind::ReportDestinationUnauthorized,
+            Self::CanaryMissing { .. } => Kind::CanaryMissing,
         }
     }
 
@@ -408,7 +418,8 @@ impl Kind {
             | Self::DkimDnsMissing
             | Self::SendingPaused
             | Self::ReportMailFromFallback
-            | Self::ReportDmarcFail => Severity::Critical,
+            | Self::ReportDmarcFail
+            | Self::CanaryMissing => Severity::Critical,
             Self::SpfUnaligned
             | Self::DkimUnaligned
             | Self::StrictSpfAlignment
