@@ -2,22 +2,33 @@
 //! observe → re-verify → gather facts → judge, and for a feedback notification summarize →
 //! look up the identity → judge. Shared by the Lambdas and the CLI, so all say the same thing
 //! about the same event.
+//!
+//! A received message is first admitted ([`Inbound`]): mail from a domain that is not
+//! monitored, and mail to the canary address that is not a recorded probe, are left before
+//! any DNS or SESv2 lookup, so that a stranger's mail costs nothing and pages no one. A probe
+//! is judged against its identity's state as well ([`crate::judge::canary`]).
 
 use crate::judge::align::{OrgDomains as _, PublicSuffixList};
+use crate::judge::canary::{self, ReceivedProbe};
 use crate::judge::feedback::{self, FeedbackSummary};
 use crate::judge::received::{Analysis, OrgSource, analyze};
 use crate::judge::reverify;
 use crate::judge::service;
 use crate::ports::directory::{self, DirectoryError, IdentityDirectory};
 use crate::ports::facts::FactSource;
+use crate::ports::probes::{NoProbes, ProbeBook};
 use crate::ports::raw::{NoRawMessages, RawMessages};
+use crate::ports::scope::{DomainScope, Everything};
+use crate::ports::state::StateError;
 use crate::read::domain::ancestors;
 use crate::read::identity_state::{CustomMailFrom, MailFromExpectations};
 use crate::read::input::{self, InputError, Item, RecordShapeError};
 use crate::read::notification::Notification;
 use crate::read::observation::{self, Observation, Source};
+use crate::read::probe::{self, Probe};
+use crate::read::receipt::ReceivedMessage;
 use crate::read::service_event::ServiceEvent;
-use crate::say::findings::Finding;
+use crate::say::findings::{Evidence, Finding};
 use std::sync::Arc;
 
 /// Configuration of the analysis, read once.
@@ -32,6 +43,9 @@ pub struct Settings {
     /// The SNS topics records may come through; empty for any. A record from another topic
     /// is refused (poison): someone else's topic subscribed to the function.
     pub expected_topics: Vec<String>,
+    /// The canary addresses (`CANARY_ADDRESS`), lower case: mail to them must be a recorded
+    /// probe, and any other is counted and left.
+    pub canary_addresses: Vec<String>,
 }
 
 impl Default for Settings {
@@ -40,6 +54,7 @@ impl Default for Settings {
             trusted_ids: vec!["amazonses.com".to_owned()],
             expected: Arc::default(),
             expected_topics: Vec::new(),
+            canary_addresses: Vec::new(),
         }
     }
 }
@@ -71,11 +86,14 @@ pub enum RecordError {
     /// A lookup the judgement needs failed (throttled, an outage): a retry may succeed.
     #[error(transparent)]
     Transient(#[from] DirectoryError),
+    /// The probes could not be read or written (the state table): a retry may succeed.
+    #[error("canary probes: {0}")]
+    State(#[from] StateError),
 }
 
 impl RecordError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient(_))
+        matches!(self, Self::Transient(_) | Self::State(_))
     }
 
     /// What went wrong, without the record's index: for reports that name the record already.
@@ -94,6 +112,14 @@ pub enum RecordOutcome {
         observation: Box<Observation>,
         analysis: Analysis,
         org_source: OrgSource,
+        /// When the message is a canary probe: the probe, and when SES received it.
+        probe: Option<Box<ProbeArrival>>,
+    },
+    /// Mail to the canary address that is not a recorded probe (anyone can send there):
+    /// counted and logged, never judged, never alerted on.
+    NotAProbe {
+        header_from: Vec<String>,
+        message_id: Option<String>,
     },
     /// A feedback notification, judged.
     Feedback {
@@ -118,10 +144,51 @@ impl RecordOutcome {
         match self {
             Self::Analyzed { analysis, .. } => &analysis.findings,
             Self::Feedback { findings, .. } | Self::Service { findings, .. } => findings,
-            Self::Skipped { .. } | Self::Failed(_) => &[],
+            Self::NotAProbe { .. } | Self::Skipped { .. } | Self::Failed(_) => &[],
         }
     }
 }
+
+/// A received probe: as recorded when it was sent, and when SES received it (Unix seconds,
+/// from the receipt event; `None` when the input does not say).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeArrival {
+    pub probe: Probe,
+    pub received_at: Option<u64>,
+}
+
+impl ProbeArrival {
+    /// Seconds from sending to arrival, when the arrival time is known.
+    pub fn latency(&self) -> Option<u64> {
+        self.received_at
+            .map(|at| at.saturating_sub(self.probe.sent))
+    }
+}
+
+/// What a received message is admitted against before any lookup: the monitored domains
+/// and the canary's probes; and where the receipt rule stored raw messages.
+#[derive(Debug)]
+pub struct Inbound<'a, R, P, Sc> {
+    pub raw: &'a R,
+    pub probes: &'a P,
+    pub scope: &'a Sc,
+}
+
+// By hand, as for `Ports`: only references are copied.
+impl<R, P, Sc> Clone for Inbound<'_, R, P, Sc> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R, P, Sc> Copy for Inbound<'_, R, P, Sc> {}
+
+/// No stored messages, no probes, every domain: the CLI's and the feedback path's.
+pub const EVERYTHING: Inbound<'static, NoRawMessages, NoProbes, Everything> = Inbound {
+    raw: &NoRawMessages,
+    probes: &NoProbes,
+    scope: &Everything,
+};
 
 /// The ports a run reads facts through.
 #[derive(Debug)]
@@ -156,17 +223,25 @@ pub async fn run_records<F: FactSource, D: IdentityDirectory>(
     ports: Ports<'_, F, D>,
     settings: &Settings,
 ) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
-    run_records_with(bytes, ports, settings, &NoRawMessages).await
+    run_records_with(bytes, ports, settings, EVERYTHING).await
 }
 
-/// [`run_records`], a received message's raw content read from `raw` (the receipt rule's S3
-/// action) when the event does not carry it.
-pub async fn run_records_with<F: FactSource, D: IdentityDirectory, R: RawMessages>(
+/// [`run_records`], received messages admitted against `inbound` (see [`Inbound`]), and a
+/// received message's raw content read from `inbound.raw` (the receipt rule's S3 action)
+/// when the event does not carry it.
+pub async fn run_records_with<F, D, R, P, Sc>(
     bytes: &[u8],
     ports: Ports<'_, F, D>,
     settings: &Settings,
-    raw: &R,
-) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError> {
+    inbound: Inbound<'_, R, P, Sc>,
+) -> Result<Vec<(Option<String>, RecordOutcome)>, InputError>
+where
+    F: FactSource,
+    D: IdentityDirectory,
+    R: RawMessages,
+    P: ProbeBook,
+    Sc: DomainScope,
+{
     let records = input::detect(bytes)?;
     let mut outcomes = Vec::with_capacity(records.len());
     for (index, record) in records.into_iter().enumerate() {
@@ -175,7 +250,7 @@ pub async fn run_records_with<F: FactSource, D: IdentityDirectory, R: RawMessage
             (Ok(_), Some(error)) => {
                 RecordOutcome::Failed(InputError::Record { index, error }.into())
             }
-            (Ok(item), None) => run_item(item, ports, settings, raw).await,
+            (Ok(item), None) => run_item(item, ports, settings, inbound).await,
         };
         outcomes.push((record.sqs_message_id, outcome));
     }
@@ -189,14 +264,24 @@ fn unexpected_topic(topic: Option<String>, settings: &Settings) -> Option<Record
         .then(|| RecordShapeError::UnexpectedTopic(topic, settings.expected_topics.join(", ")))
 }
 
-async fn run_item<F: FactSource, D: IdentityDirectory, R: RawMessages>(
+async fn run_item<F, D, R, P, Sc>(
     item: Item,
     ports: Ports<'_, F, D>,
     settings: &Settings,
-    store: &R,
-) -> RecordOutcome {
+    inbound: Inbound<'_, R, P, Sc>,
+) -> RecordOutcome
+where
+    F: FactSource,
+    D: IdentityDirectory,
+    R: RawMessages,
+    P: ProbeBook,
+    Sc: DomainScope,
+{
+    let store = inbound.raw;
+    let mut envelope = Envelope::default();
     let (mut observation, raw) = match item {
         Item::Received { message, source } => {
+            envelope = Envelope::of(&message);
             let mut raw = None;
             let mut note = None;
             match input::decode_content(&message) {
@@ -251,6 +336,11 @@ async fn run_item<F: FactSource, D: IdentityDirectory, R: RawMessages>(
             .notes
             .push("no From address found; alignment cannot be judged".into());
     }
+    let probe = match admit(&observation, &envelope, settings, inbound).await {
+        Ok(Admission::Judge(probe)) => probe,
+        Ok(Admission::Leave(outcome)) => return outcome,
+        Err(error) => return RecordOutcome::Failed(error.into()),
+    };
     if let Some(raw) = &raw {
         let found = ports.facts.reverify(raw, &observation).await;
         reverify::apply(&mut observation, found);
@@ -261,12 +351,151 @@ async fn run_item<F: FactSource, D: IdentityDirectory, R: RawMessages>(
         Err(error) => return RecordOutcome::Failed(error.into()),
     };
     let domain_facts = ports.facts.facts(&mut observation).await;
-    let analysis = analyze(&observation, &domain_facts, &custom);
+    let mut analysis = analyze(&observation, &domain_facts, &custom);
+    let probe = match probe {
+        Some(probe) => {
+            if let Err(error) =
+                judge_probe(&probe, &observation, &mut analysis, ports.directory).await
+            {
+                return RecordOutcome::Failed(error.into());
+            }
+            Some(Box::new(ProbeArrival {
+                probe,
+                received_at: envelope.received_at,
+            }))
+        }
+        None => None,
+    };
     RecordOutcome::Analyzed {
         observation: Box::new(observation),
         analysis,
         org_source: ports.facts.org_source(),
+        probe,
     }
+}
+
+/// What SES's receipt event says beside the headers: to whom, and when it arrived.
+#[derive(Debug, Default)]
+struct Envelope {
+    recipients: Vec<String>,
+    received_at: Option<u64>,
+}
+
+impl Envelope {
+    fn of(message: &ReceivedMessage) -> Self {
+        Self {
+            recipients: message
+                .receipt
+                .recipients
+                .iter()
+                .map(|r| r.trim().to_ascii_lowercase())
+                .collect(),
+            received_at: message
+                .mail
+                .timestamp
+                .as_deref()
+                .and_then(mail_parser::DateTime::parse_rfc3339)
+                .and_then(|t| u64::try_from(t.to_timestamp()).ok()),
+        }
+    }
+}
+
+/// Whether a received message is judged (and whether as a probe), or left as it is.
+#[derive(Debug)]
+enum Admission {
+    Judge(Option<Probe>),
+    Leave(RecordOutcome),
+}
+
+/// Admits a received message before any lookup: a message from no monitored domain is
+/// skipped; a recorded probe is judged as one; other mail to a canary address is left.
+async fn admit<R, P: ProbeBook, Sc: DomainScope>(
+    observation: &Observation,
+    envelope: &Envelope,
+    settings: &Settings,
+    inbound: Inbound<'_, R, P, Sc>,
+) -> Result<Admission, StateError> {
+    let from = &observation.header_from;
+    if !from.is_empty() && !from.iter().any(|d| inbound.scope.contains(d)) {
+        return Ok(Admission::Leave(RecordOutcome::Skipped {
+            reason: format!("from {}, not a monitored domain", from.join(", ")),
+        }));
+    }
+    let ses_id = observation
+        .header_message_id
+        .as_deref()
+        .and_then(probe::ses_message_id);
+    let found = match (from.first(), ses_id) {
+        (Some(identity), Some(id)) => inbound.probes.find(identity, id).await?,
+        _ => None,
+    };
+    let to_canary = envelope
+        .recipients
+        .iter()
+        .any(|r| settings.canary_addresses.contains(r));
+    Ok(match found {
+        Some(probe) => Admission::Judge(Some(probe)),
+        None if to_canary => Admission::Leave(RecordOutcome::NotAProbe {
+            header_from: from.clone(),
+            message_id: observation.header_message_id.clone(),
+        }),
+        None => Admission::Judge(None),
+    })
+}
+
+/// Judges a probe against its identity's state: the analysis's findings of the kinds the
+/// state decides ([`canary::OWNED`]) are replaced by the probe's. Only a transient lookup
+/// failure is an error.
+async fn judge_probe<D: IdentityDirectory>(
+    probe: &Probe,
+    observation: &Observation,
+    analysis: &mut Analysis,
+    directory: &D,
+) -> Result<(), DirectoryError> {
+    let Some(evaluation) = analysis
+        .evaluations
+        .iter()
+        .find(|e| e.header_from == probe.identity)
+        .cloned()
+    else {
+        return Ok(());
+    };
+    let state = match directory::governing_state(directory, &probe.identity).await {
+        Ok(state) => state.map(|(_, state)| state),
+        Err(error) if error.is_transient() => return Err(error),
+        Err(_) => None,
+    };
+    let facts = canary::judge(ReceivedProbe {
+        identity: &probe.identity,
+        state: state.as_deref(),
+        envelope: observation.mail_from.as_ref(),
+        evaluation: &evaluation,
+        region: None,
+    });
+    let author = Some(probe.identity.as_str());
+    let evidence = analysis
+        .findings
+        .iter()
+        .filter(|f| f.domain.as_deref() == author)
+        .find_map(|f| f.evidence.clone())
+        .unwrap_or_else(|| {
+            Arc::new(Evidence::Received {
+                evaluation: Arc::clone(&evaluation),
+                envelope: observation.mail_from.clone(),
+                ses: observation.ses.clone(),
+                custom: None,
+            })
+        });
+    analysis
+        .findings
+        .retain(|f| f.domain.as_deref() != author || !canary::OWNED.contains(&f.kind()));
+    let id = observation.message_id.as_deref();
+    analysis.findings.extend(facts.into_iter().map(|facts| {
+        Finding::new(facts, author, observation.source)
+            .about(id)
+            .with_evidence(&evidence)
+    }));
+    Ok(())
 }
 
 async fn run_feedback<D: IdentityDirectory>(

@@ -16,7 +16,7 @@ use ses_dmarc_monitor::edge::aws::sns::SnsAlertSink;
 use ses_dmarc_monitor::edge::identity_cache::CachedDirectory;
 use ses_dmarc_monitor::edge::lambda::handler;
 use ses_dmarc_monitor::judge::policy::Disposition;
-use ses_dmarc_monitor::pipeline::{Ports, Settings};
+use ses_dmarc_monitor::pipeline::{Inbound, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::IdentityLister as _;
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
@@ -296,10 +296,14 @@ async fn receipt_path_learns_the_custom_mail_from_from_sesv2() {
     let invocation = handler::receipt(
         &event("receipt-mail-from-fallback.json"),
         ports,
-        &scope,
+        Inbound {
+            raw: &ses_dmarc_monitor::ports::raw::NoRawMessages,
+            probes: &ses_dmarc_monitor::ports::probes::NoProbes,
+            scope: &scope,
+        },
         &sink,
         &Settings::default(),
-        &ses_dmarc_monitor::ports::raw::NoRawMessages,
+        0,
     )
     .await;
     assert!(invocation.result.is_ok());
@@ -533,7 +537,11 @@ async fn observed_with(
         event.to_string().as_bytes(),
         ports,
         &Settings::default(),
-        store,
+        ses_dmarc_monitor::pipeline::Inbound {
+            raw: store,
+            probes: &ses_dmarc_monitor::ports::probes::NoProbes,
+            scope: &ses_dmarc_monitor::ports::scope::Everything,
+        },
     )
     .await
     .unwrap_or_else(|e| panic!("{e}"));

@@ -64,6 +64,9 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
             RecordOutcome::Skipped { reason } => {
                 out.push_str(&format!("# record {record} skipped: {reason}\n"));
             }
+            RecordOutcome::NotAProbe { header_from, .. } => {
+                out.push_str(&format!("# record {record} not a probe: {header_from:?}\n"));
+            }
             RecordOutcome::Failed(error) => {
                 out.push_str(&format!("# record {record} failed: {error}\n"));
             }

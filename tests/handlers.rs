@@ -9,7 +9,7 @@ use common::Throttled;
 use lambda_runtime::Diagnostic;
 use ses_dmarc_monitor::edge::lambda::handler::{self, FeedbackAnswer, HandlerError};
 use ses_dmarc_monitor::pipeline::RecordError;
-use ses_dmarc_monitor::pipeline::{Ports, Settings};
+use ses_dmarc_monitor::pipeline::{Inbound, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory, NoDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::ports::raw::NoRawMessages;
@@ -38,10 +38,14 @@ async fn invoke(
     let result = handler::receipt(
         event.to_string().as_bytes(),
         ports,
-        &Everything,
+        Inbound {
+            raw: &NoRawMessages,
+            probes: &ses_dmarc_monitor::ports::probes::NoProbes,
+            scope: &Everything,
+        },
         &sink,
         &Settings::default(),
-        &NoRawMessages,
+        0,
     )
     .await
     .result;

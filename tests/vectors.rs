@@ -267,7 +267,9 @@ async fn real_ses_payloads_are_understood() {
                     feedback += 1;
                     unknown.extend(summary.unknown_values.iter().cloned());
                 }
-                RecordOutcome::Service { .. } | RecordOutcome::Skipped { .. } => {}
+                RecordOutcome::Service { .. }
+                | RecordOutcome::Skipped { .. }
+                | RecordOutcome::NotAProbe { .. } => {}
                 RecordOutcome::Failed(error) => panic!("{name}: {error}"),
             }
         }

@@ -16,6 +16,10 @@
 //! | `DNS_RESOLVER` | `system` | `system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: public suffix list, DMARC policies unknown) |
 //! | `STATE_TABLE` | — (no de-duplication, no history) | the DynamoDB state table (reports: counted reports, known sources) |
 //! | `UNKNOWN_SOURCE_THRESHOLD` | `10` | messages a new source must fail DMARC with before `report_unknown_source` |
+//! | `CANARY_ADDRESS` | — (no canary) | the address(es) the canary's probes go to, on a domain SES receives for; mail to them that is not a recorded probe is left unjudged. Needs `STATE_TABLE` |
+//! | `CANARY_FROM_LOCAL_PART` | `dmarc-canary` | the probes' sender, `<local part>@<identity>` |
+//! | `CANARY_DEADLINE_SECONDS` | `1200` | how long after sending a probe not received is `canary_missing` (60 to 86400) |
+//! | `CANARY_CONFIGURATION_SET` | — | the configuration set probes are sent with |
 //! | `RUST_LOG` | `info` | log filter |
 
 use crate::pipeline::Settings;
@@ -56,6 +60,82 @@ pub struct Config {
     pub state_table: Option<String>,
     /// `UNKNOWN_SOURCE_THRESHOLD`.
     pub unknown_source_threshold: u64,
+    /// The canary function's (`CANARY_*`); its addresses are in `settings.canary_addresses`.
+    pub canary: CanaryConfig,
+}
+
+/// How the canary sends its probes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryConfig {
+    /// `CANARY_FROM_LOCAL_PART`.
+    pub from_local_part: String,
+    /// `CANARY_DEADLINE_SECONDS`.
+    pub deadline: Duration,
+    /// `CANARY_CONFIGURATION_SET`.
+    pub configuration_set: Option<String>,
+}
+
+/// An address's local part as the canary writes it: RFC 5322 dot-atom text, no quoting.
+fn is_local_part(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && !text.starts_with('.')
+        && !text.ends_with('.')
+        && !text.contains("..")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~.".contains(&b))
+}
+
+fn canary(
+    var: &impl Fn(&str) -> Option<String>,
+    settings: &mut Settings,
+    state_table: Option<&str>,
+) -> Result<CanaryConfig, ConfigError> {
+    let text = |name: &str| {
+        var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    if let Some(list) = text("CANARY_ADDRESS") {
+        for address in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
+            let valid = address.rsplit_once('@').is_some_and(|(local, domain)| {
+                is_local_part(local) && crate::read::domain::normalize(domain).is_some()
+            });
+            if !valid {
+                return Err(error(
+                    "CANARY_ADDRESS",
+                    format!("{address:?} is not an e-mail address"),
+                ));
+            }
+            settings.canary_addresses.push(address.to_ascii_lowercase());
+        }
+        if state_table.is_none() {
+            return Err(error(
+                "CANARY_ADDRESS",
+                "needs STATE_TABLE: probes are recognized by what the canary recorded there",
+            ));
+        }
+    }
+    let from_local_part = text("CANARY_FROM_LOCAL_PART").unwrap_or_else(|| "dmarc-canary".into());
+    if !is_local_part(&from_local_part) {
+        return Err(error(
+            "CANARY_FROM_LOCAL_PART",
+            format!("{from_local_part:?} is not the local part of an address"),
+        ));
+    }
+    let deadline = seconds(var, "CANARY_DEADLINE_SECONDS", 1200)?;
+    if !(60..=86_400).contains(&deadline.as_secs()) {
+        return Err(error(
+            "CANARY_DEADLINE_SECONDS",
+            format!("{} is not between 60 and 86400", deadline.as_secs()),
+        ));
+    }
+    Ok(CanaryConfig {
+        from_local_part,
+        deadline,
+        configuration_set: text("CANARY_CONFIGURATION_SET"),
+    })
 }
 
 /// Where DNS answers come from.
@@ -203,11 +283,14 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             )
         })?,
     };
+    let state_table = var("STATE_TABLE")
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let canary = canary(&var, &mut settings, state_table.as_deref())?;
     Ok(Config {
         dns,
-        state_table: var("STATE_TABLE")
-            .map(|t| t.trim().to_owned())
-            .filter(|t| !t.is_empty()),
+        state_table,
+        canary,
         unknown_source_threshold,
         settings,
         alert_topic_arn,
@@ -271,6 +354,10 @@ mod tests {
         assert_eq!(config.dns, DnsResolver::System);
         assert_eq!(config.state_table, None);
         assert_eq!(config.unknown_source_threshold, 10);
+        assert!(config.settings.canary_addresses.is_empty());
+        assert_eq!(config.canary.from_local_part, "dmarc-canary");
+        assert_eq!(config.canary.deadline, Duration::from_secs(1200));
+        assert_eq!(config.canary.configuration_set, None);
     }
 
     #[test]
@@ -291,6 +378,10 @@ mod tests {
             ("DNS_RESOLVER", "127.0.0.1:5353"),
             ("STATE_TABLE", " monitor-state "),
             ("UNKNOWN_SOURCE_THRESHOLD", "25"),
+            ("CANARY_ADDRESS", "Canary@Inbound.Example.com, "),
+            ("CANARY_FROM_LOCAL_PART", "probe"),
+            ("CANARY_DEADLINE_SECONDS", "900"),
+            ("CANARY_CONFIGURATION_SET", "monitored"),
             (
                 "EXPECTED_TOPIC_ARNS",
                 "arn:aws:sns:eu-west-1:111122223333:feedback, ",
@@ -324,6 +415,18 @@ mod tests {
         assert_eq!(config.metrics_namespace, "Mail");
         assert_eq!(config.state_table.as_deref(), Some("monitor-state"));
         assert_eq!(config.unknown_source_threshold, 25);
+        assert_eq!(
+            config.settings.canary_addresses,
+            ["canary@inbound.example.com"]
+        );
+        assert_eq!(
+            config.canary,
+            CanaryConfig {
+                from_local_part: "probe".into(),
+                deadline: Duration::from_secs(900),
+                configuration_set: Some("monitored".into()),
+            }
+        );
         assert_eq!(
             config.settings.expected_topics,
             ["arn:aws:sns:eu-west-1:111122223333:feedback"]
@@ -379,6 +482,22 @@ mod tests {
             (
                 &[("UNKNOWN_SOURCE_THRESHOLD", "0")],
                 "UNKNOWN_SOURCE_THRESHOLD: \"0\" is not a whole number of messages above zero",
+            ),
+            (
+                &[("STATE_TABLE", "t"), ("CANARY_ADDRESS", "canary")],
+                "CANARY_ADDRESS: \"canary\" is not an e-mail address",
+            ),
+            (
+                &[("CANARY_ADDRESS", "canary@inbound.example.com")],
+                "CANARY_ADDRESS: needs STATE_TABLE: probes are recognized by what the canary recorded there",
+            ),
+            (
+                &[("CANARY_FROM_LOCAL_PART", "a b")],
+                "CANARY_FROM_LOCAL_PART: \"a b\" is not the local part of an address",
+            ),
+            (
+                &[("CANARY_DEADLINE_SECONDS", "30")],
+                "CANARY_DEADLINE_SECONDS: 30 is not between 60 and 86400",
             ),
         ];
         for (vars, expected) in cases {

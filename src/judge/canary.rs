@@ -190,10 +190,7 @@ mod tests {
         )
     }
 
-    fn state(
-        mail_from: Option<(Option<MailFromStatus>, MxFailureBehavior)>,
-        dkim: Option<(bool, DkimOrigin)>,
-    ) -> IdentityState {
+    fn state(mail_from: MailFromState, dkim: DkimState) -> IdentityState {
         IdentityState {
             mail_from_attributes: mail_from.map(|(status, behavior)| MailFromAttributes {
                 mail_from_domain: Some(MAIL_FROM.into()),
@@ -208,6 +205,12 @@ mod tests {
         }
     }
 
+    type MailFromState = Option<(Option<MailFromStatus>, MxFailureBehavior)>;
+    type DkimState = Option<(bool, DkimOrigin)>;
+    /// The identity's state, the probe's envelope domain and passing DKIM domains, and the
+    /// kinds expected.
+    type Case<'a> = (MailFromState, DkimState, &'a str, &'a [&'a str], &'a [Kind]);
+
     /// Every identity state against the probes it may send: (identity's MAIL FROM status and
     /// behaviour, DKIM signing and origin, the probe's envelope, its passing DKIM domains,
     /// the kinds expected).
@@ -220,7 +223,7 @@ mod tests {
         let both = ["example.com", "amazonses.com"];
         let only_ses = ["amazonses.com"];
         #[rustfmt::skip]
-        let cases: &[(Option<(Option<MailFromStatus>, MxFailureBehavior)>, Option<(bool, DkimOrigin)>, &str, &[&str], &[Kind])] = &[
+        let cases: &[Case<'_>] = &[
             // Healthy: the custom MAIL FROM, an aligned signature (Easy DKIM, BYODKIM).
             (Some((Some(Success), Default)), Some((true, Easy)), MAIL_FROM, &both, &[]),
             (Some((Some(Success), Reject)), Some((true, Byo)), MAIL_FROM, &both, &[]),

@@ -4,8 +4,10 @@
 pub mod directory;
 pub mod facts;
 pub mod objects;
+pub mod probes;
 pub mod raw;
 pub mod scope;
+pub mod sender;
 pub mod sink;
 pub mod state;
 

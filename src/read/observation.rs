@@ -82,6 +82,8 @@ pub struct SesVerdicts {
 pub struct Observation {
     pub source: Source,
     pub message_id: Option<String>,
+    /// The `Message-ID` header (for a received event, `message_id` is SES's inbound id).
+    pub header_message_id: Option<String>,
     /// Normalized RFC5322.From domains (several when the header lists several authors).
     pub header_from: Vec<String>,
     pub mail_from: Option<EnvelopeSender>,
@@ -294,6 +296,7 @@ pub fn from_headers(
     let mut observation = Observation {
         source,
         message_id: values("Message-ID").next().map(|v| v.trim().to_owned()),
+        header_message_id: values("Message-ID").next().map(|v| v.trim().to_owned()),
         header_from,
         mail_from: None,
         helo: None,

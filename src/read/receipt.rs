@@ -23,6 +23,9 @@ pub struct ReceivedMessage {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Mail {
+    /// When SES received the message (ISO 8601).
+    #[serde(default)]
+    pub timestamp: Option<String>,
     /// The envelope MAIL FROM address as SES received it.
     #[serde(default)]
     pub source: Option<String>,
@@ -53,6 +56,9 @@ pub struct CommonHeaders {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
+    /// The envelope recipients the receipt rule matched.
+    #[serde(default)]
+    pub recipients: Vec<String>,
     #[serde(default)]
     pub spf_verdict: Option<ReceiptVerdict>,
     #[serde(default)]

@@ -66,7 +66,7 @@ impl Tally {
             }
             RecordOutcome::Feedback { .. } => self.feedback += 1,
             RecordOutcome::Service { .. } => self.service += 1,
-            RecordOutcome::Skipped { .. } => self.skipped += 1,
+            RecordOutcome::Skipped { .. } | RecordOutcome::NotAProbe { .. } => self.skipped += 1,
             RecordOutcome::Failed(_) => self.failed += 1,
         }
         self.count_findings(outcome.findings());
@@ -124,6 +124,7 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
         RecordOutcome::Analyzed {
             observation,
             analysis,
+            probe,
             ..
         } => {
             let _ = writeln!(
@@ -132,6 +133,19 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
                 observation.source.as_str(),
                 observation.message_id.as_deref().unwrap_or("(no id)")
             );
+            if let Some(arrival) = probe {
+                let _ = writeln!(
+                    out,
+                    "  canary probe {} sent from {} at {}{}",
+                    arrival.probe.message_id,
+                    arrival.probe.identity,
+                    crate::say::explain::utc_time(arrival.probe.sent),
+                    arrival
+                        .latency()
+                        .map(|s| format!(", received {s} s later"))
+                        .unwrap_or_default()
+                );
+            }
             write_observation(&mut out, observation);
             for evaluation in &analysis.evaluations {
                 write_evaluation(&mut out, evaluation);
@@ -202,6 +216,21 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
         }
         RecordOutcome::Skipped { reason } => {
             let _ = writeln!(out, "{input} [record {record}] skipped: {reason}");
+        }
+        RecordOutcome::NotAProbe {
+            header_from,
+            message_id,
+        } => {
+            let _ = writeln!(
+                out,
+                "{input} [record {record}] skipped: mail to the canary address from {} (message {}) is not a recorded probe",
+                if header_from.is_empty() {
+                    "no From domain".to_owned()
+                } else {
+                    header_from.join(", ")
+                },
+                message_id.as_deref().unwrap_or("(no id)")
+            );
         }
         RecordOutcome::Failed(error) => {
             let _ = writeln!(out, "{input} [record {record}] error: {}", error.reason());

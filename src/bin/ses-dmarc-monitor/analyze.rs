@@ -5,10 +5,14 @@ use crate::inputs::{self, Input};
 use crate::{Format, exit_code, resolver};
 use ses_dmarc_monitor::edge::dns::DnsBudget;
 use ses_dmarc_monitor::judge::policy::PolicyBook;
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::pipeline::{self, Inbound, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::{Expecting, IdentityDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
+use ses_dmarc_monitor::ports::probes::MemoryProbes;
+use ses_dmarc_monitor::ports::raw::NoRawMessages;
+use ses_dmarc_monitor::ports::scope::Everything;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::read::probe;
 use ses_dmarc_monitor::read::report::Report;
 use ses_dmarc_monitor::reports::{self, ReportSettings, ReportsOutcome};
 use ses_dmarc_monitor::say::findings::Severity;
@@ -50,6 +54,12 @@ pub(crate) struct Args {
     /// SESv2 GetEmailIdentity output (MailFromAttributes, DkimAttributes).
     #[arg(long = "identity-state", value_name = "FILE")]
     identity_state: Option<PathBuf>,
+    /// The canary's recorded probes, offline: a JSON array of {"message_id", "identity",
+    /// "sent"} (Unix seconds), as the canary function records them. A received message
+    /// whose Message-ID and From domain match one is judged as that probe, against its
+    /// identity's state (--identity-state).
+    #[arg(long = "probe-state", value_name = "FILE")]
+    probe_state: Option<PathBuf>,
     /// Authserv-ids whose Authentication-Results are trusted (default amazonses.com).
     #[arg(long = "trusted-authserv-id", value_name = "ID")]
     trusted: Vec<String>,
@@ -85,6 +95,19 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         }
     };
     let directory = Expecting::new(state, Arc::clone(&settings.expected));
+    let probes = match &args.probe_state {
+        None => MemoryProbes::default(),
+        Some(path) => {
+            let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
+            match read.and_then(|text| probe::probes_from_json(&text).map_err(|e| e.to_string())) {
+                Ok(probes) => MemoryProbes::new(probes),
+                Err(error) => {
+                    eprintln!("error: --probe-state {}: {error}", path.display());
+                    return ExitCode::from(2);
+                }
+            }
+        }
+    };
     let mut book = PolicyBook::default();
     for spec in &args.policies {
         if let Err(error) = book.add(spec) {
@@ -100,7 +123,7 @@ pub(crate) async fn run(args: Args) -> ExitCode {
                     per_record: Duration::from_secs(args.dns_budget),
                     ..DnsBudget::default()
                 });
-                run_all(&args, &facts, &directory, &settings).await
+                run_all(&args, &facts, &directory, &probes, &settings).await
             }
             Err(error) => {
                 eprintln!("error: {error}");
@@ -108,7 +131,14 @@ pub(crate) async fn run(args: Args) -> ExitCode {
             }
         }
     } else {
-        run_all(&args, &OfflineFacts { book }, &directory, &settings).await
+        run_all(
+            &args,
+            &OfflineFacts { book },
+            &directory,
+            &probes,
+            &settings,
+        )
+        .await
     }
 }
 
@@ -116,9 +146,15 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
     args: &Args,
     facts: &F,
     directory: &D,
+    probes: &MemoryProbes,
     settings: &Settings,
 ) -> ExitCode {
     let ports = Ports { facts, directory };
+    let inbound = Inbound {
+        raw: &NoRawMessages,
+        probes,
+        scope: &Everything,
+    };
     let mut tally = Tally::default();
     let mut worst: Option<Severity> = None;
     let stdout = io::stdout();
@@ -160,8 +196,11 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
             tally.unreadable += usize::from(!outcome.errors.is_empty());
             continue;
         }
-        let outcomes = match pipeline::run(&bytes, ports, settings).await {
-            Ok(outcomes) => outcomes,
+        let outcomes = match pipeline::run_records_with(&bytes, ports, settings, inbound).await {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|(_, outcome)| outcome)
+                .collect::<Vec<_>>(),
             Err(error) => {
                 eprintln!("error: {name}: {error}");
                 tally.unreadable += 1;

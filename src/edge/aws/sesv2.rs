@@ -1,9 +1,10 @@
 //! The SESv2 adapter: [`IdentityDirectory`] through `GetEmailIdentity`, [`IdentityLister`]
-//! through `ListEmailIdentities`. It translates the SDK's types into the project's model and
+//! through `ListEmailIdentities`, [`ProbeSender`] through `SendEmail`. It translates the SDK's types into the project's model and
 //! sorts errors into transient and permanent; it decides nothing else. Wrap it in
 //! `edge::identity_cache::CachedDirectory`: SESv2 allows one request per second per account.
 
 use crate::ports::directory::{DirectoryError, IdentityDirectory, IdentityLister, ListError};
+use crate::ports::sender::{Outgoing, ProbeSender, SendError};
 use crate::read::domain::normalize;
 use crate::read::identity_state::{
     DkimAttributes, DkimOrigin, DkimStatus, IdentityState, MailFromAttributes, MailFromStatus,
@@ -133,6 +134,50 @@ impl IdentityDirectory for SesV2Directory {
                         source: Box::new(error),
                     }),
                 }
+            }
+        }
+    }
+}
+
+impl ProbeSender for SesV2Directory {
+    async fn send(&self, probe: &Outgoing) -> Result<String, SendError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Failed(Box::new(e)))
+        };
+        let message = Message::builder()
+            .subject(content(&probe.subject)?)
+            .body(Body::builder().text(content(&probe.body)?).build())
+            .build();
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&probe.from)
+            .destination(Destination::builder().to_addresses(&probe.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(probe.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => output
+                .message_id()
+                .map(str::to_owned)
+                .ok_or_else(|| SendError::Failed("SendEmail answered without a message id".into())),
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_mail_from_domain_not_verified_exception())
+                {
+                    return Err(SendError::MailFromNotVerified(Box::new(error)));
+                }
+                if is_denied(error.code()) {
+                    tracing::error!(from = %probe.from, error = %error, "{DENIED}: ses:SendEmail");
+                }
+                Err(SendError::Failed(Box::new(error)))
             }
         }
     }

@@ -10,16 +10,18 @@
 
 use crate::edge::dns::DnsFacts;
 use crate::judge::posture::{self, AuditReport, CheckResult, PostureCheck, Target};
-use crate::pipeline::{self, Ports, RecordError, RecordOutcome, Settings};
+use crate::pipeline::{self, Inbound, Ports, RecordError, RecordOutcome, Settings};
 use crate::ports::chain;
 use crate::ports::directory::{self, IdentityDirectory, IdentityLister, ListError};
 use crate::ports::facts::FactSource;
+use crate::ports::probes::{NoProbes, ProbeBook};
 use crate::ports::raw::{NoRawMessages, RawMessages};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::domain_of_identity;
 use crate::read::input::InputError;
 use crate::say::findings::Finding;
+use crate::say::metrics::canary::CanaryCounts;
 use crate::say::metrics::{AuditCounts, Metrics};
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
@@ -102,6 +104,8 @@ pub struct Processed {
     pub unknown_values: Vec<String>,
     /// The counts for CloudWatch, monitored domains only.
     pub metrics: Metrics,
+    /// The canary probes received, and mail to the canary address that was not one.
+    pub canary: CanaryCounts,
 }
 
 /// One invocation's result, and what it processed either way.
@@ -122,25 +126,28 @@ struct Failures {
     sqs: bool,
 }
 
-/// Runs every record, logs each outcome and publishes the findings about monitored domains
-/// (and those about the account as a whole, such as a paused account).
-async fn process<F, D, Sc, S, R>(
+/// Runs every record, records the arrival of canary probes, logs each outcome and publishes
+/// the findings about monitored domains (and those about the account as a whole, such as a
+/// paused account). `now` stands in for a probe's arrival time when the event gives none.
+async fn process<F, D, R, P, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
-    scope: &Sc,
+    inbound: Inbound<'_, R, P, Sc>,
     sink: &S,
     settings: &Settings,
-    raw: &R,
+    now: u64,
 ) -> (Processed, Result<Failures, HandlerError>)
 where
     F: FactSource,
     D: IdentityDirectory,
+    R: RawMessages,
+    P: ProbeBook,
     Sc: DomainScope,
     S: FindingSink,
-    R: RawMessages,
 {
+    let scope = inbound.scope;
     scope.refresh().await;
-    let outcomes = match pipeline::run_records_with(event, ports, settings, raw).await {
+    let mut outcomes = match pipeline::run_records_with(event, ports, settings, inbound).await {
         Ok(outcomes) => outcomes,
         Err(error) => {
             let mut processed = Processed {
@@ -154,9 +161,11 @@ where
     };
     let in_scope =
         |f: &Finding| scope.covers(f.domain.as_deref()) || f.facts.concerns_the_account();
+    let canary = record_arrivals(&mut outcomes, inbound.probes, now).await;
     let mut processed = Processed {
         total: outcomes.len(),
         metrics: Metrics::from_outcomes(outcomes.iter().map(|(_, o)| o), |d| scope.covers(d)),
+        canary,
         ..Processed::default()
     };
     let mut failures = Failures {
@@ -187,16 +196,63 @@ where
     (processed, Ok(failures))
 }
 
+/// Records each received probe's arrival and findings, and counts the canary's metrics. A
+/// probe whose arrival cannot be recorded fails its record (transient) instead of being
+/// published: the retry records it, where going on would report it missing later.
+async fn record_arrivals<P: ProbeBook>(
+    outcomes: &mut [(Option<String>, RecordOutcome)],
+    probes: &P,
+    now: u64,
+) -> CanaryCounts {
+    let mut counts = CanaryCounts::default();
+    for (_, outcome) in outcomes.iter_mut() {
+        let recorded = match &*outcome {
+            RecordOutcome::NotAProbe { .. } => {
+                counts.unrecognized += 1;
+                continue;
+            }
+            RecordOutcome::Analyzed {
+                probe: Some(arrival),
+                analysis,
+                ..
+            } => {
+                let probe = &arrival.probe;
+                let kinds: Vec<_> = analysis.findings.iter().map(Finding::kind).collect();
+                let at = arrival.received_at.unwrap_or(now);
+                let result = probes
+                    .arrived(&probe.identity, &probe.message_id, at, &kinds)
+                    .await;
+                if result.is_ok() {
+                    let identity = counts.identity(&probe.identity);
+                    identity.received += 1;
+                    identity.findings += kinds.len() as u64;
+                    identity.latency = Some(at.saturating_sub(probe.sent));
+                }
+                result
+            }
+            _ => continue,
+        };
+        if let Err(error) = recorded {
+            counts.state_errors += 1;
+            *outcome = RecordOutcome::Failed(error.into());
+        }
+    }
+    counts
+}
+
 fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed) {
     match outcome {
         RecordOutcome::Analyzed {
             observation,
             analysis,
+            probe,
             ..
         } => {
             tracing::info!(
                 record,
                 message_id = observation.message_id.as_deref(),
+                probe = probe.as_ref().map(|p| p.probe.message_id.as_str()),
+                latency_seconds = probe.as_ref().and_then(|p| p.latency()),
                 source = observation.source.as_str(),
                 from_domains = observation.header_from.len(),
                 findings = analysis.findings.len(),
@@ -228,6 +284,12 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
         RecordOutcome::Skipped { reason } => {
             tracing::info!(record, reason = %reason, "skipped");
         }
+        RecordOutcome::NotAProbe {
+            header_from,
+            message_id,
+        } => {
+            tracing::warn!(record, from = ?header_from, message_id = message_id.as_deref(), "mail to the canary address that is not a recorded probe; left unjudged");
+        }
         RecordOutcome::Failed(error) if error.is_transient() => {
             tracing::warn!(record, error = %error, "record failed; the invocation will be retried");
             processed.transient.push(error.to_string());
@@ -254,26 +316,28 @@ fn records_error(
     })
 }
 
-/// The receipt function, given the event as the runtime received it (JSON text), and where
+/// The receipt function, given the event as the runtime received it (JSON text), what
+/// received mail is admitted against (the monitored domains, the canary's probes) and where
 /// the receipt rule's S3 action stored the raw messages. Any record that fails fails the
 /// invocation (after the others were published); otherwise the receipt rule continues:
-/// monitoring never stops delivery.
-pub async fn receipt<F, D, Sc, S, R>(
+/// monitoring never stops delivery. `now`: Unix seconds.
+pub async fn receipt<F, D, R, P, Sc, S>(
     event: &[u8],
     ports: Ports<'_, F, D>,
-    scope: &Sc,
+    inbound: Inbound<'_, R, P, Sc>,
     sink: &S,
     settings: &Settings,
-    raw: &R,
+    now: u64,
 ) -> Invocation<SimpleEmailDisposition>
 where
     F: FactSource,
     D: IdentityDirectory,
+    R: RawMessages,
+    P: ProbeBook,
     Sc: DomainScope,
     S: FindingSink,
-    R: RawMessages,
 {
-    let (processed, processed_ok) = process(event, ports, scope, sink, settings, raw).await;
+    let (processed, processed_ok) = process(event, ports, inbound, sink, settings, now).await;
     let result = match processed_ok {
         Err(error) => Err(error),
         Ok(Failures {
@@ -322,8 +386,13 @@ where
     Sc: DomainScope,
     S: FindingSink,
 {
-    let (processed, processed_ok) =
-        process(event, ports, scope, sink, settings, &NoRawMessages).await;
+    let inbound = Inbound {
+        raw: &NoRawMessages,
+        probes: &NoProbes,
+        scope,
+    };
+    // No probe arrives as feedback: the time is never read.
+    let (processed, processed_ok) = process(event, ports, inbound, sink, settings, 0).await;
     let result = match processed_ok {
         Err(HandlerError::Input(error)) => {
             tracing::error!(error = %error, "poison event acknowledged");

@@ -1,12 +1,14 @@
-//! The one loop the receipt, feedback and reports functions share: read the configuration
+//! The one loop the receipt, feedback, reports and canary functions share: read the configuration
 //! and build the clients once per cold start, then hand each event to the function's
 //! handler, print its metrics, and answer the runtime (a failure as a [`Diagnostic`] that
 //! keeps its causes).
 
 use crate::edge::config::init_tracing;
+use crate::edge::lambda::canary::{self, CanaryPorts, CanarySettings};
 use crate::edge::lambda::handler::{self, FeedbackAnswer};
 use crate::edge::lambda::reports::{self, ReportPorts};
 use crate::edge::lambda::wiring::{Wiring, now_seconds};
+use crate::pipeline::Inbound;
 use crate::reports::ReportSettings;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use aws_lambda_events::event::sqs::SqsBatchResponse;
@@ -23,6 +25,8 @@ pub enum Function {
     Feedback,
     /// Receivers' reports, stored in S3 by a receipt rule.
     Reports,
+    /// The canary, on a schedule: probes sent, missing ones reported.
+    Canary,
 }
 
 impl Function {
@@ -32,6 +36,7 @@ impl Function {
             Self::Receipt => "receipt",
             Self::Feedback => "feedback",
             Self::Reports => "reports",
+            Self::Canary => "canary",
         }
     }
 }
@@ -50,6 +55,18 @@ enum Answer {
 pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     init_tracing();
     let wiring = Wiring::from_env(function.name()).await?;
+    let canary_to = wiring.config.settings.canary_addresses.first().cloned();
+    if function == Function::Canary && (canary_to.is_none() || wiring.ledger.is_none()) {
+        return Err("CANARY_ADDRESS and STATE_TABLE: the canary function needs the address its probes go to and the table it records them in".into());
+    }
+    let canary_settings = CanarySettings {
+        monitored: wiring.config.monitored_domains.as_deref(),
+        to: canary_to.as_deref().unwrap_or_default(),
+        from_local_part: &wiring.config.canary.from_local_part,
+        deadline: wiring.config.canary.deadline.as_secs(),
+        configuration_set: wiring.config.canary.configuration_set.as_deref(),
+        region: &wiring.region,
+    };
     let report_settings = ReportSettings {
         pipeline: wiring.config.settings.clone(),
         unknown_source_threshold: wiring.config.unknown_source_threshold,
@@ -58,7 +75,8 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
         ..ReportSettings::default()
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Box<RawValue>>| {
-        let (wiring, report_settings) = (&wiring, &report_settings);
+        let (wiring, report_settings, canary_settings) =
+            (&wiring, &report_settings, &canary_settings);
         async move {
             let bytes = event.payload.get().as_bytes();
             let (ports, scope, sink, settings) = (
@@ -71,13 +89,18 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
             // the compiler's layout depth otherwise.
             match function {
                 Function::Receipt => {
+                    let inbound = Inbound {
+                        raw: &wiring.raw,
+                        probes: &wiring.ledger,
+                        scope,
+                    };
                     let invocation = Box::pin(handler::receipt(
                         bytes,
                         ports,
-                        scope,
+                        inbound,
                         sink,
                         settings,
-                        &wiring.raw,
+                        now_seconds(),
                     ))
                     .await;
                     wiring.emit_metrics(&invocation.processed);
@@ -112,6 +135,21 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                     wiring.emit_report_metrics(&invocation.counts);
                     invocation
                         .result
+                        .map(|()| Answer::Acknowledged)
+                        .map_err(Diagnostic::from)
+                }
+                Function::Canary => {
+                    let ports = CanaryPorts {
+                        lister: &wiring.sesv2,
+                        directory: &wiring.directory,
+                        probes: &wiring.ledger,
+                        sender: &wiring.sesv2,
+                        sink,
+                    };
+                    let (run, result) =
+                        Box::pin(canary::canary(ports, canary_settings, now_seconds())).await;
+                    wiring.emit_canary_metrics(&run.counts);
+                    result
                         .map(|()| Answer::Acknowledged)
                         .map_err(Diagnostic::from)
                 }

@@ -24,6 +24,7 @@ use crate::read::identity_state::IdentityState;
 use crate::read::observation::Observation;
 use crate::say::dedup::Deduper;
 use crate::say::metrics;
+use crate::say::metrics::canary::CanaryCounts;
 use crate::say::metrics::reports::ReportCounts;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -197,10 +198,21 @@ impl Wiring {
 
     /// Prints the invocation's EMF documents to stdout, where CloudWatch Logs picks them up.
     pub fn emit_metrics(&self, processed: &Processed) {
+        let namespace = &self.config.metrics_namespace;
+        let now = now_ms();
         for line in processed
             .metrics
-            .emf(&self.config.metrics_namespace, self.function, now_ms())
+            .emf(namespace, self.function, now)
+            .into_iter()
+            .chain(processed.canary.emf(namespace, self.function, now))
         {
+            println!("{line}");
+        }
+    }
+
+    /// Prints a canary run's EMF documents.
+    pub fn emit_canary_metrics(&self, counts: &CanaryCounts) {
+        for line in counts.emf(&self.config.metrics_namespace, self.function, now_ms()) {
             println!("{line}");
         }
     }

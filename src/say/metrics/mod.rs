@@ -14,6 +14,7 @@ use crate::say::findings::Kind;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+pub mod canary;
 pub mod reports;
 
 keyword_enum! {
@@ -51,6 +52,16 @@ keyword_enum! {
         TlsSessionsFailed = "TlsSessionsFailed",
         /// State-table calls that failed (the function went on without it).
         StateErrors = "StateErrors",
+        /// The canary's, per identity: probes sent, probes received, seconds from sending to
+        /// receipt, findings about probes (and missing ones).
+        CanarySent = "CanarySent",
+        CanaryReceived = "CanaryReceived",
+        CanaryLatencySeconds = "CanaryLatencySeconds",
+        CanaryFindings = "CanaryFindings",
+        /// Mail to the canary address that was not a recorded probe: left, never judged.
+        CanaryUnrecognized = "CanaryUnrecognized",
+        /// Probes SES would not take for a reason other than the identity's MAIL FROM.
+        CanarySendFailures = "CanarySendFailures",
     }
 }
 
@@ -173,7 +184,9 @@ impl Metrics {
                         .set(Metric::Messages, 1);
                 }
             }
-            RecordOutcome::Service { .. } | RecordOutcome::Skipped { .. } => {}
+            RecordOutcome::Service { .. }
+            | RecordOutcome::Skipped { .. }
+            | RecordOutcome::NotAProbe { .. } => {}
             RecordOutcome::Failed(error) if !error.is_transient() => {
                 self.total.add(Metric::MalformedEvents, 1);
             }
@@ -322,7 +335,11 @@ fn document(
                 .iter()
                 .map(|(name, _)| MetricDefinition {
                     name,
-                    unit: "Count",
+                    unit: if name.ends_with("Seconds") {
+                        "Seconds"
+                    } else {
+                        "Count"
+                    },
                 })
                 .collect(),
         }],
