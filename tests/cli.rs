@@ -319,6 +319,57 @@ fn identity_state_gives_mail_from_status() {
 }
 
 #[test]
+fn a_probe_file_judges_a_received_probe_against_its_identity() {
+    let probes = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/probes.json");
+    let state = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/identity-state.json");
+    let probe = event("receipt-canary-probe.json");
+    // The identity's MAIL FROM domain has FAILED in SES: the probe says so.
+    let output = analyze_json(
+        &["--probe-state", probes, "--identity-state", state, &probe],
+        None,
+    );
+    assert_eq!(kinds(&output), ["mail_from_status"]);
+    // Healthy, as the user states it: nothing to say, and the text names the probe.
+    let output = run(
+        &[
+            "analyze",
+            "--probe-state",
+            probes,
+            "--mail-from",
+            "example.com=bounce.example.com",
+            &probe,
+        ],
+        None,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("canary probe 0100019ad2e4f6a8-3c5e7f90-1b2d-4e6f-8a0c-2e4f6a8c0e1f-000000 sent from example.com at 2026-11-02 08:15 UTC, received 2 s later"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok: aligned, nothing to report"),
+        "{stdout}"
+    );
+    // Without the probe file the same message is ordinary mail: no identity state, no finding.
+    assert!(kinds(&analyze_json(&["--identity-state", state, &probe], None)).is_empty());
+    // A bad probe file is named, with what is wrong in it.
+    let dir = std::env::temp_dir().join(format!("sdm-probes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let bad = dir.join("probes.json");
+    std::fs::write(&bad, r#"[{"message_id": "x", "identity": "example.com"}]"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bad = bad.display().to_string();
+    let output = run(&["analyze", "--probe-state", &bad, &probe], None);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.starts_with(&format!("error: --probe-state {bad}: missing field `sent`")),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_bad_identity_state_file_is_named() {
     let dir = std::env::temp_dir().join(format!("sdm-identity-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
