@@ -98,11 +98,11 @@ command -v cargo-lambda >/dev/null 2>&1 \
 built=""
 if rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
    || rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
-  cargo lambda build --release --arm64 --bin receipt --bin feedback --bin audit --bin reports >/dev/null 2>&1 && built="arm64"
+  cargo lambda build --release --arm64 --bin receipt --bin feedback --bin audit --bin reports --bin canary >/dev/null 2>&1 && built="arm64"
 fi
-[ -n "$built" ] || { cargo lambda build --release --x86-64 --bin receipt --bin feedback --bin audit --bin reports >/dev/null 2>&1 && built="x86_64"; }
+[ -n "$built" ] || { cargo lambda build --release --x86-64 --bin receipt --bin feedback --bin audit --bin reports --bin canary >/dev/null 2>&1 && built="x86_64"; }
 sizes=""
-for bin in receipt feedback audit reports; do
+for bin in receipt feedback audit reports canary; do
   f="$CARGO_TARGET_DIR/lambda/$bin/bootstrap"
   if [ -f "$f" ]; then
     zipped=$(python3 -c "import io,sys,zipfile; b=io.BytesIO(); z=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED); z.write(sys.argv[1],'bootstrap'); z.close(); print(len(b.getvalue()))" "$f")

@@ -22,12 +22,22 @@ def check(ok, what):
         failures.append(what)
 
 
+def expanded(resources):
+    """The resources, each Fn::ForEach loop's template among them under its own name."""
+    for name, resource in resources.items():
+        if name.startswith("Fn::ForEach::"):
+            for template_name, loop_resource in resource[2].items():
+                yield template_name, loop_resource
+        else:
+            yield name, resource
+
+
 def of_type(kind):
-    return {name: r for name, r in resources.items() if r["Type"] == kind}
+    return {name: r for name, r in expanded(resources) if r["Type"] == kind}
 
 
 functions = of_type("AWS::Serverless::Function")
-check(len(functions) == 4, f"four functions, found {sorted(functions)}")
+check(len(functions) == 5, f"five functions, found {sorted(functions)}")
 
 # 1. No receipt rule without recipients: the rule names them unconditionally, and a template
 # rule refuses an empty list whenever a rule set is given.
@@ -77,6 +87,46 @@ check(any("ReportRecipients" in str(a["Assert"]) or "ReportRecipients" in str(r.
       "a Rules assertion requires a rule set with ReportRecipients")
 assertions = [a for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])]
 check(any("ReceiptRecipients" in str(a["Assert"]) for a in assertions), "a Rules assertion requires ReceiptRecipients")
+
+# The canary (issue 16): only with a rule set and an address; scheduled under a stack-derived
+# name; sending only probes, from the monitored identities, to the canary address; the
+# table its only state; every identity's probes alarmed when they stop arriving.
+canary = functions.get("CanaryFunction", {"Properties": {}})
+check(canary.get("Condition") == "HasCanary", "CanaryFunction only with a rule set and CanaryAddress")
+canary_schedule = canary["Properties"].get("Events", {}).get("Schedule", {}).get("Properties", {})
+check(canary_schedule.get("Name") == {"Fn::Sub": "${AWS::StackName}-canary"}, "the canary's schedule name derives from the stack name")
+check("CanaryIntervalMinutes" in str(canary_schedule.get("ScheduleExpression")), "the canary runs every CanaryIntervalMinutes")
+canary_statements = [s for p in canary["Properties"].get("Policies", []) if isinstance(p, dict)
+                     for s in p.get("Statement", [])]
+send = [s for s in canary_statements if s.get("Action") == "ses:SendEmail"]
+check(len(send) == 1, "one ses:SendEmail statement")
+for statement in send:
+    resource = str(statement["Resource"])
+    check("identity/*" in resource and "configuration-set/${ConfigurationSetName}" in resource and "'*'" not in resource,
+          "ses:SendEmail on identities and the configuration set only")
+    condition = statement.get("Condition", {})
+    check(condition.get("ForAllValues:StringEquals", {}).get("ses:Recipients") == [{"Ref": "CanaryAddress"}],
+          "ses:SendEmail only to the canary address")
+    check("MonitoredDomains" in str(condition.get("StringLike", {}).get("ses:FromAddress")),
+          "ses:SendEmail only from the monitored identities")
+for name in ("CanaryFunction", "ReceiptFunction"):
+    statements = [s for p in functions.get(name, {}).get("Properties", {}).get("Policies", []) if isinstance(p, dict)
+                  for s in p.get("Statement", [])]
+    table_statements = [s for s in statements if str(s.get("Action")).count("dynamodb:")]
+    check(table_statements and all(s["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]} for s in table_statements),
+          f"{name}: table actions on the state table only")
+receipt_variables = functions["ReceiptFunction"]["Properties"]["Environment"]["Variables"]
+check("CANARY_ADDRESS" in receipt_variables and "STATE_TABLE" in receipt_variables,
+      "the receipt function knows the canary address and the table its probes are in")
+check(any("CanaryAddress" in str(a["Assert"]) and "Fn::Contains" in str(a["Assert"]) for a in assertions),
+      "a Rules assertion requires CanaryAddress among ReceiptRecipients")
+received_alarms = {n: a for n, a in of_type("AWS::CloudWatch::Alarm").items()
+                   if a["Properties"].get("MetricName") == "CanaryReceived"}
+check(len(received_alarms) == 2, f"a CanaryReceived alarm in all and per identity, found {sorted(received_alarms)}")
+for name, alarm in received_alarms.items():
+    check(alarm["Properties"].get("TreatMissingData") == "breaching", f"{name}: a canary that stops is breaching")
+check(any("Identity" in str(a["Properties"].get("Dimensions")) for a in received_alarms.values()),
+      "a CanaryReceived alarm per identity")
 
 # 7. KMS: with an alert key, every function may use it.
 for name, function in functions.items():
@@ -129,6 +179,8 @@ for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditC
 
 # 10. The schedule is named after the stack; every subscription has a redrive policy.
 schedule = functions["AuditFunction"]["Properties"]["Events"]["Schedule"]["Properties"]
+check(template.get("Transform") == ["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"],
+      "LanguageExtensions expands Fn::ForEach before SAM")
 check(schedule.get("Name") == {"Fn::Sub": "${AWS::StackName}-audit"}, "the schedule's name derives from the stack name")
 check("Default" not in parameters["AlertEmail"] and "AllowedPattern" in parameters["AlertEmail"], "AlertEmail required")
 for name in ("MonitoredDomains", "MailFromDomains"):

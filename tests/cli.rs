@@ -60,7 +60,7 @@ fn bundled_events_give_a_report_and_exit_zero() {
     let summary = stdout.lines().last().unwrap_or_default();
     assert!(
         summary
-            .starts_with("Summary: 34 input(s), 13 message(s) analyzed, 37 feedback notification(s), 2 SES service event(s), 2 skipped, 0 unreadable"),
+            .starts_with("Summary: 35 input(s), 14 message(s) analyzed, 37 feedback notification(s), 2 SES service event(s), 2 skipped, 0 unreadable"),
         "{summary}"
     );
     assert!(summary.contains("Offline"), "{summary}");

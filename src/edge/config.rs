@@ -18,7 +18,8 @@
 //! | `UNKNOWN_SOURCE_THRESHOLD` | `10` | messages a new source must fail DMARC with before `report_unknown_source` |
 //! | `CANARY_ADDRESS` | — (no canary) | the address(es) the canary's probes go to, on a domain SES receives for; mail to them that is not a recorded probe is left unjudged. Needs `STATE_TABLE` |
 //! | `CANARY_FROM_LOCAL_PART` | `dmarc-canary` | the probes' sender, `<local part>@<identity>` |
-//! | `CANARY_DEADLINE_SECONDS` | `1200` | how long after sending a probe not received is `canary_missing` (60 to 86400) |
+//! | `CANARY_INTERVAL_MINUTES` | `10` | how often the canary runs (its schedule says so; this sets the default deadline) |
+//! | `CANARY_DEADLINE_MINUTES` | two intervals | how long after sending a probe not received is `canary_missing` (1 to 1440) |
 //! | `CANARY_CONFIGURATION_SET` | — | the configuration set probes are sent with |
 //! | `RUST_LOG` | `info` | log filter |
 
@@ -69,7 +70,7 @@ pub struct Config {
 pub struct CanaryConfig {
     /// `CANARY_FROM_LOCAL_PART`.
     pub from_local_part: String,
-    /// `CANARY_DEADLINE_SECONDS`.
+    /// `CANARY_DEADLINE_MINUTES`, by default twice `CANARY_INTERVAL_MINUTES`.
     pub deadline: Duration,
     /// `CANARY_CONFIGURATION_SET`.
     pub configuration_set: Option<String>,
@@ -124,16 +125,25 @@ fn canary(
             format!("{from_local_part:?} is not the local part of an address"),
         ));
     }
-    let deadline = seconds(var, "CANARY_DEADLINE_SECONDS", 1200)?;
-    if !(60..=86_400).contains(&deadline.as_secs()) {
-        return Err(error(
-            "CANARY_DEADLINE_SECONDS",
-            format!("{} is not between 60 and 86400", deadline.as_secs()),
-        ));
-    }
+    let minutes = |name: &'static str| -> Result<Option<u64>, ConfigError> {
+        match text(name) {
+            // 0 is the template's "the default".
+            None => Ok(None),
+            Some(value) => match value.parse::<u64>() {
+                Ok(0) => Ok(None),
+                Ok(n) if n <= 1440 => Ok(Some(n)),
+                _ => Err(error(
+                    name,
+                    format!("{value:?} is not a whole number of minutes from 1 to 1440"),
+                )),
+            },
+        }
+    };
+    let interval = minutes("CANARY_INTERVAL_MINUTES")?.unwrap_or(10);
+    let deadline = minutes("CANARY_DEADLINE_MINUTES")?.unwrap_or(2 * interval);
     Ok(CanaryConfig {
         from_local_part,
-        deadline,
+        deadline: Duration::from_secs(deadline * 60),
         configuration_set: text("CANARY_CONFIGURATION_SET"),
     })
 }
@@ -380,7 +390,7 @@ mod tests {
             ("UNKNOWN_SOURCE_THRESHOLD", "25"),
             ("CANARY_ADDRESS", "Canary@Inbound.Example.com, "),
             ("CANARY_FROM_LOCAL_PART", "probe"),
-            ("CANARY_DEADLINE_SECONDS", "900"),
+            ("CANARY_INTERVAL_MINUTES", "5"),
             ("CANARY_CONFIGURATION_SET", "monitored"),
             (
                 "EXPECTED_TOPIC_ARNS",
@@ -423,7 +433,7 @@ mod tests {
             config.canary,
             CanaryConfig {
                 from_local_part: "probe".into(),
-                deadline: Duration::from_secs(900),
+                deadline: Duration::from_secs(600),
                 configuration_set: Some("monitored".into()),
             }
         );
@@ -496,8 +506,12 @@ mod tests {
                 "CANARY_FROM_LOCAL_PART: \"a b\" is not the local part of an address",
             ),
             (
-                &[("CANARY_DEADLINE_SECONDS", "30")],
-                "CANARY_DEADLINE_SECONDS: 30 is not between 60 and 86400",
+                &[("CANARY_DEADLINE_MINUTES", "2000")],
+                "CANARY_DEADLINE_MINUTES: \"2000\" is not a whole number of minutes from 1 to 1440",
+            ),
+            (
+                &[("CANARY_INTERVAL_MINUTES", "ten")],
+                "CANARY_INTERVAL_MINUTES: \"ten\" is not a whole number of minutes from 1 to 1440",
             ),
         ];
         for (vars, expected) in cases {

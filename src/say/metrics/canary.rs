@@ -2,8 +2,8 @@
 //! from the receipt function (probes received, their latency and findings, and mail to the
 //! canary address that was not a probe).
 //!
-//! `[Function, Identity]` per monitored identity: the alarm on `CanaryReceived` and the
-//! dashboard's canary row read these; `[Function]` totals. Only what happened is written: a
+//! `[Function, Identity]` per monitored identity: the per-identity alarms on `CanaryReceived`
+//! and the dashboard's canary row read these; `[Function]` totals, for the account-wide alarm. Only what happened is written: a
 //! metric with no data is what the missing-canary alarm treats as breaching.
 
 use super::{Metric, document};
@@ -42,15 +42,19 @@ impl CanaryCounts {
 
     /// EMF documents, one JSON line each; none when nothing happened.
     pub fn emf(&self, namespace: &str, function: &str, timestamp_ms: u64) -> Vec<String> {
-        let nonzero = |pairs: [(Metric, u64); 3]| -> Vec<(&'static str, u64)> {
+        let nonzero = |pairs: &[(Metric, u64)]| -> Vec<(&'static str, u64)> {
             pairs
-                .into_iter()
+                .iter()
                 .filter(|(_, value)| *value > 0)
-                .map(|(metric, value)| (metric.as_str(), value))
+                .map(|(metric, value)| (metric.as_str(), *value))
                 .collect()
         };
         let mut lines = Vec::new();
-        let totals = nonzero([
+        let sum = |count: fn(&IdentityCounts) -> u64| self.per_identity.values().map(count).sum();
+        // The totals too: the account-wide missing-canary alarm reads CanaryReceived here.
+        let totals = nonzero(&[
+            (Metric::CanarySent, sum(|c| c.sent)),
+            (Metric::CanaryReceived, sum(|c| c.received)),
             (Metric::CanaryUnrecognized, self.unrecognized),
             (Metric::CanarySendFailures, self.send_failures),
             (Metric::StateErrors, self.state_errors),
@@ -59,7 +63,7 @@ impl CanaryCounts {
             lines.push(document(namespace, function, &[], totals, timestamp_ms));
         }
         for (identity, counts) in &self.per_identity {
-            let mut values = nonzero([
+            let mut values = nonzero(&[
                 (Metric::CanarySent, counts.sent),
                 (Metric::CanaryReceived, counts.received),
                 (Metric::CanaryFindings, counts.findings),
@@ -102,6 +106,7 @@ mod tests {
         let totals: serde_json::Value =
             serde_json::from_str(&lines[0]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(totals["CanaryUnrecognized"], 2);
+        assert_eq!(totals["CanaryReceived"], 1);
         assert!(totals.get("StateErrors").is_none());
         let identity: serde_json::Value =
             serde_json::from_str(&lines[1]).unwrap_or_else(|e| panic!("{e}"));
