@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# End to end, as deployed, locally: the receipt, feedback, reports and audit functions run
-# under `cargo lambda watch` against moto_server (SNS, SQS, S3, DynamoDB) on loopback; events from
-# events/ are invoked with `cargo lambda invoke --data-file`, and the alerts are read back from
-# the emulator. Checks: the right alerts arrive, duplicates are suppressed, EMF lines carry the
-# right values even at RUST_LOG=error, a silent name server does not stall the receipt
-# function, a stored report message alerts once and counts once however often it comes, a
-# corrupt report fails with its object kept, a malformed event fails cleanly, a record from a foreign topic is refused, an audit
-# run cut short publishes no zero failure count, and an SNS outage fails the
+# End to end, as deployed, locally: the receipt, feedback, reports, canary and audit functions
+# run under `cargo lambda watch` against moto_server (SNS, SQS, S3, DynamoDB, SESv2 SendEmail)
+# on loopback; events from events/ are invoked with `cargo lambda invoke --data-file`, and the
+# alerts are read back from the emulator. Checks: the right alerts arrive, duplicates are
+# suppressed, EMF lines carry the right values even at RUST_LOG=error, a silent name server
+# does not stall the receipt function, a stored report message alerts once and counts once
+# however often it comes, a corrupt report fails with its object kept, the canary's probes are
+# sent, recorded, recognized and judged (a fallback alerts once, a spoof pages nobody, a lost
+# probe is reported once), a malformed event fails cleanly, a record from a foreign topic is
+# refused, an audit run cut short publishes no zero failure count, and an SNS outage fails the
 # invocation instead of losing the alert. Installs what it needs; stops every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,11 +23,13 @@ WORK="$(mktemp -d)"
 MOTO_PORT="${E2E_MOTO_PORT:-5055}"
 WATCH_PORT="${E2E_WATCH_PORT:-9055}"
 AUDIT_PORT="${E2E_AUDIT_PORT:-9056}"
+CANARY_PORT="${E2E_CANARY_PORT:-9057}"
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 DNS_PORT="${E2E_DNS_PORT:-5355}"
 MOTO_PID=""
 WATCH_PID=""
 AUDIT_PID=""
+CANARY_PID=""
 DNS_PID=""
 
 stop() {
@@ -38,6 +42,7 @@ stop() {
 cleanup() {
   stop "$WATCH_PID"
   stop "$AUDIT_PID"
+  stop "$CANARY_PID"
   stop "$MOTO_PID"
   stop "$DNS_PID"
   rm -rf "$WORK"
@@ -302,6 +307,105 @@ assert "AuditChecksFailed" not in total, total
 print(f"audit: {total['AuditChecksUnjudged']} unjudged, no failure count published")
 PY
 stop "$AUDIT_PID"; AUDIT_PID=""
+
+echo "== canary: probes sent through SES (moto) and recorded, judged on arrival, missing ones reported"
+# Its own watch process, so that no alert of the steps above is still suppressed in it.
+python3 scripts/e2e_canary.py setup "$ENDPOINT" example.com example.org
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" > /dev/null  # what earlier steps left
+sed -e 's/^MONITORED_DOMAINS=.*/MONITORED_DOMAINS="example.com,example.org"/' "$WORK/env" > "$WORK/canary.env"
+echo 'CANARY_ADDRESS="canary@inbound.example.com"' >> "$WORK/canary.env"
+setsid cargo lambda watch --invoke-port "$CANARY_PORT" --env-file "$WORK/canary.env" > "$WORK/canary.log" 2>&1 &
+CANARY_PID=$!
+wait_for_port "$CANARY_PORT" "$CANARY_PID" 600
+cinvoke() {
+  timeout 900 cargo lambda invoke "$1" --invoke-port "$CANARY_PORT" --data-file "$2" 2>&1
+}
+canary_fail() { tail -n 40 "$WORK/canary.log" >&2; fail "$@"; }
+echo '{"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}' > "$WORK/schedule.json"
+out="$(cinvoke canary "$WORK/schedule.json")" || canary_fail "the canary run failed: $out"
+python3 scripts/e2e_canary.py sent "$ENDPOINT" > "$WORK/sent.jsonl"
+python3 scripts/e2e_canary.py probes "$ENDPOINT" > "$WORK/probes.jsonl"
+python3 - "$WORK/sent.jsonl" "$WORK/probes.jsonl" <<'PY' || canary_fail "the probes sent and recorded disagree"
+import json, sys
+sent = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+probes = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
+assert sorted(m["source"] for m in sent) == ["dmarc-canary@example.com", "dmarc-canary@example.org"], sent
+assert all(m["to"] == ["canary@inbound.example.com"] for m in sent), sent
+assert sorted((p["identity"], p["id"]) for p in probes) == sorted(
+    (m["source"].split("@")[1], m["id"]) for m in sent), (sent, probes)
+assert all(p["received"] is None for p in probes), probes
+print(f"{len(sent)} probes sent through SES, each recorded with its message id")
+PY
+probe_id() { python3 -c 'import json,sys; print(next(json.loads(l)["id"] for l in open(sys.argv[1]) if json.loads(l)["identity"] == sys.argv[2]))' "$WORK/probes.jsonl" "$1"; }
+COM_PROBE="$(probe_id example.com)"
+
+echo "== canary: the probe arrives with the custom MAIL FROM: marked received, nobody paged"
+python3 scripts/e2e_canary.py receipt "$COM_PROBE" dmarc-canary@example.com mail.example.com "$WORK/probe-ok.json"
+out="$(cinvoke receipt "$WORK/probe-ok.json")" || canary_fail "the probe's receipt failed: $out"
+python3 scripts/e2e_canary.py probes "$ENDPOINT" | python3 -c '
+import json, sys
+probe = next(p for p in map(json.loads, sys.stdin) if p["id"] == sys.argv[1])
+assert probe["received"] is not None and probe["findings"] == [], probe
+print("received, no findings")
+' "$COM_PROBE" || canary_fail "the probe was not marked received"
+[ -z "$(python3 scripts/e2e_sns.py alerts "$ENDPOINT")" ] || canary_fail "a healthy probe paged someone"
+
+echo "== canary: the same probe with SES's own envelope: mail_from_fallback, once"
+python3 scripts/e2e_canary.py receipt "$COM_PROBE" dmarc-canary@example.com us-east-1.amazonses.com "$WORK/probe-fallback.json"
+for _ in 1 2; do
+  out="$(cinvoke receipt "$WORK/probe-fallback.json")" || canary_fail "the fallback probe's receipt failed: $out"
+done
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+fallback = [a for a in alerts if a["kind"] == "mail_from_fallback"]
+assert len(fallback) == 1 and fallback[0]["domain"] == "example.com" and fallback[0]["severity"] == "critical", alerts
+print(f"mail_from_fallback once ({len(alerts)} alert(s) in all)")
+' || canary_fail "the fallback probe did not alert mail_from_fallback exactly once"
+
+echo "== canary: a spoofed probe to the canary address alerts nothing"
+python3 scripts/e2e_canary.py receipt 0100019a0000f0e0-forged-000000 dmarc-canary@example.com us-east-1.amazonses.com "$WORK/spoof.json"
+out="$(cinvoke receipt "$WORK/spoof.json")" || canary_fail "the spoofed message's receipt failed: $out"
+[ -z "$(python3 scripts/e2e_sns.py alerts "$ENDPOINT")" ] || canary_fail "a spoofed probe paged someone"
+
+echo "== canary: a probe never received is canary_missing on the next run, once"
+python3 scripts/e2e_canary.py old "$ENDPOINT" example.org 0100019a0000aaaa-lost-000000 3600
+for _ in 1 2; do
+  out="$(cinvoke canary "$WORK/schedule.json")" || canary_fail "the canary run failed: $out"
+done
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = [(a["kind"], a["severity"], a["domain"]) for a in alerts]
+assert keys == [("canary_missing", "critical", "example.org")], keys
+assert "0100019a0000aaaa-lost-000000" in alerts[0]["body"], alerts[0]
+print("canary_missing once, for example.org")
+' || canary_fail "the missing probe was not reported exactly once"
+
+echo "== canary: its metrics"
+python3 - "$WORK/canary.log" <<'PY' || canary_fail "the canary's EMF lines are wrong"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+docs = documents(sys.argv[1])
+runs = totals(docs, "canary")
+assert len(runs) == 3 and all(r["CanarySent"] == 2 for r in runs), runs
+# The receipt function's canary totals, beside its usual ones: the healthy probe, the
+# fallback twice, the spoof.
+receipt = [d for d in totals(docs, "receipt") if "Messages" not in d]
+assert [r.get("CanaryReceived", 0) for r in receipt] == [1, 1, 1, 0], receipt
+assert receipt[-1]["CanaryUnrecognized"] == 1, receipt
+usual = [d for d in totals(docs, "receipt") if "Messages" in d]
+assert [d["Messages"] for d in usual] == [1, 1, 1, 0], usual
+per_identity = [d for d in docs if d.get("Function") == "receipt" and d.get("Identity") == "example.com"]
+assert len(per_identity) == 3 and all("CanaryLatencySeconds" in d for d in per_identity), per_identity
+assert per_identity[1]["CanaryFindings"] >= 1, per_identity
+missing = [d for d in docs if d.get("Function") == "canary" and d.get("Identity") == "example.org"
+           and d.get("CanaryFindings")]
+assert len(missing) == 1, missing
+print("canary: sent, received, latency, findings and the stranger counted")
+PY
+stop "$CANARY_PID"; CANARY_PID=""
 
 echo "== SNS outage: the invocation fails instead of losing the alert"
 stop "$MOTO_PID"; MOTO_PID=""

@@ -442,3 +442,171 @@ async fn an_arrival_that_cannot_be_recorded_is_retried_not_published() {
         None
     );
 }
+
+// SESv2 through the SDK's own mocking layer: moto has no MAIL FROM attributes and never
+// refuses a send for them.
+
+mod sesv2 {
+    use super::*;
+    use aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput;
+    use aws_sdk_sesv2::operation::send_email::{SendEmailError, SendEmailOutput};
+    use aws_sdk_sesv2::types::error::MailFromDomainNotVerifiedException;
+    use aws_sdk_sesv2::types::{
+        BehaviorOnMxFailure, DkimAttributes, DkimSigningAttributesOrigin, DkimStatus,
+        MailFromAttributes, MailFromDomainStatus,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
+    use ses_dmarc_monitor::ports::sender::{Outgoing, ProbeSender, SendError};
+
+    fn identity(
+        status: MailFromDomainStatus,
+        behavior: BehaviorOnMxFailure,
+        signing: bool,
+    ) -> GetEmailIdentityOutput {
+        GetEmailIdentityOutput::builder()
+            .mail_from_attributes(
+                MailFromAttributes::builder()
+                    .mail_from_domain("bounce.example.com")
+                    .mail_from_domain_status(status)
+                    .behavior_on_mx_failure(behavior)
+                    .build()
+                    .unwrap_or_else(|e| panic!("{e}")),
+            )
+            .dkim_attributes(
+                DkimAttributes::builder()
+                    .signing_enabled(signing)
+                    .status(DkimStatus::Success)
+                    .signing_attributes_origin(DkimSigningAttributesOrigin::AwsSes)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn send_email_carries_the_probe_and_returns_its_id() {
+        let send = mock!(aws_sdk_sesv2::Client::send_email)
+            .match_requests(|r| {
+                r.from_email_address() == Some("dmarc-canary@example.com")
+                    && r.destination().map(|d| d.to_addresses()) == Some(&[CANARY.to_owned()][..])
+                    && r.configuration_set_name() == Some("monitored")
+                    && r.content()
+                        .and_then(|c| c.simple())
+                        .and_then(|m| m.subject())
+                        .map(|s| s.data())
+                        == Some("ses-dmarc-monitor canary for example.com")
+            })
+            .then_output(|| {
+                SendEmailOutput::builder()
+                    .message_id("0100019a-sent-000000")
+                    .build()
+            });
+        let sender = SesV2Directory::new(mock_client!(aws_sdk_sesv2, [&send]));
+        let monitored = vec!["example.com".to_owned()];
+        let probe = canary::probe_message(&settings(&monitored), "example.com", NOW);
+        let id = sender.send(&probe).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(id, "0100019a-sent-000000");
+        assert_eq!(send.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_for_the_mail_from_is_told_from_other_failures() {
+        let refused = mock!(aws_sdk_sesv2::Client::send_email).then_error(|| {
+            SendEmailError::MailFromDomainNotVerifiedException(
+                MailFromDomainNotVerifiedException::builder()
+                    .message("MAIL FROM domain bounce.example.com is not verified")
+                    .build(),
+            )
+        });
+        let state = mock!(aws_sdk_sesv2::Client::get_email_identity).then_output(|| {
+            identity(
+                MailFromDomainStatus::Failed,
+                BehaviorOnMxFailure::RejectMessage,
+                true,
+            )
+        });
+        let ses = SesV2Directory::new(mock_client!(
+            aws_sdk_sesv2,
+            RuleMode::MatchAny,
+            [&refused, &state]
+        ));
+        let outgoing = Outgoing {
+            from: "dmarc-canary@example.com".into(),
+            to: CANARY.into(),
+            subject: "s".into(),
+            body: "b".into(),
+            configuration_set: None,
+        };
+        assert!(matches!(
+            ses.send(&outgoing).await,
+            Err(SendError::MailFromNotVerified(_))
+        ));
+        // Through the canary run: a critical mail_from_status naming SES's state.
+        let (probes, sink) = (MemoryProbes::default(), MemorySink::default());
+        let monitored = vec!["example.com".to_owned()];
+        let ports = CanaryPorts {
+            lister: &NoLister,
+            directory: &ses,
+            probes: &probes,
+            sender: &ses,
+            sink: &sink,
+        };
+        let (_, result) = canary::canary(ports, &settings(&monitored), NOW).await;
+        assert!(result.is_ok(), "{result:?}");
+        let published = sink.0.lock().map(|f| f.clone()).unwrap_or_default();
+        let detail = published.first().map(|f| f.detail()).unwrap_or_default();
+        assert_eq!(sink.kinds(), [Kind::MailFromStatus]);
+        assert!(
+            detail.contains("bounce.example.com as FAILED") && detail.contains("REJECT_MESSAGE"),
+            "{detail}"
+        );
+        assert!(probes.all().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_probe_is_judged_against_get_email_identity() {
+        // SES says it signs with the identity's own key and sends with bounce.example.com;
+        // the probe carries only SES's own signature: dkim_unaligned. Then signing disabled:
+        // dkim_not_signing.
+        for (signing, expected) in [(true, Kind::DkimUnaligned), (false, Kind::DkimNotSigning)] {
+            let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
+                .match_requests(|r| r.email_identity() == Some("example.com"))
+                .then_output(move || {
+                    identity(
+                        MailFromDomainStatus::Success,
+                        BehaviorOnMxFailure::UseDefaultValue,
+                        signing,
+                    )
+                });
+            let directory =
+                SesV2Directory::new(mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&state]));
+            let event = String::from_utf8(probe_event("bounce.example.com", PROBE_ID))
+                .unwrap_or_default()
+                .replace("dkim=pass header.i=@example.com; ", "");
+            let probes = recorded();
+            let sink = MemorySink::default();
+            let ports = Ports {
+                facts: &OfflineFacts::default(),
+                directory: &directory,
+            };
+            let inbound = Inbound {
+                raw: &NoRawMessages,
+                probes: &probes,
+                scope: &DomainList::new(["example.com".to_owned()]),
+            };
+            let invocation = handler::receipt(
+                event.as_bytes(),
+                ports,
+                inbound,
+                &sink,
+                &canary_settings(),
+                NOW,
+            )
+            .await;
+            assert!(invocation.result.is_ok());
+            assert!(sink.kinds().contains(&expected), "{:?}", sink.kinds());
+            assert!(!sink.kinds().contains(&Kind::MailFromFallback));
+            assert!(probes.all()[0].received.is_some());
+        }
+    }
+}
