@@ -18,6 +18,8 @@
 //!   findings into alerts, CLI output and EMF documents.
 //! - [`reports`] joins `read::report`, `judge::report` and `say::report_summary` for
 //!   receivers' DMARC aggregate and SMTP TLS reports, as [`pipeline`] does for SES's events.
+//! - [`incidents`] joins `judge::incident` and the state table: one page per incident across
+//!   every container, a reminder while it lasts, a "resolved" when evidence ends it.
 //! - [`ports`]: the traits the core reaches the outside through (DNS facts, SES identities,
 //!   the monitored scope, where findings go), with their offline implementations.
 //! - [`edge`]: everything that touches the network, the clock or the environment: DNS,
@@ -28,6 +30,7 @@
 //! without it the crate builds without the SDK, for the CLI and the fuzz targets.
 
 pub mod edge;
+pub mod incidents;
 pub mod judge;
 pub mod pipeline;
 pub mod ports;

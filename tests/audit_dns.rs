@@ -437,6 +437,16 @@ mod run {
         let failed = run.failed_checks();
         assert_eq!(failed.get(&Check::MailFromMx), Some(&1));
         assert_eq!(failed.get(&Check::Dmarc), Some(&1));
+        // The passing checks are evidence: healthy.example's MAIL FROM is in use and its MX
+        // right, so incidents of those kinds end; nomx.example's MX incident does not.
+        let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+        let healthy = |kind| cleared.contains(&(kind, "healthy.example".to_owned()));
+        assert!(
+            healthy(Kind::MailFromFallback) && healthy(Kind::MailFromMxMissing),
+            "{cleared:?}"
+        );
+        assert!(!cleared.contains(&(Kind::MailFromMxMissing, "nomx.example".to_owned())));
+        assert!(!cleared.contains(&(Kind::NoDmarcPolicy, "nodmarc.example".to_owned())));
     }
 
     /// A lister that cannot list, as when ListEmailIdentities is denied or down.

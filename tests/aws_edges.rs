@@ -15,11 +15,14 @@ use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
 use ses_dmarc_monitor::edge::aws::sns::SnsAlertSink;
 use ses_dmarc_monitor::edge::identity_cache::CachedDirectory;
 use ses_dmarc_monitor::edge::lambda::handler;
+use ses_dmarc_monitor::incidents::Incidents;
+use ses_dmarc_monitor::judge::incident::Timing;
 use ses_dmarc_monitor::judge::policy::Disposition;
 use ses_dmarc_monitor::pipeline::{Inbound, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::IdentityLister as _;
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
+use ses_dmarc_monitor::ports::incidents::MemoryIncidents;
 use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink};
 use ses_dmarc_monitor::read::authres::ResultKeyword;
@@ -355,7 +358,128 @@ fn alert_sink(client: aws_sdk_sns::Client) -> SnsAlertSink {
         client,
         "arn:aws:sns:us-east-1:111122223333:alerts".into(),
         Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+        None,
     )
+}
+
+/// The alert sink of one container with the state table's incidents (in memory, shared).
+fn incident_sink(
+    client: aws_sdk_sns::Client,
+    book: &std::sync::Arc<MemoryIncidents>,
+) -> SnsAlertSink<std::sync::Arc<MemoryIncidents>> {
+    SnsAlertSink::new(
+        client,
+        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+        Deduper::new(Severity::Warning, Duration::from_secs(3600)),
+        Some(Incidents {
+            book: std::sync::Arc::clone(book),
+            timing: Timing::default(),
+        }),
+    )
+}
+
+/// An SNS publish whose `state` attribute is `state`.
+fn publish_in_state(state: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_sns::Client::publish)
+        .match_requests(move |r| {
+            r.message_attributes()
+                .and_then(|a| a.get("state"))
+                .and_then(|v| v.string_value())
+                == Some(state)
+        })
+        .then_output(|| PublishOutput::builder().message_id("sns").build())
+}
+
+#[tokio::test]
+async fn two_containers_page_once_per_incident_and_once_when_it_is_resolved() {
+    let book = std::sync::Arc::new(MemoryIncidents::default());
+    let (new, resolved) = (publish_in_state("new"), publish_in_state("resolved"));
+    let resolved_subject = mock!(aws_sdk_sns::Client::publish)
+        .match_requests(|r| {
+            r.subject()
+                == Some(
+                    "[RESOLVED] mail_from_fallback for example.com after 0 s (ses-dmarc-monitor)",
+                )
+        })
+        .then_output(|| PublishOutput::builder().message_id("sns").build());
+    let containers = [
+        incident_sink(
+            mock_client!(
+                aws_sdk_sns,
+                RuleMode::MatchAny,
+                [&resolved_subject, &new, &resolved]
+            ),
+            &book,
+        ),
+        incident_sink(
+            mock_client!(
+                aws_sdk_sns,
+                RuleMode::MatchAny,
+                [&resolved_subject, &new, &resolved]
+            ),
+            &book,
+        ),
+    ];
+    let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
+    for sink in &containers {
+        for _ in 0..3 {
+            assert!(sink.publish(std::slice::from_ref(&fallback)).await.is_ok());
+        }
+    }
+    assert_eq!(new.num_calls(), 1, "one \"new\" across both containers");
+    // Evidence, seen by both containers: one "resolved".
+    for sink in &containers {
+        assert!(
+            sink.cleared(
+                Kind::MailFromFallback,
+                "example.com",
+                "a canary probe passed"
+            )
+            .await
+            .is_ok()
+        );
+    }
+    assert_eq!(resolved_subject.num_calls(), 1);
+    assert_eq!(resolved.num_calls(), 0, "the subject rule matched first");
+    // It opens again.
+    assert!(containers[1].publish(&[fallback]).await.is_ok());
+    assert_eq!(new.num_calls(), 2);
+    assert_eq!(
+        containers[0].take_incident_errors() + containers[1].take_incident_errors(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn without_the_table_the_alert_still_goes_out_and_is_counted() {
+    let mut unreachable = MemoryIncidents::default();
+    unreachable.unavailable = true;
+    let book = std::sync::Arc::new(unreachable);
+    let new = publish_in_state("new");
+    let sink = incident_sink(mock_client!(aws_sdk_sns, [&new]), &book);
+    let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
+    assert!(sink.publish(std::slice::from_ref(&fallback)).await.is_ok());
+    assert_eq!(new.num_calls(), 1);
+    assert_eq!(sink.take_incident_errors(), 1);
+    assert_eq!(sink.take_incident_errors(), 0, "taken once");
+}
+
+#[tokio::test]
+async fn an_incident_alert_that_fails_is_sent_by_the_retry() {
+    let book = std::sync::Arc::new(MemoryIncidents::default());
+    let rule = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(500, None)
+        .times(3)
+        .output(|| PublishOutput::builder().message_id("sns-2").build())
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&rule], sns_retries);
+    let sink = incident_sink(client, &book);
+    let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
+    assert!(sink.publish(std::slice::from_ref(&fallback)).await.is_err());
+    // The retry of the invocation: the incident was taken back, so it is "new" again.
+    assert!(sink.publish(&[fallback]).await.is_ok());
+    assert_eq!(rule.num_calls(), 4);
 }
 
 fn sns_retries(config: aws_sdk_sns::config::Builder) -> aws_sdk_sns::config::Builder {

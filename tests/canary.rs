@@ -365,6 +365,13 @@ async fn a_healthy_probe_is_recorded_as_received_and_pages_no_one() {
     assert_eq!(probes.all()[0].received, Some(PROBE_SENT + 2));
     let counts = &invocation.processed.canary.per_identity["example.com"];
     assert_eq!((counts.received, counts.latency), (1, Some(2)));
+    // Evidence: every incident a probe checks is over for example.com.
+    let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(
+        cleared,
+        ses_dmarc_monitor::judge::incident::CLEARED_BY_A_PASSING_PROBE
+            .map(|k| (k, "example.com".to_owned()))
+    );
 }
 
 #[tokio::test]
@@ -384,6 +391,14 @@ async fn a_probe_with_amazonses_envelope_alerts_mail_from_fallback_once() {
         invocation.processed.canary.per_identity["example.com"].findings,
         2
     );
+    // What the probe showed is not over; what it did not show is.
+    let cleared: Vec<Kind> = sink
+        .1
+        .lock()
+        .map(|c| c.iter().map(|(k, _)| *k).collect())
+        .unwrap_or_default();
+    assert!(!cleared.contains(&Kind::MailFromFallback) && !cleared.contains(&Kind::SpfUnaligned));
+    assert!(cleared.contains(&Kind::DmarcFail) && cleared.contains(&Kind::CanaryMissing));
 }
 
 #[tokio::test]
@@ -402,6 +417,8 @@ async fn mail_to_the_canary_that_is_not_a_probe_is_counted_and_left() {
     assert!(sink.kinds().is_empty(), "{:?}", sink.kinds());
     assert_eq!(invocation.processed.canary.unrecognized, 1);
     assert_eq!(probes.all()[0].received, None);
+    // A stranger's mail is no evidence of anything.
+    assert!(sink.1.lock().map(|c| c.is_empty()).unwrap_or(false));
     // Left before any SESv2 lookup.
     assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
 }

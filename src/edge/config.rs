@@ -21,8 +21,11 @@
 //! | `CANARY_INTERVAL_MINUTES` | `10` | how often the canary runs (its schedule says so; this sets the default deadline) |
 //! | `CANARY_DEADLINE_MINUTES` | two intervals | how long after sending a probe not received is `canary_missing` (1 to 1440) |
 //! | `CANARY_CONFIGURATION_SET` | — | the configuration set probes are sent with |
+//! | `INCIDENT_REMIND_HOURS` | `6` | how often an open incident is reminded of (needs `STATE_TABLE`) |
+//! | `INCIDENT_QUIET_HOURS` | `24` | how long an incident of a kind no check can clear must be quiet to be resolved |
 //! | `RUST_LOG` | `info` | log filter |
 
+use crate::judge::incident::Timing;
 use crate::pipeline::Settings;
 use crate::read::identity_state::MailFromExpectations;
 use crate::read::keyword::UnknownKeyword;
@@ -63,6 +66,8 @@ pub struct Config {
     pub unknown_source_threshold: u64,
     /// The canary function's (`CANARY_*`); its addresses are in `settings.canary_addresses`.
     pub canary: CanaryConfig,
+    /// `INCIDENT_REMIND_HOURS` and `INCIDENT_QUIET_HOURS`.
+    pub incidents: Timing,
 }
 
 /// How the canary sends its probes.
@@ -297,7 +302,27 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
     let canary = canary(&var, &mut settings, state_table.as_deref())?;
+    let hours = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        match var(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+        {
+            None => Ok(default * 3600),
+            Some(text) => match text.parse::<u64>() {
+                Ok(n @ 1..=720) => Ok(n * 3600),
+                _ => Err(error(
+                    name,
+                    format!("{text:?} is not a whole number of hours from 1 to 720"),
+                )),
+            },
+        }
+    };
+    let incidents = Timing {
+        remind_every: hours("INCIDENT_REMIND_HOURS", 6)?,
+        quiet: hours("INCIDENT_QUIET_HOURS", 24)?,
+    };
     Ok(Config {
+        incidents,
         dns,
         state_table,
         canary,
@@ -368,6 +393,7 @@ mod tests {
         assert_eq!(config.canary.from_local_part, "dmarc-canary");
         assert_eq!(config.canary.deadline, Duration::from_secs(1200));
         assert_eq!(config.canary.configuration_set, None);
+        assert_eq!(config.incidents, Timing::default());
     }
 
     #[test]
@@ -391,6 +417,8 @@ mod tests {
             ("CANARY_ADDRESS", "Canary@Inbound.Example.com, "),
             ("CANARY_FROM_LOCAL_PART", "probe"),
             ("CANARY_INTERVAL_MINUTES", "5"),
+            ("INCIDENT_REMIND_HOURS", "2"),
+            ("INCIDENT_QUIET_HOURS", "48"),
             ("CANARY_CONFIGURATION_SET", "monitored"),
             (
                 "EXPECTED_TOPIC_ARNS",
@@ -435,6 +463,13 @@ mod tests {
                 from_local_part: "probe".into(),
                 deadline: Duration::from_secs(600),
                 configuration_set: Some("monitored".into()),
+            }
+        );
+        assert_eq!(
+            config.incidents,
+            Timing {
+                remind_every: 2 * 3600,
+                quiet: 48 * 3600
             }
         );
         assert_eq!(
@@ -508,6 +543,10 @@ mod tests {
             (
                 &[("CANARY_DEADLINE_MINUTES", "2000")],
                 "CANARY_DEADLINE_MINUTES: \"2000\" is not a whole number of minutes from 1 to 1440",
+            ),
+            (
+                &[("INCIDENT_REMIND_HOURS", "0")],
+                "INCIDENT_REMIND_HOURS: \"0\" is not a whole number of hours from 1 to 720",
             ),
             (
                 &[("CANARY_INTERVAL_MINUTES", "ten")],

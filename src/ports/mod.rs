@@ -3,6 +3,7 @@
 
 pub mod directory;
 pub mod facts;
+pub mod incidents;
 pub mod objects;
 pub mod probes;
 pub mod raw;

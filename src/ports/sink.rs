@@ -16,10 +16,21 @@ pub enum SinkError {
     },
 }
 
-/// Receives the findings of one analyzed message.
+/// Receives the findings of one analyzed message, and the evidence that ends incidents.
 #[allow(async_fn_in_trait)]
 pub trait FindingSink {
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError>;
+
+    /// Evidence that `kind`'s condition about `domain` is gone (`by`, in a few words: "a
+    /// canary probe passed"): an open incident of it is resolved.
+    async fn cleared(&self, _kind: Kind, _domain: &str, _by: &str) -> Result<(), SinkError> {
+        Ok(())
+    }
+
+    /// Resolves the incidents that were quiet long enough (the audit's schedule runs it).
+    async fn sweep(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// Emits each finding as one structured log event. Fields only: the detail names domains and
@@ -42,11 +53,25 @@ impl FindingSink for LogSink {
         }
         Ok(())
     }
+
+    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
+        tracing::debug!(
+            kind = kind.as_str(),
+            domain,
+            by,
+            "evidence that a condition is over"
+        );
+        Ok(())
+    }
 }
 
 /// Keeps findings in memory: for tests, and for callers that batch.
 #[derive(Debug, Default)]
-pub struct MemorySink(pub std::sync::Mutex<Vec<Finding>>);
+pub struct MemorySink(
+    pub std::sync::Mutex<Vec<Finding>>,
+    /// The evidence received: each `(kind, domain)` said to be over.
+    pub std::sync::Mutex<Vec<(Kind, String)>>,
+);
 
 impl MemorySink {
     /// The kinds of the findings published so far, in order.
@@ -69,6 +94,13 @@ impl FindingSink for MemorySink {
             .extend_from_slice(findings);
         Ok(())
     }
+
+    async fn cleared(&self, kind: Kind, domain: &str, _by: &str) -> Result<(), SinkError> {
+        if let Ok(mut cleared) = self.1.lock() {
+            cleared.push((kind, domain.to_owned()));
+        }
+        Ok(())
+    }
 }
 
 /// Both sinks, in order: the log always, then the alerts. The first error is returned after
@@ -79,6 +111,18 @@ impl<A: FindingSink, B: FindingSink> FindingSink for (A, B) {
         let second = self.1.publish(findings).await;
         first.and(second)
     }
+
+    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
+        let first = self.0.cleared(kind, domain, by).await;
+        let second = self.1.cleared(kind, domain, by).await;
+        first.and(second)
+    }
+
+    async fn sweep(&self) -> Result<(), SinkError> {
+        let first = self.0.sweep().await;
+        let second = self.1.sweep().await;
+        first.and(second)
+    }
 }
 
 /// A sink that may not be configured (no alert topic): then findings only go to the others.
@@ -86,6 +130,20 @@ impl<S: FindingSink> FindingSink for Option<S> {
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
         match self {
             Some(sink) => sink.publish(findings).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
+        match self {
+            Some(sink) => sink.cleared(kind, domain, by).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn sweep(&self) -> Result<(), SinkError> {
+        match self {
+            Some(sink) => sink.sweep().await,
             None => Ok(()),
         }
     }

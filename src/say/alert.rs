@@ -4,6 +4,7 @@
 //! Pure: nothing is sent from here. The SNS adapter (`edge::aws::sns`) publishes what this
 //! module composes; the words themselves come from `say::explain`.
 
+use crate::judge::incident::{Incident, IncidentKey, Notice, Resolution};
 use crate::say::explain;
 use crate::say::findings::Finding;
 use serde::Serialize;
@@ -22,8 +23,31 @@ pub struct Alert {
     pub body: String,
     /// The finding as JSON, for machine subscribers.
     pub json: String,
-    /// `kind`, `severity`, `domain`: SNS message attributes, for subscription filter policies.
+    /// `kind`, `severity`, `domain`, `state`: SNS message attributes, for subscription
+    /// filter policies.
     pub attributes: Vec<(&'static str, String)>,
+}
+
+/// Where an alert stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage<'a> {
+    /// Decided by this container alone (no state table, or it could not be used): `suppressed`
+    /// findings of the same incident were held back here since the last alert.
+    Alone { suppressed: u64 },
+    /// A message of an incident kept in the state table: new, or still open.
+    Incident {
+        notice: &'a Notice,
+        incident: &'a Incident,
+    },
+}
+
+impl Stage<'_> {
+    fn state(&self) -> &'static str {
+        match self {
+            Self::Alone { .. } => "new",
+            Self::Incident { notice, .. } => notice.state(),
+        }
+    }
 }
 
 impl Alert {
@@ -48,15 +72,19 @@ struct JsonAlert<'a> {
     kind: &'a str,
     severity: &'a str,
     domain: &'a str,
+    state: &'a str,
     message_id: Option<&'a str>,
     source: &'a str,
     detail: &'a str,
     suppressed_since_last: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    occurrences: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    opened: Option<u64>,
 }
 
-/// Composes the alert for a finding; `suppressed` counts the same incident's findings
-/// held back since the last alert.
-pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
+/// Composes the alert for a finding at `stage`.
+pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
     let domain = sanitize(finding.domain.as_deref().unwrap_or(""), FIELD_LIMIT);
     let detail = sanitize(&finding.detail(), DETAIL_LIMIT);
     let kind = finding.kind();
@@ -72,9 +100,24 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
         (true, true) => "the SES account",
         (true, false) => "an unknown domain",
     };
+    let (suppressed, standing) = match stage {
+        Stage::Alone { suppressed } => (*suppressed, String::new()),
+        Stage::Incident {
+            notice: Notice::StillOpen { count, since },
+            incident,
+        } => (
+            *count,
+            format!(
+                ": still open ({count} since {})",
+                explain::utc_time(*since).trim_end_matches(" UTC")
+            ) + &format!("; {} in all", incident.count),
+        ),
+        Stage::Incident { notice, .. } => (0, format!(": {}", notice.state())),
+    };
+    let short = standing.split(';').next().unwrap_or_default();
     let subject = subject_line(
         &format!(
-            "[{severity}] {kind} for {} (ses-dmarc-monitor)",
+            "[{severity}] {kind} for {}{short} (ses-dmarc-monitor)",
             about.trim_start_matches("an ")
         ),
         SUBJECT_LIMIT,
@@ -82,9 +125,16 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
 
     let mut body = String::new();
     body.push_str(&format!(
-        "{severity}: {} for {about}\n\n",
+        "{severity}: {} for {about}{standing}\n\n",
         explain::headline(kind)
     ));
+    if let Stage::Incident { incident, .. } = stage {
+        body.push_str(&format!(
+            "Incident\n  open since {}, {} finding(s); a reminder every few hours while it lasts, and a message when it is resolved\n\n",
+            explain::utc_time(incident.opened),
+            incident.count
+        ));
+    }
     body.push_str("What happened\n");
     body.push_str(&format!("  {detail}\n\n"));
     body.push_str("Evidence\n");
@@ -101,7 +151,7 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
     for line in evidence.iter().take(12) {
         body.push_str(&format!("  {}\n", sanitize(line, FIELD_LIMIT * 2)));
     }
-    if suppressed > 0 {
+    if suppressed > 0 && matches!(stage, Stage::Alone { .. }) {
         body.push_str(&format!(
             "  {suppressed} more finding(s) of this kind for this domain were held back since the last alert\n"
         ));
@@ -109,14 +159,21 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
     body.push_str("\nWhat to do\n");
     body.push_str(&format!("  {}\n", explain::remedy(&finding.facts)));
 
+    let incident = match stage {
+        Stage::Incident { incident, .. } => Some(*incident),
+        Stage::Alone { .. } => None,
+    };
     let json = serde_json::to_string(&JsonAlert {
         kind: kind.as_str(),
         severity: finding.severity().as_str(),
         domain: &domain,
+        state: stage.state(),
         message_id: message_id.as_deref(),
         source: finding.source.as_str(),
         detail: &detail,
         suppressed_since_last: suppressed,
+        occurrences: incident.map(|i| i.count),
+        opened: incident.map(|i| i.opened),
     })
     .unwrap_or_default();
 
@@ -135,6 +192,65 @@ pub fn compose(finding: &Finding, suppressed: u64) -> Alert {
                     (true, false) => "unknown".into(),
                 },
             ),
+            ("state", stage.state().to_owned()),
+        ],
+    }
+}
+
+/// Composes the message that an incident is resolved: to the same topic, with the same
+/// attributes as its other messages (its kind, its severity, its domain), `state` resolved.
+pub fn compose_resolved(key: &IncidentKey, incident: &Incident, notice: &Notice) -> Alert {
+    let (duration, count, by) = match notice {
+        Notice::Resolved {
+            duration,
+            count,
+            by,
+        } => (*duration, *count, Some(by)),
+        _ => (0, incident.count, None),
+    };
+    let domain = sanitize(&key.domain, FIELD_LIMIT);
+    let kind = key.kind;
+    let lasted = explain::duration(duration);
+    let subject = subject_line(
+        &format!("[RESOLVED] {kind} for {domain} after {lasted} (ses-dmarc-monitor)"),
+        SUBJECT_LIMIT,
+    );
+    let why = match by {
+        Some(Resolution::Evidence(evidence)) => sanitize(evidence, FIELD_LIMIT),
+        Some(Resolution::Quiet { period }) => format!(
+            "no new finding for {}; this kind has no check that could confirm it is over",
+            explain::duration(*period)
+        ),
+        None => "resolved".to_owned(),
+    };
+    let mut body = format!(
+        "RESOLVED: {} for {domain}, after {lasted}\n\nWhat ended it\n  {why}\n\nIncident\n  opened {}, {count} finding(s), {} severity\n  the last finding: {}\n",
+        explain::headline(kind),
+        explain::utc_time(incident.opened),
+        incident.severity.as_str(),
+        sanitize(&incident.detail, DETAIL_LIMIT),
+    );
+    body.push_str("\nWhat to do\n  Nothing, unless it opens again.\n");
+    let json = serde_json::json!({
+        "kind": kind.as_str(),
+        "severity": incident.severity.as_str(),
+        "domain": domain,
+        "state": notice.state(),
+        "detail": why,
+        "occurrences": count,
+        "opened": incident.opened,
+        "duration_seconds": duration,
+    })
+    .to_string();
+    Alert {
+        subject,
+        body,
+        json,
+        attributes: vec![
+            ("kind", kind.as_str().to_owned()),
+            ("severity", incident.severity.as_str().to_owned()),
+            ("domain", domain),
+            ("state", notice.state().to_owned()),
         ],
     }
 }
@@ -203,7 +319,7 @@ mod tests {
         )
         .about(Some("m-1"))
         .with_evidence(&evidence);
-        let alert = compose(&finding, 3);
+        let alert = compose(&finding, &Stage::Alone { suppressed: 3 });
         assert!(alert.body.contains("  Bounce: bounced  X-Injected: yes\n"));
         assert!(
             alert.subject.chars().count() <= SUBJECT_LIMIT,
@@ -227,7 +343,7 @@ mod tests {
         assert_eq!(structure["default"], alert.body);
         assert_eq!(
             alert.attributes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
-            ["kind", "severity", "domain"]
+            ["kind", "severity", "domain", "state"]
         );
     }
 
@@ -238,7 +354,7 @@ mod tests {
             None,
             Source::RawMessage,
         );
-        let alert = compose(&finding, 0);
+        let alert = compose(&finding, &Stage::Alone { suppressed: 0 });
         assert_eq!(
             alert.subject,
             "[WARNING] forged_auth_results for unknown domain (ses-dmarc-monitor)"
@@ -260,7 +376,7 @@ mod tests {
             None,
             Source::SesServiceEvent,
         );
-        let alert = compose(&finding, 0);
+        let alert = compose(&finding, &Stage::Alone { suppressed: 0 });
         assert_eq!(
             alert.subject,
             "[CRITICAL] sending_paused for the SES account (ses-dmarc-monitor)"

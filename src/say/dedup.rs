@@ -99,6 +99,18 @@ impl Deduper {
         }
     }
 
+    /// The least severe finding that alerts.
+    pub fn min_severity(&self) -> Severity {
+        self.min_severity
+    }
+
+    /// Forgets every alert of `kind` about `domain`: its incident ended, so the next
+    /// occurrence pages at once.
+    pub fn forget_incident(&mut self, kind: Kind, domain: &str) {
+        self.seen
+            .retain(|(k, d, _), _| !(*k == kind && d.as_deref() == Some(domain)));
+    }
+
     /// Forgets that `finding`'s key was sent, so the next occurrence goes out: used when
     /// publishing failed, so a lost alert is never counted as sent.
     pub fn forget(&mut self, finding: &Finding) {

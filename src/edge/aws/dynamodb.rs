@@ -6,15 +6,21 @@
 //! | a counted report | `report#<policy domain>` | `<reporter>#<report id>` | 60 days |
 //! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last reported |
 //! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
+//! | an incident | `incident` | `<kind>#<domain>#<subject>` | while open, and [`INCIDENT_KEPT`] after it was resolved |
+//!
+//! An incident is written with a conditional put on its version: of two containers stepping
+//! it at once, one write succeeds and the other reads again ([`IncidentBook`]).
 //!
 //! A claim is a conditional put: of two invocations counting the same report at once,
 //! exactly one succeeds. It is `done` once the report's findings were delivered; a claim
 //! left undone for [`CLAIM_HOLDS`] (its invocation died) can be taken again.
 
+use crate::judge::incident::{Incident, IncidentKey};
+use crate::ports::incidents::{IncidentBook, Stored};
 use crate::ports::probes::{PROBE_KEPT, ProbeBook};
 use crate::ports::state::{CLAIM_HOLDS, Claim, ReportKey, ReportLedger, StateError};
 use crate::read::probe::Probe;
-use crate::say::findings::Kind;
+use crate::say::findings::{Kind, Severity};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeSet;
@@ -24,6 +30,8 @@ use std::collections::HashMap;
 const REPORT_KEPT: u64 = 60 * 86_400;
 /// How long a source stays known after its last report.
 const SOURCE_KEPT: u64 = 400 * 86_400;
+/// How long a resolved incident is kept: long enough to read what happened.
+pub const INCIDENT_KEPT: u64 = 90 * 86_400;
 
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {
@@ -289,5 +297,130 @@ impl ProbeBook for DynamoLedger {
             }
             Err(error) => Err(failed(error)),
         }
+    }
+}
+
+fn incident_sk(key: &IncidentKey) -> AttributeValue {
+    s(key.id())
+}
+
+/// An incident item as the table holds it; `None` for an item missing what every incident has.
+fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, Stored)> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    };
+    let number = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
+        _ => None,
+    };
+    let key = IncidentKey {
+        kind: text("kind")?.parse().ok()?,
+        domain: text("domain")?,
+        subject: text("subject").filter(|s| !s.is_empty()),
+    };
+    let incident = Incident {
+        opened: number("opened")?,
+        last_seen: number("last_seen")?,
+        last_sent: number("last_sent")?,
+        count: number("occurrences")?,
+        unsent: number("unsent").unwrap_or(0),
+        detail: text("detail").unwrap_or_default(),
+        severity: text("severity")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Severity::Warning),
+        resolved: number("resolved"),
+    };
+    Some((
+        key,
+        Stored {
+            incident,
+            version: number("version")?,
+        },
+    ))
+}
+
+impl IncidentBook for DynamoLedger {
+    async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("incident"))
+            .key("sk", incident_sk(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output
+            .item()
+            .and_then(incident_of)
+            .map(|(_, stored)| stored))
+    }
+
+    async fn store(
+        &self,
+        key: &IncidentKey,
+        next: &Incident,
+        read: Option<u64>,
+    ) -> Result<bool, StateError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("incident"))
+            .item("sk", incident_sk(key))
+            .item("kind", s(key.kind.as_str()))
+            .item("domain", s(key.domain.clone()))
+            .item("subject", s(key.subject.clone().unwrap_or_default()))
+            .item("opened", n(next.opened))
+            .item("last_seen", n(next.last_seen))
+            .item("last_sent", n(next.last_sent))
+            .item("occurrences", n(next.count))
+            .item("unsent", n(next.unsent))
+            .item("detail", s(next.detail.clone()))
+            .item("severity", s(next.severity.as_str()))
+            .item("version", n(read.map_or(1, |v| v + 1)));
+        if let Some(resolved) = next.resolved {
+            put = put
+                .item("resolved", n(resolved))
+                .item("expires", n(resolved + INCIDENT_KEPT));
+        }
+        put = match read {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("version = :read")
+                .expression_attribute_values(":read", n(version)),
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
+        let mut open = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .filter_expression("attribute_not_exists(resolved)")
+            .expression_attribute_values(":pk", s("incident"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            open.extend(incident_of(&item.map_err(failed)?));
+        }
+        Ok(open)
     }
 }

@@ -9,6 +9,7 @@
 //! `lambda_runtime` diagnostic the failure destination receives.
 
 use crate::edge::dns::DnsFacts;
+use crate::judge::incident::{CLEARED_BY_A_PASSING_PROBE, cleared_by_check};
 use crate::judge::posture::{self, AuditReport, CheckResult, PostureCheck, Target};
 use crate::pipeline::{self, Inbound, Ports, RecordError, RecordOutcome, Settings};
 use crate::ports::chain;
@@ -185,7 +186,11 @@ where
             tracing::info!(record, ignored, "findings about domains not monitored");
         }
         // Every record's findings are tried even after a failure; the first error is kept.
-        if let Err(error) = sink.publish(&findings).await {
+        let mut delivered = sink.publish(&findings).await;
+        if delivered.is_ok() {
+            delivered = clear_by_probe(&outcome, sink).await;
+        }
+        if let Err(error) = delivered {
             failures.undelivered.push(id.clone());
             failures.delivery.get_or_insert(error);
         }
@@ -238,6 +243,37 @@ async fn record_arrivals<P: ProbeBook>(
         }
     }
     counts
+}
+
+/// A received probe is evidence about its identity: what it was checked for and did not show
+/// is over ([`CLEARED_BY_A_PASSING_PROBE`]), and the incidents of it are resolved.
+async fn clear_by_probe<S: FindingSink>(
+    outcome: &RecordOutcome,
+    sink: &S,
+) -> Result<(), SinkError> {
+    let RecordOutcome::Analyzed {
+        probe: Some(arrival),
+        analysis,
+        ..
+    } = outcome
+    else {
+        return Ok(());
+    };
+    let identity = &arrival.probe.identity;
+    let by = format!(
+        "the canary probe {} from {identity} arrived without it",
+        arrival.probe.message_id
+    );
+    for kind in CLEARED_BY_A_PASSING_PROBE {
+        let still = analysis
+            .findings
+            .iter()
+            .any(|f| f.kind() == kind && f.domain.as_deref() == Some(identity));
+        if !still {
+            sink.cleared(kind, identity, &by).await?;
+        }
+    }
+    Ok(())
 }
 
 fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed) {
@@ -436,6 +472,25 @@ fn batch_response(failures: Failures) -> SqsBatchResponse {
     response
 }
 
+/// An audit's passing checks are evidence about their domain: the incidents of the kinds they
+/// clear, and of which the audit found nothing, are resolved.
+async fn clear_by_audit<S: FindingSink>(report: &AuditReport, sink: &S) -> Result<(), SinkError> {
+    for check in &report.checks {
+        for kind in cleared_by_check(check) {
+            if report.findings.iter().any(|f| f.kind() == *kind) {
+                continue;
+            }
+            let by = format!(
+                "the audit found {} healthy: {}",
+                check.check.as_str(),
+                check.detail
+            );
+            sink.cleared(*kind, &report.domain, &by).await?;
+        }
+    }
+    Ok(())
+}
+
 /// What one audit run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
@@ -560,7 +615,14 @@ where
         if let Err(error) = sink.publish(&report.findings).await {
             sink_error.get_or_insert(error);
         }
+        if let Err(error) = clear_by_audit(&report, sink).await {
+            sink_error.get_or_insert(error);
+        }
         run.reports.push(report);
+    }
+    // Incidents no check can clear end after their quiet period.
+    if let Err(error) = sink.sweep().await {
+        sink_error.get_or_insert(error);
     }
     let failed: u64 = run.failed_checks().values().sum();
     tracing::info!(

@@ -13,6 +13,7 @@ use crate::edge::config::{Config, DnsResolver};
 use crate::edge::dns::{DnsBudget, DnsFacts};
 use crate::edge::identity_cache::{CachedDirectory, Paced, Scope, VerifiedDomains};
 use crate::edge::lambda::handler::{AuditRun, Processed};
+use crate::incidents::Incidents;
 use crate::judge::received::{DomainFacts, OrgSource};
 use crate::judge::reverify::Reverified;
 use crate::pipeline::Ports;
@@ -156,11 +157,19 @@ impl Wiring {
             }
             (None, false) => Scope::Everything,
         };
+        let ledger = config
+            .state_table
+            .clone()
+            .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table));
         let alerts = config.alert_topic_arn.clone().map(|topic| {
             SnsAlertSink::new(
                 aws_sdk_sns::Client::new(&sdk),
                 topic,
                 Deduper::new(config.alert_min_severity, config.alert_suppress),
+                ledger.clone().map(|book| Incidents {
+                    book,
+                    timing: config.incidents,
+                }),
             )
         });
         let region = sdk
@@ -170,10 +179,6 @@ impl Wiring {
             S3RawMessages::new(aws_sdk_s3::Client::new(&sdk), bucket, prefix)
         });
         let objects = S3Objects::new(aws_sdk_s3::Client::new(&sdk), MAX_REPORT_OBJECT);
-        let ledger = config
-            .state_table
-            .clone()
-            .map(|table| DynamoLedger::new(aws_sdk_dynamodb::Client::new(&sdk), table));
         Ok(Self {
             objects,
             ledger,
@@ -208,6 +213,24 @@ impl Wiring {
         {
             println!("{line}");
         }
+        self.emit_sink_metrics();
+    }
+
+    /// Prints how many findings were alerted without their incident, when any were.
+    fn emit_sink_metrics(&self) {
+        let count = self
+            .sink
+            .1
+            .as_ref()
+            .map_or(0, SnsAlertSink::take_incident_errors);
+        if let Some(line) = metrics::incident_errors(
+            &self.config.metrics_namespace,
+            self.function,
+            count,
+            now_ms(),
+        ) {
+            println!("{line}");
+        }
     }
 
     /// Prints a canary run's EMF documents.
@@ -215,6 +238,7 @@ impl Wiring {
         for line in counts.emf(&self.config.metrics_namespace, self.function, now_ms()) {
             println!("{line}");
         }
+        self.emit_sink_metrics();
     }
 
     /// Prints a reports invocation's EMF documents.
@@ -222,6 +246,7 @@ impl Wiring {
         for line in counts.emf(&self.config.metrics_namespace, self.function, now_ms()) {
             println!("{line}");
         }
+        self.emit_sink_metrics();
     }
 
     /// Prints an audit run's EMF documents, honest about what it could not judge.
@@ -234,6 +259,7 @@ impl Wiring {
         ) {
             println!("{line}");
         }
+        self.emit_sink_metrics();
     }
 }
 

@@ -62,6 +62,8 @@ keyword_enum! {
         CanaryUnrecognized = "CanaryUnrecognized",
         /// Probes SES would not take for a reason other than the identity's MAIL FROM.
         CanarySendFailures = "CanarySendFailures",
+        /// Findings alerted without their incident (the state table could not be used).
+        IncidentErrors = "IncidentErrors",
     }
 }
 
@@ -351,6 +353,24 @@ fn document(
         values,
     })
     .unwrap_or_default()
+}
+
+/// The `IncidentErrors` document of an invocation, when there were any.
+pub fn incident_errors(
+    namespace: &str,
+    function: &str,
+    count: u64,
+    timestamp_ms: u64,
+) -> Option<String> {
+    (count > 0).then(|| {
+        document(
+            namespace,
+            function,
+            &[],
+            vec![(Metric::IncidentErrors.as_str(), count)],
+            timestamp_ms,
+        )
+    })
 }
 
 /// What one audit run judged and what it could not, for its metrics.
