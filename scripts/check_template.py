@@ -109,15 +109,20 @@ for statement in send:
           "ses:SendEmail only to the canary address")
     check("MonitoredDomains" in str(condition.get("StringLike", {}).get("ses:FromAddress")),
           "ses:SendEmail only from the monitored identities")
-for name in ("CanaryFunction", "ReceiptFunction"):
+# Incidents (issue 18): every function alerts, so every one keeps incidents in the table.
+check(template["Globals"]["Function"]["Environment"]["Variables"].get("STATE_TABLE") == {"Ref": "StateTable"},
+      "every function knows the state table")
+for name in functions:
     statements = [s for p in functions.get(name, {}).get("Properties", {}).get("Policies", []) if isinstance(p, dict)
                   for s in p.get("Statement", [])]
     table_statements = [s for s in statements if str(s.get("Action")).count("dynamodb:")]
     check(table_statements and all(s["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]} for s in table_statements),
           f"{name}: table actions on the state table only")
+    actions = str([s["Action"] for s in table_statements])
+    check(all(a in actions for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
+          f"{name}: may read, conditionally write and list incidents")
 receipt_variables = functions["ReceiptFunction"]["Properties"]["Environment"]["Variables"]
-check("CANARY_ADDRESS" in receipt_variables and "STATE_TABLE" in receipt_variables,
-      "the receipt function knows the canary address and the table its probes are in")
+check("CANARY_ADDRESS" in receipt_variables, "the receipt function knows the canary address")
 check(any("CanaryAddress" in str(a["Assert"]) and "Fn::Contains" in str(a["Assert"]) for a in assertions),
       "a Rules assertion requires CanaryAddress among ReceiptRecipients")
 received_alarms = {n: a for n, a in of_type("AWS::CloudWatch::Alarm").items()

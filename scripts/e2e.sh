@@ -24,12 +24,19 @@ MOTO_PORT="${E2E_MOTO_PORT:-5055}"
 WATCH_PORT="${E2E_WATCH_PORT:-9055}"
 AUDIT_PORT="${E2E_AUDIT_PORT:-9056}"
 CANARY_PORT="${E2E_CANARY_PORT:-9057}"
+# Two instances of the same functions, and one whose state table does not exist.
+PORT_A="${E2E_PORT_A:-9058}"
+PORT_B="${E2E_PORT_B:-9059}"
+PORT_NO_TABLE="${E2E_PORT_NO_TABLE:-9060}"
 ENDPOINT="http://127.0.0.1:$MOTO_PORT"
 DNS_PORT="${E2E_DNS_PORT:-5355}"
 MOTO_PID=""
 WATCH_PID=""
 AUDIT_PID=""
 CANARY_PID=""
+A_PID=""
+B_PID=""
+NO_TABLE_PID=""
 DNS_PID=""
 
 stop() {
@@ -43,6 +50,9 @@ cleanup() {
   stop "$WATCH_PID"
   stop "$AUDIT_PID"
   stop "$CANARY_PID"
+  stop "$A_PID"
+  stop "$B_PID"
+  stop "$NO_TABLE_PID"
   stop "$MOTO_PID"
   stop "$DNS_PID"
   rm -rf "$WORK"
@@ -339,7 +349,7 @@ PY
 probe_id() { python3 -c 'import json,sys; print(next(json.loads(l)["id"] for l in open(sys.argv[1]) if json.loads(l)["identity"] == sys.argv[2]))' "$WORK/probes.jsonl" "$1"; }
 COM_PROBE="$(probe_id example.com)"
 
-echo "== canary: the probe arrives with the custom MAIL FROM: marked received, nobody paged"
+echo "== canary: the probe arrives with the custom MAIL FROM: marked received; the fallback incident of the first steps is resolved, once"
 python3 scripts/e2e_canary.py receipt "$COM_PROBE" dmarc-canary@example.com mail.example.com "$WORK/probe-ok.json"
 out="$(cinvoke receipt "$WORK/probe-ok.json")" || canary_fail "the probe's receipt failed: $out"
 python3 scripts/e2e_canary.py probes "$ENDPOINT" | python3 -c '
@@ -348,7 +358,19 @@ probe = next(p for p in map(json.loads, sys.stdin) if p["id"] == sys.argv[1])
 assert probe["received"] is not None and probe["findings"] == [], probe
 print("received, no findings")
 ' "$COM_PROBE" || canary_fail "the probe was not marked received"
-[ -z "$(python3 scripts/e2e_sns.py alerts "$ENDPOINT")" ] || canary_fail "a healthy probe paged someone"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = sorted((a["kind"], a["domain"], a["state"]) for a in alerts)
+# The receipt steps above opened these two incidents (the same table): the probe ends them.
+expected = [("mail_from_fallback", "example.com", "resolved"), ("spf_unaligned", "example.com", "resolved")]
+assert keys == expected, f"alerts {keys}, expected {expected}"
+fallback = next(a for a in alerts if a["kind"] == "mail_from_fallback")
+assert fallback["subject"].startswith("[RESOLVED] mail_from_fallback for example.com after "), fallback["subject"]
+assert fallback["severity"] == "critical", fallback
+assert "canary probe" in fallback["body"], fallback["body"]
+print("a healthy probe resolved the open incidents, once each")
+' || canary_fail "the healthy probe did not resolve the open incidents exactly once"
 
 echo "== canary: the same probe with SES's own envelope: mail_from_fallback, once"
 python3 scripts/e2e_canary.py receipt "$COM_PROBE" dmarc-canary@example.com us-east-1.amazonses.com "$WORK/probe-fallback.json"
@@ -360,6 +382,7 @@ import json, sys
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 fallback = [a for a in alerts if a["kind"] == "mail_from_fallback"]
 assert len(fallback) == 1 and fallback[0]["domain"] == "example.com" and fallback[0]["severity"] == "critical", alerts
+assert fallback[0]["state"] == "new" and ": new" in fallback[0]["subject"], fallback
 print(f"mail_from_fallback once ({len(alerts)} alert(s) in all)")
 ' || canary_fail "the fallback probe did not alert mail_from_fallback exactly once"
 
@@ -406,6 +429,68 @@ assert len(missing) == 1, missing
 print("canary: sent, received, latency, findings and the stranger counted")
 PY
 stop "$CANARY_PID"; CANARY_PID=""
+
+echo "== incidents: the same fallback on two instances at once pages once"
+# example.net gets a custom MAIL FROM here, so that its fallback is an incident nobody opened.
+sed -e 's/^MAIL_FROM_DOMAINS=.*/MAIL_FROM_DOMAINS="example.com=mail.example.com,example.net=mail.example.net"/' \
+  "$WORK/env" > "$WORK/incident.env"
+sed 's/example\.com/example.net/g' events/receipt-mail-from-fallback.json > "$WORK/net-fallback.json"
+setsid cargo lambda watch --invoke-port "$PORT_A" --env-file "$WORK/incident.env" > "$WORK/a.log" 2>&1 &
+A_PID=$!
+setsid cargo lambda watch --invoke-port "$PORT_B" --env-file "$WORK/incident.env" > "$WORK/b.log" 2>&1 &
+B_PID=$!
+wait_for_port "$PORT_A" "$A_PID" 600
+wait_for_port "$PORT_B" "$B_PID" 600
+for port in "$PORT_A" "$PORT_B"; do  # started, so that both run the event at the same moment
+  timeout 900 cargo lambda invoke receipt --invoke-port "$port" --data-ascii '{"Records":[]}' > /dev/null 2>&1 \
+    || fail "the instance on port $port did not start"
+done
+timeout 300 cargo lambda invoke receipt --invoke-port "$PORT_A" --data-file "$WORK/net-fallback.json" > "$WORK/a.out" 2>&1 &
+first=$!
+timeout 300 cargo lambda invoke receipt --invoke-port "$PORT_B" --data-file "$WORK/net-fallback.json" > "$WORK/b.out" 2>&1 &
+second=$!
+wait "$first" || fail "instance A failed: $(cat "$WORK/a.out")"
+wait "$second" || fail "instance B failed: $(cat "$WORK/b.out")"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = sorted((a["kind"], a["domain"], a["state"]) for a in alerts)
+expected = [("mail_from_fallback", "example.net", "new"), ("spf_unaligned", "example.net", "new")]
+assert keys == expected, f"alerts {keys}, expected {expected}"
+print("two instances, one page per incident")
+' || fail "two instances paged more (or less) than once"
+python3 scripts/e2e_canary.py incident "$ENDPOINT" mail_from_fallback example.net | python3 -c '
+import json, sys
+incident = json.load(sys.stdin)
+assert incident["occurrences"] == 2 and "resolved" not in incident, incident
+print("the incident counts both findings")
+' || fail "the incident does not count both instances' findings"
+stop "$A_PID"; A_PID=""
+stop "$B_PID"; B_PID=""
+
+echo "== incidents: with the state table unavailable, the alert still arrives"
+sed -e 's/^STATE_TABLE=.*/STATE_TABLE="no-such-table"/' "$WORK/incident.env" > "$WORK/no-table.env"
+setsid cargo lambda watch --invoke-port "$PORT_NO_TABLE" --env-file "$WORK/no-table.env" > "$WORK/no-table.log" 2>&1 &
+NO_TABLE_PID=$!
+wait_for_port "$PORT_NO_TABLE" "$NO_TABLE_PID" 600
+out="$(timeout 900 cargo lambda invoke receipt --invoke-port "$PORT_NO_TABLE" --data-file "$WORK/net-fallback.json" 2>&1)" \
+  || fail "without its table the receipt invocation failed: $out"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+kinds = sorted(a["kind"] for a in alerts)
+assert kinds == ["mail_from_fallback", "spf_unaligned"], kinds
+print("alerted without the table")
+' || fail "without the table the alert was lost"
+python3 - "$WORK/no-table.log" <<'PY' || fail "IncidentErrors was not counted"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+errors = [d for d in totals(documents(sys.argv[1]), "receipt") if "IncidentErrors" in d]
+assert len(errors) == 1 and errors[0]["IncidentErrors"] == 2, errors
+print("IncidentErrors 2")
+PY
+stop "$NO_TABLE_PID"; NO_TABLE_PID=""
 
 echo "== SNS outage: the invocation fails instead of losing the alert"
 stop "$MOTO_PID"; MOTO_PID=""

@@ -11,6 +11,7 @@ DynamoDB).
                                       the probe ID sent from FROM, arriving with the envelope
                                       sender <ID>@ENVELOPE (its headers as SES adds them)
   old     ENDPOINT IDENTITY ID AGE    record a probe sent AGE seconds ago, never received
+  incident ENDPOINT KIND DOMAIN       print the incident the state table holds, as JSON
 """
 import json
 import sys
@@ -108,5 +109,12 @@ def old(endpoint, identity, message_id, age):
     })
 
 
+def incident(endpoint, kind, domain):
+    item = client(endpoint, "dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": "incident"}, "sk": {"S": f"{kind}#{domain}#"}})["Item"]
+    print(json.dumps({k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items()}))
+
+
 if __name__ == "__main__":
-    {"setup": setup, "sent": sent, "probes": probes, "receipt": receipt, "old": old}[sys.argv[1]](*sys.argv[2:])
+    {"setup": setup, "sent": sent, "probes": probes, "receipt": receipt, "old": old,
+     "incident": incident}[sys.argv[1]](*sys.argv[2:])

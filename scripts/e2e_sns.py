@@ -2,7 +2,7 @@
 
   setup  ENDPOINT          create the alert topic and an SQS queue subscribed to it; print the topic ARN
   alerts ENDPOINT          print every alert delivered so far, one JSON object per line
-                           ({"subject", "kind", "severity", "domain", "body"})
+                           ({"subject", "kind", "severity", "domain", "state", "body"})
 """
 import json
 import sys
@@ -45,6 +45,7 @@ def alerts(endpoint):
                 "kind": attributes.get("kind"),
                 "severity": attributes.get("severity"),
                 "domain": attributes.get("domain"),
+                "state": attributes.get("state"),
                 "body": envelope.get("Message"),
             }))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -627,3 +627,21 @@ mod sesv2 {
         }
     }
 }
+
+#[tokio::test]
+async fn other_mail_is_judged_as_usual_when_the_probes_cannot_be_read() {
+    let mut probes = MemoryProbes::default();
+    probes.unavailable = true;
+    let directory = Counted::new(STATES);
+    // The same message, to another address of the receipt rule.
+    let event = String::from_utf8(probe_event("eu-west-1.amazonses.com", PROBE_ID))
+        .unwrap_or_default()
+        .replace(CANARY, "postmaster@inbound.example.com");
+    let (invocation, sink) = receive(event.as_bytes(), &probes, &directory).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert!(
+        sink.kinds().contains(&Kind::MailFromFallback),
+        "{:?}",
+        sink.kinds()
+    );
+}

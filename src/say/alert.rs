@@ -1,5 +1,7 @@
 //! What an alert says: the message a person reads at 3 a.m. (subject, body, filterable
-//! attributes, a JSON form for machines). When one is sent is `say::dedup`'s decision.
+//! attributes, a JSON form for machines), for an incident's new, still-open and resolved
+//! messages alike. When one is sent is `judge::incident`'s decision (`say::dedup`'s when the
+//! state table cannot be used).
 //!
 //! Pure: nothing is sent from here. The SNS adapter (`edge::aws::sns`) publishes what this
 //! module composes; the words themselves come from `say::explain`.

@@ -2,7 +2,9 @@
 //! `(kind, domain, subject)` per window, so one incident does not page twice and two never
 //! share one page. The next alert after a window says how many were held back.
 //!
-//! Pure: the clock is an argument. The SNS sink (`edge::aws::sns`) keeps one per warm container.
+//! Pure: the clock is an argument. The SNS sink (`edge::aws::sns`) keeps one per warm
+//! container: the decision when the state table's incidents (`crate::incidents`) cannot be
+//! used, which may page once per container but never stays silent.
 
 use crate::say::findings::{Finding, Kind, Severity};
 use std::collections::HashMap;
