@@ -65,18 +65,23 @@ impl<B: IncidentBook> Incidents<B> {
         .await
     }
 
-    /// The open incidents of kinds no evidence clears that were quiet for the quiet period
-    /// at `now`, each resolved: the messages to send.
+    /// The open incidents at `now`: those of kinds no evidence clears that were quiet for
+    /// the quiet period are resolved, the others reminded of when their last message is
+    /// `remind_every` old. The messages to send.
     pub async fn sweep(&self, now: u64) -> Result<Vec<Step>, StateError> {
+        let due = |key: &IncidentKey, current: &Incident| {
+            incident::quiet(key, current, now, self.timing)
+                .or_else(|| incident::remind(current, now, self.timing))
+        };
         let mut steps = Vec::new();
         for (key, stored) in self.book.open_incidents().await? {
-            if incident::quiet(&key, &stored.incident, now, self.timing).is_none() {
+            if due(&key, &stored.incident).is_none() {
                 continue;
             }
             let step = self
                 .step(key.clone(), |current| {
                     current
-                        .and_then(|c| incident::quiet(&key, c, now, self.timing))
+                        .and_then(|c| due(&key, c))
                         .map(|(next, notice)| (next, Some(notice)))
                 })
                 .await?;
@@ -279,7 +284,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_sweep_resolves_quiet_kinds_only() {
+    async fn the_sweep_resolves_quiet_kinds_and_reminds_of_the_others() {
         let incidents = incidents(MemoryIncidents::default());
         let bounce = Finding::new(
             Facts::AuthComplaint {
@@ -294,8 +299,18 @@ mod tests {
         }
         assert!(incidents.sweep(T0 + 3600).await.is_ok_and(|s| s.is_empty()));
         let swept = incidents.sweep(T0 + 25 * 3600).await.unwrap_or_default();
-        let kinds: Vec<Kind> = swept.iter().map(|s| s.key.kind).collect();
-        assert_eq!(kinds, [Kind::AuthComplaint]);
+        let steps: Vec<(Kind, &str)> = swept
+            .iter()
+            .map(|s| (s.key.kind, s.notice.state()))
+            .collect();
+        // The complaint is over; the fallback, which only evidence ends, is reminded of.
+        assert_eq!(
+            steps,
+            [
+                (Kind::MailFromFallback, "open"),
+                (Kind::AuthComplaint, "resolved")
+            ]
+        );
         assert!(
             incidents
                 .sweep(T0 + 26 * 3600)

@@ -200,6 +200,22 @@ pub fn quiet(
         .flatten()
 }
 
+/// The reminder interval at `now`: an open incident whose last message is `remind_every`
+/// old is reminded of, even when no finding came since (the count then says 0).
+pub fn remind(current: &Incident, now: u64, timing: Timing) -> Option<(Incident, Notice)> {
+    if !current.is_open() || now < current.last_sent.saturating_add(timing.remind_every) {
+        return None;
+    }
+    let mut next = current.clone();
+    next.last_sent = now;
+    next.unsent = 0;
+    let notice = Notice::StillOpen {
+        count: current.unsent,
+        since: current.last_sent,
+    };
+    Some((next, notice))
+}
+
 fn resolve(current: &Incident, by: Resolution, now: u64) -> Option<(Incident, Notice)> {
     if !current.is_open() {
         return None;

@@ -199,58 +199,89 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
     }
 }
 
-/// Composes the message that an incident is resolved: to the same topic, with the same
-/// attributes as its other messages (its kind, its severity, its domain), `state` resolved.
-pub fn compose_resolved(key: &IncidentKey, incident: &Incident, notice: &Notice) -> Alert {
-    let (duration, count, by) = match notice {
+/// Composes an incident's message when no finding is at hand: its resolution (by evidence or
+/// quiet period), or a reminder on the schedule. To the same topic, with the same attributes
+/// as its other messages (its kind, its severity, its domain) and its `state`.
+pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice) -> Alert {
+    let domain = sanitize(&key.domain, FIELD_LIMIT);
+    let kind = key.kind;
+    let severity = incident.severity.as_str();
+    let last = sanitize(&incident.detail, DETAIL_LIMIT);
+    let opened = explain::utc_time(incident.opened);
+    let (subject, body, detail, duration) = match notice {
         Notice::Resolved {
             duration,
             count,
             by,
-        } => (*duration, *count, Some(by)),
-        _ => (0, incident.count, None),
-    };
-    let domain = sanitize(&key.domain, FIELD_LIMIT);
-    let kind = key.kind;
-    let lasted = explain::duration(duration);
-    let subject = subject_line(
-        &format!("[RESOLVED] {kind} for {domain} after {lasted} (ses-dmarc-monitor)"),
-        SUBJECT_LIMIT,
-    );
-    let why = match by {
-        Some(Resolution::Evidence(evidence)) => sanitize(evidence, FIELD_LIMIT),
-        Some(Resolution::Quiet { period }) => format!(
-            "no new finding for {}; this kind has no check that could confirm it is over",
-            explain::duration(*period)
+        } => {
+            let lasted = explain::duration(*duration);
+            let why = match by {
+                Resolution::Evidence(evidence) => sanitize(evidence, FIELD_LIMIT),
+                Resolution::Quiet { period } => format!(
+                    "no new finding for {}; this kind has no check that could confirm it is over",
+                    explain::duration(*period)
+                ),
+            };
+            (
+                format!("[RESOLVED] {kind} for {domain} after {lasted} (ses-dmarc-monitor)"),
+                format!(
+                    "RESOLVED: {} for {domain}, after {lasted}\n\nWhat ended it\n  {why}\n\nIncident\n  opened {opened}, {count} finding(s), {severity} severity\n  the last finding: {last}\n\nWhat to do\n  Nothing, unless it opens again.\n",
+                    explain::headline(kind),
+                ),
+                why,
+                Some(*duration),
+            )
+        }
+        Notice::StillOpen { count, since } => {
+            let since = explain::utc_time(*since);
+            let standing = format!("still open ({count} since {since})");
+            (
+                format!(
+                    "[{}] {kind} for {domain}: {standing} (ses-dmarc-monitor)",
+                    severity.to_ascii_uppercase()
+                ),
+                format!(
+                    "{}: {} for {domain}: {standing}\n\nIncident\n  open since {opened}, {} finding(s) in all; no check has confirmed it over\n  the last finding: {last}\n\nWhat to do\n  As the first alert of this incident said; a message follows when it is resolved.\n",
+                    severity.to_ascii_uppercase(),
+                    explain::headline(kind),
+                    incident.count,
+                ),
+                last.clone(),
+                None,
+            )
+        }
+        Notice::New => (
+            format!(
+                "[{}] {kind} for {domain}: new (ses-dmarc-monitor)",
+                severity.to_ascii_uppercase()
+            ),
+            format!(
+                "{}: {} for {domain}: new\n\nWhat happened\n  {last}\n",
+                severity.to_ascii_uppercase(),
+                explain::headline(kind)
+            ),
+            last.clone(),
+            None,
         ),
-        None => "resolved".to_owned(),
     };
-    let mut body = format!(
-        "RESOLVED: {} for {domain}, after {lasted}\n\nWhat ended it\n  {why}\n\nIncident\n  opened {}, {count} finding(s), {} severity\n  the last finding: {}\n",
-        explain::headline(kind),
-        explain::utc_time(incident.opened),
-        incident.severity.as_str(),
-        sanitize(&incident.detail, DETAIL_LIMIT),
-    );
-    body.push_str("\nWhat to do\n  Nothing, unless it opens again.\n");
     let json = serde_json::json!({
         "kind": kind.as_str(),
-        "severity": incident.severity.as_str(),
+        "severity": severity,
         "domain": domain,
         "state": notice.state(),
-        "detail": why,
-        "occurrences": count,
+        "detail": detail,
+        "occurrences": incident.count,
         "opened": incident.opened,
         "duration_seconds": duration,
     })
     .to_string();
     Alert {
-        subject,
+        subject: subject_line(&subject, SUBJECT_LIMIT),
         body,
         json,
         attributes: vec![
             ("kind", kind.as_str().to_owned()),
-            ("severity", incident.severity.as_str().to_owned()),
+            ("severity", severity.to_owned()),
             ("domain", domain),
             ("state", notice.state().to_owned()),
         ],
@@ -346,6 +377,89 @@ mod tests {
         assert_eq!(
             alert.attributes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
             ["kind", "severity", "domain", "state"]
+        );
+    }
+
+    #[test]
+    fn an_incident_is_resolved_and_reminded_of_in_its_own_words() {
+        let key = IncidentKey {
+            kind: crate::say::findings::Kind::MailFromFallback,
+            domain: "example.com".into(),
+            subject: None,
+        };
+        let incident = Incident {
+            opened: 1_796_000_000,
+            last_seen: 1_796_003_000,
+            last_sent: 1_796_000_000,
+            count: 14,
+            unsent: 3,
+            detail: "the envelope sender is us-east-1.amazonses.com\r\nX: y".into(),
+            severity: crate::say::findings::Severity::Critical,
+            resolved: None,
+        };
+        let resolved = compose_incident(
+            &key,
+            &incident,
+            &Notice::Resolved {
+                duration: 9300,
+                count: 14,
+                by: Resolution::Evidence("a canary probe passed".into()),
+            },
+        );
+        assert_eq!(
+            resolved.subject,
+            "[RESOLVED] mail_from_fallback for example.com after 2 h 35 min (ses-dmarc-monitor)"
+        );
+        assert!(
+            resolved
+                .body
+                .contains("What ended it\n  a canary probe passed\n")
+        );
+        assert!(resolved.body.contains("14 finding(s), critical severity"));
+        assert!(!resolved.body.contains('\r'));
+        assert_eq!(
+            resolved.attributes,
+            [
+                ("kind", "mail_from_fallback".to_owned()),
+                ("severity", "critical".to_owned()),
+                ("domain", "example.com".to_owned()),
+                ("state", "resolved".to_owned())
+            ]
+        );
+        let quiet = compose_incident(
+            &key,
+            &incident,
+            &Notice::Resolved {
+                duration: 90_000,
+                count: 14,
+                by: Resolution::Quiet { period: 86_400 },
+            },
+        );
+        assert!(
+            quiet.body.contains("no new finding for 1 d;"),
+            "{}",
+            quiet.body
+        );
+        let reminder = compose_incident(
+            &key,
+            &incident,
+            &Notice::StillOpen {
+                count: 3,
+                since: 1_796_000_000,
+            },
+        );
+        assert!(
+            reminder
+                .subject
+                .starts_with("[CRITICAL] mail_from_fallback for example.com: still open (3 since "),
+            "{}",
+            reminder.subject
+        );
+        assert_eq!(reminder.attributes[3], ("state", "open".to_owned()));
+        let json: serde_json::Value = serde_json::from_str(&reminder.json).unwrap_or_default();
+        assert_eq!(
+            (json["state"].as_str(), json["occurrences"].as_u64()),
+            (Some("open"), Some(14))
         );
     }
 

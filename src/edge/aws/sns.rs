@@ -20,7 +20,7 @@ use crate::ports::incidents::IncidentBook;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::StateError;
 use crate::ports::{Cause, chain};
-use crate::say::alert::{Alert, Stage, compose, compose_resolved};
+use crate::say::alert::{Alert, Stage, compose, compose_incident};
 use crate::say::dedup::{Decision, Deduper};
 use crate::say::findings::{Finding, Kind};
 use aws_sdk_sns::Client;
@@ -122,7 +122,7 @@ impl<B: IncidentBook> SnsAlertSink<B> {
         };
         match incidents.cleared(key, by, now()).await {
             Ok(Some(step)) => {
-                let alert = compose_resolved(&step.key, &step.incident, &step.notice);
+                let alert = compose_incident(&step.key, &step.incident, &step.notice);
                 self.send_step(&step, &alert).await
             }
             Ok(None) => Ok(()),
@@ -144,7 +144,7 @@ impl<B: IncidentBook> SnsAlertSink<B> {
             let key = IncidentKey::of_kind(kind, finding);
             return match incidents.cleared(key, &finding.detail(), now()).await {
                 Ok(Some(step)) => {
-                    let alert = compose_resolved(&step.key, &step.incident, &step.notice);
+                    let alert = compose_incident(&step.key, &step.incident, &step.notice);
                     self.send_step(&step, &alert).await.map(|()| true)
                 }
                 // Not open in the table: the window decides, as without one.
@@ -264,7 +264,8 @@ impl<B: IncidentBook> FindingSink for SnsAlertSink<B> {
                 self.deduper()
                     .forget_incident(step.key.kind, &step.key.domain);
             }
-            let alert = compose_resolved(&step.key, &step.incident, &step.notice);
+            // A resolution, or a reminder of an incident no finding came for lately.
+            let alert = compose_incident(&step.key, &step.incident, &step.notice);
             if let Err(cause) = self.send_step(step, &alert).await {
                 failed.push(cause);
             }
