@@ -39,7 +39,8 @@ impl<B: IncidentBook> Incidents<B> {
     /// `finding` seen at `now`: the message to send, if this caller is to send one.
     pub async fn seen(&self, finding: &Finding, now: u64) -> Result<Option<Step>, StateError> {
         let key = IncidentKey::of(finding);
-        let detail = finding.detail();
+        // Kept in the table and quoted in reminders: bounded, as alerts are.
+        let detail = crate::say::alert::sanitize(&finding.detail(), 2_000);
         self.step(key, |current| {
             Some(incident::seen(
                 current,

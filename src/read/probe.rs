@@ -24,11 +24,6 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// Seconds from sending to arrival, when it arrived (a clock step back gives 0).
-    pub fn latency(&self) -> Option<u64> {
-        self.received.map(|at| at.saturating_sub(self.sent))
-    }
-
     /// Whether it is overdue at `now`: not received, `deadline` seconds after it was sent.
     pub fn overdue(&self, now: u64, deadline: u64) -> bool {
         self.received.is_none() && self.sent.saturating_add(deadline) <= now
@@ -85,7 +80,7 @@ mod tests {
     }
 
     #[test]
-    fn overdue_and_latency() {
+    fn overdue_until_received() {
         let mut probe = Probe {
             message_id: "m".into(),
             identity: "example.com".into(),
@@ -95,10 +90,8 @@ mod tests {
         };
         assert!(!probe.overdue(1599, 600));
         assert!(probe.overdue(1600, 600));
-        assert_eq!(probe.latency(), None);
         probe.received = Some(1042);
         assert!(!probe.overdue(5000, 600));
-        assert_eq!(probe.latency(), Some(42));
     }
 
     #[test]

@@ -136,13 +136,16 @@ where
             Err(error) => return (run, Err(error.into())),
         },
     };
-    let mut first_error: Option<CanaryError> = None;
+    // The run's failure, after every identity was tried: the first table error, and the
+    // first send that failed with how many did.
+    let mut state_error: Option<CanaryError> = None;
+    let mut send_error: Option<(String, SendError)> = None;
     let mut send_failures = 0;
     for identity in &identities {
         if let Err(source) = report_missing(&ports, settings, identity, now, &mut run).await {
             run.counts.state_errors += 1;
             tracing::warn!(identity = %identity, error = %source, "probes could not be read; missing ones are reported next run");
-            first_error.get_or_insert(CanaryError::State {
+            state_error.get_or_insert(CanaryError::State {
                 identity: identity.clone(),
                 source,
             });
@@ -164,7 +167,7 @@ where
                     // missing-canary alarm may fire. Said loudly, and the run fails.
                     run.counts.state_errors += 1;
                     tracing::error!(identity = %identity, message_id = %probe.message_id, error = %source, "probe sent but not recorded");
-                    first_error.get_or_insert(CanaryError::State {
+                    state_error.get_or_insert(CanaryError::State {
                         identity: identity.clone(),
                         source,
                     });
@@ -185,18 +188,18 @@ where
             Err(error) => {
                 send_failures += 1;
                 tracing::error!(identity = %identity, error = %error, "probe not sent");
-                first_error.get_or_insert(CanaryError::Send {
-                    failed: 0,
-                    identity: identity.clone(),
-                    source: error,
-                });
+                send_error.get_or_insert((identity.clone(), error));
             }
         }
     }
     run.counts.send_failures = send_failures as u64;
-    if let Some(CanaryError::Send { failed, .. }) = &mut first_error {
-        *failed = send_failures;
-    }
+    let first_error = send_error
+        .map(|(identity, source)| CanaryError::Send {
+            failed: send_failures,
+            identity,
+            source,
+        })
+        .or(state_error);
     tracing::info!(
         identities = identities.len(),
         findings = run.findings.len(),
