@@ -7,9 +7,11 @@
 # does not stall the receipt function, a stored report message alerts once and counts once
 # however often it comes, a corrupt report fails with its object kept, the canary's probes are
 # sent, recorded, recognized and judged (a fallback alerts once, a spoof pages nobody, a lost
-# probe is reported once), a malformed event fails cleanly, a record from a foreign topic is
-# refused, an audit run cut short publishes no zero failure count, and an SNS outage fails the
-# invocation instead of losing the alert. Installs what it needs; stops every process it started.
+# probe is reported once), incidents page once across two instances at once, resolve once on
+# evidence and still alert without their table, a malformed event fails cleanly, a record from
+# a foreign topic is refused, an audit run cut short publishes no zero failure count, and an
+# SNS outage fails the invocation instead of losing the alert. Installs what it needs; stops
+# every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
