@@ -416,15 +416,26 @@ async fn admit<R, P: ProbeBook, Sc: DomainScope>(
     inbound: Inbound<'_, R, P, Sc>,
 ) -> Result<Admission, StateError> {
     let from = &observation.header_from;
-    if !from.is_empty() && !from.iter().any(|d| inbound.scope.contains(d)) {
-        return Ok(Admission::Leave(RecordOutcome::Skipped {
-            reason: format!("from {}, not a monitored domain", from.join(", ")),
-        }));
-    }
     let to_canary = envelope
         .recipients
         .iter()
         .any(|r| settings.canary_addresses.contains(r));
+    let not_a_probe = || {
+        Admission::Leave(RecordOutcome::NotAProbe {
+            header_from: from.clone(),
+            message_id: observation.header_message_id.clone(),
+        })
+    };
+    if !from.is_empty() && !from.iter().any(|d| inbound.scope.contains(d)) {
+        // A stranger's mail to the canary address still counts as such.
+        return Ok(if to_canary {
+            not_a_probe()
+        } else {
+            Admission::Leave(RecordOutcome::Skipped {
+                reason: format!("from {}, not a monitored domain", from.join(", ")),
+            })
+        });
+    }
     // Probes go to the canary address; without one (offline, a probe file), any message
     // may be one.
     let may_be_a_probe = to_canary || settings.canary_addresses.is_empty();
@@ -448,10 +459,7 @@ async fn admit<R, P: ProbeBook, Sc: DomainScope>(
     };
     Ok(match found {
         Some(probe) => Admission::Judge(Some(probe)),
-        None if to_canary => Admission::Leave(RecordOutcome::NotAProbe {
-            header_from: from.clone(),
-            message_id: observation.header_message_id.clone(),
-        }),
+        None if to_canary => not_a_probe(),
         None => Admission::Judge(None),
     })
 }

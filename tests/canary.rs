@@ -20,6 +20,7 @@ use ses_dmarc_monitor::ports::sink::MemorySink;
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::read::probe::Probe;
 use ses_dmarc_monitor::say::findings::{Facts, Kind};
+use ses_dmarc_monitor::say::metrics::Metric;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -433,7 +434,14 @@ async fn mail_from_an_unmonitored_domain_is_left_before_any_lookup() {
     let (invocation, sink) = receive(event.as_bytes(), &probes, &directory).await;
     assert!(invocation.result.is_ok());
     assert!(sink.kinds().is_empty());
+    // To the canary address: counted as mail there that is not a probe.
+    assert_eq!(invocation.processed.canary.unrecognized, 1);
+    assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
+    // To another address of the rule: skipped, not counted.
+    let elsewhere = event.replace(CANARY, "postmaster@inbound.example.com");
+    let (invocation, _) = receive(elsewhere.as_bytes(), &probes, &directory).await;
     assert_eq!(invocation.processed.canary.unrecognized, 0);
+    assert_eq!(invocation.processed.metrics.total.get(Metric::Messages), 0);
     assert_eq!(directory.lookups.load(Ordering::SeqCst), 0);
 }
 
