@@ -1,8 +1,9 @@
 //! ses-dmarc-monitor: how mail sent through Amazon SES authenticates and aligns under DMARC.
 //!
-//! The Lambdas (`src/bin/receipt.rs`, `feedback.rs`, `audit.rs`) and the CLI
-//! (`src/bin/ses-dmarc-monitor/`) run the same path, [`pipeline::run`]. The modules are grouped
-//! by what they do, and the folders say it:
+//! The receipt and feedback Lambdas (`src/bin/receipt.rs`, `feedback.rs`) and the CLI
+//! (`src/bin/ses-dmarc-monitor/`) run the same path, [`pipeline::run`]; the reports, audit and
+//! canary Lambdas (`reports.rs`, `audit.rs`, `canary.rs`) theirs beside it. The modules are
+//! grouped by what they do, and the folders say it:
 //!
 //! - [`read`]: what is read. [`read::input`] recognizes an event; [`read::receipt`] and
 //!   [`read::notification`] model SES's payloads; [`read::authres`] parses
