@@ -386,6 +386,24 @@ async fn without_the_table_reports_are_still_judged_and_alerted() {
 }
 
 #[tokio::test]
+async fn with_no_table_configured_nothing_is_a_state_error() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let no_table: Option<MemoryLedger> = None;
+    let ports = ReportPorts {
+        objects: &world.objects,
+        ledger: &no_table,
+        directory: &world.directory,
+        scope: &Everything,
+        sink: &world.sink,
+    };
+    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, NOW).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    // No history to ask: judged as the CLI judges, every failing source counted.
+    assert_eq!(world.published(), FINDINGS);
+    assert_eq!(invocation.counts.state_errors, 0);
+}
+
+#[tokio::test]
 async fn the_mail_from_domain_comes_from_sesv2_and_a_throttled_lookup_retries() {
     let directory = OfflineDirectory::from_json(
         &std::fs::read_to_string("fixtures/identity-state.json").unwrap_or_default(),

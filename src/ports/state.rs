@@ -66,8 +66,9 @@ pub trait ReportLedger {
     /// that the retry counts the report.
     async fn release(&self, key: &ReportKey) -> Result<(), StateError>;
 
-    /// The sources (IP addresses) seen sending as `domain` before.
-    async fn known_sources(&self, domain: &str) -> Result<BTreeSet<String>, StateError>;
+    /// The sources (IP addresses) seen sending as `domain` before; `None` when there is no
+    /// history to ask (no table configured): then every source is judged as the CLI judges it.
+    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError>;
 
     /// Remembers `sources` as seen sending as `domain` at `now`.
     async fn remember_sources(
@@ -101,12 +102,10 @@ impl<L: ReportLedger> ReportLedger for Option<L> {
         }
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<BTreeSet<String>, StateError> {
+    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
         match self {
             Some(ledger) => ledger.known_sources(domain).await,
-            None => Err(StateError {
-                source: "no state table is configured (STATE_TABLE)".into(),
-            }),
+            None => Ok(None),
         }
     }
 
@@ -194,10 +193,10 @@ impl ReportLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<BTreeSet<String>, StateError> {
+    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
         self.check()?;
         let sources = self.sources.lock().map_err(|_| Self::poisoned())?;
-        Ok(sources.get(domain).cloned().unwrap_or_default())
+        Ok(Some(sources.get(domain).cloned().unwrap_or_default()))
     }
 
     async fn remember_sources(

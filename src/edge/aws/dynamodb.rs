@@ -124,7 +124,7 @@ impl ReportLedger for DynamoLedger {
             .map_err(failed)
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<BTreeSet<String>, StateError> {
+    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
         let mut known = BTreeSet::new();
         let mut pages = self
             .client
@@ -142,7 +142,7 @@ impl ReportLedger for DynamoLedger {
                 known.insert(ip.clone());
             }
         }
-        Ok(known)
+        Ok(Some(known))
     }
 
     async fn remember_sources(

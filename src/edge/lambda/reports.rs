@@ -285,7 +285,7 @@ where
     let history = match (&report, &domain) {
         (Report::Aggregate(_), Some(domain)) if believed => {
             match ports.ledger.known_sources(domain).await {
-                Ok(known) => Some(known),
+                Ok(known) => known,
                 Err(error) => {
                     state_error(counts, "reading the known sources", &error);
                     None
