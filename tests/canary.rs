@@ -76,6 +76,22 @@ const STATES: &str = r#"{
   }
 }"#;
 
+/// The canary's ports over these parts, the identities listed by [`NoLister`].
+fn canary_ports<'a, D, M>(
+    directory: &'a D,
+    probes: &'a MemoryProbes,
+    sender: &'a M,
+    sink: &'a MemorySink,
+) -> CanaryPorts<'a, NoLister, D, MemoryProbes, M, MemorySink> {
+    CanaryPorts {
+        lister: &NoLister,
+        directory,
+        probes,
+        sender,
+        sink,
+    }
+}
+
 fn settings<'a>(monitored: &'a [String]) -> CanarySettings<'a> {
     CanarySettings {
         monitored: Some(monitored),
@@ -96,13 +112,7 @@ async fn a_run_sends_and_records_one_probe_per_identity() {
         MemorySink::default(),
     );
     let directory = Counted::new(STATES);
-    let ports = CanaryPorts {
-        lister: &NoLister,
-        directory: &directory,
-        probes: &probes,
-        sender: &sender,
-        sink: &sink,
-    };
+    let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
     assert!(result.is_ok(), "{result:?}");
     let sent = sender.sent.lock().map(|s| s.clone()).unwrap_or_default();
@@ -139,13 +149,8 @@ async fn without_a_list_the_verified_domains_are_probed() {
         RecordingSender::default(),
         MemorySink::default(),
     );
-    let ports = CanaryPorts {
-        lister: &NoLister,
-        directory: &Counted::new("{}"),
-        probes: &probes,
-        sender: &sender,
-        sink: &sink,
-    };
+    let directory = Counted::new("{}");
+    let ports = canary_ports(&directory, &probes, &sender, &sink);
     let mut settings = settings(&[]);
     settings.monitored = None;
     let (_, result) = canary::canary(ports, &settings, NOW).await;
@@ -161,13 +166,8 @@ async fn a_refused_send_is_a_critical_mail_from_status() {
         refusing: ["refusing.example".to_owned()].into(),
         ..RecordingSender::default()
     };
-    let ports = CanaryPorts {
-        lister: &NoLister,
-        directory: &Counted::new(STATES),
-        probes: &probes,
-        sender: &sender,
-        sink: &sink,
-    };
+    let directory = Counted::new(STATES);
+    let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
     assert!(result.is_ok(), "a refusal is a finding, not a failure");
     let published = sink.0.lock().map(|f| f.clone()).unwrap_or_default();
@@ -202,13 +202,8 @@ async fn a_failed_send_fails_the_run_after_every_identity_was_tried() {
         failing: true,
         ..RecordingSender::default()
     };
-    let ports = CanaryPorts {
-        lister: &NoLister,
-        directory: &Counted::new("{}"),
-        probes: &probes,
-        sender: &sender,
-        sink: &sink,
-    };
+    let directory = Counted::new("{}");
+    let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
     let error = result.err().map(|e| e.to_string()).unwrap_or_default();
     assert_eq!(
@@ -232,13 +227,8 @@ async fn a_probe_never_received_is_reported_missing_once() {
     let probes = MemoryProbes::new(vec![old("lost", None), old("arrived", Some(NOW - 3590))]);
     let (sender, sink) = (RecordingSender::default(), MemorySink::default());
     for run in 0..2 {
-        let ports = CanaryPorts {
-            lister: &NoLister,
-            directory: &Counted::new(STATES),
-            probes: &probes,
-            sender: &sender,
-            sink: &sink,
-        };
+        let directory = Counted::new(STATES);
+        let ports = canary_ports(&directory, &probes, &sender, &sink);
         let (_, result) = canary::canary(ports, &settings(&monitored), NOW + run * 600).await;
         assert!(result.is_ok());
     }
@@ -269,13 +259,8 @@ async fn an_unreachable_table_fails_the_run_but_still_sends() {
     let mut probes = MemoryProbes::default();
     probes.unavailable = true;
     let (sender, sink) = (RecordingSender::default(), MemorySink::default());
-    let ports = CanaryPorts {
-        lister: &NoLister,
-        directory: &Counted::new("{}"),
-        probes: &probes,
-        sender: &sender,
-        sink: &sink,
-    };
+    let directory = Counted::new("{}");
+    let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
     let diagnostic = result.err().map(lambda_runtime::Diagnostic::from);
     assert_eq!(
@@ -569,13 +554,7 @@ mod sesv2 {
         // Through the canary run: a critical mail_from_status naming SES's state.
         let (probes, sink) = (MemoryProbes::default(), MemorySink::default());
         let monitored = vec!["example.com".to_owned()];
-        let ports = CanaryPorts {
-            lister: &NoLister,
-            directory: &ses,
-            probes: &probes,
-            sender: &ses,
-            sink: &sink,
-        };
+        let ports = canary_ports(&ses, &probes, &ses, &sink);
         let (_, result) = canary::canary(ports, &settings(&monitored), NOW).await;
         assert!(result.is_ok(), "{result:?}");
         let published = sink.0.lock().map(|f| f.clone()).unwrap_or_default();
