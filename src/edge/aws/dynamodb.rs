@@ -22,6 +22,7 @@ use crate::ports::state::{CLAIM_HOLDS, Claim, ReportKey, ReportLedger, StateErro
 use crate::read::probe::Probe;
 use crate::say::findings::{Kind, Severity};
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
@@ -48,6 +49,36 @@ impl DynamoLedger {
 fn failed(error: impl std::error::Error + Send + Sync + 'static) -> StateError {
     StateError {
         source: Box::new(error),
+    }
+}
+
+/// Whether a conditional write was made: `false` when its condition did not hold (another
+/// writer came first), an error for any other failure.
+fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StateError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(error) => Err(failed(error)),
+    }
+}
+
+/// A string attribute of an item.
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// A whole-number attribute of an item.
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().ok(),
+        _ => None,
     }
 }
 
@@ -83,17 +114,11 @@ impl ReportLedger for DynamoLedger {
             .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_HOLDS)))
             .send()
             .await;
-        match put {
-            Ok(_) => Ok(Claim::New),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Claim::Seen)
-            }
-            Err(error) => Err(failed(error)),
-        }
+        Ok(if written(put)? {
+            Claim::New
+        } else {
+            Claim::Seen
+        })
     }
 
     async fn complete(&self, key: &ReportKey) -> Result<(), StateError> {
@@ -176,19 +201,11 @@ fn probe_keys(identity: &str, message_id: &str) -> (AttributeValue, AttributeVal
 
 /// A probe item as the table holds it; `None` for an item missing what every probe has.
 fn probe_of(item: &HashMap<String, AttributeValue>) -> Option<Probe> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    };
-    let number = |name: &str| match item.get(name) {
-        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
-        _ => None,
-    };
     Some(Probe {
-        identity: text("pk")?.strip_prefix("probe#")?.to_owned(),
-        message_id: text("sk")?,
-        sent: number("sent")?,
-        received: number("received"),
+        identity: text(item, "pk")?.strip_prefix("probe#")?.to_owned(),
+        message_id: text(item, "sk")?,
+        sent: number(item, "sent")?,
+        received: number(item, "received"),
         reported_missing: matches!(
             item.get("reported_missing"),
             Some(AttributeValue::Bool(true))
@@ -286,17 +303,7 @@ impl ProbeBook for DynamoLedger {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        match update {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(failed(error)),
-        }
+        written(update)
     }
 }
 
@@ -306,36 +313,28 @@ fn incident_sk(key: &IncidentKey) -> AttributeValue {
 
 /// An incident item as the table holds it; `None` for an item missing what every incident has.
 fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, Stored)> {
-    let text = |name: &str| match item.get(name) {
-        Some(AttributeValue::S(value)) => Some(value.clone()),
-        _ => None,
-    };
-    let number = |name: &str| match item.get(name) {
-        Some(AttributeValue::N(value)) => value.parse::<u64>().ok(),
-        _ => None,
-    };
     let key = IncidentKey {
-        kind: text("kind")?.parse().ok()?,
-        domain: text("domain")?,
-        subject: text("subject").filter(|s| !s.is_empty()),
+        kind: text(item, "kind")?.parse().ok()?,
+        domain: text(item, "domain")?,
+        subject: text(item, "subject").filter(|s| !s.is_empty()),
     };
     let incident = Incident {
-        opened: number("opened")?,
-        last_seen: number("last_seen")?,
-        last_sent: number("last_sent")?,
-        count: number("occurrences")?,
-        unsent: number("unsent").unwrap_or(0),
-        detail: text("detail").unwrap_or_default(),
-        severity: text("severity")
+        opened: number(item, "opened")?,
+        last_seen: number(item, "last_seen")?,
+        last_sent: number(item, "last_sent")?,
+        count: number(item, "occurrences")?,
+        unsent: number(item, "unsent").unwrap_or(0),
+        detail: text(item, "detail").unwrap_or_default(),
+        severity: text(item, "severity")
             .and_then(|s| s.parse().ok())
             .unwrap_or(Severity::Warning),
-        resolved: number("resolved"),
+        resolved: number(item, "resolved"),
     };
     Some((
         key,
         Stored {
             incident,
-            version: number("version")?,
+            version: number(item, "version")?,
         },
     ))
 }
@@ -392,17 +391,7 @@ impl IncidentBook for DynamoLedger {
                 .condition_expression("version = :read")
                 .expression_attribute_values(":read", n(version)),
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(failed(error)),
-        }
+        written(put.send().await)
     }
 
     async fn open_incidents(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
