@@ -102,21 +102,23 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
         (true, true) => "the SES account",
         (true, false) => "an unknown domain",
     };
-    let (suppressed, standing) = match stage {
-        Stage::Alone { suppressed } => (*suppressed, String::new()),
+    let (suppressed, short, in_all) = match stage {
+        Stage::Alone { suppressed } => (*suppressed, String::new(), None),
         Stage::Incident {
             notice: Notice::StillOpen { count, since },
             incident,
         } => (
             *count,
-            format!(
-                ": still open ({count} since {})",
-                explain::utc_time(*since).trim_end_matches(" UTC")
-            ) + &format!("; {} in all", incident.count),
+            format!(": {}", still_open(*count, *since)),
+            Some(incident.count),
         ),
-        Stage::Incident { notice, .. } => (0, format!(": {}", notice.state())),
+        Stage::Incident { notice, .. } => (0, format!(": {}", notice.state()), None),
     };
-    let short = standing.split(';').next().unwrap_or_default();
+    // The subject says where the incident stands; the first line also how big it is.
+    let standing = match in_all {
+        Some(all) => format!("{short}; {all} in all"),
+        None => short.clone(),
+    };
     let subject = subject_line(
         &format!(
             "[{severity}] {kind} for {}{short} (ses-dmarc-monitor)",
@@ -233,8 +235,7 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
             )
         }
         Notice::StillOpen { count, since } => {
-            let since = explain::utc_time(*since);
-            let standing = format!("still open ({count} since {since})");
+            let standing = still_open(*count, *since);
             (
                 format!(
                     "[{}] {kind} for {domain}: {standing} (ses-dmarc-monitor)",
@@ -286,6 +287,12 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
             ("state", notice.state().to_owned()),
         ],
     }
+}
+
+/// `still open (3 since 2026-11-30 02:00 UTC)`: a reminder's words, with or without a finding
+/// at hand.
+fn still_open(count: u64, since: u64) -> String {
+    format!("still open ({count} since {})", explain::utc_time(since))
 }
 
 /// Control characters (CR/LF among them) become spaces, so header text cannot forge lines in
@@ -461,6 +468,54 @@ mod tests {
             (json["state"].as_str(), json["occurrences"].as_u64()),
             (Some("open"), Some(14))
         );
+    }
+
+    #[test]
+    fn a_reminder_with_a_finding_says_how_many_since_and_in_all() {
+        let finding = Finding::new(
+            Facts::ForgedAuthResults { count: 2 },
+            Some("example.com"),
+            Source::RawMessage,
+        );
+        let incident = Incident {
+            opened: 1_796_000_000,
+            last_seen: 1_796_021_600,
+            last_sent: 1_796_000_000,
+            count: 9,
+            unsent: 0,
+            detail: String::new(),
+            severity: crate::say::findings::Severity::Warning,
+            resolved: None,
+        };
+        let notice = Notice::StillOpen {
+            count: 4,
+            since: 1_796_000_000,
+        };
+        let alert = compose(
+            &finding,
+            &Stage::Incident {
+                notice: &notice,
+                incident: &incident,
+            },
+        );
+        let since = explain::utc_time(1_796_000_000);
+        // Cut to SNS's limit, the standing kept whole.
+        assert!(
+            alert.subject.starts_with(&format!(
+                "[WARNING] forged_auth_results for example.com: still open (4 since {since})"
+            )),
+            "{}",
+            alert.subject
+        );
+        assert!(alert.subject.len() <= SUBJECT_LIMIT);
+        assert!(
+            alert
+                .body
+                .contains(&format!(": still open (4 since {since}); 9 in all\n")),
+            "{}",
+            alert.body
+        );
+        assert_eq!(alert.attributes[3], ("state", "open".to_owned()));
     }
 
     #[test]
