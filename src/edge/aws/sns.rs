@@ -113,22 +113,22 @@ impl<B: IncidentBook> SnsAlertSink<B> {
         sent
     }
 
-    /// An incident's "resolved", when the table has it open; else nothing (and the container's
-    /// window forgets the incident, so that the next occurrence pages at once).
-    async fn resolve(&self, key: IncidentKey, by: &str) -> Result<(), Cause> {
-        self.deduper().forget_incident(key.kind, &key.domain);
+    /// Evidence that `key`'s condition is gone: its incident's "resolved", when the table has
+    /// it open and this container closed it. `Ok(false)`: nothing was sent (nothing open, or
+    /// no table to ask).
+    async fn resolve(&self, key: IncidentKey, by: &str) -> Result<bool, Cause> {
         let Some(incidents) = &self.incidents else {
-            return Ok(());
+            return Ok(false);
         };
         match incidents.cleared(key, by, now()).await {
             Ok(Some(step)) => {
                 let alert = compose_incident(&step.key, &step.incident, &step.notice);
-                self.send_step(&step, &alert).await
+                self.send_step(&step, &alert).await.map(|()| true)
             }
-            Ok(None) => Ok(()),
+            Ok(None) => Ok(false),
             Err(error) => {
                 self.unavailable("resolving", &error);
-                Ok(())
+                Ok(false)
             }
         }
     }
@@ -139,21 +139,11 @@ impl<B: IncidentBook> SnsAlertSink<B> {
         let Some(incidents) = &self.incidents else {
             return Ok(false);
         };
-        // A recovery (sending resumed, advice resolved) ends the incident it names.
+        // A recovery (sending resumed, advice resolved) ends the incident it names. When
+        // nothing was open in the table, the window decides, as without one.
         if let Some(kind) = finding.facts.clears() {
             let key = IncidentKey::of_kind(kind, finding);
-            return match incidents.cleared(key, &finding.detail(), now()).await {
-                Ok(Some(step)) => {
-                    let alert = compose_incident(&step.key, &step.incident, &step.notice);
-                    self.send_step(&step, &alert).await.map(|()| true)
-                }
-                // Not open in the table: the window decides, as without one.
-                Ok(None) => Ok(false),
-                Err(error) => {
-                    self.unavailable("resolving", &error);
-                    Ok(false)
-                }
-            };
+            return self.resolve(key, &finding.detail()).await;
         }
         if finding.severity() < self.deduper().min_severity() {
             return Ok(true);
@@ -244,6 +234,8 @@ impl<B: IncidentBook> FindingSink for SnsAlertSink<B> {
             domain: domain.to_owned(),
             subject: None,
         };
+        // The container's window forgets the incident too, so the next occurrence pages at once.
+        self.deduper().forget_incident(key.kind, &key.domain);
         delivery(self.resolve(key, by).await.err().into_iter().collect())
     }
 
