@@ -3,9 +3,8 @@
 //! the same finding at once, exactly one write succeeds, and only that one sends the message.
 
 use crate::judge::incident::{Incident, IncidentKey};
-use crate::ports::state::StateError;
+use crate::ports::state::{InMemory, StateError};
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// An incident as stored, with the version its next write must name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,28 +51,7 @@ impl<B: IncidentBook> IncidentBook for std::sync::Arc<B> {
 }
 
 /// Incidents in memory: for tests. `unavailable` fails every call, as an unreachable table.
-#[derive(Debug, Default)]
-pub struct MemoryIncidents {
-    incidents: Mutex<HashMap<IncidentKey, Stored>>,
-    pub unavailable: bool,
-}
-
-impl MemoryIncidents {
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&mut HashMap<IncidentKey, Stored>) -> T,
-    ) -> Result<T, StateError> {
-        if self.unavailable {
-            return Err(StateError {
-                source: "unreachable (a test's incident book)".into(),
-            });
-        }
-        let mut incidents = self.incidents.lock().map_err(|_| StateError {
-            source: "incident book poisoned".into(),
-        })?;
-        Ok(f(&mut incidents))
-    }
-}
+pub type MemoryIncidents = InMemory<HashMap<IncidentKey, Stored>>;
 
 impl IncidentBook for MemoryIncidents {
     async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {

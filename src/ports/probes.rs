@@ -3,10 +3,9 @@
 //! and records its arrival, and the next canary run finds the probes that never arrived.
 //! `analyze --probe-state FILE` reads them from a file ([`MemoryProbes`]).
 
-use crate::ports::state::StateError;
+use crate::ports::state::{InMemory, StateError};
 use crate::read::probe::Probe;
 use crate::say::findings::Kind;
-use std::sync::Mutex;
 
 /// How long a probe is kept (the table's TTL): far beyond any deadline, so that a late
 /// arrival is still recognized as a probe rather than taken for a stranger's mail.
@@ -99,37 +98,13 @@ impl<B: ProbeBook> ProbeBook for Option<B> {
     }
 }
 
-/// Probes in memory: a probe file, or a test's table. `unavailable` makes every call fail,
-/// as a table that cannot be reached does.
-#[derive(Debug, Default)]
-pub struct MemoryProbes {
-    probes: Mutex<Vec<Probe>>,
-    pub unavailable: bool,
-}
+/// Probes in memory: a probe file, or a test's table.
+pub type MemoryProbes = InMemory<Vec<Probe>>;
 
 impl MemoryProbes {
-    pub fn new(probes: Vec<Probe>) -> Self {
-        Self {
-            probes: Mutex::new(probes),
-            unavailable: false,
-        }
-    }
-
     /// A copy of every probe held.
     pub fn all(&self) -> Vec<Probe> {
-        self.probes.lock().map(|p| p.clone()).unwrap_or_default()
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut Vec<Probe>) -> T) -> Result<T, StateError> {
-        if self.unavailable {
-            return Err(StateError {
-                source: "unreachable (a test's probe book)".into(),
-            });
-        }
-        let mut probes = self.probes.lock().map_err(|_| StateError {
-            source: "probe book poisoned".into(),
-        })?;
-        Ok(f(&mut probes))
+        self.snapshot()
     }
 }
 

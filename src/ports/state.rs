@@ -122,6 +122,44 @@ impl<L: ReportLedger> ReportLedger for Option<L> {
     }
 }
 
+/// State kept in memory, for tests (the probe and incident books): `unavailable` makes every
+/// use fail, as a table that cannot be reached does.
+#[derive(Debug, Default)]
+pub struct InMemory<T> {
+    state: Mutex<T>,
+    pub unavailable: bool,
+}
+
+impl<T> InMemory<T> {
+    pub fn new(state: T) -> Self {
+        Self {
+            state: Mutex::new(state),
+            unavailable: false,
+        }
+    }
+
+    /// What it holds, reachable or not: for a test to look at.
+    pub fn snapshot(&self) -> T
+    where
+        T: Clone + Default,
+    {
+        self.state.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Runs `f` on the state, or fails as an unreachable table.
+    pub fn with<R>(&self, f: impl FnOnce(&mut T) -> R) -> Result<R, StateError> {
+        if self.unavailable {
+            return Err(StateError {
+                source: "unreachable (a test's table)".into(),
+            });
+        }
+        let mut state = self.state.lock().map_err(|_| StateError {
+            source: "a test's table poisoned".into(),
+        })?;
+        Ok(f(&mut state))
+    }
+}
+
 /// The ledger in memory: for tests, and to show what the table must do. `unavailable`
 /// makes every call fail, as a table that cannot be reached does.
 #[derive(Debug, Default)]
