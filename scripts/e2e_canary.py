@@ -18,16 +18,9 @@ import sys
 import time
 import urllib.request
 
-import boto3
+from e2e_reports import TABLE, client
 
-REGION = "us-east-1"
-TABLE = "ses-dmarc-monitor-state"
 CANARY = "canary@inbound.example.com"
-
-
-def client(endpoint, service):
-    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
-                        aws_access_key_id="test", aws_secret_access_key="test")
 
 
 def setup(endpoint, *domains):

@@ -402,7 +402,8 @@ async fn two_containers_page_once_per_incident_and_once_when_it_is_resolved() {
                 )
         })
         .then_output(|| PublishOutput::builder().message_id("sns").build());
-    let containers = [
+    // Two containers, each with its own client and window, one table.
+    let containers = [(); 2].map(|()| {
         incident_sink(
             mock_client!(
                 aws_sdk_sns,
@@ -410,16 +411,8 @@ async fn two_containers_page_once_per_incident_and_once_when_it_is_resolved() {
                 [&resolved_subject, &new, &resolved]
             ),
             &book,
-        ),
-        incident_sink(
-            mock_client!(
-                aws_sdk_sns,
-                RuleMode::MatchAny,
-                [&resolved_subject, &new, &resolved]
-            ),
-            &book,
-        ),
-    ];
+        )
+    });
     let fallback = finding(Kind::MailFromFallback, "example.com", Severity::Critical);
     for sink in &containers {
         for _ in 0..3 {
