@@ -36,10 +36,6 @@ impl CanaryCounts {
         self.per_identity.entry(identity.to_owned()).or_default()
     }
 
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
     /// EMF documents, one JSON line each; none when nothing happened.
     pub fn emf(&self, namespace: &str, function: &str, timestamp_ms: u64) -> Vec<String> {
         let nonzero = |pairs: &[(Metric, u64)]| -> Vec<(&'static str, u64)> {
