@@ -3,8 +3,8 @@
 //! event, and classifying one bounce diagnostic.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, Settings};
 use ses_dmarc_monitor::judge::auth_rejection;
-use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::authres;
@@ -65,7 +65,7 @@ fn bench_event(c: &mut Criterion, name: &str, file: &str) {
     });
     group.bench_function("analyze_offline", |b| {
         b.iter(|| {
-            runtime.block_on(pipeline::run(
+            runtime.block_on(analysis::run(
                 black_box(&bytes),
                 Ports {
                     facts: &facts,

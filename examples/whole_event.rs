@@ -10,7 +10,7 @@
 //! - `value`: `serde_json::from_slice::<Value>` of the file, nothing else;
 //! - `read`: `value`, plus the JSON an SNS `Message` string carries, parsed the same way: all
 //!   the JSON the analysis has to read, the floor the analysis is compared with;
-//! - `detect`: the pipeline's own input stage (`input::detect`: recognize and deserialize);
+//! - `detect`: the analysis flow's own input stage (`input::detect`: recognize and deserialize);
 //! - `analyze`: the whole offline analysis, as `ses-dmarc-monitor analyze` runs it.
 //!
 //! Rounds of different phases alternate, so a noisy neighbour slows them alike. Under
@@ -18,7 +18,7 @@
 //! repeatable comparison.
 
 use serde_json::Value;
-use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::OfflineDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::input;
@@ -141,7 +141,7 @@ async fn analyze(events: &[Vec<u8>]) -> usize {
     };
     let mut done = 0;
     for bytes in events {
-        if let Ok(outcomes) = pipeline::run(black_box(bytes), ports, &settings).await {
+        if let Ok(outcomes) = analysis::run(black_box(bytes), ports, &settings).await {
             black_box(outcomes);
             done += 1;
         }

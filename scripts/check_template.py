@@ -80,7 +80,7 @@ check("ReportsFailureQueue" in reports_destination, "failed report events go to 
 table = resources.get("StateTable", {}).get("Properties", {})
 check(table.get("BillingMode") == "PAY_PER_REQUEST", "the state table is on demand")
 check(table.get("TimeToLiveSpecification") == {"AttributeName": "expires", "Enabled": True}, "the state table's items expire by `expires`")
-dynamodb = open("src/edge/aws/dynamodb.rs", encoding="utf-8").read()
+dynamodb = open("lambda/src/aws/dynamodb.rs", encoding="utf-8").read()
 check('"expires"' in dynamodb, "the table adapter writes `expires`")
 check(any("ReportRecipients" in str(a["Assert"]) or "ReportRecipients" in str(r.get("RuleCondition"))
           for r in template.get("Rules", {}).values() for a in r.get("Assertions", [])),
@@ -208,7 +208,7 @@ for name in ("ReceiptFunction", "FeedbackFunction"):
     check("EXPECTED_TOPIC_ARNS" in variables, f"{name}: EXPECTED_TOPIC_ARNS")
 
 # 11. SESv2 denials are counted from the log line the adapter writes.
-sesv2 = open("src/edge/aws/sesv2.rs", encoding="utf-8").read()
+sesv2 = open("lambda/src/aws/sesv2.rs", encoding="utf-8").read()
 for name, metric_filter in of_type("AWS::Logs::MetricFilter").items():
     pattern = metric_filter["Properties"]["FilterPattern"]
     prefix = pattern.split('"')[1].rstrip("*")

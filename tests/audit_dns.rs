@@ -2,14 +2,16 @@
 //! without MX, with the MX in the wrong region, with two MX records, a deleted DKIM CNAME,
 //! `aspf=s`, no DMARC record, and a record found at the organizational domain by the walk.
 
-mod common;
+use crate::common;
 
 use ses_dmarc_monitor::edge::dns::DnsFacts;
+use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::posture::{
     self, AuditReport, PostureCheck as Check, Target, Verdict,
 };
+use ses_dmarc_monitor::ports::dns::AuditDns as _;
 use ses_dmarc_monitor::read::identity_state::IdentityState;
-use ses_dmarc_monitor::say::findings::{Kind, Severity};
+use ses_dmarc_monitor::say::explain::Detail as _;
 
 const ZONE: &str = r#"
 $ORIGIN .
@@ -284,7 +286,6 @@ async fn cli_check_prints_findings_and_exit_codes() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("\"not a domain\" is not a domain"));
 }
 
-#[cfg(feature = "aws")]
 mod run {
     use super::*;
     use aws_sdk_sesv2::operation::get_email_identity::{
@@ -297,11 +298,11 @@ mod run {
         IdentityType, MailFromAttributes, MailFromDomainStatus,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
     use ses_dmarc_monitor::edge::identity_cache::{CachedDirectory, Paced};
-    use ses_dmarc_monitor::edge::lambda::handler;
+    use ses_dmarc_monitor::flow::audit as handler;
     use ses_dmarc_monitor::ports::scope::Everything;
     use ses_dmarc_monitor::ports::sink::MemorySink;
+    use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
     use std::time::Duration;
 
     fn info(name: &str, kind: IdentityType) -> IdentityInfo {

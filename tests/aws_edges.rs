@@ -2,7 +2,6 @@
 //! state in every MAIL FROM state, throttling and errors; SNS alerts, their de-duplication
 //! and failure handling. The end-to-end script (`scripts/e2e.sh`) runs the functions against
 //! a local SNS emulator.
-#![cfg(feature = "aws")]
 
 use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
 use aws_sdk_sesv2::types::error::{BadRequestException, NotFoundException};
@@ -11,14 +10,17 @@ use aws_sdk_sesv2::types::{
 };
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
-use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
-use ses_dmarc_monitor::edge::aws::sns::SnsAlertSink;
+use ses_dmarc_monitor::edge::clock::SystemClock;
 use ses_dmarc_monitor::edge::identity_cache::CachedDirectory;
-use ses_dmarc_monitor::edge::lambda::handler;
-use ses_dmarc_monitor::incidents::Incidents;
+use ses_dmarc_monitor::flow::alerting::Alerting;
+use ses_dmarc_monitor::flow::analysis::{Inbound, Ports, Settings};
+use ses_dmarc_monitor::flow::feedback;
+use ses_dmarc_monitor::flow::incidents::Incidents;
+use ses_dmarc_monitor::flow::receipt as handler;
+use ses_dmarc_monitor::judge::dedup::Deduper;
+use ses_dmarc_monitor::judge::findings::{Facts, Finding, Kind, PolicyBasis, Severity};
 use ses_dmarc_monitor::judge::incident::Timing;
 use ses_dmarc_monitor::judge::policy::Disposition;
-use ses_dmarc_monitor::pipeline::{Inbound, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::IdentityLister as _;
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory};
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
@@ -29,9 +31,9 @@ use ses_dmarc_monitor::read::authres::ResultKeyword;
 use ses_dmarc_monitor::read::identity_state::CustomMailFrom;
 use ses_dmarc_monitor::read::identity_state::{MailFromStatus, MxFailureBehavior};
 use ses_dmarc_monitor::read::observation::{EnvelopeOrigin, EnvelopeSender, Source};
-use ses_dmarc_monitor::say::dedup::Deduper;
-use ses_dmarc_monitor::say::findings::{Facts, Finding, Kind, PolicyBasis, Severity};
 use ses_dmarc_monitor::say::metrics::Metric;
+use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
+use ses_dmarc_monitor_lambda::aws::sns::SnsPublisher;
 use std::time::Duration;
 
 fn event(name: &str) -> Vec<u8> {
@@ -261,7 +263,7 @@ async fn one_sesv2_call_per_identity_per_cache_period_across_notifications() {
         directory: &directory,
     };
     for _ in 0..20 {
-        let invocation = handler::feedback(
+        let invocation = feedback::feedback(
             &event("feedback-bounce-mail-from-failed.json"),
             ports,
             &Everything,
@@ -353,28 +355,32 @@ fn finding(kind: Kind, domain: &str, severity: Severity) -> Finding {
 
 /// The alert sink as the functions configure it by default: warnings and above, one alert
 /// per (kind, domain) per hour.
-fn alert_sink(client: aws_sdk_sns::Client) -> SnsAlertSink {
-    SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+fn alert_sink(client: aws_sdk_sns::Client) -> Alerting<SnsPublisher, MemoryIncidents, SystemClock> {
+    Alerting::new(
+        publisher(client),
         Deduper::new(Severity::Warning, Duration::from_secs(3600)),
         None,
+        SystemClock,
     )
+}
+
+fn publisher(client: aws_sdk_sns::Client) -> SnsPublisher {
+    SnsPublisher::new(client, "arn:aws:sns:us-east-1:111122223333:alerts".into())
 }
 
 /// The alert sink of one container with the state table's incidents (in memory, shared).
 fn incident_sink(
     client: aws_sdk_sns::Client,
     book: &std::sync::Arc<MemoryIncidents>,
-) -> SnsAlertSink<std::sync::Arc<MemoryIncidents>> {
-    SnsAlertSink::new(
-        client,
-        "arn:aws:sns:us-east-1:111122223333:alerts".into(),
+) -> Alerting<SnsPublisher, std::sync::Arc<MemoryIncidents>, SystemClock> {
+    Alerting::new(
+        publisher(client),
         Deduper::new(Severity::Warning, Duration::from_secs(3600)),
         Some(Incidents {
             book: std::sync::Arc::clone(book),
             timing: Timing::default(),
         }),
+        SystemClock,
     )
 }
 
@@ -643,9 +649,9 @@ async fn a_burst_of_findings_makes_one_alert_and_an_outage_loses_none() {
 /// The one message in `event` as observed, its raw content read through `store`.
 async fn observed_with(
     event: &serde_json::Value,
-    store: &ses_dmarc_monitor::edge::aws::s3::S3RawMessages,
+    store: &ses_dmarc_monitor_lambda::aws::s3::S3RawMessages,
 ) -> ses_dmarc_monitor::read::observation::Observation {
-    use ses_dmarc_monitor::pipeline::{RecordOutcome, run_records_with};
+    use ses_dmarc_monitor::flow::analysis::{RecordOutcome, run_records_with};
     let ports = Ports {
         facts: &OfflineFacts::default(),
         directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
@@ -654,7 +660,7 @@ async fn observed_with(
         event.to_string().as_bytes(),
         ports,
         &Settings::default(),
-        ses_dmarc_monitor::pipeline::Inbound {
+        ses_dmarc_monitor::flow::analysis::Inbound {
             raw: store,
             probes: &ses_dmarc_monitor::ports::probes::NoProbes,
             scope: &ses_dmarc_monitor::ports::scope::Everything,
@@ -671,7 +677,7 @@ async fn observed_with(
 /// The notes of the one message in `event`, its raw content read through `store`.
 async fn notes_with(
     event: &serde_json::Value,
-    store: &ses_dmarc_monitor::edge::aws::s3::S3RawMessages,
+    store: &ses_dmarc_monitor_lambda::aws::s3::S3RawMessages,
 ) -> Vec<String> {
     observed_with(event, store).await.notes
 }
@@ -684,8 +690,8 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
     use aws_sdk_s3::operation::get_object::{GetObjectError, GetObjectOutput};
     use aws_sdk_s3::primitives::ByteStream;
     use aws_sdk_s3::types::error::NoSuchKey;
-    use ses_dmarc_monitor::edge::aws::s3::S3RawMessages;
     use ses_dmarc_monitor::read::observation::{NotReverified, Reverification};
+    use ses_dmarc_monitor_lambda::aws::s3::S3RawMessages;
 
     let raw = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -3,11 +3,13 @@
 //! and the receipt function's side (a probe recognized, judged and recorded; a stranger's
 //! mail to the canary address left alone; mail from an unmonitored domain left before any
 //! lookup).
-#![cfg(feature = "aws")]
 
-use ses_dmarc_monitor::edge::lambda::canary::{self, CanaryPorts, CanarySettings};
-use ses_dmarc_monitor::edge::lambda::handler;
-use ses_dmarc_monitor::pipeline::{Inbound, Ports, Settings};
+use crate::common;
+use ses_dmarc_monitor::flow::Failure as _;
+use ses_dmarc_monitor::flow::analysis::{Inbound, Ports, Settings};
+use ses_dmarc_monitor::flow::canary::{self, CanaryPorts, CanarySettings};
+use ses_dmarc_monitor::flow::receipt as handler;
+use ses_dmarc_monitor::judge::findings::{Facts, Kind};
 use ses_dmarc_monitor::ports::directory::{
     DirectoryError, IdentityDirectory, IdentityLister, ListError, OfflineDirectory,
 };
@@ -19,7 +21,7 @@ use ses_dmarc_monitor::ports::sender::RecordingSender;
 use ses_dmarc_monitor::ports::sink::MemorySink;
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::read::probe::Probe;
-use ses_dmarc_monitor::say::findings::{Facts, Kind};
+use ses_dmarc_monitor::say::explain::Detail as _;
 use ses_dmarc_monitor::say::metrics::Metric;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -181,7 +183,7 @@ async fn a_refused_send_is_a_critical_mail_from_status() {
         ),
         (
             Kind::MailFromStatus,
-            ses_dmarc_monitor::say::findings::Severity::Critical,
+            ses_dmarc_monitor::judge::findings::Severity::Critical,
             Some("refusing.example")
         )
     );
@@ -262,7 +264,7 @@ async fn an_unreachable_table_fails_the_run_but_still_sends() {
     let directory = Counted::new("{}");
     let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
-    let diagnostic = result.err().map(lambda_runtime::Diagnostic::from);
+    let diagnostic = result.err().map(|error| common::diagnosed(&error));
     assert_eq!(
         diagnostic.map(|d| d.error_type),
         Some("StateUnavailable".to_owned())
@@ -466,8 +468,8 @@ mod sesv2 {
         MailFromAttributes, MailFromDomainStatus,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use ses_dmarc_monitor::edge::aws::sesv2::SesV2Directory;
     use ses_dmarc_monitor::ports::sender::{Outgoing, ProbeSender, SendError};
+    use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
 
     fn identity(
         status: MailFromDomainStatus,

@@ -634,7 +634,7 @@ fn reports_text_has_a_line_per_source_and_bad_inputs_exit_two() {
         "{stderr}"
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains("DMARC aggregate report from receiver.example (id r-1) for example.com, 2026-11-01 to 2026-11-01 (UTC)"), "{stdout}");
+    assert!(stdout.contains("DMARC aggregate report from receiver.example (id r-1) for example.com, between 2026-11-01 and 2026-11-01 (UTC)"), "{stdout}");
     assert!(stdout.contains("54.240.8.31"), "{stdout}");
     assert!(stdout.contains("[SES]"), "{stdout}");
     assert!(stdout.contains("(receiver override)"), "{stdout}");

@@ -1,14 +1,14 @@
 //! The RFC 9989 tree walk and DNS-backed analysis against a real DNS server on loopback,
 //! started by the test itself (hickory-server, authoritative for the root zone).
 
-mod common;
+use crate::common;
 
 use ses_dmarc_monitor::edge::dns::DnsFacts;
+use ses_dmarc_monitor::flow::analysis::RecordOutcome;
+use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::policy::Disposition;
-use ses_dmarc_monitor::pipeline::RecordOutcome;
 use ses_dmarc_monitor::ports::facts::FactSource;
 use ses_dmarc_monitor::read::observation::{self, Source};
-use ses_dmarc_monitor::say::findings::{Kind, Severity};
 use std::net::SocketAddr;
 
 const ZONE: &str = r#"

@@ -2,10 +2,10 @@
 //! beside it (`<name>.expected`, one JSON object per line, the CLI's `--format json`).
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`.
 
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::cli::print::JsonFinding;
+use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
-use ses_dmarc_monitor::say::report::JsonFinding;
 use std::path::{Path, PathBuf};
 
 fn events() -> Vec<PathBuf> {
@@ -89,7 +89,7 @@ async fn events_match_their_golden_findings() {
                 .map(|n| n.to_string_lossy())
                 .unwrap_or_default()
         );
-        let outcomes = pipeline::run(
+        let outcomes = analysis::run(
             &bytes,
             Ports {
                 facts: &OfflineFacts::default(),

@@ -2,7 +2,7 @@
 //! analysis, never a panic. (Their speed is a benchmark matter, not asserted here.)
 
 use base64::Engine as _;
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::input::InputError;
@@ -12,7 +12,7 @@ async fn run(bytes: &[u8]) -> Result<Vec<RecordOutcome>, InputError> {
         facts: &OfflineFacts::default(),
         directory: &NoDirectory,
     };
-    pipeline::run(bytes, ports, &Settings::default()).await
+    analysis::run(bytes, ports, &Settings::default()).await
 }
 
 fn receipt(headers: &serde_json::Value, content: Option<&str>, encoding: &str) -> Vec<u8> {

@@ -1,11 +1,11 @@
 //! The EMF documents pinned byte for byte (`fixtures/emf.expected`; regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --test metrics`), and the counts they carry.
 
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::judge::findings::Kind;
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope};
-use ses_dmarc_monitor::say::findings::Kind;
 use ses_dmarc_monitor::say::metrics::{Metric, Metrics};
 
 async fn outcomes(names: &[&str]) -> Vec<RecordOutcome> {
@@ -18,7 +18,7 @@ async fn outcomes(names: &[&str]) -> Vec<RecordOutcome> {
             directory: &NoDirectory,
         };
         all.extend(
-            pipeline::run(&bytes, ports, &Settings::default())
+            analysis::run(&bytes, ports, &Settings::default())
                 .await
                 .unwrap_or_else(|e| panic!("{e}")),
         );
@@ -37,7 +37,9 @@ async fn emf_documents_are_pinned() {
     ])
     .await;
     let scope = DomainList::new(["example.com".to_owned()]);
-    let mut metrics = Metrics::from_outcomes(&outcomes, |d| scope.covers(d));
+    let mut metrics = Metrics::from_records(outcomes.iter().map(RecordOutcome::counted), |d| {
+        scope.covers(d)
+    });
     metrics.malformed_event();
 
     assert_eq!(metrics.total.get(Metric::AuthBounces), 7);

@@ -1,8 +1,8 @@
 //! Property tests: no input makes the parsers panic, and parsing is total.
 
 use proptest::prelude::*;
+use ses_dmarc_monitor::flow::analysis::{self, Ports, Settings};
 use ses_dmarc_monitor::judge::auth_rejection;
-use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::authres;
@@ -78,7 +78,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().build();
         prop_assert!(runtime.is_ok());
         if let Ok(runtime) = runtime {
-            let outcome = runtime.block_on(pipeline::run(&bytes, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
+            let outcome = runtime.block_on(analysis::run(&bytes, Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
             prop_assert!(outcome.is_ok());
         }
     }
@@ -111,8 +111,8 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().build();
         prop_assert!(runtime.is_ok());
         if let Ok(runtime) = runtime {
-            let outcomes = runtime.block_on(pipeline::run(event.to_string().as_bytes(), Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
-            prop_assert!(matches!(outcomes.as_deref(), Ok([pipeline::RecordOutcome::Feedback { .. }])), "{outcomes:?}");
+            let outcomes = runtime.block_on(analysis::run(event.to_string().as_bytes(), Ports { facts: &OfflineFacts::default(), directory: &NoDirectory }, &Settings::default()));
+            prop_assert!(matches!(outcomes.as_deref(), Ok([analysis::RecordOutcome::Feedback { .. }])), "{outcomes:?}");
         }
     }
 }

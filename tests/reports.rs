@@ -3,15 +3,16 @@
 //! resources; see the vectors' MANIFEST.md) read with the values its source gives, or
 //! rejected on purpose, as listed here. Then the quirks one by one, and the findings.
 
-mod common;
+use crate::common;
 
+use ses_dmarc_monitor::flow::reports::{self, ReportSettings};
+use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::report::RowDmarc;
 use ses_dmarc_monitor::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, OverrideType, Schema,
 };
 use ses_dmarc_monitor::read::report::{ExtractError, Limits, Report, extract};
-use ses_dmarc_monitor::reports::{self, ReportSettings};
-use ses_dmarc_monitor::say::findings::{Kind, Severity};
+use ses_dmarc_monitor::say::explain::Detail as _;
 use std::path::{Path, PathBuf};
 
 fn read(relative: &str) -> Vec<u8> {
@@ -351,7 +352,7 @@ fn settings(mail_from: Option<&str>) -> ReportSettings {
     if let Some(spec) = mail_from {
         let mut expected = ses_dmarc_monitor::read::identity_state::MailFromExpectations::default();
         expected.add(spec).unwrap_or_else(|e| panic!("{e}"));
-        settings.pipeline.expected = std::sync::Arc::new(expected);
+        settings.analysis.expected = std::sync::Arc::new(expected);
     }
     settings
 }

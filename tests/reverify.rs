@@ -2,19 +2,20 @@
 //! and SPF checked again with `mail-auth` against a DNS server on loopback, and every place
 //! where the result differs from what SES reported comes out as `verdict_mismatch`.
 
-mod common;
+use crate::common;
 
 use base64::Engine as _;
 use mail_auth::common::crypto::Ed25519Key;
 use mail_auth::common::headers::HeaderWriter as _;
 use mail_auth::dkim::DkimSigner;
+use ses_dmarc_monitor::cli::print;
 use ses_dmarc_monitor::edge::dns::{DnsBudget, DnsFacts};
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::observation::{NotReverified, Reverification};
-use ses_dmarc_monitor::say::findings::{Finding, Kind, Severity};
-use ses_dmarc_monitor::say::report;
+use ses_dmarc_monitor::say::explain::Detail as _;
 
 /// The signed part of the message; the DKIM-Signature and SES's header go on top.
 const BODY_HEADERS: &str = "From: Alerts <alerts@example.com>\r\n\
@@ -420,7 +421,7 @@ fn healthy(signed: &Signed) -> String {
 async fn the_report_says_which_results_were_recomputed() {
     let signed = sign();
     let outcome = outcome(healthy(&signed).as_bytes(), &signed).await;
-    golden_text("reverified", &report::text("message.eml", 0, &outcome));
+    golden_text("reverified", &print::text("message.eml", 0, &outcome));
 }
 
 #[tokio::test]
@@ -430,13 +431,13 @@ async fn the_report_never_says_ok_for_content_not_checked() {
         facts: &OfflineFacts::default(),
         directory: &NoDirectory,
     };
-    let outcomes = pipeline::run(healthy(&signed).as_bytes(), ports, &Settings::default())
+    let outcomes = analysis::run(healthy(&signed).as_bytes(), ports, &Settings::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     let [outcome] = outcomes.as_slice() else {
         panic!("{outcomes:?}");
     };
-    let text = report::text("message.eml", 0, outcome);
+    let text = print::text("message.eml", 0, outcome);
     assert!(!text.contains("ok:"), "{text}");
     golden_text("not-reverified", &text);
 }

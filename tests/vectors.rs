@@ -1,10 +1,10 @@
 //! Conformance against third-party material in `../shared/vectors` (present in CI): the
 //! `Authentication-Results` headers others extracted, and real SES payloads.
 
-mod common;
+use crate::common;
 
 use serde_json::Value;
-use ses_dmarc_monitor::pipeline::{self, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::read::authres::{self, PropertyType};
@@ -249,7 +249,7 @@ async fn real_ses_payloads_are_understood() {
     for path in &files {
         let bytes = std::fs::read(path).unwrap_or_default();
         let name = path.display().to_string();
-        let outcomes = match pipeline::run(&bytes, ports, &Settings::default()).await {
+        let outcomes = match analysis::run(&bytes, ports, &Settings::default()).await {
             Ok(outcomes) => outcomes,
             // EventBridge and plain SNS fixtures are not SES inputs; they must say so clearly.
             Err(error) => {
@@ -317,7 +317,7 @@ async fn the_guides_event_examples_arrive_by_every_transport() {
         directory: &NoDirectory,
     };
     let run = |bytes: Vec<u8>| async move {
-        pipeline::run(&bytes, ports, &Settings::default())
+        analysis::run(&bytes, ports, &Settings::default())
             .await
             .unwrap_or_else(|e| panic!("{e}"))
             .iter()

@@ -2,7 +2,7 @@
 #![no_main]
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use ses_dmarc_monitor::ports::directory::NoDirectory;
-use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
+use ses_dmarc_monitor::flow::analysis::{self, Ports, Settings};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     // Always read as a message: prefix a header so shape detection never routes elsewhere.
@@ -13,6 +13,6 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             facts: &OfflineFacts::default(),
             directory: &NoDirectory,
         };
-        let _ = runtime.block_on(pipeline::run(&raw, ports, &Settings::default()));
+        let _ = runtime.block_on(analysis::run(&raw, ports, &Settings::default()));
     }
 });

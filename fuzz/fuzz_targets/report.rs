@@ -2,8 +2,8 @@
 //! wording, with a small expansion limit so that bombs end quickly.
 #![no_main]
 use ses_dmarc_monitor::read::report::{Limits, Report};
-use ses_dmarc_monitor::reports::{self, ReportSettings};
-use ses_dmarc_monitor::say::report_summary;
+use ses_dmarc_monitor::flow::reports::{self, ReportSettings};
+use ses_dmarc_monitor::cli::print_reports;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let settings = ReportSettings {

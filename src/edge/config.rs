@@ -25,11 +25,11 @@
 //! | `INCIDENT_QUIET_HOURS` | `24` | how long an incident of a kind no check can clear must be quiet to be resolved |
 //! | `RUST_LOG` | `info` | log filter |
 
+use crate::flow::analysis::Settings;
+use crate::judge::findings::Severity;
 use crate::judge::incident::Timing;
-use crate::pipeline::Settings;
 use crate::read::identity_state::MailFromExpectations;
 use crate::read::keyword::UnknownKeyword;
-use crate::say::findings::Severity;
 use std::sync::Arc;
 use std::time::Duration;
 

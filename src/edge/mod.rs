@@ -1,11 +1,10 @@
-//! The edges: the only modules that touch the network, the clock or the environment. DNS
-//! through `mail-auth`'s resolver, AWS through the SDK, the Lambda handlers, and the
-//! configuration read at cold start.
+//! The edges of the core: the modules that touch the network, the clock or the environment.
+//! DNS through `mail-auth`'s resolver ([`dns`]), the caches SESv2's limits demand
+//! ([`identity_cache`]), the configuration read at cold start ([`config`]), the system clock
+//! and the log. The AWS adapters and the Lambda serving loop are the `lambda/` package's.
 
-#[cfg(feature = "aws")]
-pub mod aws;
+pub mod clock;
 pub mod config;
 pub mod dns;
 pub mod identity_cache;
-#[cfg(feature = "aws")]
-pub mod lambda;
+pub mod log;

@@ -7,11 +7,11 @@
 //! decides the kinds that depend on the identity's state ([`OWNED`]).
 
 use crate::judge::align::Evaluation;
+use crate::judge::findings::{Facts, Kind};
 use crate::judge::received::is_amazonses;
 use crate::read::identity_state::{CustomMailFrom, IdentityState, MailFromStatus};
 use crate::read::observation::EnvelopeSender;
 use crate::read::probe::Probe;
-use crate::say::findings::{Facts, Kind};
 
 /// The kinds a probe's judgement decides from the identity's state: the ordinary analysis's
 /// findings of these kinds are replaced by the probe's.

@@ -2,15 +2,15 @@
 //! delays (`auth_bounce`), `auth-failure` complaints (`auth_complaint`), and the sending
 //! identity's MAIL FROM state (`mail_from_status`).
 //!
-//! Pure: the identity state arrives from the caller (the pipeline looks it up through the
+//! Pure: the identity state arrives from the caller (the analysis flow looks it up through the
 //! `IdentityDirectory` port). Recipient addresses never reach this module, only their domains.
 
 use crate::judge::auth_rejection::{self, AuthRejection, Diagnosis};
+use crate::judge::findings::{Evidence, Facts, Finding, Rejected, Sending};
 use crate::read::domain::{domain_of_identity, domains_of_address_list};
 use crate::read::identity_state::{IdentityState, MailFromStatus};
 use crate::read::notification::{Event, FeedbackType, Form, IdentityArn, Notification, Recipient};
 use crate::read::observation::{HeaderField, Source};
-use crate::say::findings::{Evidence, Facts, Finding, Rejected, Sending};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -320,152 +320,4 @@ fn mail_from_status(
         behavior: attributes.behavior_on_mx_failure.clone(),
         region: summary.identity.as_ref().map(|i| i.region.clone()),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::read::identity_state::MailFromAttributes;
-    use crate::say::findings::{Kind, Severity};
-
-    #[allow(clippy::needless_pass_by_value)] // callers build the JSON in place
-    fn notification(json: serde_json::Value) -> Notification {
-        crate::read::notification::parse(json.to_string().as_bytes())
-            .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn bounce(status: &str, diagnostic: &str, bounce_type: &str) -> Notification {
-        notification(serde_json::json!({
-            "notificationType": "Bounce",
-            "mail": {
-                "source": "\"Example Ops\" <ops@example.com>",
-                "sourceArn": "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
-                "messageId": "m-1",
-                "commonHeaders": {"from": ["\"Ops, Example\" <ops@example.com>"]},
-            },
-            "bounce": {
-                "bounceType": bounce_type, "bounceSubType": "General",
-                "bouncedRecipients": [
-                    {"emailAddress": "a@gmail.com", "status": status, "diagnosticCode": diagnostic},
-                    {"emailAddress": "b@googlemail.com", "status": status, "diagnosticCode": diagnostic},
-                ],
-            },
-        }))
-    }
-
-    #[test]
-    fn gmail_dmarc_bounce_names_provider_code_and_fix_without_addresses() {
-        let n = bounce(
-            "5.7.26",
-            "smtp; 550-5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy. gsmtp",
-            "Permanent",
-        );
-        let summary = summarize(&n);
-        let found = findings(&n, &summary, None);
-        assert_eq!(found.len(), 1, "{found:#?}");
-        let f = &found[0];
-        assert_eq!(
-            (f.kind(), f.severity()),
-            (Kind::AuthBounce, Severity::Warning)
-        );
-        assert_eq!(f.domain.as_deref(), Some("example.com"));
-        assert_eq!(f.message_id.as_deref(), Some("m-1"));
-        assert!(f.detail().starts_with("Gmail bounced (5.7.26) mail from example.com: DMARC did not pass; recipient domain(s) gmail.com, googlemail.com; sending identity example.com (eu-west-1)"), "{}", f.detail());
-        assert!(!f.detail().contains("a@gmail.com"));
-    }
-
-    #[test]
-    fn plain_bounces_give_nothing() {
-        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
-        assert!(findings(&n, &summarize(&n), None).is_empty());
-    }
-
-    #[test]
-    fn transient_rejections_say_so() {
-        let n = bounce(
-            "4.7.32",
-            "smtp; 421-4.7.32 the From: header isn't aligned with either the authenticated SPF or DKIM organizational domain",
-            "Transient",
-        );
-        let found = findings(&n, &summarize(&n), None);
-        assert!(
-            found[0].detail().contains("transient 4.7.32"),
-            "{}",
-            found[0].detail()
-        );
-        assert!(found[0].detail().contains("From is not aligned"));
-    }
-
-    #[test]
-    fn mail_from_status_only_when_not_success() {
-        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
-        let summary = summarize(&n);
-        let state = |status: &str, behavior: &str| IdentityState {
-            mail_from_attributes: serde_json::from_value::<MailFromAttributes>(serde_json::json!({
-                "MailFromDomain": "mail.example.com",
-                "MailFromDomainStatus": status,
-                "BehaviorOnMxFailure": behavior,
-            }))
-            .ok(),
-            dkim_attributes: None,
-        };
-        let ok = state("SUCCESS", "USE_DEFAULT_VALUE");
-        assert!(findings(&n, &summary, Some(("example.com", &ok))).is_empty());
-        let failed = state("FAILED", "USE_DEFAULT_VALUE");
-        let found = findings(&n, &summary, Some(("example.com", &failed)));
-        assert_eq!(found.len(), 1);
-        assert_eq!(
-            (found[0].kind(), found[0].severity()),
-            (Kind::MailFromStatus, Severity::Critical)
-        );
-        assert!(
-            found[0]
-                .detail()
-                .contains("feedback-smtp.eu-west-1.amazonses.com")
-        );
-        assert!(
-            found[0]
-                .detail()
-                .contains("MAIL FROM domain mail.example.com as FAILED")
-        );
-        let reject = state("TEMPORARY_FAILURE", "REJECT_MESSAGE");
-        let found = findings(&n, &summary, Some(("example.com", &reject)));
-        assert!(found[0].detail().contains("SES refuses to send"));
-        // No MAIL FROM configured: nothing to say.
-        assert!(
-            findings(
-                &n,
-                &summary,
-                Some(("example.com", &IdentityState::default()))
-            )
-            .is_empty()
-        );
-    }
-
-    #[test]
-    fn from_domain_fallbacks() {
-        let n = notification(serde_json::json!({
-            "eventType": "Complaint",
-            "mail": {"source": "x@source.example", "tags": {"ses:from-domain": ["Tagged.Example"], "ses:configuration-set": ["cs"]}},
-            "complaint": {"complainedRecipients": [{"emailAddress": "r@yahoo.com"}], "complaintFeedbackType": "auth-failure"},
-        }));
-        let summary = summarize(&n);
-        assert_eq!(summary.from_domains, vec!["tagged.example"]);
-        assert_eq!(summary.configuration_set.as_deref(), Some("cs"));
-        assert_eq!(summary.identity_key(), Some("tagged.example"));
-        let found = findings(&n, &summary, None);
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].kind(), Kind::AuthComplaint);
-        assert_eq!(found[0].source, Source::EventPublishing);
-        assert!(found[0].detail().contains("(yahoo.com)"));
-
-        let n = notification(serde_json::json!({
-            "notificationType": "Complaint",
-            "mail": {"source": "x@source.example"},
-            "complaint": {"complainedRecipients": []},
-        }));
-        let summary = summarize(&n);
-        assert_eq!(summary.from_domains, vec!["source.example"]);
-        assert!(findings(&n, &summary, None).is_empty());
-    }
 }

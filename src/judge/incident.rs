@@ -4,10 +4,14 @@
 //! is decided here; the state table makes the decision once across every container
 //! (`ports::incidents`, `crate::incidents`).
 //!
+//! What ends an incident is decided here and nowhere else: a recovery finding
+//! ([`ended_by`]), a canary probe that arrived without the problem ([`cleared_by_probe`]), an
+//! audit check that passed ([`cleared_by_audit`]), or the quiet period ([`quiet`]).
+//!
 //! Pure: the clock is an argument, and the state before a step is given, not read.
 
-use crate::judge::posture::{CheckResult, PostureCheck, Verdict};
-use crate::say::findings::{Finding, Kind, Severity};
+use crate::judge::findings::{Facts, Finding, Kind, Severity};
+use crate::judge::posture::{AuditReport, CheckResult, PostureCheck, Verdict};
 
 /// Which incident a finding belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,7 +20,7 @@ pub struct IncidentKey {
     /// The domain, or `account` for findings about the account as a whole.
     pub domain: String,
     /// What tells two incidents of one kind apart (the VDM recommendation, the paused
-    /// resource): [`crate::say::findings::Facts::subject`].
+    /// resource): [`crate::judge::findings::Facts::subject`].
     pub subject: Option<String>,
 }
 
@@ -244,6 +248,44 @@ pub fn closes_by_evidence(kind: Kind) -> bool {
             | Kind::CanaryMissing
             | Kind::SendingPaused
     )
+}
+
+/// The kind of incident these facts end, when they report a recovery (sending resumed, VDM's
+/// advice resolved).
+pub fn ended_by(facts: &Facts) -> Option<Kind> {
+    match facts {
+        Facts::SendingResumed { .. } => Some(Kind::SendingPaused),
+        Facts::AdvisorResolved { .. } => Some(Kind::AdvisorRecommendation),
+        _ => None,
+    }
+}
+
+/// The kinds a probe from `identity` that arrived with `findings` clears for it: those it
+/// checks for ([`CLEARED_BY_A_PASSING_PROBE`]) and did not show.
+pub fn cleared_by_probe(identity: &str, findings: &[Finding]) -> Vec<Kind> {
+    CLEARED_BY_A_PASSING_PROBE
+        .into_iter()
+        .filter(|kind| {
+            !findings
+                .iter()
+                .any(|f| f.kind() == *kind && f.domain.as_deref() == Some(identity))
+        })
+        .collect()
+}
+
+/// The kinds an audit report clears for its domain, each beside the passing check that
+/// clears it; a kind the audit also found is not cleared.
+pub fn cleared_by_audit(report: &AuditReport) -> Vec<(Kind, &CheckResult)> {
+    report
+        .checks
+        .iter()
+        .flat_map(|check| {
+            cleared_by_check(check)
+                .iter()
+                .map(move |kind| (*kind, check))
+        })
+        .filter(|(kind, _)| !report.findings.iter().any(|f| f.kind() == *kind))
+        .collect()
 }
 
 /// The kinds a canary probe that passed clears for its identity: everything a probe checks.

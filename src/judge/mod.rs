@@ -11,7 +11,9 @@
 pub mod align;
 pub mod auth_rejection;
 pub mod canary;
+pub mod dedup;
 pub mod feedback;
+pub mod findings;
 pub mod incident;
 pub mod policy;
 pub mod posture;

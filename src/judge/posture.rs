@@ -7,12 +7,12 @@
 //! pages anyone.
 
 use crate::judge::align::{Alignment, mode_tag};
+use crate::judge::findings::{Facts, Finding, MxProblem, SpfProblem};
 use crate::judge::policy::{Disposition, PolicyDiscovery};
 use crate::read::domain::normalize;
 use crate::read::identity_state::{IdentityState, MailFromStatus};
 use crate::read::keyword::keyword_enum;
 use crate::read::observation::Source;
-use crate::say::findings::{Facts, Finding, MxProblem, SpfProblem};
 use mail_auth::common::parse::TxtRecordParser as _;
 
 keyword_enum! {

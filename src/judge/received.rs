@@ -10,13 +10,13 @@ use crate::judge::align::{
     self, Alignment, Checked, DmarcOutcome, Evaluation, IdentifierResult, KnownOrgDomains,
     PolicySource, PolicyState,
 };
+use crate::judge::findings::{Evidence, Facts, Finding, PolicyBasis, Reporter};
 use crate::judge::policy::{Disposition, PolicyDiscovery};
 use crate::read::authres::ResultKeyword;
 use crate::read::domain::is_within;
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::observation::{Observation, PartialBody, Refusal, Reverification};
 use crate::read::receipt::{SesDmarcPolicy, VerdictStatus};
-use crate::say::findings::{Evidence, Facts, Finding, PolicyBasis, Reporter};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -313,8 +313,8 @@ fn dmarc_mismatch(observation: &Observation, evaluation: &Evaluation) -> Option<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::findings::Kind;
     use crate::read::observation::{self, Source};
-    use crate::say::findings::Kind;
 
     fn facts() -> DomainFacts {
         DomainFacts {

@@ -11,6 +11,7 @@
 //! Pure: the identity's custom MAIL FROM domain comes from the caller (SESv2, `--mail-from`).
 
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
+use crate::judge::findings::Facts;
 use crate::judge::policy::Disposition as Policy;
 use crate::read::domain::is_within;
 use crate::read::identity_state::CustomMailFrom;
@@ -18,7 +19,6 @@ use crate::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, Row,
 };
 use crate::read::report::tls::TlsReport;
-use crate::say::findings::Facts;
 use std::collections::BTreeSet;
 
 /// Messages by what the receiver did with them.

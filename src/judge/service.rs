@@ -3,10 +3,10 @@
 //! about authentication (DKIM, SPF, DMARC) is a finding, and its resolution clears it. Advice
 //! about reputation or content is not this project's to page on, and is only logged.
 
+use crate::judge::findings::{Facts, Finding};
 use crate::read::notification::IdentityArn;
 use crate::read::observation::Source;
 use crate::read::service_event::ServiceEvent;
-use crate::say::findings::{Facts, Finding};
 
 /// The findings of one service event.
 pub fn findings(event: &ServiceEvent) -> Vec<Finding> {
@@ -78,8 +78,8 @@ fn resource_domain(event: &ServiceEvent) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::findings::{Kind, Severity};
     use crate::read::service_event::RecommendationType;
-    use crate::say::findings::{Kind, Severity};
 
     fn advice(open: bool, kind: RecommendationType) -> ServiceEvent {
         ServiceEvent::Advisor {

@@ -2,7 +2,7 @@
 //! [`IdentityDirectory`] port (one identity's state) and [`IdentityLister`] (the account's
 //! identities), with the offline directories the CLI and the tests use.
 //!
-//! The SESv2 adapter (`edge::aws::sesv2`) implements both; the cache and the pacing SESv2
+//! The SESv2 adapter (`lambda::aws::sesv2`) implements both; the cache and the pacing SESv2
 //! needs are at the edge too (`edge::identity_cache`).
 
 use crate::ports::{Cause, chain};

@@ -1,4 +1,4 @@
-//! Where incidents are kept (the state table, `edge::aws::dynamodb`): a versioned record per
+//! Where incidents are kept (the state table, `lambda::aws::dynamodb`): a versioned record per
 //! incident, written only if nobody wrote it since it was read. Of two containers that see
 //! the same finding at once, exactly one write succeeds, and only that one sends the message.
 

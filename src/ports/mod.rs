@@ -1,11 +1,15 @@
 //! The ports: the small traits the core reaches DNS, SES and the outside world through, each
-//! with its offline or in-memory implementation. The real implementations live in `edge`.
+//! with its offline or in-memory implementation. The real implementations live in `edge`
+//! and in the `lambda/` package. Ports speak `read`'s and `judge`'s types, never `flow`'s.
 
+pub mod clock;
 pub mod directory;
+pub mod dns;
 pub mod facts;
 pub mod incidents;
 pub mod objects;
 pub mod probes;
+pub mod publisher;
 pub mod raw;
 pub mod scope;
 pub mod sender;

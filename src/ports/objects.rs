@@ -1,6 +1,6 @@
 //! Where the reports function reads what a receipt rule's S3 action stored: one object per
 //! received message, named by the event that announced it. The S3 implementation is
-//! `edge::aws::s3`; tests keep objects in memory.
+//! `lambda::aws::s3`; tests keep objects in memory.
 
 use crate::ports::{Cause, chain};
 use std::collections::HashMap;

@@ -1,11 +1,11 @@
-//! The canary's probes, as the state table keeps them (`edge::aws::dynamodb`): the canary
+//! The canary's probes, as the state table keeps them (`lambda::aws::dynamodb`): the canary
 //! function records each probe it sends, the receipt function looks a received message up
 //! and records its arrival, and the next canary run finds the probes that never arrived.
 //! `analyze --probe-state FILE` reads them from a file ([`MemoryProbes`]).
 
+use crate::judge::findings::Kind;
 use crate::ports::state::{InMemory, StateError};
 use crate::read::probe::Probe;
-use crate::say::findings::Kind;
 
 /// How long a probe is kept (the table's TTL): far beyond any deadline, so that a late
 /// arrival is still recognized as a probe rather than taken for a stranger's mail.

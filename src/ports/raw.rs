@@ -1,7 +1,7 @@
 //! Where a received message's raw content comes from when the event does not carry it: the
 //! receipt rule's S3 action stores each message (up to 40 MB, where an SNS action bounces
 //! mail over 150 KB), and the Lambda action that follows it gets only the headers. The S3
-//! implementation is `edge::aws::s3`.
+//! implementation is `lambda::aws::s3`.
 
 use crate::ports::{Cause, chain};
 

@@ -1,4 +1,4 @@
-//! Where the canary's probes are sent through: SESv2 `SendEmail` (`edge::aws::sesv2`), or
+//! Where the canary's probes are sent through: SESv2 `SendEmail` (`lambda::aws::sesv2`), or
 //! a recording sender in tests.
 
 use crate::ports::{Cause, chain};

@@ -1,8 +1,9 @@
-//! Where findings go: the [`FindingSink`] port. This module holds the structured-log sink; the
-//! SNS alert sink and the metrics sink implement the same trait at the AWS edge.
+//! Where findings go: the [`FindingSink`] port, an in-memory sink for tests, and the ways
+//! sinks combine. The log sink is `edge::log::LogSink`; the alerting flow
+//! (`flow::alerting`) is the sink that pages.
 
+use crate::judge::findings::{Finding, Kind};
 use crate::ports::{Cause, chain};
-use crate::say::findings::{Finding, Kind};
 
 /// Why findings could not be delivered. A transient failure fails the invocation, so Lambda
 /// retries and the dead-letter destination keeps the event: no finding is silently dropped.
@@ -29,38 +30,6 @@ pub trait FindingSink {
 
     /// Resolves the incidents that were quiet long enough (the audit's schedule runs it).
     async fn sweep(&self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
-
-/// Emits each finding as one structured log event. Fields only: the detail names domains and
-/// results, never addresses, subjects or bodies.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LogSink;
-
-impl FindingSink for LogSink {
-    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
-        for finding in findings {
-            tracing::warn!(
-                kind = finding.kind().as_str(),
-                severity = finding.severity().as_str(),
-                domain = finding.domain.as_deref(),
-                message_id = finding.message_id.as_deref(),
-                source = finding.source.as_str(),
-                detail = %finding.detail(),
-                "finding"
-            );
-        }
-        Ok(())
-    }
-
-    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
-        tracing::debug!(
-            kind = kind.as_str(),
-            domain,
-            by,
-            "evidence that a condition is over"
-        );
         Ok(())
     }
 }

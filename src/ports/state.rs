@@ -1,5 +1,5 @@
 //! What the functions remember between invocations, in the state table (DynamoDB, with a
-//! TTL; `edge::aws::dynamodb`): which receivers' reports were already counted, and which
+//! TTL; `lambda::aws::dynamodb`): which receivers' reports were already counted, and which
 //! sources have sent as a domain before. Every use fails open: without the table a report
 //! is judged as the CLI judges it (no history) and may count twice, which is better than
 //! an alert never sent.

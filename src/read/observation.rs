@@ -244,7 +244,7 @@ pub fn from_received(
 }
 
 /// Builds an observation from message headers alone. `trusted_ids` are compared as given:
-/// pass them through [`normalize_authserv_id`] (as `pipeline::Settings` does).
+/// pass them through [`normalize_authserv_id`] (as `flow::analysis::Settings` does).
 pub fn from_headers(
     headers: &[impl HeaderField],
     source: Source,

@@ -1,14 +1,16 @@
 //! What an alert says: the message a person reads at 3 a.m. (subject, body, filterable
 //! attributes, a JSON form for machines), for an incident's new, still-open and resolved
-//! messages alike. When one is sent is `judge::incident`'s decision (`say::dedup`'s when the
+//! messages alike. When one is sent is `judge::incident`'s decision (`judge::dedup`'s when the
 //! state table cannot be used).
 //!
-//! Pure: nothing is sent from here. The SNS adapter (`edge::aws::sns`) publishes what this
+//! Pure: nothing is sent from here. The SNS adapter (`lambda::aws::sns`) publishes what this
 //! module composes; the words themselves come from `say::explain`.
 
+use crate::judge::findings::Finding;
 use crate::judge::incident::{Incident, IncidentKey, Notice, Resolution};
-use crate::say::explain;
-use crate::say::findings::Finding;
+use crate::ports::publisher::Alert;
+use crate::say::explain::Detail as _;
+use crate::say::{calendar, explain};
 use serde::Serialize;
 
 /// SNS takes subjects under 100 characters, ASCII only.
@@ -16,19 +18,6 @@ pub const SUBJECT_LIMIT: usize = 99;
 /// Header-derived text is cut here: enough to act on, never a wall of text.
 const DETAIL_LIMIT: usize = 2_000;
 const FIELD_LIMIT: usize = 200;
-
-/// One alert, ready to publish.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Alert {
-    pub subject: String,
-    /// The e-mail text.
-    pub body: String,
-    /// The finding as JSON, for machine subscribers.
-    pub json: String,
-    /// `kind`, `severity`, `domain`, `state`: SNS message attributes, for subscription
-    /// filter policies.
-    pub attributes: Vec<(&'static str, String)>,
-}
 
 /// Where an alert stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,23 +38,6 @@ impl Stage<'_> {
             Self::Alone { .. } => "new",
             Self::Incident { notice, .. } => notice.state(),
         }
-    }
-}
-
-impl Alert {
-    /// The SNS `Message` with `MessageStructure=json`: `default` (every protocol not named),
-    /// `email` (the readable text), and `sqs`/`lambda`/`http`/`https` (the JSON finding).
-    pub fn sns_message(&self) -> String {
-        serde_json::json!({
-            "default": self.body,
-            "email": self.body,
-            "email-json": self.json,
-            "sqs": self.json,
-            "lambda": self.json,
-            "http": self.json,
-            "https": self.json,
-        })
-        .to_string()
     }
 }
 
@@ -135,7 +107,7 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
     if let Stage::Incident { incident, .. } = stage {
         body.push_str(&format!(
             "Incident\n  open since {}, {} finding(s); a reminder every few hours while it lasts, and a message when it is resolved\n\n",
-            explain::utc_time(incident.opened),
+            calendar::utc_time(incident.opened),
             incident.count
         ));
     }
@@ -209,19 +181,19 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
     let kind = key.kind;
     let severity = incident.severity.as_str();
     let last = sanitize(&incident.detail, DETAIL_LIMIT);
-    let opened = explain::utc_time(incident.opened);
+    let opened = calendar::utc_time(incident.opened);
     let (subject, body, detail, duration) = match notice {
         Notice::Resolved {
             duration,
             count,
             by,
         } => {
-            let lasted = explain::duration(*duration);
+            let lasted = calendar::duration(*duration);
             let why = match by {
                 Resolution::Evidence(evidence) => sanitize(evidence, FIELD_LIMIT),
                 Resolution::Quiet { period } => format!(
                     "no new finding for {}; this kind has no check that could confirm it is over",
-                    explain::duration(*period)
+                    calendar::duration(*period)
                 ),
             };
             (
@@ -292,7 +264,7 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
 /// `still open (3 since 2026-11-30 02:00 UTC)`: a reminder's words, with or without a finding
 /// at hand.
 fn still_open(count: u64, since: u64) -> String {
-    format!("still open ({count} since {})", explain::utc_time(since))
+    format!("still open ({count} since {})", calendar::utc_time(since))
 }
 
 /// Control characters (CR/LF among them) become spaces, so header text cannot forge lines in
@@ -330,9 +302,9 @@ fn subject_line(text: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::findings::{Evidence, Facts, Sending};
     use crate::read::authres::ResultKeyword;
     use crate::read::observation::Source;
-    use crate::say::findings::{Evidence, Facts, Sending};
     use std::sync::Arc;
 
     #[test]
@@ -390,7 +362,7 @@ mod tests {
     #[test]
     fn an_incident_is_resolved_and_reminded_of_in_its_own_words() {
         let key = IncidentKey {
-            kind: crate::say::findings::Kind::MailFromFallback,
+            kind: crate::judge::findings::Kind::MailFromFallback,
             domain: "example.com".into(),
             subject: None,
         };
@@ -401,7 +373,7 @@ mod tests {
             count: 14,
             unsent: 3,
             detail: "the envelope sender is us-east-1.amazonses.com\r\nX: y".into(),
-            severity: crate::say::findings::Severity::Critical,
+            severity: crate::judge::findings::Severity::Critical,
             resolved: None,
         };
         let resolved = compose_incident(
@@ -484,7 +456,7 @@ mod tests {
             count: 9,
             unsent: 0,
             detail: String::new(),
-            severity: crate::say::findings::Severity::Warning,
+            severity: crate::judge::findings::Severity::Warning,
             resolved: None,
         };
         let notice = Notice::StillOpen {
@@ -498,7 +470,7 @@ mod tests {
                 incident: &incident,
             },
         );
-        let since = explain::utc_time(1_796_000_000);
+        let since = calendar::utc_time(1_796_000_000);
         // Cut to SNS's limit, the standing kept whole.
         assert!(
             alert.subject.starts_with(&format!(

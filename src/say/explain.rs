@@ -9,14 +9,16 @@
 
 use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
 use crate::judge::auth_rejection::Failed;
+use crate::judge::findings::{
+    Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
+};
+use crate::judge::posture::CheckResult;
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
 use crate::read::observation::{
     IdentifierCheck, NotReverified, Reverification, SesVerdicts, Source,
 };
 use crate::read::service_event::RecommendationType;
-use crate::say::findings::{
-    Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
-};
+use crate::say::calendar::{date_range, utc_time};
 use std::fmt::{self, Write as _};
 
 /// The fix for a finding, as the SES developer guide gives it.
@@ -232,6 +234,31 @@ pub fn detail(finding: &Finding) -> String {
         let _ = write!(text, ". Fix: {}", remedy(&finding.facts));
     }
     text
+}
+
+/// Why incidents are over: a canary probe that arrived without their problem.
+pub fn probe_evidence(message_id: &str, identity: &str) -> String {
+    format!("the canary probe {message_id} from {identity} arrived without it")
+}
+
+/// Why incidents are over: an audit check found what they were about healthy.
+pub fn audit_evidence(check: &CheckResult) -> String {
+    format!(
+        "the audit found {} healthy: {}",
+        check.check.as_str(),
+        check.detail
+    )
+}
+
+/// A finding's detail line as a method, for the places that word findings: `finding.detail()`.
+pub trait Detail {
+    fn detail(&self) -> String;
+}
+
+impl Detail for Finding {
+    fn detail(&self) -> String {
+        detail(self)
+    }
 }
 
 /// What happened, in one line.
@@ -625,66 +652,6 @@ fn statement(finding: &Finding) -> String {
             text
         }
     }
-}
-
-/// `between 2026-11-01 and 2026-11-02 (UTC)`, from a report's Unix seconds.
-fn date_range(range: (Option<u64>, Option<u64>)) -> String {
-    match range {
-        (Some(begin), Some(end)) => {
-            format!("between {} and {} (UTC)", utc_date(begin), utc_date(end))
-        }
-        (Some(begin), None) => format!("from {} (UTC)", utc_date(begin)),
-        (None, Some(end)) => format!("until {} (UTC)", utc_date(end)),
-        (None, None) => "in a period it does not give".into(),
-    }
-}
-
-/// The UTC calendar date of Unix seconds (the proleptic Gregorian calendar, as RFC 3339).
-pub fn utc_date(seconds: u64) -> String {
-    // Days since 1970-01-01 to a civil date, by eras of 400 years (146097 days).
-    let days = (seconds / 86_400) as i64 + 719_468;
-    let era = days.div_euclid(146_097);
-    let day_of_era = days.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
-}
-
-/// A duration for people: `45 s`, `12 min`, `3 h 5 min`, `2 d 4 h`.
-pub fn duration(seconds: u64) -> String {
-    let (days, hours, minutes) = (
-        seconds / 86_400,
-        seconds % 86_400 / 3600,
-        seconds % 3600 / 60,
-    );
-    match (days, hours, minutes) {
-        (0, 0, 0) => format!("{seconds} s"),
-        (0, 0, m) => format!("{m} min"),
-        (0, h, 0) => format!("{h} h"),
-        (0, h, m) => format!("{h} h {m} min"),
-        (d, 0, _) => format!("{d} d"),
-        (d, h, _) => format!("{d} d {h} h"),
-    }
-}
-
-/// `2026-11-30 23:40 UTC`, from Unix seconds.
-pub fn utc_time(seconds: u64) -> String {
-    let of_day = seconds % 86_400;
-    format!(
-        "{} {:02}:{:02} UTC",
-        utc_date(seconds),
-        of_day / 3600,
-        of_day % 3600 / 60
-    )
 }
 
 /// A sentence someone else wrote, without its closing full stop, so that it can stand
@@ -1092,5 +1059,158 @@ mod tests {
         for kind in Kind::ALL {
             assert!(!headline(*kind).is_empty(), "{kind}");
         }
+    }
+}
+
+#[cfg(test)]
+mod feedback_worded {
+    //! What the feedback path judges, as its findings read.
+    use super::Detail as _;
+    use crate::judge::feedback::*;
+    use crate::judge::findings::{Kind, Severity};
+    use crate::read::identity_state::IdentityState;
+    use crate::read::identity_state::MailFromAttributes;
+    use crate::read::notification::Notification;
+    use crate::read::observation::Source;
+
+    #[allow(clippy::needless_pass_by_value)] // callers build the JSON in place
+    fn notification(json: serde_json::Value) -> Notification {
+        crate::read::notification::parse(json.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn bounce(status: &str, diagnostic: &str, bounce_type: &str) -> Notification {
+        notification(serde_json::json!({
+            "notificationType": "Bounce",
+            "mail": {
+                "source": "\"Example Ops\" <ops@example.com>",
+                "sourceArn": "arn:aws:ses:eu-west-1:111122223333:identity/example.com",
+                "messageId": "m-1",
+                "commonHeaders": {"from": ["\"Ops, Example\" <ops@example.com>"]},
+            },
+            "bounce": {
+                "bounceType": bounce_type, "bounceSubType": "General",
+                "bouncedRecipients": [
+                    {"emailAddress": "a@gmail.com", "status": status, "diagnosticCode": diagnostic},
+                    {"emailAddress": "b@googlemail.com", "status": status, "diagnosticCode": diagnostic},
+                ],
+            },
+        }))
+    }
+
+    #[test]
+    fn gmail_dmarc_bounce_names_provider_code_and_fix_without_addresses() {
+        let n = bounce(
+            "5.7.26",
+            "smtp; 550-5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy. gsmtp",
+            "Permanent",
+        );
+        let summary = summarize(&n);
+        let found = findings(&n, &summary, None);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        let f = &found[0];
+        assert_eq!(
+            (f.kind(), f.severity()),
+            (Kind::AuthBounce, Severity::Warning)
+        );
+        assert_eq!(f.domain.as_deref(), Some("example.com"));
+        assert_eq!(f.message_id.as_deref(), Some("m-1"));
+        assert!(f.detail().starts_with("Gmail bounced (5.7.26) mail from example.com: DMARC did not pass; recipient domain(s) gmail.com, googlemail.com; sending identity example.com (eu-west-1)"), "{}", f.detail());
+        assert!(!f.detail().contains("a@gmail.com"));
+    }
+
+    #[test]
+    fn plain_bounces_give_nothing() {
+        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
+        assert!(findings(&n, &summarize(&n), None).is_empty());
+    }
+
+    #[test]
+    fn transient_rejections_say_so() {
+        let n = bounce(
+            "4.7.32",
+            "smtp; 421-4.7.32 the From: header isn't aligned with either the authenticated SPF or DKIM organizational domain",
+            "Transient",
+        );
+        let found = findings(&n, &summarize(&n), None);
+        assert!(
+            found[0].detail().contains("transient 4.7.32"),
+            "{}",
+            found[0].detail()
+        );
+        assert!(found[0].detail().contains("From is not aligned"));
+    }
+
+    #[test]
+    fn mail_from_status_only_when_not_success() {
+        let n = bounce("5.1.1", "smtp; 550 5.1.1 user unknown", "Permanent");
+        let summary = summarize(&n);
+        let state = |status: &str, behavior: &str| IdentityState {
+            mail_from_attributes: serde_json::from_value::<MailFromAttributes>(serde_json::json!({
+                "MailFromDomain": "mail.example.com",
+                "MailFromDomainStatus": status,
+                "BehaviorOnMxFailure": behavior,
+            }))
+            .ok(),
+            dkim_attributes: None,
+        };
+        let ok = state("SUCCESS", "USE_DEFAULT_VALUE");
+        assert!(findings(&n, &summary, Some(("example.com", &ok))).is_empty());
+        let failed = state("FAILED", "USE_DEFAULT_VALUE");
+        let found = findings(&n, &summary, Some(("example.com", &failed)));
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            (found[0].kind(), found[0].severity()),
+            (Kind::MailFromStatus, Severity::Critical)
+        );
+        assert!(
+            found[0]
+                .detail()
+                .contains("feedback-smtp.eu-west-1.amazonses.com")
+        );
+        assert!(
+            found[0]
+                .detail()
+                .contains("MAIL FROM domain mail.example.com as FAILED")
+        );
+        let reject = state("TEMPORARY_FAILURE", "REJECT_MESSAGE");
+        let found = findings(&n, &summary, Some(("example.com", &reject)));
+        assert!(found[0].detail().contains("SES refuses to send"));
+        // No MAIL FROM configured: nothing to say.
+        assert!(
+            findings(
+                &n,
+                &summary,
+                Some(("example.com", &IdentityState::default()))
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn from_domain_fallbacks() {
+        let n = notification(serde_json::json!({
+            "eventType": "Complaint",
+            "mail": {"source": "x@source.example", "tags": {"ses:from-domain": ["Tagged.Example"], "ses:configuration-set": ["cs"]}},
+            "complaint": {"complainedRecipients": [{"emailAddress": "r@yahoo.com"}], "complaintFeedbackType": "auth-failure"},
+        }));
+        let summary = summarize(&n);
+        assert_eq!(summary.from_domains, vec!["tagged.example"]);
+        assert_eq!(summary.configuration_set.as_deref(), Some("cs"));
+        assert_eq!(summary.identity_key(), Some("tagged.example"));
+        let found = findings(&n, &summary, None);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind(), Kind::AuthComplaint);
+        assert_eq!(found[0].source, Source::EventPublishing);
+        assert!(found[0].detail().contains("(yahoo.com)"));
+
+        let n = notification(serde_json::json!({
+            "notificationType": "Complaint",
+            "mail": {"source": "x@source.example"},
+            "complaint": {"complainedRecipients": []},
+        }));
+        let summary = summarize(&n);
+        assert_eq!(summary.from_domains, vec!["source.example"]);
+        assert!(findings(&n, &summary, None).is_empty());
     }
 }

@@ -1,5 +1,6 @@
-//! A real DNS server on loopback for the tests that need one: hickory-server, authoritative
-//! for the root zone given as zone-file text, on an ephemeral UDP and TCP port.
+//! What the topic modules share: a real DNS server on loopback (hickory-server, authoritative
+//! for the root zone given as zone-file text, on an ephemeral UDP and TCP port), the shared
+//! vectors, and the failure a flow reports to Lambda.
 
 use hickory_server::Server;
 use hickory_server::proto::rr::{LowerName, Name};
@@ -62,19 +63,19 @@ async fn bind_loopback() -> (tokio::net::UdpSocket, tokio::net::TcpListener, Soc
     (udp, tcp, addr)
 }
 
-/// One input through the pipeline with these DNS facts, no identity directory and the
+/// One input through the analysis flow with these DNS facts, no identity directory and the
 /// default settings.
 #[allow(dead_code)]
 pub(crate) async fn run_with_dns(
     input: &[u8],
     dns: &ses_dmarc_monitor::edge::dns::DnsFacts,
-) -> Vec<ses_dmarc_monitor::pipeline::RecordOutcome> {
-    use ses_dmarc_monitor::pipeline::{self, Ports, Settings};
+) -> Vec<ses_dmarc_monitor::flow::analysis::RecordOutcome> {
+    use ses_dmarc_monitor::flow::analysis::{self, Ports, Settings};
     let ports = Ports {
         facts: dns,
         directory: &ses_dmarc_monitor::ports::directory::NoDirectory,
     };
-    pipeline::run(input, ports, &Settings::default())
+    analysis::run(input, ports, &Settings::default())
         .await
         .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -114,5 +115,20 @@ impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
                 source: "TooManyRequestsException".into(),
             },
         )
+    }
+}
+
+/// What the Lambda edge reports for a flow's failure (its `diagnostic`): the error type and the
+/// whole chain of causes, read through the same two public pieces.
+#[derive(Debug)]
+pub(crate) struct Diagnosed {
+    pub(crate) error_type: String,
+    pub(crate) error_message: String,
+}
+
+pub(crate) fn diagnosed<E: ses_dmarc_monitor::flow::Failure>(error: &E) -> Diagnosed {
+    Diagnosed {
+        error_type: error.error_type().to_owned(),
+        error_message: ses_dmarc_monitor::ports::chain(error),
     }
 }

@@ -1,11 +1,15 @@
-//! `analyze PATH…`: every input through the same path the Lambdas run (`pipeline::run`),
+//! `analyze PATH…`: every input through the same path the Lambdas run (`flow::analysis::run`),
 //! offline by default, printed as a readable report or one JSON object per finding.
 
 use crate::inputs::{self, Input};
 use crate::{Format, exit_code, resolver};
+use ses_dmarc_monitor::cli::print::{self, JsonFinding, Tally};
+use ses_dmarc_monitor::cli::print_reports;
 use ses_dmarc_monitor::edge::dns::DnsBudget;
+use ses_dmarc_monitor::flow::analysis::{self, Inbound, Ports, RecordOutcome, Settings};
+use ses_dmarc_monitor::flow::reports::{self, ReportSettings, ReportsOutcome};
+use ses_dmarc_monitor::judge::findings::Severity;
 use ses_dmarc_monitor::judge::policy::PolicyBook;
-use ses_dmarc_monitor::pipeline::{self, Inbound, Ports, RecordOutcome, Settings};
 use ses_dmarc_monitor::ports::directory::{Expecting, IdentityDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
 use ses_dmarc_monitor::ports::probes::MemoryProbes;
@@ -14,10 +18,6 @@ use ses_dmarc_monitor::ports::scope::Everything;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
 use ses_dmarc_monitor::read::probe;
 use ses_dmarc_monitor::read::report::Report;
-use ses_dmarc_monitor::reports::{self, ReportSettings, ReportsOutcome};
-use ses_dmarc_monitor::say::findings::Severity;
-use ses_dmarc_monitor::say::report::{self, JsonFinding, Tally};
-use ses_dmarc_monitor::say::report_summary;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -161,7 +161,7 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
     let mut out = stdout.lock();
 
     let report_settings = ReportSettings {
-        pipeline: settings.clone(),
+        analysis: settings.clone(),
         ..ReportSettings::default()
     };
     let (inputs, unlisted) = inputs::list(&args.paths);
@@ -196,7 +196,7 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
             tally.unreadable += usize::from(!outcome.errors.is_empty());
             continue;
         }
-        let outcomes = match pipeline::run_records_with(&bytes, ports, settings, inbound).await {
+        let outcomes = match analysis::run_records_with(&bytes, ports, settings, inbound).await {
             Ok(outcomes) => outcomes
                 .into_iter()
                 .map(|(_, outcome)| outcome)
@@ -214,7 +214,7 @@ async fn run_all<F: FactSource, D: IdentityDirectory>(
             }
             worst = worst.max(outcome.findings().iter().map(|f| f.severity()).max());
             let written = match args.format {
-                Format::Text => out.write_all(report::text(&name, record, outcome).as_bytes()),
+                Format::Text => out.write_all(print::text(&name, record, outcome).as_bytes()),
                 Format::Json => write_json(&mut out, &name, record, outcome),
             };
             if written.is_err() {
@@ -245,10 +245,10 @@ fn print_reports(
             Format::Text => {
                 let text = match (&judged.report, &judged.summary) {
                     (Report::Aggregate(report), Some(summary)) => {
-                        report_summary::aggregate_text(name, report, summary, &judged.findings)
+                        print_reports::aggregate_text(name, report, summary, &judged.findings)
                     }
                     (Report::TlsRpt(report), _) => {
-                        report_summary::tls_text(name, report, &judged.findings)
+                        print_reports::tls_text(name, report, &judged.findings)
                     }
                     (Report::Aggregate(_), None) => continue,
                 };

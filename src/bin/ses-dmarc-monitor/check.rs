@@ -2,10 +2,11 @@
 //! MAIL FROM domain's MX and SPF, and the DMARC record, as DNS answers them now.
 
 use crate::{Format, exit_code, resolver};
+use ses_dmarc_monitor::cli::print::{self, JsonFinding};
+use ses_dmarc_monitor::judge::findings::Severity;
 use ses_dmarc_monitor::judge::posture::{self, Target};
+use ses_dmarc_monitor::ports::dns::AuditDns as _;
 use ses_dmarc_monitor::read::domain::{is_within, normalize};
-use ses_dmarc_monitor::say::findings::Severity;
-use ses_dmarc_monitor::say::report::{self, JsonFinding};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -83,7 +84,7 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         let report = posture::audit(&target, &view);
         worst = worst.max(report.findings.iter().map(|f| f.severity()).max());
         let written = match args.format {
-            Format::Text => out.write_all(report::audit_text(&report).as_bytes()),
+            Format::Text => out.write_all(print::audit_text(&report).as_bytes()),
             Format::Json => report.findings.iter().try_for_each(|finding| {
                 serde_json::to_writer(&mut out, &JsonFinding::new(&domain, 0, finding))?;
                 out.write_all(b"\n")

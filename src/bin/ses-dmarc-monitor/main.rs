@@ -13,7 +13,7 @@ mod reports;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use ses_dmarc_monitor::edge::dns::{DnsFacts, DnsSetupError};
-use ses_dmarc_monitor::say::findings::Severity;
+use ses_dmarc_monitor::judge::findings::Severity;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 

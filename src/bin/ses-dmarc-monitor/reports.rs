@@ -4,11 +4,11 @@
 
 use crate::inputs::{self, Input};
 use crate::{Format, exit_code};
+use ses_dmarc_monitor::cli::print_reports;
+use ses_dmarc_monitor::flow::reports::{self, ReportSettings};
+use ses_dmarc_monitor::judge::findings::Severity;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
 use ses_dmarc_monitor::read::report::Report;
-use ses_dmarc_monitor::reports::{self, ReportSettings};
-use ses_dmarc_monitor::say::findings::Severity;
-use ses_dmarc_monitor::say::report_summary;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,7 +42,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         unknown_source_threshold: args.unknown_source_threshold,
         ..ReportSettings::default()
     };
-    settings.pipeline.set_trusted_ids(&args.trusted);
+    settings.analysis.set_trusted_ids(&args.trusted);
     let mut expected = MailFromExpectations::default();
     for spec in &args.mail_from {
         if let Err(error) = expected.add(spec) {
@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    settings.pipeline.expected = Arc::new(expected);
+    settings.analysis.expected = Arc::new(expected);
 
     let (inputs, unlisted) = inputs::list_every_file(&args.paths);
     let mut bad_input = unlisted > 0;
@@ -93,19 +93,18 @@ pub(crate) fn run(args: &Args) -> ExitCode {
             let written = match (&judged.report, &judged.summary, args.format) {
                 (Report::Aggregate(report), Some(summary), Format::Json) => json_line(
                     &mut out,
-                    &report_summary::aggregate_json(&name, report, summary, &judged.findings),
+                    &print_reports::aggregate_json(&name, report, summary, &judged.findings),
                 ),
                 (Report::Aggregate(report), Some(summary), Format::Text) => out.write_all(
-                    report_summary::aggregate_text(&name, report, summary, &judged.findings)
+                    print_reports::aggregate_text(&name, report, summary, &judged.findings)
                         .as_bytes(),
                 ),
                 (Report::TlsRpt(report), _, Format::Json) => json_line(
                     &mut out,
-                    &report_summary::tls_json(&name, report, &judged.findings),
+                    &print_reports::tls_json(&name, report, &judged.findings),
                 ),
-                (Report::TlsRpt(report), _, Format::Text) => out.write_all(
-                    report_summary::tls_text(&name, report, &judged.findings).as_bytes(),
-                ),
+                (Report::TlsRpt(report), _, Format::Text) => out
+                    .write_all(print_reports::tls_text(&name, report, &judged.findings).as_bytes()),
                 (Report::Aggregate(_), None, _) => continue,
             };
             if written.is_err() {

@@ -5,6 +5,7 @@
 use super::DnsFacts;
 use crate::judge::policy::PolicyDiscovery;
 use crate::judge::posture::{DnsView, Lookup, Target, report_authorizations};
+use crate::ports::dns::AuditDns;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 
 impl DnsFacts {
@@ -34,9 +35,11 @@ impl DnsFacts {
             Err(error) => Lookup::Failed(error.to_string()),
         }
     }
+}
 
+impl AuditDns for DnsFacts {
     /// Everything the audit of `target` asks DNS.
-    pub async fn audit_view(&self, target: &Target) -> DnsView {
+    async fn audit_view(&self, target: &Target) -> DnsView {
         let mut view = DnsView {
             mail_from_mx: None,
             mail_from_txt: None,

@@ -6,13 +6,14 @@
 //! low-cardinality: `[Function]` always, `[Function, Domain]` only for monitored domains,
 //! `[Function, Kind]` for findings. The reports function's documents are [`reports`]'s.
 
-use crate::judge::align::DmarcOutcome;
+use crate::judge::align::{DmarcOutcome, Evaluation};
+use crate::judge::findings::Finding;
+use crate::judge::findings::Kind;
 use crate::judge::posture::PostureCheck;
-use crate::pipeline::RecordOutcome;
 use crate::read::keyword::keyword_enum;
-use crate::say::findings::Kind;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub mod canary;
 pub mod reports;
@@ -119,6 +120,39 @@ impl Counts {
     }
 }
 
+/// What one record gave, as the metrics count it (the flow says which, from its outcome).
+#[derive(Debug, Clone, Copy)]
+pub enum Counted<'a> {
+    /// A received message, evaluated once per From domain.
+    Message {
+        evaluations: &'a [Arc<Evaluation>],
+        findings: &'a [Finding],
+    },
+    /// A feedback notification about mail from `from_domain`.
+    Feedback {
+        from_domain: Option<&'a str>,
+        unknown_values: usize,
+        findings: &'a [Finding],
+    },
+    /// Anything else that was read: a service event, a skipped message.
+    Other { findings: &'a [Finding] },
+    /// A record no retry can fix.
+    Malformed,
+    /// A record to be retried: counted when it succeeds.
+    Retried,
+}
+
+impl Counted<'_> {
+    fn findings(&self) -> &[Finding] {
+        match self {
+            Self::Message { findings, .. }
+            | Self::Feedback { findings, .. }
+            | Self::Other { findings } => findings,
+            Self::Malformed | Self::Retried => &[],
+        }
+    }
+}
+
 /// Counts for one invocation: in total, per domain, and findings per kind.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metrics {
@@ -131,13 +165,13 @@ impl Metrics {
     /// Counts the outcomes of one invocation. Evaluations and findings count only for
     /// domains `in_scope` (the monitored ones; `None` asks about findings naming no domain);
     /// every record counts as a message.
-    pub fn from_outcomes<'a>(
-        outcomes: impl IntoIterator<Item = &'a RecordOutcome>,
+    pub fn from_records<'a>(
+        outcomes: impl IntoIterator<Item = Counted<'a>>,
         in_scope: impl Fn(Option<&str>) -> bool,
     ) -> Self {
         let mut metrics = Self::default();
         for outcome in outcomes {
-            metrics.record(outcome, &in_scope);
+            metrics.record(&outcome, &in_scope);
         }
         metrics
     }
@@ -147,15 +181,14 @@ impl Metrics {
         self.total.add(Metric::MalformedEvents, 1);
     }
 
-    fn record(&mut self, outcome: &RecordOutcome, in_scope: &impl Fn(Option<&str>) -> bool) {
+    fn record(&mut self, outcome: &Counted<'_>, in_scope: &impl Fn(Option<&str>) -> bool) {
         // Per domain for this record; `None` collects findings about no domain, which count
         // in the totals only.
         let mut by_domain: BTreeMap<Option<&str>, Counts> = BTreeMap::new();
         match outcome {
-            RecordOutcome::Analyzed { analysis, .. } => {
+            Counted::Message { evaluations, .. } => {
                 self.total.add(Metric::Messages, 1);
-                for evaluation in analysis
-                    .evaluations
+                for evaluation in evaluations
                     .iter()
                     .filter(|e| in_scope(Some(&e.header_from)))
                 {
@@ -175,24 +208,23 @@ impl Metrics {
                     }
                 }
             }
-            RecordOutcome::Feedback { summary, .. } => {
+            Counted::Feedback {
+                from_domain,
+                unknown_values,
+                ..
+            } => {
                 self.total.add(Metric::Messages, 1);
                 self.total
-                    .add(Metric::UnknownValues, summary.unknown_values.len() as u64);
-                if let Some(domain) = summary.from_domains.first().filter(|d| in_scope(Some(d))) {
+                    .add(Metric::UnknownValues, *unknown_values as u64);
+                if let Some(domain) = from_domain.filter(|d| in_scope(Some(d))) {
                     by_domain
                         .entry(Some(domain))
                         .or_default()
                         .set(Metric::Messages, 1);
                 }
             }
-            RecordOutcome::Service { .. }
-            | RecordOutcome::Skipped { .. }
-            | RecordOutcome::NotAProbe { .. } => {}
-            RecordOutcome::Failed(error) if !error.is_transient() => {
-                self.total.add(Metric::MalformedEvents, 1);
-            }
-            RecordOutcome::Failed(_) => {}
+            Counted::Other { .. } | Counted::Retried => {}
+            Counted::Malformed => self.total.add(Metric::MalformedEvents, 1),
         }
         for finding in outcome
             .findings()

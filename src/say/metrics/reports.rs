@@ -7,8 +7,8 @@
 //! their rows are never believed.
 
 use super::{Metric, document, kind_documents};
+use crate::judge::findings::{Finding, Kind};
 use crate::judge::report::{AggregateSummary, RowDmarc};
-use crate::say::findings::{Finding, Kind};
 use std::collections::BTreeMap;
 
 /// The messages receivers reported about one domain.

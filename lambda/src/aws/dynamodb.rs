@@ -1,0 +1,415 @@
+//! The state table in DynamoDB ([`ReportLedger`], [`ProbeBook`]): one table, on demand, items keyed by
+//! `pk` and `sk`, each with an `expires` attribute the table's TTL deletes it by.
+//!
+//! | item | `pk` | `sk` | kept |
+//! |---|---|---|---|
+//! | a counted report | `report#<policy domain>` | `<reporter>#<report id>` | 60 days |
+//! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last reported |
+//! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
+//! | an incident | `incident` | `<kind>#<domain>#<subject>` | while open, and [`INCIDENT_KEPT`] after it was resolved |
+//!
+//! An incident is written with a conditional put on its version: of two containers stepping
+//! it at once, one write succeeds and the other reads again ([`IncidentBook`]).
+//!
+//! A claim is a conditional put: of two invocations counting the same report at once,
+//! exactly one succeeds. It is `done` once the report's findings were delivered; a claim
+//! left undone for [`CLAIM_HOLDS`] (its invocation died) can be taken again.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use ses_dmarc_monitor::judge::findings::{Kind, Severity};
+use ses_dmarc_monitor::judge::incident::{Incident, IncidentKey};
+use ses_dmarc_monitor::ports::incidents::{IncidentBook, Stored};
+use ses_dmarc_monitor::ports::probes::{PROBE_KEPT, ProbeBook};
+use ses_dmarc_monitor::ports::state::{CLAIM_HOLDS, Claim, ReportKey, ReportLedger, StateError};
+use ses_dmarc_monitor::read::probe::Probe;
+use std::collections::BTreeSet;
+use std::collections::HashMap;
+
+/// How long a counted report is remembered: receivers re-send within days, not months.
+const REPORT_KEPT: u64 = 60 * 86_400;
+/// How long a source stays known after its last report.
+const SOURCE_KEPT: u64 = 400 * 86_400;
+/// How long a resolved incident is kept: long enough to read what happened.
+pub const INCIDENT_KEPT: u64 = 90 * 86_400;
+
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table }
+    }
+}
+
+fn failed(error: impl std::error::Error + Send + Sync + 'static) -> StateError {
+    StateError {
+        source: Box::new(error),
+    }
+}
+
+/// Whether a conditional write was made: `false` when its condition did not hold (another
+/// writer came first), an error for any other failure.
+fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StateError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(error) => Err(failed(error)),
+    }
+}
+
+/// A string attribute of an item.
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(value)) => Some(value.clone()),
+        _ => None,
+    }
+}
+
+/// A whole-number attribute of an item.
+fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
+    match item.get(name) {
+        Some(AttributeValue::N(value)) => value.parse().ok(),
+        _ => None,
+    }
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn report_keys(key: &ReportKey) -> (AttributeValue, AttributeValue) {
+    (
+        s(format!("report#{}", key.domain)),
+        s(format!("{}#{}", key.reporter, key.report_id)),
+    )
+}
+
+impl ReportLedger for DynamoLedger {
+    async fn claim(&self, key: &ReportKey, now: u64) -> Result<Claim, StateError> {
+        let (pk, sk) = report_keys(key);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("claimed", n(now))
+            .item("done", AttributeValue::Bool(false))
+            .item("expires", n(now + REPORT_KEPT))
+            .condition_expression("attribute_not_exists(pk) OR (done = :no AND claimed <= :stale)")
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_HOLDS)))
+            .send()
+            .await;
+        Ok(if written(put)? {
+            Claim::New
+        } else {
+            Claim::Seen
+        })
+    }
+
+    async fn complete(&self, key: &ReportKey) -> Result<(), StateError> {
+        let (pk, sk) = report_keys(key);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET done = :yes")
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    async fn release(&self, key: &ReportKey) -> Result<(), StateError> {
+        let (pk, sk) = report_keys(key);
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
+        let mut known = BTreeSet::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("source#{domain}")))
+            .projection_expression("sk")
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(failed)?;
+            if let Some(AttributeValue::S(ip)) = item.get("sk") {
+                known.insert(ip.clone());
+            }
+        }
+        Ok(Some(known))
+    }
+
+    async fn remember_sources(
+        &self,
+        domain: &str,
+        sources: &[String],
+        now: u64,
+    ) -> Result<(), StateError> {
+        for ip in sources {
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("source#{domain}")))
+                .key("sk", s(ip.clone()))
+                .update_expression(
+                    "SET first_seen = if_not_exists(first_seen, :now), last_seen = :now, expires = :expires",
+                )
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":expires", n(now + SOURCE_KEPT))
+                .send()
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
+    }
+}
+
+fn probe_keys(identity: &str, message_id: &str) -> (AttributeValue, AttributeValue) {
+    (s(format!("probe#{identity}")), s(message_id))
+}
+
+/// A probe item as the table holds it; `None` for an item missing what every probe has.
+fn probe_of(item: &HashMap<String, AttributeValue>) -> Option<Probe> {
+    Some(Probe {
+        identity: text(item, "pk")?.strip_prefix("probe#")?.to_owned(),
+        message_id: text(item, "sk")?,
+        sent: number(item, "sent")?,
+        received: number(item, "received"),
+        reported_missing: matches!(
+            item.get("reported_missing"),
+            Some(AttributeValue::Bool(true))
+        ),
+    })
+}
+
+impl ProbeBook for DynamoLedger {
+    async fn find(&self, identity: &str, message_id: &str) -> Result<Option<Probe>, StateError> {
+        let (pk, sk) = probe_keys(identity, message_id);
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output.item().and_then(probe_of))
+    }
+
+    async fn record(&self, probe: &Probe) -> Result<(), StateError> {
+        let (pk, sk) = probe_keys(&probe.identity, &probe.message_id);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk)
+            .item("sk", sk)
+            .item("sent", n(probe.sent))
+            .item("expires", n(probe.sent + PROBE_KEPT))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    async fn arrived(
+        &self,
+        identity: &str,
+        message_id: &str,
+        at: u64,
+        findings: &[Kind],
+    ) -> Result<(), StateError> {
+        let (pk, sk) = probe_keys(identity, message_id);
+        let kinds: Vec<AttributeValue> = findings.iter().map(|k| s(k.as_str())).collect();
+        // The first arrival's time stands; a retried or re-delivered copy updates only the
+        // findings. The item must exist: an expired probe is not re-created.
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET received = if_not_exists(received, :at), findings = :kinds")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":kinds", AttributeValue::L(kinds))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(failed)
+    }
+
+    async fn probes(&self, identity: &str) -> Result<Vec<Probe>, StateError> {
+        let mut probes = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(format!("probe#{identity}")))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            probes.extend(probe_of(&item.map_err(failed)?));
+        }
+        Ok(probes)
+    }
+
+    async fn report_missing(&self, identity: &str, message_id: &str) -> Result<bool, StateError> {
+        let (pk, sk) = probe_keys(identity, message_id);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET reported_missing = :yes")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(received) AND attribute_not_exists(reported_missing)",
+            )
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        written(update)
+    }
+}
+
+fn incident_sk(key: &IncidentKey) -> AttributeValue {
+    s(key.id())
+}
+
+/// An incident item as the table holds it; `None` for an item missing what every incident has.
+fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, Stored)> {
+    let key = IncidentKey {
+        kind: text(item, "kind")?.parse().ok()?,
+        domain: text(item, "domain")?,
+        subject: text(item, "subject").filter(|s| !s.is_empty()),
+    };
+    let incident = Incident {
+        opened: number(item, "opened")?,
+        last_seen: number(item, "last_seen")?,
+        last_sent: number(item, "last_sent")?,
+        count: number(item, "occurrences")?,
+        unsent: number(item, "unsent").unwrap_or(0),
+        detail: text(item, "detail").unwrap_or_default(),
+        severity: text(item, "severity")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Severity::Warning),
+        resolved: number(item, "resolved"),
+    };
+    Some((
+        key,
+        Stored {
+            incident,
+            version: number(item, "version")?,
+        },
+    ))
+}
+
+impl IncidentBook for DynamoLedger {
+    async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s("incident"))
+            .key("sk", incident_sk(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output
+            .item()
+            .and_then(incident_of)
+            .map(|(_, stored)| stored))
+    }
+
+    async fn store(
+        &self,
+        key: &IncidentKey,
+        next: &Incident,
+        read: Option<u64>,
+    ) -> Result<bool, StateError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s("incident"))
+            .item("sk", incident_sk(key))
+            .item("kind", s(key.kind.as_str()))
+            .item("domain", s(key.domain.clone()))
+            .item("subject", s(key.subject.clone().unwrap_or_default()))
+            .item("opened", n(next.opened))
+            .item("last_seen", n(next.last_seen))
+            .item("last_sent", n(next.last_sent))
+            .item("occurrences", n(next.count))
+            .item("unsent", n(next.unsent))
+            .item("detail", s(next.detail.clone()))
+            .item("severity", s(next.severity.as_str()))
+            .item("version", n(read.map_or(1, |v| v + 1)));
+        if let Some(resolved) = next.resolved {
+            put = put
+                .item("resolved", n(resolved))
+                .item("expires", n(resolved + INCIDENT_KEPT));
+        }
+        put = match read {
+            None => put.condition_expression("attribute_not_exists(pk)"),
+            Some(version) => put
+                .condition_expression("version = :read")
+                .expression_attribute_values(":read", n(version)),
+        };
+        written(put.send().await)
+    }
+
+    async fn open_incidents(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
+        let mut open = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .filter_expression("attribute_not_exists(resolved)")
+            .expression_attribute_values(":pk", s("incident"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            open.extend(incident_of(&item.map_err(failed)?));
+        }
+        Ok(open)
+    }
+}

@@ -1,0 +1,210 @@
+//! The SESv2 adapter: [`IdentityDirectory`] through `GetEmailIdentity`, [`IdentityLister`]
+//! through `ListEmailIdentities`, [`ProbeSender`] through `SendEmail`. It translates the SDK's types into the project's model and
+//! sorts errors into transient and permanent; it decides nothing else. Wrap it in
+//! `edge::identity_cache::CachedDirectory`: SESv2 allows one request per second per account.
+
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
+use aws_sdk_sesv2::types::IdentityType;
+use ses_dmarc_monitor::ports::directory::{
+    DirectoryError, IdentityDirectory, IdentityLister, ListError,
+};
+use ses_dmarc_monitor::ports::sender::{Outgoing, ProbeSender, SendError};
+use ses_dmarc_monitor::read::domain::normalize;
+use ses_dmarc_monitor::read::identity_state::{
+    DkimAttributes, DkimOrigin, DkimStatus, IdentityState, MailFromAttributes, MailFromStatus,
+    MxFailureBehavior,
+};
+use std::sync::Arc;
+
+/// How a refusal for lack of permission starts its log line: the template's metric filter
+/// counts these lines as `ConfigurationErrors`, and an alarm pages once.
+pub const DENIED: &str = "SESv2 access denied (a configuration error, not retried)";
+
+/// Whether an error code says the caller lacks permission (or valid credentials): no retry
+/// fixes that, only the role does.
+fn is_denied(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "AccessDeniedException"
+                | "AccessDenied"
+                | "UnrecognizedClientException"
+                | "InvalidClientTokenId"
+        )
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct SesV2Directory {
+    client: Client,
+}
+
+impl SesV2Directory {
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+
+    /// The identities enabled for sending that `keep` accepts, all pages.
+    async fn list(
+        &self,
+        keep: impl Fn(&aws_sdk_sesv2::types::IdentityInfo) -> bool,
+    ) -> Result<Vec<String>, ListError> {
+        let mut names = Vec::new();
+        let mut pages = self
+            .client
+            .list_email_identities()
+            .page_size(1000)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                let denied = is_denied(e.code());
+                if denied {
+                    tracing::error!(error = %e, "{DENIED}: ses:ListEmailIdentities");
+                }
+                ListError {
+                    denied,
+                    cause: Box::new(e),
+                }
+            })?;
+            names.extend(
+                page.email_identities()
+                    .iter()
+                    .filter(|i| i.sending_enabled() && keep(i))
+                    .filter_map(|i| i.identity_name())
+                    .map(str::to_owned),
+            );
+        }
+        Ok(names)
+    }
+}
+
+impl IdentityLister for SesV2Directory {
+    async fn verified_domains(&self) -> Result<Vec<String>, ListError> {
+        Ok(self
+            .list(|i| i.identity_type() == Some(&IdentityType::Domain))
+            .await?
+            .iter()
+            .filter_map(|name| normalize(name))
+            .collect())
+    }
+
+    async fn identities(&self) -> Result<Vec<String>, ListError> {
+        self.list(|_| true).await
+    }
+}
+
+impl IdentityDirectory for SesV2Directory {
+    async fn lookup(&self, identity: &str) -> Result<Option<Arc<IdentityState>>, DirectoryError> {
+        match self
+            .client
+            .get_email_identity()
+            .email_identity(identity)
+            .send()
+            .await
+        {
+            Ok(output) => Ok(Some(Arc::new(state_of(&output)))),
+            Err(error) => {
+                let identity = identity.to_owned();
+                if is_denied(error.code()) {
+                    tracing::error!(identity = %identity, error = %error, "{DENIED}: ses:GetEmailIdentity; judged without the identity's state");
+                    return Err(DirectoryError::Permanent {
+                        identity,
+                        source: Box::new(error),
+                    });
+                }
+                match &error {
+                    SdkError::ServiceError(service) => match service.err() {
+                        GetEmailIdentityError::NotFoundException(_) => Ok(None),
+                        GetEmailIdentityError::BadRequestException(_) => {
+                            Err(DirectoryError::Permanent {
+                                identity,
+                                source: Box::new(error),
+                            })
+                        }
+                        // Throttling (after the SDK's own backoff), 5xx and what AWS adds.
+                        _ => Err(DirectoryError::Transient {
+                            identity,
+                            source: Box::new(error),
+                        }),
+                    },
+                    // Timeouts, connection failures: worth a retry of the invocation.
+                    _ => Err(DirectoryError::Transient {
+                        identity,
+                        source: Box::new(error),
+                    }),
+                }
+            }
+        }
+    }
+}
+
+impl ProbeSender for SesV2Directory {
+    async fn send(&self, probe: &Outgoing) -> Result<String, SendError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Failed(Box::new(e)))
+        };
+        let message = Message::builder()
+            .subject(content(&probe.subject)?)
+            .body(Body::builder().text(content(&probe.body)?).build())
+            .build();
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&probe.from)
+            .destination(Destination::builder().to_addresses(&probe.to).build())
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(probe.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => output
+                .message_id()
+                .map(str::to_owned)
+                .ok_or_else(|| SendError::Failed("SendEmail answered without a message id".into())),
+            Err(error) => {
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_mail_from_domain_not_verified_exception())
+                {
+                    return Err(SendError::MailFromNotVerified(Box::new(error)));
+                }
+                if is_denied(error.code()) {
+                    tracing::error!(from = %probe.from, error = %error, "{DENIED}: ses:SendEmail");
+                }
+                Err(SendError::Failed(Box::new(error)))
+            }
+        }
+    }
+}
+
+/// The fields this project reads, in its own model. SDK enumerations are read by their text,
+/// so a value this SDK does not name is kept as SES sent it.
+pub fn state_of(output: &GetEmailIdentityOutput) -> IdentityState {
+    IdentityState {
+        mail_from_attributes: output.mail_from_attributes().map(|m| MailFromAttributes {
+            mail_from_domain: Some(m.mail_from_domain().to_owned()).filter(|d| !d.is_empty()),
+            mail_from_domain_status: Some(MailFromStatus::from_text(
+                m.mail_from_domain_status().as_str(),
+            )),
+            behavior_on_mx_failure: Some(MxFailureBehavior::from_text(
+                m.behavior_on_mx_failure().as_str(),
+            )),
+        }),
+        dkim_attributes: output.dkim_attributes().map(|d| DkimAttributes {
+            signing_enabled: Some(d.signing_enabled()),
+            status: d.status().map(|s| DkimStatus::from_text(s.as_str())),
+            tokens: d.tokens().to_vec(),
+            signing_attributes_origin: d
+                .signing_attributes_origin()
+                .map(|o| DkimOrigin::from_text(o.as_str())),
+        }),
+    }
+}

@@ -1,0 +1,35 @@
+//! The audit Lambda, on an EventBridge schedule: every SES identity's MAIL FROM, DKIM and
+//! DMARC set-up checked against DNS (`flow::audit`). Wiring only (see `wiring` and the
+//! core's `edge::config`).
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use ses_dmarc_monitor::flow::audit;
+use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
+use ses_dmarc_monitor_lambda::wiring::{Lookups, Wiring};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ses_dmarc_monitor::edge::config::init_tracing();
+    let wiring = Wiring::from_env("audit").await?;
+    let Lookups::Dns(dns) = &wiring.facts else {
+        return Err("DNS_RESOLVER=off: the audit checks DNS and needs a resolver".into());
+    };
+    lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
+        let wiring = &wiring;
+        async move {
+            // Boxed: the audit future is deep (see the receipt function).
+            let (run, result) = Box::pin(audit::audit(
+                &wiring.sesv2,
+                &wiring.directory,
+                dns.as_ref(),
+                &wiring.scope,
+                &wiring.sink,
+                &wiring.region,
+            ))
+            .await;
+            wiring.emit_audit_metrics(&run);
+            result.map_err(|error| diagnostic(&error))
+        }
+    }))
+    .await
+}

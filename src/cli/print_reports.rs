@@ -1,0 +1,294 @@
+//! Receivers' reports as the CLI prints them: one JSON object per report (the `reports`
+//! command's contract), or a table per report and a line per source.
+
+use crate::cli::print::write_findings;
+use crate::judge::findings::Finding;
+use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, Source};
+use crate::read::report::aggregate::{AggregateReport, Schema};
+use crate::read::report::tls::TlsReport;
+use crate::say::calendar::date_range;
+use crate::say::explain::Detail as _;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+fn dmarc_word(dmarc: RowDmarc) -> &'static str {
+    match dmarc {
+        RowDmarc::Pass => "pass",
+        RowDmarc::Fail => "fail",
+        RowDmarc::Unknown => "unknown",
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct JsonFinding<'a> {
+    kind: &'static str,
+    severity: &'static str,
+    domain: Option<&'a str>,
+    detail: String,
+}
+
+fn findings_json(findings: &[Finding]) -> Vec<JsonFinding<'_>> {
+    findings
+        .iter()
+        .map(|f| JsonFinding {
+            kind: f.kind().as_str(),
+            severity: f.severity().as_str(),
+            domain: f.domain.as_deref(),
+            detail: f.detail(),
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct JsonAuth<'a> {
+    domain: Option<&'a str>,
+    result: Option<&'a str>,
+    aligned: bool,
+}
+
+fn auth_json(lines: &[AuthLine]) -> Vec<JsonAuth<'_>> {
+    lines
+        .iter()
+        .map(|l| JsonAuth {
+            domain: l.domain.as_deref(),
+            result: l.result.as_ref().map(|r| r.as_str()),
+            aligned: l.aligned,
+        })
+        .collect()
+}
+
+#[derive(Debug, Serialize)]
+struct JsonSource<'a> {
+    source_ip: Option<&'a str>,
+    count: u64,
+    disposition: Option<&'a str>,
+    header_from: Option<&'a str>,
+    envelope_from: Option<&'a str>,
+    dkim: Vec<JsonAuth<'a>>,
+    spf: Vec<JsonAuth<'a>>,
+    dmarc: &'static str,
+    ses: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct JsonDispositions {
+    none: u64,
+    quarantine: u64,
+    reject: u64,
+    pass: u64,
+    unknown: u64,
+}
+
+/// The `reports --format json` object of a DMARC aggregate report (its field order is the
+/// contract's).
+#[derive(Debug, Serialize)]
+pub struct AggregateJson<'a> {
+    input: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    schema: &'static str,
+    org_name: Option<&'a str>,
+    report_id: Option<&'a str>,
+    domain: Option<&'a str>,
+    begin: Option<u64>,
+    end: Option<u64>,
+    messages: u64,
+    dmarc_pass: u64,
+    dmarc_fail: u64,
+    dmarc_unknown: u64,
+    disposition: JsonDispositions,
+    amazonses_envelope: u64,
+    ses_messages: u64,
+    unknown_values: &'a [String],
+    sources: Vec<JsonSource<'a>>,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+pub fn aggregate_json<'a>(
+    input: &'a str,
+    report: &'a AggregateReport,
+    summary: &'a AggregateSummary,
+    findings: &'a [Finding],
+) -> AggregateJson<'a> {
+    let d = summary.disposition;
+    AggregateJson {
+        input,
+        kind: "dmarc_aggregate",
+        schema: match report.schema {
+            Schema::Rfc7489 => "rfc7489",
+            Schema::Rfc9990 => "rfc9990",
+        },
+        org_name: report.org_name.as_deref(),
+        report_id: report.report_id.as_deref(),
+        domain: report.policy.domain.as_deref(),
+        begin: report.begin,
+        end: report.end,
+        messages: summary.messages,
+        dmarc_pass: summary.dmarc_pass,
+        dmarc_fail: summary.dmarc_fail,
+        dmarc_unknown: summary.dmarc_unknown,
+        disposition: JsonDispositions {
+            none: d.none,
+            quarantine: d.quarantine,
+            reject: d.reject,
+            pass: d.pass,
+            unknown: d.unknown,
+        },
+        amazonses_envelope: summary.amazonses_envelope,
+        ses_messages: summary.ses_messages,
+        unknown_values: &report.unknown_values,
+        sources: summary
+            .sources
+            .iter()
+            .map(|s| JsonSource {
+                source_ip: s.ip.as_deref(),
+                count: s.count,
+                disposition: s.disposition.as_ref().map(|d| d.as_str()),
+                header_from: s.header_from.as_deref(),
+                envelope_from: s.envelope_from.as_deref(),
+                dkim: auth_json(&s.dkim),
+                spf: auth_json(&s.spf),
+                dmarc: dmarc_word(s.dmarc),
+                ses: s.ses,
+            })
+            .collect(),
+        findings: findings_json(findings),
+    }
+}
+
+/// The `reports --format json` object of an SMTP TLS report.
+#[derive(Debug, Serialize)]
+pub struct TlsJson<'a> {
+    input: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    org_name: Option<&'a str>,
+    report_id: Option<&'a str>,
+    domains: Vec<&'a str>,
+    successful: u64,
+    failed: u64,
+    findings: Vec<JsonFinding<'a>>,
+}
+
+pub fn tls_json<'a>(input: &'a str, report: &'a TlsReport, findings: &'a [Finding]) -> TlsJson<'a> {
+    TlsJson {
+        input,
+        kind: "tls_rpt",
+        org_name: report.org_name.as_deref(),
+        report_id: report.report_id.as_deref(),
+        domains: report.domains(),
+        successful: report.successful(),
+        failed: report.failed(),
+        findings: findings_json(findings),
+    }
+}
+
+fn or_dash(value: Option<&str>) -> &str {
+    value.unwrap_or("-")
+}
+
+fn auth_text(lines: &[AuthLine]) -> String {
+    if lines.is_empty() {
+        return "-".into();
+    }
+    lines
+        .iter()
+        .map(|l| {
+            format!(
+                "{} {}{}",
+                l.result.as_ref().map_or("-", |r| r.as_str()),
+                or_dash(l.domain.as_deref()),
+                if l.aligned { " aligned" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn source_line(source: &Source) -> String {
+    format!(
+        "    {:<39} {:>7}  {:<10} DMARC {:<7} DKIM {}; SPF {}{}{}",
+        or_dash(source.ip.as_deref()),
+        source.count,
+        source.disposition.as_ref().map_or("-", |d| d.as_str()),
+        dmarc_word(source.dmarc),
+        auth_text(&source.dkim),
+        auth_text(&source.spf),
+        if source.ses { "  [SES]" } else { "" },
+        if source.overridden {
+            "  (receiver override)"
+        } else {
+            ""
+        },
+    )
+}
+
+/// The readable form of a DMARC aggregate report.
+pub fn aggregate_text(
+    input: &str,
+    report: &AggregateReport,
+    summary: &AggregateSummary,
+    findings: &[Finding],
+) -> String {
+    let mut out = String::new();
+    let range = date_range((report.begin, report.end));
+    let _ = writeln!(
+        out,
+        "{input}: DMARC aggregate report from {} (id {}) for {}, {range}",
+        or_dash(report.org_name.as_deref()),
+        or_dash(report.report_id.as_deref()),
+        or_dash(report.policy.domain.as_deref()),
+    );
+    let d = summary.disposition;
+    let _ = writeln!(
+        out,
+        "  messages {}: DMARC pass {}, fail {}, unknown {}; disposition none {}, quarantine {}, reject {}, pass {}{}",
+        summary.messages,
+        summary.dmarc_pass,
+        summary.dmarc_fail,
+        summary.dmarc_unknown,
+        d.none,
+        d.quarantine,
+        d.reject,
+        d.pass,
+        if d.unknown > 0 {
+            format!(", unknown {}", d.unknown)
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  sent through SES: {} message(s); with an amazonses.com envelope: {}",
+        summary.ses_messages, summary.amazonses_envelope
+    );
+    let _ = writeln!(
+        out,
+        "    {:<39} {:>7}  {:<10} results",
+        "source", "count", "disposition"
+    );
+    for source in &summary.sources {
+        let _ = writeln!(out, "{}", source_line(source));
+    }
+    for value in &report.unknown_values {
+        let _ = writeln!(out, "  note: a value this version does not know: {value}");
+    }
+    write_findings(&mut out, findings);
+    out
+}
+
+/// The readable form of an SMTP TLS report.
+pub fn tls_text(input: &str, report: &TlsReport, findings: &[Finding]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{input}: SMTP TLS report from {} (id {}) for {}: {} session(s) succeeded, {} failed",
+        or_dash(report.org_name.as_deref()),
+        or_dash(report.report_id.as_deref()),
+        report.domains().join(", "),
+        report.successful(),
+        report.failed()
+    );
+    write_findings(&mut out, findings);
+    out
+}

@@ -1,0 +1,180 @@
+//! The audit's story, on a schedule: every identity of the account (address identities by
+//! their domain), its state read through the directory, its DNS read through the audit's port,
+//! judged (`judge::posture`), the findings published, and the passing checks offered as
+//! evidence that ends incidents. The incident sweep runs at the end of each run.
+
+use crate::flow::receipt::HandlerError;
+use crate::judge::incident;
+use crate::judge::posture::{self, AuditReport, CheckResult, PostureCheck, Target};
+use crate::ports::directory::{self, IdentityDirectory, IdentityLister};
+use crate::ports::dns::AuditDns;
+use crate::ports::scope::DomainScope;
+use crate::ports::sink::{FindingSink, SinkError};
+use crate::read::domain::domain_of_identity;
+use crate::say::explain;
+use crate::say::metrics::AuditCounts;
+use std::collections::BTreeMap;
+
+/// An audit's passing checks are evidence about their domain: the incidents of the kinds they
+/// clear (`judge::incident::cleared_by_audit`) are resolved.
+async fn clear_by_audit<S: FindingSink>(report: &AuditReport, sink: &S) -> Result<(), SinkError> {
+    for (kind, check) in incident::cleared_by_audit(report) {
+        let by = explain::audit_evidence(check);
+        sink.cleared(kind, &report.domain, &by).await?;
+    }
+    Ok(())
+}
+
+/// What one audit run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct AuditRun {
+    pub reports: Vec<AuditReport>,
+    /// What went wrong: the listing, or identities whose state could not be read (checked
+    /// again next run).
+    pub errors: Vec<String>,
+    /// The identities could not be listed: nothing was judged.
+    pub listing_failed: bool,
+}
+
+impl AuditRun {
+    /// What was judged and what was not, for the metrics.
+    pub fn counts(&self) -> AuditCounts {
+        let unjudged = self.per_check(AuditReport::unjudged);
+        let unreadable = if self.listing_failed {
+            0
+        } else {
+            self.errors.len() as u64
+        };
+        AuditCounts {
+            identities: (!self.listing_failed).then_some(self.reports.len() as u64),
+            failed: self.failed_checks(),
+            unjudged,
+            unreadable,
+        }
+    }
+
+    /// Failed checks, per check.
+    pub fn failed_checks(&self) -> BTreeMap<PostureCheck, u64> {
+        self.per_check(AuditReport::failed)
+    }
+
+    /// How many of the checks `select` picks from each report there are, per check.
+    fn per_check<'a, I>(
+        &'a self,
+        select: impl Fn(&'a AuditReport) -> I,
+    ) -> BTreeMap<PostureCheck, u64>
+    where
+        I: Iterator<Item = &'a CheckResult>,
+    {
+        let mut counts = BTreeMap::new();
+        for check in self.reports.iter().flat_map(select) {
+            *counts.entry(check.check).or_default() += 1;
+        }
+        counts
+    }
+}
+
+/// The scheduled audit: every identity of the account (address identities by their domain),
+/// its state read through the directory, its DNS checked, the findings published. An identity
+/// whose state cannot be read is skipped and reported, and fails the run after the others
+/// were audited; the next run (or Lambda's retry) tries again. A listing that fails fails the
+/// run at once: there is nothing to audit.
+pub async fn audit<L, D, N, Sc, S>(
+    lister: &L,
+    directory: &D,
+    dns: &N,
+    scope: &Sc,
+    sink: &S,
+    region: &str,
+) -> (AuditRun, Result<(), HandlerError>)
+where
+    L: IdentityLister,
+    D: IdentityDirectory,
+    N: AuditDns,
+    Sc: DomainScope,
+    S: FindingSink,
+{
+    let mut run = AuditRun::default();
+    let identities = match lister.identities().await {
+        Ok(identities) => identities,
+        Err(error) => {
+            run.errors.push(error.to_string());
+            run.listing_failed = true;
+            return (run, Err(error.into()));
+        }
+    };
+    // One audit per domain: the domain identity itself when there is one, else the first
+    // address identity under it.
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for identity in identities {
+        let Some(domain) = domain_of_identity(&identity) else {
+            continue;
+        };
+        let is_domain = !identity.contains('@');
+        match targets.iter_mut().find(|(_, d)| *d == domain) {
+            Some(existing) if is_domain => existing.0 = identity,
+            Some(_) => {}
+            None => targets.push((identity, domain)),
+        }
+    }
+    let mut sink_error = None;
+    let mut first_unreadable = None;
+    for (identity, domain) in targets {
+        if !scope.contains(&domain) {
+            continue;
+        }
+        let state = match directory::governing_state(directory, &identity).await {
+            Ok(state) => state.map(|(_, s)| (*s).clone()),
+            Err(error) => {
+                tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
+                run.errors.push(error.to_string());
+                first_unreadable.get_or_insert(error);
+                continue;
+            }
+        };
+        let target = Target {
+            mail_from_domain: state
+                .as_ref()
+                .and_then(|s| s.mail_from_domain())
+                .map(str::to_ascii_lowercase),
+            identity,
+            domain,
+            region: region.to_owned(),
+            state,
+        };
+        let view = dns.audit_view(&target).await;
+        let report = posture::audit(&target, &view);
+        for check in report.failed() {
+            tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %check.detail, "audit check failed");
+        }
+        if let Err(error) = sink.publish(&report.findings).await {
+            sink_error.get_or_insert(error);
+        }
+        if let Err(error) = clear_by_audit(&report, sink).await {
+            sink_error.get_or_insert(error);
+        }
+        run.reports.push(report);
+    }
+    // Incidents no check can clear end after their quiet period.
+    if let Err(error) = sink.sweep().await {
+        sink_error.get_or_insert(error);
+    }
+    let failed: u64 = run.failed_checks().values().sum();
+    tracing::info!(
+        identities = run.reports.len(),
+        failed_checks = failed,
+        findings = run.reports.iter().map(|r| r.findings.len()).sum::<usize>(),
+        unreadable = run.errors.len(),
+        "audit run"
+    );
+    let result = match (sink_error, first_unreadable) {
+        (Some(error), _) => Err(HandlerError::Sink(error)),
+        (None, Some(first)) => Err(HandlerError::Identities {
+            failed: run.errors.len(),
+            total: run.reports.len() + run.errors.len(),
+            first,
+        }),
+        (None, None) => Ok(()),
+    };
+    (run, result)
+}

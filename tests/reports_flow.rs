@@ -1,0 +1,457 @@
+//! The reports function's handler, driven as Lambda drives it: an S3 event naming a stored
+//! report message, over in-memory objects, state ledger, directory, scope and sink. What is
+//! checked: a report counts once across retries and re-sent copies; its findings reach the
+//! sink; an unreadable object fails with its key and cause; a lost table or a failed
+//! delivery never loses an alert.
+
+use crate::common;
+
+use crate::common::Throttled;
+use base64::Engine;
+use ses_dmarc_monitor::flow::Failure as _;
+use ses_dmarc_monitor::flow::analysis::Settings;
+use ses_dmarc_monitor::flow::reports::ReportSettings;
+use ses_dmarc_monitor::flow::reports::{ReportPorts, ReportsError, ReportsInvocation, reports};
+use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
+use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
+use ses_dmarc_monitor::ports::objects::MemoryObjects;
+use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
+use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
+use ses_dmarc_monitor::ports::state::MemoryLedger;
+use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::say::metrics::reports::DomainCounts;
+use std::io::Write;
+use std::sync::Arc;
+
+const BUCKET: &str = "mail-bucket";
+const NOW: u64 = 1_796_000_000;
+
+fn fixture() -> String {
+    std::fs::read_to_string("fixtures/reports/receiver-ses-fallback.xml")
+        .unwrap_or_else(|e| panic!("fixture: {e}"))
+}
+
+/// The report message as a receipt rule's S3 action stores it: SES's own
+/// `Authentication-Results` on top (with `dmarc` as given), the report gzipped and attached.
+fn report_mail(xml: &str, dmarc: Option<&str>) -> Vec<u8> {
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(xml.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let gz = gzip.finish().unwrap_or_else(|e| panic!("{e}"));
+    let encoded = base64::engine::general_purpose::STANDARD.encode(gz);
+    let mut lines = String::new();
+    for chunk in encoded.as_bytes().chunks(76) {
+        lines.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        lines.push_str("\r\n");
+    }
+    let results = dmarc.map_or_else(String::new, |dmarc| {
+        format!(
+            "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=reports.receiver.example;\r\n \
+             dkim=pass header.i=@receiver.example;\r\n dmarc={dmarc} header.from=receiver.example;\r\n"
+        )
+    });
+    format!(
+        "Return-Path: <bounces@reports.receiver.example>\r\n{results}\
+         From: DMARC reports <dmarc@receiver.example>\r\nTo: dmarc-reports@inbound.example.com\r\n\
+         Subject: Report domain: example.com Submitter: receiver.example Report-ID: r-1\r\n\
+         Message-ID: <r-1@receiver.example>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n\
+         --b1\r\nContent-Type: text/plain\r\n\r\nThis is a DMARC aggregate report.\r\n\
+         --b1\r\nContent-Type: application/gzip; name=\"report.xml.gz\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{lines}--b1--\r\n"
+    )
+    .into_bytes()
+}
+
+/// An S3 event notification for `keys`, URL-encoded as S3 sends them.
+fn s3_event(keys: &[&str]) -> Vec<u8> {
+    let records: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|key| {
+            serde_json::json!({
+                "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+                "eventTime": "2026-11-30T10:00:00.000Z", "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AROAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {},
+                "s3": {"s3SchemaVersion": "1.0", "configurationId": "reports",
+                       "bucket": {"name": BUCKET, "arn": format!("arn:aws:s3:::{BUCKET}")},
+                       "object": {"key": key.replace(' ', "+"), "size": 1}}
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+        .to_string()
+        .into_bytes()
+}
+
+fn settings() -> ReportSettings {
+    let mut expected = MailFromExpectations::default();
+    expected
+        .add("example.com=mail.example.com")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut analysis = Settings::default();
+    analysis.expected = Arc::new(expected);
+    ReportSettings {
+        analysis,
+        require_authentication: true,
+        ..ReportSettings::default()
+    }
+}
+
+/// Everything a test varies, with the happy defaults.
+struct World<D = NoDirectory> {
+    objects: MemoryObjects,
+    ledger: MemoryLedger,
+    directory: D,
+    sink: MemorySink,
+    settings: ReportSettings,
+}
+
+fn world(objects: MemoryObjects) -> World {
+    World {
+        objects,
+        ledger: MemoryLedger::default(),
+        directory: NoDirectory,
+        sink: MemorySink::default(),
+        settings: settings(),
+    }
+}
+
+impl World {
+    fn with_directory<D>(self, directory: D, settings: ReportSettings) -> World<D> {
+        World {
+            objects: self.objects,
+            ledger: self.ledger,
+            directory,
+            sink: self.sink,
+            settings,
+        }
+    }
+}
+
+impl<D: IdentityDirectory> World<D> {
+    async fn invoke(&self, event: &[u8]) -> ReportsInvocation {
+        self.invoke_with(event, &self.sink).await
+    }
+
+    async fn invoke_with<S: FindingSink>(&self, event: &[u8], sink: &S) -> ReportsInvocation {
+        let ports = ReportPorts {
+            objects: &self.objects,
+            ledger: &self.ledger,
+            directory: &self.directory,
+            scope: &Everything,
+            sink,
+        };
+        reports(event, ports, &self.settings, NOW).await
+    }
+
+    fn published(&self) -> Vec<(Kind, Severity)> {
+        self.sink
+            .0
+            .lock()
+            .map(|f| f.iter().map(|f| (f.kind(), f.severity())).collect())
+            .unwrap_or_default()
+    }
+}
+
+fn stored(key: &str, bytes: Vec<u8>) -> MemoryObjects {
+    MemoryObjects::default().with(BUCKET, key, bytes)
+}
+
+const FINDINGS: [(Kind, Severity); 3] = [
+    (Kind::ReportMailFromFallback, Severity::Critical),
+    (Kind::ReportDmarcFail, Severity::Critical),
+    (Kind::ReportUnknownSource, Severity::Warning),
+];
+
+#[tokio::test]
+async fn a_stored_report_is_judged_counted_and_alerted() {
+    let world = world(stored(
+        "reports/msg-1",
+        report_mail(&fixture(), Some("pass")),
+    ));
+    let invocation = world.invoke(&s3_event(&["reports/msg-1"])).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(world.published(), FINDINGS);
+    let counts = &invocation.counts;
+    assert_eq!(
+        (counts.reports, counts.duplicate, counts.unreadable),
+        (1, 0, 0)
+    );
+    assert_eq!(
+        (counts.messages, counts.findings, counts.state_errors),
+        (152, 3, 0)
+    );
+    assert_eq!(
+        counts.per_domain.get("example.com"),
+        Some(&DomainCounts {
+            dmarc_pass: 90,
+            dmarc_fail: 62,
+            dmarc_unknown: 0,
+            ses: 97,
+            other: 55
+        })
+    );
+    assert_eq!(world.ledger.completed(), 1);
+}
+
+#[tokio::test]
+async fn the_same_report_twice_counts_once() {
+    let mail = report_mail(&fixture(), Some("pass"));
+    // A retried invocation, and the receiver re-sending the report as another message.
+    let objects = stored("reports/msg-1", mail.clone()).with(BUCKET, "reports/msg 2", mail);
+    let world = world(objects);
+    let first = world.invoke(&s3_event(&["reports/msg-1"])).await;
+    let retry = world.invoke(&s3_event(&["reports/msg-1"])).await;
+    let resent = world.invoke(&s3_event(&["reports/msg 2"])).await;
+    assert!(first.result.is_ok() && retry.result.is_ok() && resent.result.is_ok());
+    assert_eq!(first.counts.reports, 1);
+    for later in [&retry, &resent] {
+        assert_eq!((later.counts.reports, later.counts.duplicate), (0, 1));
+        assert_eq!(later.counts.messages, 0);
+        assert!(later.counts.per_domain.is_empty());
+    }
+    assert_eq!(world.published(), FINDINGS, "published once");
+}
+
+#[tokio::test]
+async fn a_source_seen_before_is_not_unknown() {
+    let second = fixture().replace("<report_id>r-1</report_id>", "<report_id>r-2</report_id>");
+    let objects = stored("reports/1", report_mail(&fixture(), Some("pass"))).with(
+        BUCKET,
+        "reports/2",
+        report_mail(&second, Some("pass")),
+    );
+    let world = world(objects);
+    let first = world.invoke(&s3_event(&["reports/1"])).await;
+    let next_day = world.invoke(&s3_event(&["reports/2"])).await;
+    assert!(first.result.is_ok() && next_day.result.is_ok());
+    assert_eq!(next_day.counts.reports, 1);
+    let kinds: Vec<Kind> = world.sink.kinds();
+    let unknown = kinds
+        .iter()
+        .filter(|k| **k == Kind::ReportUnknownSource)
+        .count();
+    assert_eq!(
+        unknown, 1,
+        "203.0.113.9 is known by the second report: {kinds:?}"
+    );
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| **k == Kind::ReportMailFromFallback)
+            .count(),
+        2,
+        "the fallback is reported by each report"
+    );
+}
+
+#[tokio::test]
+async fn reports_whose_mail_is_not_authenticated_are_counted_never_believed() {
+    for (dmarc, why) in [(Some("fail"), "DMARC failed"), (None, "no trusted results")] {
+        let objects = stored("reports/forged", report_mail(&fixture(), dmarc)).with(
+            BUCKET,
+            "reports/real",
+            report_mail(&fixture().replace("r-1", "r-9"), Some("pass")),
+        );
+        let world = world(objects);
+        let forged = world.invoke(&s3_event(&["reports/forged"])).await;
+        assert!(forged.result.is_ok(), "{why}");
+        assert_eq!(
+            world.published(),
+            [(Kind::ReportUnauthenticated, Severity::Warning)],
+            "{why}"
+        );
+        assert_eq!(
+            (forged.counts.reports, forged.counts.unauthenticated),
+            (1, 1)
+        );
+        assert_eq!(forged.counts.messages, 0, "{why}: its rows are not counted");
+        // Its sources were not made known: the real report still flags the stranger.
+        let real = world.invoke(&s3_event(&["reports/real"])).await;
+        assert!(real.result.is_ok());
+        assert!(
+            world.sink.kinds().contains(&Kind::ReportUnknownSource),
+            "{why}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_corrupt_zip_fails_with_its_key_and_keeps_its_object() {
+    let mut zip = b"PK\x03\x04".to_vec();
+    zip.extend_from_slice(&[0xAB; 200]);
+    let world = world(stored("reports/broken zip", zip));
+    let invocation = world.invoke(&s3_event(&["reports/broken zip"])).await;
+    let Err(error) = invocation.result else {
+        panic!("a corrupt zip was accepted")
+    };
+    assert!(!error.is_transient());
+    assert!(matches!(error, ReportsError::Unreadable { .. }));
+    let diagnostic = common::diagnosed(&error);
+    assert_eq!(diagnostic.error_type, "ReportUnreadable");
+    assert!(
+        diagnostic
+            .error_message
+            .starts_with("s3://mail-bucket/reports/broken zip: corrupt zip"),
+        "{}",
+        diagnostic.error_message
+    );
+    assert_eq!(invocation.counts.unreadable, 1);
+    assert!(world.published().is_empty());
+    assert_eq!(world.objects.0.len(), 1, "the object is kept");
+}
+
+#[tokio::test]
+async fn a_message_without_a_report_is_unreadable() {
+    let mail = b"From: someone@example.org\r\nTo: dmarc-reports@inbound.example.com\r\n\
+                 Subject: hello\r\n\r\nNot a report.\r\n"
+        .to_vec();
+    let world = world(stored("reports/hello", mail));
+    let invocation = world.invoke(&s3_event(&["reports/hello"])).await;
+    let message = invocation.result.map_err(|e| e.to_string()).err();
+    assert_eq!(
+        message.as_deref(),
+        Some("s3://mail-bucket/reports/hello: an e-mail with no report in it")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_object_and_a_foreign_event_are_named() {
+    let world = world(MemoryObjects::default());
+    let missing = world.invoke(&s3_event(&["reports/expired"])).await;
+    let Err(error) = missing.result else {
+        panic!("a missing object was accepted")
+    };
+    assert!(!error.is_transient());
+    assert_eq!(
+        error.to_string(),
+        "s3://mail-bucket/reports/expired does not exist (deleted or expired)"
+    );
+    let foreign = world
+        .invoke(br#"{"Records": [{"eventSource": "aws:sqs"}]}"#)
+        .await;
+    let Err(error) = foreign.result else {
+        panic!("an SQS event was accepted")
+    };
+    assert_eq!(common::diagnosed(&error).error_type, "PoisonEvent");
+}
+
+/// A sink that fails once, then delivers.
+#[derive(Default)]
+struct FailsOnce(std::sync::atomic::AtomicBool, MemorySink);
+
+impl FindingSink for FailsOnce {
+    async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
+        if !findings.is_empty() && !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(SinkError::Delivery {
+                count: findings.len(),
+                source: "InternalErrorException".into(),
+            });
+        }
+        self.1.publish(findings).await
+    }
+}
+
+#[tokio::test]
+async fn an_undelivered_alert_gives_the_claim_back_for_the_retry() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let sink = FailsOnce::default();
+    let failed = world.invoke_with(&s3_event(&["reports/1"]), &sink).await;
+    let Err(error) = failed.result else {
+        panic!("an undelivered alert was accepted")
+    };
+    assert!(error.is_transient());
+    assert_eq!(failed.counts.reports, 0, "not counted: the retry counts it");
+    let retry = world.invoke_with(&s3_event(&["reports/1"]), &sink).await;
+    assert!(retry.result.is_ok());
+    assert_eq!(retry.counts.reports, 1);
+    assert_eq!(sink.1.kinds().len(), 3);
+}
+
+#[tokio::test]
+async fn without_the_table_reports_are_still_judged_and_alerted() {
+    let mut world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    world.ledger.unavailable = true;
+    let invocation = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(world.published(), FINDINGS);
+    // The claim, the known sources, the remembering and the completion.
+    assert_eq!(invocation.counts.state_errors, 4);
+    assert_eq!(invocation.counts.reports, 1);
+}
+
+#[tokio::test]
+async fn with_no_table_configured_nothing_is_a_state_error() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let no_table: Option<MemoryLedger> = None;
+    let ports = ReportPorts {
+        objects: &world.objects,
+        ledger: &no_table,
+        directory: &world.directory,
+        scope: &Everything,
+        sink: &world.sink,
+    };
+    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, NOW).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    // No history to ask: judged as the CLI judges, every failing source counted.
+    assert_eq!(world.published(), FINDINGS);
+    assert_eq!(invocation.counts.state_errors, 0);
+}
+
+#[tokio::test]
+async fn the_mail_from_domain_comes_from_sesv2_and_a_throttled_lookup_retries() {
+    let directory = OfflineDirectory::from_json(
+        &std::fs::read_to_string("fixtures/identity-state.json").unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let unstated = ReportSettings {
+        require_authentication: true,
+        ..ReportSettings::default()
+    };
+    let from_sesv2 = world(stored("reports/1", report_mail(&fixture(), Some("pass"))))
+        .with_directory(directory, unstated.clone());
+    let invocation = from_sesv2.invoke(&s3_event(&["reports/1"])).await;
+    assert!(invocation.result.is_ok());
+    assert!(
+        from_sesv2
+            .sink
+            .kinds()
+            .contains(&Kind::ReportMailFromFallback)
+    );
+
+    let throttled = world(stored("reports/1", report_mail(&fixture(), Some("pass"))))
+        .with_directory(Throttled, unstated);
+    let invocation = throttled.invoke(&s3_event(&["reports/1"])).await;
+    let Err(error) = invocation.result else {
+        panic!("judged without the identity's state")
+    };
+    assert!(error.is_transient());
+    assert_eq!(common::diagnosed(&error).error_type, "IdentityLookupFailed");
+    assert_eq!(throttled.ledger.completed(), 0);
+    // The claim was given back: a retry is not taken for a duplicate.
+    let retry = throttled.invoke(&s3_event(&["reports/1"])).await;
+    assert_eq!(retry.counts.duplicate, 0);
+}
+
+#[tokio::test]
+async fn reports_about_domains_not_monitored_are_counted_not_alerted() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let scope = DomainList::new(["example.org".to_owned()]);
+    let ports = ReportPorts {
+        objects: &world.objects,
+        ledger: &world.ledger,
+        directory: &world.directory,
+        scope: &scope,
+        sink: &world.sink,
+    };
+    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, NOW).await;
+    assert!(invocation.result.is_ok());
+    assert!(world.published().is_empty());
+    assert_eq!(
+        (invocation.counts.reports, invocation.counts.messages),
+        (1, 152)
+    );
+    assert!(invocation.counts.per_domain.is_empty());
+}

@@ -1,0 +1,20 @@
+//! The integration tests: one binary, a module per topic (as ripgrep keeps them), so the
+//! crate links once. Test data lives beside `events/`: `fixtures/` and `tests/text/`; the
+//! shared real-world vectors are read from `../shared/vectors` when present.
+
+mod audit_dns;
+mod aws_edges;
+mod canary;
+mod cli;
+mod common;
+mod dns_tree_walk;
+mod golden;
+mod hostile;
+mod metrics;
+mod props;
+mod receipt_flow;
+mod reports;
+mod reports_flow;
+mod reverify;
+mod template;
+mod vectors;
