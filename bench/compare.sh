@@ -98,9 +98,9 @@ command -v cargo-lambda >/dev/null 2>&1 \
 built=""
 if rustup target list --installed | grep -qx aarch64-unknown-linux-gnu \
    || rustup target add aarch64-unknown-linux-gnu >/dev/null 2>&1; then
-  cargo lambda build --release --arm64 --bin receipt --bin feedback --bin audit --bin reports --bin canary >/dev/null 2>&1 && built="arm64"
+  (cd lambda && cargo lambda build --release --arm64 --bin receipt --bin feedback --bin audit --bin reports --bin canary) >/dev/null 2>&1 && built="arm64"
 fi
-[ -n "$built" ] || { cargo lambda build --release --x86-64 --bin receipt --bin feedback --bin audit --bin reports --bin canary >/dev/null 2>&1 && built="x86_64"; }
+[ -n "$built" ] || { (cd lambda && cargo lambda build --release --x86-64 --bin receipt --bin feedback --bin audit --bin reports --bin canary) >/dev/null 2>&1 && built="x86_64"; }
 sizes=""
 for bin in receipt feedback audit reports canary; do
   f="$CARGO_TARGET_DIR/lambda/$bin/bootstrap"
@@ -113,7 +113,7 @@ done
 # The functions as Lambda runs them: each bootstrap (built for this machine) against a Lambda
 # Runtime API served by bench/lambda_runtime.py; offline (no DNS, no SESv2, alerts only
 # logged), so the figures are this code's cost, not the network's.
-cargo build --release --quiet --bin receipt --bin feedback --bin audit
+(cd lambda && cargo build --release --quiet --bin receipt --bin feedback --bin audit)
 lambda_row() { # --row|--row-untimed FUNCTION EVENT INVOCATIONS ENV...
   local mode="$1" name="$2" event_file="$3" n="$4"; shift 4
   python3 bench/lambda_runtime.py "$mode" "$name" "$CARGO_TARGET_DIR/release/$name" "$event_file" "$n" "$@"

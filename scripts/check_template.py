@@ -38,6 +38,8 @@ def of_type(kind):
 
 functions = of_type("AWS::Serverless::Function")
 check(len(functions) == 5, f"five functions, found {sorted(functions)}")
+# Built from the Lambda package, whose .cargo/config.toml holds its release settings.
+check(template["Globals"]["Function"].get("CodeUri") == "lambda", "Globals: CodeUri lambda (the Lambda package)")
 
 # 1. No receipt rule without recipients: the rule names them unconditionally, and a template
 # rule refuses an empty list whenever a rule set is given.
