@@ -15,7 +15,9 @@ import sys
 
 events_dir, out_dir, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = random.Random(int(sys.argv[4]) if len(sys.argv) > 4 else 7)
-templates = [open(p, encoding="utf-8").read() for p in sorted(glob.glob(f"{events_dir}/*.json"))]
+# Every bundled event; identity-state.json is the events' identity, not an event.
+templates = [open(p, encoding="utf-8").read() for p in sorted(glob.glob(f"{events_dir}/*.json"))
+             if os.path.basename(p) != "identity-state.json"]
 if not templates:
     sys.exit(f"no JSON events in {events_dir}")
 

@@ -7,11 +7,11 @@ use crate::common;
 use ses_dmarc_monitor::edge::dns::DnsFacts;
 use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::posture::{
-    self, AuditReport, PostureCheck as Check, Target, Verdict,
+    self, AuditOutcome, PostureCheck as Check, Target, Verdict,
 };
 use ses_dmarc_monitor::ports::dns::AuditDns as _;
 use ses_dmarc_monitor::read::identity_state::IdentityState;
-use ses_dmarc_monitor::say::explain::Detail as _;
+use ses_dmarc_monitor::say::explain::{self, Detail as _};
 
 const ZONE: &str = r#"
 $ORIGIN .
@@ -61,7 +61,7 @@ async fn run(
     domain: &str,
     mail_from: Option<&str>,
     tokens: &[&str],
-) -> AuditReport {
+) -> AuditOutcome {
     let target = Target {
         identity: domain.to_owned(),
         domain: domain.to_owned(),
@@ -73,7 +73,7 @@ async fn run(
     posture::audit(&target, &view)
 }
 
-fn kinds(report: &AuditReport) -> Vec<(Kind, Severity)> {
+fn kinds(report: &AuditOutcome) -> Vec<(Kind, Severity)> {
     report
         .findings
         .iter()
@@ -81,7 +81,7 @@ fn kinds(report: &AuditReport) -> Vec<(Kind, Severity)> {
         .collect()
 }
 
-fn failed(report: &AuditReport) -> Vec<Check> {
+fn failed(report: &AuditOutcome) -> Vec<Check> {
     report.failed().map(|c| c.check).collect()
 }
 
@@ -115,11 +115,8 @@ async fn audit_against_loopback_dns() {
     );
     assert_eq!(failed(&nomx), [Check::MailFromMx]);
     // p=none is a note on a passing check, not a finding.
-    assert!(
-        nomx.checks
-            .iter()
-            .any(|c| c.check == Check::Dmarc && c.detail.contains("p=none monitors only"))
-    );
+    assert!(nomx.checks.iter().any(|c| c.check == Check::Dmarc
+        && explain::observed(&c.observed).contains("p=none monitors only")));
 
     let wrong = run(
         &dns,
@@ -168,7 +165,9 @@ async fn audit_against_loopback_dns() {
     assert_eq!(kinds(&walked), []);
     let dmarc = walked.checks.iter().find(|c| c.check == Check::Dmarc);
     assert!(
-        dmarc.is_some_and(|c| c.detail.contains("p=quarantine (record at org.example")),
+        dmarc.is_some_and(
+            |c| explain::observed(&c.observed).contains("p=quarantine (record at org.example")
+        ),
         "{walked:#?}"
     );
 }

@@ -66,6 +66,45 @@ fn bundled_events_give_a_report_and_exit_zero() {
     assert!(summary.contains("Offline"), "{summary}");
 }
 
+/// The headline on a newcomer's first run: the bundled fallback is a critical
+/// `mail_from_fallback`, judged against the directory's identity state with no flag given.
+#[test]
+fn the_first_command_shows_the_fallback_as_critical() {
+    let output = run(&["analyze", EVENTS], None);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The sample's lines: its heading, and the indented lines under it.
+    let fallback: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.contains("receipt-mail-from-fallback.json [record 0]"))
+        .enumerate()
+        .take_while(|(i, line)| *i == 0 || line.starts_with(' '))
+        .map(|(_, line)| line)
+        .collect();
+    assert!(
+        fallback
+            .iter()
+            .any(|line| line.contains("critical mail_from_fallback")),
+        "{fallback:#?}"
+    );
+    assert!(stderr.contains("identity-state.json"), "{stderr}");
+    // Not an event: the directory's inputs are the same 35.
+    assert!(stdout.contains("Summary: 35 input(s)"), "{stdout}");
+    // Given explicitly, another state wins: without a custom MAIL FROM there is no fallback.
+    let state = std::env::temp_dir().join(format!("sdm-state-{}.json", std::process::id()));
+    std::fs::write(&state, "{}").unwrap_or_else(|e| panic!("{e}"));
+    let output = analyze_json(
+        &[
+            "--identity-state",
+            state.to_str().unwrap_or_default(),
+            EVENTS,
+        ],
+        None,
+    );
+    assert!(!kinds(&output).contains(&"mail_from_fallback".to_owned()));
+    let _ = std::fs::remove_file(&state);
+}
+
 #[test]
 fn json_lines_follow_the_contract() {
     let output = analyze_json(&[&event("receipt-fallback-dkim-broken.json")], None);

@@ -1,10 +1,11 @@
 //! Every file in `events/` through the offline analysis, compared with the findings expected
 //! beside it (`<name>.expected`, one JSON object per line, the CLI's `--format json`).
-//! Regenerate with `UPDATE_GOLDEN=1 cargo test --test golden`.
+//! The directory's identity state (`events/identity-state.json`) judges them, as `analyze
+//! events/` reads it. Regenerate with `UPDATE_GOLDEN=1 cargo test --test tests golden`.
 
 use ses_dmarc_monitor::cli::print::JsonFinding;
 use ses_dmarc_monitor::flow::analysis::{self, Ports, RecordOutcome, Settings};
-use ses_dmarc_monitor::ports::directory::NoDirectory;
+use ses_dmarc_monitor::ports::directory::OfflineDirectory;
 use ses_dmarc_monitor::ports::facts::OfflineFacts;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ fn events() -> Vec<PathBuf> {
         .filter(|p| {
             p.extension()
                 .is_some_and(|e| e == "json" || e == "jsonl" || e == "eml")
+                && p.file_name().is_some_and(|n| n != "identity-state.json")
         })
         .collect();
     files.sort();
@@ -38,7 +40,8 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
             RecordOutcome::Feedback { summary, findings } => {
                 out.push_str(&format!(
                     "# record {record} {}: {}\n",
-                    summary.event, summary.description
+                    summary.event,
+                    ses_dmarc_monitor::say::explain::happened(&summary.happened)
                 ));
                 for value in &summary.unknown_values {
                     out.push_str(&format!("# record {record} unknown value: {value}\n"));
@@ -80,6 +83,13 @@ async fn events_match_their_golden_findings() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let files = events();
     assert!(files.len() >= 10, "events/ should hold the sample payloads");
+    // The events' identity, as `analyze events/` reads it for the directory.
+    let state = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/events/identity-state.json"
+    ))
+    .unwrap_or_else(|e| panic!("events/identity-state.json: {e}"));
+    let directory = OfflineDirectory::from_json(&state).unwrap_or_else(|e| panic!("{e}"));
     let mut mismatches = Vec::new();
     for path in files {
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -93,7 +103,7 @@ async fn events_match_their_golden_findings() {
             &bytes,
             Ports {
                 facts: &OfflineFacts::default(),
-                directory: &NoDirectory,
+                directory: &directory,
             },
             &Settings::default(),
         )

@@ -2,12 +2,14 @@
 //! crate links once. Test data lives beside `events/`: `fixtures/` and `tests/text/`; the
 //! shared real-world vectors are read from `../shared/vectors` when present.
 
+mod architecture;
 mod audit_dns;
 mod aws_edges;
 mod canary;
 mod cli;
 mod common;
 mod dns_tree_walk;
+mod docs;
 mod golden;
 mod hostile;
 mod metrics;

@@ -4,7 +4,7 @@
 use crate::flow::analysis::RecordOutcome;
 use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult, PolicyState, mode_tag};
 use crate::judge::findings::{Finding, Severity};
-use crate::judge::posture::{AuditReport, Verdict};
+use crate::judge::posture::{AuditOutcome, Verdict};
 use crate::judge::received::OrgSource;
 use crate::read::observation::{Observation, Reverification};
 use crate::read::service_event::ServiceEvent;
@@ -178,7 +178,7 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
                 summary.event,
                 summary.message_id.as_deref().unwrap_or("(no id)")
             );
-            let _ = writeln!(out, "  {}", summary.description);
+            let _ = writeln!(out, "  {}", explain::happened(&summary.happened));
             let from = if summary.from_domains.is_empty() {
                 "(none)".to_owned()
             } else {
@@ -369,7 +369,7 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
 }
 
 /// The readable report of one audited domain: each check, then the findings.
-pub fn audit_text(report: &AuditReport) -> String {
+pub fn audit_text(report: &AuditOutcome) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{} (identity {})", report.domain, report.identity);
     for check in &report.checks {
@@ -378,7 +378,8 @@ pub fn audit_text(report: &AuditReport) -> String {
             Verdict::Fail => "FAIL",
             Verdict::NotApplicable | Verdict::Unjudged => "--  ",
         };
-        let _ = writeln!(out, "  {mark} {}: {}", check.check, check.detail);
+        let observed = explain::observed(&check.observed);
+        let _ = writeln!(out, "  {mark} {}: {observed}", check.check);
     }
     write_findings(&mut out, &report.findings);
     out

@@ -3,7 +3,7 @@
 
 use crate::cli::print::write_findings;
 use crate::judge::findings::Finding;
-use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, Source};
+use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, SendingSource};
 use crate::read::report::aggregate::{AggregateReport, Schema};
 use crate::read::report::tls::TlsReport;
 use crate::say::calendar::date_range;
@@ -205,7 +205,7 @@ fn auth_text(lines: &[AuthLine]) -> String {
         .join(", ")
 }
 
-fn source_line(source: &Source) -> String {
+fn source_line(source: &SendingSource) -> String {
     format!(
         "    {:<39} {:>7}  {:<10} DMARC {:<7} DKIM {}; SPF {}{}{}",
         or_dash(source.ip.as_deref()),

@@ -2,28 +2,9 @@
 //! validated so that a bad value stops the cold start with a message naming the variable; and
 //! the JSON log setup they share.
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `TRUSTED_AUTHSERV_IDS` | `amazonses.com` | whose `Authentication-Results` count |
-//! | `MAIL_FROM_DOMAINS` | — | `example.com=mail.example.com,…`: expected custom MAIL FROM domains |
-//! | `ALERT_TOPIC_ARN` | — (no alerts) | SNS topic for alerts |
-//! | `ALERT_MIN_SEVERITY` | `warning` | `info`, `warning` or `critical` |
-//! | `ALERT_SUPPRESS_SECONDS` | `3600` | one alert per incident (kind, domain, subject) per window |
-//! | `IDENTITY_CACHE_SECONDS` | `300` | how long SESv2 identity state and the identity list are kept |
-//! | `IDENTITY_LOOKUP` | `sesv2` | `sesv2`, or `off` to use `MAIL_FROM_DOMAINS` only |
-//! | `MONITORED_DOMAINS` | the account's verified domain identities | comma-separated From domains to alert on |
-//! | `METRICS_NAMESPACE` | `SesDmarcMonitor` | CloudWatch namespace of the EMF metrics |
-//! | `DNS_RESOLVER` | `system` | `system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: public suffix list, DMARC policies unknown) |
-//! | `STATE_TABLE` | — (no de-duplication, no history) | the DynamoDB state table (reports: counted reports, known sources) |
-//! | `UNKNOWN_SOURCE_THRESHOLD` | `10` | messages a new source must fail DMARC with before `report_unknown_source` |
-//! | `CANARY_ADDRESS` | — (no canary) | the address(es) the canary's probes go to, on a domain SES receives for; mail to them that is not a recorded probe is left unjudged. Needs `STATE_TABLE` |
-//! | `CANARY_FROM_LOCAL_PART` | `dmarc-canary` | the probes' sender, `<local part>@<identity>` |
-//! | `CANARY_INTERVAL_MINUTES` | `10` | how often the canary runs (its schedule says so; this sets the default deadline) |
-//! | `CANARY_DEADLINE_MINUTES` | two intervals | how long after sending a probe not received is `canary_missing` (1 to 1440) |
-//! | `CANARY_CONFIGURATION_SET` | — | the configuration set probes are sent with |
-//! | `INCIDENT_REMIND_HOURS` | `6` | how often an open incident is reminded of (needs `STATE_TABLE`) |
-//! | `INCIDENT_QUIET_HOURS` | `24` | how long an incident of a kind no check can clear must be quiet to be resolved |
-//! | `RUST_LOG` | `info` | log filter |
+//! Every variable is declared once, in [`VARIABLES`] (name, default, meaning, and which
+//! functions the stack sets it for); the docs' table is rendered from it and tests hold the
+//! docs, the template and what [`from_env`] reads against it.
 
 use crate::flow::analysis::Settings;
 use crate::judge::findings::Severity;
@@ -32,6 +13,187 @@ use crate::read::identity_state::MailFromExpectations;
 use crate::read::keyword::UnknownKeyword;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// One environment variable the functions read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variable {
+    pub name: &'static str,
+    /// The value when it is unset or empty, in words.
+    pub default: &'static str,
+    pub meaning: &'static str,
+    /// Whether the stack (template.yaml) sets it; the others are for local runs and tuning.
+    pub set_by_stack: bool,
+}
+
+const fn variable(
+    name: &'static str,
+    default: &'static str,
+    meaning: &'static str,
+    set_by_stack: bool,
+) -> Variable {
+    Variable {
+        name,
+        default,
+        meaning,
+        set_by_stack,
+    }
+}
+
+/// Every variable the functions read: the one list. `from_env` reads only these
+/// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
+pub const VARIABLES: [Variable; 24] = [
+    variable(
+        "ALERT_TOPIC_ARN",
+        "none: findings are only logged",
+        "SNS topic the alerts go to",
+        true,
+    ),
+    variable(
+        "ALERT_MIN_SEVERITY",
+        "`warning`",
+        "`info`, `warning` or `critical`: the least severe finding that alerts",
+        true,
+    ),
+    variable(
+        "ALERT_SUPPRESS_SECONDS",
+        "`3600`",
+        "without the state table: one alert per `(kind, domain)` per window, per warm container (VDM advice also per recommendation type, a pause per paused resource)",
+        true,
+    ),
+    variable(
+        "INCIDENT_REMIND_HOURS",
+        "`6`",
+        "with the state table: how often an open incident is reminded of (1 to 720)",
+        true,
+    ),
+    variable(
+        "INCIDENT_QUIET_HOURS",
+        "`24`",
+        "with the state table: how long an incident no check can confirm over must be quiet to be resolved (1 to 720)",
+        true,
+    ),
+    variable(
+        "MONITORED_DOMAINS",
+        "the account's verified SES domain identities",
+        "comma-separated From domains to alert on (and their subdomains)",
+        true,
+    ),
+    variable(
+        "MAIL_FROM_DOMAINS",
+        "none",
+        "`example.com=mail.example.com,…`: expected custom MAIL FROM domains, beside what SESv2 says",
+        true,
+    ),
+    variable(
+        "IDENTITY_LOOKUP",
+        "`sesv2`",
+        "`off`: no SESv2 calls, `MAIL_FROM_DOMAINS` only",
+        false,
+    ),
+    variable(
+        "IDENTITY_CACHE_SECONDS",
+        "`300`",
+        "how long identity state and the identity list are kept",
+        true,
+    ),
+    variable(
+        "TRUSTED_AUTHSERV_IDS",
+        "`amazonses.com`",
+        "whose `Authentication-Results` count",
+        true,
+    ),
+    variable(
+        "DNS_RESOLVER",
+        "`system`",
+        "`system` (`/etc/resolv.conf`), `IP:PORT`, or `off` (no lookups: the public suffix list, DMARC policies unknown)",
+        false,
+    ),
+    variable(
+        "DNS_BUDGET_SECONDS",
+        "`10`",
+        "the DNS work one record may cause: half for the DMARC policies, half for re-verification; at most 8 domains looked up",
+        false,
+    ),
+    variable(
+        "EXPECTED_TOPIC_ARNS",
+        "any",
+        "comma-separated SNS topics records may come through; a record from another topic is refused (logged, counted)",
+        true,
+    ),
+    variable(
+        "RAW_MESSAGE_BUCKET",
+        "none",
+        "where the receipt rule's S3 action stores each message: the receipt function reads it to re-verify DKIM and SPF",
+        true,
+    ),
+    variable(
+        "RAW_MESSAGE_PREFIX",
+        "empty",
+        "the key prefix of those messages (object `<prefix><message id>`)",
+        true,
+    ),
+    variable(
+        "STATE_TABLE",
+        "none: alerts are de-duplicated per container, reports are not de-duplicated, every failing source is unknown, no canary",
+        "the DynamoDB state table: incidents, reports counted, sources seen, probes",
+        true,
+    ),
+    variable(
+        "UNKNOWN_SOURCE_THRESHOLD",
+        "`10`",
+        "messages a source not seen before must fail DMARC with before `report_unknown_source` (reports function)",
+        true,
+    ),
+    variable(
+        "CANARY_ADDRESS",
+        "none: no canary",
+        "the canary address(es): the canary sends its probes to the first; the receipt function judges mail to them only when it is a probe the canary recorded (needs `STATE_TABLE`)",
+        true,
+    ),
+    variable(
+        "CANARY_FROM_LOCAL_PART",
+        "`dmarc-canary`",
+        "the probes' sender, `<local part>@<identity>` (canary function)",
+        true,
+    ),
+    variable(
+        "CANARY_INTERVAL_MINUTES",
+        "`10`",
+        "how often the canary runs (its schedule; this sets the default deadline), 1 to 1440",
+        true,
+    ),
+    variable(
+        "CANARY_DEADLINE_MINUTES",
+        "two intervals",
+        "how long a probe may take before `canary_missing` (1 to 1440)",
+        true,
+    ),
+    variable(
+        "CANARY_CONFIGURATION_SET",
+        "none",
+        "the configuration set probes are sent with, so that their feedback flows as for real mail",
+        true,
+    ),
+    variable(
+        "METRICS_NAMESPACE",
+        "`SesDmarcMonitor`",
+        "CloudWatch namespace of the EMF metrics",
+        true,
+    ),
+    variable("RUST_LOG", "`info`", "log filter", true),
+];
+
+/// The docs' table of [`VARIABLES`], as Markdown.
+pub fn variables_table() -> String {
+    let mut table = String::from("| variable | default | meaning |\n|---|---|---|\n");
+    for v in &VARIABLES {
+        table.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            v.name, v.default, v.meaning
+        ));
+    }
+    table
+}
 
 /// Why the environment is not usable; the function refuses to start rather than guess.
 #[derive(Debug, thiserror::Error)]
@@ -371,6 +533,34 @@ mod tests {
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| (*v).to_owned())
         }
+    }
+
+    /// What `from_env` asks for, given `set` (to reach the variables read only beside others).
+    fn asked(set: &'static [(&'static str, &'static str)]) -> std::collections::BTreeSet<String> {
+        let asked = std::sync::Mutex::new(std::collections::BTreeSet::new());
+        let _ = from_env(|name: &str| {
+            if let Ok(mut asked) = asked.lock() {
+                asked.insert(name.to_owned());
+            }
+            env(set)(name)
+        });
+        asked.into_inner().unwrap_or_default()
+    }
+
+    #[test]
+    fn every_variable_read_is_declared_and_every_declared_one_is_read() {
+        let mut read = asked(&[]);
+        read.extend(asked(&[
+            ("RAW_MESSAGE_BUCKET", "raw"),
+            ("STATE_TABLE", "t"),
+        ]));
+        // RUST_LOG is read by the log filter (init_tracing), not by from_env.
+        let declared: std::collections::BTreeSet<String> = VARIABLES
+            .iter()
+            .map(|v| v.name.to_owned())
+            .filter(|name| name != "RUST_LOG")
+            .collect();
+        assert_eq!(read, declared);
     }
 
     #[test]

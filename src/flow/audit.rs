@@ -5,7 +5,7 @@
 
 use crate::flow::receipt::HandlerError;
 use crate::judge::incident;
-use crate::judge::posture::{self, AuditReport, CheckResult, PostureCheck, Target};
+use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
 use crate::ports::directory::{self, IdentityDirectory, IdentityLister};
 use crate::ports::dns::AuditDns;
 use crate::ports::scope::DomainScope;
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 /// An audit's passing checks are evidence about their domain: the incidents of the kinds they
 /// clear (`judge::incident::cleared_by_audit`) are resolved.
-async fn clear_by_audit<S: FindingSink>(report: &AuditReport, sink: &S) -> Result<(), SinkError> {
+async fn clear_by_audit<S: FindingSink>(report: &AuditOutcome, sink: &S) -> Result<(), SinkError> {
     for (kind, check) in incident::cleared_by_audit(report) {
         let by = explain::audit_evidence(check);
         sink.cleared(kind, &report.domain, &by).await?;
@@ -28,7 +28,7 @@ async fn clear_by_audit<S: FindingSink>(report: &AuditReport, sink: &S) -> Resul
 /// What one audit run did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
-    pub reports: Vec<AuditReport>,
+    pub reports: Vec<AuditOutcome>,
     /// What went wrong: the listing, or identities whose state could not be read (checked
     /// again next run).
     pub errors: Vec<String>,
@@ -39,7 +39,7 @@ pub struct AuditRun {
 impl AuditRun {
     /// What was judged and what was not, for the metrics.
     pub fn counts(&self) -> AuditCounts {
-        let unjudged = self.per_check(AuditReport::unjudged);
+        let unjudged = self.per_check(AuditOutcome::unjudged);
         let unreadable = if self.listing_failed {
             0
         } else {
@@ -55,13 +55,13 @@ impl AuditRun {
 
     /// Failed checks, per check.
     pub fn failed_checks(&self) -> BTreeMap<PostureCheck, u64> {
-        self.per_check(AuditReport::failed)
+        self.per_check(AuditOutcome::failed)
     }
 
     /// How many of the checks `select` picks from each report there are, per check.
     fn per_check<'a, I>(
         &'a self,
-        select: impl Fn(&'a AuditReport) -> I,
+        select: impl Fn(&'a AuditOutcome) -> I,
     ) -> BTreeMap<PostureCheck, u64>
     where
         I: Iterator<Item = &'a CheckResult>,
@@ -145,7 +145,7 @@ where
         let view = dns.audit_view(&target).await;
         let report = posture::audit(&target, &view);
         for check in report.failed() {
-            tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %check.detail, "audit check failed");
+            tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %explain::observed(&check.observed), "audit check failed");
         }
         if let Err(error) = sink.publish(&report.findings).await {
             sink_error.get_or_insert(error);

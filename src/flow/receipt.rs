@@ -280,7 +280,7 @@ fn log_outcome(record: usize, outcome: &RecordOutcome, processed: &mut Processed
                 message_id = summary.message_id.as_deref(),
                 event = %summary.event,
                 domain = summary.domain(),
-                description = %summary.description,
+                description = %explain::happened(&summary.happened),
                 findings = findings.len(),
                 notes = ?summary.notes,
                 "feedback"

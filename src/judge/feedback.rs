@@ -26,13 +26,51 @@ pub struct FeedbackSummary {
     /// else the source address.
     pub from_domains: Vec<String>,
     pub configuration_set: Option<String>,
-    /// One line: what happened, to how many recipients at which domains.
-    pub description: String,
+    /// What happened, to how many recipients at which domains (`say::explain::happened`).
+    pub happened: Happened,
     /// `d=` of DKIM signatures the sender added itself (visible with original headers).
     pub sender_dkim_domains: Vec<String>,
     /// Values AWS sent that this version does not know (`bounceSubType Foo`): counted, logged.
     pub unknown_values: Vec<String>,
     pub notes: Vec<String>,
+}
+
+/// What a notification says happened to the mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happened {
+    Bounced {
+        bounce_type: String,
+        sub_type: String,
+        recipients: Recipients,
+    },
+    Delayed {
+        delay_type: String,
+        recipients: Recipients,
+    },
+    Complained {
+        feedback_type: Option<String>,
+        recipients: Recipients,
+    },
+    Delivered(Recipients),
+    Rejected {
+        reason: Option<String>,
+    },
+    RenderingFailed {
+        template: Option<String>,
+    },
+    Sent,
+    Opened,
+    Clicked,
+    SubscriptionChanged,
+    /// An event type this version does not know.
+    Unknown(String),
+}
+
+/// How many recipients, and their domains (sorted, each once; never an address).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients {
+    pub count: usize,
+    pub domains: Vec<String>,
 }
 
 impl FeedbackSummary {
@@ -101,72 +139,69 @@ pub fn summarize(notification: &Notification) -> FeedbackSummary {
         .collect();
 
     let mut unknown_values = Vec::new();
-    let description = match &notification.event {
+    let happened = match &notification.event {
         Event::Bounce(bounce) => {
-            for (field, value) in [
-                ("bounceType", bounce.bounce_type.as_str()),
-                ("bounceSubType", bounce.bounce_sub_type.as_str()),
-            ] {
-                let known = match field {
-                    "bounceType" => bounce.bounce_type.is_known(),
-                    _ => bounce.bounce_sub_type.is_known(),
-                };
-                if !known {
-                    unknown_values.push(format!("{field} {value}"));
-                }
+            if !bounce.bounce_type.is_known() {
+                unknown_values.push(format!("bounceType {}", bounce.bounce_type));
             }
-            format!(
-                "{}/{} bounce, {}",
-                bounce.bounce_type,
-                bounce.bounce_sub_type,
-                recipients(&bounce.bounced_recipients)
-            )
+            if !bounce.bounce_sub_type.is_known() {
+                unknown_values.push(format!("bounceSubType {}", bounce.bounce_sub_type));
+            }
+            Happened::Bounced {
+                bounce_type: bounce.bounce_type.to_string(),
+                sub_type: bounce.bounce_sub_type.to_string(),
+                recipients: Recipients::of(&bounce.bounced_recipients),
+            }
         }
         Event::DeliveryDelay(delay) => {
             if !delay.delay_type.is_known() {
                 unknown_values.push(format!("delayType {}", delay.delay_type));
             }
-            format!(
-                "delivery delayed ({}), {}",
-                delay.delay_type,
-                recipients(&delay.delayed_recipients)
-            )
+            Happened::Delayed {
+                delay_type: delay.delay_type.to_string(),
+                recipients: Recipients::of(&delay.delayed_recipients),
+            }
         }
         Event::Complaint(complaint) => {
-            let feedback_type = match &complaint.complaint_feedback_type {
-                Some(t) => {
-                    if !t.is_known() {
-                        unknown_values.push(format!("complaintFeedbackType {t}"));
-                    }
-                    format!("feedback type {t}")
-                }
-                None => "no feedback type".to_owned(),
-            };
-            format!(
-                "complaint ({feedback_type}), {}",
-                recipients(&complaint.complained_recipients)
-            )
+            if let Some(t) = complaint
+                .complaint_feedback_type
+                .as_ref()
+                .filter(|t| !t.is_known())
+            {
+                unknown_values.push(format!("complaintFeedbackType {t}"));
+            }
+            Happened::Complained {
+                feedback_type: complaint
+                    .complaint_feedback_type
+                    .as_ref()
+                    .map(ToString::to_string),
+                recipients: Recipients::of(&complaint.complained_recipients),
+            }
         }
-        Event::Delivery(delivery) => format!(
-            "delivered to {} recipient(s) at {}",
-            delivery.recipients.len(),
-            domain_list(delivery.recipients.iter().map(String::as_str))
-        ),
-        Event::Reject(reject) => format!(
-            "rejected by SES before sending: {}",
-            reject.reason.as_deref().unwrap_or("no reason given")
-        ),
-        Event::RenderingFailure(failure) => format!(
-            "template {} failed to render",
-            failure.template_name.as_deref().unwrap_or("(unnamed)")
-        ),
-        Event::Send => "accepted by SES for sending".to_owned(),
-        Event::Open => "opened".to_owned(),
-        Event::Click => "link clicked".to_owned(),
-        Event::Subscription => "subscription preferences changed".to_owned(),
+        Event::Delivery(delivery) => Happened::Delivered(Recipients {
+            count: delivery.recipients.len(),
+            domains: delivery
+                .recipients
+                .iter()
+                .map(String::as_str)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+        }),
+        Event::Reject(reject) => Happened::Rejected {
+            reason: reject.reason.clone(),
+        },
+        Event::RenderingFailure(failure) => Happened::RenderingFailed {
+            template: failure.template_name.clone(),
+        },
+        Event::Send => Happened::Sent,
+        Event::Open => Happened::Opened,
+        Event::Click => Happened::Clicked,
+        Event::Subscription => Happened::SubscriptionChanged,
         Event::Unknown(name) => {
             unknown_values.push(format!("event type {name}"));
-            format!("an event type this version does not know ({name})")
+            Happened::Unknown(name.clone())
         }
     };
 
@@ -177,27 +212,24 @@ pub fn summarize(notification: &Notification) -> FeedbackSummary {
         identity,
         from_domains,
         configuration_set: mail.tag("ses:configuration-set").map(str::to_owned),
-        description,
+        happened,
         sender_dkim_domains,
         unknown_values,
         notes,
     }
 }
 
-fn recipients(list: &[Recipient]) -> String {
-    format!(
-        "{} recipient(s) at {}",
-        list.len(),
-        domain_list(list.iter().filter_map(|r| r.domain.as_deref()))
-    )
-}
-
-fn domain_list<'a>(domains: impl Iterator<Item = &'a str>) -> String {
-    let set: BTreeSet<&str> = domains.collect();
-    if set.is_empty() {
-        "unknown domains".to_owned()
-    } else {
-        set.into_iter().collect::<Vec<_>>().join(", ")
+impl Recipients {
+    fn of(list: &[Recipient]) -> Self {
+        Self {
+            count: list.len(),
+            domains: list
+                .iter()
+                .filter_map(|r| r.domain.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
+        }
     }
 }
 
@@ -246,7 +278,7 @@ pub fn findings(
     }
     let evidence = Arc::new(Evidence::Feedback {
         event: summary.event.clone(),
-        description: summary.description.clone(),
+        happened: summary.happened.clone(),
         sending,
         governing: identity.and_then(|(name, state)| {
             let attributes = state.mail_from_attributes.clone()?;

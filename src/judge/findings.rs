@@ -7,6 +7,7 @@
 
 use crate::judge::align::{Alignment, Evaluation};
 use crate::judge::auth_rejection::AuthRejection;
+use crate::judge::feedback::Happened;
 use crate::judge::policy::Disposition;
 use crate::read::authres::{Method, ResultKeyword};
 use crate::read::identity_state::{
@@ -15,6 +16,7 @@ use crate::read::identity_state::{
 use crate::read::keyword::keyword_enum;
 use crate::read::notification::IdentityArn;
 use crate::read::observation::{EnvelopeSender, IdentifierCheck, SesVerdicts, Source};
+use crate::read::report::tls::ResultType;
 use crate::read::service_event::RecommendationType;
 use std::sync::Arc;
 
@@ -311,7 +313,7 @@ pub enum Facts {
         reporter: String,
         failed: u64,
         successful: u64,
-        failures: Vec<(String, u64)>,
+        failures: Vec<(ResultType, u64)>,
     },
 }
 
@@ -450,9 +452,9 @@ pub enum Evidence {
     },
     /// A feedback notification.
     Feedback {
-        /// The event type as AWS names it, and the one-line description of what happened.
+        /// The event type as AWS names it, and what happened.
         event: String,
-        description: String,
+        happened: Happened,
         sending: Sending,
         /// The identity whose MAIL FROM state governs the sender, and that state.
         governing: Option<(String, MailFromAttributes)>,

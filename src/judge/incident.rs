@@ -11,7 +11,7 @@
 //! Pure: the clock is an argument, and the state before a step is given, not read.
 
 use crate::judge::findings::{Facts, Finding, Kind, Severity};
-use crate::judge::posture::{AuditReport, CheckResult, PostureCheck, Verdict};
+use crate::judge::posture::{AuditOutcome, CheckResult, PostureCheck, Verdict};
 
 /// Which incident a finding belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -275,7 +275,7 @@ pub fn cleared_by_probe(identity: &str, findings: &[Finding]) -> Vec<Kind> {
 
 /// The kinds an audit report clears for its domain, each beside the passing check that
 /// clears it; a kind the audit also found is not cleared.
-pub fn cleared_by_audit(report: &AuditReport) -> Vec<(Kind, &CheckResult)> {
+pub fn cleared_by_audit(report: &AuditOutcome) -> Vec<(Kind, &CheckResult)> {
     report
         .checks
         .iter()
@@ -444,7 +444,7 @@ mod tests {
         let check = |check, verdict| CheckResult {
             check,
             verdict,
-            detail: String::new(),
+            observed: crate::judge::posture::Observed::NoCustomMailFrom,
         };
         assert_eq!(
             cleared_by_check(&check(PostureCheck::MailFromStatus, Verdict::Pass)),

@@ -1,12 +1,16 @@
 //! What is judged: the decisions, each a typed value, over what was read.
 //!
-//! [`policy`] discovers the DMARC policy in force (RFC 9989 tree walk, planned without I/O),
-//! [`align`] decides identifier alignment and the DMARC outcome, [`received`] turns one
-//! message's evaluation into findings, [`auth_rejection`] recognizes authentication rejections
-//! in bounce texts, [`feedback`] says what a notification means, and [`posture`] checks an
-//! identity's DNS set-up, [`canary`] judges the canary's probes against their identity's state, and [`incident`]
-//! decides what an incident's next message is.
-//! Pure: no I/O, no clock.
+//! [`findings`] is the vocabulary every decision ends in (kinds, severities, the facts each
+//! finding carries: a public contract). [`policy`] discovers the DMARC policy in force
+//! (RFC 9989 tree walk, planned without I/O), [`align`] decides identifier alignment and the
+//! DMARC outcome, [`received`] turns one message's evaluation into findings, [`reverify`]
+//! says what re-verifying an attached message changes, [`auth_rejection`] recognizes
+//! authentication rejections in bounce texts, [`feedback`] says what a notification means,
+//! [`service`] what an SES service event means, [`posture`] checks an identity's set-up,
+//! [`report`] what a receiver's report says, [`canary`] judges the canary's probes, and
+//! [`incident`] decides what an incident's next message is and what ends it; [`dedup`]
+//! decides which findings page when there is no state table.
+//! Pure: no I/O, no clock. Words are made one floor up, in `say`.
 
 pub mod align;
 pub mod auth_rejection;

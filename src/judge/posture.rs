@@ -6,7 +6,7 @@
 //! that failed (timeout, SERVFAIL) leaves its check unjudged and says so: a DNS hiccup never
 //! pages anyone.
 
-use crate::judge::align::{Alignment, mode_tag};
+use crate::judge::align::Alignment;
 use crate::judge::findings::{Facts, Finding, MxProblem, SpfProblem};
 use crate::judge::policy::{Disposition, PolicyDiscovery};
 use crate::read::domain::normalize;
@@ -156,19 +156,93 @@ impl From<bool> for Verdict {
 pub struct CheckResult {
     pub check: PostureCheck,
     pub verdict: Verdict,
-    /// What was found, one line, for the `check` command's report.
-    pub detail: String,
+    /// What was found: `say::explain::observed` words it, for the `check` command's report,
+    /// the log and the evidence that ends an incident.
+    pub observed: Observed,
+}
+
+/// Which DNS question failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    Mx,
+    Txt,
+    Dmarc,
+}
+
+/// What a DMARC record in force leaves to be done, beside the check's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DmarcAdvice {
+    /// `p=none` monitors only.
+    MonitorOnly,
+    /// No `rua=`: nobody receives aggregate reports.
+    NoReports,
+}
+
+/// What one check found, as values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observed {
+    /// No custom MAIL FROM domain: no MX to look at.
+    NoCustomMailFrom,
+    /// SES's `MailFromDomainStatus`.
+    MailFromStatus {
+        mail_from: String,
+        status: MailFromStatus,
+    },
+    /// A lookup failed (timeout, SERVFAIL): not judged.
+    LookupFailed {
+        question: Question,
+        name: String,
+        error: String,
+    },
+    MxMissing {
+        mail_from: String,
+    },
+    /// The MX records found; `expected` when they are not exactly the one SES needs.
+    Mx {
+        mail_from: String,
+        records: Vec<(u16, String)>,
+        expected: Option<String>,
+    },
+    /// The MAIL FROM domain's SPF, and what is wrong with it.
+    Spf {
+        mail_from: String,
+        problem: Option<SpfProblem>,
+    },
+    DkimSigning {
+        enabled: bool,
+        status: Option<String>,
+    },
+    /// Some DKIM lookups failed, none was found missing: `name (error)` each.
+    DkimLookupsFailed(Vec<String>),
+    DkimInPlace(usize),
+    /// Missing or wrong DKIM records, each as named.
+    DkimMissing(Vec<String>),
+    NoDmarcRecord {
+        domain: String,
+    },
+    Dmarc {
+        disposition: Disposition,
+        record_at: String,
+        adkim: Alignment,
+        aspf: Alignment,
+        advice: Vec<DmarcAdvice>,
+    },
+    /// External `rua=` destinations without their agreement, by authorization name.
+    ReportAuthorizationMissing(Vec<String>),
+    /// Their lookups failed: `name (error)` each.
+    ReportAuthorizationFailed(Vec<String>),
+    ReportAuthorizationFound(Vec<String>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditReport {
+pub struct AuditOutcome {
     pub identity: String,
     pub domain: String,
     pub checks: Vec<CheckResult>,
     pub findings: Vec<Finding>,
 }
 
-impl AuditReport {
+impl AuditOutcome {
     pub fn failed(&self) -> impl Iterator<Item = &CheckResult> {
         self.checks.iter().filter(|c| c.verdict == Verdict::Fail)
     }
@@ -182,7 +256,7 @@ impl AuditReport {
 }
 
 /// Audits one target.
-pub fn audit(target: &Target, dns: &DnsView) -> AuditReport {
+pub fn audit(target: &Target, dns: &DnsView) -> AuditOutcome {
     let mut audit = Audit {
         target,
         checks: Vec::new(),
@@ -192,7 +266,7 @@ pub fn audit(target: &Target, dns: &DnsView) -> AuditReport {
     dkim(&mut audit, dns);
     dmarc(&mut audit, dns);
     report_destinations(&mut audit, dns);
-    AuditReport {
+    AuditOutcome {
         identity: target.identity.clone(),
         domain: target.domain.clone(),
         checks: audit.checks,
@@ -211,11 +285,11 @@ struct Audit<'a> {
 }
 
 impl Audit<'_> {
-    fn result(&mut self, check: PostureCheck, verdict: impl Into<Verdict>, detail: String) {
+    fn result(&mut self, check: PostureCheck, verdict: impl Into<Verdict>, observed: Observed) {
         self.checks.push(CheckResult {
             check,
             verdict: verdict.into(),
-            detail,
+            observed,
         });
     }
 }
@@ -231,7 +305,7 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::MailFromMx,
             Verdict::NotApplicable,
-            "no custom MAIL FROM domain: mail leaves with an amazonses.com envelope sender, so only DKIM can align".into(),
+            Observed::NoCustomMailFrom,
         );
         return;
     };
@@ -241,7 +315,10 @@ fn mail_from(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::MailFromStatus,
             ok,
-            format!("SES reports MAIL FROM {mail_from} as {status}"),
+            Observed::MailFromStatus {
+                mail_from: mail_from.to_owned(),
+                status: status.clone(),
+            },
         );
         if !ok {
             audit.findings.push(Facts::MailFromStatus {
@@ -287,7 +364,11 @@ fn mx_problem(
             audit.result(
                 PostureCheck::MailFromMx,
                 Verdict::Unjudged,
-                format!("MX lookup for {mail_from} failed ({error}); not judged"),
+                Observed::LookupFailed {
+                    question: Question::Mx,
+                    name: mail_from.to_owned(),
+                    error: error.clone(),
+                },
             );
             None
         }
@@ -295,15 +376,13 @@ fn mx_problem(
             audit.result(
                 PostureCheck::MailFromMx,
                 false,
-                format!("{mail_from} has no MX record"),
+                Observed::MxMissing {
+                    mail_from: mail_from.to_owned(),
+                },
             );
             Some(MxProblem::Missing)
         }
         Lookup::Found(records) => {
-            let names: Vec<String> = records
-                .iter()
-                .map(|(preference, exchange)| format!("{preference} {exchange}"))
-                .collect();
             let correct = records
                 .iter()
                 .any(|(_, exchange)| normalize(exchange).as_deref() == Some(&expected));
@@ -311,17 +390,22 @@ fn mx_problem(
                 audit.result(
                     PostureCheck::MailFromMx,
                     true,
-                    format!("{mail_from} MX {}", names.join(", ")),
+                    Observed::Mx {
+                        mail_from: mail_from.to_owned(),
+                        records: records.clone(),
+                        expected: None,
+                    },
                 );
                 return None;
             }
             audit.result(
                 PostureCheck::MailFromMx,
                 false,
-                format!(
-                    "{mail_from} MX {}, expected only 10 {expected}",
-                    names.join(", ")
-                ),
+                Observed::Mx {
+                    mail_from: mail_from.to_owned(),
+                    records: records.clone(),
+                    expected: Some(expected),
+                },
             );
             Some(if correct {
                 MxProblem::Extra(records.clone())
@@ -343,7 +427,11 @@ fn spf_problem(
             audit.result(
                 PostureCheck::MailFromSpf,
                 Verdict::Unjudged,
-                format!("TXT lookup for {mail_from} failed ({error}); not judged"),
+                Observed::LookupFailed {
+                    question: Question::Txt,
+                    name: mail_from.to_owned(),
+                    error: error.clone(),
+                },
             );
             return None;
         }
@@ -364,20 +452,14 @@ fn spf_problem(
         [_] => None,
         several => Some(SpfProblem::Several(several.len())),
     };
-    let detail = match &problem {
-        None => format!("{mail_from} SPF includes amazonses.com"),
-        Some(SpfProblem::Missing) => format!("{mail_from} has no SPF record"),
-        Some(SpfProblem::Unparsable(record)) => {
-            format!("{mail_from} has an SPF record that does not parse: \"{record}\"")
-        }
-        Some(SpfProblem::NoAmazonSesInclude(record)) => {
-            format!("{mail_from} has an SPF record without include:amazonses.com: \"{record}\"")
-        }
-        Some(SpfProblem::Several(count)) => {
-            format!("{mail_from} has {count} SPF records (RFC 7208 allows one: a permerror)")
-        }
-    };
-    audit.result(PostureCheck::MailFromSpf, problem.is_none(), detail);
+    audit.result(
+        PostureCheck::MailFromSpf,
+        problem.is_none(),
+        Observed::Spf {
+            mail_from: mail_from.to_owned(),
+            problem: problem.clone(),
+        },
+    );
     problem
 }
 
@@ -402,11 +484,10 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
     audit.result(
         PostureCheck::DkimSigning,
         signing,
-        format!(
-            "DKIM signing {}, status {}",
-            if signing { "enabled" } else { "disabled" },
-            attributes.status.as_ref().map_or("unknown", |s| s.as_str())
-        ),
+        Observed::DkimSigning {
+            enabled: signing,
+            status: attributes.status.as_ref().map(|s| s.as_str().to_owned()),
+        },
     );
     if !signing {
         audit.findings.push(Facts::DkimNotSigning {
@@ -434,7 +515,7 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::DkimDns,
             Verdict::Unjudged,
-            format!("lookups failed: {}; not judged", failed.join(", ")),
+            Observed::DkimLookupsFailed(failed),
         );
         return;
     }
@@ -442,14 +523,14 @@ fn dkim(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::DkimDns,
             true,
-            format!("{} DKIM record(s) in place", dns.dkim.len()),
+            Observed::DkimInPlace(dns.dkim.len()),
         );
         return;
     }
     audit.result(
         PostureCheck::DkimDns,
         false,
-        format!("missing or wrong: {}", missing.join(", ")),
+        Observed::DkimMissing(missing.clone()),
     );
     audit.findings.push(Facts::DkimDnsMissing {
         domain,
@@ -482,7 +563,11 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
             audit.result(
                 PostureCheck::Dmarc,
                 Verdict::Unjudged,
-                format!("DMARC lookup for {domain} failed ({error}); not judged"),
+                Observed::LookupFailed {
+                    question: Question::Dmarc,
+                    name: domain,
+                    error: error.clone(),
+                },
             );
             return;
         }
@@ -496,7 +581,9 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::Dmarc,
             false,
-            format!("no DMARC record for {domain}"),
+            Observed::NoDmarcRecord {
+                domain: domain.clone(),
+            },
         );
         audit.findings.push(Facts::NoDmarcPolicy {
             domain,
@@ -506,25 +593,25 @@ fn dmarc(audit: &mut Audit<'_>, dns: &DnsView) {
         return;
     };
     let disposition = discovery.disposition.unwrap_or(Disposition::None);
-    let mut notes = Vec::new();
+    let mut advice = Vec::new();
     if disposition == Disposition::None {
-        notes.push("p=none monitors only: move to p=quarantine or p=reject (with adkim=s) once reports are clean");
+        advice.push(DmarcAdvice::MonitorOnly);
     }
     if record.rua().is_empty() {
-        notes.push("no rua=: nobody receives aggregate reports");
+        advice.push(DmarcAdvice::NoReports);
     }
     let mail_from = audit.target.mail_from_domain.clone();
     let strict_spf = discovery.aspf() == Alignment::Strict && mail_from.is_some();
     audit.result(
         PostureCheck::Dmarc,
         !strict_spf,
-        format!(
-            "DMARC p={disposition} (record at {at}, adkim={}, aspf={}){}{}",
-            mode_tag(discovery.adkim()),
-            mode_tag(discovery.aspf()),
-            if notes.is_empty() { "" } else { "; " },
-            notes.join("; ")
-        ),
+        Observed::Dmarc {
+            disposition,
+            record_at: at.clone(),
+            adkim: discovery.adkim(),
+            aspf: discovery.aspf(),
+            advice,
+        },
     );
     if strict_spf {
         audit.findings.push(Facts::StrictSpfAlignment {
@@ -550,17 +637,12 @@ fn report_destinations(audit: &mut Audit<'_>, dns: &DnsView) {
             Lookup::Found(_) | Lookup::Missing => missing.push(authorization),
         }
     }
-    let names = |list: &[&ReportAuthorization]| {
-        list.iter()
-            .map(|a| a.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = |list: &[&ReportAuthorization]| list.iter().map(|a| a.name.clone()).collect();
     if !missing.is_empty() {
         audit.result(
             PostureCheck::ReportAuthorization,
             Verdict::Fail,
-            format!("no TXT \"v=DMARC1\" at {}", names(&missing)),
+            Observed::ReportAuthorizationMissing(names(&missing)),
         );
         for authorization in missing {
             audit.findings.push(Facts::ReportDestinationUnauthorized {
@@ -572,7 +654,7 @@ fn report_destinations(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::ReportAuthorization,
             Verdict::Unjudged,
-            format!("lookup failed: {}; not judged", failed.join(", ")),
+            Observed::ReportAuthorizationFailed(failed),
         );
     } else {
         let all: Vec<&ReportAuthorization> =
@@ -580,7 +662,7 @@ fn report_destinations(audit: &mut Audit<'_>, dns: &DnsView) {
         audit.result(
             PostureCheck::ReportAuthorization,
             Verdict::Pass,
-            format!("reports may go to another domain: {} found", names(&all)),
+            Observed::ReportAuthorizationFound(names(&all)),
         );
     }
 }
@@ -595,6 +677,241 @@ fn authorizes(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::findings::Kind;
+    use crate::judge::policy::PolicyBook;
+
+    const SES_MX: &str = "feedback-smtp.us-east-1.amazonses.com";
+
+    /// example.com with custom MAIL FROM mail.example.com in `status`.
+    fn target(status: Option<&str>) -> Target {
+        let state = status.map(|status| {
+            serde_json::from_value::<IdentityState>(serde_json::json!({
+                "MailFromAttributes": {
+                    "MailFromDomain": "mail.example.com",
+                    "MailFromDomainStatus": status,
+                    "BehaviorOnMxFailure": "USE_DEFAULT_VALUE",
+                }
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        });
+        Target {
+            identity: "example.com".into(),
+            domain: "example.com".into(),
+            region: "us-east-1".into(),
+            mail_from_domain: state.as_ref().map(|_| "mail.example.com".to_owned()),
+            state,
+        }
+    }
+
+    /// A healthy set-up's answers, `dmarc` the record at `_dmarc.example.com`.
+    fn view(dmarc: Option<&str>) -> DnsView {
+        let mut book = PolicyBook::default();
+        if let Some(record) = dmarc {
+            book.add(&format!("example.com={record}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        DnsView {
+            mail_from_mx: Some(Lookup::Found(vec![(10, SES_MX.into())])),
+            mail_from_txt: Some(Lookup::Found(vec![
+                "v=spf1 include:amazonses.com ~all".into(),
+            ])),
+            dkim: Vec::new(),
+            dmarc: Lookup::Found(book.discover("example.com")),
+            report_authorizations: Vec::new(),
+        }
+    }
+
+    const REJECT: Option<&str> = Some("v=DMARC1; p=reject; rua=mailto:d@example.com");
+
+    #[test]
+    fn each_check_judges_what_dns_and_ses_say() {
+        use PostureCheck as C;
+        use Verdict as V;
+        type Case = (
+            &'static str,
+            Target,
+            DnsView,
+            PostureCheck,
+            Verdict,
+            &'static [Kind],
+        );
+        let with = |change: fn(&mut DnsView)| {
+            let mut v = view(REJECT);
+            change(&mut v);
+            v
+        };
+        let cases: Vec<Case> = vec![
+            (
+                "healthy: one MX to SES",
+                target(Some("SUCCESS")),
+                view(REJECT),
+                C::MailFromMx,
+                V::Pass,
+                &[],
+            ),
+            (
+                "healthy: SPF includes amazonses.com",
+                target(Some("SUCCESS")),
+                view(REJECT),
+                C::MailFromSpf,
+                V::Pass,
+                &[],
+            ),
+            (
+                "healthy: DMARC p=reject",
+                target(Some("SUCCESS")),
+                view(REJECT),
+                C::Dmarc,
+                V::Pass,
+                &[],
+            ),
+            (
+                "SES says SUCCESS",
+                target(Some("SUCCESS")),
+                view(REJECT),
+                C::MailFromStatus,
+                V::Pass,
+                &[],
+            ),
+            (
+                "SES says FAILED: mail falls back",
+                target(Some("FAILED")),
+                view(REJECT),
+                C::MailFromStatus,
+                V::Fail,
+                &[Kind::MailFromStatus],
+            ),
+            (
+                "no MX at all",
+                target(Some("SUCCESS")),
+                with(|v| v.mail_from_mx = Some(Lookup::Missing)),
+                C::MailFromMx,
+                V::Fail,
+                &[Kind::MailFromMxMissing],
+            ),
+            (
+                "MX to another host",
+                target(Some("SUCCESS")),
+                with(|v| v.mail_from_mx = Some(Lookup::Found(vec![(10, "mx.example.net".into())]))),
+                C::MailFromMx,
+                V::Fail,
+                &[Kind::MailFromMxMissing],
+            ),
+            (
+                "SES's MX beside another",
+                target(Some("SUCCESS")),
+                with(|v| {
+                    v.mail_from_mx = Some(Lookup::Found(vec![
+                        (10, SES_MX.into()),
+                        (20, "mx.example.net".into()),
+                    ]));
+                }),
+                C::MailFromMx,
+                V::Fail,
+                &[Kind::MailFromMxMissing],
+            ),
+            (
+                "MX lookup timed out: not judged, no finding",
+                target(Some("SUCCESS")),
+                with(|v| v.mail_from_mx = Some(Lookup::Failed("timeout".into()))),
+                C::MailFromMx,
+                V::Unjudged,
+                &[],
+            ),
+            (
+                "no SPF record",
+                target(Some("SUCCESS")),
+                with(|v| {
+                    v.mail_from_txt =
+                        Some(Lookup::Found(vec!["google-site-verification=x".into()]));
+                }),
+                C::MailFromSpf,
+                V::Fail,
+                &[Kind::MailFromSpfMissing],
+            ),
+            (
+                "two SPF records: a permerror",
+                target(Some("SUCCESS")),
+                with(|v| {
+                    v.mail_from_txt = Some(Lookup::Found(vec![
+                        "v=spf1 include:amazonses.com ~all".into(),
+                        "v=spf1 -all".into(),
+                    ]));
+                }),
+                C::MailFromSpf,
+                V::Fail,
+                &[Kind::MailFromSpfMissing],
+            ),
+            (
+                "SPF without amazonses.com",
+                target(Some("SUCCESS")),
+                with(|v| v.mail_from_txt = Some(Lookup::Found(vec!["v=spf1 mx -all".into()]))),
+                C::MailFromSpf,
+                V::Fail,
+                &[Kind::MailFromSpfMissing],
+            ),
+            (
+                "no custom MAIL FROM: nothing to check",
+                target(None),
+                view(REJECT),
+                C::MailFromMx,
+                V::NotApplicable,
+                &[],
+            ),
+            (
+                "no DMARC record",
+                target(Some("SUCCESS")),
+                view(None),
+                C::Dmarc,
+                V::Fail,
+                &[Kind::NoDmarcPolicy],
+            ),
+            (
+                "aspf=s with a custom MAIL FROM",
+                target(Some("SUCCESS")),
+                view(Some("v=DMARC1; p=reject; aspf=s")),
+                C::Dmarc,
+                V::Fail,
+                &[Kind::StrictSpfAlignment],
+            ),
+            (
+                "aspf=s without one: SPF was never going to align",
+                target(None),
+                view(Some("v=DMARC1; p=reject; aspf=s")),
+                C::Dmarc,
+                V::Pass,
+                &[],
+            ),
+            (
+                "p=none passes, with advice",
+                target(Some("SUCCESS")),
+                view(Some("v=DMARC1; p=none")),
+                C::Dmarc,
+                V::Pass,
+                &[],
+            ),
+            (
+                "DMARC lookup failed: not judged",
+                target(Some("SUCCESS")),
+                with(|v| v.dmarc = Lookup::Failed("SERVFAIL".into())),
+                C::Dmarc,
+                V::Unjudged,
+                &[],
+            ),
+        ];
+        for (case, target, view, check, verdict, kinds) in cases {
+            let report = audit(&target, &view);
+            let found = report.checks.iter().find(|c| c.check == check);
+            assert_eq!(
+                found.map(|c| c.verdict),
+                Some(verdict),
+                "{case}: {:?}",
+                report.checks
+            );
+            let found: Vec<Kind> = report.findings.iter().map(|f| f.kind()).collect();
+            assert_eq!(found, kinds, "{case}");
+        }
+    }
 
     #[test]
     fn only_destinations_outside_the_organization_need_agreement() {

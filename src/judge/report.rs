@@ -53,7 +53,7 @@ pub struct AuthLine {
 
 /// One row (a source and its messages), judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+pub struct SendingSource {
     pub ip: Option<String>,
     pub count: u64,
     pub disposition: Option<Disposition>,
@@ -79,7 +79,7 @@ pub struct AggregateSummary {
     pub disposition: Dispositions,
     pub amazonses_envelope: u64,
     pub ses_messages: u64,
-    pub sources: Vec<Source>,
+    pub sources: Vec<SendingSource>,
 }
 
 /// Sums up `report`; `mail_from` is the custom MAIL FROM domain of the identity covering
@@ -89,7 +89,7 @@ pub struct AggregateSummary {
 pub fn summarize(report: &mut AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
     let adkim = mode(report.policy.adkim.as_deref());
     let aspf = mode(report.policy.aspf.as_deref());
-    let sources: Vec<Source> = report
+    let sources: Vec<SendingSource> = report
         .rows
         .drain(..)
         .map(|row| source(row, report.policy.domain.as_deref(), adkim, aspf, mail_from))
@@ -144,7 +144,7 @@ fn source(
     adkim: Alignment,
     aspf: Alignment,
     mail_from: Option<&str>,
-) -> Source {
+) -> SendingSource {
     let from = row.header_from.as_deref().or(policy_domain);
     let line = |domain: Option<String>, result: Option<AuthResult>, mode| AuthLine {
         aligned: matches!((&domain, from), (Some(d), Some(f)) if aligned(d, f, mode, &PublicSuffixList)),
@@ -191,7 +191,7 @@ fn source(
         .into_iter()
         .map(|s| line(s.domain, s.result, aspf))
         .collect();
-    Source {
+    SendingSource {
         ip: row.source_ip,
         count: row.count.unwrap_or(0),
         disposition: row.disposition,
@@ -238,7 +238,7 @@ pub fn aggregate_findings(
             messages: summary.messages,
         }];
     }
-    let alerted = |s: &&Source| !s.overridden;
+    let alerted = |s: &&SendingSource| !s.overridden;
     let mut findings = Vec::new();
     if let Some(custom) = judging.custom {
         let fallback: u64 = summary
@@ -278,7 +278,7 @@ pub fn aggregate_findings(
             policy,
         });
     }
-    let known = |source: &Source| {
+    let known = |source: &SendingSource| {
         judging
             .known_sources
             .zip(source.ip.as_ref())
@@ -313,4 +313,211 @@ pub fn tls_findings(report: &TlsReport) -> Option<Facts> {
             .flat_map(|p| p.failures.iter().cloned())
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::judge::findings::Kind;
+
+    /// A report for example.com (`p`, `testing`) with one record: `evaluated` is
+    /// `policy_evaluated`'s `(dkim, spf)`, then the envelope and the raw results.
+    fn one_row(
+        p: &str,
+        count: u64,
+        evaluated: (&str, &str),
+        envelope: &str,
+        auth: &str,
+        reason: &str,
+    ) -> AggregateReport {
+        let xml = format!(
+            "<feedback><report_metadata><org_name>rx.example</org_name><report_id>1</report_id>\
+             </report_metadata><policy_published><domain>example.com</domain><p>{p}</p>\
+             </policy_published><record><row><source_ip>192.0.2.7</source_ip><count>{count}</count>\
+             <policy_evaluated><disposition>none</disposition><dkim>{}</dkim><spf>{}</spf>{reason}\
+             </policy_evaluated></row><identifiers><header_from>example.com</header_from>\
+             <envelope_from>{envelope}</envelope_from></identifiers><auth_results>{auth}</auth_results>\
+             </record></feedback>",
+            evaluated.0, evaluated.1
+        );
+        crate::read::report::aggregate::parse(&xml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const SES_DKIM: &str = "<dkim><domain>amazonses.com</domain><result>pass</result></dkim>";
+    const OWN_DKIM: &str = "<dkim><domain>example.com</domain><result>pass</result></dkim>";
+    const FORWARDED: &str = "<reason><type>forwarded</type></reason>";
+
+    #[test]
+    fn each_row_is_attributed_and_judged() {
+        let custom = CustomMailFrom {
+            identity: "example.com".into(),
+            mail_from: "mail.example.com".into(),
+        };
+        let known: BTreeSet<String> = ["192.0.2.7".to_owned()].into();
+        // (case, report, custom MAIL FROM, known sources, row: (dmarc, ses, amazonses envelope),
+        //  finding kinds)
+        type Case = (
+            &'static str,
+            AggregateReport,
+            bool,
+            Option<&'static BTreeSet<String>>,
+            (RowDmarc, bool, bool),
+            Vec<Kind>,
+        );
+        let known: &'static BTreeSet<String> = Box::leak(Box::new(known));
+        let cases: Vec<Case> = vec![
+            (
+                "SES via the custom MAIL FROM, aligned",
+                one_row(
+                    "reject",
+                    90,
+                    ("pass", "pass"),
+                    "mail.example.com",
+                    OWN_DKIM,
+                    "",
+                ),
+                true,
+                None,
+                (RowDmarc::Pass, true, false),
+                vec![],
+            ),
+            (
+                "the fallback: amazonses.com envelope, DKIM broken",
+                one_row(
+                    "reject",
+                    7,
+                    ("fail", "fail"),
+                    "us-east-1.amazonses.com",
+                    SES_DKIM,
+                    "",
+                ),
+                true,
+                None,
+                (RowDmarc::Fail, true, true),
+                vec![Kind::ReportMailFromFallback, Kind::ReportDmarcFail],
+            ),
+            (
+                "the fallback with DKIM aligned still passes DMARC",
+                one_row(
+                    "reject",
+                    7,
+                    ("pass", "fail"),
+                    "us-east-1.amazonses.com",
+                    OWN_DKIM,
+                    "",
+                ),
+                true,
+                None,
+                (RowDmarc::Pass, true, true),
+                vec![Kind::ReportMailFromFallback],
+            ),
+            (
+                "no custom MAIL FROM: an amazonses.com envelope is no fallback",
+                one_row(
+                    "reject",
+                    7,
+                    ("pass", "fail"),
+                    "us-east-1.amazonses.com",
+                    SES_DKIM,
+                    "",
+                ),
+                false,
+                None,
+                (RowDmarc::Pass, true, true),
+                vec![],
+            ),
+            (
+                "a stranger failing, at the threshold",
+                one_row("reject", 10, ("fail", "fail"), "spoof.example", "", ""),
+                true,
+                None,
+                (RowDmarc::Fail, false, false),
+                vec![Kind::ReportUnknownSource],
+            ),
+            (
+                "a stranger failing, under the threshold",
+                one_row("reject", 9, ("fail", "fail"), "spoof.example", "", ""),
+                true,
+                None,
+                (RowDmarc::Fail, false, false),
+                vec![],
+            ),
+            (
+                "a failing source seen before is known",
+                one_row("reject", 50, ("fail", "fail"), "spoof.example", "", ""),
+                true,
+                Some(known),
+                (RowDmarc::Fail, false, false),
+                vec![],
+            ),
+            (
+                "forwarded: the receiver let it through, never alerted",
+                one_row(
+                    "reject",
+                    30,
+                    ("fail", "fail"),
+                    "us-east-1.amazonses.com",
+                    SES_DKIM,
+                    FORWARDED,
+                ),
+                true,
+                None,
+                (RowDmarc::Fail, true, true),
+                vec![],
+            ),
+            (
+                "one result missing: unknown, never a failure",
+                one_row("reject", 5, ("fail", ""), "mail.example.com", OWN_DKIM, ""),
+                true,
+                None,
+                (RowDmarc::Unknown, true, false),
+                vec![],
+            ),
+        ];
+        for (case, mut report, with_custom, known_sources, row, kinds) in cases {
+            let custom = with_custom.then_some(&custom);
+            let summary = summarize(&mut report, custom.map(|c| c.mail_from.as_str()));
+            let source = &summary.sources[0];
+            assert_eq!(
+                (source.dmarc, source.ses, source.amazonses_envelope),
+                row,
+                "{case}"
+            );
+            let judging = Judging {
+                custom,
+                unknown_source_threshold: 10,
+                authentic: Some(true),
+                known_sources,
+            };
+            let found: Vec<Kind> = aggregate_findings(&report, &summary, judging)
+                .iter()
+                .map(Facts::kind)
+                .collect();
+            assert_eq!(found, kinds, "{case}");
+        }
+    }
+
+    #[test]
+    fn an_unauthenticated_report_says_only_that() {
+        let mut report = one_row(
+            "reject",
+            7,
+            ("fail", "fail"),
+            "us-east-1.amazonses.com",
+            SES_DKIM,
+            "",
+        );
+        let summary = summarize(&mut report, None);
+        let judging = Judging {
+            custom: None,
+            unknown_source_threshold: 1,
+            authentic: Some(false),
+            known_sources: None,
+        };
+        let found: Vec<Kind> = aggregate_findings(&report, &summary, judging)
+            .iter()
+            .map(Facts::kind)
+            .collect();
+        assert_eq!(found, [Kind::ReportUnauthenticated]);
+    }
 }

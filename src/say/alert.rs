@@ -302,6 +302,7 @@ fn subject_line(text: &str, limit: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::judge::feedback::Happened;
     use crate::judge::findings::{Evidence, Facts, Sending};
     use crate::read::authres::ResultKeyword;
     use crate::read::observation::Source;
@@ -317,7 +318,9 @@ mod tests {
         let domain = format!("{}.example.com", "sub".repeat(60));
         let evidence = Arc::new(Evidence::Feedback {
             event: "Bounce".into(),
-            description: "bounced\r\nX-Injected: yes".into(),
+            happened: Happened::Rejected {
+                reason: Some("bounced\r\nX-Injected: yes".into()),
+            },
             sending: Sending::default(),
             governing: None,
         });
@@ -332,7 +335,11 @@ mod tests {
         .about(Some("m-1"))
         .with_evidence(&evidence);
         let alert = compose(&finding, &Stage::Alone { suppressed: 3 });
-        assert!(alert.body.contains("  Bounce: bounced  X-Injected: yes\n"));
+        assert!(
+            alert
+                .body
+                .contains("  Bounce: rejected by SES before sending: bounced  X-Injected: yes\n")
+        );
         assert!(
             alert.subject.chars().count() <= SUBJECT_LIMIT,
             "{}",

@@ -9,10 +9,11 @@
 
 use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
 use crate::judge::auth_rejection::Failed;
+use crate::judge::feedback::{Happened, Recipients};
 use crate::judge::findings::{
     Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
 };
-use crate::judge::posture::CheckResult;
+use crate::judge::posture::{CheckResult, DmarcAdvice, Observed, Question};
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
 use crate::read::observation::{
     IdentifierCheck, NotReverified, Reverification, SesVerdicts, Source,
@@ -246,8 +247,151 @@ pub fn audit_evidence(check: &CheckResult) -> String {
     format!(
         "the audit found {} healthy: {}",
         check.check.as_str(),
-        check.detail
+        observed(&check.observed)
     )
+}
+
+/// What a feedback notification says happened, in one line: to how many recipients at which
+/// domains, never an address.
+pub fn happened(happened: &Happened) -> String {
+    let recipients = |r: &Recipients| {
+        let domains = if r.domains.is_empty() {
+            "unknown domains".to_owned()
+        } else {
+            r.domains.join(", ")
+        };
+        format!("{} recipient(s) at {domains}", r.count)
+    };
+    match happened {
+        Happened::Bounced {
+            bounce_type,
+            sub_type,
+            recipients: r,
+        } => format!("{bounce_type}/{sub_type} bounce, {}", recipients(r)),
+        Happened::Delayed {
+            delay_type,
+            recipients: r,
+        } => format!("delivery delayed ({delay_type}), {}", recipients(r)),
+        Happened::Complained {
+            feedback_type,
+            recipients: r,
+        } => format!(
+            "complaint ({}), {}",
+            feedback_type.as_deref().map_or_else(
+                || "no feedback type".to_owned(),
+                |t| format!("feedback type {t}")
+            ),
+            recipients(r)
+        ),
+        Happened::Delivered(r) => format!("delivered to {}", recipients(r)),
+        Happened::Rejected { reason } => format!(
+            "rejected by SES before sending: {}",
+            reason.as_deref().unwrap_or("no reason given")
+        ),
+        Happened::RenderingFailed { template } => format!(
+            "template {} failed to render",
+            template.as_deref().unwrap_or("(unnamed)")
+        ),
+        Happened::Sent => "accepted by SES for sending".into(),
+        Happened::Opened => "opened".into(),
+        Happened::Clicked => "link clicked".into(),
+        Happened::SubscriptionChanged => "subscription preferences changed".into(),
+        Happened::Unknown(name) => format!("an event type this version does not know ({name})"),
+    }
+}
+
+/// What an audit check found, in one line: the `check` command's report, the log, the
+/// evidence that ends an incident.
+pub fn observed(observed: &Observed) -> String {
+    match observed {
+        Observed::NoCustomMailFrom => "no custom MAIL FROM domain: mail leaves with an amazonses.com envelope sender, so only DKIM can align".into(),
+        Observed::MailFromStatus { mail_from, status } => {
+            format!("SES reports MAIL FROM {mail_from} as {status}")
+        }
+        Observed::LookupFailed {
+            question,
+            name,
+            error,
+        } => {
+            let question = match question {
+                Question::Mx => "MX",
+                Question::Txt => "TXT",
+                Question::Dmarc => "DMARC",
+            };
+            format!("{question} lookup for {name} failed ({error}); not judged")
+        }
+        Observed::MxMissing { mail_from } => format!("{mail_from} has no MX record"),
+        Observed::Mx {
+            mail_from,
+            records,
+            expected: None,
+        } => format!("{mail_from} MX {}", mx_list(records)),
+        Observed::Mx {
+            mail_from,
+            records,
+            expected: Some(expected),
+        } => format!(
+            "{mail_from} MX {}, expected only 10 {expected}",
+            mx_list(records)
+        ),
+        Observed::Spf {
+            mail_from,
+            problem,
+        } => match problem {
+            None => format!("{mail_from} SPF includes amazonses.com"),
+            Some(SpfProblem::Missing) => format!("{mail_from} has no SPF record"),
+            Some(SpfProblem::Unparsable(record)) => {
+                format!("{mail_from} has an SPF record that does not parse: \"{record}\"")
+            }
+            Some(SpfProblem::NoAmazonSesInclude(record)) => format!(
+                "{mail_from} has an SPF record without include:amazonses.com: \"{record}\""
+            ),
+            Some(SpfProblem::Several(count)) => {
+                format!("{mail_from} has {count} SPF records (RFC 7208 allows one: a permerror)")
+            }
+        },
+        Observed::DkimSigning { enabled, status } => format!(
+            "DKIM signing {}, status {}",
+            if *enabled { "enabled" } else { "disabled" },
+            status.as_deref().unwrap_or("unknown")
+        ),
+        Observed::DkimLookupsFailed(failed) => {
+            format!("lookups failed: {}; not judged", failed.join(", "))
+        }
+        Observed::DkimInPlace(count) => format!("{count} DKIM record(s) in place"),
+        Observed::DkimMissing(missing) => format!("missing or wrong: {}", missing.join(", ")),
+        Observed::NoDmarcRecord { domain } => format!("no DMARC record for {domain}"),
+        Observed::Dmarc {
+            disposition,
+            record_at,
+            adkim,
+            aspf,
+            advice,
+        } => {
+            let mut line = format!(
+                "DMARC p={disposition} (record at {record_at}, adkim={}, aspf={})",
+                mode_tag(*adkim),
+                mode_tag(*aspf)
+            );
+            for advice in advice {
+                line.push_str(match advice {
+                    DmarcAdvice::MonitorOnly => "; p=none monitors only: move to p=quarantine or p=reject (with adkim=s) once reports are clean",
+                    DmarcAdvice::NoReports => "; no rua=: nobody receives aggregate reports",
+                });
+            }
+            line
+        }
+        Observed::ReportAuthorizationMissing(names) => {
+            format!("no TXT \"v=DMARC1\" at {}", names.join(", "))
+        }
+        Observed::ReportAuthorizationFailed(failed) => {
+            format!("lookup failed: {}; not judged", failed.join(", "))
+        }
+        Observed::ReportAuthorizationFound(names) => format!(
+            "reports may go to another domain: {} found",
+            names.join(", ")
+        ),
+    }
 }
 
 /// A finding's detail line as a method, for the places that word findings: `finding.detail()`.
@@ -908,11 +1052,11 @@ pub fn evidence_lines(evidence: &Evidence) -> Vec<String> {
         }
         Evidence::Feedback {
             event,
-            description,
+            happened: what,
             sending,
             governing,
         } => {
-            let mut lines = vec![format!("{event}: {description}")];
+            let mut lines = vec![format!("{event}: {}", happened(what))];
             if let Some(arn) = &sending.identity {
                 lines.push(format!(
                     "sending identity: {} ({}, account {})",

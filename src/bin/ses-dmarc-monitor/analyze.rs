@@ -51,7 +51,8 @@ pub(crate) struct Args {
     #[arg(long = "mail-from", value_name = "DOMAIN=MAIL_FROM_DOMAIN")]
     mail_from: Vec<String>,
     /// SES identity state, offline: a JSON object keyed by identity, each value shaped like
-    /// SESv2 GetEmailIdentity output (MailFromAttributes, DkimAttributes).
+    /// SESv2 GetEmailIdentity output (MailFromAttributes, DkimAttributes). Without it, an
+    /// `identity-state.json` at the top of a directory given is read (and is not an event).
     #[arg(long = "identity-state", value_name = "FILE")]
     identity_state: Option<PathBuf>,
     /// The canary's recorded probes, offline: a JSON array of {"message_id", "identity",
@@ -79,16 +80,20 @@ pub(crate) async fn run(args: Args) -> ExitCode {
         }
     }
     settings.expected = Arc::new(expected);
-    let state = match &args.identity_state {
+    let given = args
+        .identity_state
+        .as_ref()
+        .map(|path| (path.clone(), "--identity-state"));
+    let state = match given.or_else(|| inputs::directory_identity_state(&args.paths)) {
         None => OfflineDirectory::default(),
-        Some(path) => {
-            let read = std::fs::read_to_string(path).map_err(|e| e.to_string());
+        Some((path, source)) => {
+            let read = std::fs::read_to_string(&path).map_err(|e| e.to_string());
             match read
                 .and_then(|text| OfflineDirectory::from_json(&text).map_err(|e| e.to_string()))
             {
                 Ok(directory) => directory,
                 Err(error) => {
-                    eprintln!("error: --identity-state {}: {error}", path.display());
+                    eprintln!("error: {source} {}: {error}", path.display());
                     return ExitCode::from(2);
                 }
             }

@@ -39,16 +39,39 @@ impl Input {
     }
 }
 
+/// The name of the file in a directory of events that states their identities' SES state
+/// (shaped as `--identity-state` reads it): configuration, not an event.
+pub(crate) const IDENTITY_STATE_FILE: &str = "identity-state.json";
+
 /// Every input, directories expanded. Directories that cannot be listed are reported on
-/// stderr and counted in the returned number.
+/// stderr and counted in the returned number. A directory's own `identity-state.json` is not
+/// an input ([`directory_identity_state`]).
 pub(crate) fn list(paths: &[PathBuf]) -> (Vec<Input>, usize) {
     list_with(paths, |path| {
-        path.extension().is_some_and(|ext| {
-            ["json", "jsonl", "eml", "gz", "xml", "zip"]
-                .iter()
-                .any(|e| ext == *e)
-        })
+        path.file_name()
+            .is_none_or(|name| name != IDENTITY_STATE_FILE)
+            && path.extension().is_some_and(|ext| {
+                ["json", "jsonl", "eml", "gz", "xml", "zip"]
+                    .iter()
+                    .any(|e| ext == *e)
+            })
     })
+}
+
+/// The identity state a directory of events carries: the first directory given with an
+/// `identity-state.json` at its top, and where it came from (for errors). Said on stderr, so
+/// that a reader knows which state judged the events.
+pub(crate) fn directory_identity_state(paths: &[PathBuf]) -> Option<(PathBuf, &'static str)> {
+    let found = paths
+        .iter()
+        .filter(|path| path.is_dir())
+        .map(|dir| dir.join(IDENTITY_STATE_FILE))
+        .find(|file| file.is_file())?;
+    eprintln!(
+        "note: SES identity state from {} (--identity-state FILE gives another)",
+        found.display()
+    );
+    Some((found, "identity state"))
 }
 
 /// Every input, directories expanded to every file below them but hidden ones: for inputs

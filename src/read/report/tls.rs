@@ -5,7 +5,36 @@
 //! left unread. A missing session count is unknown, never zero.
 
 use crate::read::domain::normalize;
+use crate::read::keyword::keyword_enum;
 use serde::Deserialize;
+
+keyword_enum! {
+    /// Which policy the sending MTA applied (RFC 8460 §4.4 `policy-type`).
+    pub enum PolicyType {
+        Tlsa = "tlsa",
+        Sts = "sts",
+        NoPolicyFound = "no-policy-found",
+    } else Unknown(str::to_owned)
+}
+
+keyword_enum! {
+    /// Why sessions failed (RFC 8460 §4.3 `result-type`).
+    pub enum ResultType {
+        StarttlsNotSupported = "starttls-not-supported",
+        CertificateHostMismatch = "certificate-host-mismatch",
+        CertificateExpired = "certificate-expired",
+        CertificateNotTrusted = "certificate-not-trusted",
+        ValidationFailure = "validation-failure",
+        TlsaInvalid = "tlsa-invalid",
+        DnssecInvalid = "dnssec-invalid",
+        DaneRequired = "dane-required",
+        StsPolicyFetchError = "sts-policy-fetch-error",
+        StsPolicyInvalid = "sts-policy-invalid",
+        StsWebpkiInvalid = "sts-webpki-invalid",
+        /// A failure detail that names no result type.
+        Unspecified = "unspecified",
+    } else Unknown(str::to_owned)
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsReport {
@@ -21,11 +50,11 @@ pub struct TlsReport {
 pub struct TlsPolicy {
     /// Lower case.
     pub domain: Option<String>,
-    pub policy_type: Option<String>,
+    pub policy_type: Option<PolicyType>,
     pub successful: Option<u64>,
     pub failed: Option<u64>,
     /// `result-type` and its failed sessions, as reported.
-    pub failures: Vec<(String, u64)>,
+    pub failures: Vec<(ResultType, u64)>,
 }
 
 impl TlsReport {
@@ -86,7 +115,7 @@ struct WirePolicy {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WirePolicyId {
-    policy_type: Option<String>,
+    policy_type: Option<PolicyType>,
     policy_domain: Option<String>,
 }
 
@@ -100,7 +129,7 @@ struct WireSummary {
 #[derive(Deserialize)]
 #[serde(rename_all = "kebab-case")]
 struct WireFailure {
-    result_type: Option<String>,
+    result_type: Option<ResultType>,
     failed_session_count: Option<u64>,
 }
 
@@ -138,7 +167,7 @@ pub fn parse(json: &[u8]) -> Result<TlsReport, TlsError> {
                         .into_iter()
                         .map(|f| {
                             (
-                                f.result_type.unwrap_or_else(|| "unspecified".into()),
+                                f.result_type.unwrap_or(ResultType::Unspecified),
                                 f.failed_session_count.unwrap_or(0),
                             )
                         })
