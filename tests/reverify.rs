@@ -394,10 +394,10 @@ async fn the_body_length_counts_canonicalized_octets() {
     );
 }
 
-/// Compares the report's text with `tests/text/<name>.txt`; `UPDATE_GOLDEN=1` rewrites it.
+/// Compares the report's text with `fixtures/text/<name>.txt`; `UPDATE_GOLDEN=1` rewrites it.
 fn golden_text(name: &str, actual: &str) {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/text")
+        .join("fixtures/text")
         .join(format!("{name}.txt"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -1,5 +1,5 @@
 //! The integration tests: one binary, a module per topic (as ripgrep keeps them), so the
-//! crate links once. Test data lives beside `events/`: `fixtures/` and `tests/text/`; the
+//! crate links once. Test data lives beside `events/`: `fixtures/` (reports, identity and probe states, text goldens); the
 //! shared real-world vectors are read from `../shared/vectors` when present.
 
 mod architecture;

@@ -2,7 +2,7 @@
 //! per finding per line (the contract in the README).
 
 use crate::flow::analysis::RecordOutcome;
-use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult, PolicyState, mode_tag};
+use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult};
 use crate::judge::findings::{Finding, Severity};
 use crate::judge::posture::{AuditOutcome, Verdict};
 use crate::judge::received::OrgSource;
@@ -186,7 +186,7 @@ pub fn text(input: &str, record: usize, outcome: &RecordOutcome) -> String {
             };
             let mut line = format!("  From domain: {from}");
             if let Some(arn) = &summary.identity {
-                let _ = write!(line, "; sending identity {} ({})", arn.identity, arn.region);
+                let _ = write!(line, "; {}", explain::sending_identity(arn));
             }
             if let Some(set) = &summary.configuration_set {
                 let _ = write!(line, "; configuration set {set}");
@@ -322,25 +322,7 @@ fn write_evaluation(out: &mut String, evaluation: &Evaluation) {
     // Capitals: in the report, the unaligned pass is what the reader looks for.
     let describe = |r: &IdentifierResult| describe_identifier(r, "NOT aligned");
     let from = &evaluation.header_from;
-    let policy = match &evaluation.policy {
-        PolicyState::Published {
-            at,
-            disposition,
-            adkim,
-            aspf,
-        } => format!(
-            "DMARC policy p={disposition} (record at {at}, adkim={} aspf={})",
-            mode_tag(*adkim),
-            mode_tag(*aspf)
-        ),
-        PolicyState::NotPublished { reported: false } => "no DMARC record published".to_owned(),
-        PolicyState::NotPublished { reported: true } => {
-            "no DMARC record published, as SES reported it".to_owned()
-        }
-        PolicyState::Unknown => {
-            "DMARC policy unknown (offline, or DNS did not answer in time), relaxed alignment assumed".to_owned()
-        }
-    };
+    let policy = explain::policy_line(&evaluation.policy);
     let _ = writeln!(out, "  {from}: {policy}");
     let spf = evaluation.spf.as_ref().map_or("-".to_owned(), describe);
     let _ = writeln!(out, "    SPF:  {spf}");

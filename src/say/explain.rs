@@ -7,14 +7,16 @@
 //! on their own, in a bounce log or a `check` run); a received message's findings leave it to
 //! the alert, which prints it under "What to do".
 
-use crate::judge::align::{IdentifierResult, PolicyState, mode_tag};
+use crate::judge::align::{Alignment, IdentifierResult, PolicyState, mode_tag};
 use crate::judge::auth_rejection::Failed;
 use crate::judge::feedback::{Happened, Recipients};
 use crate::judge::findings::{
     Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
 };
+use crate::judge::policy::Disposition;
 use crate::judge::posture::{CheckResult, DmarcAdvice, Observed, Question};
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
+use crate::read::notification::IdentityArn;
 use crate::read::observation::{
     IdentifierCheck, NotReverified, Reverification, SesVerdicts, Source,
 };
@@ -368,11 +370,7 @@ pub fn observed(observed: &Observed) -> String {
             aspf,
             advice,
         } => {
-            let mut line = format!(
-                "DMARC p={disposition} (record at {record_at}, adkim={}, aspf={})",
-                mode_tag(*adkim),
-                mode_tag(*aspf)
-            );
+            let mut line = published_policy(*disposition, record_at, *adkim, *aspf);
             for advice in advice {
                 line.push_str(match advice {
                     DmarcAdvice::MonitorOnly => "; p=none monitors only: move to p=quarantine or p=reject (with adkim=s) once reports are clean",
@@ -831,10 +829,49 @@ fn consequence(behavior: Option<&MxFailureBehavior>) -> &'static str {
     }
 }
 
+/// The DMARC policy a message was judged under, as every text says it: the CLI's report, the
+/// alert's evidence and the audit's check.
+pub fn policy_line(policy: &PolicyState) -> String {
+    match policy {
+        PolicyState::Published {
+            at,
+            disposition,
+            adkim,
+            aspf,
+        } => published_policy(*disposition, at, *adkim, *aspf),
+        PolicyState::NotPublished { reported: false } => "no DMARC record published".to_owned(),
+        PolicyState::NotPublished { reported: true } => {
+            "no DMARC record published, as SES reported it".to_owned()
+        }
+        PolicyState::Unknown => {
+            "DMARC policy unknown (offline, or DNS did not answer in time), relaxed alignment assumed"
+                .to_owned()
+        }
+    }
+}
+
+fn published_policy(
+    disposition: Disposition,
+    at: &str,
+    adkim: Alignment,
+    aspf: Alignment,
+) -> String {
+    format!(
+        "DMARC p={disposition} (record at {at}, adkim={}, aspf={})",
+        mode_tag(adkim),
+        mode_tag(aspf)
+    )
+}
+
+/// The sending identity, as every text names it: `sending identity example.com (eu-west-1)`.
+pub fn sending_identity(arn: &IdentityArn) -> String {
+    format!("sending identity {} ({})", arn.identity, arn.region)
+}
+
 fn sending_text(sending: &Sending) -> String {
     let mut text = String::new();
     if let Some(arn) = &sending.identity {
-        let _ = write!(text, "; sending identity {} ({})", arn.identity, arn.region);
+        let _ = write!(text, "; {}", sending_identity(arn));
     }
     if let Some(set) = &sending.configuration_set {
         let _ = write!(text, ", configuration set {set}");
@@ -1018,27 +1055,7 @@ pub fn evidence_lines(evidence: &Evidence) -> Vec<String> {
                     dkim.join("; ")
                 }
             ));
-            lines.push(match &evaluation.policy {
-                PolicyState::Published {
-                    at,
-                    disposition,
-                    adkim,
-                    aspf,
-                } => format!(
-                    "DMARC record: p={disposition} at {at} (adkim={}, aspf={})",
-                    mode_tag(*adkim),
-                    mode_tag(*aspf)
-                ),
-                PolicyState::NotPublished { reported } => format!(
-                    "DMARC record: none published{}",
-                    if *reported {
-                        " (as SES reported it)"
-                    } else {
-                        ""
-                    }
-                ),
-                PolicyState::Unknown => "DMARC record: not looked up".to_owned(),
-            });
+            lines.push(policy_line(&evaluation.policy));
             if let Some(ses) = ses {
                 lines.push(format!("SES verdicts: {}", ses_verdicts(ses)));
             }
@@ -1059,8 +1076,9 @@ pub fn evidence_lines(evidence: &Evidence) -> Vec<String> {
             let mut lines = vec![format!("{event}: {}", happened(what))];
             if let Some(arn) = &sending.identity {
                 lines.push(format!(
-                    "sending identity: {} ({}, account {})",
-                    arn.identity, arn.region, arn.account
+                    "{}, account {}",
+                    sending_identity(arn),
+                    arn.account
                 ));
             }
             if let Some(set) = &sending.configuration_set {
