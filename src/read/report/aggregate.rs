@@ -624,3 +624,110 @@ impl Builder {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One record's row and results, inside a report for example.com.
+    fn record(row: &str, results: &str) -> String {
+        format!(
+            "<feedback><report_metadata><org_name>rx</org_name><report_id>1</report_id>\
+             </report_metadata><policy_published><domain>Example.COM</domain><p>reject</p>\
+             </policy_published><record><row><source_ip>192.0.2.1</source_ip>{row}</row>\
+             <identifiers><header_from>example.com</header_from></identifiers>\
+             <auth_results>{results}</auth_results></record></feedback>"
+        )
+    }
+
+    #[test]
+    fn values_are_read_as_receivers_write_them() {
+        // (case, row, auth results, what is read: count, DKIM evaluated, SPF result, unknown values)
+        type Case = (
+            &'static str,
+            &'static str,
+            &'static str,
+            Option<u64>,
+            Option<Evaluated>,
+            Option<AuthResult>,
+            usize,
+        );
+        let cases: [Case; 5] = [
+            (
+                "plain",
+                "<count>3</count><policy_evaluated><dkim>pass</dkim></policy_evaluated>",
+                "<spf><domain>example.com</domain><result>pass</result></spf>",
+                Some(3),
+                Some(Evaluated::Pass),
+                Some(AuthResult::Pass),
+                0,
+            ),
+            (
+                "capitalized Pass is a pass",
+                "<count>3</count><policy_evaluated><dkim>Pass</dkim></policy_evaluated>",
+                "<spf><domain>example.com</domain><result>Pass</result></spf>",
+                Some(3),
+                Some(Evaluated::Pass),
+                Some(AuthResult::Pass),
+                0,
+            ),
+            (
+                "SPF hardfail is a fail",
+                "<count>1</count>",
+                "<spf><domain>example.com</domain><result>hardfail</result></spf>",
+                Some(1),
+                None,
+                Some(AuthResult::Fail),
+                0,
+            ),
+            (
+                "a count that is not a number is unknown, never zero, and listed",
+                "<count>many</count>",
+                "",
+                None,
+                None,
+                None,
+                1,
+            ),
+            (
+                "an unknown result is kept and listed",
+                "<count>2</count>",
+                "<spf><domain>example.com</domain><result>maybe</result></spf>",
+                Some(2),
+                None,
+                Some(AuthResult::Unknown("maybe".into())),
+                1,
+            ),
+        ];
+        for (case, row, results, count, dkim, spf, unknown) in cases {
+            let report = parse(&record(row, results)).unwrap_or_else(|e| panic!("{case}: {e}"));
+            assert_eq!(
+                report.policy.domain.as_deref(),
+                Some("example.com"),
+                "{case}"
+            );
+            let row = &report.rows[0];
+            assert_eq!(row.count, count, "{case}");
+            assert_eq!(row.dkim, dkim, "{case}");
+            assert_eq!(
+                row.spf_results.first().and_then(|r| r.result.clone()),
+                spf,
+                "{case}"
+            );
+            assert_eq!(
+                report.unknown_values.len(),
+                unknown,
+                "{case}: {:?}",
+                report.unknown_values
+            );
+        }
+    }
+
+    #[test]
+    fn what_is_not_a_report_says_why() {
+        assert_eq!(parse("<html></html>"), Err(AggregateError::NoFeedback));
+        let no_domain =
+            "<feedback><report_metadata><org_name>rx</org_name></report_metadata></feedback>";
+        assert_eq!(parse(no_domain), Err(AggregateError::NoPolicyDomain));
+    }
+}
