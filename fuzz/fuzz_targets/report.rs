@@ -17,11 +17,11 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     for judged in &outcome.reports {
         match (&judged.report, &judged.summary) {
             (Report::Aggregate(report), Some(summary)) => {
-                let _ = report_summary::aggregate_text("fuzz", report, summary, &judged.findings);
-                let _ = report_summary::aggregate_json("fuzz", report, summary, &judged.findings);
+                let _ = print_reports::aggregate_text("fuzz", report, summary, &judged.findings);
+                let _ = print_reports::aggregate_json("fuzz", report, summary, &judged.findings);
             }
             (Report::TlsRpt(report), _) => {
-                let _ = report_summary::tls_text("fuzz", report, &judged.findings);
+                let _ = print_reports::tls_text("fuzz", report, &judged.findings);
             }
             _ => {}
         }
