@@ -19,6 +19,7 @@ use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::StateError;
 use crate::read::observation::Source;
 use crate::read::probe::Probe;
+use crate::say::explain;
 use crate::say::metrics::canary::CanaryCounts;
 
 /// Why a canary run failed (after every identity was tried).
@@ -104,11 +105,8 @@ pub fn probe_message(settings: &CanarySettings<'_>, identity: &str, now: u64) ->
     Outgoing {
         from: format!("{}@{identity}", settings.from_local_part),
         to: settings.to.to_owned(),
-        subject: format!("ses-dmarc-monitor canary for {identity}"),
-        body: format!(
-            "This probe was sent through Amazon SES from {identity} at {} by the ses-dmarc-monitor canary, to check how mail from the identity authenticates when it arrives. Nothing needs to be done with it.\n",
-            crate::say::calendar::utc_time(now)
-        ),
+        subject: explain::probe_subject(identity),
+        body: explain::probe_body(identity, now),
         configuration_set: settings.configuration_set.map(str::to_owned),
     }
 }

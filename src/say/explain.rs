@@ -239,6 +239,19 @@ pub fn detail(finding: &Finding) -> String {
     text
 }
 
+/// The canary probe's subject: what a person who finds it in a mailbox reads first.
+pub fn probe_subject(identity: &str) -> String {
+    format!("ses-dmarc-monitor canary for {identity}")
+}
+
+/// The canary probe's text, sent at `now` (Unix seconds).
+pub fn probe_body(identity: &str, now: u64) -> String {
+    format!(
+        "This probe was sent through Amazon SES from {identity} at {} by the ses-dmarc-monitor canary, to check how mail from the identity authenticates when it arrives. Nothing needs to be done with it.\n",
+        utc_time(now)
+    )
+}
+
 /// Why incidents are over: a canary probe that arrived without their problem.
 pub fn probe_evidence(message_id: &str, identity: &str) -> String {
     format!("the canary probe {message_id} from {identity} arrived without it")
