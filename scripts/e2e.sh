@@ -169,7 +169,8 @@ alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 keys = sorted((a["kind"], a["domain"]) for a in alerts)
 # The SQS batch adds one complaint (its bounces are the incident already sent); the paused
 # account is about the account, not a domain.
-expected = sorted([("mail_from_fallback", "example.com"), ("spf_unaligned", "example.com"), ("auth_bounce", "example.com"),
+# One cause, one page: the unaligned SPF of the fallback rides in its alert, as its impact.
+expected = sorted([("mail_from_fallback", "example.com"), ("auth_bounce", "example.com"),
                    ("auth_complaint", "example.com"), ("sending_paused", "account")])
 assert keys == expected, f"alerts {keys}, expected {expected}"
 for a in alerts:
@@ -179,6 +180,8 @@ for a in alerts:
     assert body["kind"] == a["kind"], body
 fallback = next(a for a in alerts if a["kind"] == "mail_from_fallback")
 assert fallback["severity"] == "critical", fallback
+impact = json.loads(fallback["body"])["impact"]
+assert any("SPF no longer aligns with From example.com" in line for line in impact), impact
 print(f"{len(alerts)} alerts, as expected")
 ' || fail "wrong alerts: $(cat "$WORK/alerts.jsonl")"
 
@@ -364,13 +367,18 @@ python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
 import json, sys
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 keys = sorted((a["kind"], a["domain"], a["state"]) for a in alerts)
-# The receipt steps above opened these two incidents (the same table): the probe ends them.
-expected = [("mail_from_fallback", "example.com", "resolved"), ("spf_unaligned", "example.com", "resolved")]
+# The receipt steps above opened this incident (the same table): the probe ends it.
+expected = [("mail_from_fallback", "example.com", "resolved")]
 assert keys == expected, f"alerts {keys}, expected {expected}"
 fallback = next(a for a in alerts if a["kind"] == "mail_from_fallback")
 assert fallback["subject"].startswith("[RESOLVED] mail_from_fallback for example.com after "), fallback["subject"]
 assert fallback["severity"] == "critical", fallback
 assert "canary probe" in fallback["body"], fallback["body"]
+# The one JSON shape: a resolution carries the fields a new alert does.
+shape = json.loads(fallback["body"])
+for field in ("kind", "severity", "domain", "state", "message_id", "source", "detail",
+              "suppressed_since_last", "impact", "occurrences", "opened", "duration_seconds"):
+    assert field in shape, (field, shape)
 print("a healthy probe resolved the open incidents, once each")
 ' || canary_fail "the healthy probe did not resolve the open incidents exactly once"
 
@@ -385,8 +393,12 @@ alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 fallback = [a for a in alerts if a["kind"] == "mail_from_fallback"]
 assert len(fallback) == 1 and fallback[0]["domain"] == "example.com" and fallback[0]["severity"] == "critical", alerts
 assert fallback[0]["state"] == "new" and ": new" in fallback[0]["subject"], fallback
-print(f"mail_from_fallback once ({len(alerts)} alert(s) in all)")
-' || canary_fail "the fallback probe did not alert mail_from_fallback exactly once"
+# One cause, one page: the unaligned SPF is named in the alert of the fallback, not paged.
+assert len(alerts) == 1, [(a["kind"], a["state"]) for a in alerts]
+impact = json.loads(fallback[0]["body"])["impact"]
+assert any("SPF no longer aligns" in line for line in impact), impact
+print("mail_from_fallback once, the only page, naming the unaligned SPF")
+' || canary_fail "the fallback probe did not page mail_from_fallback alone, exactly once"
 
 echo "== canary: a spoofed probe to the canary address alerts nothing"
 python3 scripts/e2e_canary.py receipt 0100019a0000f0e0-forged-000000 dmarc-canary@example.com us-east-1.amazonses.com "$WORK/spoof.json"
@@ -433,8 +445,10 @@ PY
 stop "$CANARY_PID"; CANARY_PID=""
 
 echo "== incidents: the same fallback on two instances at once pages once"
-# example.net gets a custom MAIL FROM here, so that its fallback is an incident nobody opened.
-sed -e 's/^MAIL_FROM_DOMAINS=.*/MAIL_FROM_DOMAINS="example.com=mail.example.com,example.net=mail.example.net"/' \
+# example.net and example.info get a custom MAIL FROM here, so that their fallbacks are
+# incidents nobody opened.
+sed -e 's/^MAIL_FROM_DOMAINS=.*/MAIL_FROM_DOMAINS="example.com=mail.example.com,example.net=mail.example.net,example.info=mail.example.info"/' \
+  -e 's/^MONITORED_DOMAINS=.*/MONITORED_DOMAINS="example.com,example.net,example.org,example.info"/' \
   "$WORK/env" > "$WORK/incident.env"
 sed 's/example\.com/example.net/g' events/receipt-mail-from-fallback.json > "$WORK/net-fallback.json"
 setsid cargo lambda watch --invoke-port "$PORT_A" --env-file "$WORK/incident.env" > "$WORK/a.log" 2>&1 &
@@ -457,10 +471,27 @@ python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
 import json, sys
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 keys = sorted((a["kind"], a["domain"], a["state"]) for a in alerts)
-expected = [("mail_from_fallback", "example.net", "new"), ("spf_unaligned", "example.net", "new")]
+expected = [("mail_from_fallback", "example.net", "new")]
 assert keys == expected, f"alerts {keys}, expected {expected}"
 print("two instances, one page per incident")
 ' || fail "two instances paged more (or less) than once"
+
+echo "== one cause, one page: DMARC fails because the fallback and DKIM both broke"
+sed 's/example\.com/example.info/g' events/receipt-fallback-dkim-broken.json > "$WORK/info-broken.json"
+out="$(timeout 300 cargo lambda invoke receipt --invoke-port "$PORT_A" --data-file "$WORK/info-broken.json" 2>&1)" \
+  || fail "the broken message failed: $out"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+keys = sorted((a["kind"], a["severity"], a["domain"]) for a in alerts)
+# A page per cause; the DMARC failure and the unaligned SPF ride in them.
+expected = [("dkim_unaligned", "critical", "example.info"), ("mail_from_fallback", "critical", "example.info")]
+assert keys == expected, f"alerts {keys}, expected {expected}"
+for a in alerts:
+    impact = json.loads(a["body"])["impact"]
+    assert any("DMARC fails for example.info: p=reject" in line for line in impact), (a["kind"], impact)
+print("one page per cause, each naming the DMARC impact, no dmarc_fail page")
+' || fail "the broken message did not page once per cause"
 python3 scripts/e2e_canary.py incident "$ENDPOINT" mail_from_fallback example.net | python3 -c '
 import json, sys
 incident = json.load(sys.stdin)

@@ -29,10 +29,9 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
     for (record, outcome) in outcomes.iter().enumerate() {
         match outcome {
             RecordOutcome::Analyzed { analysis, .. } => {
-                for finding in &analysis.findings {
+                for finding in JsonFinding::all(name, record, &analysis.findings) {
                     out.push_str(
-                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
-                            .unwrap_or_else(|e| panic!("{e}")),
+                        &serde_json::to_string(&finding).unwrap_or_else(|e| panic!("{e}")),
                     );
                     out.push('\n');
                 }
@@ -46,20 +45,18 @@ fn render(name: &str, outcomes: &[RecordOutcome]) -> String {
                 for value in &summary.unknown_values {
                     out.push_str(&format!("# record {record} unknown value: {value}\n"));
                 }
-                for finding in findings {
+                for finding in JsonFinding::all(name, record, findings) {
                     out.push_str(
-                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
-                            .unwrap_or_else(|e| panic!("{e}")),
+                        &serde_json::to_string(&finding).unwrap_or_else(|e| panic!("{e}")),
                     );
                     out.push('\n');
                 }
             }
             RecordOutcome::Service { event, findings } => {
                 out.push_str(&format!("# record {record} SES service event: {event:?}\n"));
-                for finding in findings {
+                for finding in JsonFinding::all(name, record, findings) {
                     out.push_str(
-                        &serde_json::to_string(&JsonFinding::new(name, record, finding))
-                            .unwrap_or_else(|e| panic!("{e}")),
+                        &serde_json::to_string(&finding).unwrap_or_else(|e| panic!("{e}")),
                     );
                     out.push('\n');
                 }

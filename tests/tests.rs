@@ -2,6 +2,7 @@
 //! crate links once. Test data lives beside `events/`: `fixtures/` (reports, identity and probe states, text goldens); the
 //! shared real-world vectors are read from `../shared/vectors` when present.
 
+mod alerting;
 mod architecture;
 mod audit_dns;
 mod aws_edges;

@@ -3,6 +3,7 @@
 
 use crate::flow::analysis::RecordOutcome;
 use crate::judge::align::{DmarcOutcome, Evaluation, IdentifierResult};
+use crate::judge::cause::{self, Role};
 use crate::judge::findings::{Finding, Severity};
 use crate::judge::posture::{AuditOutcome, Verdict};
 use crate::judge::received::OrgSource;
@@ -24,6 +25,10 @@ pub struct JsonFinding<'a> {
     pub domain: &'a str,
     pub message_id: Option<&'a str>,
     pub detail: String,
+    /// The kinds of the findings this one follows from (`judge::cause`): it pages only
+    /// through them. Absent when it stands on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub consequence_of: Vec<&'static str>,
 }
 
 impl<'a> JsonFinding<'a> {
@@ -36,7 +41,24 @@ impl<'a> JsonFinding<'a> {
             domain: finding.domain.as_deref().unwrap_or(""),
             message_id: finding.message_id.as_deref(),
             detail: finding.detail(),
+            consequence_of: Vec::new(),
         }
+    }
+
+    /// Every finding of one record, each consequence naming its causes.
+    pub fn all(input: &'a str, record: usize, findings: &'a [Finding]) -> Vec<Self> {
+        let roles = cause::relate(findings);
+        findings
+            .iter()
+            .zip(roles)
+            .map(|(finding, role)| {
+                let mut json = Self::new(input, record, finding);
+                if let Role::Consequence { of } = role {
+                    json.consequence_of = of.iter().map(|i| findings[*i].kind().as_str()).collect();
+                }
+                json
+            })
+            .collect()
     }
 }
 
@@ -266,8 +288,11 @@ fn describe_service_event(event: &ServiceEvent) -> String {
 
 /// One line per finding, marked by severity: the CLI's reports of records and of receivers'
 /// reports alike.
+/// Every finding, each consequence under the first cause it follows from (`judge::cause`):
+/// all are listed, and the reader sees which one pages.
 pub fn write_findings(out: &mut String, findings: &[Finding]) {
-    for finding in findings {
+    let roles = cause::relate(findings);
+    let line = |out: &mut String, finding: &Finding, indent: &str| {
         let severity = finding.severity();
         let marker = match severity {
             Severity::Critical => "!!",
@@ -276,10 +301,26 @@ pub fn write_findings(out: &mut String, findings: &[Finding]) {
         };
         let _ = writeln!(
             out,
-            "  {marker} {severity} {}: {}",
+            "{indent}{marker} {severity} {}: {}",
             finding.kind(),
             finding.detail()
         );
+    };
+    for (index, finding) in findings.iter().enumerate() {
+        if roles[index] != Role::Cause {
+            continue;
+        }
+        line(out, finding, "  ");
+        for (other, role) in roles.iter().enumerate() {
+            let Role::Consequence { of } = role else {
+                continue;
+            };
+            if of.first() == Some(&index) {
+                let causes: Vec<&str> = of.iter().map(|i| findings[*i].kind().as_str()).collect();
+                let _ = writeln!(out, "      a consequence of {}:", causes.join(" and "));
+                line(out, &findings[other], "      ");
+            }
+        }
     }
 }
 

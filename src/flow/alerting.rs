@@ -12,6 +12,7 @@
 //! The time comes from the [`Clock`] port.
 
 use crate::flow::incidents::{Incidents, Step};
+use crate::judge::cause;
 use crate::judge::dedup::{Decision, Deduper};
 use crate::judge::findings::{Finding, Kind};
 use crate::judge::incident::{self, IncidentKey, Notice};
@@ -22,7 +23,7 @@ use crate::ports::publisher::Publisher;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::StateError;
 use crate::ports::{Cause, chain};
-use crate::say::alert::{Stage, compose, compose_incident};
+use crate::say::alert::{Stage, compose_incident, compose_with};
 use crate::say::explain::Detail as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -113,9 +114,14 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         }
     }
 
-    /// One finding: through its incident when the table can be used, else through the
-    /// container's window. `Ok(true)`: handled through the incident.
-    async fn through_incident(&self, finding: &Finding) -> Result<bool, Cause> {
+    /// One cause and the consequences that ride in its alert (`judge::cause`): through its
+    /// incident when the table can be used, else through the container's window.
+    /// `Ok(true)`: handled through the incident.
+    async fn through_incident(
+        &self,
+        finding: &Finding,
+        consequences: &[&Finding],
+    ) -> Result<bool, Cause> {
         let Some(incidents) = &self.incidents else {
             return Ok(false);
         };
@@ -125,17 +131,18 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
             let key = IncidentKey::of_kind(kind, finding);
             return self.resolve(key, &finding.detail()).await;
         }
-        if finding.severity() < self.deduper().min_severity() {
+        let severity = cause::paging_severity(finding, consequences);
+        if severity < self.deduper().min_severity() {
             return Ok(true);
         }
-        match incidents.seen(finding, self.clock.now()).await {
+        match incidents.seen_at(finding, severity, self.clock.now()).await {
             Ok(None) => Ok(true),
             Ok(Some(step)) => {
                 let stage = Stage::Incident {
                     notice: &step.notice,
                     incident: &step.incident,
                 };
-                let alert = compose(finding, &stage);
+                let alert = compose_with(finding, consequences, &stage);
                 self.send_step(&step, &alert).await.map(|()| true)
             }
             Err(error) => {
@@ -145,13 +152,16 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         }
     }
 
-    /// One finding through the container's window.
-    async fn alone(&self, finding: &Finding) -> Result<(), Cause> {
-        let decision = self.deduper().decide(finding, self.clock.now());
+    /// One cause, and its consequences, through the container's window.
+    async fn alone(&self, finding: &Finding, consequences: &[&Finding]) -> Result<(), Cause> {
+        let severity = cause::paging_severity(finding, consequences);
+        let decision = self
+            .deduper()
+            .decide_at(finding, severity, self.clock.now());
         let Decision::Send { suppressed } = decision else {
             return Ok(());
         };
-        let alert = compose(finding, &Stage::Alone { suppressed });
+        let alert = compose_with(finding, consequences, &Stage::Alone { suppressed });
         match self.publisher.publish(&alert).await {
             Ok(()) => {
                 tracing::info!(
@@ -185,17 +195,20 @@ fn delivery(failed: Vec<Cause>) -> Result<(), SinkError> {
 }
 
 impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> {
+    /// One cause, one page: each finding that stands on its own pages (at or above the
+    /// threshold), with the consequences that follow from it as its impact; a consequence
+    /// never pages on its own (`judge::cause`).
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
         let mut failed = Vec::new();
-        for finding in findings {
-            let handled = match self.through_incident(finding).await {
+        for (finding, consequences) in cause::by_cause(findings) {
+            let handled = match self.through_incident(finding, &consequences).await {
                 Ok(handled) => handled,
                 Err(cause) => {
                     failed.push(cause);
                     continue;
                 }
             };
-            if !handled && let Err(cause) = self.alone(finding).await {
+            if !handled && let Err(cause) = self.alone(finding, &consequences).await {
                 failed.push(cause);
             }
         }

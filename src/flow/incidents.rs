@@ -9,7 +9,7 @@
 //!
 //! [`judge::incident`]: crate::judge::incident
 
-use crate::judge::findings::Finding;
+use crate::judge::findings::{Finding, Severity};
 use crate::judge::incident::{self, Incident, IncidentKey, Notice, Timing};
 use crate::ports::incidents::IncidentBook;
 use crate::ports::state::StateError;
@@ -39,13 +39,24 @@ pub struct Incidents<B> {
 impl<B: IncidentBook> Incidents<B> {
     /// `finding` seen at `now`: the message to send, if this caller is to send one.
     pub async fn seen(&self, finding: &Finding, now: u64) -> Result<Option<Step>, StateError> {
+        self.seen_at(finding, finding.severity(), now).await
+    }
+
+    /// [`Incidents::seen`], the finding paging at `severity` (raised by its consequences,
+    /// `judge::cause`).
+    pub async fn seen_at(
+        &self,
+        finding: &Finding,
+        severity: Severity,
+        now: u64,
+    ) -> Result<Option<Step>, StateError> {
         let key = IncidentKey::of(finding);
         // Kept in the table and quoted in reminders: bounded, as alerts are.
         let detail = crate::say::alert::sanitize(&finding.detail(), 2_000);
         self.step(key, |current| {
             Some(incident::seen(
                 current,
-                (&detail, finding.severity()),
+                (&detail, severity),
                 now,
                 self.timing,
             ))

@@ -63,6 +63,12 @@ impl Deduper {
     /// Decides for one finding at `now` (Unix seconds). A key is new when it was never sent or its window
     /// has passed; a new key always goes out, whatever its severity above the threshold.
     pub fn decide(&mut self, finding: &Finding, now: u64) -> Decision {
+        self.decide_at(finding, finding.severity(), now)
+    }
+
+    /// [`Deduper::decide`], the finding paging at `severity` (raised by its consequences,
+    /// `judge::cause`).
+    pub fn decide_at(&mut self, finding: &Finding, severity: Severity, now: u64) -> Decision {
         // A recovery ends an incident: it goes out when that incident paged (here, or in a
         // container that has since gone, as its severity says it would have), whatever the
         // recovery's own severity; the next occurrence pages again.
@@ -72,7 +78,7 @@ impl Deduper {
                 return Decision::Send { suppressed: 0 };
             }
         }
-        if finding.severity() < self.min_severity {
+        if severity < self.min_severity {
             return Decision::BelowThreshold;
         }
         let key = key(finding.kind(), finding);

@@ -15,6 +15,7 @@
 pub mod align;
 pub mod auth_rejection;
 pub mod canary;
+pub mod cause;
 pub mod dedup;
 pub mod feedback;
 pub mod findings;

@@ -6,6 +6,7 @@
 //! Pure: nothing is sent from here. The SNS adapter (`lambda::aws::sns`) publishes what this
 //! module composes; the words themselves come from `say::explain`.
 
+use crate::judge::cause::paging_severity;
 use crate::judge::findings::Finding;
 use crate::judge::incident::{Incident, IncidentKey, Notice, Resolution};
 use crate::ports::publisher::Alert;
@@ -41,6 +42,8 @@ impl Stage<'_> {
     }
 }
 
+/// The one JSON shape of every alert message, new, still open or resolved (docs/alerts.md):
+/// the same fields on all three, `null` where a message has nothing to say.
 #[derive(Serialize)]
 struct JsonAlert<'a> {
     kind: &'a str,
@@ -48,17 +51,27 @@ struct JsonAlert<'a> {
     domain: &'a str,
     state: &'a str,
     message_id: Option<&'a str>,
-    source: &'a str,
+    source: Option<&'a str>,
     detail: &'a str,
     suppressed_since_last: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// What the finding's consequences mean (one line each): they page only through it.
+    impact: Vec<String>,
+    /// The incident's: findings so far and when it opened (`null` without the state table).
     occurrences: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     opened: Option<u64>,
+    /// How long it lasted, on "resolved" only.
+    duration_seconds: Option<u64>,
 }
 
 /// Composes the alert for a finding at `stage`.
 pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
+    compose_with(finding, &[], stage)
+}
+
+/// Composes the alert for a cause and the consequences that ride in it
+/// (`judge::cause`): each consequence is an impact line, and the alert carries the most
+/// severe of their severities and the cause's.
+pub fn compose_with(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) -> Alert {
     let domain = sanitize(finding.domain.as_deref().unwrap_or(""), FIELD_LIMIT);
     let detail = sanitize(&finding.detail(), DETAIL_LIMIT);
     let kind = finding.kind();
@@ -66,7 +79,12 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
         .message_id
         .as_deref()
         .map(|m| sanitize(m, FIELD_LIMIT));
-    let severity = finding.severity().as_str().to_ascii_uppercase();
+    let paging = paging_severity(finding, consequences);
+    let severity = paging.as_str().to_ascii_uppercase();
+    let impact: Vec<String> = consequences
+        .iter()
+        .map(|c| sanitize(&explain::impact(&c.facts), DETAIL_LIMIT))
+        .collect();
     // Who the alert is about: the domain, or the account for a paused account.
     let account = finding.facts.concerns_the_account();
     let about = match (domain.is_empty(), account) {
@@ -113,6 +131,13 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
     }
     body.push_str("What happened\n");
     body.push_str(&format!("  {detail}\n\n"));
+    if !impact.is_empty() {
+        body.push_str("Impact\n");
+        for line in &impact {
+            body.push_str(&format!("  {line}\n"));
+        }
+        body.push('\n');
+    }
     body.push_str("Evidence\n");
     body.push_str(&format!("  finding: {kind} ({})\n", finding.severity()));
     body.push_str(&format!("  input: {}\n", finding.source.as_str()));
@@ -141,15 +166,17 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
     };
     let json = serde_json::to_string(&JsonAlert {
         kind: kind.as_str(),
-        severity: finding.severity().as_str(),
+        severity: paging.as_str(),
         domain: &domain,
         state: stage.state(),
         message_id: message_id.as_deref(),
-        source: finding.source.as_str(),
+        source: Some(finding.source.as_str()),
         detail: &detail,
         suppressed_since_last: suppressed,
+        impact,
         occurrences: incident.map(|i| i.count),
         opened: incident.map(|i| i.opened),
+        duration_seconds: None,
     })
     .unwrap_or_default();
 
@@ -159,7 +186,7 @@ pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
         json,
         attributes: vec![
             ("kind", kind.as_str().to_owned()),
-            ("severity", finding.severity().as_str().to_owned()),
+            ("severity", paging.as_str().to_owned()),
             (
                 "domain",
                 match (domain.is_empty(), account) {
@@ -237,17 +264,25 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
             None,
         ),
     };
-    let json = serde_json::json!({
-        "kind": kind.as_str(),
-        "severity": severity,
-        "domain": domain,
-        "state": notice.state(),
-        "detail": detail,
-        "occurrences": incident.count,
-        "opened": incident.opened,
-        "duration_seconds": duration,
+    let json = serde_json::to_string(&JsonAlert {
+        kind: kind.as_str(),
+        severity,
+        domain: &domain,
+        state: notice.state(),
+        // No finding is at hand: the message is about the incident, not one message.
+        message_id: None,
+        source: None,
+        detail: &detail,
+        suppressed_since_last: match notice {
+            Notice::StillOpen { count, .. } => *count,
+            Notice::New | Notice::Resolved { .. } => 0,
+        },
+        impact: Vec::new(),
+        occurrences: Some(incident.count),
+        opened: Some(incident.opened),
+        duration_seconds: duration,
     })
-    .to_string();
+    .unwrap_or_default();
     Alert {
         subject: subject_line(&subject, SUBJECT_LIMIT),
         body,
@@ -363,6 +398,75 @@ mod tests {
         assert_eq!(
             alert.attributes.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
             ["kind", "severity", "domain", "state"]
+        );
+    }
+
+    #[test]
+    fn every_message_has_one_json_shape() {
+        let key = IncidentKey {
+            kind: crate::judge::findings::Kind::SpfFail,
+            domain: "example.com".into(),
+            subject: None,
+        };
+        let incident = Incident {
+            opened: 1_796_000_000,
+            last_seen: 1_796_000_000,
+            last_sent: 1_796_000_000,
+            count: 2,
+            unsent: 1,
+            detail: "SPF fail".into(),
+            severity: crate::judge::findings::Severity::Info,
+            resolved: None,
+        };
+        let finding = Finding::new(
+            Facts::SpfFail {
+                result: ResultKeyword::Fail,
+                domain: Some("example.com".into()),
+            },
+            Some("example.com"),
+            Source::ReceiptLambda,
+        );
+        let new = compose(&finding, &Stage::Alone { suppressed: 0 });
+        let resolved = compose_incident(
+            &key,
+            &incident,
+            &Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Evidence("a probe".into()),
+            },
+        );
+        let reminder = compose_incident(&key, &incident, &Notice::StillOpen { count: 1, since: 1 });
+        let keys = |alert: &Alert| {
+            let json: serde_json::Value =
+                serde_json::from_str(&alert.json).unwrap_or_else(|e| panic!("{e}"));
+            json.as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let documented = [
+            "detail",
+            "domain",
+            "duration_seconds",
+            "impact",
+            "kind",
+            "message_id",
+            "occurrences",
+            "opened",
+            "severity",
+            "source",
+            "state",
+            "suppressed_since_last",
+        ];
+        for alert in [&new, &resolved, &reminder] {
+            let mut found = keys(alert);
+            found.sort();
+            assert_eq!(found, documented, "{}", alert.json);
+        }
+        assert!(
+            resolved.json.contains("\"duration_seconds\":60"),
+            "{}",
+            resolved.json
         );
     }
 

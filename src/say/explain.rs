@@ -239,6 +239,34 @@ pub fn detail(finding: &Finding) -> String {
     text
 }
 
+/// What a consequence means for the mail of its cause, in one line: the impact its cause's
+/// alert carries (`judge::cause`). Other facts are worded by their detail line.
+pub fn impact(facts: &Facts) -> String {
+    match facts {
+        Facts::SpfUnaligned { header_from, .. } => {
+            format!("SPF no longer aligns with From {header_from}; DMARC now rests on DKIM alone")
+        }
+        Facts::DkimUnaligned { header_from, .. } => {
+            format!("DKIM no longer aligns with From {header_from}; DMARC now rests on SPF alone")
+        }
+        Facts::DmarcFail {
+            header_from,
+            policy,
+        } => {
+            let consequence = match policy.disposition() {
+                Some(Disposition::Reject) => "p=reject receivers reject this mail",
+                Some(Disposition::Quarantine) => "p=quarantine receivers file this mail as spam",
+                Some(Disposition::None) => {
+                    "p=none: receivers still deliver it, but report it as failing"
+                }
+                None => "what receivers do depends on a policy not looked up",
+            };
+            format!("DMARC fails for {header_from}: {consequence}")
+        }
+        other => headline(other.kind()).to_owned(),
+    }
+}
+
 /// The canary probe's subject: what a person who finds it in a mailbox reads first.
 pub fn probe_subject(identity: &str) -> String {
     format!("ses-dmarc-monitor canary for {identity}")

@@ -260,8 +260,8 @@ fn print_reports(
                 out.write_all(text.as_bytes())?;
             }
             Format::Json => {
-                for finding in &judged.findings {
-                    serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+                for finding in JsonFinding::all(name, record, &judged.findings) {
+                    serde_json::to_writer(&mut *out, &finding)?;
                     out.write_all(b"\n")?;
                 }
             }
@@ -276,8 +276,8 @@ fn write_json(
     record: usize,
     outcome: &RecordOutcome,
 ) -> io::Result<()> {
-    for finding in outcome.findings() {
-        serde_json::to_writer(&mut *out, &JsonFinding::new(name, record, finding))?;
+    for finding in JsonFinding::all(name, record, outcome.findings()) {
+        serde_json::to_writer(&mut *out, &finding)?;
         out.write_all(b"\n")?;
     }
     Ok(())

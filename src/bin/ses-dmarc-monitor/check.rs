@@ -85,10 +85,12 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         worst = worst.max(report.findings.iter().map(|f| f.severity()).max());
         let written = match args.format {
             Format::Text => out.write_all(print::audit_text(&report).as_bytes()),
-            Format::Json => report.findings.iter().try_for_each(|finding| {
-                serde_json::to_writer(&mut out, &JsonFinding::new(&domain, 0, finding))?;
-                out.write_all(b"\n")
-            }),
+            Format::Json => JsonFinding::all(&domain, 0, &report.findings)
+                .iter()
+                .try_for_each(|finding| {
+                    serde_json::to_writer(&mut out, finding)?;
+                    out.write_all(b"\n")
+                }),
         };
         if written.is_err() {
             return ExitCode::from(2);
