@@ -8,7 +8,8 @@
 //! authentication rejections in bounce texts, [`feedback`] says what a notification means,
 //! [`service`] what an SES service event means, [`posture`] checks an identity's set-up,
 //! [`report`] what a receiver's report says, [`canary`] judges the canary's probes, and
-//! [`incident`] decides what an incident's next message is and what ends it; [`dedup`]
+//! [`incident`] decides what an incident's next message is and what ends it, [`cause`] which
+//! finding is a consequence of which (one cause, one page); [`dedup`]
 //! decides which findings page when there is no state table.
 //! Pure: no I/O, no clock. Words are made one floor up, in `say`.
 
