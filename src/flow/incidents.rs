@@ -1,6 +1,6 @@
 //! Incidents across every container and retry: [`judge::incident`] decides each step,
 //! [`IncidentBook`] keeps the state, and a step's message is sent only by the caller whose
-//! conditional write succeeded. Used by the alert sink (`edge::aws::sns`).
+//! conditional write succeeded. Used by the alerting flow (`flow::alerting`).
 //!
 //! A write lost to another container is read again and the step redone, a few times; a
 //! message that could not be sent is taken back ([`Incidents::undo`]), so that the next

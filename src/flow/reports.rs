@@ -29,7 +29,7 @@ use crate::read::stored_object::{ObjectEventError, StoredObject, stored_objects}
 use crate::say::metrics::reports::ReportCounts;
 use std::collections::BTreeSet;
 
-/// Settings the reports path takes besides the pipeline's.
+/// Settings the reports path takes besides the analysis flow's.
 #[derive(Debug, Clone)]
 pub struct ReportSettings {
     /// Trusted authserv-ids and the custom MAIL FROM domains the user states.

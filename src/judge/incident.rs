@@ -2,7 +2,7 @@
 //! it lasts, reminded of at an interval, and resolved by evidence that the condition is gone
 //! (or, for kinds no evidence can clear, by a quiet period). Which message goes out, if any,
 //! is decided here; the state table makes the decision once across every container
-//! (`ports::incidents`, `crate::incidents`).
+//! (`ports::incidents`, `flow::incidents`).
 //!
 //! What ends an incident is decided here and nowhere else: a recovery finding
 //! ([`ended_by`]), a canary probe that arrived without the problem ([`cleared_by_probe`]), an
