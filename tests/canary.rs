@@ -4,7 +4,6 @@
 //! mail to the canary address left alone; mail from an unmonitored domain left before any
 //! lookup).
 
-use crate::common;
 use ses_dmarc_monitor::flow::Failure as _;
 use ses_dmarc_monitor::flow::analysis::{Inbound, Ports, Settings};
 use ses_dmarc_monitor::flow::canary::{self, CanaryPorts, CanarySettings};
@@ -23,6 +22,7 @@ use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::read::probe::Probe;
 use ses_dmarc_monitor::say::explain::Detail as _;
 use ses_dmarc_monitor::say::metrics::Metric;
+use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -264,7 +264,7 @@ async fn an_unreachable_table_fails_the_run_but_still_sends() {
     let directory = Counted::new("{}");
     let ports = canary_ports(&directory, &probes, &sender, &sink);
     let (run, result) = canary::canary(ports, &settings(&monitored), NOW).await;
-    let diagnostic = result.err().map(|error| common::diagnosed(&error));
+    let diagnostic = result.err().map(|error| diagnostic(&error));
     assert_eq!(
         diagnostic.map(|d| d.error_type),
         Some("StateUnavailable".to_owned())

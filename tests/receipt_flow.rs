@@ -1,8 +1,6 @@
 //! The Lambda handlers driven directly, with offline facts, fake directories and an
 //! in-memory sink.
 
-use crate::common;
-
 use crate::common::Throttled;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
 use ses_dmarc_monitor::flow::analysis::RecordError;
@@ -17,6 +15,7 @@ use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::say::metrics::Metric;
+use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use std::sync::Arc;
 
 fn event(name: &str) -> serde_json::Value {
@@ -99,7 +98,7 @@ async fn a_malformed_record_fails_the_invocation_after_the_good_ones() {
             );
             // Malformed records are poison: retrying cannot help, and the diagnostic says so.
             assert!(matches!(first, RecordError::Poison(_)));
-            let diagnostic = common::diagnosed(&HandlerError::Records {
+            let diagnostic = diagnostic(&HandlerError::Records {
                 failed,
                 total,
                 first,
@@ -188,7 +187,7 @@ async fn feedback_with_a_throttled_directory_fails_for_a_retry() {
         }) => {
             assert_eq!((failed, total), (1, 1));
             assert!(first.is_transient());
-            let diagnostic = common::diagnosed(&HandlerError::Records {
+            let diagnostic = diagnostic(&HandlerError::Records {
                 failed,
                 total,
                 first,

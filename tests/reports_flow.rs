@@ -4,8 +4,6 @@
 //! sink; an unreadable object fails with its key and cause; a lost table or a failed
 //! delivery never loses an alert.
 
-use crate::common;
-
 use crate::common::Throttled;
 use base64::Engine;
 use ses_dmarc_monitor::flow::Failure as _;
@@ -20,6 +18,7 @@ use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
 use ses_dmarc_monitor::say::metrics::reports::DomainCounts;
+use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -289,7 +288,7 @@ async fn a_corrupt_zip_fails_with_its_key_and_keeps_its_object() {
     };
     assert!(!error.is_transient());
     assert!(matches!(error, ReportsError::Unreadable { .. }));
-    let diagnostic = common::diagnosed(&error);
+    let diagnostic = diagnostic(&error);
     assert_eq!(diagnostic.error_type, "ReportUnreadable");
     assert!(
         diagnostic
@@ -335,7 +334,7 @@ async fn a_missing_object_and_a_foreign_event_are_named() {
     let Err(error) = foreign.result else {
         panic!("an SQS event was accepted")
     };
-    assert_eq!(common::diagnosed(&error).error_type, "PoisonEvent");
+    assert_eq!(diagnostic(&error).error_type, "PoisonEvent");
 }
 
 /// A sink that fails once, then delivers.
@@ -428,7 +427,7 @@ async fn the_mail_from_domain_comes_from_sesv2_and_a_throttled_lookup_retries() 
         panic!("judged without the identity's state")
     };
     assert!(error.is_transient());
-    assert_eq!(common::diagnosed(&error).error_type, "IdentityLookupFailed");
+    assert_eq!(diagnostic(&error).error_type, "IdentityLookupFailed");
     assert_eq!(throttled.ledger.completed(), 0);
     // The claim was given back: a retry is not taken for a duplicate.
     let retry = throttled.invoke(&s3_event(&["reports/1"])).await;

@@ -1,6 +1,6 @@
 //! What the topic modules share: a real DNS server on loopback (hickory-server, authoritative
-//! for the root zone given as zone-file text, on an ephemeral UDP and TCP port), the shared
-//! vectors, and the failure a flow reports to Lambda.
+//! for the root zone given as zone-file text, on an ephemeral UDP and TCP port), and the shared
+//! vectors.
 
 use hickory_server::Server;
 use hickory_server::proto::rr::{LowerName, Name};
@@ -124,20 +124,5 @@ impl ses_dmarc_monitor::ports::directory::IdentityDirectory for Throttled {
                 source: "TooManyRequestsException".into(),
             },
         )
-    }
-}
-
-/// What the Lambda edge reports for a flow's failure (its `diagnostic`): the error type and the
-/// whole chain of causes, read through the same two public pieces.
-#[derive(Debug)]
-pub(crate) struct Diagnosed {
-    pub(crate) error_type: String,
-    pub(crate) error_message: String,
-}
-
-pub(crate) fn diagnosed<E: ses_dmarc_monitor::flow::Failure>(error: &E) -> Diagnosed {
-    Diagnosed {
-        error_type: error.error_type().to_owned(),
-        error_message: ses_dmarc_monitor::ports::chain(error),
     }
 }
