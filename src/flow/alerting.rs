@@ -14,12 +14,11 @@
 use crate::flow::incidents::{Incidents, Step};
 use crate::judge::cause;
 use crate::judge::dedup::{Decision, Deduper};
-use crate::judge::findings::{Finding, Kind};
+use crate::judge::findings::{Finding, Kind, Severity};
 use crate::judge::incident::{self, IncidentKey, Notice};
 use crate::ports::clock::Clock;
 use crate::ports::incidents::IncidentBook;
-use crate::ports::publisher::Alert;
-use crate::ports::publisher::Publisher;
+use crate::ports::publisher::{Alert, Publisher};
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::StateError;
 use crate::ports::{Cause, chain};
@@ -114,13 +113,14 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         }
     }
 
-    /// One cause and the consequences that ride in its alert (`judge::cause`): through its
-    /// incident when the table can be used, else through the container's window.
-    /// `Ok(true)`: handled through the incident.
+    /// One cause and the consequences that ride in its alert (`judge::cause`), paging at
+    /// `severity`: through its incident when the table can be used, else through the
+    /// container's window. `Ok(true)`: handled through the incident.
     async fn through_incident(
         &self,
         finding: &Finding,
         consequences: &[&Finding],
+        severity: Severity,
     ) -> Result<bool, Cause> {
         let Some(incidents) = &self.incidents else {
             return Ok(false);
@@ -131,7 +131,6 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
             let key = IncidentKey::of_kind(kind, finding);
             return self.resolve(key, &finding.detail()).await;
         }
-        let severity = cause::paging_severity(finding, consequences);
         if severity < self.deduper().min_severity() {
             return Ok(true);
         }
@@ -153,8 +152,12 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
     }
 
     /// One cause, and its consequences, through the container's window.
-    async fn alone(&self, finding: &Finding, consequences: &[&Finding]) -> Result<(), Cause> {
-        let severity = cause::paging_severity(finding, consequences);
+    async fn alone(
+        &self,
+        finding: &Finding,
+        consequences: &[&Finding],
+        severity: Severity,
+    ) -> Result<(), Cause> {
         let decision = self
             .deduper()
             .decide_at(finding, severity, self.clock.now());
@@ -201,14 +204,18 @@ impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> 
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError> {
         let mut failed = Vec::new();
         for (finding, consequences) in cause::by_cause(findings) {
-            let handled = match self.through_incident(finding, &consequences).await {
+            let severity = cause::paging_severity(finding, &consequences);
+            let handled = match self
+                .through_incident(finding, &consequences, severity)
+                .await
+            {
                 Ok(handled) => handled,
                 Err(cause) => {
                     failed.push(cause);
                     continue;
                 }
             };
-            if !handled && let Err(cause) = self.alone(finding, &consequences).await {
+            if !handled && let Err(cause) = self.alone(finding, &consequences, severity).await {
                 failed.push(cause);
             }
         }
