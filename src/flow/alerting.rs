@@ -22,7 +22,7 @@ use crate::ports::publisher::{Alert, Publisher};
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::StateError;
 use crate::ports::{Cause, chain};
-use crate::say::alert::{Stage, compose_incident, compose_with};
+use crate::say::alert::{Stage, compose, compose_incident};
 use crate::say::explain::Detail as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -134,14 +134,14 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         if severity < self.deduper().min_severity() {
             return Ok(true);
         }
-        match incidents.seen_at(finding, severity, self.clock.now()).await {
+        match incidents.seen(finding, severity, self.clock.now()).await {
             Ok(None) => Ok(true),
             Ok(Some(step)) => {
                 let stage = Stage::Incident {
                     notice: &step.notice,
                     incident: &step.incident,
                 };
-                let alert = compose_with(finding, consequences, &stage);
+                let alert = compose(finding, consequences, &stage);
                 self.send_step(&step, &alert).await.map(|()| true)
             }
             Err(error) => {
@@ -158,13 +158,11 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         consequences: &[&Finding],
         severity: Severity,
     ) -> Result<(), Cause> {
-        let decision = self
-            .deduper()
-            .decide_at(finding, severity, self.clock.now());
+        let decision = self.deduper().decide(finding, severity, self.clock.now());
         let Decision::Send { suppressed } = decision else {
             return Ok(());
         };
-        let alert = compose_with(finding, consequences, &Stage::Alone { suppressed });
+        let alert = compose(finding, consequences, &Stage::Alone { suppressed });
         match self.publisher.publish(&alert).await {
             Ok(()) => {
                 tracing::info!(

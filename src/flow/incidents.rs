@@ -37,14 +37,9 @@ pub struct Incidents<B> {
 }
 
 impl<B: IncidentBook> Incidents<B> {
-    /// `finding` seen at `now`: the message to send, if this caller is to send one.
-    pub async fn seen(&self, finding: &Finding, now: u64) -> Result<Option<Step>, StateError> {
-        self.seen_at(finding, finding.severity(), now).await
-    }
-
-    /// [`Incidents::seen`], the finding paging at `severity` (raised by its consequences,
-    /// `judge::cause`).
-    pub async fn seen_at(
+    /// `finding` seen at `now`, paging at `severity` (its own, or raised by its
+    /// consequences: `judge::cause`): the message to send, if this caller is to send one.
+    pub async fn seen(
         &self,
         finding: &Finding,
         severity: Severity,
@@ -231,7 +226,10 @@ mod tests {
         };
         let incidents = incidents(book);
         let finding = fallback();
-        let (a, b) = tokio::join!(incidents.seen(&finding, T0), incidents.seen(&finding, T0));
+        let (a, b) = tokio::join!(
+            incidents.seen(&finding, finding.severity(), T0),
+            incidents.seen(&finding, finding.severity(), T0)
+        );
         let notices: Vec<Notice> = [a, b]
             .into_iter()
             .filter_map(|r| r.ok().flatten())
@@ -256,10 +254,20 @@ mod tests {
         let finding = fallback();
         let state =
             |step: Result<Option<Step>, StateError>| step.ok().flatten().map(|s| s.notice.state());
-        assert_eq!(state(incidents.seen(&finding, T0).await), Some("new"));
-        assert_eq!(state(incidents.seen(&finding, T0 + 60).await), None);
         assert_eq!(
-            state(incidents.seen(&finding, T0 + 6 * 3600).await),
+            state(incidents.seen(&finding, finding.severity(), T0).await),
+            Some("new")
+        );
+        assert_eq!(
+            state(incidents.seen(&finding, finding.severity(), T0 + 60).await),
+            None
+        );
+        assert_eq!(
+            state(
+                incidents
+                    .seen(&finding, finding.severity(), T0 + 6 * 3600)
+                    .await
+            ),
             Some("open")
         );
         let key = IncidentKey::of(&finding);
@@ -287,12 +295,20 @@ mod tests {
     async fn a_message_not_sent_is_taken_back_and_sent_by_the_next_finding() {
         let incidents = incidents(MemoryIncidents::default());
         let finding = fallback();
-        let first = incidents.seen(&finding, T0).await.ok().flatten();
+        let first = incidents
+            .seen(&finding, finding.severity(), T0)
+            .await
+            .ok()
+            .flatten();
         let Some(first) = first else {
             panic!("no new incident")
         };
         assert!(incidents.undo(&first).await.unwrap_or(false));
-        let again = incidents.seen(&finding, T0 + 5).await.ok().flatten();
+        let again = incidents
+            .seen(&finding, finding.severity(), T0 + 5)
+            .await
+            .ok()
+            .flatten();
         assert_eq!(again.map(|s| s.notice), Some(Notice::New));
     }
 
@@ -308,7 +324,14 @@ mod tests {
             Source::SesNotification,
         );
         for finding in [fallback(), bounce] {
-            assert!(incidents.seen(&finding, T0).await.ok().flatten().is_some());
+            assert!(
+                incidents
+                    .seen(&finding, finding.severity(), T0)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+            );
         }
         assert!(incidents.sweep(T0 + 3600).await.is_ok_and(|s| s.is_empty()));
         let swept = incidents.sweep(T0 + 25 * 3600).await.unwrap_or_default();
@@ -336,6 +359,11 @@ mod tests {
     async fn an_unreachable_book_is_an_error_for_the_caller_to_alert_anyway() {
         let mut book = MemoryIncidents::default();
         book.unavailable = true;
-        assert!(incidents(book).seen(&fallback(), T0).await.is_err());
+        assert!(
+            incidents(book)
+                .seen(&fallback(), fallback().severity(), T0)
+                .await
+                .is_err()
+        );
     }
 }

@@ -62,13 +62,9 @@ impl Deduper {
 
     /// Decides for one finding at `now` (Unix seconds). A key is new when it was never sent or its window
     /// has passed; a new key always goes out, whatever its severity above the threshold.
-    pub fn decide(&mut self, finding: &Finding, now: u64) -> Decision {
-        self.decide_at(finding, finding.severity(), now)
-    }
-
-    /// [`Deduper::decide`], the finding paging at `severity` (raised by its consequences,
-    /// `judge::cause`).
-    pub fn decide_at(&mut self, finding: &Finding, severity: Severity, now: u64) -> Decision {
+    /// `severity` is the one it pages at: its own, or raised by its consequences
+    /// (`judge::cause`).
+    pub fn decide(&mut self, finding: &Finding, severity: Severity, now: u64) -> Decision {
         // A recovery ends an incident: it goes out when that incident paged (here, or in a
         // container that has since gone, as its severity says it would have), whatever the
         // recovery's own severity; the next occurrence pages again.
@@ -150,16 +146,28 @@ mod tests {
             },
             "example.com",
         );
-        assert_eq!(d.decide(&f, t0), Decision::Send { suppressed: 0 });
-        assert_eq!(d.decide(&f, t0 + 10), Decision::Suppressed);
-        assert_eq!(d.decide(&f, t0 + 20), Decision::Suppressed);
+        assert_eq!(
+            d.decide(&f, f.severity(), t0),
+            Decision::Send { suppressed: 0 }
+        );
+        assert_eq!(d.decide(&f, f.severity(), t0 + 10), Decision::Suppressed);
+        assert_eq!(d.decide(&f, f.severity(), t0 + 20), Decision::Suppressed);
         // Another domain, another kind: new keys go out at once.
         let other = finding(f.facts.clone(), "example.org");
-        assert_eq!(d.decide(&other, t0 + 30), Decision::Send { suppressed: 0 });
+        assert_eq!(
+            d.decide(&other, other.severity(), t0 + 30),
+            Decision::Send { suppressed: 0 }
+        );
         let kind = finding(Facts::ForgedAuthResults { count: 1 }, "example.com");
-        assert_eq!(d.decide(&kind, t0 + 30), Decision::Send { suppressed: 0 });
+        assert_eq!(
+            d.decide(&kind, kind.severity(), t0 + 30),
+            Decision::Send { suppressed: 0 }
+        );
         // After the window, the next alert says how many were held back.
-        assert_eq!(d.decide(&f, t0 + 3600), Decision::Send { suppressed: 2 });
+        assert_eq!(
+            d.decide(&f, f.severity(), t0 + 3600),
+            Decision::Send { suppressed: 2 }
+        );
         // Below the threshold: an info finding.
         let info = finding(
             Facts::SpfFail {
@@ -168,9 +176,15 @@ mod tests {
             },
             "example.com",
         );
-        assert_eq!(d.decide(&info, t0), Decision::BelowThreshold);
+        assert_eq!(
+            d.decide(&info, info.severity(), t0),
+            Decision::BelowThreshold
+        );
         d.forget(&f);
-        assert_eq!(d.decide(&f, t0 + 3601), Decision::Send { suppressed: 0 });
+        assert_eq!(
+            d.decide(&f, f.severity(), t0 + 3601),
+            Decision::Send { suppressed: 0 }
+        );
     }
 
     #[test]
@@ -182,11 +196,17 @@ mod tests {
             None,
             Source::RawMessage,
         );
-        assert_eq!(d.decide(&none, t0), Decision::Send { suppressed: 0 });
-        assert_eq!(d.decide(&none, t0), Decision::Suppressed);
+        assert_eq!(
+            d.decide(&none, none.severity(), t0),
+            Decision::Send { suppressed: 0 }
+        );
+        assert_eq!(d.decide(&none, none.severity(), t0), Decision::Suppressed);
         // A named domain is another key.
         let named = finding(Facts::ForgedAuthResults { count: 1 }, "example.com");
-        assert_eq!(d.decide(&named, t0), Decision::Send { suppressed: 0 });
+        assert_eq!(
+            d.decide(&named, named.severity(), t0),
+            Decision::Send { suppressed: 0 }
+        );
     }
 
     #[test]
@@ -258,26 +278,40 @@ mod tests {
         for (threshold, before, recovery, expected) in cases {
             let mut d = Deduper::new(threshold, Duration::from_secs(3600));
             for incident in &before {
-                assert_eq!(d.decide(incident, t0), Decision::Send { suppressed: 0 });
+                assert_eq!(
+                    d.decide(incident, incident.severity(), t0),
+                    Decision::Send { suppressed: 0 }
+                );
             }
-            assert_eq!(d.decide(recovery, t0), expected, "{:?}", recovery.kind());
+            assert_eq!(
+                d.decide(recovery, recovery.severity(), t0),
+                expected,
+                "{:?}",
+                recovery.kind()
+            );
             for incident in before {
-                assert_eq!(d.decide(incident, t0), Decision::Send { suppressed: 0 });
+                assert_eq!(
+                    d.decide(incident, incident.severity(), t0),
+                    Decision::Send { suppressed: 0 }
+                );
             }
         }
         // An open recommendation is held back like any warning until it is resolved.
         let mut d = Deduper::new(Severity::Warning, Duration::from_secs(3600));
         assert_eq!(
-            d.decide(&advice(true), t0),
-            Decision::Send { suppressed: 0 }
-        );
-        assert_eq!(d.decide(&advice(true), t0), Decision::Suppressed);
-        assert_eq!(
-            d.decide(&advice(false), t0),
+            d.decide(&advice(true), advice(true).severity(), t0),
             Decision::Send { suppressed: 0 }
         );
         assert_eq!(
-            d.decide(&advice(true), t0),
+            d.decide(&advice(true), advice(true).severity(), t0),
+            Decision::Suppressed
+        );
+        assert_eq!(
+            d.decide(&advice(false), advice(false).severity(), t0),
+            Decision::Send { suppressed: 0 }
+        );
+        assert_eq!(
+            d.decide(&advice(true), advice(true).severity(), t0),
             Decision::Send { suppressed: 0 }
         );
     }
@@ -349,7 +383,7 @@ mod tests {
         let mut d = Deduper::new(Severity::Warning, Duration::from_secs(3600));
         for (i, (finding, expected)) in steps.iter().enumerate() {
             assert_eq!(
-                d.decide(finding, t0),
+                d.decide(finding, finding.severity(), t0),
                 *expected,
                 "step {i}: {:?}",
                 finding.facts

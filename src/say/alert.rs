@@ -63,15 +63,10 @@ struct JsonAlert<'a> {
     duration_seconds: Option<u64>,
 }
 
-/// Composes the alert for a finding at `stage`.
-pub fn compose(finding: &Finding, stage: &Stage<'_>) -> Alert {
-    compose_with(finding, &[], stage)
-}
-
-/// Composes the alert for a cause and the consequences that ride in it
-/// (`judge::cause`): each consequence is an impact line, and the alert carries the most
-/// severe of their severities and the cause's.
-pub fn compose_with(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) -> Alert {
+/// Composes the alert for a finding at `stage`, with the consequences that ride in it
+/// (`judge::cause`; none for a finding alone): each consequence is an impact line, and the
+/// alert carries the most severe of their severities and the finding's.
+pub fn compose(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) -> Alert {
     let domain = sanitize(finding.domain.as_deref().unwrap_or(""), FIELD_LIMIT);
     let detail = sanitize(&finding.detail(), DETAIL_LIMIT);
     let kind = finding.kind();
@@ -369,7 +364,7 @@ mod tests {
         )
         .about(Some("m-1"))
         .with_evidence(&evidence);
-        let alert = compose(&finding, &Stage::Alone { suppressed: 3 });
+        let alert = compose(&finding, &[], &Stage::Alone { suppressed: 3 });
         assert!(
             alert
                 .body
@@ -426,7 +421,7 @@ mod tests {
             Some("example.com"),
             Source::ReceiptLambda,
         );
-        let new = compose(&finding, &Stage::Alone { suppressed: 0 });
+        let new = compose(&finding, &[], &Stage::Alone { suppressed: 0 });
         let resolved = compose_incident(
             &key,
             &incident,
@@ -576,6 +571,7 @@ mod tests {
         };
         let alert = compose(
             &finding,
+            &[],
             &Stage::Incident {
                 notice: &notice,
                 incident: &incident,
@@ -608,7 +604,7 @@ mod tests {
             None,
             Source::RawMessage,
         );
-        let alert = compose(&finding, &Stage::Alone { suppressed: 0 });
+        let alert = compose(&finding, &[], &Stage::Alone { suppressed: 0 });
         assert_eq!(
             alert.subject,
             "[WARNING] forged_auth_results for unknown domain (ses-dmarc-monitor)"
@@ -630,7 +626,7 @@ mod tests {
             None,
             Source::SesServiceEvent,
         );
-        let alert = compose(&finding, &Stage::Alone { suppressed: 0 });
+        let alert = compose(&finding, &[], &Stage::Alone { suppressed: 0 });
         assert_eq!(
             alert.subject,
             "[CRITICAL] sending_paused for the SES account (ses-dmarc-monitor)"
