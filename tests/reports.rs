@@ -520,11 +520,17 @@ fn tls_reports_with_failed_sessions_are_findings() {
 #[test]
 fn bombs_and_garbage_end_in_clear_errors() {
     use std::io::Write as _;
-    // 64 MiB of zeros, gzipped to a few kilobytes, against a 1 MiB limit.
+    // 64 MiB of empty elements in a report, gzipped to a few kilobytes, against a 1 MiB
+    // limit.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1024 * 1024];
+    encoder
+        .write_all(b"<feedback><policy_published><domain>example.com</domain></policy_published>")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let elements = "<x/>".repeat(256 * 1024);
     for _ in 0..64 {
-        encoder.write_all(&zeros).unwrap_or_else(|e| panic!("{e}"));
+        encoder
+            .write_all(elements.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     let bomb = encoder.finish().unwrap_or_else(|e| panic!("{e}"));
     let limits = Limits {

@@ -9,7 +9,9 @@ use base64::Engine;
 use ses_dmarc_monitor::flow::Failure as _;
 use ses_dmarc_monitor::flow::analysis::Settings;
 use ses_dmarc_monitor::flow::reports::ReportSettings;
-use ses_dmarc_monitor::flow::reports::{ReportPorts, ReportsError, ReportsInvocation, reports};
+use ses_dmarc_monitor::flow::reports::{
+    Clockwork, ReportPorts, ReportsError, ReportsInvocation, reports,
+};
 use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::objects::MemoryObjects;
@@ -17,6 +19,7 @@ use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
+use ses_dmarc_monitor::say::explain::Detail as _;
 use ses_dmarc_monitor::say::metrics::reports::DomainCounts;
 use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use std::io::Write;
@@ -24,6 +27,11 @@ use std::sync::Arc;
 
 const BUCKET: &str = "mail-bucket";
 const NOW: u64 = 1_796_000_000;
+/// An invocation at [`NOW`] that Lambda ends two minutes later.
+const CLOCK: Clockwork = Clockwork {
+    now: NOW,
+    deadline: NOW + 120,
+};
 
 fn fixture() -> String {
     std::fs::read_to_string("fixtures/reports/receiver-ses-fallback.xml")
@@ -100,6 +108,7 @@ fn settings() -> ReportSettings {
 
 /// Everything a test varies, with the happy defaults.
 struct World<D = NoDirectory> {
+    clock: Clockwork,
     objects: MemoryObjects,
     ledger: MemoryLedger,
     directory: D,
@@ -109,6 +118,7 @@ struct World<D = NoDirectory> {
 
 fn world(objects: MemoryObjects) -> World {
     World {
+        clock: CLOCK,
         objects,
         ledger: MemoryLedger::default(),
         directory: NoDirectory,
@@ -120,6 +130,7 @@ fn world(objects: MemoryObjects) -> World {
 impl World {
     fn with_directory<D>(self, directory: D, settings: ReportSettings) -> World<D> {
         World {
+            clock: self.clock,
             objects: self.objects,
             ledger: self.ledger,
             directory,
@@ -142,7 +153,7 @@ impl<D: IdentityDirectory> World<D> {
             scope: &Everything,
             sink,
         };
-        reports(event, ports, &self.settings, NOW).await
+        reports(event, ports, &self.settings, self.clock).await
     }
 
     fn published(&self) -> Vec<(Kind, Severity)> {
@@ -262,10 +273,8 @@ async fn reports_whose_mail_is_not_authenticated_are_counted_never_believed() {
             [(Kind::ReportUnauthenticated, Severity::Warning)],
             "{why}"
         );
-        assert_eq!(
-            (forged.counts.reports, forged.counts.unauthenticated),
-            (1, 1)
-        );
+        assert_eq!((forged.counts.reports, forged.counts.unbelieved), (0, 1));
+        assert_eq!(world.ledger.completed(), 0, "{why}: it claimed nothing");
         assert_eq!(forged.counts.messages, 0, "{why}: its rows are not counted");
         // Its sources were not made known: the real report still flags the stranger.
         let real = world.invoke(&s3_event(&["reports/real"])).await;
@@ -302,18 +311,251 @@ async fn a_corrupt_zip_fails_with_its_key_and_keeps_its_object() {
     assert_eq!(world.objects.0.len(), 1, "the object is kept");
 }
 
-#[tokio::test]
-async fn a_message_without_a_report_is_unreadable() {
-    let mail = b"From: someone@example.org\r\nTo: dmarc-reports@inbound.example.com\r\n\
-                 Subject: hello\r\n\r\nNot a report.\r\n"
-        .to_vec();
-    let world = world(stored("reports/hello", mail));
-    let invocation = world.invoke(&s3_event(&["reports/hello"])).await;
-    let message = invocation.result.map_err(|e| e.to_string()).err();
-    assert_eq!(
-        message.as_deref(),
-        Some("s3://mail-bucket/reports/hello: an e-mail with no report in it")
+/// Mail to the published report address that is not a report: `subject`, `dmarc` (the
+/// trusted result), and an attachment (MIME type, bytes).
+fn other_mail(subject: &str, dmarc: &str, attachment: Option<(&str, &[u8])>) -> Vec<u8> {
+    let mut mail = format!(
+        "Authentication-Results: amazonses.com; spf=pass smtp.mailfrom=sender.example;\r\n \
+         dmarc={dmarc} header.from=sender.example\r\nFrom: someone@sender.example\r\n\
+         To: dmarc-reports@inbound.example.com\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+         Hello.\r\n"
     );
+    if let Some((kind, bytes)) = attachment {
+        mail.push_str(&format!(
+            "--b\r\nContent-Type: {kind}\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ));
+    }
+    mail.push_str("--b--\r\n");
+    mail.into_bytes()
+}
+
+#[tokio::test]
+async fn mail_with_no_report_in_it_is_dropped_never_failed() {
+    let mut junk_zip = b"PK\x03\x04".to_vec();
+    junk_zip.extend_from_slice(&[0xAB; 64]);
+    let xml_invoice = b"<?xml version=\"1.0\"?><invoice><total>12</total></invoice>";
+    // (case, mail)
+    let cases: [(&str, Vec<u8>); 5] = [
+        ("a hello", other_mail("hello", "pass", None)),
+        ("an auto-reply", other_mail("Out of office", "none", None)),
+        (
+            "an XML invoice",
+            other_mail("Invoice", "pass", Some(("application/xml", xml_invoice))),
+        ),
+        (
+            "a stranger's broken zip",
+            other_mail("Your parcel", "pass", Some(("application/zip", &junk_zip))),
+        ),
+        (
+            "a broken report in mail that failed DMARC",
+            other_mail(
+                "Report domain: example.com",
+                "fail",
+                Some(("application/zip", &junk_zip)),
+            ),
+        ),
+    ];
+    for (case, mail) in cases {
+        let world = world(stored("reports/other", mail));
+        let invocation = world.invoke(&s3_event(&["reports/other"])).await;
+        assert!(invocation.result.is_ok(), "{case}: {:?}", invocation.result);
+        let counts = &invocation.counts;
+        assert_eq!(counts.unreadable, 0, "{case}");
+        assert_eq!(counts.ignored + counts.unbelieved, 1, "{case}: {counts:?}");
+        assert!(world.published().is_empty(), "{case}");
+    }
+    // A broken report in mail that passed DMARC and says it is a report: that fails.
+    let broken = other_mail(
+        "Report domain: example.com Submitter: sender.example",
+        "pass",
+        Some(("application/zip", &junk_zip)),
+    );
+    let failing = world(stored("reports/broken", broken));
+    let invocation = failing.invoke(&s3_event(&["reports/broken"])).await;
+    let Err(error) = invocation.result else {
+        panic!("a broken report was dropped")
+    };
+    assert_eq!(diagnostic(&error).error_type, "ReportUnreadable");
+}
+
+#[tokio::test]
+async fn a_report_passing_dmarc_for_an_attackers_own_domain_is_believed_nowhere() {
+    // Mail that passed DMARC for attacker.example, carrying a report that names the real
+    // receiver: it must not claim the id nor make the stranger's address known.
+    let forged = String::from_utf8(report_mail(&fixture(), Some("pass")))
+        .unwrap_or_default()
+        .replace(
+            "header.from=receiver.example",
+            "header.from=attacker.example",
+        )
+        .replace("<dmarc@receiver.example>", "<dmarc@attacker.example>")
+        .into_bytes();
+    let objects = stored("reports/forged", forged).with(
+        BUCKET,
+        "reports/real",
+        report_mail(&fixture(), Some("pass")),
+    );
+    let world = world(objects);
+    let invocation = world.invoke(&s3_event(&["reports/forged"])).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(
+        (invocation.counts.reports, invocation.counts.unbelieved),
+        (0, 1)
+    );
+    let findings = world.sink.0.lock().map(|f| f.clone()).unwrap_or_default();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].kind(), Kind::ReportUnauthenticated);
+    assert!(
+        findings[0].detail().contains("attacker.example"),
+        "{}",
+        findings[0].detail()
+    );
+    assert_eq!(world.ledger.completed(), 0, "it claimed nothing");
+    assert_eq!(
+        world.ledger.sources_of("example.com"),
+        0,
+        "it made nothing known"
+    );
+    // The genuine report, with the same id, is counted and flags the stranger.
+    let real = world.invoke(&s3_event(&["reports/real"])).await;
+    assert_eq!((real.counts.reports, real.counts.duplicate), (1, 0));
+    assert!(world.sink.kinds().contains(&Kind::ReportUnknownSource));
+}
+
+#[tokio::test]
+async fn a_claim_held_by_a_live_invocation_fails_the_retry_until_its_holder_is_dead() {
+    let mail = report_mail(&fixture(), Some("pass"));
+    let mut world = world(stored("reports/1", mail));
+    // An invocation claimed the report at NOW and died (out of memory) before completing it.
+    let key = ses_dmarc_monitor::ports::state::ReportKey {
+        reporter: "receiver.example".into(),
+        report_id: "r-1".into(),
+        domain: "example.com".into(),
+    };
+    let claimed =
+        ses_dmarc_monitor::ports::state::ReportLedger::claim(&world.ledger, &key, NOW, NOW + 150)
+            .await;
+    assert_eq!(
+        claimed.ok(),
+        Some(ses_dmarc_monitor::ports::state::Claim::New)
+    );
+    // Lambda's first retry, a minute later: the holder may be alive, so this one fails.
+    world.clock = Clockwork {
+        now: NOW + 60,
+        deadline: NOW + 180,
+    };
+    let retry = world.invoke(&s3_event(&["reports/1"])).await;
+    let Err(error) = retry.result else {
+        panic!("a report in flight was taken for counted")
+    };
+    assert!(error.is_transient());
+    assert_eq!(diagnostic(&error).error_type, "ReportInFlight");
+    assert_eq!((retry.counts.in_flight, retry.counts.duplicate), (1, 0));
+    // The second retry, past the holder's deadline: the report is counted, once.
+    world.clock = Clockwork {
+        now: NOW + 180,
+        deadline: NOW + 300,
+    };
+    let later = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(later.result.is_ok(), "{:?}", later.result);
+    assert_eq!(later.counts.reports, 1);
+    assert_eq!(world.published(), FINDINGS);
+    let again = world.invoke(&s3_event(&["reports/1"])).await;
+    assert_eq!((again.counts.reports, again.counts.duplicate), (0, 1));
+}
+
+#[tokio::test]
+async fn a_truncated_report_is_unreadable_and_claims_nothing() {
+    let xml = fixture();
+    // Cut after its first record: every element that is there closes, but not <feedback>.
+    let cut = &xml[..xml.find("</record>").unwrap_or_default() + "</record>".len()];
+    let truncated = world(stored("reports/cut", report_mail(cut, Some("pass"))));
+    let invocation = truncated.invoke(&s3_event(&["reports/cut"])).await;
+    let Err(error) = invocation.result else {
+        panic!("a truncated report was accepted")
+    };
+    assert!(error.to_string().contains("cut short"), "{error}");
+    assert_eq!(truncated.ledger.completed(), 0);
+    assert!(truncated.published().is_empty());
+    // The complete re-send is then counted.
+    let whole = world(stored("reports/whole", report_mail(&xml, Some("pass"))));
+    let invocation = whole.invoke(&s3_event(&["reports/whole"])).await;
+    assert_eq!(invocation.counts.reports, 1);
+}
+
+#[tokio::test]
+async fn findings_only_for_listed_domains_and_so_many_a_day_per_reporter() {
+    // Reports about a subdomain nobody listed: counted, never alerted.
+    let sub = fixture().replace("Example.COM", "rand-1.example.com");
+    let mut objects = stored("reports/sub", report_mail(&sub, Some("pass")));
+    // Seven reports with findings from one reporter about example.com in one day.
+    for n in 0..7 {
+        let xml = fixture().replace("r-1", &format!("r-day-{n}"));
+        objects = objects.with(
+            BUCKET,
+            &format!("reports/{n}"),
+            report_mail(&xml, Some("pass")),
+        );
+    }
+    let world = world(objects);
+    let scope = DomainList::new(["example.com".to_owned()]);
+    let ports = ReportPorts {
+        objects: &world.objects,
+        ledger: &world.ledger,
+        directory: &world.directory,
+        scope: &scope,
+        sink: &world.sink,
+    };
+    let sub = reports(&s3_event(&["reports/sub"]), ports, &world.settings, CLOCK).await;
+    assert!(sub.result.is_ok());
+    assert_eq!(sub.counts.reports, 1);
+    assert!(world.published().is_empty(), "a subdomain not listed");
+    let mut dropped = 0;
+    for n in 0..7 {
+        let key = format!("reports/{n}");
+        let invocation = reports(&s3_event(&[&key]), ports, &world.settings, CLOCK).await;
+        assert!(invocation.result.is_ok());
+        dropped += invocation.counts.findings_dropped;
+    }
+    // The first report's three findings, then two each (its stranger is known by then).
+    assert_eq!(world.published().len(), 3 + 4 * 2, "five reports a day");
+    assert_eq!(dropped, 2 * 2);
+}
+
+#[tokio::test]
+async fn history_is_read_and_written_for_the_reports_sources_only() {
+    // 50,000 addresses sending as example.com, each failing once.
+    let mut xml = String::from(
+        "<feedback><report_metadata><org_name>receiver.example</org_name><report_id>big-1</report_id>\
+         </report_metadata><policy_published><domain>example.com</domain><p>none</p></policy_published>",
+    );
+    for n in 0..50_000u32 {
+        let [_, a, b, c] = n.to_be_bytes();
+        xml.push_str(&format!(
+            "<record><row><source_ip>10.{a}.{b}.{c}</source_ip><count>1</count><policy_evaluated>\
+             <disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated></row>\
+             <identifiers><header_from>example.com</header_from></identifiers><auth_results/></record>"
+        ));
+    }
+    xml.push_str("</feedback>");
+    let second = xml.replace("big-1", "big-2");
+    let objects = stored("reports/big-1", report_mail(&xml, Some("pass"))).with(
+        BUCKET,
+        "reports/big-2",
+        report_mail(&second, Some("pass")),
+    );
+    let world = world(objects);
+    let first = world.invoke(&s3_event(&["reports/big-1"])).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    assert_eq!(first.counts.messages, 50_000);
+    assert_eq!(world.ledger.sources_of("example.com"), 50_000);
+    assert_eq!(world.ledger.written(), 50_000);
+    // The next day's report of the same sources writes none of them again.
+    let next = world.invoke(&s3_event(&["reports/big-2"])).await;
+    assert!(next.result.is_ok());
+    assert_eq!(world.ledger.written(), 50_000, "nothing new to write");
 }
 
 #[tokio::test]
@@ -376,8 +618,8 @@ async fn without_the_table_reports_are_still_judged_and_alerted() {
     let invocation = world.invoke(&s3_event(&["reports/1"])).await;
     assert!(invocation.result.is_ok(), "{:?}", invocation.result);
     assert_eq!(world.published(), FINDINGS);
-    // The claim, the known sources, the remembering and the completion.
-    assert_eq!(invocation.counts.state_errors, 4);
+    // The claim, the known sources, the reporter's quota, the remembering and the completion.
+    assert_eq!(invocation.counts.state_errors, 5);
     assert_eq!(invocation.counts.reports, 1);
 }
 
@@ -392,7 +634,7 @@ async fn with_no_table_configured_nothing_is_a_state_error() {
         scope: &Everything,
         sink: &world.sink,
     };
-    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, NOW).await;
+    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, CLOCK).await;
     assert!(invocation.result.is_ok(), "{:?}", invocation.result);
     // No history to ask: judged as the CLI judges, every failing source counted.
     assert_eq!(world.published(), FINDINGS);
@@ -445,7 +687,7 @@ async fn reports_about_domains_not_monitored_are_counted_not_alerted() {
         scope: &scope,
         sink: &world.sink,
     };
-    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, NOW).await;
+    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, CLOCK).await;
     assert!(invocation.result.is_ok());
     assert!(world.published().is_empty());
     assert_eq!(

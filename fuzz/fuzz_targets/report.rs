@@ -9,7 +9,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let settings = ReportSettings {
         limits: Limits {
             expanded: 8 * 1024 * 1024,
-            depth: 4,
+            ..Limits::default()
         },
         ..ReportSettings::default()
     };

@@ -71,6 +71,8 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
     let report_settings = ReportSettings {
         analysis: wiring.config.settings.clone(),
         unknown_source_threshold: wiring.config.unknown_source_threshold,
+        trusted_reporters: wiring.config.trusted_reporters.clone(),
+        findings_per_reporter_day: wiring.config.report_findings_per_day,
         // SES adds its Authentication-Results to every message it stores.
         require_authentication: true,
         ..ReportSettings::default()
@@ -130,9 +132,12 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         scope,
                         sink,
                     };
-                    let now = now_seconds();
+                    let clock = reports::Clockwork {
+                        now: now_seconds(),
+                        deadline: event.context.deadline / 1000,
+                    };
                     let invocation =
-                        Box::pin(reports::reports(bytes, ports, report_settings, now)).await;
+                        Box::pin(reports::reports(bytes, ports, report_settings, clock)).await;
                     wiring.emit_report_metrics(&invocation.counts);
                     invocation
                         .result

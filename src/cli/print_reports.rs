@@ -100,7 +100,10 @@ pub struct AggregateJson<'a> {
     amazonses_envelope: u64,
     ses_messages: u64,
     unknown_values: &'a [String],
+    /// The first rows (at most `judge::report::SOURCES_LISTED`).
     sources: Vec<JsonSource<'a>>,
+    /// Rows past those listed: counted in the figures above, not listed.
+    sources_not_listed: u64,
     findings: Vec<JsonFinding<'a>>,
 }
 
@@ -152,6 +155,7 @@ pub fn aggregate_json<'a>(
                 ses: s.ses,
             })
             .collect(),
+        sources_not_listed: summary.sources_not_listed,
         findings: findings_json(findings),
     }
 }
@@ -269,6 +273,13 @@ pub fn aggregate_text(
     );
     for source in &summary.sources {
         let _ = writeln!(out, "{}", source_line(source));
+    }
+    if summary.sources_not_listed > 0 {
+        let _ = writeln!(
+            out,
+            "    … and {} more row(s), counted above and not listed",
+            summary.sources_not_listed
+        );
     }
     for value in &report.unknown_values {
         let _ = writeln!(out, "  note: a value this version does not know: {value}");

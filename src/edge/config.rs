@@ -9,6 +9,7 @@
 use crate::flow::analysis::Settings;
 use crate::judge::findings::Severity;
 use crate::judge::incident::Timing;
+use crate::read::domain::normalize;
 use crate::read::identity_state::MailFromExpectations;
 use crate::read::keyword::UnknownKeyword;
 use std::sync::Arc;
@@ -41,7 +42,7 @@ const fn variable(
 
 /// Every variable the functions read: the one list. `from_env` reads only these
 /// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
-pub const VARIABLES: [Variable; 24] = [
+pub const VARIABLES: [Variable; 26] = [
     variable(
         "ALERT_TOPIC_ARN",
         "none: findings are only logged",
@@ -145,6 +146,18 @@ pub const VARIABLES: [Variable; 24] = [
         true,
     ),
     variable(
+        "TRUSTED_REPORTERS",
+        "none",
+        "comma-separated domains whose DMARC-passing mail is believed to carry reports whatever reporter they name (a receiver that mails reports from another domain than the one it names); otherwise the From must be in the reporter's organization (reports function)",
+        true,
+    ),
+    variable(
+        "REPORT_FINDINGS_PER_DAY",
+        "`5`",
+        "reports one reporter may add findings from, per monitored domain and UTC day; the rest are counted as `ReportFindingsDropped` (reports function)",
+        true,
+    ),
+    variable(
         "CANARY_ADDRESS",
         "none: no canary",
         "the canary address(es): the canary sends its probes to the first; the receipt function judges mail to them only when it is a probe the canary recorded (needs `STATE_TABLE`)",
@@ -226,6 +239,10 @@ pub struct Config {
     pub state_table: Option<String>,
     /// `UNKNOWN_SOURCE_THRESHOLD`.
     pub unknown_source_threshold: u64,
+    /// `TRUSTED_REPORTERS`: normalized domains.
+    pub trusted_reporters: Vec<String>,
+    /// `REPORT_FINDINGS_PER_DAY`.
+    pub report_findings_per_day: u64,
     /// The canary function's (`CANARY_*`); its addresses are in `settings.canary_addresses`.
     pub canary: CanaryConfig,
     /// `INCIDENT_REMIND_HOURS` and `INCIDENT_QUIET_HOURS`.
@@ -460,6 +477,30 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             )
         })?,
     };
+    let mut trusted_reporters = Vec::new();
+    for item in var("TRUSTED_REPORTERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        trusted_reporters.push(
+            normalize(item)
+                .ok_or_else(|| error("TRUSTED_REPORTERS", format!("{item:?} is not a domain")))?,
+        );
+    }
+    let report_findings_per_day = match var("REPORT_FINDINGS_PER_DAY")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    {
+        None => 5,
+        Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            error(
+                "REPORT_FINDINGS_PER_DAY",
+                format!("{text:?} is not a whole number of reports above zero"),
+            )
+        })?,
+    };
     let state_table = var("STATE_TABLE")
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
@@ -489,6 +530,8 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         state_table,
         canary,
         unknown_source_threshold,
+        trusted_reporters,
+        report_findings_per_day,
         settings,
         alert_topic_arn,
         alert_min_severity,

@@ -180,6 +180,14 @@ impl<L: IdentityLister> DomainScope for VerifiedDomains<L> {
             Ok(Listing::Denied(_)) => false,
         }
     }
+
+    fn lists(&self, domain: &str) -> bool {
+        match self.state.lock().as_deref() {
+            Ok(Listing::NotYet) | Err(_) => true,
+            Ok(Listing::Listed(list, _)) => list.lists_name(domain),
+            Ok(Listing::Denied(_)) => false,
+        }
+    }
 }
 
 /// Any kind of configured scope.
@@ -204,6 +212,14 @@ impl<L: IdentityLister> DomainScope for Scope<L> {
             Self::Everything => true,
             Self::List(list) => list.contains(domain),
             Self::Verified(verified) => verified.contains(domain),
+        }
+    }
+
+    fn lists(&self, domain: &str) -> bool {
+        match self {
+            Self::Everything => true,
+            Self::List(list) => list.lists(domain),
+            Self::Verified(verified) => verified.lists(domain),
         }
     }
 

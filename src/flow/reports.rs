@@ -1,33 +1,52 @@
 //! Receivers' reports: one input through reading, judging and wording (the CLI's `reports`
 //! command, and `analyze` given a report), and the reports function's story over its ports:
-//! each stored message an S3 event announces is read, every report in it extracted and
-//! judged, counted once across retries and re-sent copies (the state table's claims), and its
+//! each stored message an S3 event announces is read, every report in it streamed, judged,
+//! counted once across retries and re-sent copies (the state table's claims), and its
 //! findings published.
 //!
-//! Nothing is lost. An object that cannot be read, or holds no report, fails the invocation
-//! with its key and cause, so Lambda's retries and then the failure destination keep the
-//! event; the object itself is never deleted here (the bucket's lifecycle expires it). A
-//! report whose findings could not be delivered gives its claim back, so the retry counts
-//! it. Without the state table (unreachable, or not configured) reports are judged as the
-//! CLI judges them, and may count twice: duplicates are better than silence.
+//! Trust, in order: a report is believed only when the mail it came in passed DMARC for a
+//! From in the organization of the reporter it names (or one the user trusts,
+//! `TRUSTED_REPORTERS`); only a believed report claims its id, reads or writes the source
+//! history, or says more than that it is not believed. Its findings concern a monitored
+//! domain itself (a subdomain only when listed), and each reporter adds findings about a
+//! domain at most so many times a day.
+//!
+//! Nothing is lost. Mail with no report in it (spam to the published address) is counted
+//! and dropped; a document that claims to be a report and cannot be read, in mail that
+//! passed DMARC, fails the invocation with its key and cause, so Lambda's retries and then the
+//! failure destination keep the event. A report claimed by an invocation that may still be
+//! running fails this one as transient, until the holder finished or is provably dead (past
+//! its deadline). A report whose findings could not be delivered gives its claim back.
+//! Without the state table reports are judged as the CLI judges them, and may count twice:
+//! duplicates are better than silence.
 
 use crate::flow::Failure;
 use crate::flow::analysis::{Settings, mail_from_of};
-use crate::judge::findings::Finding;
-use crate::judge::report::{self, AggregateSummary, Judging};
+use crate::judge::findings::{Facts, Finding};
+use crate::judge::report::{
+    self, AggregateSummary, Belief, Carried, Judging, Summarizer, aggregate_reporters,
+    tls_reporters,
+};
 use crate::ports::chain;
 use crate::ports::directory::{DirectoryError, IdentityDirectory};
 use crate::ports::objects::{ObjectError, ObjectStore};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
-use crate::ports::state::{Claim, ReportKey, ReportLedger, StateError};
+use crate::ports::state::{
+    CLAIM_MARGIN, Claim, FindingsQuota, LastSeen, ReportKey, ReportLedger, StateError,
+};
 use crate::read::authres::ResultKeyword;
+use crate::read::domain::domains_of_address_list;
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::observation::{self, Source};
-use crate::read::report::{ExtractError, Extracted, Format, Limits, Report, extract, sniff};
+use crate::read::report::aggregate::AggregateReport;
+use crate::read::report::{
+    Document, DocumentKind, ExtractError, Format, Limits, Opened, Report, open, sniff,
+};
 use crate::read::stored_object::{ObjectEventError, StoredObject, stored_objects};
 use crate::say::metrics::reports::ReportCounts;
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// Settings the reports path takes besides the analysis flow's.
 #[derive(Debug, Clone)]
@@ -41,6 +60,11 @@ pub struct ReportSettings {
     /// unauthenticated. In AWS, where SES adds them to every message it stores, yes; for a
     /// file saved from a mailbox elsewhere, no: there is nothing to judge it by.
     pub require_authentication: bool,
+    /// From domains (by organization) whose DMARC-passing reports are believed whatever
+    /// reporter they name: receivers that mail from another domain than the one they name.
+    pub trusted_reporters: Vec<String>,
+    /// Reports a reporter may add findings from, per monitored domain and UTC day.
+    pub findings_per_reporter_day: u64,
 }
 
 impl Default for ReportSettings {
@@ -50,28 +74,20 @@ impl Default for ReportSettings {
             unknown_source_threshold: 10,
             limits: Limits::default(),
             require_authentication: false,
+            trusted_reporters: Vec::new(),
+            findings_per_reporter_day: 5,
         }
     }
-}
-
-/// What a report is judged against besides its own rows.
-#[derive(Debug, Clone, Default)]
-pub struct ReportContext {
-    /// The custom MAIL FROM of the identity covering the policy domain.
-    pub custom: Option<CustomMailFrom>,
-    /// Whether the mail it came in passed DMARC (`None`: nothing to judge that by).
-    pub authentic: Option<bool>,
-    /// The sources seen sending as the domain before; `None` without history.
-    pub known_sources: Option<BTreeSet<String>>,
 }
 
 /// One report, judged.
 #[derive(Debug)]
 pub struct Judged {
-    /// An aggregate report's rows are in `summary`, each beside what it means.
+    /// The report as read: an aggregate report's rows are in `summary` instead.
     pub report: Report,
     /// For a DMARC aggregate report.
     pub summary: Option<AggregateSummary>,
+    pub belief: Belief,
     pub findings: Vec<Finding>,
 }
 
@@ -85,27 +101,37 @@ pub struct ReportsOutcome {
 }
 
 /// Reads and judges every report in `bytes`, against the MAIL FROM domains the settings
-/// state and no history (the CLI's way).
+/// state and no history (the CLI's way). Each document is streamed: memory does not grow
+/// with a report's rows.
 pub fn run(bytes: &[u8], settings: &ReportSettings) -> ReportsOutcome {
-    let extracted = extract(bytes, settings.limits);
-    let authentic = authenticity(&extracted, settings);
-    let reports = extracted
-        .reports
-        .into_iter()
-        .map(|report| {
-            let context = ReportContext {
-                custom: report_domain(&report).and_then(|d| settings.analysis.expected.covering(d)),
-                authentic,
-                known_sources: None,
-            };
-            judge(report, &context, settings)
+    let opened = open(bytes, settings.limits);
+    let carried = carried(&opened, settings);
+    let mut outcome = ReportsOutcome {
+        reports: Vec::new(),
+        errors: Vec::new(),
+        notes: opened.notes.clone(),
+    };
+    outcome.errors.extend(opened.errors);
+    for document in &opened.documents {
+        let judged = read_document(document, &carried, settings, |domain| {
+            settings.analysis.expected.covering(domain)
         })
-        .collect();
-    ReportsOutcome {
-        reports,
-        errors: extracted.errors,
-        notes: extracted.notes,
+        .map(|(read, custom)| judge(read, custom.as_ref(), None, settings));
+        match judged {
+            Ok(judged) => {
+                if let Report::Aggregate(head) = &judged.report
+                    && head.lossy
+                {
+                    outcome
+                        .notes
+                        .push("invalid UTF-8 replaced (U+FFFD)".to_owned());
+                }
+                outcome.reports.push(judged);
+            }
+            Err(error) => outcome.errors.push(error),
+        }
     }
+    outcome
 }
 
 /// Reads and judges `bytes` when they are reports (for `analyze`, which takes SES's events,
@@ -116,7 +142,8 @@ pub fn run_if_reports(bytes: &[u8], settings: &ReportSettings) -> Option<Reports
         Format::Gzip | Format::Zip | Format::Xml => true,
         // SES's events are JSON too: a TLS report names its organization and policies.
         Format::Json => {
-            contains(bytes, b"\"organization-name\"") && contains(bytes, b"\"policies\"")
+            memchr::memmem::find(bytes, b"\"organization-name\"").is_some()
+                && memchr::memmem::find(bytes, b"\"policies\"").is_some()
         }
         Format::Email => {
             let outcome = run(bytes, settings);
@@ -127,22 +154,25 @@ pub fn run_if_reports(bytes: &[u8], settings: &ReportSettings) -> Option<Reports
     is_report.then(|| run(bytes, settings))
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Whether the mail the reports in `extracted` came in passed DMARC, by the trusted
-/// `Authentication-Results` (RFC 9990 §2: reports are accepted only from mail that does).
-/// Reports that came as files, not mail: `None`. Mail without a trusted header: `None`,
-/// or not authentic when the settings require authentication.
-pub fn authenticity(extracted: &Extracted, settings: &ReportSettings) -> Option<bool> {
-    let headers = extracted.carrier.as_deref()?;
+/// What the mail the reports in `opened` came in says of itself, by the trusted
+/// `Authentication-Results` (RFC 9990 §2: reports are accepted only from mail that passes
+/// DMARC).
+pub fn carried(opened: &Opened<'_>, settings: &ReportSettings) -> Carried {
+    let Some(headers) = opened.carrier.as_deref() else {
+        return Carried::NotMail;
+    };
     let trusted = settings.analysis.trusted_ids();
     let observed = observation::from_headers(headers, Source::Report, trusted);
-    if observed.trusted_results {
-        Some(observed.reported_dmarc == Some(ResultKeyword::Pass))
-    } else {
-        settings.require_authentication.then_some(false)
+    if !observed.trusted_results {
+        return if settings.require_authentication {
+            Carried::NotAuthenticated
+        } else {
+            Carried::Unjudged
+        };
+    }
+    match (observed.reported_dmarc, observed.header_from.first()) {
+        (Some(ResultKeyword::Pass), Some(from)) => Carried::DmarcPassed { from: from.clone() },
+        _ => Carried::NotAuthenticated,
     }
 }
 
@@ -174,44 +204,113 @@ pub fn report_key(report: &Report) -> Option<ReportKey> {
     .filter(|key| !key.report_id.is_empty() && !key.domain.is_empty())
 }
 
-/// Judges one report in its context.
-pub fn judge(mut report: Report, context: &ReportContext, settings: &ReportSettings) -> Judged {
-    match &mut report {
-        Report::Aggregate(aggregate) => {
-            let custom = context.custom.as_ref();
-            // The rows move into the summary's sources.
-            let summary = report::summarize(aggregate, custom.map(|c| c.mail_from.as_str()));
-            let domain = aggregate.policy.domain.as_deref();
+/// One document, read: the report (an aggregate report's head), its summary, and whether it
+/// is believed.
+#[derive(Debug)]
+pub struct Read {
+    pub report: Report,
+    pub summary: Option<AggregateSummary>,
+    pub belief: Belief,
+}
+
+/// Reads one document: its head, whether it is believed, then (for an aggregate report)
+/// its rows streamed into a summary against the custom MAIL FROM `custom_of` gives for its
+/// domain. An unbelieved report is summed without one: its rows are counted, not judged.
+fn read_document(
+    document: &Document<'_>,
+    carried: &Carried,
+    settings: &ReportSettings,
+    custom_of: impl FnOnce(&str) -> Option<CustomMailFrom>,
+) -> Result<(Read, Option<CustomMailFrom>), ExtractError> {
+    match document.kind {
+        DocumentKind::Tls => {
+            let tls = document.tls()?;
+            let belief = report::belief(carried, &tls_reporters(&tls), &settings.trusted_reporters);
+            let read = Read {
+                report: Report::TlsRpt(tls),
+                summary: None,
+                belief,
+            };
+            Ok((read, None))
+        }
+        DocumentKind::Aggregate => {
+            let head = document.aggregate_head()?;
+            let belief = report::belief(
+                carried,
+                &aggregate_reporters(&head),
+                &settings.trusted_reporters,
+            );
+            let custom = head
+                .policy
+                .domain
+                .as_deref()
+                .filter(|_| belief.believed())
+                .and_then(custom_of);
+            let (report, summary) = stream(document, &head, custom.as_ref())?;
+            let read = Read {
+                report: Report::Aggregate(report),
+                summary: Some(summary),
+                belief,
+            };
+            Ok((read, custom))
+        }
+    }
+}
+
+/// An aggregate report's rows, streamed into its summary.
+fn stream(
+    document: &Document<'_>,
+    head: &AggregateReport,
+    custom: Option<&CustomMailFrom>,
+) -> Result<(AggregateReport, AggregateSummary), ExtractError> {
+    let mut summarizer = Summarizer::new(head, custom.map(|c| c.mail_from.as_str()));
+    let report = document.aggregate_rows(|row| summarizer.add(row))?;
+    Ok((report, summarizer.finish()))
+}
+
+/// Judges one report read, in its context: the custom MAIL FROM of its domain, and the
+/// sources seen sending as it before (`None` without history).
+pub fn judge(
+    read: Read,
+    custom: Option<&CustomMailFrom>,
+    known_sources: Option<&HashMap<IpAddr, LastSeen>>,
+    settings: &ReportSettings,
+) -> Judged {
+    let Read {
+        report,
+        summary,
+        belief,
+    } = read;
+    let domain = report_domain(&report).map(str::to_owned);
+    let facts: Vec<Facts> = match (&report, &summary) {
+        (Report::Aggregate(aggregate), Some(summary)) => {
             let judging = Judging {
                 custom,
                 unknown_source_threshold: settings.unknown_source_threshold,
-                authentic: context.authentic,
-                known_sources: context.known_sources.as_ref(),
+                belief: &belief,
+                known_sources,
             };
-            let findings = report::aggregate_findings(aggregate, &summary, judging)
-                .into_iter()
-                .map(|facts| Finding::new(facts, domain, Source::Report))
-                .collect();
-            Judged {
-                report,
-                summary: Some(summary),
-                findings,
-            }
+            report::aggregate_findings(aggregate, summary, judging)
         }
-        Report::TlsRpt(tls) => {
-            // RFC 8460 asks a TLS report's mail for a DKIM signature, not for a DMARC pass;
-            // its failures are a warning either way.
-            let domain = tls.domains().first().map(|d| (*d).to_owned());
-            let findings = report::tls_findings(tls)
-                .into_iter()
-                .map(|facts| Finding::new(facts, domain.as_deref(), Source::Report))
-                .collect();
-            Judged {
-                report,
-                summary: None,
-                findings,
-            }
-        }
+        (Report::TlsRpt(tls), _) if !belief.believed() => vec![Facts::ReportUnauthenticated {
+            reporter: tls.org_name.clone().unwrap_or_else(|| "a sender".into()),
+            messages: tls.successful().saturating_add(tls.failed()),
+            mailed_from: belief.mailed_from().map(str::to_owned),
+        }],
+        // RFC 8460 asks a TLS report's mail for a DKIM signature, not for a DMARC pass;
+        // its failures are a warning either way.
+        (Report::TlsRpt(tls), _) => report::tls_findings(tls).into_iter().collect(),
+        (Report::Aggregate(_), None) => Vec::new(),
+    };
+    let findings = facts
+        .into_iter()
+        .map(|facts| Finding::new(facts, domain.as_deref(), Source::Report))
+        .collect();
+    Judged {
+        report,
+        summary,
+        belief,
+        findings,
     }
 }
 
@@ -225,9 +324,17 @@ pub enum ReportsError {
     /// The object could not be fetched.
     #[error(transparent)]
     Object(#[from] ObjectError),
-    /// The object holds no readable report, or some documents in it could not be read.
+    /// A document that claims to be a report could not be read.
     #[error("{object}: {cause}")]
     Unreadable { object: StoredObject, cause: String },
+    /// Another invocation holds the report's claim and may still be running.
+    #[error(
+        "{object}: {report} is being counted by another invocation; retried until it finished or its deadline passed"
+    )]
+    InFlight {
+        object: StoredObject,
+        report: String,
+    },
     /// The identity's state could not be read (SESv2 throttled or down).
     #[error("{object}: the identity behind {domain} could not be looked up: {source}")]
     Directory {
@@ -251,7 +358,7 @@ impl Failure for ReportsError {
             Self::Event(_) | Self::Unreadable { .. } => false,
             Self::Object(error) => error.is_transient(),
             Self::Directory { source, .. } => source.is_transient(),
-            Self::Sink { .. } => true,
+            Self::InFlight { .. } | Self::Sink { .. } => true,
         }
     }
 
@@ -261,6 +368,7 @@ impl Failure for ReportsError {
             Self::Object(error) if error.is_transient() => "ObjectReadFailed",
             Self::Object(_) => "ObjectUnavailable",
             Self::Unreadable { .. } => "ReportUnreadable",
+            Self::InFlight { .. } => "ReportInFlight",
             Self::Directory { .. } => "IdentityLookupFailed",
             Self::Sink { .. } => "AlertDeliveryFailed",
         }
@@ -286,6 +394,20 @@ impl<O, L, D, Sc, S> Clone for ReportPorts<'_, O, L, D, Sc, S> {
 
 impl<O, L, D, Sc, S> Copy for ReportPorts<'_, O, L, D, Sc, S> {}
 
+/// When an invocation runs: now, and the deadline Lambda ends it at (Unix seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Clockwork {
+    pub now: u64,
+    pub deadline: u64,
+}
+
+impl Clockwork {
+    /// Until when this invocation's claims hold: its deadline and a margin for clocks.
+    fn holds_until(self) -> u64 {
+        self.deadline.saturating_add(CLAIM_MARGIN)
+    }
+}
+
 /// One invocation: what it counted, and how it ended (the first failure, after every
 /// object was tried).
 #[derive(Debug)]
@@ -294,12 +416,12 @@ pub struct ReportsInvocation {
     pub result: Result<(), ReportsError>,
 }
 
-/// Handles one S3 event at `now` (Unix seconds).
+/// Handles one S3 event.
 pub async fn reports<O, L, D, Sc, S>(
     event: &[u8],
     ports: ReportPorts<'_, O, L, D, Sc, S>,
     settings: &ReportSettings,
-    now: u64,
+    clock: Clockwork,
 ) -> ReportsInvocation
 where
     O: ObjectStore,
@@ -323,7 +445,7 @@ where
     ports.scope.refresh().await;
     let mut first = None;
     for object in objects {
-        if let Err(error) = one_object(&object, ports, settings, now, &mut counts).await {
+        if let Err(error) = one_object(&object, ports, settings, clock, &mut counts).await {
             tracing::error!(
                 object = %object,
                 transient = error.is_transient(),
@@ -339,11 +461,22 @@ where
     }
 }
 
+/// The sender's domain of mail with no report in it, for the log: its From.
+fn sender_of(opened: &Opened<'_>) -> String {
+    opened
+        .carrier
+        .iter()
+        .flatten()
+        .find(|(name, _)| name.eq_ignore_ascii_case("from"))
+        .and_then(|(_, value)| domains_of_address_list(value).into_iter().next())
+        .unwrap_or_else(|| "(none)".to_owned())
+}
+
 async fn one_object<O, L, D, Sc, S>(
     object: &StoredObject,
     ports: ReportPorts<'_, O, L, D, Sc, S>,
     settings: &ReportSettings,
-    now: u64,
+    clock: Clockwork,
     counts: &mut ReportCounts,
 ) -> Result<(), ReportsError>
 where
@@ -362,40 +495,69 @@ where
             return Err(error.into());
         }
     };
-    let extracted = extract(&bytes, settings.limits);
-    drop(bytes);
+    let opened = open(&bytes, settings.limits);
+    let carried = carried(&opened, settings);
+    // Only mail that passed DMARC can fail the invocation: anyone can send the rest.
+    let authenticated = !matches!(carried, Carried::NotAuthenticated);
     let unreadable = |cause: String| ReportsError::Unreadable {
         object: object.clone(),
         cause,
     };
-    if extracted.reports.is_empty() {
-        counts.unreadable += 1;
-        let cause = extracted
-            .errors
-            .first()
-            .map_or_else(|| "no report in it".to_owned(), |error| chain(error));
-        return Err(unreadable(cause));
+    if opened.documents.is_empty() && !(opened.claims_report() && authenticated) {
+        counts.ignored += 1;
+        tracing::info!(
+            object = %object,
+            sender = %sender_of(&opened),
+            authenticated,
+            "mail to the report address with no report in it: dropped"
+        );
+        return Ok(());
     }
-    let authentic = authenticity(&extracted, settings);
     let mut first = None;
-    for report in extracted.reports {
-        if let Err(error) =
-            one_report(report, authentic, object, ports, settings, now, counts).await
-        {
-            first.get_or_insert(error);
+    let mut errors = opened.errors.iter().map(|e| chain(e)).collect::<Vec<_>>();
+    for document in &opened.documents {
+        match one_report(document, &carried, object, ports, settings, clock, counts).await {
+            Ok(()) => {}
+            Err(Step::Failed(error)) => {
+                first.get_or_insert(error);
+            }
+            Err(Step::Unreadable(error)) => errors.push(chain(&error)),
         }
     }
-    // The reports that could be read are counted; the object still goes to the failure
-    // destination for the documents that could not (their retry counts the others once).
-    if let Some(error) = extracted.errors.first() {
-        counts.unreadable += extracted.errors.len() as u64;
-        first.get_or_insert(unreadable(format!(
-            "{} document(s) could not be read, the first: {}",
-            extracted.errors.len(),
-            chain(error)
-        )));
+    if !errors.is_empty() {
+        if !authenticated {
+            counts.unbelieved += errors.len() as u64;
+            tracing::warn!(object = %object, first = %errors[0], "unreadable documents in mail that did not pass DMARC: dropped");
+        } else {
+            // The reports that could be read are counted; the object still goes to the
+            // failure destination for the documents that could not (their retry counts the
+            // others once).
+            counts.unreadable += errors.len() as u64;
+            first.get_or_insert(unreadable(
+                if opened.documents.is_empty() && errors.len() == 1 {
+                    errors[0].clone()
+                } else {
+                    format!(
+                        "{} document(s) could not be read, the first: {}",
+                        errors.len(),
+                        errors[0]
+                    )
+                },
+            ));
+        }
+    } else if opened.documents.is_empty() {
+        counts.unreadable += 1;
+        first.get_or_insert(unreadable("no report in it".to_owned()));
     }
     first.map_or(Ok(()), Err)
+}
+
+/// How one document ended, when not well.
+enum Step {
+    /// The invocation fails (and is retried).
+    Failed(ReportsError),
+    /// The document could not be read.
+    Unreadable(ExtractError),
 }
 
 fn state_error(counts: &mut ReportCounts, what: &str, error: &StateError) {
@@ -403,55 +565,52 @@ fn state_error(counts: &mut ReportCounts, what: &str, error: &StateError) {
     tracing::warn!(error = %chain(error), "{what}: going on without the state table");
 }
 
+/// Days since the Unix epoch of `seconds`.
+fn day_of(seconds: u64) -> u64 {
+    seconds / 86_400
+}
+
+/// How long a known source's record is trusted before it is written again (its item lives
+/// 400 days after the last write).
+const REFRESH_SOURCES_AFTER: u64 = 30 * 86_400;
+
 async fn one_report<O, L, D, Sc, S>(
-    report: Report,
-    authentic: Option<bool>,
+    document: &Document<'_>,
+    carried: &Carried,
     object: &StoredObject,
     ports: ReportPorts<'_, O, L, D, Sc, S>,
     settings: &ReportSettings,
-    now: u64,
+    clock: Clockwork,
     counts: &mut ReportCounts,
-) -> Result<(), ReportsError>
+) -> Result<(), Step>
 where
     L: ReportLedger,
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
 {
-    let key = report_key(&report);
-    if let Some(key) = &key {
-        match ports.ledger.claim(key, now).await {
-            Ok(Claim::New) => {}
-            Ok(Claim::Seen) => {
-                counts.duplicate += 1;
-                tracing::info!(report = %key, "counted before; not again");
-                return Ok(());
-            }
-            Err(error) => state_error(counts, "claiming a report", &error),
+    // The identity's MAIL FROM is looked up between the head and the rows (the rows are
+    // judged against it): the head is read twice, which costs its first kilobytes only.
+    let head_domain = match document.kind {
+        DocumentKind::Aggregate => {
+            document
+                .aggregate_head()
+                .map_err(Step::Unreadable)?
+                .policy
+                .domain
         }
-    } else {
-        tracing::warn!(object = %object, "a report without an id or domain: judged, not de-duplicated");
-    }
-    let domain = report_domain(&report).map(str::to_owned);
-    let release = async |counts: &mut ReportCounts| {
-        if let Some(key) = &key
-            && let Err(error) = ports.ledger.release(key).await
-        {
-            state_error(counts, "giving a claim back", &error);
-        }
+        DocumentKind::Tls => None,
     };
-    let custom = match &domain {
-        None => None,
+    let custom = match &head_domain {
         Some(domain) => {
             match mail_from_of(domain, ports.directory, &settings.analysis.expected).await {
                 Ok(custom) => custom,
                 Err(error) if error.is_transient() => {
-                    release(counts).await;
-                    return Err(ReportsError::Directory {
+                    return Err(Step::Failed(ReportsError::Directory {
                         object: object.clone(),
                         domain: domain.clone(),
                         source: error,
-                    });
+                    }));
                 }
                 Err(error) => {
                     tracing::warn!(domain = %domain, error = %error, "MAIL FROM configuration unknown");
@@ -459,13 +618,75 @@ where
                 }
             }
         }
+        None => None,
     };
-    // Only reports whose mail passed DMARC feed or read the history: a forged report must
-    // not make a stranger's server "known".
-    let believed = authentic != Some(false);
-    let history = match (&report, &domain) {
-        (Report::Aggregate(_), Some(domain)) if believed => {
-            match ports.ledger.known_sources(domain).await {
+    let (read, custom) =
+        read_document(document, carried, settings, |_| custom).map_err(Step::Unreadable)?;
+    let domain = report_domain(&read.report).map(str::to_owned);
+    let listed = domain.as_deref().filter(|d| ports.scope.lists(d));
+    if !read.belief.believed() {
+        counts.unbelieved += 1;
+        let judged = judge(read, None, None, settings);
+        tracing::warn!(
+            object = %object,
+            domain = domain.as_deref(),
+            belief = ?judged.belief,
+            "a report that is not believed: counted, not judged"
+        );
+        let findings = if listed.is_some() {
+            judged.findings
+        } else {
+            Vec::new()
+        };
+        let quota = FindingsQuota {
+            reporter: "unbelieved".to_owned(),
+            domain: domain.unwrap_or_default(),
+            day: day_of(clock.now),
+        };
+        return publish(
+            findings, &quota, None, object, ports, settings, clock, counts,
+        )
+        .await;
+    }
+    let key = report_key(&read.report);
+    if let Some(key) = &key {
+        match ports
+            .ledger
+            .claim(key, clock.now, clock.holds_until())
+            .await
+        {
+            Ok(Claim::New) => {}
+            Ok(Claim::Seen) => {
+                counts.duplicate += 1;
+                tracing::info!(report = %key, "counted before; not again");
+                return Ok(());
+            }
+            Ok(Claim::InFlight) => {
+                counts.in_flight += 1;
+                return Err(Step::Failed(ReportsError::InFlight {
+                    object: object.clone(),
+                    report: key.to_string(),
+                }));
+            }
+            Err(error) => state_error(counts, "claiming a report", &error),
+        }
+    } else {
+        tracing::warn!(object = %object, "a report without an id or domain: judged, not de-duplicated");
+    }
+    let addresses: Vec<IpAddr> = read
+        .summary
+        .as_ref()
+        .map(|summary| {
+            summary
+                .addresses_sorted()
+                .into_iter()
+                .map(|(ip, _)| ip)
+                .collect()
+        })
+        .unwrap_or_default();
+    let history = match &domain {
+        Some(domain) if !addresses.is_empty() => {
+            match ports.ledger.known_sources(domain, &addresses).await {
                 Ok(known) => known,
                 Err(error) => {
                     state_error(counts, "reading the known sources", &error);
@@ -475,36 +696,48 @@ where
         }
         _ => None,
     };
-    let context = ReportContext {
-        custom,
-        authentic,
-        known_sources: history,
-    };
-    let judged = judge(report, &context, settings);
-    let monitored = domain.as_deref().filter(|d| ports.scope.contains(d));
-    let findings: Vec<Finding> = if monitored.is_some() {
+    let judged = judge(read, custom.as_ref(), history.as_ref(), settings);
+    let findings = if listed.is_some() {
         judged.findings
     } else {
         Vec::new()
     };
-    if let Err(source) = ports.sink.publish(&findings).await {
-        release(counts).await;
-        return Err(ReportsError::Sink {
-            object: object.clone(),
-            source,
-        });
-    }
-    counts.findings(&findings);
+    let quota = FindingsQuota {
+        reporter: carried_reporter(carried, key.as_ref()),
+        domain: domain.clone().unwrap_or_default(),
+        day: day_of(clock.now),
+    };
+    publish(
+        findings,
+        &quota,
+        key.as_ref(),
+        object,
+        ports,
+        settings,
+        clock,
+        counts,
+    )
+    .await?;
     match (&judged.report, &judged.summary) {
         (Report::Aggregate(_), Some(summary)) => {
-            counts.aggregate(monitored, summary, believed);
-            if believed && let Some(domain) = &domain {
-                let ips: Vec<String> = summary
-                    .sources
+            counts.aggregate(listed, summary);
+            if let Some(domain) = &domain {
+                // Only what is new, or not written for a while: proportional to the report's
+                // new sources, not to its size.
+                let stale = clock.now.saturating_sub(REFRESH_SOURCES_AFTER);
+                let due: Vec<IpAddr> = addresses
                     .iter()
-                    .filter_map(|s| s.ip.clone())
+                    .filter(|ip| {
+                        history
+                            .as_ref()
+                            .and_then(|known| known.get(ip))
+                            .is_none_or(|seen| *seen < stale)
+                    })
+                    .copied()
                     .collect();
-                if let Err(error) = ports.ledger.remember_sources(domain, &ips, now).await {
+                if !due.is_empty()
+                    && let Err(error) = ports.ledger.remember_sources(domain, &due, clock.now).await
+                {
                     state_error(counts, "remembering the sources", &error);
                 }
             }
@@ -516,8 +749,7 @@ where
         object = %object,
         report = key.as_ref().map(ToString::to_string),
         domain = domain.as_deref(),
-        monitored = monitored.is_some(),
-        findings = findings.len(),
+        monitored = listed.is_some(),
         "report counted"
     );
     if let Some(key) = &key
@@ -525,5 +757,69 @@ where
     {
         state_error(counts, "completing a claim", &error);
     }
+    Ok(())
+}
+
+/// Whom a believed report's findings count against: the From its mail passed DMARC for, else
+/// the reporter it names.
+fn carried_reporter(carried: &Carried, key: Option<&ReportKey>) -> String {
+    match carried {
+        Carried::DmarcPassed { from } => from.clone(),
+        _ => key.map_or_else(String::new, |k| k.reporter.clone()),
+    }
+}
+
+/// Publishes a report's findings within its reporter's daily quota (the rest are counted as
+/// dropped). When they cannot be delivered, the report's claim is given back for the retry.
+#[allow(clippy::too_many_arguments)]
+async fn publish<O, L, D, Sc, S>(
+    mut findings: Vec<Finding>,
+    quota: &FindingsQuota,
+    key: Option<&ReportKey>,
+    object: &StoredObject,
+    ports: ReportPorts<'_, O, L, D, Sc, S>,
+    settings: &ReportSettings,
+    clock: Clockwork,
+    counts: &mut ReportCounts,
+) -> Result<(), Step>
+where
+    L: ReportLedger,
+    S: FindingSink,
+{
+    if !findings.is_empty() {
+        let admitted = match ports
+            .ledger
+            .admit(quota, settings.findings_per_reporter_day, clock.now)
+            .await
+        {
+            Ok(admitted) => admitted,
+            Err(error) => {
+                state_error(counts, "counting a reporter's findings", &error);
+                true
+            }
+        };
+        if !admitted {
+            counts.findings_dropped += findings.len() as u64;
+            tracing::warn!(
+                reporter = %quota.reporter,
+                domain = %quota.domain,
+                dropped = findings.len(),
+                "the reporter's findings for today are at their limit: dropped"
+            );
+            findings.clear();
+        }
+    }
+    if let Err(source) = ports.sink.publish(&findings).await {
+        if let Some(key) = key
+            && let Err(error) = ports.ledger.release(key).await
+        {
+            state_error(counts, "giving a claim back", &error);
+        }
+        return Err(Step::Failed(ReportsError::Sink {
+            object: object.clone(),
+            source,
+        }));
+    }
+    counts.findings(&findings);
     Ok(())
 }

@@ -289,10 +289,12 @@ pub enum Facts {
         source_ip: Option<String>,
         messages: u64,
     },
-    /// A report whose own mail did not pass DMARC.
+    /// A report that is not believed: its own mail did not pass DMARC, or passed it for
+    /// `mailed_from`, which is not in the organization of the reporter it names.
     ReportUnauthenticated {
         reporter: String,
         messages: u64,
+        mailed_from: Option<String>,
     },
     /// A `rua=` destination outside the policy domain has not agreed to take its reports: no
     /// TXT `v=DMARC1` at `record` (audit).

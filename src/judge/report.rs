@@ -13,13 +13,14 @@
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
 use crate::judge::findings::Facts;
 use crate::judge::policy::Disposition as Policy;
-use crate::read::domain::is_within;
+use crate::read::domain::{domain_of_identity, is_within, normalize};
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, Row,
 };
 use crate::read::report::tls::TlsReport;
-use std::collections::BTreeSet;
+use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// Messages by what the receiver did with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,9 +70,24 @@ pub struct SendingSource {
     pub overridden: bool,
 }
 
-/// One DMARC aggregate report, summed up.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Messages from one source IP address in one report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IpTally {
+    pub messages: u64,
+    /// Failing DMARC, not sent by SES, not let through by an override: a stranger's.
+    pub failing_other: u64,
+}
+
+/// How many rows a summary lists (the rest are counted, and the listing says so).
+pub const SOURCES_LISTED: usize = 10_000;
+/// How many distinct source addresses a summary keeps (the rest are counted, not kept).
+pub const ADDRESSES_KEPT: usize = 200_000;
+
+/// One DMARC aggregate report, summed up as its rows are read ([`Summarizer`]). Totals are
+/// exact whatever the report's size; what is kept per row and per address is bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregateSummary {
+    pub rows: u64,
     pub messages: u64,
     pub dmarc_pass: u64,
     pub dmarc_fail: u64,
@@ -79,56 +95,143 @@ pub struct AggregateSummary {
     pub disposition: Dispositions,
     pub amazonses_envelope: u64,
     pub ses_messages: u64,
+    /// Sent by SES with an amazonses.com envelope, not let through by an override.
+    pub fallback_messages: u64,
+    /// Sent by SES and failing DMARC, not let through by an override.
+    pub ses_failing: u64,
+    /// The first [`SOURCES_LISTED`] rows, each judged.
     pub sources: Vec<SendingSource>,
+    /// Rows past those listed.
+    pub sources_not_listed: u64,
+    /// Per source address, up to [`ADDRESSES_KEPT`] of them.
+    pub addresses: HashMap<IpAddr, IpTally>,
+    /// Rows whose address came past [`ADDRESSES_KEPT`]: counted, not kept.
+    pub addresses_not_kept: u64,
+    /// Rows with no source address, or one that is not an IP address.
+    pub without_address: IpTally,
 }
 
-/// Sums up `report`; `mail_from` is the custom MAIL FROM domain of the identity covering
-/// the policy domain, when it has one. The rows move into the summary's sources, each with
-/// what it means (`report.rows` is left empty): a report can hold tens of thousands, and
-/// nothing reads them twice.
-pub fn summarize(report: &mut AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
-    let adkim = mode(report.policy.adkim.as_deref());
-    let aspf = mode(report.policy.aspf.as_deref());
-    let sources: Vec<SendingSource> = report
-        .rows
-        .drain(..)
-        .map(|row| source(row, report.policy.domain.as_deref(), adkim, aspf, mail_from))
-        .collect();
-    let mut summary = AggregateSummary {
-        messages: 0,
-        dmarc_pass: 0,
-        dmarc_fail: 0,
-        dmarc_unknown: 0,
-        disposition: Dispositions::default(),
-        amazonses_envelope: 0,
-        ses_messages: 0,
-        sources: Vec::new(),
-    };
-    for source in &sources {
-        let n = source.count;
-        summary.messages += n;
-        match source.dmarc {
-            RowDmarc::Pass => summary.dmarc_pass += n,
-            RowDmarc::Fail => summary.dmarc_fail += n,
-            RowDmarc::Unknown => summary.dmarc_unknown += n,
+impl AggregateSummary {
+    /// Messages sent by others than SES.
+    pub fn other_messages(&self) -> u64 {
+        self.messages.saturating_sub(self.ses_messages)
+    }
+
+    /// The addresses kept, in order.
+    pub fn addresses_sorted(&self) -> Vec<(IpAddr, IpTally)> {
+        let mut addresses: Vec<(IpAddr, IpTally)> = self
+            .addresses
+            .iter()
+            .map(|(ip, tally)| (*ip, *tally))
+            .collect();
+        addresses.sort_unstable_by_key(|(ip, _)| *ip);
+        addresses
+    }
+}
+
+/// Sums up a report's rows as they are read: [`Summarizer::add`] each, then
+/// [`Summarizer::finish`]. `mail_from` is the custom MAIL FROM domain of the identity covering
+/// the policy domain, when it has one. Counts saturate: a report's numbers are a stranger's.
+#[derive(Debug)]
+pub struct Summarizer<'a> {
+    policy_domain: Option<&'a str>,
+    adkim: Alignment,
+    aspf: Alignment,
+    mail_from: Option<&'a str>,
+    summary: AggregateSummary,
+}
+
+impl<'a> Summarizer<'a> {
+    pub fn new(report: &'a AggregateReport, mail_from: Option<&'a str>) -> Self {
+        Self {
+            policy_domain: report.policy.domain.as_deref(),
+            adkim: mode(report.policy.adkim.as_deref()),
+            aspf: mode(report.policy.aspf.as_deref()),
+            mail_from,
+            summary: AggregateSummary::default(),
         }
-        let bucket = match &source.disposition {
+    }
+
+    pub fn add(&mut self, row: Row) {
+        let source = source(
+            row,
+            self.policy_domain,
+            self.adkim,
+            self.aspf,
+            self.mail_from,
+        );
+        let summary = &mut self.summary;
+        let n = source.count;
+        let add = |total: &mut u64| *total = total.saturating_add(n);
+        summary.rows += 1;
+        add(&mut summary.messages);
+        match source.dmarc {
+            RowDmarc::Pass => add(&mut summary.dmarc_pass),
+            RowDmarc::Fail => add(&mut summary.dmarc_fail),
+            RowDmarc::Unknown => add(&mut summary.dmarc_unknown),
+        }
+        add(match &source.disposition {
             Some(Disposition::None) => &mut summary.disposition.none,
             Some(Disposition::Quarantine) => &mut summary.disposition.quarantine,
             Some(Disposition::Reject) => &mut summary.disposition.reject,
             Some(Disposition::Pass) => &mut summary.disposition.pass,
             Some(Disposition::Unknown(_)) | None => &mut summary.disposition.unknown,
-        };
-        *bucket += n;
+        });
         if source.amazonses_envelope {
-            summary.amazonses_envelope += n;
+            add(&mut summary.amazonses_envelope);
         }
         if source.ses {
-            summary.ses_messages += n;
+            add(&mut summary.ses_messages);
+        }
+        if !source.overridden {
+            if source.ses && source.amazonses_envelope {
+                add(&mut summary.fallback_messages);
+            }
+            if source.ses && source.dmarc == RowDmarc::Fail {
+                add(&mut summary.ses_failing);
+            }
+        }
+        let failing_other = !source.ses && !source.overridden && source.dmarc == RowDmarc::Fail;
+        let address = source
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
+        let kept = summary.addresses.len();
+        let tally = match address {
+            None => Some(&mut summary.without_address),
+            Some(ip) if kept < ADDRESSES_KEPT => Some(summary.addresses.entry(ip).or_default()),
+            Some(ip) => summary.addresses.get_mut(&ip),
+        };
+        match tally {
+            Some(tally) => {
+                tally.messages = tally.messages.saturating_add(n);
+                if failing_other {
+                    tally.failing_other = tally.failing_other.saturating_add(n);
+                }
+            }
+            None => summary.addresses_not_kept += 1,
+        }
+        if summary.sources.len() < SOURCES_LISTED {
+            summary.sources.push(source);
+        } else {
+            summary.sources_not_listed += 1;
         }
     }
-    summary.sources = sources;
-    summary
+
+    pub fn finish(self) -> AggregateSummary {
+        self.summary
+    }
+}
+
+/// Sums up `report`'s rows (read whole, [`crate::read::report::aggregate::parse`]), which
+/// move into the summary's sources.
+pub fn summarize(report: &mut AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
+    let rows = std::mem::take(&mut report.rows);
+    let mut summarizer = Summarizer::new(report, mail_from);
+    for row in rows {
+        summarizer.add(row);
+    }
+    summarizer.finish()
 }
 
 fn mode(tag: Option<&str>) -> Alignment {
@@ -206,6 +309,96 @@ fn source(
     }
 }
 
+/// What the mail a report came in says of itself, by the trusted `Authentication-Results`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Carried {
+    /// Not received as mail (a file given to the CLI): nothing to judge it by.
+    NotMail,
+    /// Mail without the trusted server's results, where none are required (a file saved
+    /// from a mailbox elsewhere).
+    Unjudged,
+    /// The mail passed DMARC for this From domain.
+    DmarcPassed { from: String },
+    /// The mail did not pass DMARC, or carried no trusted result where one is required.
+    NotAuthenticated,
+}
+
+/// Whether a report is believed (RFC 9990 §2: reports are accepted only from mail that
+/// passes DMARC), and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Belief {
+    Believed,
+    /// Its mail did not pass DMARC.
+    Unauthenticated,
+    /// Its mail passed DMARC for `from`, whose organization is not the reporter's the report
+    /// names: anyone with a domain of their own can send such mail.
+    ReporterMismatch {
+        from: String,
+    },
+}
+
+impl Belief {
+    pub fn believed(&self) -> bool {
+        *self == Self::Believed
+    }
+
+    /// The From domain the mail passed DMARC for, when that is why it is not believed.
+    pub fn mailed_from(&self) -> Option<&str> {
+        match self {
+            Self::ReporterMismatch { from } => Some(from),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a report naming `reporters` (its e-mail's or contact's domain, its organization
+/// when that is a domain) is believed, given the mail it came in: the DMARC-passing From
+/// must be in the organization of a reporter it names, or in that of a domain the user trusts
+/// to mail reports (`trusted`: a receiver that mails from another domain than the one it
+/// names).
+pub fn belief(carried: &Carried, reporters: &[String], trusted: &[String]) -> Belief {
+    match carried {
+        Carried::NotMail | Carried::Unjudged => Belief::Believed,
+        Carried::NotAuthenticated => Belief::Unauthenticated,
+        Carried::DmarcPassed { from } => {
+            let same_organization =
+                |domain: &String| aligned(domain, from, Alignment::Relaxed, &PublicSuffixList);
+            if reporters.iter().chain(trusted).any(same_organization) {
+                Belief::Believed
+            } else {
+                Belief::ReporterMismatch { from: from.clone() }
+            }
+        }
+    }
+}
+
+/// The domains an aggregate report names its reporter by: its `email`'s, and its
+/// `org_name` when that is a domain.
+pub fn aggregate_reporters(report: &AggregateReport) -> Vec<String> {
+    reporters(report.email.as_deref(), report.org_name.as_deref())
+}
+
+/// The domains a TLS report names its reporter by: its `contact-info`'s (an address or a
+/// URL), and its `organization-name` when that is a domain.
+pub fn tls_reporters(report: &TlsReport) -> Vec<String> {
+    reporters(report.contact.as_deref(), report.org_name.as_deref())
+}
+
+fn reporters(contact: Option<&str>, organization: Option<&str>) -> Vec<String> {
+    let contact = contact.and_then(|contact| {
+        let contact = contact.trim();
+        let contact = contact.strip_prefix("mailto:").unwrap_or(contact);
+        match contact.split_once("://") {
+            Some((_, rest)) => normalize(rest.split(['/', ':', '?']).next().unwrap_or_default()),
+            None => domain_of_identity(contact),
+        }
+    });
+    let organization = organization
+        .filter(|name| name.contains('.'))
+        .and_then(normalize);
+    contact.into_iter().chain(organization).collect()
+}
+
 /// What one report says, as findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Judging<'a> {
@@ -213,11 +406,11 @@ pub struct Judging<'a> {
     pub custom: Option<&'a CustomMailFrom>,
     /// Messages from one non-SES source failing DMARC before it is reported.
     pub unknown_source_threshold: u64,
-    /// Whether the report's own mail passed DMARC (`None`: not received as mail, a file).
-    pub authentic: Option<bool>,
+    /// Whether the report is believed.
+    pub belief: &'a Belief,
     /// The sources seen sending as the domain before (the state table's history); `None`
     /// without history, when every failing source that is not SES counts as unknown.
-    pub known_sources: Option<&'a BTreeSet<String>>,
+    pub known_sources: Option<&'a HashMap<IpAddr, u64>>,
 }
 
 /// The findings of one aggregate report.
@@ -231,40 +424,26 @@ pub fn aggregate_findings(
         .clone()
         .unwrap_or_else(|| "a receiver".into());
     let range = (report.begin, report.end);
-    if judging.authentic == Some(false) {
+    if !judging.belief.believed() {
         // Anyone can mail a report: its rows are counted, never believed.
         return vec![Facts::ReportUnauthenticated {
             reporter,
             messages: summary.messages,
+            mailed_from: judging.belief.mailed_from().map(str::to_owned),
         }];
     }
-    let alerted = |s: &&SendingSource| !s.overridden;
     let mut findings = Vec::new();
-    if let Some(custom) = judging.custom {
-        let fallback: u64 = summary
-            .sources
-            .iter()
-            .filter(alerted)
-            .filter(|s| s.amazonses_envelope)
-            .map(|s| s.count)
-            .sum();
-        if fallback > 0 {
-            findings.push(Facts::ReportMailFromFallback {
-                reporter: reporter.clone(),
-                messages: fallback,
-                range,
-                custom: custom.clone(),
-            });
-        }
+    if let Some(custom) = judging.custom
+        && summary.fallback_messages > 0
+    {
+        findings.push(Facts::ReportMailFromFallback {
+            reporter: reporter.clone(),
+            messages: summary.fallback_messages,
+            range,
+            custom: custom.clone(),
+        });
     }
-    let ses_failing: u64 = summary
-        .sources
-        .iter()
-        .filter(alerted)
-        .filter(|s| s.ses && s.dmarc == RowDmarc::Fail)
-        .map(|s| s.count)
-        .sum();
-    if ses_failing > 0 {
+    if summary.ses_failing > 0 {
         let policy = report
             .policy
             .p
@@ -273,27 +452,28 @@ pub fn aggregate_findings(
             .filter(|_| !report.policy.testing);
         findings.push(Facts::ReportDmarcFail {
             reporter: reporter.clone(),
-            messages: ses_failing,
+            messages: summary.ses_failing,
             range,
             policy,
         });
     }
-    let known = |source: &SendingSource| {
+    let known = |ip: &IpAddr| {
         judging
             .known_sources
-            .zip(source.ip.as_ref())
-            .is_some_and(|(known, ip)| known.contains(ip))
+            .is_some_and(|known| known.contains_key(ip))
     };
-    for source in summary.sources.iter().filter(alerted) {
-        if !source.ses
-            && source.dmarc == RowDmarc::Fail
-            && source.count >= judging.unknown_source_threshold
-            && !known(source)
-        {
+    let strangers = summary
+        .addresses_sorted()
+        .into_iter()
+        .filter(|(ip, _)| !known(ip))
+        .map(|(ip, tally)| (Some(ip.to_string()), tally))
+        .chain(std::iter::once((None, summary.without_address)));
+    for (source_ip, tally) in strangers {
+        if tally.failing_other > 0 && tally.failing_other >= judging.unknown_source_threshold {
             findings.push(Facts::ReportUnknownSource {
                 reporter: reporter.clone(),
-                source_ip: source.ip.clone(),
-                messages: source.count,
+                source_ip,
+                messages: tally.failing_other,
             });
         }
     }
@@ -353,18 +533,18 @@ mod tests {
             identity: "example.com".into(),
             mail_from: "mail.example.com".into(),
         };
-        let known: BTreeSet<String> = ["192.0.2.7".to_owned()].into();
+        let known: HashMap<IpAddr, u64> = [(IpAddr::from([192, 0, 2, 7]), 0)].into();
         // (case, report, custom MAIL FROM, known sources, row: (dmarc, ses, amazonses envelope),
         //  finding kinds)
         type Case = (
             &'static str,
             AggregateReport,
             bool,
-            Option<&'static BTreeSet<String>>,
+            Option<&'static HashMap<IpAddr, u64>>,
             (RowDmarc, bool, bool),
             Vec<Kind>,
         );
-        let known: &'static BTreeSet<String> = Box::leak(Box::new(known));
+        let known: &'static HashMap<IpAddr, u64> = Box::leak(Box::new(known));
         let cases: Vec<Case> = vec![
             (
                 "SES via the custom MAIL FROM, aligned",
@@ -486,7 +666,7 @@ mod tests {
             let judging = Judging {
                 custom,
                 unknown_source_threshold: 10,
-                authentic: Some(true),
+                belief: &Belief::Believed,
                 known_sources,
             };
             let found: Vec<Kind> = aggregate_findings(&report, &summary, judging)
@@ -511,7 +691,7 @@ mod tests {
         let judging = Judging {
             custom: None,
             unknown_source_threshold: 1,
-            authentic: Some(false),
+            belief: &Belief::Unauthenticated,
             known_sources: None,
         };
         let found: Vec<Kind> = aggregate_findings(&report, &summary, judging)
@@ -519,5 +699,115 @@ mod tests {
             .map(Facts::kind)
             .collect();
         assert_eq!(found, [Kind::ReportUnauthenticated]);
+    }
+
+    #[test]
+    fn a_report_is_believed_only_from_its_reporters_organization() {
+        let passed = |from: &str| Carried::DmarcPassed { from: from.into() };
+        let google = vec!["google.com".to_owned()];
+        let trusted = vec!["yahoo.com".to_owned()];
+        let mismatch = |from: &str| Belief::ReporterMismatch { from: from.into() };
+        // (case, carried, reporter domains, expected)
+        let cases = [
+            (
+                "a file: nothing to judge by",
+                Carried::NotMail,
+                google.clone(),
+                Belief::Believed,
+            ),
+            (
+                "mail without results, none required",
+                Carried::Unjudged,
+                google.clone(),
+                Belief::Believed,
+            ),
+            (
+                "its reporter's own domain",
+                passed("google.com"),
+                google.clone(),
+                Belief::Believed,
+            ),
+            (
+                "a subdomain of its reporter's",
+                passed("dmarc.google.com"),
+                google.clone(),
+                Belief::Believed,
+            ),
+            (
+                "an attacker's own domain, naming Google",
+                passed("attacker.example"),
+                google.clone(),
+                mismatch("attacker.example"),
+            ),
+            (
+                "a look-alike",
+                passed("google.com.attacker.example"),
+                google.clone(),
+                mismatch("google.com.attacker.example"),
+            ),
+            (
+                "no reporter domain named",
+                passed("google.com"),
+                vec![],
+                mismatch("google.com"),
+            ),
+            (
+                "a domain the user trusts",
+                passed("dmarc.yahoo.com"),
+                vec!["yahooinc.com".to_owned()],
+                Belief::Believed,
+            ),
+            (
+                "failed DMARC",
+                Carried::NotAuthenticated,
+                google.clone(),
+                Belief::Unauthenticated,
+            ),
+        ];
+        for (case, carried, reporters, expected) in cases {
+            assert_eq!(belief(&carried, &reporters, &trusted), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn reporters_are_named_by_address_url_or_domain() {
+        // (contact, organization, domains)
+        let cases = [
+            (
+                Some("noreply-dmarc-support@google.com"),
+                Some("google.com"),
+                vec!["google.com", "google.com"],
+            ),
+            (
+                Some("mailto:tlsrpt@Sender.Example"),
+                Some("Sender Inc"),
+                vec!["sender.example"],
+            ),
+            (
+                Some("https://tls.example.net/contact"),
+                None,
+                vec!["tls.example.net"],
+            ),
+            (None, Some("Yahoo"), vec![]),
+        ];
+        for (contact, organization, expected) in cases {
+            assert_eq!(reporters(contact, organization), expected, "{contact:?}");
+        }
+    }
+
+    #[test]
+    fn counts_saturate_and_addresses_fold() {
+        let xml = "<feedback><report_metadata><org_name>rx</org_name></report_metadata>\
+            <policy_published><domain>example.com</domain></policy_published>\
+            <record><row><source_ip>192.0.2.1</source_ip><count>18446744073709551615</count></row></record>\
+            <record><row><source_ip>192.0.2.1</source_ip><count>40</count></row></record>\
+            <record><row><source_ip>not an address</source_ip><count>2</count></row></record></feedback>";
+        let mut report =
+            crate::read::report::aggregate::parse(xml).unwrap_or_else(|e| panic!("{e}"));
+        let summary = summarize(&mut report, None);
+        assert_eq!(summary.messages, u64::MAX, "saturated, never wrapped");
+        assert_eq!(summary.addresses.len(), 1);
+        assert_eq!(summary.without_address.messages, 2);
+        assert_eq!(summary.rows, 3);
     }
 }

@@ -15,6 +15,10 @@ pub trait DomainScope {
     /// Whether `domain` or one of its parents is monitored.
     fn contains(&self, domain: &str) -> bool;
 
+    /// Whether `domain` itself is monitored (a subdomain only when it is listed itself): what
+    /// a receiver's report, whose policy domain anyone can choose, must be about to alert.
+    fn lists(&self, domain: &str) -> bool;
+
     /// Whether a finding about `domain` is in scope. One about no domain at all is only when
     /// every domain is.
     fn covers(&self, domain: Option<&str>) -> bool {
@@ -29,6 +33,9 @@ pub struct Everything;
 impl DomainScope for Everything {
     async fn refresh(&self) {}
     fn contains(&self, _domain: &str) -> bool {
+        true
+    }
+    fn lists(&self, _domain: &str) -> bool {
         true
     }
     fn covers(&self, _domain: Option<&str>) -> bool {
@@ -49,12 +56,20 @@ impl DomainList {
     pub fn covers_name(&self, domain: &str) -> bool {
         ancestors(domain).any(|candidate| self.0.contains(candidate))
     }
+
+    /// Whether `domain` itself is listed.
+    pub fn lists_name(&self, domain: &str) -> bool {
+        self.0.contains(domain)
+    }
 }
 
 impl DomainScope for DomainList {
     async fn refresh(&self) {}
     fn contains(&self, domain: &str) -> bool {
         self.covers_name(domain)
+    }
+    fn lists(&self, domain: &str) -> bool {
+        self.lists_name(domain)
     }
 }
 
@@ -70,6 +85,8 @@ mod tests {
         assert!(!list.contains("example.org"));
         assert!(!list.contains("badexample.com"));
         assert!(!list.contains("com"));
+        assert!(list.lists("example.com"));
+        assert!(!list.lists("news.example.com"));
         assert!(!list.covers(None));
         assert!(Everything.covers(None));
     }

@@ -5,7 +5,8 @@
 //! an alert never sent.
 
 use crate::ports::{Cause, chain};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 /// A report, as receivers name it: RFC 9990 makes the report id unique per reporter, and a
@@ -30,13 +31,17 @@ impl std::fmt::Display for ReportKey {
     }
 }
 
-/// Whether this invocation is the first to count a report.
+/// Whether this invocation is the one to count a report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Claim {
-    /// First time: count it, judge it, alert.
+    /// First time (or its last holder is provably dead): count it, judge it, alert.
     New,
     /// Counted before (a re-sent report, a retried invocation, the same object twice).
     Seen,
+    /// Another invocation holds it and may still be running: this one must fail, so that
+    /// Lambda retries it (and, at the end, the failure queue keeps it) until the holder has
+    /// either finished or died.
+    InFlight,
 }
 
 /// The state table could not be used.
@@ -47,17 +52,33 @@ pub struct StateError {
     pub source: Cause,
 }
 
-/// How long a claim that was never completed holds: longer than any invocation can run
-/// (Lambda's limit is 15 minutes). After it, the invocation that made it is taken to have
-/// died half-way, and the report is counted again rather than its alerts lost.
-pub const CLAIM_HOLDS: u64 = 15 * 60;
+/// How long past its invocation's deadline a claim still holds: the clocks of two
+/// containers may differ by this much. Lambda ends an invocation at its deadline, so a
+/// claim this much older than it was left by an invocation that is dead.
+pub const CLAIM_MARGIN: u64 = 30;
 
-/// The reports' memory: claims on reports, and the sources seen per domain.
+/// Who may add findings to incidents, how many times a day: a reporter (the From domain its
+/// report was believed by, or `unbelieved`) about one policy domain on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FindingsQuota {
+    pub reporter: String,
+    pub domain: String,
+    /// Days since the Unix epoch.
+    pub day: u64,
+}
+
+/// When a source was last reported sending as a domain (Unix seconds).
+pub type LastSeen = u64;
+
+/// The reports' memory: claims on reports, the sources seen per domain, and how many
+/// reports per reporter and day added findings.
 #[allow(async_fn_in_trait)]
 pub trait ReportLedger {
-    /// Claims `key` at `now` (Unix seconds): exactly one caller gets [`Claim::New`], unless
-    /// a claim was never completed within [`CLAIM_HOLDS`].
-    async fn claim(&self, key: &ReportKey, now: u64) -> Result<Claim, StateError>;
+    /// Claims `key` at `now` (Unix seconds) for an invocation that ends by `holds_until`:
+    /// exactly one caller gets [`Claim::New`]; while the claim holds and is not complete,
+    /// others get [`Claim::InFlight`]; after it is complete, [`Claim::Seen`].
+    async fn claim(&self, key: &ReportKey, now: u64, holds_until: u64)
+    -> Result<Claim, StateError>;
 
     /// Marks a claim done: the report's findings were delivered.
     async fn complete(&self, key: &ReportKey) -> Result<(), StateError>;
@@ -66,24 +87,38 @@ pub trait ReportLedger {
     /// that the retry counts the report.
     async fn release(&self, key: &ReportKey) -> Result<(), StateError>;
 
-    /// The sources (IP addresses) seen sending as `domain` before; `None` when there is no
-    /// history to ask (no table configured): then every source is judged as the CLI judges it.
-    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError>;
+    /// Which of `sources` were seen sending as `domain` before, and when last; `None` when
+    /// there is no history to ask (no table configured). Proportional to `sources`, never to
+    /// the domain's whole history.
+    async fn known_sources(
+        &self,
+        domain: &str,
+        sources: &[IpAddr],
+    ) -> Result<Option<HashMap<IpAddr, LastSeen>>, StateError>;
 
     /// Remembers `sources` as seen sending as `domain` at `now`.
     async fn remember_sources(
         &self,
         domain: &str,
-        sources: &[String],
+        sources: &[IpAddr],
         now: u64,
     ) -> Result<(), StateError>;
+
+    /// Counts one report with findings against `quota`: whether it is within `most`.
+    async fn admit(&self, quota: &FindingsQuota, most: u64, now: u64) -> Result<bool, StateError>;
 }
 
-/// No table (`STATE_TABLE` unset): every report is new, and no source is known.
+/// No table (`STATE_TABLE` unset): every report is new, no source is known, every report
+/// is admitted.
 impl<L: ReportLedger> ReportLedger for Option<L> {
-    async fn claim(&self, key: &ReportKey, now: u64) -> Result<Claim, StateError> {
+    async fn claim(
+        &self,
+        key: &ReportKey,
+        now: u64,
+        holds_until: u64,
+    ) -> Result<Claim, StateError> {
         match self {
-            Some(ledger) => ledger.claim(key, now).await,
+            Some(ledger) => ledger.claim(key, now, holds_until).await,
             None => Ok(Claim::New),
         }
     }
@@ -102,9 +137,13 @@ impl<L: ReportLedger> ReportLedger for Option<L> {
         }
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
+    async fn known_sources(
+        &self,
+        domain: &str,
+        sources: &[IpAddr],
+    ) -> Result<Option<HashMap<IpAddr, LastSeen>>, StateError> {
         match self {
-            Some(ledger) => ledger.known_sources(domain).await,
+            Some(ledger) => ledger.known_sources(domain, sources).await,
             None => Ok(None),
         }
     }
@@ -112,12 +151,19 @@ impl<L: ReportLedger> ReportLedger for Option<L> {
     async fn remember_sources(
         &self,
         domain: &str,
-        sources: &[String],
+        sources: &[IpAddr],
         now: u64,
     ) -> Result<(), StateError> {
         match self {
             Some(ledger) => ledger.remember_sources(domain, sources, now).await,
             None => Ok(()),
+        }
+    }
+
+    async fn admit(&self, quota: &FindingsQuota, most: u64, now: u64) -> Result<bool, StateError> {
+        match self {
+            Some(ledger) => ledger.admit(quota, most, now).await,
+            None => Ok(true),
         }
     }
 }
@@ -160,13 +206,22 @@ impl<T> InMemory<T> {
     }
 }
 
+/// A claim as the ledger holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Held {
+    holds_until: u64,
+    done: bool,
+}
+
 /// The ledger in memory: for tests, and to show what the table must do. `unavailable`
 /// makes every call fail, as a table that cannot be reached does.
 #[derive(Debug, Default)]
 pub struct MemoryLedger {
-    /// When each report was claimed, and whether the claim was completed.
-    claims: Mutex<HashMap<ReportKey, (u64, bool)>>,
-    sources: Mutex<HashMap<String, BTreeSet<String>>>,
+    claims: Mutex<HashMap<ReportKey, Held>>,
+    sources: Mutex<HashMap<String, HashMap<IpAddr, LastSeen>>>,
+    quotas: Mutex<HashMap<FindingsQuota, u64>>,
+    /// Sources written, over all calls.
+    written: std::sync::atomic::AtomicUsize,
     pub unavailable: bool,
 }
 
@@ -191,22 +246,54 @@ impl MemoryLedger {
     pub fn completed(&self) -> usize {
         self.claims
             .lock()
-            .map_or(0, |c| c.values().filter(|(_, done)| *done).count())
+            .map_or(0, |c| c.values().filter(|held| held.done).count())
+    }
+
+    /// How many source items were written, over all calls.
+    pub fn written(&self) -> usize {
+        self.written.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many sources are remembered for `domain`.
+    pub fn sources_of(&self, domain: &str) -> usize {
+        self.sources
+            .lock()
+            .map_or(0, |s| s.get(domain).map_or(0, HashMap::len))
+    }
+}
+
+/// What a claim at `now` meets: the one decision [`MemoryLedger`] and the DynamoDB ledger's
+/// condition both make.
+pub fn claim_meets(held: Option<(u64, bool)>, now: u64) -> Claim {
+    match held {
+        None => Claim::New,
+        Some((_, true)) => Claim::Seen,
+        Some((holds_until, false)) if holds_until < now => Claim::New,
+        Some(_) => Claim::InFlight,
     }
 }
 
 impl ReportLedger for MemoryLedger {
-    async fn claim(&self, key: &ReportKey, now: u64) -> Result<Claim, StateError> {
+    async fn claim(
+        &self,
+        key: &ReportKey,
+        now: u64,
+        holds_until: u64,
+    ) -> Result<Claim, StateError> {
         self.check()?;
         let mut claims = self.claims.lock().map_err(|_| Self::poisoned())?;
-        let held = claims
-            .get(key)
-            .is_some_and(|(claimed, done)| *done || claimed + CLAIM_HOLDS > now);
-        if held {
-            return Ok(Claim::Seen);
+        let held = claims.get(key).map(|h| (h.holds_until, h.done));
+        let claim = claim_meets(held, now);
+        if claim == Claim::New {
+            claims.insert(
+                key.clone(),
+                Held {
+                    holds_until,
+                    done: false,
+                },
+            );
         }
-        claims.insert(key.clone(), (now, false));
-        Ok(Claim::New)
+        Ok(claim)
     }
 
     async fn complete(&self, key: &ReportKey) -> Result<(), StateError> {
@@ -217,7 +304,7 @@ impl ReportLedger for MemoryLedger {
             .map_err(|_| Self::poisoned())?
             .get_mut(key)
         {
-            claim.1 = true;
+            claim.done = true;
         }
         Ok(())
     }
@@ -231,26 +318,49 @@ impl ReportLedger for MemoryLedger {
         Ok(())
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
+    async fn known_sources(
+        &self,
+        domain: &str,
+        sources: &[IpAddr],
+    ) -> Result<Option<HashMap<IpAddr, LastSeen>>, StateError> {
         self.check()?;
-        let sources = self.sources.lock().map_err(|_| Self::poisoned())?;
-        Ok(Some(sources.get(domain).cloned().unwrap_or_default()))
+        let all = self.sources.lock().map_err(|_| Self::poisoned())?;
+        let known = all.get(domain);
+        Ok(Some(
+            sources
+                .iter()
+                .filter_map(|ip| Some((*ip, *known?.get(ip)?)))
+                .collect(),
+        ))
     }
 
     async fn remember_sources(
         &self,
         domain: &str,
-        sources: &[String],
-        _now: u64,
+        sources: &[IpAddr],
+        now: u64,
     ) -> Result<(), StateError> {
         self.check()?;
+        self.written
+            .fetch_add(sources.len(), std::sync::atomic::Ordering::SeqCst);
         self.sources
             .lock()
             .map_err(|_| Self::poisoned())?
             .entry(domain.to_owned())
             .or_default()
-            .extend(sources.iter().cloned());
+            .extend(sources.iter().map(|ip| (*ip, now)));
         Ok(())
+    }
+
+    async fn admit(&self, quota: &FindingsQuota, most: u64, _now: u64) -> Result<bool, StateError> {
+        self.check()?;
+        let mut quotas = self.quotas.lock().map_err(|_| Self::poisoned())?;
+        let used = quotas.entry(quota.clone()).or_default();
+        if *used >= most {
+            return Ok(false);
+        }
+        *used += 1;
+        Ok(true)
     }
 }
 
@@ -266,27 +376,49 @@ mod tests {
         }
     }
 
-    /// The claim's life, as a table: (step, at, expected claim result).
+    /// The claim's life, as a table: (step, at, what the claim meets).
     #[tokio::test]
-    async fn a_claim_holds_until_completed_or_stale() {
+    async fn a_claim_holds_until_completed_or_its_holder_is_dead() {
         let ledger = MemoryLedger::default();
         let k = key();
-        assert_eq!(ledger.claim(&k, 1000).await.ok(), Some(Claim::New));
-        // The same report while the first is being handled.
-        assert_eq!(ledger.claim(&k, 1001).await.ok(), Some(Claim::Seen));
-        // The first invocation died half-way: after CLAIM_HOLDS the report is taken again.
+        // Taken at 1000 by an invocation whose deadline (and margin) ends at 1150.
+        assert_eq!(ledger.claim(&k, 1000, 1150).await.ok(), Some(Claim::New));
+        // The same report while the first may still be running: fail, to be retried.
         assert_eq!(
-            ledger.claim(&k, 1000 + CLAIM_HOLDS).await.ok(),
-            Some(Claim::New)
+            ledger.claim(&k, 1060, 1210).await.ok(),
+            Some(Claim::InFlight)
         );
+        assert_eq!(
+            ledger.claim(&k, 1150, 1300).await.ok(),
+            Some(Claim::InFlight)
+        );
+        // Past the holder's deadline it is dead: the retry takes the report.
+        assert_eq!(ledger.claim(&k, 1151, 1301).await.ok(), Some(Claim::New));
         assert!(ledger.complete(&k).await.is_ok());
         // Done is done, however late.
         assert_eq!(
-            ledger.claim(&k, 1000 + 100 * CLAIM_HOLDS).await.ok(),
+            ledger.claim(&k, 1_000_000, 1_000_150).await.ok(),
             Some(Claim::Seen)
         );
         // Released (its alerts were not delivered): the retry takes it.
         assert!(ledger.release(&k).await.is_ok());
-        assert_eq!(ledger.claim(&k, 5000).await.ok(), Some(Claim::New));
+        assert_eq!(ledger.claim(&k, 5000, 5150).await.ok(), Some(Claim::New));
+    }
+
+    #[tokio::test]
+    async fn a_quota_admits_so_many_a_day() {
+        let ledger = MemoryLedger::default();
+        let quota = |day| FindingsQuota {
+            reporter: "google.com".into(),
+            domain: "example.com".into(),
+            day,
+        };
+        let mut admitted = Vec::new();
+        for _ in 0..4 {
+            admitted.push(ledger.admit(&quota(1), 3, 0).await.ok());
+        }
+        admitted.push(ledger.admit(&quota(2), 3, 0).await.ok());
+        let expected = [Some(true), Some(true), Some(true), Some(false), Some(true)];
+        assert_eq!(admitted, expected);
     }
 }

@@ -8,7 +8,8 @@ use mail_parser::MessageParser;
 /// is not a plausible domain (empty labels, spaces, invalid IDNA).
 pub fn normalize(domain: &str) -> Option<String> {
     let trimmed = domain.trim().trim_end_matches('.');
-    if trimmed.is_empty() || trimmed.split('.').any(str::is_empty) {
+    // 253 octets is the longest name DNS carries (RFC 1035 §2.3.4).
+    if trimmed.is_empty() || trimmed.len() > 253 || trimmed.split('.').any(str::is_empty) {
         return None;
     }
     // Nearly every name is already ASCII: then UTS #46 only lower-cases it, and the IDNA

@@ -5,7 +5,8 @@
 //! SESv2's description of an identity, [`authres`] parses `Authentication-Results`,
 //! [`observation`] extracts the trusted results and identifiers of one message, [`domain`]
 //! normalizes the names and addresses everything else compares, [`report`] reads receivers'
-//! reports and [`stored_object`] the S3 events that announce them.
+//! reports and [`stored_object`] the S3 events that announce them; [`text`] makes a
+//! stranger's text safe to carry.
 
 pub mod authres;
 pub(crate) mod document;
@@ -20,3 +21,4 @@ pub mod receipt;
 pub mod report;
 pub mod service_event;
 pub mod stored_object;
+pub mod text;

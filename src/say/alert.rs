@@ -300,20 +300,7 @@ fn still_open(count: u64, since: u64) -> String {
 /// Control characters (CR/LF among them) become spaces, so header text cannot forge lines in
 /// the alert; the result is cut at `limit` characters.
 pub fn sanitize(text: &str, limit: usize) -> String {
-    let clean: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    truncate(clean.trim(), limit)
-}
-
-fn truncate(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_owned();
-    }
-    let mut cut: String = text.chars().take(limit.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    crate::read::text::bounded(text, limit)
 }
 
 /// A subject SNS accepts: ASCII (anything else becomes `?`), at most `limit` characters, cut

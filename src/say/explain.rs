@@ -796,8 +796,19 @@ fn statement(finding: &Finding) -> String {
             "{reporter} reports {messages} message(s) from {}, not SES, using {domain} in From and failing DMARC",
             source_ip.as_deref().unwrap_or("an unnamed source")
         ),
-        Facts::ReportUnauthenticated { reporter, messages } => format!(
+        Facts::ReportUnauthenticated {
+            reporter,
+            messages,
+            mailed_from: None,
+        } => format!(
             "a report for {domain} naming {reporter} as its sender ({messages} message(s)) did not pass DMARC itself: anyone can send one, so its rows are counted and not believed"
+        ),
+        Facts::ReportUnauthenticated {
+            reporter,
+            messages,
+            mailed_from: Some(from),
+        } => format!(
+            "a report for {domain} naming {reporter} as its sender ({messages} message(s)) came in mail that passed DMARC for {from}, which is not the reporter's organization: anyone with a domain can send one, so its rows are counted and not believed (when {from} is a receiver's, list it in TRUSTED_REPORTERS)"
         ),
         Facts::ReportDestinationUnauthorized {
             destination,

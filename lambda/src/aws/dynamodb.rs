@@ -4,7 +4,8 @@
 //! | item | `pk` | `sk` | kept |
 //! |---|---|---|---|
 //! | a counted report | `report#<policy domain>` | `<reporter>#<report id>` | 60 days |
-//! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last reported |
+//! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last written (written again when 30 days old) |
+//! | a reporter's reports with findings in a day | `quota#<policy domain>#<day>` | `<reporter>` | 2 days |
 //! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
 //! | an incident | `incident` | `<kind>#<domain>#<subject>` | while open, and [`INCIDENT_KEPT`] after it was resolved |
 //!
@@ -12,25 +13,32 @@
 //! it at once, one write succeeds and the other reads again ([`IncidentBook`]).
 //!
 //! A claim is a conditional put: of two invocations counting the same report at once,
-//! exactly one succeeds. It is `done` once the report's findings were delivered; a claim
-//! left undone for [`CLAIM_HOLDS`] (its invocation died) can be taken again.
+//! exactly one succeeds. It is `done` once the report's findings were delivered; one left
+//! undone holds until its invocation's deadline (`holds_until`), after which its holder is
+//! dead and the report can be taken again. Sources are read and written in batches
+//! (`BatchGetItem`, `BatchWriteItem`), several at once.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
 use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::incident::{Incident, IncidentKey};
 use ses_dmarc_monitor::ports::incidents::{IncidentBook, Stored};
 use ses_dmarc_monitor::ports::probes::{PROBE_KEPT, ProbeBook};
-use ses_dmarc_monitor::ports::state::{CLAIM_HOLDS, Claim, ReportKey, ReportLedger, StateError};
+use ses_dmarc_monitor::ports::state::{
+    Claim, FindingsQuota, LastSeen, ReportKey, ReportLedger, StateError,
+};
 use ses_dmarc_monitor::read::probe::Probe;
-use std::collections::BTreeSet;
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// How long a counted report is remembered: receivers re-send within days, not months.
 const REPORT_KEPT: u64 = 60 * 86_400;
-/// How long a source stays known after its last report.
+/// How long a source stays known after it was last written (re-written when 30 days old).
 const SOURCE_KEPT: u64 = 400 * 86_400;
+/// How long a reporter's daily count of reports with findings is kept.
+const QUOTA_KEPT: u64 = 2 * 86_400;
 /// How long a resolved incident is kept: long enough to read what happened.
 pub const INCIDENT_KEPT: u64 = 90 * 86_400;
 
@@ -97,28 +105,178 @@ fn report_keys(key: &ReportKey) -> (AttributeValue, AttributeValue) {
     )
 }
 
+/// Keys one `BatchGetItem` takes, and items one `BatchWriteItem` takes (DynamoDB's limits).
+const GET_BATCH: usize = 100;
+const WRITE_BATCH: usize = 25;
+/// Batches in flight at once: a report of 50,000 addresses is 500 reads, read 8 at a time.
+const BATCHES_AT_ONCE: usize = 8;
+/// Rounds of retrying what DynamoDB left unprocessed (throttled) before giving up.
+const UNPROCESSED_ROUNDS: u32 = 6;
+
+fn source_pk(domain: &str) -> AttributeValue {
+    s(format!("source#{domain}"))
+}
+
+impl DynamoLedger {
+    /// Runs `batch` over `items` in chunks of `size`, [`BATCHES_AT_ONCE`] at a time, and
+    /// gathers what each returned.
+    async fn in_batches<T, R, F>(
+        &self,
+        items: Vec<T>,
+        size: usize,
+        batch: impl Fn(Client, String, Vec<T>) -> F,
+    ) -> Result<Vec<R>, StateError>
+    where
+        T: Send + 'static,
+        R: Send + 'static,
+        F: std::future::Future<Output = Result<R, StateError>> + Send + 'static,
+    {
+        let mut chunks = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            chunks.push(items.by_ref().take(size).collect::<Vec<T>>());
+        }
+        let mut results = Vec::with_capacity(chunks.len());
+        let mut chunks = chunks.into_iter().peekable();
+        while chunks.peek().is_some() {
+            let mut running = tokio::task::JoinSet::new();
+            for chunk in chunks.by_ref().take(BATCHES_AT_ONCE) {
+                running.spawn(batch(self.client.clone(), self.table.clone(), chunk));
+            }
+            while let Some(done) = running.join_next().await {
+                results.push(done.map_err(failed)??);
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// The pause before retrying what DynamoDB left unprocessed, growing each round.
+async fn back_off(round: u32) {
+    tokio::time::sleep(std::time::Duration::from_millis(50 << round.min(5))).await;
+}
+
+/// Reads one batch of source items: each address's `last_seen`.
+async fn get_sources(
+    client: Client,
+    table: String,
+    keys: Vec<HashMap<String, AttributeValue>>,
+) -> Result<Vec<(String, u64)>, StateError> {
+    let mut found = Vec::new();
+    let mut pending = keys;
+    for round in 0..=UNPROCESSED_ROUNDS {
+        if pending.is_empty() {
+            return Ok(found);
+        }
+        if round > 0 {
+            back_off(round).await;
+        }
+        let wanted = KeysAndAttributes::builder()
+            .set_keys(Some(std::mem::take(&mut pending)))
+            .projection_expression("sk, last_seen")
+            .build()
+            .map_err(failed)?;
+        let output = client
+            .batch_get_item()
+            .request_items(&table, wanted)
+            .send()
+            .await
+            .map_err(failed)?;
+        for item in output
+            .responses()
+            .and_then(|r| r.get(&table))
+            .into_iter()
+            .flatten()
+        {
+            if let Some(ip) = text(item, "sk") {
+                found.push((ip, number(item, "last_seen").unwrap_or(0)));
+            }
+        }
+        if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&table)) {
+            pending = left.keys().to_vec();
+        }
+    }
+    Err(failed(std::io::Error::other(
+        "DynamoDB left source reads unprocessed (throttled)",
+    )))
+}
+
+/// Writes one batch of items.
+async fn put_batch(
+    client: Client,
+    table: String,
+    requests: Vec<WriteRequest>,
+) -> Result<(), StateError> {
+    let mut pending = requests;
+    for round in 0..=UNPROCESSED_ROUNDS {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if round > 0 {
+            back_off(round).await;
+        }
+        let output = client
+            .batch_write_item()
+            .request_items(&table, std::mem::take(&mut pending))
+            .send()
+            .await
+            .map_err(failed)?;
+        if let Some(left) = output.unprocessed_items().and_then(|u| u.get(&table)) {
+            pending = left.clone();
+        }
+    }
+    Err(failed(std::io::Error::other(
+        "DynamoDB left source writes unprocessed (throttled)",
+    )))
+}
+
 impl ReportLedger for DynamoLedger {
-    async fn claim(&self, key: &ReportKey, now: u64) -> Result<Claim, StateError> {
+    async fn claim(
+        &self,
+        key: &ReportKey,
+        now: u64,
+        holds_until: u64,
+    ) -> Result<Claim, StateError> {
         let (pk, sk) = report_keys(key);
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", pk)
-            .item("sk", sk)
+            .item("pk", pk.clone())
+            .item("sk", sk.clone())
             .item("claimed", n(now))
+            .item("holds_until", n(holds_until))
             .item("done", AttributeValue::Bool(false))
             .item("expires", n(now + REPORT_KEPT))
-            .condition_expression("attribute_not_exists(pk) OR (done = :no AND claimed <= :stale)")
+            // A claim of the version before this one holds 15 minutes from when it was made.
+            .condition_expression(
+                "attribute_not_exists(pk) OR (done = :no AND (holds_until < :now OR \
+                 (attribute_not_exists(holds_until) AND claimed < :legacy)))",
+            )
             .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .expression_attribute_values(":stale", n(now.saturating_sub(CLAIM_HOLDS)))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":legacy", n(now.saturating_sub(15 * 60)))
             .send()
             .await;
-        Ok(if written(put)? {
-            Claim::New
-        } else {
-            Claim::Seen
-        })
+        if written(put)? {
+            return Ok(Claim::New);
+        }
+        // Held: done, or still within its holder's deadline.
+        let held = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        let done = held
+            .item()
+            .and_then(|item| item.get("done"))
+            .is_some_and(|done| matches!(done, AttributeValue::Bool(true)));
+        Ok(if done { Claim::Seen } else { Claim::InFlight })
     }
 
     async fn complete(&self, key: &ReportKey) -> Result<(), StateError> {
@@ -149,49 +307,68 @@ impl ReportLedger for DynamoLedger {
             .map_err(failed)
     }
 
-    async fn known_sources(&self, domain: &str) -> Result<Option<BTreeSet<String>>, StateError> {
-        let mut known = BTreeSet::new();
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(format!("source#{domain}")))
-            .projection_expression("sk")
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item = item.map_err(failed)?;
-            if let Some(AttributeValue::S(ip)) = item.get("sk") {
-                known.insert(ip.clone());
-            }
-        }
-        Ok(Some(known))
+    async fn known_sources(
+        &self,
+        domain: &str,
+        sources: &[IpAddr],
+    ) -> Result<Option<HashMap<IpAddr, LastSeen>>, StateError> {
+        let keys: Vec<HashMap<String, AttributeValue>> = sources
+            .iter()
+            .map(|ip| {
+                HashMap::from([
+                    ("pk".to_owned(), source_pk(domain)),
+                    ("sk".to_owned(), s(ip.to_string())),
+                ])
+            })
+            .collect();
+        let batches = self.in_batches(keys, GET_BATCH, get_sources).await?;
+        Ok(Some(
+            batches
+                .into_iter()
+                .flatten()
+                .filter_map(|(ip, seen)| Some((ip.parse().ok()?, seen)))
+                .collect(),
+        ))
     }
 
     async fn remember_sources(
         &self,
         domain: &str,
-        sources: &[String],
+        sources: &[IpAddr],
         now: u64,
     ) -> Result<(), StateError> {
-        for ip in sources {
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(format!("source#{domain}")))
-                .key("sk", s(ip.clone()))
-                .update_expression(
-                    "SET first_seen = if_not_exists(first_seen, :now), last_seen = :now, expires = :expires",
-                )
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":expires", n(now + SOURCE_KEPT))
-                .send()
-                .await
-                .map_err(failed)?;
-        }
+        let requests = sources
+            .iter()
+            .map(|ip| {
+                let put = PutRequest::builder()
+                    .item("pk", source_pk(domain))
+                    .item("sk", s(ip.to_string()))
+                    .item("last_seen", n(now))
+                    .item("expires", n(now + SOURCE_KEPT))
+                    .build()
+                    .map_err(failed)?;
+                Ok(WriteRequest::builder().put_request(put).build())
+            })
+            .collect::<Result<Vec<_>, StateError>>()?;
+        self.in_batches(requests, WRITE_BATCH, put_batch).await?;
         Ok(())
+    }
+
+    async fn admit(&self, quota: &FindingsQuota, most: u64, now: u64) -> Result<bool, StateError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("quota#{}#{}", quota.domain, quota.day)))
+            .key("sk", s(quota.reporter.clone()))
+            .update_expression("ADD used :one SET expires = :expires")
+            .condition_expression("attribute_not_exists(used) OR used < :most")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":most", n(most))
+            .expression_attribute_values(":expires", n(now + QUOTA_KEPT))
+            .send()
+            .await;
+        written(update)
     }
 }
 

@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 /// What one decompressed input may grow to: a Firehose export is megabytes, a gzip bomb more.
 const MAX_DECOMPRESSED: u64 = 512 * 1024 * 1024;
 
+/// What one input (a file, or stdin) may hold: SES stores messages up to 40 MB, and a
+/// larger report is read compressed. A bound on memory: an input is held whole.
+pub(crate) const MAX_INPUT: u64 = 64 * 1024 * 1024;
+
 /// One input to read: a file, or stdin.
 pub(crate) enum Input {
     File(PathBuf),
@@ -27,15 +31,26 @@ impl Input {
 
     /// Its bytes, decompressed when they are gzip.
     pub(crate) fn read(&self) -> io::Result<Vec<u8>> {
-        let bytes = match self {
-            Self::File(path) => std::fs::read(path)?,
-            Self::Stdin => {
-                let mut bytes = Vec::new();
-                io::stdin().read_to_end(&mut bytes)?;
-                bytes
-            }
+        gunzip(self.read_raw()?)
+    }
+
+    /// Its bytes as they are, up to [`MAX_INPUT`]: past it, an error that says so.
+    pub(crate) fn read_raw(&self) -> io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        let limit = MAX_INPUT + 1;
+        match self {
+            Self::File(path) => std::fs::File::open(path)?
+                .take(limit)
+                .read_to_end(&mut bytes)?,
+            Self::Stdin => io::stdin().lock().take(limit).read_to_end(&mut bytes)?,
         };
-        gunzip(bytes)
+        if bytes.len() as u64 > MAX_INPUT {
+            return Err(io::Error::other(format!(
+                "larger than {} MiB, the most one input may hold (give a large report gzipped)",
+                MAX_INPUT / 1024 / 1024
+            )));
+        }
+        Ok(bytes)
     }
 }
 
@@ -124,11 +139,20 @@ fn gunzip(bytes: Vec<u8>) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// Every wanted file below `dir`. A link to a file is read; a link to a directory is not
+/// followed (a link loop would never end), and is said on stderr.
 fn walk(dir: &Path, wanted: fn(&Path) -> bool, files: &mut Vec<PathBuf>) -> io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() {
+        let entry = entry?;
+        let path = entry.path();
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
             walk(&path, wanted, files)?;
+        } else if kind.is_symlink() && path.is_dir() {
+            eprintln!(
+                "note: {}: a link to a directory, not followed",
+                path.display()
+            );
         } else if wanted(&path) {
             files.push(path);
         }

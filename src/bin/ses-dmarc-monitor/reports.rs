@@ -2,7 +2,7 @@
 //! files (XML, JSON, gzip, zip or the e-mail they came in; recognized by content, not by
 //! name), each printed as a table or one JSON object, with its findings.
 
-use crate::inputs::{self, Input};
+use crate::inputs;
 use crate::{Format, exit_code};
 use ses_dmarc_monitor::cli::print_reports;
 use ses_dmarc_monitor::flow::reports::{self, ReportSettings};
@@ -32,6 +32,10 @@ pub(crate) struct Args {
     /// say whether a report received as e-mail passed DMARC itself.
     #[arg(long = "trusted-authserv-id", value_name = "ID")]
     trusted: Vec<String>,
+    /// A domain whose DMARC-passing mail is believed to carry reports whatever reporter they
+    /// name (a receiver that mails from another domain than the one it names).
+    #[arg(long = "trusted-reporter", value_name = "DOMAIN")]
+    trusted_reporters: Vec<String>,
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
@@ -43,6 +47,15 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         ..ReportSettings::default()
     };
     settings.analysis.set_trusted_ids(&args.trusted);
+    for domain in &args.trusted_reporters {
+        match ses_dmarc_monitor::read::domain::normalize(domain) {
+            Some(domain) => settings.trusted_reporters.push(domain),
+            None => {
+                eprintln!("error: --trusted-reporter {domain:?} is not a domain");
+                return ExitCode::from(2);
+            }
+        }
+    }
     let mut expected = MailFromExpectations::default();
     for spec in &args.mail_from {
         if let Err(error) = expected.add(spec) {
@@ -60,14 +73,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     for input in &inputs {
         let name = input.name();
-        let bytes = match input {
-            Input::File(path) => std::fs::read(path),
-            Input::Stdin => {
-                let mut bytes = Vec::new();
-                io::Read::read_to_end(&mut io::stdin(), &mut bytes).map(|_| bytes)
-            }
-        };
-        let bytes = match bytes {
+        let bytes = match input.read_raw() {
             Ok(bytes) => bytes,
             Err(error) => {
                 eprintln!("error: {name}: {error}");

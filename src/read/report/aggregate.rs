@@ -158,13 +158,16 @@ pub struct AggregateReport {
     pub end: Option<u64>,
     pub generator: Option<String>,
     pub policy: PolicyPublished,
+    /// Filled by [`parse`]; a streamed read ([`read`]) hands the rows over instead.
     pub rows: Vec<Row>,
     /// Values this version does not know, as `what "value"`: kept, counted, never judged.
     pub unknown_values: Vec<String>,
+    /// Bytes that were not UTF-8 were replaced (U+FFFD).
+    pub lossy: bool,
 }
 
-/// Why a document is not a DMARC aggregate report.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a document is not a DMARC aggregate report, or not a whole one.
+#[derive(Debug, thiserror::Error)]
 pub enum AggregateError {
     #[error("XML does not parse at byte {position}: {reason}")]
     Xml { position: u64, reason: String },
@@ -172,20 +175,101 @@ pub enum AggregateError {
     NoFeedback,
     #[error("no policy_published/domain: the report does not say which domain it is about")]
     NoPolicyDomain,
+    /// The document ends inside `<feedback>`: cut short in transit or in storage. Its rows
+    /// are not all there, so none of it is counted.
+    #[error("the report ends before </feedback> (after {rows} record(s)): it was cut short")]
+    Truncated { rows: u64 },
+    #[error("elements nested deeper than {MAX_DEPTH}")]
+    TooDeep,
+    #[error("a value or tag longer than {} KiB", MAX_VALUE / 1024)]
+    ValueTooLong,
+    #[error("{0}")]
+    Io(std::sync::Arc<std::io::Error>),
 }
 
-/// Reads one aggregate report from its XML text.
+/// How far [`read`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Up to the first `<record>`: the metadata and the published policy.
+    FirstRecord,
+    /// To the end, every row handed over as it is read.
+    End,
+}
+
+/// How deep elements may nest: a report is 7 deep, a wrapper or two around it.
+const MAX_DEPTH: usize = 256;
+/// How long one value or tag may be (bytes between two `<`): a bound on the buffers.
+const MAX_VALUE: u64 = 1024 * 1024;
+/// How long a stranger's text value is kept (a name, an id, a comment).
+const TEXT_LIMIT: usize = 256;
+/// Raw results and override reasons kept per row: receivers write one or two.
+const RESULTS_PER_ROW: usize = 16;
+/// A source IP as written (an address is at most 45 characters).
+const SOURCE_IP_LIMIT: usize = 64;
+/// Unknown values listed per report; past it, one line says that more were left out.
+const UNKNOWN_LISTED: usize = 32;
+
+/// Reads one aggregate report from its XML text, rows and all.
 pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
-    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut rows = Vec::new();
+    let mut report = read(&mut xml.as_bytes(), Until::End, |row| rows.push(row))?;
+    report.rows = rows;
+    Ok(report)
+}
+
+/// Reads one aggregate report from a stream, handing each row to `on_row` as it is read
+/// (the returned report's `rows` stay empty): memory does not grow with the report. The
+/// text's encoding is its byte-order mark's, else its declaration's, else UTF-8 (invalid
+/// bytes replaced, and [`AggregateReport::lossy`] set).
+pub fn read(
+    reader: &mut dyn std::io::BufRead,
+    until: Until,
+    on_row: impl FnMut(Row),
+) -> Result<AggregateReport, AggregateError> {
+    let io = |e: std::io::Error| AggregateError::Io(std::sync::Arc::new(e));
+    let head = reader.fill_buf().map_err(io)?;
+    let encoding = encoding_rs::Encoding::for_bom(head)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| declared_encoding(head))
+        .filter(|e| *e != encoding_rs::UTF_8);
+    match encoding {
+        Some(encoding) => {
+            let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(encoding))
+                .build(reader);
+            let mut buffered = std::io::BufReader::with_capacity(64 * 1024, decoded);
+            read_utf8(&mut buffered, until, on_row)
+        }
+        None => read_utf8(reader, until, on_row),
+    }
+}
+
+fn read_utf8(
+    reader: &mut dyn std::io::BufRead,
+    until: Until,
+    mut on_row: impl FnMut(Row),
+) -> Result<AggregateReport, AggregateError> {
+    let mut reader = quick_xml::Reader::from_reader(ValueBound {
+        inner: reader,
+        since_markup: 0,
+    });
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
     let mut builder = Builder::default();
     let mut path: Vec<El> = Vec::new();
     let mut text = String::new();
+    let mut buf = Vec::new();
     loop {
-        let event = reader.read_event().map_err(|e| AggregateError::Xml {
-            position: reader.error_position(),
-            reason: e.to_string(),
+        buf.clear();
+        let event = reader.read_event_into(&mut buf).map_err(|e| match e {
+            quick_xml::Error::Io(io) if ValueBound::<&[u8]>::is_ours(&io) => {
+                AggregateError::ValueTooLong
+            }
+            quick_xml::Error::Io(io) => AggregateError::Io(io),
+            other => AggregateError::Xml {
+                position: reader.error_position(),
+                reason: other.to_string(),
+            },
         })?;
         match event {
             Event::Start(start) => {
@@ -198,8 +282,16 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                         .flatten()
                         .any(|a| a.value.as_ref() == b"urn:ietf:params:xml:ns:dmarc-2.0");
                 }
+                if path.len() >= MAX_DEPTH {
+                    return Err(AggregateError::TooDeep);
+                }
                 path.push(name);
                 text.clear();
+                if until == Until::FirstRecord
+                    && below_feedback(&path, builder.feedback_at) == Some(&[El::Record])
+                {
+                    return builder.finish();
+                }
                 builder.open(&path);
             }
             Event::Empty(empty) => {
@@ -208,17 +300,19 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                 builder.feedback_seen |= name == El::Feedback;
                 path.push(name);
                 builder.open(&path);
-                builder.close(&path, "");
+                builder.close(&path, "", &mut on_row);
                 path.pop();
             }
             // The indentation between elements is most of a report's text: skipped unread
             // (values are trimmed anyway), and values taken as they are, without the line-end
             // normalization that would copy each one.
             Event::Text(t) if text.is_empty() && t.iter().all(u8::is_ascii_whitespace) => {}
-            Event::Text(t) => match t.decode() {
-                Ok(content) => text.push_str(&content),
-                // An unknown entity: kept as written rather than losing the value.
-                Err(_) => text.push_str(&String::from_utf8_lossy(t.as_ref())),
+            Event::Text(t) => match std::str::from_utf8(&t) {
+                Ok(content) => text.push_str(content),
+                Err(_) => {
+                    builder.lossy = true;
+                    text.push_str(&String::from_utf8_lossy(&t));
+                }
             },
             Event::GeneralRef(r) => {
                 // `&amp;` and friends, and character references, inside a value.
@@ -255,10 +349,11 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
                     .position(|open| *open == name);
                 if let Some(from_top) = open {
                     path.truncate(path.len() - from_top);
-                    builder.close(&path, text.trim());
+                    builder.close(&path, text.trim(), &mut on_row);
                     path.pop();
                     if builder.feedback_at == Some(path.len()) {
                         builder.feedback_at = None;
+                        builder.feedback_closed = true;
                     }
                 }
                 text.clear();
@@ -267,7 +362,63 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
             _ => {}
         }
     }
+    if builder.feedback_at.is_some() {
+        return Err(AggregateError::Truncated {
+            rows: builder.rows_read,
+        });
+    }
     builder.finish()
+}
+
+/// A reader that fails when more than [`MAX_VALUE`] bytes pass without a `<`: the XML
+/// reader buffers one event (a value, a tag) at a time, and this bounds that buffer.
+struct ValueBound<R> {
+    inner: R,
+    since_markup: u64,
+}
+
+/// The error [`ValueBound`] ends a read with.
+#[derive(Debug, thiserror::Error)]
+#[error("a value or tag longer than the limit")]
+struct ValueTooLong;
+
+impl<R> ValueBound<R> {
+    fn is_ours(error: &std::io::Error) -> bool {
+        error
+            .get_ref()
+            .is_some_and(|e| e.downcast_ref::<ValueTooLong>().is_some())
+    }
+}
+
+impl<R: std::io::BufRead> std::io::Read for ValueBound<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::io::BufRead as _;
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::BufRead> std::io::BufRead for ValueBound<R> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        if self.since_markup > MAX_VALUE {
+            return Err(std::io::Error::other(ValueTooLong));
+        }
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amount: usize) {
+        if let Ok(available) = self.inner.fill_buf() {
+            let consumed = &available[..amount.min(available.len())];
+            self.since_markup = match memchr::memrchr(b'<', consumed) {
+                Some(at) => (consumed.len() - at) as u64,
+                None => self.since_markup + consumed.len() as u64,
+            };
+        }
+        self.inner.consume(amount);
+    }
 }
 
 macro_rules! elements {
@@ -383,12 +534,28 @@ impl El {
     }
 }
 
+/// `encoding="…"` in the XML declaration, when it names one `encoding_rs` knows.
+fn declared_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = &bytes[..bytes.len().min(256)];
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let declaration = std::str::from_utf8(&head[..end]).ok()?;
+    let at = declaration.find("encoding")?;
+    let rest = declaration[at + "encoding".len()..].trim_start();
+    let rest = rest.strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let value = rest[1..].split(quote).next()?;
+    encoding_rs::Encoding::for_label(value.trim().as_bytes())
+}
+
 /// The deepest path below `<feedback>` the report has (`record/row/policy_evaluated/reason/type`).
 const DEEPEST: usize = 5;
 
 #[derive(Default)]
 struct Builder {
     feedback_seen: bool,
+    feedback_closed: bool,
+    rows_read: u64,
+    lossy: bool,
     /// Where `<feedback>` is in the path, while it is open.
     feedback_at: Option<usize>,
     namespaced: bool,
@@ -400,7 +567,6 @@ struct Builder {
     end: Option<u64>,
     generator: Option<String>,
     policy: PolicyPublished,
-    rows: Vec<Row>,
     row: Row,
     reason: Option<Reason>,
     dkim: DkimAuth,
@@ -415,8 +581,9 @@ fn below_feedback(path: &[El], at: Option<usize>) -> Option<&[El]> {
     (below.len() <= DEEPEST).then_some(below)
 }
 
+/// A stranger's text value, bounded and cleaned ([`crate::read::text::bounded`]).
 fn text(value: &str) -> Option<String> {
-    (!value.is_empty()).then(|| value.to_owned())
+    (!value.is_empty()).then(|| crate::read::text::bounded(value, TEXT_LIMIT))
 }
 
 impl Builder {
@@ -435,7 +602,7 @@ impl Builder {
         }
     }
 
-    fn close(&mut self, path: &[El], value: &str) {
+    fn close(&mut self, path: &[El], value: &str, on_row: &mut impl FnMut(Row)) {
         let Some(below) = below_feedback(path, self.feedback_at) else {
             return;
         };
@@ -452,12 +619,18 @@ impl Builder {
                 self.generator = text(value);
             }
             [El::PolicyPublished, field] => self.policy_field(*field, value),
-            [El::Record] => self.rows.push(std::mem::take(&mut self.row)),
-            [El::Record, El::Row, El::SourceIp] => self.row.source_ip = text(value),
+            [El::Record] => {
+                self.rows_read += 1;
+                on_row(std::mem::take(&mut self.row));
+            }
+            [El::Record, El::Row, El::SourceIp] => {
+                self.row.source_ip =
+                    (!value.is_empty()).then(|| crate::read::text::bounded(value, SOURCE_IP_LIMIT));
+            }
             [El::Record, El::Row, El::Count] => {
                 self.row.count = value.parse().ok();
                 if self.row.count.is_none() {
-                    self.unknown.push(format!("row count {value:?}"));
+                    self.note_unknown(&format!("row count {value:?}"));
                 }
             }
             [El::Record, El::Row, El::PolicyEvaluated, El::Disposition] => {
@@ -496,6 +669,7 @@ impl Builder {
                 // An empty reason (no type, no comment) says nothing.
                 if let Some(reason) = self.reason.take()
                     && (reason.kind.is_some() || reason.comment.is_some())
+                    && self.row.reasons.len() < RESULTS_PER_ROW
                 {
                     self.row.reasons.push(reason);
                 }
@@ -525,7 +699,9 @@ impl Builder {
             }
             [El::Record, El::AuthResults, El::Dkim] => {
                 let dkim = std::mem::take(&mut self.dkim);
-                self.row.dkim_results.push(dkim);
+                if self.row.dkim_results.len() < RESULTS_PER_ROW {
+                    self.row.dkim_results.push(dkim);
+                }
             }
             [El::Record, El::AuthResults, El::Spf, El::Domain] => {
                 self.spf.domain = normalize(value);
@@ -536,8 +712,22 @@ impl Builder {
             }
             [El::Record, El::AuthResults, El::Spf] => {
                 let spf = std::mem::take(&mut self.spf);
-                self.row.spf_results.push(spf);
+                if self.row.spf_results.len() < RESULTS_PER_ROW {
+                    self.row.spf_results.push(spf);
+                }
             }
+            _ => {}
+        }
+    }
+
+    /// Lists a value this version does not know, up to [`UNKNOWN_LISTED`] of them.
+    fn note_unknown(&mut self, what: &str) {
+        match self.unknown.len() {
+            n if n < UNKNOWN_LISTED => {
+                self.unknown
+                    .push(crate::read::text::bounded(what, TEXT_LIMIT));
+            }
+            n if n == UNKNOWN_LISTED => self.unknown.push("(more not listed)".to_owned()),
             _ => {}
         }
     }
@@ -557,7 +747,7 @@ impl Builder {
             El::Pct => {
                 policy.pct = value.parse().ok().filter(|pct| *pct <= 100);
                 if policy.pct.is_none() && !value.is_empty() {
-                    self.unknown.push(format!("pct {value:?}"));
+                    self.note_unknown(&format!("pct {value:?}"));
                 }
             }
             El::Testing => {
@@ -582,7 +772,7 @@ impl Builder {
                 .map(|v| v as u64)
         });
         if parsed.is_none() {
-            self.unknown.push(format!("date_range {what} {value:?}"));
+            self.note_unknown(&format!("date_range {what} {value:?}"));
         }
         parsed
     }
@@ -594,7 +784,7 @@ impl Builder {
         }
         let keyword = K::read(value);
         if !keyword.known() {
-            self.unknown.push(format!("{what} {value:?}"));
+            self.note_unknown(&format!("{what} {value:?}"));
         }
         Some(keyword)
     }
@@ -619,8 +809,9 @@ impl Builder {
             end: self.end,
             generator: self.generator,
             policy: self.policy,
-            rows: self.rows,
+            rows: Vec::new(),
             unknown_values: self.unknown,
+            lossy: self.lossy,
         })
     }
 }
@@ -725,9 +916,15 @@ mod tests {
 
     #[test]
     fn what_is_not_a_report_says_why() {
-        assert_eq!(parse("<html></html>"), Err(AggregateError::NoFeedback));
+        assert!(matches!(
+            parse("<html></html>"),
+            Err(AggregateError::NoFeedback)
+        ));
         let no_domain =
             "<feedback><report_metadata><org_name>rx</org_name></report_metadata></feedback>";
-        assert_eq!(parse(no_domain), Err(AggregateError::NoPolicyDomain));
+        assert!(matches!(
+            parse(no_domain),
+            Err(AggregateError::NoPolicyDomain)
+        ));
     }
 }

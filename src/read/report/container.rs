@@ -1,52 +1,53 @@
 //! What a report arrives in, recognized by its content and unpacked: gzip, zip, an e-mail
 //! with the report attached or inline, or the XML or JSON itself.
 //!
-//! Bounded: what one input expands to is capped ([`Limits`]), so a zip or gzip bomb ends in
-//! a clear error, and containers nest only so deep.
+//! Streaming, so that memory does not grow with what an input expands to. [`open`] finds the
+//! documents an input holds by reading only the first bytes of each (through gzip and zip),
+//! and a [`Document`] is read as a stream as often as it is asked ([`Document::read`]: its
+//! head first, then its rows), each time from the input's bytes. Only three things are
+//! held in memory whole: the input, an e-mail's decoded attachments, and a container inside a
+//! compressed stream (a zip in a gzip), which is held up to [`Limits::held`].
+//!
+//! Bounded: what one document expands to is capped ([`Limits::expanded`], a bound on work,
+//! not on memory), containers nest only so deep, and a TLS report (JSON, read whole) is
+//! capped at [`Limits::tls`].
 
 use super::{Report, aggregate, tls};
 use crate::read::input::{looks_like_message, raw_headers};
 use mail_parser::MimeHeaders as _;
-use std::borrow::Cow;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::sync::Arc;
 
 /// How much one input may expand to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes decompressed from gzip and zip, over the whole input.
+    /// Bytes one document may expand to through gzip and zip: a bound on work (the
+    /// reading streams). The largest daily reports are hundreds of megabytes of XML.
     pub expanded: u64,
     /// Containers within containers (an e-mail with a zip of a gzip is 3).
     pub depth: u8,
+    /// A container that must be held in memory to be opened (a zip or an e-mail inside a
+    /// compressed stream).
+    pub held: u64,
+    /// A TLS report, which is read whole (real ones are kilobytes).
+    pub tls: u64,
 }
 
 impl Default for Limits {
-    /// Large enough for the biggest daily reports (Google's, for busy domains, are tens of
-    /// megabytes of XML), small enough for a Lambda function's memory.
     fn default() -> Self {
         Self {
-            expanded: 256 * 1024 * 1024,
+            expanded: 1024 * 1024 * 1024,
             depth: 4,
+            held: 48 * 1024 * 1024,
+            tls: 4 * 1024 * 1024,
         }
     }
-}
-
-/// What one input held.
-#[derive(Debug, Default)]
-pub struct Extracted {
-    pub reports: Vec<Report>,
-    /// Documents that were there and could not be read; the others are still returned.
-    pub errors: Vec<ExtractError>,
-    /// Recoveries the reader made (invalid UTF-8 replaced, …).
-    pub notes: Vec<String>,
-    /// The header fields of the e-mail the reports came in, topmost first: whose
-    /// `Authentication-Results` say whether the report itself is authentic.
-    pub carrier: Option<Vec<(String, String)>>,
 }
 
 /// Why (part of) an input could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
-    #[error("{what} expands beyond {limit} bytes (the limit for one input)")]
+    #[error("{what} expands beyond {limit} bytes (the limit for one document)")]
     TooLarge { what: &'static str, limit: u64 },
     #[error("containers nested deeper than {0}")]
     TooDeep(u8),
@@ -54,9 +55,9 @@ pub enum ExtractError {
     Gzip(#[source] std::io::Error),
     #[error("corrupt zip: {0}")]
     Zip(#[source] zip::result::ZipError),
-    #[error("zip entry {name:?}: {source}")]
-    ZipEntry {
-        name: String,
+    #[error("{place}: {source}")]
+    Read {
+        place: String,
         #[source]
         source: std::io::Error,
     },
@@ -85,7 +86,11 @@ pub enum Format {
     Unrecognized,
 }
 
-/// Recognizes a report or its container by content.
+/// How many first bytes recognize a document: an XML report's `<feedback>` comes after
+/// its declaration and, at most, a comment or a stylesheet.
+const HEAD: usize = 64 * 1024;
+
+/// Recognizes a report or its container by content (its first bytes are enough).
 pub fn sniff(bytes: &[u8]) -> Format {
     if bytes.starts_with(&[0x1f, 0x8b]) {
         return Format::Gzip;
@@ -101,8 +106,8 @@ pub fn sniff(bytes: &[u8]) -> Format {
     match start.map(|at| &text[at..]) {
         // An XML report; not any markup (an HTML body beside the attachment).
         Some(markup) if markup.starts_with(b"<") => {
-            let head = &markup[..markup.len().min(64 * 1024)];
-            if markup.starts_with(b"<?xml") || head.windows(9).any(|w| w == b"<feedback") {
+            let head = &markup[..markup.len().min(HEAD)];
+            if markup.starts_with(b"<?xml") || memchr::memmem::find(head, b"<feedback").is_some() {
                 Format::Xml
             } else {
                 Format::Unrecognized
@@ -114,114 +119,218 @@ pub fn sniff(bytes: &[u8]) -> Format {
     }
 }
 
-/// Reads every report in `bytes`.
-pub fn extract(bytes: &[u8], limits: Limits) -> Extracted {
-    let mut reader = Reader {
+/// Whether XML that starts with `head` says it is an aggregate report: it names `feedback`
+/// (in any case, any namespace), or is UTF-16.
+fn claims_aggregate(head: &[u8]) -> bool {
+    if encoding_rs::Encoding::for_bom(head).is_some_and(|(e, _)| e != encoding_rs::UTF_8) {
+        return true;
+    }
+    memchr::memmem::find(&head.to_ascii_lowercase(), b"feedback").is_some()
+}
+
+/// Whether JSON that starts with `head` says it is a TLS report (RFC 8460 §4.4's names).
+fn claims_tls(head: &[u8]) -> bool {
+    let has = |needle: &[u8]| memchr::memmem::find(head, needle).is_some();
+    has(b"\"organization-name\"") || has(b"\"policies\"") || has(b"\"report-id\"")
+}
+
+/// Which report a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentKind {
+    Aggregate,
+    Tls,
+}
+
+/// The bytes a document is read from: the input's, or bytes held for it (an e-mail's
+/// decoded attachment, a container taken out of a compressed stream).
+#[derive(Debug, Clone)]
+enum Base<'a> {
+    Borrowed(&'a [u8]),
+    Held(Arc<[u8]>),
+}
+
+impl Base<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Self::Borrowed(bytes) => bytes,
+            Self::Held(bytes) => bytes,
+        }
+    }
+}
+
+/// One layer between a document's base and its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// The entry of this index in the zip the base holds (always the first step).
+    ZipEntry(usize),
+    Gzip,
+}
+
+/// One report document an input holds, read as a stream each time it is asked.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    base: Base<'a>,
+    steps: Vec<Step>,
+    pub kind: DocumentKind,
+    /// Where it is in its input (`zip entry "report.xml"`), for errors; empty at the top.
+    pub place: String,
+    limits: Limits,
+}
+
+/// What one input held.
+#[derive(Debug, Default)]
+pub struct Opened<'a> {
+    pub documents: Vec<Document<'a>>,
+    /// Parts that look like reports or their containers and could not be opened.
+    pub errors: Vec<ExtractError>,
+    /// Recoveries the reader made (bytes after a gzip stream ignored, …).
+    pub notes: Vec<String>,
+    /// The header fields of the e-mail the reports came in, topmost first: whose
+    /// `Authentication-Results` say whether the report itself is authentic.
+    pub carrier: Option<Vec<(String, String)>>,
+}
+
+impl Opened<'_> {
+    /// Whether the input says it is a report, so that failing to read it is an error and not
+    /// mail to ignore: any input that is not an e-mail, and an e-mail whose subject or
+    /// headers say so (RFC 9990 §2.4's `Report Domain:` subject, RFC 8460's
+    /// `TLS-Report-Domain`, a `multipart/report` of report type `tlsrpt`).
+    pub fn claims_report(&self) -> bool {
+        let Some(headers) = &self.carrier else {
+            return true;
+        };
+        headers.iter().any(|(name, value)| {
+            let value = value.to_ascii_lowercase();
+            (name.eq_ignore_ascii_case("subject") && value.contains("report domain"))
+                || name.eq_ignore_ascii_case("tls-report-domain")
+                || (name.eq_ignore_ascii_case("content-type") && value.contains("tlsrpt"))
+        })
+    }
+}
+
+/// Finds every report document in `bytes`.
+pub fn open(bytes: &[u8], limits: Limits) -> Opened<'_> {
+    let mut finder = Finder {
         limits,
-        expanded: 0,
-        out: Extracted::default(),
+        out: Opened::default(),
     };
     if sniff(bytes) == Format::Email {
-        reader.out.carrier = raw_headers(bytes);
+        finder.out.carrier = raw_headers(bytes);
     }
-    if let Err(error) = reader.read(bytes, 0) {
-        reader.out.errors.push(error);
+    if let Err(error) = finder.find(Base::Borrowed(bytes), Vec::new(), String::new(), 0) {
+        finder.out.errors.push(error);
     }
-    reader.out
+    finder.out
 }
 
-struct Reader {
-    limits: Limits,
-    expanded: u64,
-    out: Extracted,
-}
-
-impl Reader {
-    fn read(&mut self, bytes: &[u8], depth: u8) -> Result<(), ExtractError> {
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ExtractError::Empty);
+/// Reads every report in `bytes` whole, rows and all: for tests and small inputs. The
+/// functions and the CLI read [`open`]'s documents as streams.
+pub fn extract(bytes: &[u8], limits: Limits) -> Extracted {
+    let opened = open(bytes, limits);
+    let mut out = Extracted {
+        reports: Vec::new(),
+        errors: opened.errors,
+        notes: opened.notes,
+        carrier: opened.carrier,
+    };
+    for document in &opened.documents {
+        match document.read_whole() {
+            Ok(report) => {
+                if matches!(&report, Report::Aggregate(a) if a.lossy) {
+                    out.notes.push("invalid UTF-8 replaced (U+FFFD)".to_owned());
+                }
+                out.reports.push(report);
+            }
+            Err(error) => out.errors.push(error),
         }
+    }
+    out
+}
+
+/// Every report of an input, read whole ([`extract`]).
+#[derive(Debug, Default)]
+pub struct Extracted {
+    pub reports: Vec<Report>,
+    pub errors: Vec<ExtractError>,
+    pub notes: Vec<String>,
+    pub carrier: Option<Vec<(String, String)>>,
+}
+
+struct Finder<'a> {
+    limits: Limits,
+    out: Opened<'a>,
+}
+
+impl<'a> Finder<'a> {
+    /// Finds the documents below `base` through `steps` (its first bytes say what it is).
+    fn find(
+        &mut self,
+        base: Base<'a>,
+        steps: Vec<Step>,
+        place: String,
+        depth: u8,
+    ) -> Result<(), ExtractError> {
         if depth > self.limits.depth {
             return Err(ExtractError::TooDeep(self.limits.depth));
         }
-        match sniff(bytes) {
+        let head = read_prefix(&base, &steps, &place, self.limits, HEAD)?;
+        if head.iter().all(u8::is_ascii_whitespace) {
+            return Err(ExtractError::Empty);
+        }
+        let format = sniff(&head);
+        let streamed = !steps.is_empty();
+        let document = |kind| Document {
+            base: base.clone(),
+            steps: steps.clone(),
+            kind,
+            place: place.clone(),
+            limits: self.limits,
+        };
+        match format {
+            Format::Xml if claims_aggregate(&head) => {
+                let document = document(DocumentKind::Aggregate);
+                self.out.documents.push(document);
+                Ok(())
+            }
+            Format::Json if claims_tls(&head) => {
+                let document = document(DocumentKind::Tls);
+                self.out.documents.push(document);
+                Ok(())
+            }
+            Format::Xml => Err(aggregate::AggregateError::NoFeedback.into()),
+            Format::Json => Err(tls::TlsError::NoPolicies.into()),
             Format::Gzip => {
-                let inflated = match self.inflate(
-                    "gzip",
-                    flate2::read::MultiGzDecoder::new(bytes),
-                    ExtractError::Gzip,
-                ) {
-                    Ok(inflated) => inflated,
-                    // Mimecast ends its gzip with a line break: read the one member there is.
-                    Err(ExtractError::Gzip(_)) => {
-                        let inflated = self.inflate(
-                            "gzip",
-                            flate2::read::GzDecoder::new(bytes),
-                            ExtractError::Gzip,
-                        )?;
-                        self.out
-                            .notes
-                            .push("bytes after the gzip stream ignored".to_owned());
-                        inflated
-                    }
-                    Err(other) => return Err(other),
-                };
-                self.read(&inflated, depth + 1)
+                let mut steps = steps;
+                steps.push(Step::Gzip);
+                self.find(base, steps, place, depth + 1)
             }
-            Format::Zip => self.unzip(bytes, depth),
-            Format::Xml => {
-                let text = self.decode_xml(bytes);
-                let report = aggregate::parse(&text)?;
-                self.out.reports.push(Report::Aggregate(report));
-                Ok(())
+            // A zip or an e-mail needs its bytes at hand: taken out of a stream first.
+            Format::Zip | Format::Email if streamed => {
+                let held = read_prefix(&base, &steps, &place, self.limits, usize::MAX)?;
+                self.find(Base::Held(held.into()), Vec::new(), place, depth)
             }
-            Format::Json => {
-                let report = tls::parse(bytes)?;
-                self.out.reports.push(Report::TlsRpt(report));
-                Ok(())
-            }
-            Format::Email => self.email(bytes, depth),
+            Format::Zip => self.unzip(&base, &place, depth),
+            Format::Email => self.email(&base, &place, depth),
             Format::Unrecognized => Err(ExtractError::Unrecognized),
         }
     }
 
-    /// Reads a decompressing reader to its end, within what the input may still expand to.
-    fn inflate(
-        &mut self,
-        what: &'static str,
-        reader: impl Read,
-        corrupt: impl FnOnce(std::io::Error) -> ExtractError,
-    ) -> Result<Vec<u8>, ExtractError> {
-        let room = self.limits.expanded.saturating_sub(self.expanded);
-        let mut out = Vec::new();
-        reader
-            .take(room.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(corrupt)?;
-        if out.len() as u64 > room {
-            return Err(ExtractError::TooLarge {
-                what,
-                limit: self.limits.expanded,
-            });
-        }
-        self.expanded += out.len() as u64;
-        Ok(out)
-    }
-
-    fn unzip(&mut self, bytes: &[u8], depth: u8) -> Result<(), ExtractError> {
-        let mut archive =
-            zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(ExtractError::Zip)?;
-        for index in 0..archive.len() {
-            let entry = archive.by_index(index).map_err(ExtractError::Zip)?;
-            if entry.is_dir() {
-                continue;
-            }
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            let inflated = self.inflate("a zip entry", entry, |source| ExtractError::ZipEntry {
-                name,
-                source,
-            })?;
-            if let Err(error) = self.read(&inflated, depth + 1) {
+    fn unzip(&mut self, base: &Base<'a>, place: &str, depth: u8) -> Result<(), ExtractError> {
+        let archive = zip::ZipArchive::new(Cursor::new(base.bytes())).map_err(ExtractError::Zip)?;
+        let entries: Vec<(usize, String)> = (0..archive.len())
+            .filter_map(|index| {
+                let name = archive.name_for_index(index)?.ok()?;
+                (!name.ends_with('/')).then(|| (index, name.into_owned()))
+            })
+            .collect();
+        for (index, name) in entries {
+            let place = format!(
+                "{place}zip entry {:?}: ",
+                crate::read::text::bounded(&name, 80)
+            );
+            if let Err(error) =
+                self.find(base.clone(), vec![Step::ZipEntry(index)], place, depth + 1)
+            {
                 self.out.errors.push(error);
             }
         }
@@ -229,21 +338,16 @@ impl Reader {
     }
 
     /// Every leaf part that is a report or holds one; the rest (a text body, Yahoo's
-    /// literal `unused`) is the mail around the report.
-    fn email(&mut self, bytes: &[u8], depth: u8) -> Result<(), ExtractError> {
-        let message = mail_parser::MessageParser::default()
-            .parse(bytes)
+    /// literal `unused`, a stranger's attachment) is the mail around the report.
+    fn email(&mut self, base: &Base<'_>, place: &str, depth: u8) -> Result<(), ExtractError> {
+        let mut message = mail_parser::MessageParser::default()
+            .parse(base.bytes())
             .ok_or(ExtractError::Email)?;
-        let before = self.out.reports.len() + self.out.errors.len();
-        for part in &message.parts {
+        let before = self.out.documents.len() + self.out.errors.len();
+        for part in std::mem::take(&mut message.parts) {
             if matches!(part.body, mail_parser::PartType::Multipart(_)) {
                 continue;
             }
-            let contents = match &part.body {
-                mail_parser::PartType::Message(inner) => inner.raw_message(),
-                _ => part.contents(),
-            };
-            let format = sniff(contents);
             let declared = part
                 .content_type()
                 .map(|t| {
@@ -251,6 +355,16 @@ impl Reader {
                     format!("{}/{subtype}", t.ctype()).to_ascii_lowercase()
                 })
                 .unwrap_or_default();
+            let contents: Arc<[u8]> = match part.body {
+                mail_parser::PartType::Message(inner) => inner.raw_message.into_owned().into(),
+                mail_parser::PartType::Binary(bytes)
+                | mail_parser::PartType::InlineBinary(bytes) => bytes.into_owned().into(),
+                mail_parser::PartType::Text(text) | mail_parser::PartType::Html(text) => {
+                    text.into_owned().into_bytes().into()
+                }
+                mail_parser::PartType::Multipart(_) => continue,
+            };
+            let format = sniff(&contents[..contents.len().min(HEAD)]);
             // A part is read when its bytes are a report format, or when its MIME type names
             // one (an XML report sent as text/plain still starts with '<').
             let report_type = declared.contains("xml")
@@ -259,60 +373,288 @@ impl Reader {
                 || declared.contains("tlsrpt");
             match format {
                 Format::Gzip | Format::Zip | Format::Xml | Format::Json => {}
-                Format::Email if part.is_message() => {}
+                Format::Email if declared == "message/rfc822" => {}
                 _ if report_type => {
                     self.out.errors.push(ExtractError::Unrecognized);
                     continue;
                 }
                 _ => continue,
             }
-            if let Err(error) = self.read(contents, depth + 1) {
+            if let Err(error) = self.find(
+                Base::Held(contents),
+                Vec::new(),
+                place.to_owned(),
+                depth + 1,
+            ) {
                 self.out.errors.push(error);
             }
         }
-        if self.out.reports.len() + self.out.errors.len() == before {
+        if self.out.documents.len() + self.out.errors.len() == before {
             return Err(ExtractError::NoReportInEmail);
         }
         Ok(())
     }
+}
 
-    /// The document's text: by its byte-order mark, else its declared encoding, else UTF-8
-    /// with invalid bytes replaced (and a note that they were).
-    fn decode_xml<'a>(&mut self, bytes: &'a [u8]) -> Cow<'a, str> {
-        if let Some((encoding, bom)) = encoding_rs::Encoding::for_bom(bytes) {
-            let (text, _) = encoding.decode_without_bom_handling(&bytes[bom..]);
-            return text;
+/// The first `most` bytes below `base` through `steps` (all of them, up to
+/// [`Limits::held`], for `usize::MAX`).
+fn read_prefix(
+    base: &Base<'_>,
+    steps: &[Step],
+    place: &str,
+    limits: Limits,
+    most: usize,
+) -> Result<Vec<u8>, ExtractError> {
+    if steps.is_empty() && most != usize::MAX {
+        let bytes = base.bytes();
+        return Ok(bytes[..bytes.len().min(most)].to_vec());
+    }
+    let whole = most == usize::MAX;
+    let cap = if whole { limits.held } else { most as u64 };
+    with_reader(base, steps, place, limits, |reader| {
+        let mut out = Vec::new();
+        reader
+            .take(cap + u64::from(whole))
+            .read_to_end(&mut out)
+            .map_err(|source| read_error(place, source))?;
+        if whole && out.len() as u64 > cap {
+            return Err(ExtractError::TooLarge {
+                what: "a container inside a compressed stream",
+                limit: cap,
+            });
         }
-        if let Some(encoding) = declared_encoding(bytes).filter(|e| *e != encoding_rs::UTF_8) {
-            let (text, _, replaced) = encoding.decode(bytes);
-            if replaced {
-                self.out
-                    .notes
-                    .push(format!("bytes invalid in {} replaced", encoding.name()));
+        Ok(out)
+    })
+}
+
+/// Runs `f` over a buffered stream of what `steps` make of `base`, bounded by
+/// [`Limits::expanded`].
+fn with_reader<T>(
+    base: &Base<'_>,
+    steps: &[Step],
+    place: &str,
+    limits: Limits,
+    f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+) -> Result<T, ExtractError> {
+    let bytes = base.bytes();
+    match steps.split_first() {
+        Some((Step::ZipEntry(index), rest)) => {
+            let mut archive =
+                zip::ZipArchive::new(Cursor::new(bytes)).map_err(ExtractError::Zip)?;
+            let entry = archive.by_index(*index).map_err(ExtractError::Zip)?;
+            layered(BufReader::new(entry), rest, place, limits, f)
+        }
+        _ => layered(bytes, steps, place, limits, f),
+    }
+}
+
+fn layered<'r, T>(
+    reader: impl BufRead + 'r,
+    steps: &[Step],
+    place: &str,
+    limits: Limits,
+    f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+) -> Result<T, ExtractError> {
+    let mut reader: Box<dyn BufRead + 'r> = Box::new(reader);
+    for step in steps {
+        match step {
+            Step::Gzip => reader = Box::new(BufReader::new(GzipMembers::new(reader))),
+            Step::ZipEntry(_) => {
+                return Err(read_error(
+                    place,
+                    std::io::Error::other("a zip entry below a stream"),
+                ));
             }
-            return text;
         }
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Cow::Borrowed(text),
-            Err(_) => {
-                self.out
-                    .notes
-                    .push("invalid UTF-8 replaced (U+FFFD)".to_owned());
-                String::from_utf8_lossy(bytes)
+    }
+    let mut bounded = BufReader::with_capacity(
+        64 * 1024,
+        Bounded {
+            inner: reader,
+            left: limits.expanded,
+            limit: limits.expanded,
+        },
+    );
+    f(&mut bounded)
+}
+
+/// The error of a read below `place`: the limit and corrupt gzip by their own names.
+pub(super) fn read_error(place: &str, source: std::io::Error) -> ExtractError {
+    if let Some(limit) = source
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<ExpandedTooFar>())
+    {
+        return ExtractError::TooLarge {
+            what: "a document",
+            limit: limit.0,
+        };
+    }
+    ExtractError::Read {
+        place: if place.is_empty() {
+            "reading".to_owned()
+        } else {
+            place.trim_end_matches([':', ' ']).to_owned()
+        },
+        source,
+    }
+}
+
+/// A read error shared by the XML reader, as the cause of one of ours.
+#[derive(Debug)]
+struct IoCause(Arc<std::io::Error>);
+
+impl std::fmt::Display for IoCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for IoCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// The error [`Bounded`] ends a read with.
+#[derive(Debug, thiserror::Error)]
+#[error("expands beyond {0} bytes")]
+struct ExpandedTooFar(u64);
+
+/// A reader that fails once more than `limit` bytes came through it.
+struct Bounded<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+}
+
+impl<R: Read> Read for Bounded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self
+            .left
+            .checked_sub(n as u64)
+            .ok_or_else(|| std::io::Error::other(ExpandedTooFar(self.limit)))?;
+        Ok(n)
+    }
+}
+
+/// Gzip's members one after another, as `gunzip` reads them; bytes after the last member
+/// that do not start another (Mimecast ends its gzip with a line break) are ignored.
+struct GzipMembers<R: BufRead> {
+    current: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            current: Some(flate2::bufread::GzDecoder::new(reader)),
+        }
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            let Some(decoder) = &mut self.current else {
+                return Ok(0);
+            };
+            let n = decoder.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            let Some(decoder) = self.current.take() else {
+                return Ok(0);
+            };
+            let mut rest = decoder.into_inner();
+            if rest.fill_buf()?.starts_with(&[0x1f, 0x8b]) {
+                self.current = Some(flate2::bufread::GzDecoder::new(rest));
             }
         }
     }
 }
 
-/// `encoding="…"` in the XML declaration, when it names one `encoding_rs` knows.
-fn declared_encoding(bytes: &[u8]) -> Option<&'static encoding_rs::Encoding> {
-    let head = &bytes[..bytes.len().min(256)];
-    let end = head.windows(2).position(|w| w == b"?>")?;
-    let declaration = std::str::from_utf8(&head[..end]).ok()?;
-    let at = declaration.find("encoding")?;
-    let rest = declaration[at + "encoding".len()..].trim_start();
-    let rest = rest.strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-    let value = rest[1..].split(quote).next()?;
-    encoding_rs::Encoding::for_label(value.trim().as_bytes())
+impl Document<'_> {
+    /// Runs `f` over the document's text, streamed from its input.
+    pub fn read<T>(
+        &self,
+        f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+    ) -> Result<T, ExtractError> {
+        with_reader(&self.base, &self.steps, &self.place, self.limits, f)
+    }
+
+    /// A TLS report, read whole (up to [`Limits::tls`]).
+    pub fn tls(&self) -> Result<tls::TlsReport, ExtractError> {
+        let cap = self.limits.tls;
+        let json = self.read(|reader| {
+            let mut json = Vec::new();
+            reader
+                .take(cap + 1)
+                .read_to_end(&mut json)
+                .map_err(|source| read_error(&self.place, source))?;
+            Ok(json)
+        })?;
+        if json.len() as u64 > cap {
+            return Err(ExtractError::TooLarge {
+                what: "a TLS report",
+                limit: cap,
+            });
+        }
+        Ok(tls::parse(&json)?)
+    }
+
+    /// An aggregate report's metadata and published policy, read up to its first record.
+    pub fn aggregate_head(&self) -> Result<aggregate::AggregateReport, ExtractError> {
+        self.read(|reader| {
+            Ok(aggregate::read(
+                reader,
+                aggregate::Until::FirstRecord,
+                |_| {},
+            )?)
+        })
+        .map_err(|error| self.placed(error))
+    }
+
+    /// An aggregate report read to its end, each row handed to `row` as it is read.
+    pub fn aggregate_rows(
+        &self,
+        row: impl FnMut(aggregate::Row),
+    ) -> Result<aggregate::AggregateReport, ExtractError> {
+        self.read(|reader| Ok(aggregate::read(reader, aggregate::Until::End, row)?))
+            .map_err(|error| self.placed(error))
+    }
+
+    /// The report, rows and all.
+    pub fn read_whole(&self) -> Result<Report, ExtractError> {
+        match self.kind {
+            DocumentKind::Tls => self.tls().map(Report::TlsRpt),
+            DocumentKind::Aggregate => {
+                let mut rows = Vec::new();
+                let mut report = self.aggregate_rows(|row| rows.push(row))?;
+                report.rows = rows;
+                Ok(Report::Aggregate(report))
+            }
+        }
+    }
+
+    /// A read error of the document's stream, as what it is.
+    fn placed(&self, error: ExtractError) -> ExtractError {
+        match error {
+            ExtractError::Aggregate(aggregate::AggregateError::Io(source)) => {
+                match source
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<ExpandedTooFar>())
+                {
+                    Some(limit) => ExtractError::TooLarge {
+                        what: "a document",
+                        limit: limit.0,
+                    },
+                    None => read_error(
+                        &self.place,
+                        std::io::Error::new(source.kind(), IoCause(source)),
+                    ),
+                }
+            }
+            other => other,
+        }
+    }
 }

@@ -9,7 +9,9 @@ pub mod aggregate;
 pub mod container;
 pub mod tls;
 
-pub use container::{ExtractError, Extracted, Format, Limits, extract, sniff};
+pub use container::{
+    Document, DocumentKind, ExtractError, Extracted, Format, Limits, Opened, extract, open, sniff,
+};
 
 /// One report read from an input. Few per input, so the size difference between the two
 /// does not matter.

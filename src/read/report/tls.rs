@@ -39,6 +39,8 @@ keyword_enum! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsReport {
     pub org_name: Option<String>,
+    /// `contact-info`: an address or a URL of the reporter.
+    pub contact: Option<String>,
     pub report_id: Option<String>,
     pub begin: Option<String>,
     pub end: Option<String>,
@@ -91,6 +93,7 @@ pub enum TlsError {
 #[serde(rename_all = "kebab-case")]
 struct Wire {
     organization_name: Option<String>,
+    contact_info: Option<String>,
     report_id: Option<String>,
     date_range: Option<WireRange>,
     policies: Option<Vec<WirePolicy>>,
@@ -140,9 +143,11 @@ pub fn parse(json: &[u8]) -> Result<TlsReport, TlsError> {
     let (begin, end) = wire
         .date_range
         .map_or((None, None), |r| (r.start_datetime, r.end_datetime));
+    let bounded = |text: Option<String>| text.map(|t| crate::read::text::bounded(&t, 256));
     Ok(TlsReport {
-        org_name: wire.organization_name,
-        report_id: wire.report_id,
+        org_name: bounded(wire.organization_name),
+        contact: bounded(wire.contact_info),
+        report_id: bounded(wire.report_id),
         begin,
         end,
         policies: policies

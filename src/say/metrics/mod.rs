@@ -45,8 +45,15 @@ keyword_enum! {
         ReportsDuplicate = "ReportsDuplicate",
         /// Stored messages (or documents in them) that could not be read as reports.
         ReportsUnreadable = "ReportsUnreadable",
-        /// Reports whose own mail did not pass DMARC: counted here, never believed.
-        ReportsUnauthenticated = "ReportsUnauthenticated",
+        /// Reports not believed (their mail did not pass DMARC, or passed it for a domain not
+        /// the reporter's): counted here, never judged.
+        ReportsUnbelieved = "ReportsUnbelieved",
+        /// Mail to the report address with no report in it (spam, auto-replies): dropped.
+        ReportMailIgnored = "ReportMailIgnored",
+        /// Reports another invocation was still counting: this one failed, to be retried.
+        ReportsInFlight = "ReportsInFlight",
+        /// Findings past a reporter's daily quota for a domain: dropped.
+        ReportFindingsDropped = "ReportFindingsDropped",
         /// Messages the receivers reported on (per domain: by DMARC result, by sender).
         ReportMessages = "ReportMessages",
         /// Sessions TLS reports say failed.

@@ -3,12 +3,12 @@
 //! `[Function]` totals; `[Function, Domain, Dmarc]` and `[Function, Domain, Sender]` for the
 //! messages receivers reported about each monitored domain (DMARC `pass`, `fail` or
 //! `unknown`; sent by `ses` or `other`): the dashboard's two report widgets; and
-//! `[Function, Kind]` for findings. Unauthenticated reports count only in their own total:
-//! their rows are never believed.
+//! `[Function, Kind]` for findings. Reports that are not believed count only in their own
+//! total (`ReportsUnbelieved`): their rows are never judged.
 
 use super::{Metric, document, kind_documents};
 use crate::judge::findings::{Finding, Kind};
-use crate::judge::report::{AggregateSummary, RowDmarc};
+use crate::judge::report::AggregateSummary;
 use std::collections::BTreeMap;
 
 /// The messages receivers reported about one domain.
@@ -27,7 +27,11 @@ pub struct ReportCounts {
     pub reports: u64,
     pub duplicate: u64,
     pub unreadable: u64,
-    pub unauthenticated: u64,
+    pub unbelieved: u64,
+    /// Mail to the report address with no report in it.
+    pub ignored: u64,
+    pub in_flight: u64,
+    pub findings_dropped: u64,
     pub messages: u64,
     pub tls_sessions_failed: u64,
     pub state_errors: u64,
@@ -38,29 +42,19 @@ pub struct ReportCounts {
 }
 
 impl ReportCounts {
-    /// Counts one aggregate report counted for the first time. `domain` is its policy
-    /// domain when it is monitored; `believed` is false for a report whose mail failed DMARC.
-    pub fn aggregate(&mut self, domain: Option<&str>, summary: &AggregateSummary, believed: bool) {
+    /// Counts one believed aggregate report counted for the first time. `domain` is its
+    /// policy domain when it is monitored.
+    pub fn aggregate(&mut self, domain: Option<&str>, summary: &AggregateSummary) {
         self.reports += 1;
-        if !believed {
-            self.unauthenticated += 1;
-            return;
-        }
-        self.messages += summary.messages;
+        self.messages = self.messages.saturating_add(summary.messages);
         let Some(domain) = domain else { return };
         let counts = self.per_domain.entry(domain.to_owned()).or_default();
-        for source in &summary.sources {
-            match source.dmarc {
-                RowDmarc::Pass => counts.dmarc_pass += source.count,
-                RowDmarc::Fail => counts.dmarc_fail += source.count,
-                RowDmarc::Unknown => counts.dmarc_unknown += source.count,
-            }
-            if source.ses {
-                counts.ses += source.count;
-            } else {
-                counts.other += source.count;
-            }
-        }
+        let add = |total: &mut u64, n: u64| *total = total.saturating_add(n);
+        add(&mut counts.dmarc_pass, summary.dmarc_pass);
+        add(&mut counts.dmarc_fail, summary.dmarc_fail);
+        add(&mut counts.dmarc_unknown, summary.dmarc_unknown);
+        add(&mut counts.ses, summary.ses_messages);
+        add(&mut counts.other, summary.other_messages());
     }
 
     /// Counts one TLS report counted for the first time.
@@ -83,9 +77,12 @@ impl ReportCounts {
             (Metric::Reports.as_str(), self.reports),
             (Metric::ReportsDuplicate.as_str(), self.duplicate),
             (Metric::ReportsUnreadable.as_str(), self.unreadable),
+            (Metric::ReportsUnbelieved.as_str(), self.unbelieved),
+            (Metric::ReportMailIgnored.as_str(), self.ignored),
+            (Metric::ReportsInFlight.as_str(), self.in_flight),
             (
-                Metric::ReportsUnauthenticated.as_str(),
-                self.unauthenticated,
+                Metric::ReportFindingsDropped.as_str(),
+                self.findings_dropped,
             ),
             (Metric::ReportMessages.as_str(), self.messages),
             (Metric::TlsSessionsFailed.as_str(), self.tls_sessions_failed),
