@@ -258,25 +258,71 @@ assert split == {("pass", None): 90, ("fail", None): 62, ("unknown", None): 0,
 print("reports: counted once, 152 messages split by DMARC result and sender, 1 unreadable")
 PY
 
-echo "== reports: a claim in flight holds; one its invocation never finished (16 minutes old) is taken again"
-for case in "r-held 60" "r-stale 960"; do
-  set -- $case
-  python3 scripts/e2e_reports.py claim "$ENDPOINT" "$1" "$2"
-  python3 scripts/e2e_reports.py message fixtures/reports/receiver-ses-fallback.xml "$WORK/$1.eml" pass "$1"
-  python3 scripts/e2e_reports.py put "$ENDPOINT" "reports/$1" "$WORK/$1.eml"
-  python3 scripts/e2e_reports.py event "reports/$1" "$WORK/report-event.json"
-  out="$(invoke reports "$WORK/report-event.json")" || fail "reports invocation for $1 failed: $out"
+echo "== reports: a claim its holder may still be working on fails the retry; re-driven past the holder's deadline, the report counts once"
+# The version before this one wrote claims without a deadline: one 16 minutes old is dead.
+python3 scripts/e2e_reports.py claim "$ENDPOINT" r-legacy 960
+# A claim whose invocation died (out of memory, say) before its deadline, 10 minutes on.
+python3 scripts/e2e_reports.py claim "$ENDPOINT" r-dead 30 600
+for id in r-legacy r-dead; do
+  python3 scripts/e2e_reports.py message fixtures/reports/receiver-ses-fallback.xml "$WORK/$id.eml" pass "$id"
+  python3 scripts/e2e_reports.py put "$ENDPOINT" "reports/$id" "$WORK/$id.eml"
 done
-python3 - "$WORK/watch.log" <<'PY' || fail "claims in flight or stale were not honoured"
+python3 scripts/e2e_reports.py event reports/r-legacy "$WORK/report-event.json"
+out="$(invoke reports "$WORK/report-event.json")" || fail "the report with a legacy claim failed: $out"
+python3 scripts/e2e_reports.py event reports/r-dead "$WORK/report-event.json"
+if out="$(invoke reports "$WORK/report-event.json")"; then
+  fail "a report held by an invocation that may be running was taken: $out"
+fi
+grep -q "ReportInFlight" <<<"$out" || fail "the retry failed for another reason: $out"
+# Lambda's retries, and then the failure queue's re-drive, come after the holder's deadline.
+python3 scripts/e2e_reports.py expire "$ENDPOINT" r-dead
+out="$(invoke reports "$WORK/report-event.json")" || fail "the re-driven event failed: $out"
+out="$(invoke reports "$WORK/report-event.json")" || fail "the event driven once more failed: $out"
+python3 - "$WORK/watch.log" <<'PY' || fail "claims were not honoured"
 import sys
 sys.path.insert(0, "scripts")
 from e2e_emf import documents, totals
-held, stale = totals(documents(sys.argv[1]), "reports")[-2:]
-assert held["Reports"] == 0 and held["ReportsDuplicate"] == 1, held
-assert stale["Reports"] == 1 and stale["ReportsDuplicate"] == 0, stale
-print("the claim in flight held; the stale one was taken again")
+legacy, in_flight, redriven, again = totals(documents(sys.argv[1]), "reports")[-4:]
+assert legacy["Reports"] == 1 and legacy["ReportsDuplicate"] == 0, legacy
+assert in_flight["Reports"] == 0 and in_flight["ReportsInFlight"] == 1, in_flight
+assert redriven["Reports"] == 1 and redriven["ReportsInFlight"] == 0, redriven
+assert again["Reports"] == 0 and again["ReportsDuplicate"] == 1, again
+print("the legacy claim was taken; the held one failed the retry; re-driven, it counted once")
 PY
-[ "$(python3 scripts/e2e_reports.py claims "$ENDPOINT")" = 2 ] || fail "the stale claim was not completed"
+[ "$(python3 scripts/e2e_reports.py claims "$ENDPOINT")" = 3 ] || fail "the claims were not completed"
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" > /dev/null  # their findings count in the open incidents
+
+echo "== reports: spam to the report address is acknowledged and dropped, no failure, no alert"
+python3 scripts/e2e_reports.py spam "$WORK/spam.eml"
+python3 scripts/e2e_reports.py put "$ENDPOINT" reports/spam "$WORK/spam.eml"
+python3 scripts/e2e_reports.py event reports/spam "$WORK/report-event.json"
+out="$(invoke reports "$WORK/report-event.json")" || fail "spam failed the invocation: $out"
+
+echo "== reports: a report passing DMARC for the attacker's own domain is believed nowhere and claims nothing"
+python3 scripts/e2e_reports.py message fixtures/reports/receiver-ses-fallback.xml "$WORK/forged.eml" pass r-forged attacker.example
+python3 scripts/e2e_reports.py put "$ENDPOINT" reports/forged "$WORK/forged.eml"
+python3 scripts/e2e_reports.py event reports/forged "$WORK/report-event.json"
+out="$(invoke reports "$WORK/report-event.json")" || fail "the forged report failed the invocation: $out"
+if python3 scripts/e2e_reports.py has "$ENDPOINT" r-forged 2>/dev/null; then
+  fail "the forged report claimed its id"
+fi
+python3 - "$WORK/watch.log" <<'PY' || fail "spam or the forged report were counted wrong"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+spam, forged = totals(documents(sys.argv[1]), "reports")[-2:]
+assert spam["ReportMailIgnored"] == 1 and spam["ReportsUnreadable"] == 0 and spam["Findings"] == 0, spam
+assert forged["ReportsUnbelieved"] == 1 and forged["Reports"] == 0 and forged["ReportMessages"] == 0, forged
+print("spam: ignored; the forged report: not believed, nothing counted")
+PY
+python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
+import json, sys
+alerts = [json.loads(l) for l in sys.stdin if l.strip()]
+# Only that a report was not believed, naming the domain it passed DMARC for.
+assert [(a["kind"], a["domain"]) for a in alerts] == [("report_unauthenticated", "example.com")], alerts
+assert "attacker.example" in json.loads(alerts[0]["body"])["detail"], alerts[0]
+print("one alert: a report not believed, naming attacker.example")
+' || fail "wrong alerts after spam and the forged report"
 
 echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"
 echo '{"detail-type": "Scheduled Event"}' > "$WORK/malformed.json"

@@ -1,15 +1,22 @@
 """The reports side of the end-to-end check, against moto_server on loopback (S3, DynamoDB).
 
   setup   ENDPOINT                 create the message bucket and the state table
-  message XML OUT [DMARC [ID]]     write a report message as SES's S3 action stores it: SES's
-                                   Authentication-Results (dmarc=DMARC, default pass), the
-                                   report (its id replaced by ID) gzipped and attached
+  message XML OUT [DMARC [ID [FROM]]]
+                                   write a report message as SES's S3 action stores it: SES's
+                                   Authentication-Results (dmarc=DMARC, default pass, for the
+                                   From domain FROM, default receiver.example), the report (its
+                                   id replaced by ID) gzipped and attached
+  spam    OUT                      write mail to the report address with no report in it
   put     ENDPOINT KEY FILE        store FILE under KEY in the bucket
   event   KEY OUT                  write the EventBridge "Object Created" event for KEY
   exists  ENDPOINT KEY             exit 0 when the object is still there
   claims  ENDPOINT                 print how many reports the state table counted (done)
-  claim   ENDPOINT ID AGE          write an unfinished claim on receiver.example's report ID
-                                   about example.com, made AGE seconds ago
+  claim   ENDPOINT ID AGE [HOLDS]  write an unfinished claim on receiver.example's report ID
+                                   about example.com, made AGE seconds ago by an invocation
+                                   whose deadline is HOLDS seconds from now (without HOLDS: a
+                                   claim as the version before wrote it, with no deadline)
+  expire  ENDPOINT ID              move that claim's deadline into the past (its holder died)
+  has     ENDPOINT ID              exit 0 when the table holds a claim on report ID
 """
 import base64
 import gzip
@@ -39,7 +46,7 @@ def setup(endpoint):
                    {"AttributeName": "sk", "KeyType": "RANGE"}])
 
 
-def message(xml_path, out, dmarc="pass", report_id=None):
+def message(xml_path, out, dmarc="pass", report_id=None, sender="receiver.example"):
     xml = open(xml_path, "rb").read()
     if report_id:
         xml = xml.replace(b"<report_id>r-1</report_id>", f"<report_id>{report_id}</report_id>".encode())
@@ -47,8 +54,8 @@ def message(xml_path, out, dmarc="pass", report_id=None):
     text = (
         "Return-Path: <bounces@reports.receiver.example>\r\n"
         "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=reports.receiver.example;\r\n"
-        f" dkim=pass header.i=@receiver.example;\r\n dmarc={dmarc} header.from=receiver.example;\r\n"
-        "From: DMARC reports <dmarc@receiver.example>\r\nTo: dmarc-reports@inbound.example.com\r\n"
+        f" dkim=pass header.i=@{sender};\r\n dmarc={dmarc} header.from={sender};\r\n"
+        f"From: DMARC reports <dmarc@{sender}>\r\nTo: dmarc-reports@inbound.example.com\r\n"
         "Subject: Report domain: example.com Submitter: receiver.example Report-ID: r-1\r\n"
         "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"part\"\r\n\r\n"
         "--part\r\nContent-Type: text/plain\r\n\r\nA DMARC aggregate report.\r\n"
@@ -56,6 +63,14 @@ def message(xml_path, out, dmarc="pass", report_id=None):
         "Content-Transfer-Encoding: base64\r\n\r\n"
         + report.replace("\n", "\r\n") + "--part--\r\n")
     open(out, "w").write(text)
+
+
+def spam(out):
+    open(out, "w").write(
+        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=shop.example;\r\n"
+        " dmarc=pass header.from=shop.example\r\nFrom: Deals <deals@shop.example>\r\n"
+        "To: dmarc-reports@inbound.example.com\r\nSubject: 50% off this week only\r\n"
+        "MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n<p>Buy now.</p>\r\n")
 
 
 def put(endpoint, key, path):
@@ -84,14 +99,34 @@ def claims(endpoint):
     print(sum(1 for item in items if item["pk"]["S"].startswith("report#") and item["done"]["BOOL"]))
 
 
-def claim(endpoint, report_id, age):
+def claim(endpoint, report_id, age, holds=None):
     now = int(time.time())
-    client(endpoint, "dynamodb").put_item(TableName=TABLE, Item={
+    item = {
         "pk": {"S": "report#example.com"}, "sk": {"S": f"receiver.example#{report_id}"},
         "claimed": {"N": str(now - int(age))}, "done": {"BOOL": False},
-        "expires": {"N": str(now + 86400)}})
+        "expires": {"N": str(now + 86400)}}
+    if holds is not None:
+        item["holds_until"] = {"N": str(now + int(holds))}
+    client(endpoint, "dynamodb").put_item(TableName=TABLE, Item=item)
+
+
+def expire(endpoint, report_id):
+    client(endpoint, "dynamodb").update_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "report#example.com"}, "sk": {"S": f"receiver.example#{report_id}"}},
+        UpdateExpression="SET holds_until = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(time.time()) - 1)}})
+
+
+def has(endpoint, report_id):
+    item = client(endpoint, "dynamodb").get_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "report#example.com"}, "sk": {"S": f"receiver.example#{report_id}"}})
+    if "Item" not in item:
+        sys.exit(f"no claim on {report_id}")
 
 
 if __name__ == "__main__":
-    {"setup": setup, "message": message, "put": put, "event": event,
-     "exists": exists, "claims": claims, "claim": claim}[sys.argv[1]](*sys.argv[2:])
+    {"setup": setup, "message": message, "spam": spam, "put": put, "event": event,
+     "exists": exists, "claims": claims, "claim": claim, "expire": expire,
+     "has": has}[sys.argv[1]](*sys.argv[2:])

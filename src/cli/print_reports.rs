@@ -191,40 +191,46 @@ fn or_dash(value: Option<&str>) -> &str {
     value.unwrap_or("-")
 }
 
-fn auth_text(lines: &[AuthLine]) -> String {
+/// Writes one row's DKIM or SPF results (`-` for none).
+fn write_auth(out: &mut String, lines: &[AuthLine]) {
     if lines.is_empty() {
-        return "-".into();
+        out.push('-');
+        return;
     }
-    lines
-        .iter()
-        .map(|l| {
-            format!(
-                "{} {}{}",
-                l.result.as_ref().map_or("-", |r| r.as_str()),
-                or_dash(l.domain.as_deref()),
-                if l.aligned { " aligned" } else { "" }
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    for (n, line) in lines.iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(line.result.as_ref().map_or("-", |r| r.as_str()));
+        out.push(' ');
+        out.push_str(or_dash(line.domain.as_deref()));
+        if line.aligned {
+            out.push_str(" aligned");
+        }
+    }
 }
 
-fn source_line(source: &SendingSource) -> String {
-    format!(
-        "    {:<39} {:>7}  {:<10} DMARC {:<7} DKIM {}; SPF {}{}{}",
+/// Writes one row of the sources table. Written in place: a report has up to
+/// `judge::report::SOURCES_LISTED` of them.
+fn write_source(out: &mut String, source: &SendingSource) {
+    let _ = write!(
+        out,
+        "    {:<39} {:>7}  {:<10} DMARC {:<7} DKIM ",
         or_dash(source.ip.as_deref()),
         source.count,
         source.disposition.as_ref().map_or("-", |d| d.as_str()),
         dmarc_word(source.dmarc),
-        auth_text(&source.dkim),
-        auth_text(&source.spf),
-        if source.ses { "  [SES]" } else { "" },
-        if source.overridden {
-            "  (receiver override)"
-        } else {
-            ""
-        },
-    )
+    );
+    write_auth(out, &source.dkim);
+    out.push_str("; SPF ");
+    write_auth(out, &source.spf);
+    if source.ses {
+        out.push_str("  [SES]");
+    }
+    if source.overridden {
+        out.push_str("  (receiver override)");
+    }
+    out.push('\n');
 }
 
 /// The readable form of a DMARC aggregate report.
@@ -272,7 +278,7 @@ pub fn aggregate_text(
         "source", "count", "disposition"
     );
     for source in &summary.sources {
-        let _ = writeln!(out, "{}", source_line(source));
+        write_source(&mut out, source);
     }
     if summary.sources_not_listed > 0 {
         let _ = writeln!(

@@ -222,12 +222,19 @@ pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
 /// text's encoding is its byte-order mark's, else its declaration's, else UTF-8 (invalid
 /// bytes replaced, and [`AggregateReport::lossy`] set).
 pub fn read(
-    reader: &mut dyn std::io::BufRead,
+    reader: &mut dyn std::io::Read,
     until: Until,
     on_row: impl FnMut(Row),
 ) -> Result<AggregateReport, AggregateError> {
     let io = |e: std::io::Error| AggregateError::Io(std::sync::Arc::new(e));
-    let head = reader.fill_buf().map_err(io)?;
+    let mut buffered = std::io::BufReader::with_capacity(
+        64 * 1024,
+        MarkupGap {
+            inner: reader,
+            since_markup: 0,
+        },
+    );
+    let head = std::io::BufRead::fill_buf(&mut buffered).map_err(io)?;
     let encoding = encoding_rs::Encoding::for_bom(head)
         .map(|(encoding, _)| encoding)
         .or_else(|| declared_encoding(head))
@@ -236,11 +243,11 @@ pub fn read(
         Some(encoding) => {
             let decoded = encoding_rs_io::DecodeReaderBytesBuilder::new()
                 .encoding(Some(encoding))
-                .build(reader);
+                .build(buffered);
             let mut buffered = std::io::BufReader::with_capacity(64 * 1024, decoded);
             read_utf8(&mut buffered, until, on_row)
         }
-        None => read_utf8(reader, until, on_row),
+        None => read_utf8(&mut buffered, until, on_row),
     }
 }
 
@@ -249,10 +256,7 @@ fn read_utf8(
     until: Until,
     mut on_row: impl FnMut(Row),
 ) -> Result<AggregateReport, AggregateError> {
-    let mut reader = quick_xml::Reader::from_reader(ValueBound {
-        inner: reader,
-        since_markup: 0,
-    });
+    let mut reader = quick_xml::Reader::from_reader(reader);
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
     let mut builder = Builder::default();
@@ -262,9 +266,7 @@ fn read_utf8(
     loop {
         buf.clear();
         let event = reader.read_event_into(&mut buf).map_err(|e| match e {
-            quick_xml::Error::Io(io) if ValueBound::<&[u8]>::is_ours(&io) => {
-                AggregateError::ValueTooLong
-            }
+            quick_xml::Error::Io(io) if MarkupGap::is_ours(&io) => AggregateError::ValueTooLong,
             quick_xml::Error::Io(io) => AggregateError::Io(io),
             other => AggregateError::Xml {
                 position: reader.error_position(),
@@ -371,18 +373,19 @@ fn read_utf8(
 }
 
 /// A reader that fails when more than [`MAX_VALUE`] bytes pass without a `<`: the XML
-/// reader buffers one event (a value, a tag) at a time, and this bounds that buffer.
-struct ValueBound<R> {
+/// reader buffers one event (a value, a tag) at a time, and this bounds that buffer. It looks
+/// at each chunk once, as the chunk is read (a `<` is one byte in UTF-16 too).
+struct MarkupGap<R> {
     inner: R,
     since_markup: u64,
 }
 
-/// The error [`ValueBound`] ends a read with.
+/// The error [`MarkupGap`] ends a read with.
 #[derive(Debug, thiserror::Error)]
 #[error("a value or tag longer than the limit")]
 struct ValueTooLong;
 
-impl<R> ValueBound<R> {
+impl MarkupGap<()> {
     fn is_ours(error: &std::io::Error) -> bool {
         error
             .get_ref()
@@ -390,34 +393,18 @@ impl<R> ValueBound<R> {
     }
 }
 
-impl<R: std::io::BufRead> std::io::Read for ValueBound<R> {
+impl<R: std::io::Read> std::io::Read for MarkupGap<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        use std::io::BufRead as _;
-        let available = self.fill_buf()?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        self.consume(n);
-        Ok(n)
-    }
-}
-
-impl<R: std::io::BufRead> std::io::BufRead for ValueBound<R> {
-    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        let n = self.inner.read(buf)?;
+        let chunk = &buf[..n];
+        self.since_markup = match memchr::memrchr(b'<', chunk) {
+            Some(at) => (n - at) as u64,
+            None => self.since_markup + n as u64,
+        };
         if self.since_markup > MAX_VALUE {
             return Err(std::io::Error::other(ValueTooLong));
         }
-        self.inner.fill_buf()
-    }
-
-    fn consume(&mut self, amount: usize) {
-        if let Ok(available) = self.inner.fill_buf() {
-            let consumed = &available[..amount.min(available.len())];
-            self.since_markup = match memchr::memrchr(b'<', consumed) {
-                Some(at) => (consumed.len() - at) as u64,
-                None => self.since_markup + consumed.len() as u64,
-            };
-        }
-        self.inner.consume(amount);
+        Ok(n)
     }
 }
 

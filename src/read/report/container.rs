@@ -427,14 +427,13 @@ fn read_prefix(
     })
 }
 
-/// Runs `f` over a buffered stream of what `steps` make of `base`, bounded by
-/// [`Limits::expanded`].
+/// Runs `f` over a stream of what `steps` make of `base`, bounded by [`Limits::expanded`].
 fn with_reader<T>(
     base: &Base<'_>,
     steps: &[Step],
     place: &str,
     limits: Limits,
-    f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
 ) -> Result<T, ExtractError> {
     let bytes = base.bytes();
     match steps.split_first() {
@@ -453,7 +452,7 @@ fn layered<'r, T>(
     steps: &[Step],
     place: &str,
     limits: Limits,
-    f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+    f: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
 ) -> Result<T, ExtractError> {
     let mut reader: Box<dyn BufRead + 'r> = Box::new(reader);
     for step in steps {
@@ -467,14 +466,11 @@ fn layered<'r, T>(
             }
         }
     }
-    let mut bounded = BufReader::with_capacity(
-        64 * 1024,
-        Bounded {
-            inner: reader,
-            left: limits.expanded,
-            limit: limits.expanded,
-        },
-    );
+    let mut bounded = Bounded {
+        inner: reader,
+        left: limits.expanded,
+        limit: limits.expanded,
+    };
     f(&mut bounded)
 }
 
@@ -577,7 +573,7 @@ impl Document<'_> {
     /// Runs `f` over the document's text, streamed from its input.
     pub fn read<T>(
         &self,
-        f: impl FnOnce(&mut dyn BufRead) -> Result<T, ExtractError>,
+        f: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
     ) -> Result<T, ExtractError> {
         with_reader(&self.base, &self.steps, &self.place, self.limits, f)
     }
