@@ -239,37 +239,6 @@ criterion figures on a 2-core machine move by several percent between runs of th
 the instruction counts do not.
 "
 fi
-# Receivers' reports: the aggregate XML both parsers accept, 20 copies of each, through
-# parsedmarc's parser (offline, in one Python process) and through our whole `reports`
-# command (process start, file reads and JSON output included).
-python3 -c 'import parsedmarc' 2>/dev/null \
-  || python3 -m pip install --quiet --disable-pip-version-check parsedmarc
-read -r rep_ok rep_all < <(python3 bench/reports.py corpus "$VECTORS" "$WORK/reports" 20)
-rep_n=$(find "$WORK/reports" -type f | wc -l)
-rep_mb=$(du -sm "$WORK/reports" | cut -f1)
-rep_pd=$(python3 bench/reports.py parsedmarc "$WORK/reports")
-rep_ours=$(python3 - "$OURS" "$WORK/reports" "$rep_n" <<'PY'
-import subprocess, sys, time
-best = 0
-for _ in range(3):
-    start = time.perf_counter()
-    subprocess.run([sys.argv[1], "reports", "--format", "json", sys.argv[2]],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    best = max(best, int(sys.argv[3]) / (time.perf_counter() - start))
-print(f"{best:.0f}")
-PY
-)
-# The vectors as they come: XML, gzip, zip, e-mail and TLS reports, and what is not a report.
-vec_start=$(date +%s.%N)
-vec_reports=$("$OURS" reports --format json "$VECTORS/dmarc-reports" \
-  "$VECTORS/dkim-spf-dmarc/mail-auth/resources/dmarc-feedback" \
-  "$VECTORS/dkim-spf-dmarc/mail-auth/resources/tlsrpt" 2>/dev/null | wc -l || true)
-vec_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $vec_start:.3f}')")
-# A report message of about 40 MB (what SES's S3 action stores at most).
-read -r big_bytes big_rows < <(python3 bench/reports.py big "$WORK/big.eml")
-read -r big_seconds big_rss < <(/usr/bin/time -f "%e %M" "$OURS" reports --format json \
-  "$WORK/big.eml" 2>&1 >/dev/null | tail -n 1)
-
 cat > bench/RESULTS.md <<MD
 # Measurements
 
@@ -316,19 +285,7 @@ and its report printed): ${cli_seconds} s, $(python3 -c "print(round($EVENTS / $
 
 ## Receivers' reports
 
-Corpus: the $rep_ok DMARC aggregate reports among the vectors that parsedmarc accepts (of
-$rep_all), decompressed, 20 copies each: $rep_n files, $rep_mb MB.
-
-| parser | reports/s | ours ÷ it |
-|---|---|---|
-| ses-dmarc-monitor \`reports --format json\` (whole process, reading and output included) | $rep_ours | 1.0 |
-| parsedmarc $(python3 -c 'import parsedmarc; print(parsedmarc.__version__)') \`parse_aggregate_report_xml(offline=True)\` (parse loop only) | $rep_pd | $(ratio "$rep_ours" "$rep_pd") |
-
-The \`reports\` command over the vectors as they come (XML, gzip, zip, e-mail, TLS reports,
-and the files that are not reports): $vec_reports reports in $vec_seconds s.
-
-A generated report message of $big_bytes bytes (one XML report of $big_rows rows attached
-uncompressed, base64): $big_seconds s, peak RSS $big_rss KiB (\`/usr/bin/time\`).
+(written by bench/reports.sh)
 
 ## One event through the CLI (what a cold start pays)
 
@@ -357,4 +314,6 @@ $lambda_rows
 ${sizes:-| (not built: run \`cargo lambda build --release --arm64\`) | | |}
 $baseline_md
 MD
+# Receivers' reports: their own script, which fills in that section.
+./bench/reports.sh
 cat bench/RESULTS.md

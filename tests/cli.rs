@@ -731,3 +731,97 @@ fn analyze_takes_reports_beside_events() {
         ]
     );
 }
+
+/// A scratch directory of this test's own.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sdm-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    dir
+}
+
+#[test]
+fn a_report_cut_short_exits_two_naming_it() {
+    let xml = std::fs::read_to_string(REPORT).unwrap_or_else(|e| panic!("{e}"));
+    let cut = &xml[..xml.find("</record>").unwrap_or_default() + "</record>".len()];
+    let output = run(&["reports", "-"], Some(cut.as_bytes()));
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(
+            "-: the report ends before </feedback> (after 1 record(s)): it was cut short"
+        ),
+        "{stderr}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("messages"));
+}
+
+#[test]
+fn counts_past_two_to_the_64th_saturate() {
+    let xml = std::fs::read_to_string(REPORT)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace("<count>90</count>", "<count>18446744073709551615</count>");
+    let output = run(&["reports", "--format", "json", "-"], Some(xml.as_bytes()));
+    let report: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["messages"], serde_json::json!(u64::MAX), "{report}");
+    assert_eq!(report["dmarc_pass"], serde_json::json!(u64::MAX));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_loop_in_a_directory_is_not_followed() {
+    let dir = scratch("loop");
+    std::fs::copy(REPORT, dir.join("report.xml")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink(&dir, dir.join("again")).unwrap_or_else(|e| panic!("{e}"));
+    let started = std::time::Instant::now();
+    let output = run(&["reports", &dir.to_string_lossy()], None);
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Summary: 1 input(s), 1 report(s)."),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("a link to a directory, not followed"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn an_endless_stdin_ends_at_the_input_limit() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ses-dmarc-monitor"))
+        .args(["reports", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut stdin = child.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    // Writes until the command stops reading: it must, past its limit.
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![b' '; 1 << 20];
+        let mut written = 0u64;
+        while stdin.write_all(&chunk).is_ok() {
+            written += chunk.len() as u64;
+            if written > 1 << 32 {
+                break;
+            }
+        }
+        written
+    });
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let written = writer.join().unwrap_or_default();
+    assert!(
+        written < 1 << 32,
+        "the command read {written} bytes and did not stop"
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("-: larger than 64 MiB, the most one input may hold"),
+        "{stderr}"
+    );
+}

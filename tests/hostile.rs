@@ -254,9 +254,13 @@ mod reports {
             .unwrap_or_else(|e| panic!("{e}"));
             zip.write_all(report.as_bytes())
                 .unwrap_or_else(|e| panic!("{e}"));
-            let padding = if entry == 5 { 1_000_000 } else { 10 };
-            zip.write_all("<x/>".repeat(padding).as_bytes())
-                .unwrap_or_else(|e| panic!("{e}"));
+            let padding = if entry == 5 { 100_000 } else { 10 };
+            zip.write_all(
+                "<!-- a comment of some length -->"
+                    .repeat(padding)
+                    .as_bytes(),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
             zip.write_all(b"</feedback>")
                 .unwrap_or_else(|e| panic!("{e}"));
         }
@@ -271,6 +275,22 @@ mod reports {
             matches!(extracted.errors.as_slice(), [ExtractError::TooLarge { .. }]),
             "{:?}",
             extracted.errors
+        );
+    }
+
+    #[test]
+    fn a_report_of_empty_elements_ends_early() {
+        // What an XML bomb expands to: elements a report does not have, by the hundred
+        // thousand. The read stops at the bound on work, not at the end of the gigabyte.
+        let xml = format!(
+            "<feedback><policy_published><domain>example.com</domain></policy_published>{}</feedback>",
+            "<x/>".repeat(200_000)
+        );
+        let extracted = extract(xml.as_bytes(), Limits::default());
+        let errors: Vec<String> = extracted.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors,
+            ["more than 100000 elements a DMARC report does not have"]
         );
     }
 

@@ -241,9 +241,22 @@ pub fn aggregate_text(
     findings: &[Finding],
 ) -> String {
     let mut out = String::new();
+    write_aggregate_text(&mut out, input, report, summary, findings);
+    out
+}
+
+/// [`aggregate_text`], appended to `out`: the CLI reuses one buffer for every report, as a
+/// large one's table is megabytes.
+pub fn write_aggregate_text(
+    out: &mut String,
+    input: &str,
+    report: &AggregateReport,
+    summary: &AggregateSummary,
+    findings: &[Finding],
+) {
     let range = date_range((report.begin, report.end));
     let _ = writeln!(
-        out,
+        *out,
         "{input}: DMARC aggregate report from {} (id {}) for {}, {range}",
         or_dash(report.org_name.as_deref()),
         or_dash(report.report_id.as_deref()),
@@ -251,7 +264,7 @@ pub fn aggregate_text(
     );
     let d = summary.disposition;
     let _ = writeln!(
-        out,
+        *out,
         "  messages {}: DMARC pass {}, fail {}, unknown {}; disposition none {}, quarantine {}, reject {}, pass {}{}",
         summary.messages,
         summary.dmarc_pass,
@@ -268,17 +281,17 @@ pub fn aggregate_text(
         }
     );
     let _ = writeln!(
-        out,
+        *out,
         "  sent through SES: {} message(s); with an amazonses.com envelope: {}",
         summary.ses_messages, summary.amazonses_envelope
     );
     let _ = writeln!(
-        out,
+        *out,
         "    {:<39} {:>7}  {:<10} results",
         "source", "count", "disposition"
     );
     for source in &summary.sources {
-        write_source(&mut out, source);
+        write_source(out, source);
     }
     if summary.sources_not_listed > 0 {
         let _ = writeln!(
@@ -288,10 +301,9 @@ pub fn aggregate_text(
         );
     }
     for value in &report.unknown_values {
-        let _ = writeln!(out, "  note: a value this version does not know: {value}");
+        let _ = writeln!(*out, "  note: a value this version does not know: {value}");
     }
-    write_findings(&mut out, findings);
-    out
+    write_findings(out, findings);
 }
 
 /// The readable form of an SMTP TLS report.

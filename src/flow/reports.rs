@@ -39,7 +39,6 @@ use crate::read::authres::ResultKeyword;
 use crate::read::domain::domains_of_address_list;
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::observation::{self, Source};
-use crate::read::report::aggregate::AggregateReport;
 use crate::read::report::{
     Document, DocumentKind, ExtractError, Format, Limits, Opened, Report, open, sniff,
 };
@@ -101,9 +100,21 @@ pub struct ReportsOutcome {
 }
 
 /// Reads and judges every report in `bytes`, against the MAIL FROM domains the settings
-/// state and no history (the CLI's way). Each document is streamed: memory does not grow
-/// with a report's rows.
+/// state and no history (the CLI's way).
 pub fn run(bytes: &[u8], settings: &ReportSettings) -> ReportsOutcome {
+    let mut reports = Vec::new();
+    let mut outcome = run_each(bytes, settings, |judged| reports.push(judged));
+    outcome.reports = reports;
+    outcome
+}
+
+/// [`run`], each report handed to `each` as soon as it is judged (and dropped after): memory
+/// grows neither with a report's rows nor with the number of reports in one input.
+pub fn run_each(
+    bytes: &[u8],
+    settings: &ReportSettings,
+    mut each: impl FnMut(Judged),
+) -> ReportsOutcome {
     let opened = open(bytes, settings.limits);
     let carried = carried(&opened, settings);
     let mut outcome = ReportsOutcome {
@@ -126,7 +137,7 @@ pub fn run(bytes: &[u8], settings: &ReportSettings) -> ReportsOutcome {
                         .notes
                         .push("invalid UTF-8 replaced (U+FFFD)".to_owned());
                 }
-                outcome.reports.push(judged);
+                each(judged);
             }
             Err(error) => outcome.errors.push(error),
         }
@@ -213,19 +224,23 @@ pub struct Read {
     pub belief: Belief,
 }
 
-/// Reads one document: its head, whether it is believed, then (for an aggregate report)
-/// its rows streamed into a summary against the custom MAIL FROM `custom_of` gives for its
-/// domain. An unbelieved report is summed without one: its rows are counted, not judged.
+/// Reads one document in one pass: its head, whether it is believed, and (for an
+/// aggregate report) its rows streamed into a summary against the custom MAIL FROM
+/// `custom_of` gives for its domain (asked once, at the first row: a report's metadata and
+/// policy come before its records). An unbelieved report is summed without one: its rows
+/// are counted, not judged.
 fn read_document(
     document: &Document<'_>,
     carried: &Carried,
     settings: &ReportSettings,
     custom_of: impl FnOnce(&str) -> Option<CustomMailFrom>,
 ) -> Result<(Read, Option<CustomMailFrom>), ExtractError> {
+    let believe =
+        |reporters: &[String]| report::belief(carried, reporters, &settings.trusted_reporters);
     match document.kind {
         DocumentKind::Tls => {
             let tls = document.tls()?;
-            let belief = report::belief(carried, &tls_reporters(&tls), &settings.trusted_reporters);
+            let belief = believe(&tls_reporters(&tls));
             let read = Read {
                 report: Report::TlsRpt(tls),
                 summary: None,
@@ -234,19 +249,26 @@ fn read_document(
             Ok((read, None))
         }
         DocumentKind::Aggregate => {
-            let head = document.aggregate_head()?;
-            let belief = report::belief(
-                carried,
-                &aggregate_reporters(&head),
-                &settings.trusted_reporters,
-            );
-            let custom = head
-                .policy
-                .domain
-                .as_deref()
-                .filter(|_| belief.believed())
-                .and_then(custom_of);
-            let (report, summary) = stream(document, &head, custom.as_ref())?;
+            let mut custom_of = Some(custom_of);
+            let mut custom = None;
+            let mut summarizer: Option<Summarizer> = None;
+            let report = document.aggregate_rows(|head, row| {
+                summarizer
+                    .get_or_insert_with(|| {
+                        let believed = believe(&aggregate_reporters(head)).believed();
+                        custom = head
+                            .policy
+                            .domain
+                            .as_deref()
+                            .filter(|_| believed)
+                            .zip(custom_of.take())
+                            .and_then(|(domain, custom_of)| custom_of(domain));
+                        Summarizer::new(&head.policy, custom.as_ref().map(|c| c.mail_from.as_str()))
+                    })
+                    .add(row);
+            })?;
+            let belief = believe(&aggregate_reporters(&report));
+            let summary = summarizer.map_or_else(AggregateSummary::default, Summarizer::finish);
             let read = Read {
                 report: Report::Aggregate(report),
                 summary: Some(summary),
@@ -255,17 +277,6 @@ fn read_document(
             Ok((read, custom))
         }
     }
-}
-
-/// An aggregate report's rows, streamed into its summary.
-fn stream(
-    document: &Document<'_>,
-    head: &AggregateReport,
-    custom: Option<&CustomMailFrom>,
-) -> Result<(AggregateReport, AggregateSummary), ExtractError> {
-    let mut summarizer = Summarizer::new(head, custom.map(|c| c.mail_from.as_str()));
-    let report = document.aggregate_rows(|row| summarizer.add(row))?;
-    Ok((report, summarizer.finish()))
 }
 
 /// Judges one report read, in its context: the custom MAIL FROM of its domain, and the
@@ -590,14 +601,16 @@ where
     S: FindingSink,
 {
     // The identity's MAIL FROM is looked up between the head and the rows (the rows are
-    // judged against it): the head is read twice, which costs its first kilobytes only.
+    // judged against it), for a believed report only: the head is read twice, which costs
+    // its first kilobytes.
     let head_domain = match document.kind {
         DocumentKind::Aggregate => {
-            document
-                .aggregate_head()
-                .map_err(Step::Unreadable)?
-                .policy
-                .domain
+            let head = document.aggregate_head().map_err(Step::Unreadable)?;
+            let reporters = aggregate_reporters(&head);
+            report::belief(carried, &reporters, &settings.trusted_reporters)
+                .believed()
+                .then_some(head.policy.domain)
+                .flatten()
         }
         DocumentKind::Tls => None,
     };

@@ -16,7 +16,7 @@ use crate::judge::policy::Disposition as Policy;
 use crate::read::domain::{domain_of_identity, is_within, normalize};
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::report::aggregate::{
-    AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, Row,
+    AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, PolicyPublished, Row,
 };
 use crate::read::report::tls::TlsReport;
 use std::collections::HashMap;
@@ -133,21 +133,23 @@ impl AggregateSummary {
 /// [`Summarizer::finish`]. `mail_from` is the custom MAIL FROM domain of the identity covering
 /// the policy domain, when it has one. Counts saturate: a report's numbers are a stranger's.
 #[derive(Debug)]
-pub struct Summarizer<'a> {
-    policy_domain: Option<&'a str>,
+pub struct Summarizer {
+    policy_domain: Option<String>,
     adkim: Alignment,
     aspf: Alignment,
-    mail_from: Option<&'a str>,
+    mail_from: Option<String>,
     summary: AggregateSummary,
 }
 
-impl<'a> Summarizer<'a> {
-    pub fn new(report: &'a AggregateReport, mail_from: Option<&'a str>) -> Self {
+impl Summarizer {
+    /// For a report that publishes `policy`, sent by an identity whose custom MAIL FROM
+    /// domain is `mail_from`.
+    pub fn new(policy: &PolicyPublished, mail_from: Option<&str>) -> Self {
         Self {
-            policy_domain: report.policy.domain.as_deref(),
-            adkim: mode(report.policy.adkim.as_deref()),
-            aspf: mode(report.policy.aspf.as_deref()),
-            mail_from,
+            policy_domain: policy.domain.clone(),
+            adkim: mode(policy.adkim.as_deref()),
+            aspf: mode(policy.aspf.as_deref()),
+            mail_from: mail_from.map(str::to_owned),
             summary: AggregateSummary::default(),
         }
     }
@@ -155,10 +157,10 @@ impl<'a> Summarizer<'a> {
     pub fn add(&mut self, row: Row) {
         let source = source(
             row,
-            self.policy_domain,
+            self.policy_domain.as_deref(),
             self.adkim,
             self.aspf,
-            self.mail_from,
+            self.mail_from.as_deref(),
         );
         let summary = &mut self.summary;
         let n = source.count;
@@ -227,7 +229,7 @@ impl<'a> Summarizer<'a> {
 /// move into the summary's sources.
 pub fn summarize(report: &mut AggregateReport, mail_from: Option<&str>) -> AggregateSummary {
     let rows = std::mem::take(&mut report.rows);
-    let mut summarizer = Summarizer::new(report, mail_from);
+    let mut summarizer = Summarizer::new(&report.policy, mail_from);
     for row in rows {
         summarizer.add(row);
     }

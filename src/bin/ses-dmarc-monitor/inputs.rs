@@ -39,9 +39,13 @@ impl Input {
         let mut bytes = Vec::new();
         let limit = MAX_INPUT + 1;
         match self {
-            Self::File(path) => std::fs::File::open(path)?
-                .take(limit)
-                .read_to_end(&mut bytes)?,
+            Self::File(path) => {
+                let file = std::fs::File::open(path)?;
+                // Sized up front: growing by doubling would hold up to twice the file.
+                let size = file.metadata().map_or(0, |m| m.len()).min(limit);
+                bytes.reserve_exact(usize::try_from(size).unwrap_or(0));
+                file.take(limit).read_to_end(&mut bytes)?
+            }
             Self::Stdin => io::stdin().lock().take(limit).read_to_end(&mut bytes)?,
         };
         if bytes.len() as u64 > MAX_INPUT {

@@ -71,6 +71,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let mut count = 0;
     // Buffered: the JSON of a large report is written in many small pieces.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut text = String::new();
     for input in &inputs {
         let name = input.name();
         let bytes = match input.read_raw() {
@@ -81,41 +82,53 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 continue;
             }
         };
-        let outcome = reports::run(&bytes, &settings);
-        for error in &outcome.errors {
-            eprintln!("error: {name}: {error}");
-            bad_input = true;
-        }
-        if outcome.reports.is_empty() && outcome.errors.is_empty() {
-            eprintln!("error: {name}: no report found");
-            bad_input = true;
-        }
-        for note in &outcome.notes {
-            eprintln!("note: {name}: {note}");
-        }
-        for judged in &outcome.reports {
-            count += 1;
+        // Each report is written as soon as it is judged, and dropped: a zip of thousands
+        // of reports is never held judged at once.
+        let mut found = 0;
+        let mut failed_output = false;
+        let outcome = reports::run_each(&bytes, &settings, |judged| {
+            found += 1;
             worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
             let written = match (&judged.report, &judged.summary, args.format) {
                 (Report::Aggregate(report), Some(summary), Format::Json) => json_line(
                     &mut out,
                     &print_reports::aggregate_json(&name, report, summary, &judged.findings),
                 ),
-                (Report::Aggregate(report), Some(summary), Format::Text) => out.write_all(
-                    print_reports::aggregate_text(&name, report, summary, &judged.findings)
-                        .as_bytes(),
-                ),
+                (Report::Aggregate(report), Some(summary), Format::Text) => {
+                    text.clear();
+                    print_reports::write_aggregate_text(
+                        &mut text,
+                        &name,
+                        report,
+                        summary,
+                        &judged.findings,
+                    );
+                    out.write_all(text.as_bytes())
+                }
                 (Report::TlsRpt(report), _, Format::Json) => json_line(
                     &mut out,
                     &print_reports::tls_json(&name, report, &judged.findings),
                 ),
                 (Report::TlsRpt(report), _, Format::Text) => out
                     .write_all(print_reports::tls_text(&name, report, &judged.findings).as_bytes()),
-                (Report::Aggregate(_), None, _) => continue,
+                (Report::Aggregate(_), None, _) => Ok(()),
             };
-            if written.is_err() {
-                return ExitCode::from(2);
-            }
+            failed_output |= written.is_err();
+        });
+        if failed_output {
+            return ExitCode::from(2);
+        }
+        count += found;
+        for error in &outcome.errors {
+            eprintln!("error: {name}: {error}");
+            bad_input = true;
+        }
+        if found == 0 && outcome.errors.is_empty() {
+            eprintln!("error: {name}: no report found");
+            bad_input = true;
+        }
+        for note in &outcome.notes {
+            eprintln!("note: {name}: {note}");
         }
     }
     if args.format == Format::Text {

@@ -86,8 +86,9 @@ keyword!(Disposition, Evaluated, AuthResult, OverrideType);
 
 /// Which schema the report follows: RFC 9990's by its namespace or by a field only it has
 /// (many reporters send those without the namespace), else RFC 7489's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Schema {
+    #[default]
     Rfc7489,
     Rfc9990,
 }
@@ -147,7 +148,7 @@ pub struct Row {
     pub spf_results: Vec<SpfAuth>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AggregateReport {
     pub schema: Schema,
     pub org_name: Option<String>,
@@ -181,6 +182,9 @@ pub enum AggregateError {
     Truncated { rows: u64 },
     #[error("elements nested deeper than {MAX_DEPTH}")]
     TooDeep,
+    /// A bound on work: a report is made of its own elements, and a few extensions.
+    #[error("more than {MAX_OTHER_ELEMENTS} elements a DMARC report does not have")]
+    TooManyOtherElements,
     #[error("a value or tag longer than {} KiB", MAX_VALUE / 1024)]
     ValueTooLong,
     #[error("{0}")]
@@ -198,6 +202,8 @@ pub enum Until {
 
 /// How deep elements may nest: a report is 7 deep, a wrapper or two around it.
 const MAX_DEPTH: usize = 256;
+/// Elements a report does not have (extensions, wrappers) read before giving up.
+const MAX_OTHER_ELEMENTS: u64 = 100_000;
 /// How long one value or tag may be (bytes between two `<`): a bound on the buffers.
 const MAX_VALUE: u64 = 1024 * 1024;
 /// How long a stranger's text value is kept (a name, an id, a comment).
@@ -212,19 +218,20 @@ const UNKNOWN_LISTED: usize = 32;
 /// Reads one aggregate report from its XML text, rows and all.
 pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     let mut rows = Vec::new();
-    let mut report = read(&mut xml.as_bytes(), Until::End, |row| rows.push(row))?;
+    let mut report = read(&mut xml.as_bytes(), Until::End, |_, row| rows.push(row))?;
     report.rows = rows;
     Ok(report)
 }
 
 /// Reads one aggregate report from a stream, handing each row to `on_row` as it is read
-/// (the returned report's `rows` stay empty): memory does not grow with the report. The
+/// with the report as read so far (its metadata and policy come before its records; the
+/// returned report's `rows` stay empty): memory does not grow with the report. The
 /// text's encoding is its byte-order mark's, else its declaration's, else UTF-8 (invalid
 /// bytes replaced, and [`AggregateReport::lossy`] set).
 pub fn read(
     reader: &mut dyn std::io::Read,
     until: Until,
-    on_row: impl FnMut(Row),
+    on_row: impl FnMut(&AggregateReport, Row),
 ) -> Result<AggregateReport, AggregateError> {
     let io = |e: std::io::Error| AggregateError::Io(std::sync::Arc::new(e));
     let mut buffered = std::io::BufReader::with_capacity(
@@ -254,12 +261,21 @@ pub fn read(
 fn read_utf8(
     reader: &mut dyn std::io::BufRead,
     until: Until,
-    mut on_row: impl FnMut(Row),
+    mut on_row: impl FnMut(&AggregateReport, Row),
 ) -> Result<AggregateReport, AggregateError> {
     let mut reader = quick_xml::Reader::from_reader(reader);
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
     let mut builder = Builder::default();
+    let mut others = 0u64;
+    let mut other = |name: El| {
+        others += u64::from(name == El::Other);
+        if others > MAX_OTHER_ELEMENTS {
+            Err(AggregateError::TooManyOtherElements)
+        } else {
+            Ok(())
+        }
+    };
     let mut path: Vec<El> = Vec::new();
     let mut text = String::new();
     let mut buf = Vec::new();
@@ -276,6 +292,7 @@ fn read_utf8(
         match event {
             Event::Start(start) => {
                 let name = local_name(start.name().as_ref());
+                other(name)?;
                 if name == El::Feedback && builder.feedback_at.is_none() {
                     builder.feedback_at = Some(path.len());
                     builder.feedback_seen = true;
@@ -299,6 +316,7 @@ fn read_utf8(
             Event::Empty(empty) => {
                 // `<feedback/>`: a report with nothing in it (refused below: no domain).
                 let name = local_name(empty.name().as_ref());
+                other(name)?;
                 builder.feedback_seen |= name == El::Feedback;
                 path.push(name);
                 builder.open(&path);
@@ -421,6 +439,15 @@ macro_rules! elements {
 
         /// Each element by its name.
         const ELEMENTS: &[(&str, El)] = &[$(($name, El::$variant),)*];
+
+        /// The element of a name as written (lower case): one `match`, which the compiler
+        /// turns into a search by length and bytes.
+        fn exact(local: &[u8]) -> Option<El> {
+            match local {
+                $(l if l == $name.as_bytes() => Some(El::$variant),)*
+                _ => None,
+            }
+        }
     };
 }
 
@@ -479,16 +506,14 @@ fn local_part(name: &[u8]) -> &[u8] {
 /// An element's name without its namespace prefix, as one of [`ELEMENTS`] (any case).
 fn local_name(name: &[u8]) -> El {
     let local = local_part(name);
-    // This runs for every start tag: among the names of the tag's length (a few at most),
-    // the one whose last letter matches is compared as written (the usual case), and only
-    // then are they compared in any case.
-    let (Some(names), Some(last)) = (BY_LENGTH.get(local.len()), local.last()) else {
-        return El::Other;
-    };
-    names
-        .iter()
-        .find(|(known, _)| known.as_bytes().last() == Some(last) && known.as_bytes() == local)
-        .or_else(|| {
+    // This runs for every start tag: the name as written first (the usual case), and only
+    // then among the names of its length in any case.
+    if let Some(element) = exact(local) {
+        return element;
+    }
+    BY_LENGTH
+        .get(local.len())
+        .and_then(|names| {
             names
                 .iter()
                 .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(local))
@@ -547,18 +572,12 @@ struct Builder {
     feedback_at: Option<usize>,
     namespaced: bool,
     rfc9990_fields: bool,
-    org_name: Option<String>,
-    email: Option<String>,
-    report_id: Option<String>,
-    begin: Option<u64>,
-    end: Option<u64>,
-    generator: Option<String>,
-    policy: PolicyPublished,
+    /// The report as read so far (its rows are handed over, not kept).
+    head: AggregateReport,
     row: Row,
     reason: Option<Reason>,
     dkim: DkimAuth,
     spf: SpfAuth,
-    unknown: Vec<String>,
 }
 
 /// The path below `<feedback>` (open at `at`); `None` outside it, or deeper than any element
@@ -589,26 +608,28 @@ impl Builder {
         }
     }
 
-    fn close(&mut self, path: &[El], value: &str, on_row: &mut impl FnMut(Row)) {
+    fn close(&mut self, path: &[El], value: &str, on_row: &mut impl FnMut(&AggregateReport, Row)) {
         let Some(below) = below_feedback(path, self.feedback_at) else {
             return;
         };
         match below {
-            [El::ReportMetadata, El::OrgName] => self.org_name = text(value),
-            [El::ReportMetadata, El::Email] => self.email = text(value),
-            [El::ReportMetadata, El::ReportId] => self.report_id = text(value),
+            [El::ReportMetadata, El::OrgName] => self.head.org_name = text(value),
+            [El::ReportMetadata, El::Email] => self.head.email = text(value),
+            [El::ReportMetadata, El::ReportId] => self.head.report_id = text(value),
             [El::ReportMetadata, El::DateRange, El::Begin] => {
-                self.begin = self.seconds("begin", value);
+                self.head.begin = self.seconds("begin", value);
             }
-            [El::ReportMetadata, El::DateRange, El::End] => self.end = self.seconds("end", value),
+            [El::ReportMetadata, El::DateRange, El::End] => {
+                self.head.end = self.seconds("end", value);
+            }
             [El::ReportMetadata, El::Generator] => {
                 self.rfc9990_fields |= !value.is_empty();
-                self.generator = text(value);
+                self.head.generator = text(value);
             }
             [El::PolicyPublished, field] => self.policy_field(*field, value),
             [El::Record] => {
                 self.rows_read += 1;
-                on_row(std::mem::take(&mut self.row));
+                on_row(&self.head, std::mem::take(&mut self.row));
             }
             [El::Record, El::Row, El::SourceIp] => {
                 self.row.source_ip =
@@ -709,18 +730,23 @@ impl Builder {
 
     /// Lists a value this version does not know, up to [`UNKNOWN_LISTED`] of them.
     fn note_unknown(&mut self, what: &str) {
-        match self.unknown.len() {
+        match self.head.unknown_values.len() {
             n if n < UNKNOWN_LISTED => {
-                self.unknown
+                self.head
+                    .unknown_values
                     .push(crate::read::text::bounded(what, TEXT_LIMIT));
             }
-            n if n == UNKNOWN_LISTED => self.unknown.push("(more not listed)".to_owned()),
+            n if n == UNKNOWN_LISTED => {
+                self.head
+                    .unknown_values
+                    .push("(more not listed)".to_owned());
+            }
             _ => {}
         }
     }
 
     fn policy_field(&mut self, field: El, value: &str) {
-        let policy = &mut self.policy;
+        let policy = &mut self.head.policy;
         match field {
             El::Domain => policy.domain = normalize(value),
             El::Adkim => policy.adkim = text(value),
@@ -780,7 +806,7 @@ impl Builder {
         if !self.feedback_seen {
             return Err(AggregateError::NoFeedback);
         }
-        if self.policy.domain.is_none() {
+        if self.head.policy.domain.is_none() {
             return Err(AggregateError::NoPolicyDomain);
         }
         Ok(AggregateReport {
@@ -789,16 +815,8 @@ impl Builder {
             } else {
                 Schema::Rfc7489
             },
-            org_name: self.org_name,
-            email: self.email,
-            report_id: self.report_id,
-            begin: self.begin,
-            end: self.end,
-            generator: self.generator,
-            policy: self.policy,
-            rows: Vec::new(),
-            unknown_values: self.unknown,
             lossy: self.lossy,
+            ..self.head
         })
     }
 }

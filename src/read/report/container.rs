@@ -89,6 +89,8 @@ pub enum Format {
 /// How many first bytes recognize a document: an XML report's `<feedback>` comes after
 /// its declaration and, at most, a comment or a stylesheet.
 const HEAD: usize = 64 * 1024;
+/// How many first bytes are read to recognize an input at first.
+const SNIFF: usize = 8 * 1024;
 
 /// Recognizes a report or its container by content (its first bytes are enough).
 pub fn sniff(bytes: &[u8]) -> Format {
@@ -141,20 +143,47 @@ pub enum DocumentKind {
     Tls,
 }
 
-/// The bytes a document is read from: the input's, or bytes held for it (an e-mail's
-/// decoded attachment, a container taken out of a compressed stream).
+/// Bytes a document is read from: the input's, or bytes held for it (an e-mail's decoded
+/// attachment, a container taken out of a compressed stream).
 #[derive(Debug, Clone)]
-enum Base<'a> {
+enum Bytes<'a> {
     Borrowed(&'a [u8]),
-    Held(Arc<[u8]>),
+    Held(Arc<Vec<u8>>),
 }
 
-impl Base<'_> {
-    fn bytes(&self) -> &[u8] {
+impl AsRef<[u8]> for Bytes<'_> {
+    fn as_ref(&self) -> &[u8] {
         match self {
             Self::Borrowed(bytes) => bytes,
             Self::Held(bytes) => bytes,
         }
+    }
+}
+
+/// Where a document's stream starts: bytes, or a zip read once (its directory is shared by
+/// every entry's document: a zip of thousands of reports is not read thousands of times).
+#[derive(Clone)]
+enum Base<'a> {
+    Bytes(Bytes<'a>),
+    Zip(zip::ZipArchive<Cursor<Bytes<'a>>>),
+}
+
+impl std::fmt::Debug for Base<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Bytes(bytes) => write!(f, "{} bytes", bytes.as_ref().len()),
+            Self::Zip(archive) => write!(f, "a zip of {} entries", archive.len()),
+        }
+    }
+}
+
+impl<'a> Base<'a> {
+    fn borrowed(bytes: &'a [u8]) -> Self {
+        Self::Bytes(Bytes::Borrowed(bytes))
+    }
+
+    fn held(bytes: Vec<u8>) -> Self {
+        Self::Bytes(Bytes::Held(Arc::new(bytes)))
     }
 }
 
@@ -217,7 +246,7 @@ pub fn open(bytes: &[u8], limits: Limits) -> Opened<'_> {
     if sniff(bytes) == Format::Email {
         finder.out.carrier = raw_headers(bytes);
     }
-    if let Err(error) = finder.find(Base::Borrowed(bytes), Vec::new(), String::new(), 0) {
+    if let Err(error) = finder.find(Base::borrowed(bytes), Vec::new(), String::new(), 0) {
         finder.out.errors.push(error);
     }
     finder.out
@@ -273,9 +302,14 @@ impl<'a> Finder<'a> {
         if depth > self.limits.depth {
             return Err(ExtractError::TooDeep(self.limits.depth));
         }
-        let head = read_prefix(&base, &steps, &place, self.limits, HEAD)?;
+        // The first kilobytes say what nearly every input is; an XML document with a long
+        // prologue before `<feedback>` is looked at further.
+        let mut head = read_prefix(&base, &steps, &place, self.limits, SNIFF)?;
         if head.iter().all(u8::is_ascii_whitespace) {
             return Err(ExtractError::Empty);
+        }
+        if head.len() == SNIFF && sniff(&head) != Format::Gzip && !claims_aggregate(&head) {
+            head = read_prefix(&base, &steps, &place, self.limits, HEAD)?;
         }
         let format = sniff(&head);
         let streamed = !steps.is_empty();
@@ -307,7 +341,7 @@ impl<'a> Finder<'a> {
             // A zip or an e-mail needs its bytes at hand: taken out of a stream first.
             Format::Zip | Format::Email if streamed => {
                 let held = read_prefix(&base, &steps, &place, self.limits, usize::MAX)?;
-                self.find(Base::Held(held.into()), Vec::new(), place, depth)
+                self.find(Base::held(held), Vec::new(), place, depth)
             }
             Format::Zip => self.unzip(&base, &place, depth),
             Format::Email => self.email(&base, &place, depth),
@@ -316,7 +350,12 @@ impl<'a> Finder<'a> {
     }
 
     fn unzip(&mut self, base: &Base<'a>, place: &str, depth: u8) -> Result<(), ExtractError> {
-        let archive = zip::ZipArchive::new(Cursor::new(base.bytes())).map_err(ExtractError::Zip)?;
+        let Base::Bytes(bytes) = base else {
+            return Err(ExtractError::TooDeep(self.limits.depth));
+        };
+        let archive =
+            zip::ZipArchive::new(Cursor::new(bytes.clone())).map_err(ExtractError::Zip)?;
+        let base = Base::Zip(archive.clone());
         let entries: Vec<(usize, String)> = (0..archive.len())
             .filter_map(|index| {
                 let name = archive.name_for_index(index)?.ok()?;
@@ -340,8 +379,11 @@ impl<'a> Finder<'a> {
     /// Every leaf part that is a report or holds one; the rest (a text body, Yahoo's
     /// literal `unused`, a stranger's attachment) is the mail around the report.
     fn email(&mut self, base: &Base<'_>, place: &str, depth: u8) -> Result<(), ExtractError> {
+        let Base::Bytes(bytes) = base else {
+            return Err(ExtractError::Email);
+        };
         let mut message = mail_parser::MessageParser::default()
-            .parse(base.bytes())
+            .parse(bytes.as_ref())
             .ok_or(ExtractError::Email)?;
         let before = self.out.documents.len() + self.out.errors.len();
         for part in std::mem::take(&mut message.parts) {
@@ -355,12 +397,12 @@ impl<'a> Finder<'a> {
                     format!("{}/{subtype}", t.ctype()).to_ascii_lowercase()
                 })
                 .unwrap_or_default();
-            let contents: Arc<[u8]> = match part.body {
-                mail_parser::PartType::Message(inner) => inner.raw_message.into_owned().into(),
+            let contents: Vec<u8> = match part.body {
+                mail_parser::PartType::Message(inner) => inner.raw_message.into_owned(),
                 mail_parser::PartType::Binary(bytes)
-                | mail_parser::PartType::InlineBinary(bytes) => bytes.into_owned().into(),
+                | mail_parser::PartType::InlineBinary(bytes) => bytes.into_owned(),
                 mail_parser::PartType::Text(text) | mail_parser::PartType::Html(text) => {
-                    text.into_owned().into_bytes().into()
+                    text.into_owned().into_bytes()
                 }
                 mail_parser::PartType::Multipart(_) => continue,
             };
@@ -381,7 +423,7 @@ impl<'a> Finder<'a> {
                 _ => continue,
             }
             if let Err(error) = self.find(
-                Base::Held(contents),
+                Base::held(contents),
                 Vec::new(),
                 place.to_owned(),
                 depth + 1,
@@ -405,8 +447,8 @@ fn read_prefix(
     limits: Limits,
     most: usize,
 ) -> Result<Vec<u8>, ExtractError> {
-    if steps.is_empty() && most != usize::MAX {
-        let bytes = base.bytes();
+    if let (Base::Bytes(bytes), true) = (base, steps.is_empty() && most != usize::MAX) {
+        let bytes = bytes.as_ref();
         return Ok(bytes[..bytes.len().min(most)].to_vec());
     }
     let whole = most == usize::MAX;
@@ -435,15 +477,17 @@ fn with_reader<T>(
     limits: Limits,
     f: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
 ) -> Result<T, ExtractError> {
-    let bytes = base.bytes();
-    match steps.split_first() {
-        Some((Step::ZipEntry(index), rest)) => {
-            let mut archive =
-                zip::ZipArchive::new(Cursor::new(bytes)).map_err(ExtractError::Zip)?;
+    match (base, steps.split_first()) {
+        (Base::Zip(archive), Some((Step::ZipEntry(index), rest))) => {
+            let mut archive = archive.clone();
             let entry = archive.by_index(*index).map_err(ExtractError::Zip)?;
             layered(BufReader::new(entry), rest, place, limits, f)
         }
-        _ => layered(bytes, steps, place, limits, f),
+        (Base::Bytes(bytes), _) => layered(bytes.as_ref(), steps, place, limits, f),
+        (Base::Zip(_), _) => Err(read_error(
+            place,
+            std::io::Error::other("a zip without the entry to read"),
+        )),
     }
 }
 
@@ -454,24 +498,26 @@ fn layered<'r, T>(
     limits: Limits,
     f: impl FnOnce(&mut dyn Read) -> Result<T, ExtractError>,
 ) -> Result<T, ExtractError> {
+    let Some((last, inner)) = steps.split_last() else {
+        let mut bounded = Bounded::new(reader, limits.expanded);
+        return f(&mut bounded);
+    };
     let mut reader: Box<dyn BufRead + 'r> = Box::new(reader);
-    for step in steps {
+    for step in inner {
         match step {
             Step::Gzip => reader = Box::new(BufReader::new(GzipMembers::new(reader))),
-            Step::ZipEntry(_) => {
-                return Err(read_error(
-                    place,
-                    std::io::Error::other("a zip entry below a stream"),
-                ));
-            }
+            Step::ZipEntry(_) => return Err(zip_below(place)),
         }
     }
-    let mut bounded = Bounded {
-        inner: reader,
-        left: limits.expanded,
-        limit: limits.expanded,
-    };
-    f(&mut bounded)
+    // The last layer is read unbuffered: the XML reader buffers what it reads.
+    match last {
+        Step::Gzip => f(&mut Bounded::new(GzipMembers::new(reader), limits.expanded)),
+        Step::ZipEntry(_) => Err(zip_below(place)),
+    }
+}
+
+fn zip_below(place: &str) -> ExtractError {
+    read_error(place, std::io::Error::other("a zip entry below a stream"))
 }
 
 /// The error of a read below `place`: the limit and corrupt gzip by their own names.
@@ -521,6 +567,16 @@ struct Bounded<R> {
     inner: R,
     left: u64,
     limit: u64,
+}
+
+impl<R> Bounded<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Self {
+            inner,
+            left: limit,
+            limit,
+        }
+    }
 }
 
 impl<R: Read> Read for Bounded<R> {
@@ -604,16 +660,17 @@ impl Document<'_> {
             Ok(aggregate::read(
                 reader,
                 aggregate::Until::FirstRecord,
-                |_| {},
+                |_, _| {},
             )?)
         })
         .map_err(|error| self.placed(error))
     }
 
-    /// An aggregate report read to its end, each row handed to `row` as it is read.
+    /// An aggregate report read to its end, each row handed to `row` as it is read, with
+    /// the report read so far.
     pub fn aggregate_rows(
         &self,
-        row: impl FnMut(aggregate::Row),
+        row: impl FnMut(&aggregate::AggregateReport, aggregate::Row),
     ) -> Result<aggregate::AggregateReport, ExtractError> {
         self.read(|reader| Ok(aggregate::read(reader, aggregate::Until::End, row)?))
             .map_err(|error| self.placed(error))
@@ -625,7 +682,7 @@ impl Document<'_> {
             DocumentKind::Tls => self.tls().map(Report::TlsRpt),
             DocumentKind::Aggregate => {
                 let mut rows = Vec::new();
-                let mut report = self.aggregate_rows(|row| rows.push(row))?;
+                let mut report = self.aggregate_rows(|_, row| rows.push(row))?;
                 report.rows = rows;
                 Ok(Report::Aggregate(report))
             }

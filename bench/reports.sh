@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Receivers' reports, side by side in one run, and the peak memory of hostile and huge inputs.
+# Writes the "Receivers' reports" section of bench/RESULTS.md in place (bench/compare.sh runs
+# it too). Installs parsedmarc itself.
+#
+#   ./bench/reports.sh
+#
+# Throughput: the aggregate reports among the vectors that parsedmarc accepts, 20 copies each,
+# through (a) parsedmarc's parser, (b) the bare work of reading the same files (gunzip when
+# gzip, and an XML token scan with no model: examples/bare_read.rs), and (c) our whole
+# `reports --format json` (process start, reading, judging and output). Best of 7 each.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+VECTORS="${VECTORS:-../shared/vectors}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+python3 -c 'import parsedmarc' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check parsedmarc
+cargo build --release --quiet --bin ses-dmarc-monitor --example bare_read
+OURS="$CARGO_TARGET_DIR/release/ses-dmarc-monitor"
+BARE="$CARGO_TARGET_DIR/release/examples/bare_read"
+
+read -r rep_ok rep_all < <(python3 bench/reports.py corpus "$VECTORS" "$WORK/reports" 20)
+rep_n=$(find "$WORK/reports" -type f | wc -l)
+rep_mb=$(du -sm "$WORK/reports" | cut -f1)
+rep_pd=$(python3 bench/reports.py parsedmarc "$WORK/reports")
+best() {  # best() N COMMAND...: reports/s of the best of 7 runs over N reports
+  python3 - "$@" <<'PY'
+import subprocess, sys, time
+n, cmd = int(sys.argv[1]), sys.argv[2:]
+best = 0
+for _ in range(7):
+    start = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    best = max(best, n / (time.perf_counter() - start))
+print(f"{best:.0f}")
+PY
+}
+rep_bare=$(best "$rep_n" "$BARE" "$WORK/reports")
+rep_ours=$(best "$rep_n" "$OURS" reports --format json "$WORK/reports")
+ratio() { python3 -c "print(f'{$1 / $2:.1f}')"; }
+
+# The vectors as they come: XML, gzip, zip, e-mail and TLS reports, and what is not a report.
+vec_start=$(date +%s.%N)
+vec_reports=$("$OURS" reports --format json "$VECTORS/dmarc-reports" \
+  "$VECTORS/dkim-spf-dmarc/mail-auth/resources/dmarc-feedback" \
+  "$VECTORS/dkim-spf-dmarc/mail-auth/resources/tlsrpt" 2>/dev/null | wc -l || true)
+vec_seconds=$(python3 -c "print(f'{$(date +%s.%N) - $vec_start:.3f}')")
+
+# Hostile and huge inputs: peak RSS, time and exit status of `reports --format json`.
+python3 bench/hostile.py "$WORK/hostile" > "$WORK/hostile.txt"
+rows=""
+while read -r name bytes; do
+  read -r seconds rss status < <(/usr/bin/time -f "%e %M %x" "$OURS" reports --format json \
+    "$WORK/hostile/$name" 2>&1 >/dev/null | tail -n 1)
+  rows+="| \`$name\` | $bytes | $seconds | $(( rss / 1024 )) | $status |"$'\n'
+done < "$WORK/hostile.txt"
+
+section="$WORK/section.md"
+cat > "$section" <<MD
+## Receivers' reports
+
+Corpus: the $rep_ok DMARC aggregate reports among the vectors that parsedmarc accepts (of
+$rep_all), decompressed, 20 copies each: $rep_n files, $rep_mb MB. Each measured in the same
+run, best of 7 (\`bench/reports.sh\`).
+
+| reader | reports/s | ours ÷ it |
+|---|---|---|
+| ses-dmarc-monitor \`reports --format json\` (whole process: reading, judging, output) | $rep_ours | 1.0 |
+| the bare read: each file read, gunzipped when gzip, its XML scanned token by token, no model (\`examples/bare_read.rs\`, whole process) | $rep_bare | $(ratio "$rep_ours" "$rep_bare") |
+| parsedmarc $(python3 -c 'import parsedmarc; print(parsedmarc.__version__)') \`parse_aggregate_report_xml(offline=True)\` (parse loop only) | $rep_pd | $(ratio "$rep_ours" "$rep_pd") |
+
+Ours takes $(ratio "$rep_bare" "$rep_ours") × the time of the bare read (goal: at most 2×) and
+is $(ratio "$rep_ours" "$rep_pd") × as fast as parsedmarc (goal: at least 100×).
+
+The \`reports\` command over the vectors as they come (XML, gzip, zip, e-mail, TLS reports,
+and the files that are not reports): $vec_reports reports in $vec_seconds s.
+
+Peak memory of \`reports --format json\` on hostile and huge inputs (\`bench/hostile.py\`;
+\`/usr/bin/time\`; target: at most 128 MiB for any input up to SES's 40 MB). Exit 2 is the
+clear error (a bomb, a cut report); 0 is read in full with exact totals.
+
+| input | bytes | seconds | peak RSS MiB | exit |
+|---|---|---|---|---|
+$rows
+MD
+python3 - bench/RESULTS.md "$section" <<'PY'
+import re, sys
+path, section = sys.argv[1], open(sys.argv[2]).read()
+text = open(path).read() if __import__("os").path.exists(path) else "# Measurements\n\n"
+pattern = re.compile(r"## Receivers' reports\n.*?(?=\n## |\Z)", re.S)
+text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text, count=1) if pattern.search(text) \
+    else text.rstrip("\n") + "\n\n" + section
+open(path, "w").write(text)
+PY
+echo "bench/RESULTS.md: receivers' reports written"
