@@ -529,10 +529,10 @@ where
     for document in &opened.documents {
         match one_report(document, &carried, object, ports, settings, clock, counts).await {
             Ok(()) => {}
-            Err(Step::Failed(error)) => {
+            Err(Trouble::Failed(error)) => {
                 first.get_or_insert(error);
             }
-            Err(Step::Unreadable(error)) => errors.push(chain(&error)),
+            Err(Trouble::Unreadable(error)) => errors.push(chain(&error)),
         }
     }
     if !errors.is_empty() {
@@ -564,7 +564,7 @@ where
 }
 
 /// How one document ended, when not well.
-enum Step {
+enum Trouble {
     /// The invocation fails (and is retried).
     Failed(ReportsError),
     /// The document could not be read.
@@ -593,7 +593,7 @@ async fn one_report<O, L, D, Sc, S>(
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
-) -> Result<(), Step>
+) -> Result<(), Trouble>
 where
     L: ReportLedger,
     D: IdentityDirectory,
@@ -605,7 +605,7 @@ where
     // its first kilobytes.
     let head_domain = match document.kind {
         DocumentKind::Aggregate => {
-            let head = document.aggregate_head().map_err(Step::Unreadable)?;
+            let head = document.aggregate_head().map_err(Trouble::Unreadable)?;
             let reporters = aggregate_reporters(&head);
             report::belief(carried, &reporters, &settings.trusted_reporters)
                 .believed()
@@ -619,7 +619,7 @@ where
             match mail_from_of(domain, ports.directory, &settings.analysis.expected).await {
                 Ok(custom) => custom,
                 Err(error) if error.is_transient() => {
-                    return Err(Step::Failed(ReportsError::Directory {
+                    return Err(Trouble::Failed(ReportsError::Directory {
                         object: object.clone(),
                         domain: domain.clone(),
                         source: error,
@@ -634,7 +634,7 @@ where
         None => None,
     };
     let (read, custom) =
-        read_document(document, carried, settings, |_| custom).map_err(Step::Unreadable)?;
+        read_document(document, carried, settings, |_| custom).map_err(Trouble::Unreadable)?;
     let domain = report_domain(&read.report).map(str::to_owned);
     let listed = domain.as_deref().filter(|d| ports.scope.lists(d));
     if !read.belief.believed() {
@@ -676,7 +676,7 @@ where
             }
             Ok(Claim::InFlight) => {
                 counts.in_flight += 1;
-                return Err(Step::Failed(ReportsError::InFlight {
+                return Err(Trouble::Failed(ReportsError::InFlight {
                     object: object.clone(),
                     report: key.to_string(),
                 }));
@@ -794,7 +794,7 @@ async fn publish<O, L, D, Sc, S>(
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
-) -> Result<(), Step>
+) -> Result<(), Trouble>
 where
     L: ReportLedger,
     S: FindingSink,
@@ -828,7 +828,7 @@ where
         {
             state_error(counts, "giving a claim back", &error);
         }
-        return Err(Step::Failed(ReportsError::Sink {
+        return Err(Trouble::Failed(ReportsError::Sink {
             object: object.clone(),
             source,
         }));
