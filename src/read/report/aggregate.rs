@@ -218,7 +218,7 @@ const UNKNOWN_LISTED: usize = 32;
 /// Reads one aggregate report from its XML text, rows and all.
 pub fn parse(xml: &str) -> Result<AggregateReport, AggregateError> {
     let mut rows = Vec::new();
-    let mut report = read(&mut xml.as_bytes(), Until::End, |_, row| rows.push(row))?;
+    let mut report = read_slice(xml.as_bytes(), Until::End, |_, row| rows.push(row))?;
     report.rows = rows;
     Ok(report)
 }
@@ -258,14 +258,81 @@ pub fn read(
     }
 }
 
+/// Reads one aggregate report from UTF-8 text in memory, each row handed to `on_row` as
+/// [`read`] does: without copying, as its events borrow the text.
+pub fn read_slice(
+    xml: &[u8],
+    until: Until,
+    on_row: impl FnMut(&AggregateReport, Row),
+) -> Result<AggregateReport, AggregateError> {
+    let encoded = encoding_rs::Encoding::for_bom(xml)
+        .map(|(encoding, _)| encoding)
+        .or_else(|| declared_encoding(xml))
+        .is_some_and(|e| e != encoding_rs::UTF_8);
+    if encoded {
+        return read(&mut &xml[..], until, on_row);
+    }
+    let mut reader = quick_xml::Reader::from_reader(xml);
+    reader.config_mut().check_end_names = false;
+    events(&mut InMemory(reader), until, on_row)
+}
+
+/// Where the XML events come from: a stream read through a buffer, or text in memory.
+trait Events {
+    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error>;
+    fn error_position(&self) -> u64;
+}
+
+struct Streamed<'r> {
+    reader: quick_xml::Reader<&'r mut dyn std::io::BufRead>,
+    buf: Vec<u8>,
+}
+
+impl Events for Streamed<'_> {
+    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error> {
+        self.buf.clear();
+        self.reader.read_event_into(&mut self.buf)
+    }
+    fn error_position(&self) -> u64 {
+        self.reader.error_position()
+    }
+}
+
+struct InMemory<'a>(quick_xml::Reader<&'a [u8]>);
+
+impl Events for InMemory<'_> {
+    fn next_event(&mut self) -> Result<Event<'_>, quick_xml::Error> {
+        self.0.read_event()
+    }
+    fn error_position(&self) -> u64 {
+        self.0.error_position()
+    }
+}
+
 fn read_utf8(
     reader: &mut dyn std::io::BufRead,
     until: Until,
-    mut on_row: impl FnMut(&AggregateReport, Row),
+    on_row: impl FnMut(&AggregateReport, Row),
 ) -> Result<AggregateReport, AggregateError> {
     let mut reader = quick_xml::Reader::from_reader(reader);
     // A stray unclosed wrapper (`<xs:schema>` around `<feedback>`) must not end the read.
     reader.config_mut().check_end_names = false;
+    events(
+        &mut Streamed {
+            reader,
+            buf: Vec::new(),
+        },
+        until,
+        on_row,
+    )
+}
+
+/// The one reading of a report's events.
+fn events(
+    source: &mut impl Events,
+    until: Until,
+    mut on_row: impl FnMut(&AggregateReport, Row),
+) -> Result<AggregateReport, AggregateError> {
     let mut builder = Builder::default();
     let mut others = 0u64;
     let mut other = |name: El| {
@@ -278,17 +345,20 @@ fn read_utf8(
     };
     let mut path: Vec<El> = Vec::new();
     let mut text = String::new();
-    let mut buf = Vec::new();
     loop {
-        buf.clear();
-        let event = reader.read_event_into(&mut buf).map_err(|e| match e {
-            quick_xml::Error::Io(io) if MarkupGap::is_ours(&io) => AggregateError::ValueTooLong,
-            quick_xml::Error::Io(io) => AggregateError::Io(io),
-            other => AggregateError::Xml {
-                position: reader.error_position(),
-                reason: other.to_string(),
-            },
-        })?;
+        let event = match source.next_event() {
+            Ok(event) => event,
+            Err(quick_xml::Error::Io(io)) if MarkupGap::is_ours(&io) => {
+                return Err(AggregateError::ValueTooLong);
+            }
+            Err(quick_xml::Error::Io(io)) => return Err(AggregateError::Io(io)),
+            Err(other) => {
+                return Err(AggregateError::Xml {
+                    position: source.error_position(),
+                    reason: other.to_string(),
+                });
+            }
+        };
         match event {
             Event::Start(start) => {
                 let name = local_name(start.name().as_ref());
@@ -381,6 +451,10 @@ fn read_utf8(
             Event::Eof => break,
             _ => {}
         }
+        // A value is gathered from its pieces (text, references, CDATA): bounded as a whole.
+        if text.len() as u64 > MAX_VALUE {
+            return Err(AggregateError::ValueTooLong);
+        }
     }
     if builder.feedback_at.is_some() {
         return Err(AggregateError::Truncated {
@@ -443,8 +517,8 @@ macro_rules! elements {
         /// The element of a name as written (lower case): one `match`, which the compiler
         /// turns into a search by length and bytes.
         fn exact(local: &[u8]) -> Option<El> {
-            match local {
-                $(l if l == $name.as_bytes() => Some(El::$variant),)*
+            match std::str::from_utf8(local).unwrap_or_default() {
+                $($name => Some(El::$variant),)*
                 _ => None,
             }
         }

@@ -89,6 +89,10 @@ pub enum Format {
 /// How many first bytes recognize a document: an XML report's `<feedback>` comes after
 /// its declaration and, at most, a comment or a stylesheet.
 const HEAD: usize = 64 * 1024;
+/// A document one layer deep that says it expands to at most this much is expanded into
+/// memory to be read (a bounded buffer: faster than the stream, the same memory as the
+/// stream's buffers for the large ones).
+const SMALL: u64 = 4 * 1024 * 1024;
 /// How many first bytes are read to recognize an input at first.
 const SNIFF: usize = 8 * 1024;
 
@@ -654,8 +658,23 @@ impl Document<'_> {
         Ok(tls::parse(&json)?)
     }
 
+    /// The document's text when it is in memory as it is (no layer to undo).
+    fn in_memory(&self) -> Option<&[u8]> {
+        match (&self.base, self.steps.is_empty()) {
+            (Base::Bytes(bytes), true) => Some(bytes.as_ref()),
+            _ => None,
+        }
+    }
+
     /// An aggregate report's metadata and published policy, read up to its first record.
     pub fn aggregate_head(&self) -> Result<aggregate::AggregateReport, ExtractError> {
+        if let Some(xml) = self.in_memory() {
+            return Ok(aggregate::read_slice(
+                xml,
+                aggregate::Until::FirstRecord,
+                |_, _| {},
+            )?);
+        }
         self.read(|reader| {
             Ok(aggregate::read(
                 reader,
@@ -672,8 +691,51 @@ impl Document<'_> {
         &self,
         row: impl FnMut(&aggregate::AggregateReport, aggregate::Row),
     ) -> Result<aggregate::AggregateReport, ExtractError> {
+        if let Some(xml) = self.in_memory() {
+            return Ok(aggregate::read_slice(xml, aggregate::Until::End, row)?);
+        }
+        if let Some(xml) = self.small_expanded()? {
+            return Ok(aggregate::read_slice(&xml, aggregate::Until::End, row)?);
+        }
         self.read(|reader| Ok(aggregate::read(reader, aggregate::Until::End, row)?))
             .map_err(|error| self.placed(error))
+    }
+
+    /// The text of a document one layer deep (a gzip, a zip entry) that says it expands to at
+    /// most [`SMALL`] (gzip's trailer, the zip's directory), expanded into memory, where it
+    /// is read without copying; `None` for any other, read as a stream. What it says is
+    /// checked: a document that expands further is streamed after all. One document at a
+    /// time is held: the buffer is bounded, not by the document, by [`SMALL`].
+    fn small_expanded(&self) -> Result<Option<Vec<u8>>, ExtractError> {
+        let said = match (&self.base, self.steps.as_slice()) {
+            (Base::Bytes(bytes), [Step::Gzip]) => {
+                let bytes = bytes.as_ref();
+                bytes
+                    .len()
+                    .checked_sub(4)
+                    .and_then(|at| bytes.get(at..))
+                    .and_then(|size| size.try_into().ok())
+                    .map(|size| u64::from(u32::from_le_bytes(size)))
+            }
+            (Base::Zip(archive), [Step::ZipEntry(index)]) => archive
+                .clone()
+                .by_index_raw(*index)
+                .ok()
+                .map(|entry| entry.size()),
+            _ => None,
+        };
+        let Some(said) = said.filter(|size| *size <= SMALL) else {
+            return Ok(None);
+        };
+        let expanded = self.read(|reader| {
+            let mut out = Vec::with_capacity(usize::try_from(said).unwrap_or(0));
+            reader
+                .take(SMALL + 1)
+                .read_to_end(&mut out)
+                .map_err(|source| read_error(&self.place, source))?;
+            Ok(out)
+        })?;
+        Ok((expanded.len() as u64 <= SMALL).then_some(expanded))
     }
 
     /// The report, rows and all.
