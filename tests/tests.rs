@@ -19,5 +19,6 @@ mod receipt_flow;
 mod reports;
 mod reports_flow;
 mod reverify;
+mod state_table;
 mod template;
 mod vectors;
