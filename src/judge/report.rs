@@ -707,7 +707,7 @@ mod tests {
     fn a_report_is_believed_only_from_its_reporters_organization() {
         let passed = |from: &str| Carried::DmarcPassed { from: from.into() };
         let google = vec!["google.com".to_owned()];
-        let trusted = vec!["yahoo.com".to_owned()];
+        let trusted = vec!["mailer.example".to_owned()];
         let mismatch = |from: &str| Belief::ReporterMismatch { from: from.into() };
         // (case, carried, reporter domains, expected)
         let cases = [
@@ -755,8 +755,8 @@ mod tests {
             ),
             (
                 "a domain the user trusts",
-                passed("dmarc.yahoo.com"),
-                vec!["yahooinc.com".to_owned()],
+                passed("reports.mailer.example"),
+                vec!["receiver.example".to_owned()],
                 Belief::Believed,
             ),
             (
