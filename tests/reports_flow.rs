@@ -15,7 +15,7 @@ use ses_dmarc_monitor::flow::reports::{
 use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::objects::MemoryObjects;
-use ses_dmarc_monitor::ports::scope::{DomainList, Everything};
+use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
@@ -146,11 +146,25 @@ impl<D: IdentityDirectory> World<D> {
     }
 
     async fn invoke_with<S: FindingSink>(&self, event: &[u8], sink: &S) -> ReportsInvocation {
+        self.invoke_through(event, &Everything, sink).await
+    }
+
+    /// Invokes with only `scope`'s domains monitored.
+    async fn invoke_in<Sc: DomainScope>(&self, event: &[u8], scope: &Sc) -> ReportsInvocation {
+        self.invoke_through(event, scope, &self.sink).await
+    }
+
+    async fn invoke_through<Sc: DomainScope, S: FindingSink>(
+        &self,
+        event: &[u8],
+        scope: &Sc,
+        sink: &S,
+    ) -> ReportsInvocation {
         let ports = ReportPorts {
             objects: &self.objects,
             ledger: &self.ledger,
             directory: &self.directory,
-            scope: &Everything,
+            scope,
             sink,
         };
         reports(event, ports, &self.settings, self.clock).await
@@ -501,21 +515,14 @@ async fn findings_only_for_listed_domains_and_so_many_a_day_per_reporter() {
     }
     let world = world(objects);
     let scope = DomainList::new(["example.com".to_owned()]);
-    let ports = ReportPorts {
-        objects: &world.objects,
-        ledger: &world.ledger,
-        directory: &world.directory,
-        scope: &scope,
-        sink: &world.sink,
-    };
-    let sub = reports(&s3_event(&["reports/sub"]), ports, &world.settings, CLOCK).await;
+    let sub = world.invoke_in(&s3_event(&["reports/sub"]), &scope).await;
     assert!(sub.result.is_ok());
     assert_eq!(sub.counts.reports, 1);
     assert!(world.published().is_empty(), "a subdomain not listed");
     let mut dropped = 0;
     for n in 0..7 {
         let key = format!("reports/{n}");
-        let invocation = reports(&s3_event(&[&key]), ports, &world.settings, CLOCK).await;
+        let invocation = world.invoke_in(&s3_event(&[&key]), &scope).await;
         assert!(invocation.result.is_ok());
         dropped += invocation.counts.findings_dropped;
     }
@@ -680,14 +687,7 @@ async fn the_mail_from_domain_comes_from_sesv2_and_a_throttled_lookup_retries() 
 async fn reports_about_domains_not_monitored_are_counted_not_alerted() {
     let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
     let scope = DomainList::new(["example.org".to_owned()]);
-    let ports = ReportPorts {
-        objects: &world.objects,
-        ledger: &world.ledger,
-        directory: &world.directory,
-        scope: &scope,
-        sink: &world.sink,
-    };
-    let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, CLOCK).await;
+    let invocation = world.invoke_in(&s3_event(&["reports/1"]), &scope).await;
     assert!(invocation.result.is_ok());
     assert!(world.published().is_empty());
     assert_eq!(

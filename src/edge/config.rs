@@ -387,6 +387,45 @@ fn seconds(
     }
 }
 
+/// A whole number above zero (`what` names its unit in the error), or `default` when unset.
+fn above_zero(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    what: &str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match var(variable)
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(default),
+        Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            error(
+                variable,
+                format!("{text:?} is not a whole number of {what} above zero"),
+            )
+        }),
+    }
+}
+
+/// Comma-separated domains, each normalized; `None` when unset or empty.
+fn domain_list(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+) -> Result<Option<Vec<String>>, ConfigError> {
+    let Some(list) = var(variable).filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|item| {
+            normalize(item).ok_or_else(|| error(variable, format!("{item:?} is not a domain")))
+        })
+        .collect::<Result<Vec<String>, ConfigError>>()
+        .map(Some)
+}
+
 /// Reads the configuration from an environment lookup (`std::env::var` in the functions; a
 /// map in tests).
 pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
@@ -435,18 +474,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             ));
         }
     };
-    let monitored_domains = match var("MONITORED_DOMAINS").filter(|v| !v.trim().is_empty()) {
-        None => None,
-        Some(list) => {
-            let mut domains = Vec::new();
-            for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                domains.push(crate::read::domain::normalize(item).ok_or_else(|| {
-                    error("MONITORED_DOMAINS", format!("{item:?} is not a domain"))
-                })?);
-            }
-            Some(domains)
-        }
-    };
+    let monitored_domains = domain_list(&var, "MONITORED_DOMAINS")?;
     let metrics_namespace = var("METRICS_NAMESPACE")
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty())
@@ -465,42 +493,9 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             )
         })?),
     };
-    let unknown_source_threshold = match var("UNKNOWN_SOURCE_THRESHOLD")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-    {
-        None => 10,
-        Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            error(
-                "UNKNOWN_SOURCE_THRESHOLD",
-                format!("{text:?} is not a whole number of messages above zero"),
-            )
-        })?,
-    };
-    let mut trusted_reporters = Vec::new();
-    for item in var("TRUSTED_REPORTERS")
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        trusted_reporters.push(
-            normalize(item)
-                .ok_or_else(|| error("TRUSTED_REPORTERS", format!("{item:?} is not a domain")))?,
-        );
-    }
-    let report_findings_per_day = match var("REPORT_FINDINGS_PER_DAY")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-    {
-        None => 5,
-        Some(text) => text.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-            error(
-                "REPORT_FINDINGS_PER_DAY",
-                format!("{text:?} is not a whole number of reports above zero"),
-            )
-        })?,
-    };
+    let unknown_source_threshold = above_zero(&var, "UNKNOWN_SOURCE_THRESHOLD", "messages", 10)?;
+    let trusted_reporters = domain_list(&var, "TRUSTED_REPORTERS")?.unwrap_or_default();
+    let report_findings_per_day = above_zero(&var, "REPORT_FINDINGS_PER_DAY", "reports", 5)?;
     let state_table = var("STATE_TABLE")
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());

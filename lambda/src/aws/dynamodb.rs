@@ -52,6 +52,25 @@ impl DynamoLedger {
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table }
     }
+
+    /// One item as it is now (a consistent read): what a conditional write just lost to.
+    async fn read_item(
+        &self,
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StateError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(failed)?;
+        Ok(output.item)
+    }
 }
 
 fn failed(error: impl std::error::Error + Send + Sync + 'static) -> StateError {
@@ -262,20 +281,10 @@ impl ReportLedger for DynamoLedger {
             return Ok(Claim::New);
         }
         // Held: done, or still within its holder's deadline.
-        let held = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        let done = held
-            .item()
-            .and_then(|item| item.get("done"))
-            .is_some_and(|done| matches!(done, AttributeValue::Bool(true)));
+        let done = self
+            .read_item(pk, sk)
+            .await?
+            .is_some_and(|item| matches!(item.get("done"), Some(AttributeValue::Bool(true))));
         Ok(if done { Claim::Seen } else { Claim::InFlight })
     }
 
@@ -393,17 +402,7 @@ fn probe_of(item: &HashMap<String, AttributeValue>) -> Option<Probe> {
 impl ProbeBook for DynamoLedger {
     async fn find(&self, identity: &str, message_id: &str) -> Result<Option<Probe>, StateError> {
         let (pk, sk) = probe_keys(identity, message_id);
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(output.item().and_then(probe_of))
+        Ok(self.read_item(pk, sk).await?.as_ref().and_then(probe_of))
     }
 
     async fn record(&self, probe: &Probe) -> Result<(), StateError> {
@@ -518,18 +517,9 @@ fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, S
 
 impl IncidentBook for DynamoLedger {
     async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s("incident"))
-            .key("sk", incident_sk(key))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(failed)?;
-        Ok(output
-            .item()
+        let item = self.read_item(s("incident"), incident_sk(key)).await?;
+        Ok(item
+            .as_ref()
             .and_then(incident_of)
             .map(|(_, stored)| stored))
     }
