@@ -44,7 +44,8 @@ check(template["Globals"]["Function"].get("CodeUri") == "lambda", "Globals: Code
 # 1. No receipt rule without recipients: the rule names them unconditionally, and a template
 # rule refuses an empty list whenever a rule set is given.
 rules = of_type("AWS::SES::ReceiptRule")
-check(sorted(rules) == ["ReceiptRule", "ReportRule"], f"the canary rule and the report rule, found {sorted(rules)}")
+check(sorted(rules) == ["CanaryStopRule", "ReceiptRule", "ReportRule"],
+      f"the monitor rule, the canary's stop and the report rule, found {sorted(rules)}")
 for name, parameter in (("ReceiptRule", "ReceiptRecipients"), ("ReportRule", "ReportRecipients")):
     rule = rules.get(name, {"Properties": {"Rule": {"Actions": [{}]}}})
     recipients = rule["Properties"]["Rule"].get("Recipients")
@@ -54,8 +55,26 @@ for name, parameter in (("ReceiptRule", "ReceiptRecipients"), ("ReportRule", "Re
 actions = rules.get("ReceiptRule", {}).get("Properties", {}).get("Rule", {}).get("Actions", [{}])
 check("S3Action" in actions[0] and "LambdaAction" in actions[-1], "ReceiptRule: the message stored in S3, then the Lambda action")
 report_actions = rules.get("ReportRule", {}).get("Properties", {}).get("Rule", {}).get("Actions", [])
-check([list(a) for a in report_actions] == [["S3Action"]] and report_actions[0]["S3Action"].get("ObjectKeyPrefix") == "reports/",
-      "ReportRule: only stored, under reports/ (the Object Created event invokes the function)")
+check([list(a) for a in report_actions] == [["S3Action"], ["StopAction"]]
+      and report_actions[0]["S3Action"].get("ObjectKeyPrefix") == "reports/"
+      and report_actions[1]["StopAction"].get("Scope") == "RuleSet",
+      "ReportRule: only stored, under reports/ (the Object Created event invokes the function), then the set stops")
+# Issue 26: the rules placed explicitly, one after the other; the set stops for the canary's
+# probes and for report mail, and goes on for the other ReceiptRecipients.
+monitor_rule = rules.get("ReceiptRule", {}).get("Properties", {})
+check(monitor_rule.get("After") == {"Fn::If": ["HasRuleAfter", {"Ref": "ReceiptRuleAfter"}, {"Ref": "AWS::NoValue"}]},
+      "ReceiptRule: placed after ReceiptRuleAfter, or first")
+check(not any("StopAction" in a for a in monitor_rule.get("Rule", {}).get("Actions", [])),
+      "ReceiptRule: no stop (ReceiptRecipients' other mail goes on to the later rules)")
+canary_stop = rules.get("CanaryStopRule", {})
+check(canary_stop.get("Condition") == "HasCanary" and canary_stop.get("Properties", {}).get("After") == {"Ref": "ReceiptRule"},
+      "CanaryStopRule: with the canary, right after the monitor rule")
+check(canary_stop.get("Properties", {}).get("Rule", {}).get("Recipients") == [{"Ref": "CanaryAddress"}]
+      and canary_stop.get("Properties", {}).get("Rule", {}).get("Actions") == [{"StopAction": {"Scope": "RuleSet"}}],
+      "CanaryStopRule: the canary address only, and only a stop")
+check(rules.get("ReportRule", {}).get("Properties", {}).get("After")
+      == {"Fn::If": ["HasCanary", {"Ref": "CanaryStopRule"}, {"Ref": "ReceiptRule"}]},
+      "ReportRule: after the monitor rule and the canary's stop")
 check(resources.get("ReportRule", {}).get("Condition") == "HasReportRule", "ReportRule only with report recipients")
 bucket = resources["RawMessageBucket"]["Properties"]
 check("BucketEncryption" in bucket, "the raw message bucket is encrypted")
@@ -79,7 +98,20 @@ pattern = str(reports_events.get("ReportStored", {}).get("Properties", {}).get("
 check("Object Created" in pattern and "'prefix': 'reports/'" in pattern, "the reports function is invoked for objects under reports/")
 reports_destination = str(functions.get("ReportsFunction", {}).get("Properties", {}).get("EventInvokeConfig"))
 check("ReportsFailureQueue" in reports_destination, "failed report events go to the reports failure queue")
-table = resources.get("StateTable", {}).get("Properties", {})
+state_table = resources.get("StateTable", {})
+check(state_table.get("DeletionPolicy") == "Retain" and state_table.get("UpdateReplacePolicy") == "Retain",
+      "the state table is kept when the stack is deleted or replaces it")
+table = state_table.get("Properties", {})
+check(table.get("DeletionProtectionEnabled") is True, "the state table has deletion protection")
+indexes = {i["IndexName"]: i for i in table.get("GlobalSecondaryIndexes", [])}
+attention = indexes.get("attention", {})
+check([k["AttributeName"] for k in attention.get("KeySchema", [])] == ["attention", "pk"]
+      and attention.get("Projection") == {"ProjectionType": "KEYS_ONLY"},
+      "the sparse keys-only index of incidents needing attention")
+check('ATTENTION_INDEX: &str = "attention"' in open("lambda/src/aws/dynamodb.rs", encoding="utf-8").read(),
+      "the table adapter reads the index the template declares")
+e2e_table = open("scripts/e2e_reports.py", encoding="utf-8").read()
+check('"IndexName": "attention"' in e2e_table and "KEYS_ONLY" in e2e_table, "the end-to-end table has the same index")
 check(table.get("BillingMode") == "PAY_PER_REQUEST", "the state table is on demand")
 check(table.get("TimeToLiveSpecification") == {"AttributeName": "expires", "Enabled": True}, "the state table's items expire by `expires`")
 dynamodb = open("lambda/src/aws/dynamodb.rs", encoding="utf-8").read()
@@ -118,21 +150,33 @@ for name in functions:
     statements = [s for p in functions.get(name, {}).get("Properties", {}).get("Policies", []) if isinstance(p, dict)
                   for s in p.get("Statement", [])]
     table_statements = [s for s in statements if str(s.get("Action")).count("dynamodb:")]
-    check(table_statements and all(s["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]} for s in table_statements),
+    check(table_statements and all(s["Resource"] in ({"Fn::GetAtt": ["StateTable", "Arn"]},
+                                                     {"Fn::Sub": "${StateTable.Arn}/index/attention"})
+                                   for s in table_statements),
           f"{name}: table actions on the state table only")
     actions = str([s["Action"] for s in table_statements])
-    check(all(a in actions for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query")),
-          f"{name}: may read, conditionally write and list incidents")
+    check(all(a in actions for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                                     "dynamodb:Query", "dynamodb:BatchGetItem")),
+          f"{name}: may read, count, conditionally write and list incidents")
+    index_statements = [s for s in statements if s.get("Resource") == {"Fn::Sub": "${StateTable.Arn}/index/attention"}]
+    check(index_statements and all(s["Action"] == "dynamodb:Query" for s in index_statements),
+          f"{name}: may query the attention index, and only query it")
 receipt_variables = functions["ReceiptFunction"]["Properties"]["Environment"]["Variables"]
 check("CANARY_ADDRESS" in receipt_variables, "the receipt function knows the canary address")
 check(any("CanaryAddress" in str(a["Assert"]) and "Fn::Contains" in str(a["Assert"]) for a in assertions),
       "a Rules assertion requires CanaryAddress among ReceiptRecipients")
 received_alarms = {n: a for n, a in of_type("AWS::CloudWatch::Alarm").items()
-                   if a["Properties"].get("MetricName") == "CanaryReceived"}
+                   if "CanaryReceived" in str(a["Properties"].get("Metrics"))}
 check(len(received_alarms) == 2, f"a CanaryReceived alarm in all and per identity, found {sorted(received_alarms)}")
 for name, alarm in received_alarms.items():
-    check(alarm["Properties"].get("TreatMissingData") == "breaching", f"{name}: a canary that stops is breaching")
-check(any("Identity" in str(a["Properties"].get("Dimensions")) for a in received_alarms.values()),
+    metrics = alarm["Properties"].get("Metrics", [])
+    names = {m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in metrics}
+    check(names >= {"CanarySent", "CanaryReceived"},
+          f"{name}: probes received against probes sent, so that no alarm fires at deploy before the first send")
+    expression = " ".join(m.get("Expression", "") for m in metrics)
+    check("FILL(sent, 0) > 0" in expression and "FILL(received, 0) == 0" in expression,
+          f"{name}: alarms only when probes were sent and none arrived")
+check(any("Identity" in str(a["Properties"].get("Metrics")) for a in received_alarms.values()),
       "a CanaryReceived alarm per identity")
 
 # 7. KMS: with an alert key, every function may use it.
@@ -180,6 +224,41 @@ for name, alarm in alarms.items():
     if metric in ("Errors", "Throttles"):
         dims = str(props.get("Dimensions"))
         check("AuditFunction" in dims, f"{name}: no paging on {metric} of receipt or feedback")
+# Issue 26: the incidents are the pages. No alarm on a finding's own metric (it would page
+# beside its incident), and no OK action where data is sparse against the period: an OK
+# there reads as a resolution and flaps.
+finding_metrics = {"MailFromFallback", "AuthBounces", "AuthComplaints", "DmarcFail", "AuditChecksFailed", "Findings"}
+metric_names = lambda props: {props.get("MetricName")} | {
+    m.get("MetricStat", {}).get("Metric", {}).get("MetricName") for m in props.get("Metrics", [])}
+for name, alarm in alarms.items():
+    props = alarm["Properties"]
+    check(not (metric_names(props) & finding_metrics), f"{name}: no alarm on a finding's metric; its incident pages")
+    if "OKActions" in props:
+        check(name.startswith("CanaryNotReceived"),
+              f"{name}: an OK action only on the canary's alarms, whose probes come every few minutes")
+state_alarm = alarms.get("StateErrorsAlarm", {}).get("Properties", {})
+check({"IncidentErrors", "StateErrors"} <= metric_names(state_alarm) and "OKActions" not in state_alarm,
+      "an alarm on IncidentErrors and StateErrors, without an OK action")
+check(len([m for m in state_alarm.get("Metrics", []) if "MetricStat" in m]) == 10,
+      "IncidentErrors and StateErrors of all five functions")
+undelivered = alarms.get("UndeliveredAlarm", {}).get("Properties", {})
+check(undelivered.get("AlarmActions") == [{"Fn::If": ["HasOpsTopicArn", {"Ref": "OpsTopicArn"}, {"Ref": "OpsTopic"}]}],
+      "UndeliveredAlarm: to the second channel, never the alert topic whose delivery failed")
+ops = resources.get("OpsEmailSubscription", {}).get("Properties", {})
+check(ops.get("Endpoint") == {"Fn::If": ["HasOpsEmail", {"Ref": "OpsEmail"}, {"Ref": "AlertEmail"}]}
+      and ops.get("TopicArn") == {"Ref": "OpsTopic"}, "the ops topic e-mails OpsEmail, or AlertEmail without one")
+check("OpsEmail" in parameters and "OpsTopicArn" in parameters, "OpsEmail and OpsTopicArn parameters")
+sweep = functions["AuditFunction"]["Properties"]["Events"].get("Sweep", {}).get("Properties", {})
+check(sweep.get("ScheduleExpression") == {"Ref": "SweepSchedule"} and sweep.get("Input") == '{"sweep": true}',
+      "the sweep on its own schedule")
+check(parameters.get("IncidentReportQuietHours", {}).get("MinValue", 0) > 24,
+      "report incidents' quiet period longer than a day's reporting interval")
+# Lower case: the functions lowercase what they read, and SES's policy conditions
+# (ses:Recipients, ses:FromAddress) compare case-sensitively.
+for name in ("CanaryAddress", "MonitoredDomains", "MailFromDomains", "CanaryFromLocalPart", "TrustedReporters"):
+    pattern = parameters[name].get("AllowedPattern", "")
+    check(pattern and "A-Z" not in pattern, f"{name}: a lower-case pattern")
+
 metrics_alarmed = {a["Properties"].get("MetricName") for a in alarms.values()}
 for metric in ("MalformedEvents", "UnknownValues", "AsyncEventsDropped", "AuditChecksUnjudged", "ConfigurationErrors", "ReportsUnreadable"):
     check(metric in metrics_alarmed, f"an alarm on {metric}")

@@ -104,8 +104,11 @@ def old(endpoint, identity, message_id, age):
 
 def incident(endpoint, kind, domain):
     item = client(endpoint, "dynamodb").get_item(
-        TableName=TABLE, Key={"pk": {"S": "incident"}, "sk": {"S": f"{kind}#{domain}#"}})["Item"]
-    print(json.dumps({k: (int(v["N"]) if "N" in v else v.get("S")) for k, v in item.items()}))
+        TableName=TABLE, Key={"pk": {"S": f"incident#{kind}#{domain}#"}, "sk": {"S": "incident"}},
+        ConsistentRead=True)["Item"]
+    plain = lambda v: int(v["N"]) if "N" in v else v.get("S", v.get("SS"))
+    print(json.dumps({k: ({n: plain(m) for n, m in v["M"].items()} if "M" in v else plain(v))
+                      for k, v in item.items()}))
 
 
 if __name__ == "__main__":

@@ -38,12 +38,19 @@ def client(endpoint, service):
 
 def setup(endpoint):
     client(endpoint, "s3").create_bucket(Bucket=BUCKET)
+    # As template.yaml's StateTable (scripts/check_template.py holds them to the same shape).
     client(endpoint, "dynamodb").create_table(
         TableName=TABLE, BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "S"}],
+                              {"AttributeName": "sk", "AttributeType": "S"},
+                              {"AttributeName": "attention", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}])
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[{
+            "IndexName": "attention",
+            "KeySchema": [{"AttributeName": "attention", "KeyType": "HASH"},
+                          {"AttributeName": "pk", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "KEYS_ONLY"}}])
 
 
 def message(xml_path, out, dmarc="pass", report_id=None, sender="receiver.example"):

@@ -304,6 +304,13 @@ mod run {
     use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
     use std::time::Duration;
 
+    fn everything() -> handler::Watching<'static, Everything> {
+        handler::Watching {
+            scope: &Everything,
+            canary: true,
+        }
+    }
+
     fn info(name: &str, kind: IdentityType) -> IdentityInfo {
         IdentityInfo::builder()
             .identity_name(name)
@@ -404,7 +411,7 @@ mod run {
         let sink = MemorySink::default();
         let started = std::time::Instant::now();
         let (run, result) =
-            handler::audit(&sesv2, &directory, &dns, &Everything, &sink, "us-east-1").await;
+            handler::audit(&sesv2, &directory, &dns, everything(), &sink, "us-east-1").await;
         assert!(result.is_ok(), "{result:?}");
         // Three domains (the address identity folds into nomx.example), three GetEmailIdentity
         // calls spaced by the pace.
@@ -483,7 +490,7 @@ mod run {
             &CannotList,
             &ses_dmarc_monitor::ports::directory::NoDirectory,
             &silent,
-            &Everything,
+            everything(),
             &sink,
             "us-east-1",
         )
@@ -509,7 +516,7 @@ mod run {
         let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
         let sesv2 = SesV2Directory::new(client);
         let (run, result) =
-            handler::audit(&sesv2, &sesv2, &silent, &Everything, &sink, "us-east-1").await;
+            handler::audit(&sesv2, &sesv2, &silent, everything(), &sink, "us-east-1").await;
         assert!(result.is_ok(), "{result:?}");
         let counts = run.counts();
         assert_eq!(counts.identities, Some(1));

@@ -386,7 +386,31 @@ async fn a_probe_with_amazonses_envelope_alerts_mail_from_fallback_once() {
         .map(|c| c.iter().map(|(k, _)| *k).collect())
         .unwrap_or_default();
     assert!(!cleared.contains(&Kind::MailFromFallback) && !cleared.contains(&Kind::SpfUnaligned));
-    assert!(cleared.contains(&Kind::DmarcFail) && cleared.contains(&Kind::CanaryMissing));
+    assert_eq!(
+        cleared,
+        [
+            Kind::MailFromStatus,
+            Kind::DkimNotSigning,
+            Kind::CanaryMissing
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_probe_whose_identity_state_is_unknown_clears_only_its_own_absence() {
+    let probes = recorded();
+    // SES does not know example.com (deleted, or its state unreadable): the probe passes
+    // nothing, and proves only that it arrived.
+    let directory = Counted::new(r#"{"refusing.example": {}}"#);
+    let (invocation, sink) = receive(
+        &probe_event("bounce.example.com", PROBE_ID),
+        &probes,
+        &directory,
+    )
+    .await;
+    assert!(invocation.result.is_ok());
+    let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    assert_eq!(cleared, [(Kind::CanaryMissing, "example.com".to_owned())]);
 }
 
 #[tokio::test]

@@ -228,7 +228,7 @@ impl Wiring {
     }
 
     /// Prints how many findings were alerted without their incident, when any were.
-    fn emit_sink_metrics(&self) {
+    pub fn emit_sink_metrics(&self) {
         let count = self
             .sink
             .1

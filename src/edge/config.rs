@@ -42,7 +42,7 @@ const fn variable(
 
 /// Every variable the functions read: the one list. `from_env` reads only these
 /// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
-pub const VARIABLES: [Variable; 26] = [
+pub const VARIABLES: [Variable; 27] = [
     variable(
         "ALERT_TOPIC_ARN",
         "none: findings are only logged",
@@ -71,6 +71,12 @@ pub const VARIABLES: [Variable; 26] = [
         "INCIDENT_QUIET_HOURS",
         "`24`",
         "with the state table: how long an incident no check can confirm over must be quiet to be resolved (1 to 720)",
+        true,
+    ),
+    variable(
+        "INCIDENT_REPORT_QUIET_HOURS",
+        "`72`",
+        "with the state table: the same for incidents found in receivers' reports, which come once a day or less often: longer than the reporting interval (25 to 720)",
         true,
     ),
     variable(
@@ -245,7 +251,7 @@ pub struct Config {
     pub report_findings_per_day: u64,
     /// The canary function's (`CANARY_*`); its addresses are in `settings.canary_addresses`.
     pub canary: CanaryConfig,
-    /// `INCIDENT_REMIND_HOURS` and `INCIDENT_QUIET_HOURS`.
+    /// `INCIDENT_REMIND_HOURS`, `INCIDENT_QUIET_HOURS` and `INCIDENT_REPORT_QUIET_HOURS`.
     pub incidents: Timing,
 }
 
@@ -500,24 +506,27 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty());
     let canary = canary(&var, &mut settings, state_table.as_deref())?;
-    let hours = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+    let hours = |name: &'static str, default: u64, least: u64| -> Result<u64, ConfigError> {
         match var(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
         {
             None => Ok(default * 3600),
             Some(text) => match text.parse::<u64>() {
-                Ok(n @ 1..=720) => Ok(n * 3600),
+                Ok(n) if (least..=720).contains(&n) => Ok(n * 3600),
                 _ => Err(error(
                     name,
-                    format!("{text:?} is not a whole number of hours from 1 to 720"),
+                    format!("{text:?} is not a whole number of hours from {least} to 720"),
                 )),
             },
         }
     };
     let incidents = Timing {
-        remind_every: hours("INCIDENT_REMIND_HOURS", 6)?,
-        quiet: hours("INCIDENT_QUIET_HOURS", 24)?,
+        remind_every: hours("INCIDENT_REMIND_HOURS", 6, 1)?,
+        quiet: hours("INCIDENT_QUIET_HOURS", 24, 1)?,
+        // Reports cover a day: a quieter gap than that is the time between two of them.
+        report_quiet: hours("INCIDENT_REPORT_QUIET_HOURS", 72, 25)?,
+        ..Timing::default()
     };
     Ok(Config {
         incidents,
@@ -647,6 +656,7 @@ mod tests {
             ("CANARY_INTERVAL_MINUTES", "5"),
             ("INCIDENT_REMIND_HOURS", "2"),
             ("INCIDENT_QUIET_HOURS", "48"),
+            ("INCIDENT_REPORT_QUIET_HOURS", "96"),
             ("CANARY_CONFIGURATION_SET", "monitored"),
             (
                 "EXPECTED_TOPIC_ARNS",
@@ -697,7 +707,9 @@ mod tests {
             config.incidents,
             Timing {
                 remind_every: 2 * 3600,
-                quiet: 48 * 3600
+                quiet: 48 * 3600,
+                report_quiet: 96 * 3600,
+                ..Timing::default()
             }
         );
         assert_eq!(
@@ -775,6 +787,11 @@ mod tests {
             (
                 &[("INCIDENT_REMIND_HOURS", "0")],
                 "INCIDENT_REMIND_HOURS: \"0\" is not a whole number of hours from 1 to 720",
+            ),
+            (
+                // As short as a day: the next day's report would read as the end.
+                &[("INCIDENT_REPORT_QUIET_HOURS", "24")],
+                "INCIDENT_REPORT_QUIET_HOURS: \"24\" is not a whole number of hours from 25 to 720",
             ),
             (
                 &[("CANARY_INTERVAL_MINUTES", "ten")],

@@ -6,9 +6,10 @@
 //! container ([`Deduper`]), as a fallback that may page twice but never stays silent;
 //! [`Alerting::take_incident_errors`] counts each such finding (`IncidentErrors`).
 //!
-//! A message the [`Publisher`] did not take is taken back (the incident's step undone, the
-//! de-duplication window forgotten) and returned as an error, so that the invocation fails,
-//! Lambda retries it and the retry sends the message again: no alert is silently dropped.
+//! An incident's message is owed in the state table until the [`Publisher`] took it; one it
+//! did not take stays owed (and the de-duplication window is forgotten) and is returned as an
+//! error, so that the invocation fails and Lambda retries it; the retry, the next finding of
+//! the incident or the sweep sends it: no alert is silently dropped.
 //! The time comes from the [`Clock`] port.
 
 use crate::flow::incidents::{Incidents, Step};
@@ -19,7 +20,7 @@ use crate::judge::incident::{self, IncidentKey, Notice};
 use crate::ports::clock::Clock;
 use crate::ports::incidents::IncidentBook;
 use crate::ports::publisher::{Alert, Publisher};
-use crate::ports::sink::{FindingSink, SinkError};
+use crate::ports::sink::{FindingSink, SinkError, Unwatched};
 use crate::ports::state::StateError;
 use crate::ports::{Cause, chain};
 use crate::say::alert::{Stage, compose, compose_incident};
@@ -69,8 +70,8 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         tracing::warn!(error = %chain(error), "{what}: the incident could not be read or written; alerting without it");
     }
 
-    /// Sends an incident's message; when it cannot be sent, the step is taken back so that
-    /// it is sent again.
+    /// Sends an incident's message, and records in the table whether the publisher took it:
+    /// one it did not take stays owed, for anyone to send.
     async fn send_step(&self, step: &Step, alert: &Alert) -> Result<(), Cause> {
         let sent = self.publisher.publish(alert).await;
         match &sent {
@@ -78,17 +79,18 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
                 kind = step.key.kind.as_str(),
                 domain = %step.key.domain,
                 state = step.notice.state(),
+                version = step.version,
                 occurrences = step.incident.count,
                 "alert published"
             ),
             Err(cause) => {
-                tracing::error!(kind = step.key.kind.as_str(), domain = %step.key.domain, error = %chain(cause.as_ref()), "alert not published");
-                if let Some(incidents) = &self.incidents
-                    && let Err(error) = incidents.undo(step).await
-                {
-                    self.unavailable("undoing an unsent alert", &error);
-                }
+                tracing::error!(kind = step.key.kind.as_str(), domain = %step.key.domain, error = %chain(cause.as_ref()), "alert not published; it stays owed");
             }
+        }
+        if let Some(incidents) = &self.incidents
+            && let Err(error) = incidents.settle(step, sent.is_ok()).await
+        {
+            self.unavailable("settling an owed alert", &error);
         }
         sent
     }
@@ -102,7 +104,7 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
         };
         match incidents.cleared(key, by, self.clock.now()).await {
             Ok(Some(step)) => {
-                let alert = compose_incident(&step.key, &step.incident, &step.notice);
+                let alert = compose_incident(&step.key, &step.incident, &step.notice, step.version);
                 self.send_step(&step, &alert).await.map(|()| true)
             }
             Ok(None) => Ok(false),
@@ -140,6 +142,8 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
                 let stage = Stage::Incident {
                     notice: &step.notice,
                     incident: &step.incident,
+                    key: &step.key,
+                    version: step.version,
                 };
                 let alert = compose(finding, consequences, &stage);
                 self.send_step(&step, &alert).await.map(|()| true)
@@ -231,25 +235,23 @@ impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> 
         delivery(self.resolve(key, by).await.err().into_iter().collect())
     }
 
-    async fn sweep(&self) -> Result<(), SinkError> {
+    async fn sweep(&self, unmonitored: &Unwatched<'_>) -> Result<(), SinkError> {
         let Some(incidents) = &self.incidents else {
             return Ok(());
         };
-        let steps = match incidents.sweep(self.clock.now()).await {
-            Ok(steps) => steps,
-            Err(error) => {
-                self.unavailable("the quiet sweep", &error);
-                return Ok(());
-            }
-        };
+        let (steps, error) = incidents.sweep(self.clock.now(), unmonitored).await;
+        if let Some(error) = error {
+            self.unavailable("the sweep", &error);
+        }
         let mut failed = Vec::new();
         for step in &steps {
             if let Notice::Resolved { .. } = step.notice {
                 self.deduper()
                     .forget_incident(step.key.kind, &step.key.domain);
             }
-            // A resolution, or a reminder of an incident no finding came for lately.
-            let alert = compose_incident(&step.key, &step.incident, &step.notice);
+            // A message owed, a resolution, or a reminder of an incident no finding came for
+            // lately.
+            let alert = compose_incident(&step.key, &step.incident, &step.notice, step.version);
             if let Err(cause) = self.send_step(step, &alert).await {
                 failed.push(cause);
             }

@@ -11,7 +11,7 @@
 use crate::judge::align::{OrgDomains as _, PublicSuffixList};
 use crate::judge::canary::{self, ReceivedProbe};
 use crate::judge::feedback::{self, FeedbackSummary};
-use crate::judge::findings::{Evidence, Finding};
+use crate::judge::findings::{Evidence, Finding, Kind};
 use crate::judge::received::{Analysis, OrgSource, analyze};
 use crate::judge::reverify;
 use crate::judge::service;
@@ -175,6 +175,9 @@ impl RecordOutcome {
 pub struct ProbeArrival {
     pub probe: Probe,
     pub received_at: Option<u64>,
+    /// The kinds it was judged for against its identity's known state
+    /// (`judge::canary::judged`): the only ones it can show over.
+    pub judged: Vec<Kind>,
 }
 
 impl ProbeArrival {
@@ -374,14 +377,15 @@ where
     let mut analysis = analyze(&observation, &domain_facts, &custom);
     let probe = match probe {
         Some(probe) => {
-            if let Err(error) =
-                judge_probe(&probe, &observation, &mut analysis, ports.directory).await
-            {
-                return RecordOutcome::Failed(error.into());
-            }
+            let judged =
+                match judge_probe(&probe, &observation, &mut analysis, ports.directory).await {
+                    Ok(judged) => judged,
+                    Err(error) => return RecordOutcome::Failed(error.into()),
+                };
             Some(Box::new(ProbeArrival {
                 probe,
                 received_at: envelope.received_at,
+                judged,
             }))
         }
         None => None,
@@ -492,27 +496,29 @@ async fn judge_probe<D: IdentityDirectory>(
     observation: &Observation,
     analysis: &mut Analysis,
     directory: &D,
-) -> Result<(), DirectoryError> {
+) -> Result<Vec<Kind>, DirectoryError> {
     let Some(evaluation) = analysis
         .evaluations
         .iter()
         .find(|e| e.header_from == probe.identity)
         .cloned()
     else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     let state = match directory::governing_state(directory, &probe.identity).await {
         Ok(state) => state.map(|(_, state)| state),
         Err(error) if error.is_transient() => return Err(error),
         Err(_) => None,
     };
-    let facts = canary::judge(ReceivedProbe {
+    let received = ReceivedProbe {
         identity: &probe.identity,
         state: state.as_deref(),
         envelope: observation.mail_from.as_ref(),
         evaluation: &evaluation,
         region: None,
-    });
+    };
+    let facts = canary::judge(received);
+    let judged = canary::judged(received);
     let author = Some(probe.identity.as_str());
     let evidence = analysis
         .findings
@@ -536,7 +542,7 @@ async fn judge_probe<D: IdentityDirectory>(
             .about(id)
             .with_evidence(&evidence)
     }));
-    Ok(())
+    Ok(judged)
 }
 
 async fn run_feedback<D: IdentityDirectory>(

@@ -1,10 +1,11 @@
 //! The audit's story, on a schedule: every identity of the account (address identities by
 //! their domain), its state read through the directory, its DNS read through the audit's port,
 //! judged (`judge::posture`), the findings published, and the passing checks offered as
-//! evidence that ends incidents. The incident sweep runs at the end of each run.
+//! evidence that ends incidents. The incident sweep runs first, before the checks that may take
+//! the run's whole time, and also on its own schedule ([`sweep`]).
 
 use crate::flow::receipt::HandlerError;
-use crate::judge::incident;
+use crate::judge::incident::{self, IncidentKey, Unmonitored};
 use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
 use crate::ports::directory::{self, IdentityDirectory, IdentityLister};
 use crate::ports::dns::AuditDns;
@@ -13,7 +14,7 @@ use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::domain_of_identity;
 use crate::say::explain;
 use crate::say::metrics::AuditCounts;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An audit's passing checks are evidence about their domain: the incidents of the kinds they
 /// clear (`judge::incident::cleared_by_audit`) are resolved.
@@ -23,6 +24,66 @@ async fn clear_by_audit<S: FindingSink>(report: &AuditOutcome, sink: &S) -> Resu
         sink.cleared(kind, &report.domain, &by).await?;
     }
     Ok(())
+}
+
+/// What the sweep closes incidents by: whether their subject is still watched.
+#[derive(Debug, Clone, Copy)]
+pub struct Watching<'a, Sc> {
+    pub scope: &'a Sc,
+    /// Whether the canary is on (probes are sent and expected).
+    pub canary: bool,
+}
+
+/// The domains the account's identities cover, when they could be listed.
+fn covered_domains(identities: &[String]) -> BTreeSet<String> {
+    identities
+        .iter()
+        .filter_map(|identity| domain_of_identity(identity))
+        .collect()
+}
+
+/// Sweeps the incidents (`FindingSink::sweep`): what no longer watches an incident's subject
+/// is judged from `watching` and the identities' domains (`None`: they could not be listed,
+/// so no incident is closed for want of an identity).
+async fn sweep_with<Sc: DomainScope, S: FindingSink>(
+    sink: &S,
+    watching: Watching<'_, Sc>,
+    identity_domains: Option<&BTreeSet<String>>,
+) -> Result<(), SinkError> {
+    let unmonitored = |key: &IncidentKey| -> Option<Unmonitored> {
+        incident::unmonitored(
+            key,
+            |domain| watching.scope.contains(domain),
+            identity_domains,
+            watching.canary,
+        )
+    };
+    sink.sweep(&unmonitored).await
+}
+
+/// The sweep on its own schedule: the messages owed are sent, incidents whose subject is no
+/// longer watched are closed, quiet ones resolved, the others reminded of. The identities are
+/// listed to know which still exist; when they cannot be, the sweep runs without that.
+pub async fn sweep<L, Sc, S>(
+    lister: &L,
+    watching: Watching<'_, Sc>,
+    sink: &S,
+) -> Result<(), HandlerError>
+where
+    L: IdentityLister,
+    Sc: DomainScope,
+    S: FindingSink,
+{
+    let domains = match lister.identities().await {
+        Ok(identities) => Some(covered_domains(&identities)),
+        Err(error) => {
+            tracing::warn!(error = %error, "identities not listed; the sweep closes no incident for a missing identity");
+            None
+        }
+    };
+    sweep_with(sink, watching, domains.as_ref())
+        .await
+        .map_err(HandlerError::Sink)
 }
 
 /// What one audit run did.
@@ -83,7 +144,7 @@ pub async fn audit<L, D, N, Sc, S>(
     lister: &L,
     directory: &D,
     dns: &N,
-    scope: &Sc,
+    watching: Watching<'_, Sc>,
     sink: &S,
     region: &str,
 ) -> (AuditRun, Result<(), HandlerError>)
@@ -103,6 +164,12 @@ where
             return (run, Err(error.into()));
         }
     };
+    let scope = watching.scope;
+    // The sweep first: reminders, owed messages and quiet resolutions do not wait on checks
+    // that may take the run's whole time.
+    let mut sink_error = sweep_with(sink, watching, Some(&covered_domains(&identities)))
+        .await
+        .err();
     // One audit per domain: the domain identity itself when there is one, else the first
     // address identity under it.
     let mut targets: Vec<(String, String)> = Vec::new();
@@ -117,7 +184,6 @@ where
             None => targets.push((identity, domain)),
         }
     }
-    let mut sink_error = None;
     let mut first_unreadable = None;
     for (identity, domain) in targets {
         if !scope.contains(&domain) {
@@ -154,10 +220,6 @@ where
             sink_error.get_or_insert(error);
         }
         run.reports.push(report);
-    }
-    // Incidents no check can clear end after their quiet period.
-    if let Err(error) = sink.sweep().await {
-        sink_error.get_or_insert(error);
     }
     let failed: u64 = run.failed_checks().values().sum();
     tracing::info!(

@@ -1,32 +1,37 @@
 //! Incidents across every container and retry: [`judge::incident`] decides each step,
-//! [`IncidentBook`] keeps the state, and a step's message is sent only by the caller whose
-//! conditional write succeeded. Used by the alerting flow (`flow::alerting`).
+//! [`IncidentBook`] keeps the state, and a step's message is owed in the same write that
+//! changes the incident. Used by the alerting flow (`flow::alerting`).
 //!
-//! A write lost to another container is read again and the step redone, a few times; a
-//! message that could not be sent is taken back ([`Incidents::undo`]), so that the next
-//! occurrence (or the retry) sends it. Errors go to the caller, which alerts anyway: a
-//! duplicate is better than silence.
+//! At least once, never lost:
+//! - a finding is counted in its open incident by one write that reads nothing; only when a
+//!   message is due (the incident opens, a reminder, a resolution) is a change written, on
+//!   condition that nobody changed the incident since it was read, and only the writer whose
+//!   change was written sends its message;
+//! - the message is marked sent only after the publisher took it ([`Incidents::settle`]); a
+//!   writer whose publisher failed lets go of it at once, and one that died holds it only
+//!   for [`Timing::lease`]: the next finding of the incident, or the sweep, sends it then;
+//! - a message sent twice (the publisher took it but its answer was lost) carries the same
+//!   incident id and version, so a reader can tell the copy.
 //!
 //! [`judge::incident`]: crate::judge::incident
 
 use crate::judge::findings::{Finding, Severity};
-use crate::judge::incident::{self, Incident, IncidentKey, Notice, Timing};
-use crate::ports::incidents::IncidentBook;
+use crate::judge::incident::{self, Due, Incident, IncidentKey, Notice, Timing, Unmonitored};
+use crate::ports::incidents::{IncidentBook, Occurrence, Settled, Transition};
 use crate::ports::state::StateError;
 use crate::say::explain::Detail as _;
 
-/// How often a step is redone after another writer came first.
+/// How often a step is redone after another writer changed the incident first. Each loss
+/// means someone else's change was written; the step is then usually over.
 const ATTEMPTS: usize = 8;
 
-/// A message to send: the step's notice and the incident after it, and how to take the step
-/// back if the message cannot be sent.
+/// A message to send: the incident it is about, at the version that owes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub key: IncidentKey,
     pub notice: Notice,
     pub incident: Incident,
-    before: Option<Incident>,
-    version: u64,
+    pub version: u64,
 }
 
 /// The incidents, in a book.
@@ -38,7 +43,8 @@ pub struct Incidents<B> {
 
 impl<B: IncidentBook> Incidents<B> {
     /// `finding` seen at `now`, paging at `severity` (its own, or raised by its
-    /// consequences: `judge::cause`): the message to send, if this caller is to send one.
+    /// consequences: `judge::cause`): counted, and the message to send, if this caller is to
+    /// send one.
     pub async fn seen(
         &self,
         finding: &Finding,
@@ -46,17 +52,48 @@ impl<B: IncidentBook> Incidents<B> {
         now: u64,
     ) -> Result<Option<Step>, StateError> {
         let key = IncidentKey::of(finding);
-        // Kept in the table and quoted in reminders: bounded, as alerts are.
-        let detail = crate::say::alert::sanitize(&finding.detail(), 2_000);
-        self.step(key, |current| {
-            Some(incident::seen(
+        let occurrence = Occurrence {
+            now,
+            // Kept in the table and quoted in reminders: bounded, as alerts are.
+            detail: crate::say::alert::sanitize(&finding.detail(), 2_000),
+            severity,
+        };
+        let mut counted = false;
+        for _ in 0..ATTEMPTS {
+            let stored = if counted {
+                self.book.load(&key).await?
+            } else {
+                match self.book.count(&key, &occurrence).await? {
+                    Some(stored) => {
+                        counted = true;
+                        Some(stored)
+                    }
+                    None => self.book.load(&key).await?,
+                }
+            };
+            // Opened by another writer between the count and the read: count in it.
+            if !counted && stored.as_ref().is_some_and(|s| s.incident.is_open()) {
+                continue;
+            }
+            let current = stored.as_ref().map(|s| &s.incident);
+            let due = incident::seen(
                 current,
-                (&detail, severity),
+                (&occurrence.detail, occurrence.severity),
                 now,
                 self.timing,
-            ))
-        })
-        .await
+            );
+            match self
+                .apply(&key, due, stored.map(|s| s.version), now)
+                .await?
+            {
+                Applied::Lost => {
+                    // Whoever opened it first counted their own finding, not this one.
+                    continue;
+                }
+                Applied::Done(step) => return Ok(step.map(|s| *s)),
+            }
+        }
+        Err(self.contended(&key))
     }
 
     /// Evidence at `now` that `key`'s condition is gone (`by`, in a few words): the
@@ -67,88 +104,159 @@ impl<B: IncidentBook> Incidents<B> {
         by: &str,
         now: u64,
     ) -> Result<Option<Step>, StateError> {
-        self.step(key, |current| {
-            incident::cleared(current, by, now).map(|(next, notice)| (next, Some(notice)))
-        })
-        .await
-    }
-
-    /// The open incidents at `now`: those of kinds no evidence clears that were quiet for
-    /// the quiet period are resolved, the others reminded of when their last message is
-    /// `remind_every` old. The messages to send.
-    pub async fn sweep(&self, now: u64) -> Result<Vec<Step>, StateError> {
-        let due = |key: &IncidentKey, current: &Incident| {
-            incident::quiet(key, current, now, self.timing)
-                .or_else(|| incident::remind(current, now, self.timing))
-        };
-        let mut steps = Vec::new();
-        for (key, stored) in self.book.open_incidents().await? {
-            if due(&key, &stored.incident).is_none() {
-                continue;
-            }
-            let step = self
-                .step(key.clone(), |current| {
-                    current
-                        .and_then(|c| due(&key, c))
-                        .map(|(next, notice)| (next, Some(notice)))
-                })
-                .await?;
-            steps.extend(step);
-        }
-        Ok(steps)
-    }
-
-    /// Takes back a step whose message could not be sent, so that it is sent again: a new
-    /// incident is closed again (the next finding reopens it), a reminder or a resolution is
-    /// undone. `Ok(false)`: another writer came first, and will send its own message.
-    pub async fn undo(&self, step: &Step) -> Result<bool, StateError> {
-        let restored = match (&step.notice, &step.before) {
-            (Notice::New, before) => {
-                let mut closed = before.clone().unwrap_or_else(|| step.incident.clone());
-                closed.resolved = Some(closed.resolved.unwrap_or(step.incident.opened));
-                closed
-            }
-            (_, Some(before)) => before.clone(),
-            (_, None) => return Ok(false),
-        };
-        self.book
-            .store(&step.key, &restored, Some(step.version))
-            .await
-    }
-
-    /// Reads `key`, applies `decide` to its incident, and writes the result if nobody wrote
-    /// in between; again when someone did. `decide` gives the next incident and the message
-    /// it calls for, or `None` when there is nothing to write.
-    async fn step(
-        &self,
-        key: IncidentKey,
-        decide: impl Fn(Option<&Incident>) -> Option<(Incident, Option<Notice>)>,
-    ) -> Result<Option<Step>, StateError> {
         for _ in 0..ATTEMPTS {
             let stored = self.book.load(&key).await?;
-            let read = stored.as_ref().map(|s| s.version);
-            let before = stored.map(|s| s.incident);
-            let Some((next, notice)) = decide(before.as_ref()) else {
-                return Ok(None);
-            };
-            if self.book.store(&key, &next, read).await? {
-                return Ok(notice.map(|notice| Step {
-                    key: key.clone(),
-                    notice,
-                    incident: next,
-                    before,
-                    version: read.map_or(1, |v| v + 1),
-                }));
+            let due = incident::cleared(stored.as_ref().map(|s| &s.incident), by, now, self.timing);
+            match self
+                .apply(&key, due, stored.map(|s| s.version), now)
+                .await?
+            {
+                Applied::Lost => continue,
+                Applied::Done(step) => return Ok(step.map(|s| *s)),
             }
         }
-        Err(StateError {
+        Err(self.contended(&key))
+    }
+
+    /// The incidents open or owing a message at `now`: messages owed and not held are sent;
+    /// open incidents whose subject is no longer watched (`unmonitored`) are closed saying
+    /// so; those quiet for their kind's quiet period are resolved; the others reminded of
+    /// when their last message is `remind_every` old. The messages to send, and the first
+    /// error (the others were still stepped).
+    pub async fn sweep(
+        &self,
+        now: u64,
+        unmonitored: impl Fn(&IncidentKey) -> Option<Unmonitored>,
+    ) -> (Vec<Step>, Option<StateError>) {
+        let mut steps = Vec::new();
+        let mut first_error = None;
+        let due_now = match self.book.needing_attention().await {
+            Ok(due) => due,
+            Err(error) => return (steps, Some(error)),
+        };
+        for (key, stored) in due_now {
+            let why = unmonitored(&key);
+            let mut current = Some(stored);
+            for _ in 0..ATTEMPTS {
+                let Some(stored) = current.take() else { break };
+                let due = incident::swept(&key, &stored.incident, why, now, self.timing);
+                match self.apply(&key, due, Some(stored.version), now).await {
+                    Ok(Applied::Done(step)) => {
+                        steps.extend(step.map(|s| *s));
+                        break;
+                    }
+                    Ok(Applied::Lost) => match self.book.load(&key).await {
+                        Ok(again) => current = again,
+                        Err(error) => {
+                            first_error.get_or_insert(error);
+                        }
+                    },
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                        break;
+                    }
+                }
+            }
+        }
+        (steps, first_error)
+    }
+
+    /// Records that `step`'s message was `sent` (the publisher took it) or not (it stays
+    /// owed, for anyone to send at once).
+    pub async fn settle(&self, step: &Step, sent: bool) -> Result<(), StateError> {
+        let outcome = if sent {
+            Settled::Sent {
+                closed: !step.incident.is_open(),
+            }
+        } else {
+            Settled::Failed
+        };
+        // `false`: the incident changed meanwhile, and owes its newer message instead.
+        self.book
+            .settle(&step.key, step.version, outcome)
+            .await
+            .map(|_| ())
+    }
+
+    /// Writes what `due` calls for against the version `read`.
+    async fn apply(
+        &self,
+        key: &IncidentKey,
+        due: Due,
+        read: Option<u64>,
+        now: u64,
+    ) -> Result<Applied, StateError> {
+        let (next, how) = match due {
+            Due::Nothing => return Ok(Applied::Done(None)),
+            Due::Open(next) => (next, Transition::Open),
+            Due::Change(next) => (next, Transition::Change),
+            Due::Resend(notice) => {
+                let Some(version) = read else {
+                    return Ok(Applied::Done(None));
+                };
+                let until = now.saturating_add(self.timing.lease);
+                if !self.book.lease(key, version, now, until).await? {
+                    return Ok(Applied::Done(None));
+                }
+                let incident = self
+                    .book
+                    .load(key)
+                    .await?
+                    .filter(|s| s.version == version)
+                    .map(|s| s.incident);
+                return Ok(Applied::Done(incident.map(|incident| {
+                    Box::new(Step {
+                        key: key.clone(),
+                        notice,
+                        incident,
+                        version,
+                    })
+                })));
+            }
+        };
+        if !self.book.store(key, &next, how, read).await? {
+            return Ok(Applied::Lost);
+        }
+        let version = read.map_or(1, |v| v + 1);
+        // The message goes out with the incident as stored: the findings counted meanwhile
+        // are in it.
+        let incident = match how {
+            Transition::Open => next,
+            Transition::Change => self
+                .book
+                .load(key)
+                .await?
+                .filter(|s| s.version == version)
+                .map_or(next, |s| s.incident),
+        };
+        let notice = incident.owed.as_ref().map(|o| o.notice.clone());
+        Ok(Applied::Done(notice.map(|notice| {
+            Box::new(Step {
+                key: key.clone(),
+                notice,
+                incident,
+                version,
+            })
+        })))
+    }
+
+    fn contended(&self, key: &IncidentKey) -> StateError {
+        StateError {
             source: format!(
-                "incident {} was written by others {ATTEMPTS} times in a row",
+                "incident {} was changed by others {ATTEMPTS} times in a row",
                 key.id()
             )
             .into(),
-        })
+        }
     }
+}
+
+/// What writing a step's change came to.
+enum Applied {
+    /// Another writer changed the incident first.
+    Lost,
+    /// Written (or nothing to write): the message to send, if any.
+    Done(Option<Box<Step>>),
 }
 
 #[cfg(test)]
@@ -159,10 +267,12 @@ mod tests {
     use crate::ports::incidents::{MemoryIncidents, Stored};
     use crate::read::identity_state::CustomMailFrom;
     use crate::read::observation::{EnvelopeOrigin, EnvelopeSender, Source};
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
     use tokio::sync::Barrier;
 
     const T0: u64 = 1_796_000_000;
+    const HOUR: u64 = 3600;
 
     fn fallback() -> Finding {
         Finding::new(
@@ -188,7 +298,131 @@ mod tests {
         }
     }
 
-    /// Both loads happen before either store, as two containers at once.
+    async fn seen<B: IncidentBook>(incidents: &Incidents<B>, at: u64) -> Option<Step> {
+        let finding = fallback();
+        incidents
+            .seen(&finding, finding.severity(), at)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    async fn stored(book: &MemoryIncidents) -> Stored {
+        book.load(&IncidentKey::of(&fallback()))
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("no incident"))
+    }
+
+    /// What a container does with a step's message.
+    #[derive(Debug, Clone, Copy)]
+    enum Then {
+        /// The publisher took it.
+        Sent,
+        /// The publisher failed: the invocation fails and is retried.
+        Failed,
+        /// The container died before it could say.
+        Died,
+    }
+
+    /// Every path of an owed "new" as a table: each row is a finding at a time and what became
+    /// of the message its step owed (if any); the expected message is (state, version).
+    #[tokio::test]
+    async fn an_owed_message_is_sent_until_the_publisher_took_it() {
+        type Row = (u64, Then, Option<(&'static str, u64)>);
+        let lease = Timing::default().lease;
+        let cases: &[(&str, &[Row])] = &[
+            (
+                "sent at once: the next findings only count",
+                &[
+                    (T0, Then::Sent, Some(("new", 1))),
+                    (T0 + 5, Then::Sent, None),
+                    (T0 + lease + 5, Then::Sent, None),
+                ],
+            ),
+            (
+                "SNS down, then up: the retry sends the same new",
+                &[
+                    (T0, Then::Failed, Some(("new", 1))),
+                    (T0 + 60, Then::Failed, Some(("new", 1))),
+                    (T0 + 180, Then::Sent, Some(("new", 1))),
+                    (T0 + 240, Then::Sent, None),
+                ],
+            ),
+            (
+                "the container dies between the write and the send: held for the lease, then sent",
+                &[
+                    (T0, Then::Died, Some(("new", 1))),
+                    (T0 + 10, Then::Sent, None),
+                    (T0 + lease, Then::Sent, Some(("new", 1))),
+                    (T0 + lease + 10, Then::Sent, None),
+                ],
+            ),
+            (
+                "SNS took it but its answer was lost: the copy has the same version",
+                &[
+                    (T0, Then::Died, Some(("new", 1))),
+                    (T0 + lease + 1, Then::Sent, Some(("new", 1))),
+                ],
+            ),
+            (
+                "a reminder owed and failed is sent by the next finding",
+                &[
+                    (T0, Then::Sent, Some(("new", 1))),
+                    (T0 + 6 * HOUR, Then::Failed, Some(("open", 2))),
+                    (T0 + 6 * HOUR + 30, Then::Sent, Some(("open", 2))),
+                    (T0 + 6 * HOUR + 60, Then::Sent, None),
+                ],
+            ),
+        ];
+        for (name, rows) in cases {
+            let incidents = incidents(MemoryIncidents::default());
+            for (index, (at, then, expected)) in rows.iter().enumerate() {
+                let step = seen(&incidents, *at).await;
+                assert_eq!(
+                    step.as_ref().map(|s| (s.notice.state(), s.version)),
+                    *expected,
+                    "{name}: row {index}"
+                );
+                if let Some(step) = &step {
+                    match then {
+                        Then::Sent => assert!(incidents.settle(step, true).await.is_ok()),
+                        Then::Failed => assert!(incidents.settle(step, false).await.is_ok()),
+                        Then::Died => {}
+                    }
+                }
+            }
+            // Every finding was counted, whatever became of the messages.
+            assert_eq!(
+                stored(&incidents.book).await.incident.count,
+                rows.len() as u64,
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn the_sweep_sends_what_a_dead_container_owed() {
+        let incidents = incidents(MemoryIncidents::default());
+        let lease = incidents.timing.lease;
+        assert!(seen(&incidents, T0).await.is_some());
+        let (held, _) = incidents.sweep(T0 + 1, |_| None).await;
+        assert!(held.is_empty(), "held by its sender: {held:?}");
+        let (steps, error) = incidents.sweep(T0 + lease, |_| None).await;
+        assert!(error.is_none());
+        let owed: Vec<(&str, u64)> = steps
+            .iter()
+            .map(|s| (s.notice.state(), s.version))
+            .collect();
+        assert_eq!(owed, [("new", 1)]);
+        for step in &steps {
+            assert!(incidents.settle(step, true).await.is_ok());
+        }
+        let (after, _) = incidents.sweep(T0 + 2 * lease, |_| None).await;
+        assert!(after.is_empty(), "sent once: {after:?}");
+    }
+
+    /// Both counts and loads happen before either store, as two containers at once.
     struct AtOnce {
         inner: MemoryIncidents,
         barrier: Barrier,
@@ -196,6 +430,13 @@ mod tests {
     }
 
     impl IncidentBook for AtOnce {
+        async fn count(
+            &self,
+            key: &IncidentKey,
+            occurrence: &Occurrence,
+        ) -> Result<Option<Stored>, StateError> {
+            self.inner.count(key, occurrence).await
+        }
         async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
             let loaded = self.inner.load(key).await;
             if self.first_round.load(Ordering::SeqCst) {
@@ -208,12 +449,30 @@ mod tests {
             &self,
             key: &IncidentKey,
             next: &Incident,
+            how: Transition,
             read: Option<u64>,
         ) -> Result<bool, StateError> {
-            self.inner.store(key, next, read).await
+            self.inner.store(key, next, how, read).await
         }
-        async fn open_incidents(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
-            self.inner.open_incidents().await
+        async fn lease(
+            &self,
+            key: &IncidentKey,
+            version: u64,
+            now: u64,
+            until: u64,
+        ) -> Result<bool, StateError> {
+            self.inner.lease(key, version, now, until).await
+        }
+        async fn settle(
+            &self,
+            key: &IncidentKey,
+            version: u64,
+            outcome: Settled,
+        ) -> Result<bool, StateError> {
+            self.inner.settle(key, version, outcome).await
+        }
+        async fn needing_attention(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
+            self.inner.needing_attention().await
         }
     }
 
@@ -225,95 +484,95 @@ mod tests {
             first_round: AtomicBool::new(true),
         };
         let incidents = incidents(book);
-        let finding = fallback();
-        let (a, b) = tokio::join!(
-            incidents.seen(&finding, finding.severity(), T0),
-            incidents.seen(&finding, finding.severity(), T0)
-        );
-        let notices: Vec<Notice> = [a, b]
-            .into_iter()
-            .filter_map(|r| r.ok().flatten())
-            .map(|s| s.notice)
-            .collect();
+        let (a, b) = tokio::join!(seen(&incidents, T0), seen(&incidents, T0));
+        let notices: Vec<Notice> = [a, b].into_iter().flatten().map(|s| s.notice).collect();
         assert_eq!(notices, [Notice::New]);
         // The loser counted its finding in the incident the winner opened.
-        let stored = incidents
-            .book
-            .inner
-            .load(&IncidentKey::of(&finding))
-            .await
-            .ok()
-            .flatten()
-            .map(|s| (s.incident.count, s.version));
-        assert_eq!(stored, Some((2, 2)));
+        let stored = stored(&incidents.book.inner).await;
+        assert_eq!((stored.incident.count, stored.version), (2, 1));
+    }
+
+    #[tokio::test]
+    async fn a_burst_across_eight_writers_pages_once_and_counts_every_finding() {
+        let book = Arc::new(MemoryIncidents::default());
+        let mut writers = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let incidents = incidents(Arc::clone(&book));
+            writers.spawn(async move {
+                let mut steps = Vec::new();
+                for i in 0..250 {
+                    steps.extend(seen(&incidents, T0 + i / 50).await);
+                }
+                steps
+            });
+        }
+        let mut steps = Vec::new();
+        while let Some(done) = writers.join_next().await {
+            steps.extend(done.unwrap_or_default());
+        }
+        let states: Vec<&str> = steps.iter().map(|s| s.notice.state()).collect();
+        assert_eq!(states, ["new"]);
+        assert_eq!(stored(&book).await.incident.count, 2_000);
     }
 
     #[tokio::test]
     async fn an_incident_opens_counts_reminds_and_resolves_once() {
         let incidents = incidents(MemoryIncidents::default());
-        let finding = fallback();
-        let state =
-            |step: Result<Option<Step>, StateError>| step.ok().flatten().map(|s| s.notice.state());
+        let state = |step: Option<Step>| step.map(|s| s.notice.state());
+        let send = |step: Option<Step>| async {
+            if let Some(step) = &step {
+                assert!(incidents.settle(step, true).await.is_ok());
+            }
+            step
+        };
+        assert_eq!(state(send(seen(&incidents, T0).await).await), Some("new"));
+        assert_eq!(state(send(seen(&incidents, T0 + 60).await).await), None);
+        let reminder = send(seen(&incidents, T0 + 6 * HOUR).await).await;
         assert_eq!(
-            state(incidents.seen(&finding, finding.severity(), T0).await),
-            Some("new")
+            reminder.map(|s| s.notice),
+            Some(Notice::StillOpen {
+                count: 2,
+                since: T0
+            })
         );
-        assert_eq!(
-            state(incidents.seen(&finding, finding.severity(), T0 + 60).await),
-            None
-        );
-        assert_eq!(
-            state(
-                incidents
-                    .seen(&finding, finding.severity(), T0 + 6 * 3600)
-                    .await
-            ),
-            Some("open")
-        );
-        let key = IncidentKey::of(&finding);
+        let key = IncidentKey::of(&fallback());
         let resolved = incidents
-            .cleared(key.clone(), "a canary probe passed", T0 + 7 * 3600)
+            .cleared(key.clone(), "a canary probe passed", T0 + 7 * HOUR)
             .await
             .ok()
             .flatten();
         assert_eq!(
-            resolved.map(|s| s.notice),
+            resolved.as_ref().map(|s| s.notice.clone()),
             Some(Notice::Resolved {
-                duration: 7 * 3600,
+                duration: 7 * HOUR,
                 count: 3,
                 by: Resolution::Evidence("a canary probe passed".into())
             })
         );
+        send(resolved).await;
         // Evidence again, or a second container with the same evidence: nothing to say.
         assert_eq!(
-            state(incidents.cleared(key, "again", T0 + 8 * 3600).await),
+            state(
+                incidents
+                    .cleared(key, "again", T0 + 8 * HOUR)
+                    .await
+                    .ok()
+                    .flatten()
+            ),
             None
+        );
+        // Resolved and sent: nothing needs the sweep any more.
+        assert!(
+            incidents
+                .book
+                .needing_attention()
+                .await
+                .is_ok_and(|due| due.is_empty())
         );
     }
 
     #[tokio::test]
-    async fn a_message_not_sent_is_taken_back_and_sent_by_the_next_finding() {
-        let incidents = incidents(MemoryIncidents::default());
-        let finding = fallback();
-        let first = incidents
-            .seen(&finding, finding.severity(), T0)
-            .await
-            .ok()
-            .flatten();
-        let Some(first) = first else {
-            panic!("no new incident")
-        };
-        assert!(incidents.undo(&first).await.unwrap_or(false));
-        let again = incidents
-            .seen(&finding, finding.severity(), T0 + 5)
-            .await
-            .ok()
-            .flatten();
-        assert_eq!(again.map(|s| s.notice), Some(Notice::New));
-    }
-
-    #[tokio::test]
-    async fn the_sweep_resolves_quiet_kinds_and_reminds_of_the_others() {
+    async fn the_sweep_resolves_quiet_kinds_by_their_period_closes_the_unwatched_and_reminds() {
         let incidents = incidents(MemoryIncidents::default());
         let bounce = Finding::new(
             Facts::AuthComplaint {
@@ -323,35 +582,82 @@ mod tests {
             Some("example.com"),
             Source::SesNotification,
         );
-        for finding in [fallback(), bounce] {
-            assert!(
-                incidents
-                    .seen(&finding, finding.severity(), T0)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_some()
-            );
+        let report = Finding::new(
+            Facts::ReportUnauthenticated {
+                reporter: "receiver.example".into(),
+                messages: 1,
+                mailed_from: None,
+            },
+            Some("example.org"),
+            Source::Report,
+        );
+        let gone = Finding::new(
+            Facts::CanaryMissing {
+                identity: "example.net".into(),
+                message_id: "m-1".into(),
+                sent: T0 - 900,
+                deadline: T0 - 300,
+            },
+            Some("example.net"),
+            Source::Canary,
+        );
+        for finding in [fallback(), bounce, report, gone] {
+            let step = incidents.seen(&finding, finding.severity(), T0).await;
+            let Ok(Some(step)) = step else {
+                panic!("{finding:?} opened nothing")
+            };
+            assert!(incidents.settle(&step, true).await.is_ok());
         }
-        assert!(incidents.sweep(T0 + 3600).await.is_ok_and(|s| s.is_empty()));
-        let swept = incidents.sweep(T0 + 25 * 3600).await.unwrap_or_default();
-        let steps: Vec<(Kind, &str)> = swept
-            .iter()
-            .map(|s| (s.key.kind, s.notice.state()))
-            .collect();
-        // The complaint is over; the fallback, which only evidence ends, is reminded of.
+        // The canary was turned off for example.net: its incident is closed, saying so.
+        let unwatched =
+            |key: &IncidentKey| (key.domain == "example.net").then_some(Unmonitored::CanaryOff);
+        let states = |steps: &[Step]| -> Vec<(Kind, String)> {
+            steps
+                .iter()
+                .map(|s| match &s.notice {
+                    Notice::Resolved { by, .. } => (s.key.kind, format!("resolved {by:?}")),
+                    other => (s.key.kind, other.state().to_owned()),
+                })
+                .collect()
+        };
+        let (first, _) = incidents.sweep(T0 + HOUR, unwatched).await;
         assert_eq!(
-            steps,
+            states(&first),
+            [(
+                Kind::CanaryMissing,
+                "resolved Unmonitored(CanaryOff)".to_owned()
+            )]
+        );
+        for step in &first {
+            assert!(incidents.settle(step, true).await.is_ok());
+        }
+        // A day on: the complaint is over, the report kind waits for its longer period, the
+        // fallback (only evidence ends it) is reminded of.
+        let (day, _) = incidents.sweep(T0 + 25 * HOUR, |_| None).await;
+        let mut day_states = states(&day);
+        day_states.sort();
+        assert_eq!(
+            day_states,
             [
-                (Kind::MailFromFallback, "open"),
-                (Kind::AuthComplaint, "resolved")
+                (Kind::MailFromFallback, "open".to_owned()),
+                (
+                    Kind::AuthComplaint,
+                    "resolved Quiet { period: 86400 }".to_owned()
+                ),
+                (Kind::ReportUnauthenticated, "open".to_owned()),
             ]
         );
+        for step in &day {
+            assert!(incidents.settle(step, true).await.is_ok());
+        }
+        let (later, _) = incidents.sweep(T0 + 72 * HOUR, |_| None).await;
+        let later_states = states(&later);
         assert!(
-            incidents
-                .sweep(T0 + 26 * 3600)
-                .await
-                .is_ok_and(|s| s.is_empty())
+            later_states.contains(&(
+                Kind::ReportUnauthenticated,
+                "resolved Quiet { period: 259200 }".to_owned()
+            )),
+            "{later_states:?}"
         );
     }
 

@@ -52,6 +52,36 @@ pub fn judge(probe: ReceivedProbe<'_>) -> Vec<Facts> {
         .collect()
 }
 
+/// The kinds this probe was judged for against a known identity state: only these can it show
+/// over. Without the state, or without the part of it a check needs, nothing is judged, and an
+/// unknown is never evidence.
+pub fn judged(probe: ReceivedProbe<'_>) -> Vec<Kind> {
+    let Some(state) = probe.state else {
+        return Vec::new();
+    };
+    let mut kinds = Vec::new();
+    if state.mail_from_domain().is_some()
+        && let Some(attributes) = &state.mail_from_attributes
+    {
+        kinds.push(Kind::MailFromStatus);
+        let healthy = matches!(
+            attributes.mail_from_domain_status,
+            Some(MailFromStatus::Success) | None
+        );
+        if healthy && probe.envelope.is_some() {
+            kinds.push(Kind::MailFromFallback);
+        }
+    }
+    if state
+        .dkim_attributes
+        .as_ref()
+        .is_some_and(|d| d.signing_enabled.is_some())
+    {
+        kinds.extend([Kind::DkimNotSigning, Kind::DkimUnaligned]);
+    }
+    kinds
+}
+
 fn mail_from(probe: ReceivedProbe<'_>, state: &IdentityState) -> Option<Facts> {
     let mail_from = state.mail_from_domain()?.to_ascii_lowercase();
     let attributes = state.mail_from_attributes.as_ref()?;

@@ -12,6 +12,7 @@
 
 use crate::judge::findings::{Facts, Finding, Kind, Severity};
 use crate::judge::posture::{AuditOutcome, CheckResult, PostureCheck, Verdict};
+use std::collections::BTreeSet;
 
 /// Which incident a finding belongs to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -61,31 +62,53 @@ pub struct Incident {
     pub opened: u64,
     /// When a finding of it was last seen.
     pub last_seen: u64,
-    /// When its last message (new or reminder) went out.
+    /// When its last message (new or reminder) was owed.
     pub last_sent: u64,
-    /// Findings since it was opened.
+    /// Findings since it was opened: every occurrence adds one, without reading the incident.
     pub count: u64,
-    /// Findings since its last message.
-    pub unsent: u64,
+    /// `count` when its last message was owed: the findings since are `count - counted_at_notice`.
+    pub counted_at_notice: u64,
     /// The latest finding's detail line.
     pub detail: String,
     /// The most severe of its findings: its messages carry it, the resolution too.
     pub severity: Severity,
     /// When it was resolved; `None` while open.
     pub resolved: Option<u64>,
+    /// The message this incident owes: written in the same conditional write as the change
+    /// that calls for it, and cleared only once the publisher took it.
+    pub owed: Option<Owed>,
 }
 
 impl Incident {
     pub fn is_open(&self) -> bool {
         self.resolved.is_none()
     }
+
+    /// Open, or owing a message: the sweep looks at it.
+    pub fn needs_attention(&self) -> bool {
+        self.is_open() || self.owed.is_some()
+    }
 }
 
-/// How long incidents wait: the reminder interval and the quiet period, in seconds.
+/// A message an incident owes, and until when the writer that is sending it holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owed {
+    pub notice: Notice,
+    /// Unix seconds; past it, the next step or the sweep sends the message instead.
+    pub leased_until: u64,
+}
+
+/// How long incidents wait, in seconds: the reminder interval, the quiet periods, and how
+/// long a writer holds an owed message while it sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timing {
     pub remind_every: u64,
+    /// For kinds no check can confirm over, found in mail as it flows.
     pub quiet: u64,
+    /// For kinds found in receivers' reports, which come once a day or less often: longer than
+    /// the reporting interval, so that the gap between two reports does not read as the end.
+    pub report_quiet: u64,
+    pub lease: u64,
 }
 
 impl Default for Timing {
@@ -93,6 +116,21 @@ impl Default for Timing {
         Self {
             remind_every: 6 * 3600,
             quiet: 24 * 3600,
+            report_quiet: 72 * 3600,
+            lease: 120,
+        }
+    }
+}
+
+impl Timing {
+    /// The quiet period that resolves an incident of `kind`; `None` for kinds only evidence ends.
+    pub fn quiet_period(&self, kind: Kind) -> Option<u64> {
+        if closes_by_evidence(kind) {
+            None
+        } else if is_from_reports(kind) {
+            Some(self.report_quiet)
+        } else {
+            Some(self.quiet)
         }
     }
 }
@@ -104,6 +142,19 @@ pub enum Resolution {
     Evidence(String),
     /// No finding for the quiet period, for a kind no evidence can clear.
     Quiet { period: u64 },
+    /// What it is about is no longer watched: the monitor cannot see it end.
+    Unmonitored(Unmonitored),
+}
+
+/// Why an incident's subject is no longer watched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unmonitored {
+    /// The domain left the monitored domains.
+    DomainRemoved,
+    /// No SES identity covers the domain any more.
+    IdentityGone,
+    /// The canary was turned off.
+    CanaryOff,
 }
 
 /// The message a step sends, if any.
@@ -132,106 +183,164 @@ impl Notice {
     }
 }
 
-/// A finding of the incident seen at `now` (its detail line and severity): it opens the
-/// incident (new, or again after it was resolved), or counts in the open one, reminding once
-/// `remind_every` has passed since the last message.
+/// What a step does to an incident, decided from the state it read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Due {
+    /// Nothing to write, nothing to send.
+    Nothing,
+    /// Open it: written whole, if nobody wrote it since it was read; it owes "new".
+    Open(Incident),
+    /// Change the open incident (a reminder, a resolution), if nobody changed it since it was
+    /// read; the findings counted meanwhile are kept. It owes the message in it.
+    Change(Incident),
+    /// It owes a message nobody holds (its sender failed or died): take it and send it.
+    Resend(Notice),
+}
+
+/// A finding of the incident, seen at `now` with its detail line and severity. `current` is
+/// the incident after this finding was counted in it, when it was open; otherwise it opens
+/// (new, or again after it was resolved). An open incident owing a message nobody holds
+/// sends it; one owing none reminds once `remind_every` has passed since the last message.
 pub fn seen(
     current: Option<&Incident>,
     (detail, severity): (&str, Severity),
     now: u64,
     timing: Timing,
-) -> (Incident, Option<Notice>) {
+) -> Due {
     match current.filter(|i| i.is_open()) {
-        None => (
-            Incident {
-                opened: now,
-                last_seen: now,
-                last_sent: now,
-                count: 1,
-                unsent: 0,
-                detail: detail.to_owned(),
-                severity,
-                resolved: None,
-            },
-            Some(Notice::New),
-        ),
-        Some(open) => {
-            let mut next = open.clone();
-            next.count += 1;
-            next.unsent += 1;
-            next.last_seen = now.max(open.last_seen);
-            next.severity = open.severity.max(severity);
-            detail.clone_into(&mut next.detail);
-            if now >= open.last_sent.saturating_add(timing.remind_every) {
-                let notice = Notice::StillOpen {
-                    count: next.unsent,
-                    since: open.last_sent,
-                };
-                next.last_sent = now;
-                next.unsent = 0;
-                (next, Some(notice))
-            } else {
-                (next, None)
-            }
-        }
+        None => Due::Open(Incident {
+            opened: now,
+            last_seen: now,
+            last_sent: now,
+            count: 1,
+            counted_at_notice: 1,
+            detail: detail.to_owned(),
+            severity,
+            resolved: None,
+            owed: Some(Owed {
+                notice: Notice::New,
+                leased_until: now.saturating_add(timing.lease),
+            }),
+        }),
+        Some(open) => owed_or_reminder(open, now, timing),
     }
 }
 
-/// Evidence at `now` that the incident's condition is gone: an open incident resolves.
-pub fn cleared(current: Option<&Incident>, by: &str, now: u64) -> Option<(Incident, Notice)> {
-    resolve(current?, Resolution::Evidence(by.to_owned()), now)
+/// Evidence at `now` that the incident's condition is gone: an open incident resolves. The
+/// resolution replaces a message still owed: it says all the reader needs.
+pub fn cleared(current: Option<&Incident>, by: &str, now: u64, timing: Timing) -> Due {
+    current.map_or(Due::Nothing, |c| {
+        resolve(c, Resolution::Evidence(by.to_owned()), now, timing)
+    })
 }
 
-/// The quiet period at `now`: an open incident of a kind no evidence clears, with no finding
-/// for `timing.quiet`, resolves.
-pub fn quiet(
+/// The sweep at `now`, for an incident open or owing a message: a message owed and not held
+/// is sent; an open incident whose subject is no longer watched (`unmonitored`) is closed
+/// saying so; one quiet for its kind's quiet period is resolved; else reminded of when its last
+/// message is `remind_every` old, even with no finding since (the count then says 0).
+pub fn swept(
     key: &IncidentKey,
     current: &Incident,
+    unmonitored: Option<Unmonitored>,
     now: u64,
     timing: Timing,
-) -> Option<(Incident, Notice)> {
-    let quiet_for = now.saturating_sub(current.last_seen);
-    (!closes_by_evidence(key.kind) && quiet_for >= timing.quiet)
-        .then(|| {
-            resolve(
-                current,
-                Resolution::Quiet {
-                    period: timing.quiet,
-                },
-                now,
-            )
-        })
-        .flatten()
-}
-
-/// The reminder interval at `now`: an open incident whose last message is `remind_every`
-/// old is reminded of, even when no finding came since (the count then says 0).
-pub fn remind(current: &Incident, now: u64, timing: Timing) -> Option<(Incident, Notice)> {
-    if !current.is_open() || now < current.last_sent.saturating_add(timing.remind_every) {
-        return None;
-    }
-    let mut next = current.clone();
-    next.last_sent = now;
-    next.unsent = 0;
-    let notice = Notice::StillOpen {
-        count: current.unsent,
-        since: current.last_sent,
-    };
-    Some((next, notice))
-}
-
-fn resolve(current: &Incident, by: Resolution, now: u64) -> Option<(Incident, Notice)> {
+) -> Due {
     if !current.is_open() {
-        return None;
+        return resend(current, now);
+    }
+    if let Some(why) = unmonitored {
+        return resolve(current, Resolution::Unmonitored(why), now, timing);
+    }
+    let quiet_for = now.saturating_sub(current.last_seen);
+    match timing.quiet_period(key.kind) {
+        Some(period) if quiet_for >= period => {
+            resolve(current, Resolution::Quiet { period }, now, timing)
+        }
+        _ => owed_or_reminder(current, now, timing),
+    }
+}
+
+fn owed_or_reminder(open: &Incident, now: u64, timing: Timing) -> Due {
+    if open.owed.is_some() {
+        return resend(open, now);
+    }
+    if now < open.last_sent.saturating_add(timing.remind_every) {
+        return Due::Nothing;
+    }
+    let mut next = open.clone();
+    next.owed = Some(Owed {
+        notice: Notice::StillOpen {
+            count: open.count.saturating_sub(open.counted_at_notice),
+            since: open.last_sent,
+        },
+        leased_until: now.saturating_add(timing.lease),
+    });
+    next.last_sent = now;
+    next.counted_at_notice = open.count;
+    Due::Change(next)
+}
+
+fn resend(current: &Incident, now: u64) -> Due {
+    match &current.owed {
+        Some(owed) if owed.leased_until <= now => Due::Resend(owed.notice.clone()),
+        _ => Due::Nothing,
+    }
+}
+
+fn resolve(current: &Incident, by: Resolution, now: u64, timing: Timing) -> Due {
+    if !current.is_open() {
+        return Due::Nothing;
     }
     let mut next = current.clone();
     next.resolved = Some(now);
-    let notice = Notice::Resolved {
-        duration: now.saturating_sub(current.opened),
-        count: current.count,
-        by,
-    };
-    Some((next, notice))
+    next.owed = Some(Owed {
+        notice: Notice::Resolved {
+            duration: now.saturating_sub(current.opened),
+            count: current.count,
+            by,
+        },
+        leased_until: now.saturating_add(timing.lease),
+    });
+    Due::Change(next)
+}
+
+/// What no longer watches an incident's subject, when something does not: its domain left
+/// the monitored ones (`monitored` says whether a domain still is), no SES identity covers it
+/// for a kind about an identity's set-up (`identity_domains`: the domains the identities
+/// cover, when they could be listed), or the canary is off for a canary kind.
+pub fn unmonitored(
+    key: &IncidentKey,
+    monitored: impl Fn(&str) -> bool,
+    identity_domains: Option<&BTreeSet<String>>,
+    canary_on: bool,
+) -> Option<Unmonitored> {
+    if key.domain == "account" {
+        return None;
+    }
+    if !monitored(&key.domain) {
+        return Some(Unmonitored::DomainRemoved);
+    }
+    if key.kind == Kind::CanaryMissing && !canary_on {
+        return Some(Unmonitored::CanaryOff);
+    }
+    match identity_domains {
+        Some(domains) if closes_by_evidence(key.kind) && !domains.contains(&key.domain) => {
+            Some(Unmonitored::IdentityGone)
+        }
+        _ => None,
+    }
+}
+
+/// Kinds found in receivers' reports.
+pub fn is_from_reports(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::ReportMailFromFallback
+            | Kind::ReportDmarcFail
+            | Kind::ReportUnknownSource
+            | Kind::ReportUnauthenticated
+            | Kind::TlsRptFailure
+    )
 }
 
 /// Kinds whose incidents end only on evidence: the posture audit or the canary checks what
@@ -260,11 +369,13 @@ pub fn ended_by(facts: &Facts) -> Option<Kind> {
     }
 }
 
-/// The kinds a probe from `identity` that arrived with `findings` clears for it: those it
-/// checks for ([`CLEARED_BY_A_PASSING_PROBE`]) and did not show.
-pub fn cleared_by_probe(identity: &str, findings: &[Finding]) -> Vec<Kind> {
+/// The kinds a probe from `identity` that arrived with `findings` clears for it: those a
+/// probe observes ([`CLEARED_BY_A_PASSING_PROBE`]) that it was `judged` for against the
+/// identity's known state (its arrival alone ends `canary_missing`), and did not show.
+pub fn cleared_by_probe(identity: &str, judged: &[Kind], findings: &[Finding]) -> Vec<Kind> {
     CLEARED_BY_A_PASSING_PROBE
         .into_iter()
+        .filter(|kind| *kind == Kind::CanaryMissing || judged.contains(kind))
         .filter(|kind| {
             !findings
                 .iter()
@@ -288,14 +399,13 @@ pub fn cleared_by_audit(report: &AuditOutcome) -> Vec<(Kind, &CheckResult)> {
         .collect()
 }
 
-/// The kinds a canary probe that passed clears for its identity: everything a probe checks.
-pub const CLEARED_BY_A_PASSING_PROBE: [Kind; 7] = [
+/// The kinds a canary probe that passed can clear for its identity: what the probe itself
+/// observes. Not `dmarc_fail` nor the alignment kinds: their incidents are opened by any
+/// sender's mail for the domain, and one good probe says nothing about the others.
+pub const CLEARED_BY_A_PASSING_PROBE: [Kind; 4] = [
     Kind::MailFromFallback,
     Kind::MailFromStatus,
-    Kind::DkimUnaligned,
     Kind::DkimNotSigning,
-    Kind::SpfUnaligned,
-    Kind::DmarcFail,
     Kind::CanaryMissing,
 ];
 
@@ -331,111 +441,382 @@ mod tests {
         }
     }
 
-    /// The incident's life as a table: (what happens, at, the message expected, count).
-    #[test]
-    fn open_count_remind_resolve() {
-        enum Step {
-            Seen,
-            Cleared,
+    fn open_at(opened: u64, owed: Option<Owed>) -> Incident {
+        Incident {
+            opened,
+            last_seen: opened,
+            last_sent: opened,
+            count: 3,
+            counted_at_notice: 1,
+            detail: "d".into(),
+            severity: Severity::Critical,
+            resolved: None,
+            owed,
         }
+    }
+
+    fn owed(notice: Notice, leased_until: u64) -> Option<Owed> {
+        Some(Owed {
+            notice,
+            leased_until,
+        })
+    }
+
+    /// What a finding calls for, by the state it finds (after it was counted): a table of
+    /// (case, the incident, the time, the decision's shape and the message it owes).
+    #[test]
+    fn what_a_finding_calls_for() {
         let timing = Timing::default();
-        let steps: &[(Step, u64, Option<&str>, u64)] = &[
-            (Step::Seen, T0, Some("new"), 1),
-            (Step::Seen, T0 + 60, None, 2),
-            (Step::Seen, T0 + 5 * HOUR, None, 3),
-            // Six hours after the first message: a reminder with the two since then.
-            (Step::Seen, T0 + 6 * HOUR, Some("open"), 4),
-            (Step::Seen, T0 + 7 * HOUR, None, 5),
-            (Step::Cleared, T0 + 8 * HOUR, Some("resolved"), 5),
-            // Evidence again: nothing left to resolve.
-            (Step::Cleared, T0 + 9 * HOUR, None, 5),
-            // The condition returns: a new incident.
-            (Step::Seen, T0 + 10 * HOUR, Some("new"), 1),
+        let resolved = Incident {
+            resolved: Some(T0 + HOUR),
+            ..open_at(T0, None)
+        };
+        type Case = (
+            &'static str,
+            Option<Incident>,
+            u64,
+            &'static str,
+            Option<Notice>,
+        );
+        let cases: &[Case] = &[
+            (
+                "nothing stored: it opens",
+                None,
+                T0,
+                "open",
+                Some(Notice::New),
+            ),
+            (
+                "resolved: it opens again",
+                Some(resolved),
+                T0 + 2 * HOUR,
+                "open",
+                Some(Notice::New),
+            ),
+            (
+                "open, nothing owed, within the interval: only counted",
+                Some(open_at(T0, None)),
+                T0 + HOUR,
+                "nothing",
+                None,
+            ),
+            (
+                "open for the interval: a reminder with the findings since the last message",
+                Some(open_at(T0, None)),
+                T0 + 6 * HOUR,
+                "change",
+                Some(Notice::StillOpen {
+                    count: 2,
+                    since: T0,
+                }),
+            ),
+            (
+                "a message owed and held by its sender: nothing",
+                Some(open_at(T0, owed(Notice::New, T0 + 120))),
+                T0 + 60,
+                "nothing",
+                None,
+            ),
+            (
+                "a message owed and let go: sent again as it was",
+                Some(open_at(T0, owed(Notice::New, 0))),
+                T0 + 60,
+                "resend",
+                Some(Notice::New),
+            ),
+            (
+                "a message owed whose sender died: sent once the lease is over",
+                Some(open_at(T0, owed(Notice::New, T0 + 120))),
+                T0 + 120,
+                "resend",
+                Some(Notice::New),
+            ),
+            (
+                "a message owed past the interval: it goes first, no reminder on top",
+                Some(open_at(T0, owed(Notice::New, T0 + 120))),
+                T0 + 7 * HOUR,
+                "resend",
+                Some(Notice::New),
+            ),
         ];
-        let mut current: Option<Incident> = None;
-        for (index, (step, at, expected, count)) in steps.iter().enumerate() {
-            let notice = match step {
-                Step::Seen => {
-                    let (next, notice) = seen(
-                        current.as_ref(),
-                        ("detail", Severity::Critical),
-                        *at,
-                        timing,
-                    );
-                    current = Some(next);
-                    notice
-                }
-                Step::Cleared => match cleared(current.as_ref(), "a canary probe passed", *at) {
-                    Some((next, notice)) => {
-                        current = Some(next);
-                        Some(notice)
-                    }
-                    None => None,
-                },
-            };
-            assert_eq!(
-                notice.as_ref().map(Notice::state),
-                *expected,
-                "step {index}"
-            );
-            assert_eq!(
-                current.as_ref().map(|i| i.count),
-                Some(*count),
-                "step {index}"
-            );
-            match notice {
-                Some(Notice::StillOpen { count, since }) => {
-                    assert_eq!((count, since), (3, T0), "step {index}");
-                }
-                Some(Notice::Resolved {
-                    duration,
-                    count,
-                    by,
-                }) => {
-                    assert_eq!(
-                        (duration, count, by),
-                        (
-                            8 * HOUR,
-                            5,
-                            Resolution::Evidence("a canary probe passed".into())
-                        ),
-                        "step {index}"
-                    );
-                }
-                _ => {}
+        for (name, current, at, shape, notice) in cases {
+            let due = seen(current.as_ref(), ("d", Severity::Critical), *at, timing);
+            let (got_shape, got_notice) = describe(&due);
+            assert_eq!((got_shape, got_notice), (*shape, notice.clone()), "{name}");
+            if let Due::Open(next) | Due::Change(next) = &due {
+                assert_eq!(
+                    next.owed.as_ref().map(|o| o.leased_until),
+                    Some(at + timing.lease),
+                    "{name}: the writer holds its message while it sends it"
+                );
             }
         }
     }
 
+    fn describe(due: &Due) -> (&'static str, Option<Notice>) {
+        match due {
+            Due::Nothing => ("nothing", None),
+            Due::Open(next) => ("open", next.owed.as_ref().map(|o| o.notice.clone())),
+            Due::Change(next) => ("change", next.owed.as_ref().map(|o| o.notice.clone())),
+            Due::Resend(notice) => ("resend", Some(notice.clone())),
+        }
+    }
+
+    /// What the sweep does, by kind and state: (case, kind, the incident, unwatched, the
+    /// time, the decision's shape and its message).
     #[test]
-    fn quiet_kinds_resolve_after_the_quiet_period_and_evidence_kinds_never() {
+    fn what_the_sweep_calls_for() {
         let timing = Timing::default();
-        let (bounce, _) = seen(None, ("d", Severity::Warning), T0, timing);
-        let bounce_key = key(Kind::AuthBounce);
-        assert_eq!(quiet(&bounce_key, &bounce, T0 + 23 * HOUR, timing), None);
-        let (resolved, notice) =
-            quiet(&bounce_key, &bounce, T0 + 24 * HOUR, timing).unwrap_or_else(|| panic!());
-        assert_eq!(resolved.resolved, Some(T0 + 24 * HOUR));
-        assert_eq!(
-            notice,
-            Notice::Resolved {
-                duration: 24 * HOUR,
-                count: 1,
-                by: Resolution::Quiet { period: 24 * HOUR }
-            }
+        let sent_resolution = Incident {
+            resolved: Some(T0 + HOUR),
+            ..open_at(T0, None)
+        };
+        let owed_resolution = Incident {
+            resolved: Some(T0 + HOUR),
+            ..open_at(
+                T0,
+                owed(
+                    Notice::Resolved {
+                        duration: HOUR,
+                        count: 3,
+                        by: Resolution::Quiet { period: HOUR },
+                    },
+                    0,
+                ),
+            )
+        };
+        let quiet = |period| Notice::Resolved {
+            duration: period,
+            count: 3,
+            by: Resolution::Quiet { period },
+        };
+        type Case = (
+            &'static str,
+            Kind,
+            Incident,
+            Option<Unmonitored>,
+            u64,
+            &'static str,
+            Option<Notice>,
         );
-        // Resolved already: the sweep says nothing again.
-        assert_eq!(quiet(&bounce_key, &resolved, T0 + 48 * HOUR, timing), None);
-        // A fallback is not over because no mail was seen: only evidence ends it.
-        let (fallback, _) = seen(None, ("d", Severity::Critical), T0, timing);
-        assert_eq!(
-            quiet(
-                &key(Kind::MailFromFallback),
-                &fallback,
-                T0 + 1000 * HOUR,
-                timing
+        let cases: &[Case] = &[
+            (
+                "a bounce quiet for a day: resolved",
+                Kind::AuthBounce,
+                open_at(T0, None),
+                None,
+                T0 + 24 * HOUR,
+                "change",
+                Some(quiet(24 * HOUR)),
             ),
-            None
+            (
+                "a report kind a day and more after its report: the next report is not due yet",
+                Kind::ReportDmarcFail,
+                open_at(T0, None),
+                None,
+                T0 + 25 * HOUR,
+                "change",
+                Some(Notice::StillOpen {
+                    count: 2,
+                    since: T0,
+                }),
+            ),
+            (
+                "a report kind quiet for three days: resolved",
+                Kind::ReportDmarcFail,
+                open_at(T0, None),
+                None,
+                T0 + 72 * HOUR,
+                "change",
+                Some(quiet(72 * HOUR)),
+            ),
+            (
+                "a fallback no finding came for: only evidence ends it, so a reminder",
+                Kind::MailFromFallback,
+                open_at(T0, None),
+                None,
+                T0 + 1000 * HOUR,
+                "change",
+                Some(Notice::StillOpen {
+                    count: 2,
+                    since: T0,
+                }),
+            ),
+            (
+                "a fallback for a domain no longer monitored: closed, saying so",
+                Kind::MailFromFallback,
+                open_at(T0, None),
+                Some(Unmonitored::DomainRemoved),
+                T0 + HOUR,
+                "change",
+                Some(Notice::Resolved {
+                    duration: HOUR,
+                    count: 3,
+                    by: Resolution::Unmonitored(Unmonitored::DomainRemoved),
+                }),
+            ),
+            (
+                "resolved and sent: nothing",
+                Kind::AuthBounce,
+                sent_resolution,
+                None,
+                T0 + 30 * HOUR,
+                "nothing",
+                None,
+            ),
+            (
+                "resolved and the resolution owed: sent",
+                Kind::AuthBounce,
+                owed_resolution,
+                Some(Unmonitored::DomainRemoved),
+                T0 + 2 * HOUR,
+                "resend",
+                Some(quiet(HOUR)),
+            ),
+        ];
+        for (name, kind, current, unwatched, at, shape, notice) in cases {
+            let due = swept(&key(*kind), current, *unwatched, *at, timing);
+            assert_eq!(describe(&due), (*shape, notice.clone()), "{name}");
+        }
+    }
+
+    #[test]
+    fn evidence_resolves_an_open_incident_once() {
+        let timing = Timing::default();
+        let due = cleared(
+            Some(&open_at(T0, None)),
+            "a probe passed",
+            T0 + HOUR,
+            timing,
+        );
+        let Due::Change(resolved) = due else {
+            panic!("{due:?}")
+        };
+        assert_eq!(resolved.resolved, Some(T0 + HOUR));
+        assert_eq!(
+            describe(&Due::Change(resolved.clone())).1,
+            Some(Notice::Resolved {
+                duration: HOUR,
+                count: 3,
+                by: Resolution::Evidence("a probe passed".into())
+            })
+        );
+        assert_eq!(
+            cleared(Some(&resolved), "again", T0 + 2 * HOUR, timing),
+            Due::Nothing
+        );
+        assert_eq!(cleared(None, "nothing open", T0, timing), Due::Nothing);
+    }
+
+    /// What no longer watches an incident: (kind, domain, monitored, identity domains listed,
+    /// canary on, expected).
+    #[test]
+    fn what_is_no_longer_watched() {
+        let listed: BTreeSet<String> = ["example.com".to_owned()].into();
+        type Case<'a> = (
+            Kind,
+            &'static str,
+            bool,
+            Option<&'a BTreeSet<String>>,
+            bool,
+            Option<Unmonitored>,
+        );
+        let cases: &[Case<'_>] = &[
+            (
+                Kind::MailFromFallback,
+                "example.com",
+                true,
+                Some(&listed),
+                true,
+                None,
+            ),
+            (
+                Kind::MailFromFallback,
+                "example.com",
+                false,
+                Some(&listed),
+                true,
+                Some(Unmonitored::DomainRemoved),
+            ),
+            (
+                Kind::MailFromFallback,
+                "example.org",
+                true,
+                Some(&listed),
+                true,
+                Some(Unmonitored::IdentityGone),
+            ),
+            // The identities could not be listed: no incident closed for want of one.
+            (
+                Kind::MailFromFallback,
+                "example.org",
+                true,
+                None,
+                true,
+                None,
+            ),
+            // Mail flows for a domain without an identity: its kinds end as they always do.
+            (
+                Kind::DmarcFail,
+                "example.org",
+                true,
+                Some(&listed),
+                true,
+                None,
+            ),
+            (
+                Kind::CanaryMissing,
+                "example.com",
+                true,
+                Some(&listed),
+                false,
+                Some(Unmonitored::CanaryOff),
+            ),
+            (
+                Kind::SendingPaused,
+                "account",
+                false,
+                Some(&listed),
+                false,
+                None,
+            ),
+        ];
+        for (kind, domain, monitored, identities, canary, expected) in cases {
+            let key = IncidentKey {
+                kind: *kind,
+                domain: (*domain).into(),
+                subject: None,
+            };
+            assert_eq!(
+                unmonitored(&key, |_| *monitored, *identities, *canary),
+                *expected,
+                "{kind:?} {domain}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_probe_clears_only_what_it_observed_against_a_known_state() {
+        let all = [
+            Kind::MailFromFallback,
+            Kind::MailFromStatus,
+            Kind::DkimNotSigning,
+            Kind::DkimUnaligned,
+        ];
+        // Judged against a known state and clean: what a probe observes, not DMARC or alignment.
+        assert_eq!(
+            cleared_by_probe("example.com", &all, &[]),
+            [
+                Kind::MailFromFallback,
+                Kind::MailFromStatus,
+                Kind::DkimNotSigning,
+                Kind::CanaryMissing
+            ]
+        );
+        // The identity's state unknown: only its arrival is evidence.
+        assert_eq!(
+            cleared_by_probe("example.com", &[], &[]),
+            [Kind::CanaryMissing]
         );
     }
 

@@ -3,6 +3,7 @@
 //! (`flow::alerting`) is the sink that pages.
 
 use crate::judge::findings::{Finding, Kind};
+use crate::judge::incident::{IncidentKey, Unmonitored};
 use crate::ports::{Cause, chain};
 
 /// Why findings could not be delivered. A transient failure fails the invocation, so Lambda
@@ -28,11 +29,16 @@ pub trait FindingSink {
         Ok(())
     }
 
-    /// Resolves the incidents that were quiet long enough (the audit's schedule runs it).
-    async fn sweep(&self) -> Result<(), SinkError> {
+    /// Sends the messages owed, closes the incidents whose subject is no longer watched
+    /// (`unmonitored` says why, for those), resolves those quiet long enough and reminds of
+    /// the others (the sweep's schedule runs it).
+    async fn sweep(&self, _unmonitored: &Unwatched<'_>) -> Result<(), SinkError> {
         Ok(())
     }
 }
+
+/// Why an incident's subject is no longer watched, or `None` when it still is.
+pub type Unwatched<'a> = dyn Fn(&IncidentKey) -> Option<Unmonitored> + 'a;
 
 /// Keeps findings in memory: for tests, and for callers that batch.
 #[derive(Debug, Default)]
@@ -87,9 +93,9 @@ impl<A: FindingSink, B: FindingSink> FindingSink for (A, B) {
         first.and(second)
     }
 
-    async fn sweep(&self) -> Result<(), SinkError> {
-        let first = self.0.sweep().await;
-        let second = self.1.sweep().await;
+    async fn sweep(&self, unmonitored: &Unwatched<'_>) -> Result<(), SinkError> {
+        let first = self.0.sweep(unmonitored).await;
+        let second = self.1.sweep(unmonitored).await;
         first.and(second)
     }
 }
@@ -110,9 +116,9 @@ impl<S: FindingSink> FindingSink for Option<S> {
         }
     }
 
-    async fn sweep(&self) -> Result<(), SinkError> {
+    async fn sweep(&self, unmonitored: &Unwatched<'_>) -> Result<(), SinkError> {
         match self {
-            Some(sink) => sink.sweep().await,
+            Some(sink) => sink.sweep(unmonitored).await,
             None => Ok(()),
         }
     }

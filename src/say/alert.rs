@@ -30,6 +30,9 @@ pub enum Stage<'a> {
     Incident {
         notice: &'a Notice,
         incident: &'a Incident,
+        key: &'a IncidentKey,
+        /// The incident's version that owes this message: a copy sent twice has the same.
+        version: u64,
     },
 }
 
@@ -61,6 +64,10 @@ struct JsonAlert<'a> {
     opened: Option<u64>,
     /// How long it lasted, on "resolved" only.
     duration_seconds: Option<u64>,
+    /// The incident's id and the version that owes this message (`null` without the state
+    /// table): a message delivered twice has the same pair.
+    incident: Option<&'a str>,
+    version: Option<u64>,
 }
 
 /// Composes the alert for a finding at `stage`, with the consequences that ride in it
@@ -92,6 +99,7 @@ pub fn compose(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) 
         Stage::Incident {
             notice: Notice::StillOpen { count, since },
             incident,
+            ..
         } => (
             *count,
             format!(": {}", still_open(*count, *since)),
@@ -155,9 +163,14 @@ pub fn compose(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) 
     body.push_str("\nWhat to do\n");
     body.push_str(&format!("  {}\n", explain::remedy(&finding.facts)));
 
-    let incident = match stage {
-        Stage::Incident { incident, .. } => Some(*incident),
-        Stage::Alone { .. } => None,
+    let (incident, id, version) = match stage {
+        Stage::Incident {
+            incident,
+            key,
+            version,
+            ..
+        } => (Some(*incident), Some(key.id()), Some(*version)),
+        Stage::Alone { .. } => (None, None, None),
     };
     let json = serde_json::to_string(&JsonAlert {
         kind: kind.as_str(),
@@ -172,33 +185,44 @@ pub fn compose(finding: &Finding, consequences: &[&Finding], stage: &Stage<'_>) 
         occurrences: incident.map(|i| i.count),
         opened: incident.map(|i| i.opened),
         duration_seconds: None,
+        incident: id.as_deref(),
+        version,
     })
     .unwrap_or_default();
+    let mut attributes = vec![
+        ("kind", kind.as_str().to_owned()),
+        ("severity", paging.as_str().to_owned()),
+        (
+            "domain",
+            match (domain.is_empty(), account) {
+                (false, _) => domain.clone(),
+                (true, true) => "account".into(),
+                (true, false) => "unknown".into(),
+            },
+        ),
+        ("state", stage.state().to_owned()),
+    ];
+    if let (Some(id), Some(version)) = (id, version) {
+        attributes.extend([("incident", id), ("version", version.to_string())]);
+    }
 
     Alert {
         subject,
         body,
         json,
-        attributes: vec![
-            ("kind", kind.as_str().to_owned()),
-            ("severity", paging.as_str().to_owned()),
-            (
-                "domain",
-                match (domain.is_empty(), account) {
-                    (false, _) => domain.clone(),
-                    (true, true) => "account".into(),
-                    (true, false) => "unknown".into(),
-                },
-            ),
-            ("state", stage.state().to_owned()),
-        ],
+        attributes,
     }
 }
 
 /// Composes an incident's message when no finding is at hand: its resolution (by evidence or
 /// quiet period), or a reminder on the schedule. To the same topic, with the same attributes
 /// as its other messages (its kind, its severity, its domain) and its `state`.
-pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice) -> Alert {
+pub fn compose_incident(
+    key: &IncidentKey,
+    incident: &Incident,
+    notice: &Notice,
+    version: u64,
+) -> Alert {
     let domain = sanitize(&key.domain, FIELD_LIMIT);
     let kind = key.kind;
     let severity = incident.severity.as_str();
@@ -217,11 +241,20 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
                     "no new finding for {}; this kind has no check that could confirm it is over",
                     calendar::duration(*period)
                 ),
+                Resolution::Unmonitored(why) => explain::unmonitored(*why).to_owned(),
+            };
+            // Closed because nothing watches it any more: not known to be over.
+            let (word, todo) = match by {
+                Resolution::Unmonitored(_) => (
+                    "CLOSED",
+                    "Nothing, if it is no longer to be watched; else monitor it again and a new incident opens if the problem lasts.",
+                ),
+                _ => ("RESOLVED", "Nothing, unless it opens again."),
             };
             (
-                format!("[RESOLVED] {kind} for {domain} after {lasted} (ses-dmarc-monitor)"),
+                format!("[{word}] {kind} for {domain} after {lasted} (ses-dmarc-monitor)"),
                 format!(
-                    "RESOLVED: {} for {domain}, after {lasted}\n\nWhat ended it\n  {why}\n\nIncident\n  opened {opened}, {count} finding(s), {severity} severity\n  the last finding: {last}\n\nWhat to do\n  Nothing, unless it opens again.\n",
+                    "{word}: {} for {domain}, after {lasted}\n\nWhat ended it\n  {why}\n\nIncident\n  opened {opened}, {count} finding(s), {severity} severity\n  the last finding: {last}\n\nWhat to do\n  {todo}\n",
                     explain::headline(kind),
                 ),
                 why,
@@ -276,6 +309,8 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
         occurrences: Some(incident.count),
         opened: Some(incident.opened),
         duration_seconds: duration,
+        incident: Some(&key.id()),
+        version: Some(version),
     })
     .unwrap_or_default();
     Alert {
@@ -287,6 +322,8 @@ pub fn compose_incident(key: &IncidentKey, incident: &Incident, notice: &Notice)
             ("severity", severity.to_owned()),
             ("domain", domain),
             ("state", notice.state().to_owned()),
+            ("incident", key.id()),
+            ("version", version.to_string()),
         ],
     }
 }
@@ -395,10 +432,11 @@ mod tests {
             last_seen: 1_796_000_000,
             last_sent: 1_796_000_000,
             count: 2,
-            unsent: 1,
+            counted_at_notice: 1,
             detail: "SPF fail".into(),
             severity: crate::judge::findings::Severity::Info,
             resolved: None,
+            owed: None,
         };
         let finding = Finding::new(
             Facts::SpfFail {
@@ -417,8 +455,14 @@ mod tests {
                 count: 2,
                 by: Resolution::Evidence("a probe".into()),
             },
+            7,
         );
-        let reminder = compose_incident(&key, &incident, &Notice::StillOpen { count: 1, since: 1 });
+        let reminder = compose_incident(
+            &key,
+            &incident,
+            &Notice::StillOpen { count: 1, since: 1 },
+            7,
+        );
         let keys = |alert: &Alert| {
             let json: serde_json::Value =
                 serde_json::from_str(&alert.json).unwrap_or_else(|e| panic!("{e}"));
@@ -431,6 +475,7 @@ mod tests {
             "domain",
             "duration_seconds",
             "impact",
+            "incident",
             "kind",
             "message_id",
             "occurrences",
@@ -439,6 +484,7 @@ mod tests {
             "source",
             "state",
             "suppressed_since_last",
+            "version",
         ];
         for alert in [&new, &resolved, &reminder] {
             let mut found = keys(alert);
@@ -447,6 +493,14 @@ mod tests {
         }
         assert!(
             resolved.json.contains("\"duration_seconds\":60"),
+            "{}",
+            resolved.json
+        );
+        // A copy of an incident's message is told by its incident id and version.
+        assert!(
+            resolved
+                .json
+                .contains("\"incident\":\"spf_fail#example.com#\",\"version\":7"),
             "{}",
             resolved.json
         );
@@ -464,10 +518,11 @@ mod tests {
             last_seen: 1_796_003_000,
             last_sent: 1_796_000_000,
             count: 14,
-            unsent: 3,
+            counted_at_notice: 3,
             detail: "the envelope sender is us-east-1.amazonses.com\r\nX: y".into(),
             severity: crate::judge::findings::Severity::Critical,
             resolved: None,
+            owed: None,
         };
         let resolved = compose_incident(
             &key,
@@ -477,6 +532,7 @@ mod tests {
                 count: 14,
                 by: Resolution::Evidence("a canary probe passed".into()),
             },
+            7,
         );
         assert_eq!(
             resolved.subject,
@@ -495,7 +551,9 @@ mod tests {
                 ("kind", "mail_from_fallback".to_owned()),
                 ("severity", "critical".to_owned()),
                 ("domain", "example.com".to_owned()),
-                ("state", "resolved".to_owned())
+                ("state", "resolved".to_owned()),
+                ("incident", "mail_from_fallback#example.com#".to_owned()),
+                ("version", "7".to_owned())
             ]
         );
         let quiet = compose_incident(
@@ -506,6 +564,7 @@ mod tests {
                 count: 14,
                 by: Resolution::Quiet { period: 86_400 },
             },
+            7,
         );
         assert!(
             quiet.body.contains("no new finding for 1 d;"),
@@ -519,6 +578,7 @@ mod tests {
                 count: 3,
                 since: 1_796_000_000,
             },
+            7,
         );
         assert!(
             reminder
@@ -547,10 +607,11 @@ mod tests {
             last_seen: 1_796_021_600,
             last_sent: 1_796_000_000,
             count: 9,
-            unsent: 0,
+            counted_at_notice: 0,
             detail: String::new(),
             severity: crate::judge::findings::Severity::Warning,
             resolved: None,
+            owed: None,
         };
         let notice = Notice::StillOpen {
             count: 4,
@@ -562,6 +623,8 @@ mod tests {
             &Stage::Incident {
                 notice: &notice,
                 incident: &incident,
+                key: &IncidentKey::of(&finding),
+                version: 7,
             },
         );
         let since = calendar::utc_time(1_796_000_000);

@@ -13,6 +13,7 @@ use crate::judge::feedback::{Happened, Recipients};
 use crate::judge::findings::{
     Evidence, Facts, Finding, Kind, MxProblem, PolicyBasis, Rejected, Reporter, Sending, SpfProblem,
 };
+use crate::judge::incident::Unmonitored;
 use crate::judge::policy::Disposition;
 use crate::judge::posture::{CheckResult, DmarcAdvice, Observed, Question};
 use crate::read::identity_state::{MailFromAttributes, MxFailureBehavior};
@@ -283,6 +284,19 @@ pub fn probe_body(identity: &str, now: u64) -> String {
 /// Why incidents are over: a canary probe that arrived without their problem.
 pub fn probe_evidence(message_id: &str, identity: &str) -> String {
     format!("the canary probe {message_id} from {identity} arrived without it")
+}
+
+/// Why an incident was closed without being known to be over: what no longer watches it.
+pub fn unmonitored(why: Unmonitored) -> &'static str {
+    match why {
+        Unmonitored::DomainRemoved => {
+            "the domain is no longer among the monitored domains (MonitoredDomains), so nothing watches it any more"
+        }
+        Unmonitored::IdentityGone => {
+            "no SES identity covers the domain any more, so the audit and the canary no longer check it"
+        }
+        Unmonitored::CanaryOff => "the canary is off, so no probe is expected any more",
+    }
 }
 
 /// Why incidents are over: an audit check found what they were about healthy.

@@ -7,10 +7,13 @@
 //! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last written (written again when 30 days old) |
 //! | a reporter's reports with findings in a day | `quota#<policy domain>#<day>` | `<reporter>` | 2 days |
 //! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
-//! | an incident | `incident` | `<kind>#<domain>#<subject>` | while open, and [`INCIDENT_KEPT`] after it was resolved |
+//! | an incident | `incident#<kind>#<domain>#<subject>` | `incident` | [`OPEN_KEPT`] after its last write while open, [`INCIDENT_KEPT`] after it was resolved |
 //!
-//! An incident is written with a conditional put on its version: of two containers stepping
-//! it at once, one write succeeds and the other reads again ([`IncidentBook`]).
+//! Each incident has its own partition. An occurrence is counted with one `UpdateItem ADD`
+//! that reads nothing; a change of state (open, remind, resolve) is a write conditional on
+//! the incident's version, carrying the message it owes ([`IncidentBook`]). Incidents open or
+//! owing a message carry `attention`, the key of a sparse keys-only index
+//! ([`ATTENTION_INDEX`]) the sweep reads.
 //!
 //! A claim is a conditional put: of two invocations counting the same report at once,
 //! exactly one succeeds. It is `done` once the report's findings were delivered; one left
@@ -21,10 +24,12 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{KeysAndAttributes, PutRequest, ReturnValue, WriteRequest};
 use ses_dmarc_monitor::judge::findings::{Kind, Severity};
-use ses_dmarc_monitor::judge::incident::{Incident, IncidentKey};
-use ses_dmarc_monitor::ports::incidents::{IncidentBook, Stored};
+use ses_dmarc_monitor::judge::incident::{
+    Incident, IncidentKey, Notice, Owed, Resolution, Unmonitored,
+};
+use ses_dmarc_monitor::ports::incidents::{IncidentBook, Occurrence, Settled, Stored, Transition};
 use ses_dmarc_monitor::ports::probes::{PROBE_KEPT, ProbeBook};
 use ses_dmarc_monitor::ports::state::{
     Claim, FindingsQuota, LastSeen, ReportKey, ReportLedger, StateError,
@@ -41,6 +46,10 @@ const SOURCE_KEPT: u64 = 400 * 86_400;
 const QUOTA_KEPT: u64 = 2 * 86_400;
 /// How long a resolved incident is kept: long enough to read what happened.
 pub const INCIDENT_KEPT: u64 = 90 * 86_400;
+/// How long an open incident is kept after its last write: far beyond the reminder interval
+/// (the sweep writes each open incident at least that often), so only an incident nothing
+/// looks at any more expires.
+pub const OPEN_KEPT: u64 = 30 * 86_400;
 
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {
@@ -175,12 +184,15 @@ async fn back_off(round: u32) {
     tokio::time::sleep(std::time::Duration::from_millis(50 << round.min(5))).await;
 }
 
-/// Reads one batch of source items: each address's `last_seen`.
-async fn get_sources(
-    client: Client,
-    table: String,
+/// Reads one batch of items by key, whole or only `projection`, retrying what DynamoDB
+/// left unprocessed.
+async fn batch_get(
+    client: &Client,
+    table: &str,
     keys: Vec<HashMap<String, AttributeValue>>,
-) -> Result<Vec<(String, u64)>, StateError> {
+    projection: Option<&str>,
+    consistent: bool,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StateError> {
     let mut found = Vec::new();
     let mut pending = keys;
     for round in 0..=UNPROCESSED_ROUNDS {
@@ -192,32 +204,53 @@ async fn get_sources(
         }
         let wanted = KeysAndAttributes::builder()
             .set_keys(Some(std::mem::take(&mut pending)))
-            .projection_expression("sk, last_seen")
+            .set_projection_expression(projection.map(str::to_owned))
+            .consistent_read(consistent)
             .build()
             .map_err(failed)?;
         let output = client
             .batch_get_item()
-            .request_items(&table, wanted)
+            .request_items(table, wanted)
             .send()
             .await
             .map_err(failed)?;
-        for item in output
-            .responses()
-            .and_then(|r| r.get(&table))
-            .into_iter()
-            .flatten()
-        {
-            if let Some(ip) = text(item, "sk") {
-                found.push((ip, number(item, "last_seen").unwrap_or(0)));
-            }
-        }
-        if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(&table)) {
+        found.extend(
+            output
+                .responses()
+                .and_then(|r| r.get(table))
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+        if let Some(left) = output.unprocessed_keys().and_then(|u| u.get(table)) {
             pending = left.keys().to_vec();
         }
     }
     Err(failed(std::io::Error::other(
-        "DynamoDB left source reads unprocessed (throttled)",
+        "DynamoDB left reads unprocessed (throttled)",
     )))
+}
+
+/// Reads one batch of source items: each address's `last_seen`.
+async fn get_sources(
+    client: Client,
+    table: String,
+    keys: Vec<HashMap<String, AttributeValue>>,
+) -> Result<Vec<(String, u64)>, StateError> {
+    let items = batch_get(&client, &table, keys, Some("sk, last_seen"), false).await?;
+    Ok(items
+        .iter()
+        .filter_map(|item| Some((text(item, "sk")?, number(item, "last_seen").unwrap_or(0))))
+        .collect())
+}
+
+/// Reads one batch of items whole, consistently.
+async fn get_items(
+    client: Client,
+    table: String,
+    keys: Vec<HashMap<String, AttributeValue>>,
+) -> Result<Vec<HashMap<String, AttributeValue>>, StateError> {
+    batch_get(&client, &table, keys, None, true).await
 }
 
 /// Writes one batch of items.
@@ -483,8 +516,96 @@ impl ProbeBook for DynamoLedger {
     }
 }
 
-fn incident_sk(key: &IncidentKey) -> AttributeValue {
-    s(key.id())
+/// An incident's own partition: a flood of one incident's findings never queues behind
+/// another's.
+fn incident_keys(key: &IncidentKey) -> (AttributeValue, AttributeValue) {
+    (s(format!("incident#{}", key.id())), s("incident"))
+}
+
+/// The value of [`ATTENTION`] on an incident that is open or owes a message; absent otherwise.
+const ATTENTION_VALUE: &str = "incident";
+/// The sparse index of incidents open or owing a message (keys only): what the sweep reads.
+/// Counting an occurrence does not touch it.
+pub const ATTENTION_INDEX: &str = "attention";
+const ATTENTION: &str = "attention";
+
+fn notice_map(owed: &Owed) -> AttributeValue {
+    let mut map = HashMap::from([
+        ("state".to_owned(), s(owed.notice.state())),
+        ("leased_until".to_owned(), n(owed.leased_until)),
+    ]);
+    match &owed.notice {
+        Notice::New => {}
+        Notice::StillOpen { count, since } => {
+            map.insert("count".into(), n(*count));
+            map.insert("since".into(), n(*since));
+        }
+        Notice::Resolved {
+            duration,
+            count,
+            by,
+        } => {
+            map.insert("count".into(), n(*count));
+            map.insert("duration".into(), n(*duration));
+            let by = match by {
+                Resolution::Evidence(evidence) => {
+                    map.insert("evidence".into(), s(evidence.clone()));
+                    "evidence"
+                }
+                Resolution::Quiet { period } => {
+                    map.insert("period".into(), n(*period));
+                    "quiet"
+                }
+                Resolution::Unmonitored(Unmonitored::DomainRemoved) => "domain_removed",
+                Resolution::Unmonitored(Unmonitored::IdentityGone) => "identity_gone",
+                Resolution::Unmonitored(Unmonitored::CanaryOff) => "canary_off",
+            };
+            map.insert("by".into(), s(by));
+        }
+    }
+    AttributeValue::M(map)
+}
+
+fn owed_of(item: &HashMap<String, AttributeValue>) -> Option<Owed> {
+    let Some(AttributeValue::M(map)) = item.get("owed") else {
+        return None;
+    };
+    let notice = match text(map, "state")?.as_str() {
+        "new" => Notice::New,
+        "open" => Notice::StillOpen {
+            count: number(map, "count")?,
+            since: number(map, "since")?,
+        },
+        "resolved" => Notice::Resolved {
+            duration: number(map, "duration")?,
+            count: number(map, "count")?,
+            by: match text(map, "by")?.as_str() {
+                "evidence" => Resolution::Evidence(text(map, "evidence").unwrap_or_default()),
+                "quiet" => Resolution::Quiet {
+                    period: number(map, "period")?,
+                },
+                "domain_removed" => Resolution::Unmonitored(Unmonitored::DomainRemoved),
+                "identity_gone" => Resolution::Unmonitored(Unmonitored::IdentityGone),
+                "canary_off" => Resolution::Unmonitored(Unmonitored::CanaryOff),
+                _ => return None,
+            },
+        },
+        _ => return None,
+    };
+    Some(Owed {
+        notice,
+        leased_until: number(map, "leased_until").unwrap_or(0),
+    })
+}
+
+/// The most severe of the severities an incident's findings had (a string set, added to by
+/// each occurrence).
+fn severity_of(item: &HashMap<String, AttributeValue>) -> Severity {
+    match item.get("severities") {
+        Some(AttributeValue::Ss(all)) => all.iter().filter_map(|s| s.parse().ok()).max(),
+        _ => None,
+    }
+    .unwrap_or(Severity::Warning)
 }
 
 /// An incident item as the table holds it; `None` for an item missing what every incident has.
@@ -499,12 +620,11 @@ fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, S
         last_seen: number(item, "last_seen")?,
         last_sent: number(item, "last_sent")?,
         count: number(item, "occurrences")?,
-        unsent: number(item, "unsent").unwrap_or(0),
+        counted_at_notice: number(item, "counted_at_notice").unwrap_or(0),
         detail: text(item, "detail").unwrap_or_default(),
-        severity: text(item, "severity")
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(Severity::Warning),
+        severity: severity_of(item),
         resolved: number(item, "resolved"),
+        owed: owed_of(item),
     };
     Some((
         key,
@@ -515,27 +635,29 @@ fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, S
     ))
 }
 
-impl IncidentBook for DynamoLedger {
-    async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
-        let item = self.read_item(s("incident"), incident_sk(key)).await?;
-        Ok(item
-            .as_ref()
-            .and_then(incident_of)
-            .map(|(_, stored)| stored))
+/// When an incident item expires: [`INCIDENT_KEPT`] after it was resolved; while open,
+/// [`OPEN_KEPT`] after its last write, as a backstop should the sweep stop running.
+fn incident_expires(incident: &Incident, now: u64) -> u64 {
+    match incident.resolved {
+        Some(resolved) => resolved.saturating_add(INCIDENT_KEPT),
+        None => now.saturating_add(OPEN_KEPT),
     }
+}
 
-    async fn store(
+impl DynamoLedger {
+    async fn put_incident(
         &self,
         key: &IncidentKey,
         next: &Incident,
         read: Option<u64>,
     ) -> Result<bool, StateError> {
+        let (pk, sk) = incident_keys(key);
         let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s("incident"))
-            .item("sk", incident_sk(key))
+            .item("pk", pk)
+            .item("sk", sk)
             .item("kind", s(key.kind.as_str()))
             .item("domain", s(key.domain.clone()))
             .item("subject", s(key.subject.clone().unwrap_or_default()))
@@ -543,14 +665,22 @@ impl IncidentBook for DynamoLedger {
             .item("last_seen", n(next.last_seen))
             .item("last_sent", n(next.last_sent))
             .item("occurrences", n(next.count))
-            .item("unsent", n(next.unsent))
+            .item("counted_at_notice", n(next.counted_at_notice))
             .item("detail", s(next.detail.clone()))
-            .item("severity", s(next.severity.as_str()))
-            .item("version", n(read.map_or(1, |v| v + 1)));
+            .item(
+                "severities",
+                AttributeValue::Ss(vec![next.severity.as_str().to_owned()]),
+            )
+            .item("version", n(read.map_or(1, |v| v + 1)))
+            .item("expires", n(incident_expires(next, next.last_sent)));
+        if next.needs_attention() {
+            put = put.item(ATTENTION, s(ATTENTION_VALUE));
+        }
+        if let Some(owed) = &next.owed {
+            put = put.item("owed", notice_map(owed));
+        }
         if let Some(resolved) = next.resolved {
-            put = put
-                .item("resolved", n(resolved))
-                .item("expires", n(resolved + INCIDENT_KEPT));
+            put = put.item("resolved", n(resolved));
         }
         put = match read {
             None => put.condition_expression("attribute_not_exists(pk)"),
@@ -561,22 +691,217 @@ impl IncidentBook for DynamoLedger {
         written(put.send().await)
     }
 
-    async fn open_incidents(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
-        let mut open = Vec::new();
+    async fn change_incident(
+        &self,
+        key: &IncidentKey,
+        next: &Incident,
+        read: u64,
+    ) -> Result<bool, StateError> {
+        let (pk, sk) = incident_keys(key);
+        let mut set = vec![
+            "version = :next",
+            "last_sent = :last_sent",
+            "counted_at_notice = :counted",
+            "expires = :expires",
+        ];
+        let mut remove = Vec::new();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .condition_expression("version = :read")
+            .expression_attribute_values(":read", n(read))
+            .expression_attribute_values(":next", n(read + 1))
+            .expression_attribute_values(":last_sent", n(next.last_sent))
+            .expression_attribute_values(":counted", n(next.counted_at_notice))
+            .expression_attribute_values(
+                ":expires",
+                n(incident_expires(
+                    next,
+                    next.resolved.unwrap_or(next.last_sent),
+                )),
+            );
+        match &next.owed {
+            Some(owed) => {
+                set.push("owed = :owed");
+                update = update.expression_attribute_values(":owed", notice_map(owed));
+            }
+            None => remove.push("owed"),
+        }
+        match next.resolved {
+            Some(resolved) => {
+                set.push("resolved = :resolved");
+                update = update.expression_attribute_values(":resolved", n(resolved));
+            }
+            None => remove.push("resolved"),
+        }
+        if next.needs_attention() {
+            set.push("attention = :attention");
+            update = update.expression_attribute_values(":attention", s(ATTENTION_VALUE));
+        } else {
+            remove.push(ATTENTION);
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        written(update.update_expression(expression).send().await)
+    }
+}
+
+impl IncidentBook for DynamoLedger {
+    async fn count(
+        &self,
+        key: &IncidentKey,
+        occurrence: &Occurrence,
+    ) -> Result<Option<Stored>, StateError> {
+        let (pk, sk) = incident_keys(key);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression(
+                "ADD occurrences :one, severities :severity \
+                 SET last_seen = :now, detail = :detail, expires = :expires",
+            )
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(resolved)")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(
+                ":severity",
+                AttributeValue::Ss(vec![occurrence.severity.as_str().to_owned()]),
+            )
+            .expression_attribute_values(":now", n(occurrence.now))
+            .expression_attribute_values(":detail", s(occurrence.detail.clone()))
+            .expression_attribute_values(":expires", n(occurrence.now.saturating_add(OPEN_KEPT)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output
+                .attributes
+                .as_ref()
+                .and_then(incident_of)
+                .map(|(_, stored)| stored)),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(error) => Err(failed(error)),
+        }
+    }
+
+    async fn load(&self, key: &IncidentKey) -> Result<Option<Stored>, StateError> {
+        let (pk, sk) = incident_keys(key);
+        let item = self.read_item(pk, sk).await?;
+        Ok(item
+            .as_ref()
+            .and_then(incident_of)
+            .map(|(_, stored)| stored))
+    }
+
+    async fn store(
+        &self,
+        key: &IncidentKey,
+        next: &Incident,
+        how: Transition,
+        read: Option<u64>,
+    ) -> Result<bool, StateError> {
+        match (how, read) {
+            (Transition::Change, Some(read)) => self.change_incident(key, next, read).await,
+            // A change of nothing stored: written whole, as an opening.
+            (Transition::Open, _) | (Transition::Change, None) => {
+                self.put_incident(key, next, read).await
+            }
+        }
+    }
+
+    async fn lease(
+        &self,
+        key: &IncidentKey,
+        version: u64,
+        now: u64,
+        until: u64,
+    ) -> Result<bool, StateError> {
+        let (pk, sk) = incident_keys(key);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .update_expression("SET owed.leased_until = :until")
+            .condition_expression(
+                "version = :version AND attribute_exists(owed) AND owed.leased_until <= :now",
+            )
+            .expression_attribute_values(":version", n(version))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":until", n(until))
+            .send()
+            .await;
+        written(update)
+    }
+
+    async fn settle(
+        &self,
+        key: &IncidentKey,
+        version: u64,
+        outcome: Settled,
+    ) -> Result<bool, StateError> {
+        let (pk, sk) = incident_keys(key);
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+            .expression_attribute_values(":version", n(version));
+        let update = match outcome {
+            Settled::Sent { closed: false } => update
+                .update_expression("REMOVE owed")
+                .condition_expression("version = :version"),
+            Settled::Sent { closed: true } => update
+                .update_expression(format!("REMOVE owed, {ATTENTION}"))
+                .condition_expression("version = :version"),
+            Settled::Failed => update
+                .update_expression("SET owed.leased_until = :free")
+                .condition_expression("version = :version AND attribute_exists(owed)")
+                .expression_attribute_values(":free", n(0)),
+        };
+        written(update.send().await)
+    }
+
+    async fn needing_attention(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
+        let mut keys = Vec::new();
         let mut pages = self
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("attribute_not_exists(resolved)")
-            .expression_attribute_values(":pk", s("incident"))
-            .consistent_read(true)
+            .index_name(ATTENTION_INDEX)
+            .key_condition_expression("attention = :attention")
+            .expression_attribute_values(":attention", s(ATTENTION_VALUE))
             .into_paginator()
             .items()
             .send();
         while let Some(item) = pages.next().await {
-            open.extend(incident_of(&item.map_err(failed)?));
+            let item = item.map_err(failed)?;
+            if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                keys.push(HashMap::from([
+                    ("pk".to_owned(), pk.clone()),
+                    ("sk".to_owned(), sk.clone()),
+                ]));
+            }
         }
-        Ok(open)
+        // The index is eventually consistent and holds keys only: the items are read whole,
+        // consistently, and those that no longer need attention are left out.
+        let batches = self.in_batches(keys, GET_BATCH, get_items).await?;
+        let mut due: Vec<(IncidentKey, Stored)> = batches
+            .iter()
+            .flatten()
+            .filter_map(incident_of)
+            .filter(|(_, stored)| stored.incident.needs_attention())
+            .collect();
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(due)
     }
 }

@@ -1,9 +1,10 @@
-//! The audit Lambda, on an EventBridge schedule: every SES identity's MAIL FROM, DKIM and
-//! DMARC set-up checked against DNS (`flow::audit`). Wiring only (see `wiring` and the
-//! core's `edge::config`).
+//! The audit Lambda, on two EventBridge schedules: the audit's (every SES identity's MAIL
+//! FROM, DKIM and DMARC set-up checked against DNS, after the incident sweep:
+//! `flow::audit::audit`) and the sweep's own, more frequent one (input `{"sweep": true}`:
+//! `flow::audit::sweep`). Wiring only (see `wiring` and the core's `edge::config`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ses_dmarc_monitor::flow::audit;
+use ses_dmarc_monitor::flow::audit::{self, Watching};
 use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use ses_dmarc_monitor_lambda::wiring::{Lookups, Wiring};
 
@@ -14,15 +15,24 @@ async fn main() -> Result<(), Error> {
     let Lookups::Dns(dns) = &wiring.facts else {
         return Err("DNS_RESOLVER=off: the audit checks DNS and needs a resolver".into());
     };
-    lambda_runtime::run(service_fn(|_event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run(service_fn(|event: LambdaEvent<serde_json::Value>| {
         let wiring = &wiring;
         async move {
+            let watching = Watching {
+                scope: &wiring.scope,
+                canary: !wiring.config.settings.canary_addresses.is_empty(),
+            };
+            if event.payload.get("sweep") == Some(&serde_json::Value::Bool(true)) {
+                let result = Box::pin(audit::sweep(&wiring.sesv2, watching, &wiring.sink)).await;
+                wiring.emit_sink_metrics();
+                return result.map_err(|error| diagnostic(&error));
+            }
             // Boxed: the audit future is deep (see the receipt function).
             let (run, result) = Box::pin(audit::audit(
                 &wiring.sesv2,
                 &wiring.directory,
                 dns.as_ref(),
-                &wiring.scope,
+                watching,
                 &wiring.sink,
                 &wiring.region,
             ))
