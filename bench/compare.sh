@@ -287,6 +287,10 @@ and its report printed): ${cli_seconds} s, $(python3 -c "print(round($EVENTS / $
 
 (written by bench/reports.sh)
 
+## Incident burst
+
+(written by bench/incidents.sh)
+
 ## One event through the CLI (what a cold start pays)
 
 \`ses-dmarc-monitor analyze --format json $event\`: wall $wall (median of 20 runs),
@@ -314,6 +318,7 @@ $lambda_rows
 ${sizes:-| (not built: run \`cargo lambda build --release --arm64\`) | | |}
 $baseline_md
 MD
-# Receivers' reports: their own script, which fills in that section.
+# Receivers' reports and the incident burst: their own scripts, which fill in their sections.
 ./bench/reports.sh
+./bench/incidents.sh
 cat bench/RESULTS.md
