@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The incident burst of issue 26: 10,000 findings of one incident from 8 writers at once (each
 # with its own client, as containers), through the incident flow and the DynamoDB adapter,
-# against moto's DynamoDB served one request at a time (bench/moto_serial.py says why).
+# against moto's DynamoDB served one request at a time (scripts/moto_serial.py says why).
 # Writes the "Incident burst" section of bench/RESULTS.md in place; bench/compare.sh runs it.
 #
 #   ./bench/incidents.sh [FINDINGS] [WRITERS]
@@ -22,7 +22,7 @@ trap cleanup EXIT
 python3 -c 'import moto.server' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
 cargo build --release --quiet -p ses-dmarc-monitor-lambda --example incident_burst
-python3 bench/moto_serial.py "$PORT" > "$WORK/moto.log" 2>&1 &
+python3 scripts/moto_serial.py "$PORT" > "$WORK/moto.log" 2>&1 &
 MOTO_PID=$!
 for _ in $(seq 1 100); do
   python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 0.5)" 2>/dev/null && break
@@ -41,7 +41,7 @@ section = f"""## Incident burst (issue 26; `bench/incidents.sh`)
 {r['findings']:,} findings of one incident from {r['writers']} writers at once, each with its own DynamoDB client
 as separate containers, through `flow::incidents` and the DynamoDB adapter, against moto's
 DynamoDB answering one request at a time (threaded, moto loses concurrent `ADD`s that DynamoDB
-applies atomically: `bench/moto_serial.py`). Each message a writer was given was settled as sent.
+applies atomically: `scripts/moto_serial.py`). Each message a writer was given was settled as sent.
 
 | "new" sent | other messages | findings counted | fell back to per-container de-duplication | incident owes a message after | wall time | findings/s |
 |---|---|---|---|---|---|---|

@@ -2,7 +2,8 @@
 
   setup  ENDPOINT          create the alert topic and an SQS queue subscribed to it; print the topic ARN
   alerts ENDPOINT          print every alert delivered so far, one JSON object per line
-                           ({"subject", "kind", "severity", "domain", "state", "body"})
+                           ({"subject", "kind", "severity", "domain", "state", "incident",
+                           "version", "body"})
 """
 import json
 import sys
@@ -46,6 +47,8 @@ def alerts(endpoint):
                 "severity": attributes.get("severity"),
                 "domain": attributes.get("domain"),
                 "state": attributes.get("state"),
+                "incident": attributes.get("incident"),
+                "version": attributes.get("version"),
                 "body": envelope.get("Message"),
             }))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -6,7 +6,7 @@ changing it and writing it back, so that concurrent `ADD`s on one item can lose 
 atomically; served one at a time, moto does too, which is what the incident burst needs to
 measure (bench/incidents.sh).
 
-usage: python3 bench/moto_serial.py PORT
+usage: python3 scripts/moto_serial.py PORT
 """
 import sys
 
