@@ -291,6 +291,10 @@ and its report printed): ${cli_seconds} s, $(python3 -c "print(round($EVENTS / $
 
 (written by bench/incidents.sh)
 
+## Audit at scale
+
+(written by bench/audit.sh)
+
 ## One event through the CLI (what a cold start pays)
 
 \`ses-dmarc-monitor analyze --format json $event\`: wall $wall (median of 20 runs),
@@ -321,4 +325,5 @@ MD
 # Receivers' reports and the incident burst: their own scripts, which fill in their sections.
 ./bench/reports.sh
 ./bench/incidents.sh
+./bench/audit.sh
 cat bench/RESULTS.md

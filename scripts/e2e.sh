@@ -597,10 +597,16 @@ stop "$SWEEP_PID"; SWEEP_PID=""
 python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
 import json, sys
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
-keys = [(a["kind"], a["domain"], a["state"], a["incident"], a["version"]) for a in alerts]
-expected = [("mail_from_fallback", "example.biz", "new", "mail_from_fallback#example.biz#", "1")]
+keys = sorted((a["kind"], a["domain"], a["state"], a["incident"], a["version"]) for a in alerts)
+# The canary is off in this instance: the canary section's open canary_missing is closed,
+# saying so, never reminded of forever.
+expected = [("canary_missing", "example.org", "resolved", "canary_missing#example.org#", "2"),
+            ("mail_from_fallback", "example.biz", "new", "mail_from_fallback#example.biz#", "1")]
 assert keys == expected, f"alerts {keys}, expected {expected}"
-print("SNS down, then up: exactly one new, sent by the sweep")
+closed = next(a for a in alerts if a["kind"] == "canary_missing")
+assert closed["subject"].startswith("[CLOSED] canary_missing for example.org"), closed["subject"]
+assert "the canary is off" in closed["body"], closed["body"]
+print("SNS down, then up: exactly one new, sent by the sweep; the canary incident closed, saying why")
 ' || fail "the owed new did not arrive exactly once"
 python3 scripts/e2e_canary.py incident "$ENDPOINT" mail_from_fallback example.biz | python3 -c '
 import json, sys

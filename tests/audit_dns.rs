@@ -299,10 +299,25 @@ mod run {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use ses_dmarc_monitor::edge::identity_cache::{CachedDirectory, Paced};
     use ses_dmarc_monitor::flow::audit as handler;
+    use ses_dmarc_monitor::ports::audit_cursor::MemoryCursor;
+    use ses_dmarc_monitor::ports::clock::FixedClock;
     use ses_dmarc_monitor::ports::scope::Everything;
     use ses_dmarc_monitor::ports::sink::MemorySink;
     use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
     use std::time::Duration;
+
+    static CLOCK: FixedClock = FixedClock(std::sync::atomic::AtomicU64::new(1_796_000_000));
+    static NO_CURSOR: Option<MemoryCursor> = None;
+
+    /// No deadline, no place kept.
+    fn unbounded() -> handler::Bounds<'static, FixedClock, Option<MemoryCursor>> {
+        handler::Bounds {
+            clock: &CLOCK,
+            deadline: None,
+            cursor: &NO_CURSOR,
+            at_once: handler::AT_ONCE,
+        }
+    }
 
     fn everything() -> handler::Watching<'static, Everything> {
         handler::Watching {
@@ -410,22 +425,31 @@ mod run {
         );
         let sink = MemorySink::default();
         let started = std::time::Instant::now();
-        let (run, result) =
-            handler::audit(&sesv2, &directory, &dns, everything(), &sink, "us-east-1").await;
+        let (run, result) = handler::audit(
+            &sesv2,
+            &directory,
+            &dns,
+            everything(),
+            &sink,
+            "us-east-1",
+            unbounded(),
+        )
+        .await;
         assert!(result.is_ok(), "{result:?}");
-        // Three domains (the address identity folds into nomx.example), three GetEmailIdentity
-        // calls spaced by the pace.
+        // Three domains, in order (the address identity folds into nomx.example), three
+        // GetEmailIdentity calls spaced by the pace.
         let domains: Vec<&str> = run.reports.iter().map(|r| r.domain.as_str()).collect();
         assert_eq!(
             domains,
-            ["healthy.example", "nomx.example", "nodmarc.example"]
+            ["healthy.example", "nodmarc.example", "nomx.example"]
         );
         assert!(started.elapsed() >= Duration::from_millis(100));
         assert_eq!(
             (healthy.num_calls(), nomx.num_calls(), unknown.num_calls()),
             (2, 1, 1)
         );
-        let kinds: Vec<(String, Kind)> = sink
+        // Checked a few at once: published in the order they finished.
+        let mut kinds: Vec<(String, Kind)> = sink
             .0
             .lock()
             .map(|f| {
@@ -434,11 +458,12 @@ mod run {
                     .collect()
             })
             .unwrap_or_default();
+        kinds.sort();
         assert_eq!(
             kinds,
             [
-                ("nomx.example".to_owned(), Kind::MailFromMxMissing),
                 ("nodmarc.example".to_owned(), Kind::NoDmarcPolicy),
+                ("nomx.example".to_owned(), Kind::MailFromMxMissing),
             ]
         );
         let failed = run.failed_checks();
@@ -476,6 +501,109 @@ mod run {
     }
 
     /// Every path that ends an audit run short: what its metrics then say.
+    /// DNS that takes `seconds` of the clock per identity and cannot answer.
+    struct Slow<'a> {
+        clock: &'a FixedClock,
+        seconds: u64,
+    }
+
+    impl ses_dmarc_monitor::ports::dns::AuditDns for Slow<'_> {
+        async fn audit_view(
+            &self,
+            _target: &ses_dmarc_monitor::judge::posture::Target,
+        ) -> ses_dmarc_monitor::judge::posture::DnsView {
+            use ses_dmarc_monitor::ports::clock::Clock as _;
+            self.clock.set(self.clock.now() + self.seconds);
+            ses_dmarc_monitor::judge::posture::DnsView {
+                mail_from_mx: None,
+                mail_from_txt: None,
+                dkim: Vec::new(),
+                dmarc: ses_dmarc_monitor::judge::posture::Lookup::Failed("silent".into()),
+                report_authorizations: Vec::new(),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_that_reaches_its_deadline_is_continued_by_the_next() {
+        let names: Vec<String> = (1..=9).map(|i| format!("d{i}.example")).collect();
+        let listed = names.clone();
+        let page = mock!(aws_sdk_sesv2::Client::list_email_identities).then_output(move || {
+            let mut output = ListEmailIdentitiesOutput::builder();
+            // Listed out of order: runs take them by domain.
+            for name in listed.iter().rev() {
+                output = output.email_identities(info(name, IdentityType::Domain));
+            }
+            output.build()
+        });
+        let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .then_output(|| output(Some("mail.example.net"), &[]));
+        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
+        let sesv2 = SesV2Directory::new(client);
+        let clock = FixedClock::at(1_796_000_000);
+        let dns = Slow {
+            clock: &clock,
+            seconds: 10,
+        };
+        let cursor = Some(MemoryCursor::default());
+        let sink = MemorySink::default();
+        // Each run has 60 s; an identity takes 10 s, and none starts within 30 s of the end.
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            use ses_dmarc_monitor::ports::clock::Clock as _;
+            let bounds = handler::Bounds {
+                clock: &clock,
+                deadline: Some(clock.now() + 60),
+                cursor: &cursor,
+                at_once: 1,
+            };
+            let (run, result) = handler::audit(
+                &sesv2,
+                &sesv2,
+                &dns,
+                everything(),
+                &sink,
+                "us-east-1",
+                bounds,
+            )
+            .await;
+            assert!(result.is_ok(), "{result:?}");
+            let domains: Vec<String> = run.reports.iter().map(|r| r.domain.clone()).collect();
+            runs.push((domains, run.deferred, run.counts().deferred));
+        }
+        let slice =
+            |range: &[usize]| -> Vec<String> { range.iter().map(|i| names[*i].clone()).collect() };
+        assert_eq!(
+            runs,
+            [
+                (slice(&[0, 1, 2, 3]), 5, 5),
+                (slice(&[4, 5, 6, 7]), 5, 5),
+                // Around again: the last domain, then from the first.
+                (slice(&[8, 0, 1, 2]), 5, 5),
+            ]
+        );
+        // Without a deadline, a run goes through to the end and the next starts afresh.
+        let bounds = handler::Bounds {
+            clock: &clock,
+            deadline: None,
+            cursor: &cursor,
+            at_once: 4,
+        };
+        let (run, _) = handler::audit(
+            &sesv2,
+            &sesv2,
+            &dns,
+            everything(),
+            &sink,
+            "us-east-1",
+            bounds,
+        )
+        .await;
+        assert_eq!(run.reports.len(), 9);
+        assert_eq!(run.reports[0].domain, "d4.example");
+        assert_eq!(cursor.as_ref().map(|c| c.snapshot()), Some(None));
+    }
+
     #[tokio::test]
     async fn a_short_run_reports_what_it_could_not_judge() {
         let silent = DnsFacts::nameserver_with_timeout(
@@ -493,6 +621,7 @@ mod run {
             everything(),
             &sink,
             "us-east-1",
+            unbounded(),
         )
         .await;
         assert!(result.is_err());
@@ -515,8 +644,16 @@ mod run {
             .then_output(|| output(Some("mail.healthy.example"), &["tok1"]));
         let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
         let sesv2 = SesV2Directory::new(client);
-        let (run, result) =
-            handler::audit(&sesv2, &sesv2, &silent, everything(), &sink, "us-east-1").await;
+        let (run, result) = handler::audit(
+            &sesv2,
+            &sesv2,
+            &silent,
+            everything(),
+            &sink,
+            "us-east-1",
+            unbounded(),
+        )
+        .await;
         assert!(result.is_ok(), "{result:?}");
         let counts = run.counts();
         assert_eq!(counts.identities, Some(1));

@@ -7,13 +7,16 @@
 use crate::flow::receipt::HandlerError;
 use crate::judge::incident::{self, IncidentKey, Unmonitored};
 use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
-use crate::ports::directory::{self, IdentityDirectory, IdentityLister};
+use crate::ports::audit_cursor::AuditCursor;
+use crate::ports::clock::Clock;
+use crate::ports::directory::{self, DirectoryError, IdentityDirectory, IdentityLister};
 use crate::ports::dns::AuditDns;
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::domain_of_identity;
 use crate::say::explain;
 use crate::say::metrics::AuditCounts;
+use futures_util::StreamExt as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// An audit's passing checks are evidence about their domain: the incidents of the kinds they
@@ -95,6 +98,8 @@ pub struct AuditRun {
     pub errors: Vec<String>,
     /// The identities could not be listed: nothing was judged.
     pub listing_failed: bool,
+    /// Domains left for the next run: this one reached its deadline.
+    pub deferred: usize,
 }
 
 impl AuditRun {
@@ -111,6 +116,7 @@ impl AuditRun {
             failed: self.failed_checks(),
             unjudged,
             unreadable,
+            deferred: self.deferred as u64,
         }
     }
 
@@ -135,18 +141,112 @@ impl AuditRun {
     }
 }
 
+/// How long one identity's check may take (its turn at SESv2's pace and its DNS budget): a run
+/// starts no identity later than this before its deadline.
+pub const PER_IDENTITY: u64 = 30;
+/// Identities checked at once by default: their DNS lookups overlap while SESv2's pacing (the
+/// directory's) lets one request through at a time.
+pub const AT_ONCE: usize = 8;
+
+/// What bounds one audit run: the clock and the invocation's deadline (Unix seconds; `None`
+/// for none), where the previous run stopped, and how many identities are checked at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds<'a, C, K> {
+    pub clock: &'a C,
+    pub deadline: Option<u64>,
+    pub cursor: &'a K,
+    pub at_once: usize,
+}
+
+/// One audit per domain, in the order runs take them: by domain, starting after `after` (where
+/// the previous run stopped) and wrapping around. Each domain is audited through the domain
+/// identity itself when there is one, else the first address identity under it.
+pub fn in_turn(identities: Vec<String>, after: Option<&str>) -> Vec<(String, String)> {
+    let mut targets: Vec<(String, String)> = Vec::new();
+    for identity in identities {
+        let Some(domain) = domain_of_identity(&identity) else {
+            continue;
+        };
+        let is_domain = !identity.contains('@');
+        match targets.iter_mut().find(|(_, d)| *d == domain) {
+            Some(existing) if is_domain => existing.0 = identity,
+            Some(_) => {}
+            None => targets.push((identity, domain)),
+        }
+    }
+    targets.sort_by(|a, b| a.1.cmp(&b.1));
+    if let Some(after) = after {
+        let start = targets.partition_point(|(_, domain)| domain.as_str() <= after);
+        targets.rotate_left(start);
+    }
+    targets
+}
+
+/// What checking one identity came to.
+enum Checked {
+    Judged(Box<AuditOutcome>, Option<SinkError>),
+    Unreadable(DirectoryError),
+}
+
+/// One identity: its state read, its DNS checked, judged, the findings published and the
+/// passing checks offered as evidence.
+async fn check_one<D, N, S>(
+    (identity, domain): (String, String),
+    directory: &D,
+    dns: &N,
+    sink: &S,
+    region: &str,
+) -> Checked
+where
+    D: IdentityDirectory,
+    N: AuditDns,
+    S: FindingSink,
+{
+    let state = match directory::governing_state(directory, &identity).await {
+        Ok(state) => state.map(|(_, s)| (*s).clone()),
+        Err(error) => {
+            tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
+            return Checked::Unreadable(error);
+        }
+    };
+    let target = Target {
+        mail_from_domain: state
+            .as_ref()
+            .and_then(|s| s.mail_from_domain())
+            .map(str::to_ascii_lowercase),
+        identity,
+        domain,
+        region: region.to_owned(),
+        state,
+    };
+    let view = dns.audit_view(&target).await;
+    let report = posture::audit(&target, &view);
+    for check in report.failed() {
+        tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %explain::observed(&check.observed), "audit check failed");
+    }
+    let mut sink_error = sink.publish(&report.findings).await.err();
+    if let Err(error) = clear_by_audit(&report, sink).await {
+        sink_error.get_or_insert(error);
+    }
+    Checked::Judged(Box::new(report), sink_error)
+}
+
 /// The scheduled audit: every identity of the account (address identities by their domain),
-/// its state read through the directory, its DNS checked, the findings published. An identity
-/// whose state cannot be read is skipped and reported, and fails the run after the others
-/// were audited; the next run (or Lambda's retry) tries again. A listing that fails fails the
-/// run at once: there is nothing to audit.
-pub async fn audit<L, D, N, Sc, S>(
+/// its state read through the directory, its DNS checked, the findings published; the incident
+/// sweep first. Identities are checked a few at a time ([`Bounds::at_once`]), in the order of
+/// [`in_turn`]; a
+/// run that reaches its deadline records where it stopped and the next continues there. An
+/// identity whose state cannot be read is skipped and reported, and fails the run after the
+/// others were audited; the next run (or Lambda's retry) tries again. A listing that fails
+/// fails the run at once: there is nothing to audit.
+pub async fn audit<L, D, N, Sc, S, C, K>(
     lister: &L,
     directory: &D,
     dns: &N,
     watching: Watching<'_, Sc>,
     sink: &S,
     region: &str,
+    bounds: Bounds<'_, C, K>,
 ) -> (AuditRun, Result<(), HandlerError>)
 where
     L: IdentityLister,
@@ -154,6 +254,8 @@ where
     N: AuditDns,
     Sc: DomainScope,
     S: FindingSink,
+    C: Clock,
+    K: AuditCursor,
 {
     let mut run = AuditRun::default();
     let identities = match lister.identities().await {
@@ -170,60 +272,60 @@ where
     let mut sink_error = sweep_with(sink, watching, Some(&covered_domains(&identities)))
         .await
         .err();
-    // One audit per domain: the domain identity itself when there is one, else the first
-    // address identity under it.
-    let mut targets: Vec<(String, String)> = Vec::new();
-    for identity in identities {
-        let Some(domain) = domain_of_identity(&identity) else {
-            continue;
-        };
-        let is_domain = !identity.contains('@');
-        match targets.iter_mut().find(|(_, d)| *d == domain) {
-            Some(existing) if is_domain => existing.0 = identity,
-            Some(_) => {}
-            None => targets.push((identity, domain)),
-        }
-    }
+    let after = bounds.cursor.stopped_after().await.unwrap_or_else(|error| {
+        tracing::warn!(error = %error, "where the last audit stopped is unknown; starting from the first domain");
+        None
+    });
+    let targets: Vec<(String, String)> = in_turn(identities, after.as_deref())
+        .into_iter()
+        .filter(|(_, domain)| scope.contains(domain))
+        .collect();
     let mut first_unreadable = None;
-    for (identity, domain) in targets {
-        if !scope.contains(&domain) {
-            continue;
+    // A sliding window of `at_once` checks, in order; none starts within PER_IDENTITY of the
+    // deadline.
+    let started = std::cell::Cell::new(0usize);
+    let in_time = |_: &(String, String)| {
+        let ok = bounds
+            .deadline
+            .is_none_or(|deadline| bounds.clock.now().saturating_add(PER_IDENTITY) <= deadline);
+        if ok {
+            started.set(started.get() + 1);
         }
-        let state = match directory::governing_state(directory, &identity).await {
-            Ok(state) => state.map(|(_, s)| (*s).clone()),
-            Err(error) => {
-                tracing::warn!(identity = %identity, error = %error, "identity state unreadable; skipped this run");
+        futures_util::future::ready(ok)
+    };
+    let mut checks = futures_util::stream::iter(targets.iter().cloned())
+        .take_while(in_time)
+        .map(|target| check_one(target, directory, dns, sink, region))
+        .buffered(bounds.at_once.max(1));
+    while let Some(checked) = checks.next().await {
+        match checked {
+            Checked::Judged(report, error) => {
+                if let Some(error) = error {
+                    sink_error.get_or_insert(error);
+                }
+                run.reports.push(*report);
+            }
+            Checked::Unreadable(error) => {
                 run.errors.push(error.to_string());
                 first_unreadable.get_or_insert(error);
-                continue;
             }
-        };
-        let target = Target {
-            mail_from_domain: state
-                .as_ref()
-                .and_then(|s| s.mail_from_domain())
-                .map(str::to_ascii_lowercase),
-            identity,
-            domain,
-            region: region.to_owned(),
-            state,
-        };
-        let view = dns.audit_view(&target).await;
-        let report = posture::audit(&target, &view);
-        for check in report.failed() {
-            tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %explain::observed(&check.observed), "audit check failed");
         }
-        if let Err(error) = sink.publish(&report.findings).await {
-            sink_error.get_or_insert(error);
-        }
-        if let Err(error) = clear_by_audit(&report, sink).await {
-            sink_error.get_or_insert(error);
-        }
-        run.reports.push(report);
+    }
+    drop(checks);
+    let started = started.get();
+    run.deferred = targets.len() - started;
+    let stopped_after = started
+        .checked_sub(1)
+        .and_then(|last| targets.get(last))
+        .map(|(_, domain)| domain.clone());
+    let place = (run.deferred > 0).then_some(stopped_after).flatten();
+    if let Err(error) = bounds.cursor.stop_after(place.as_deref()).await {
+        tracing::warn!(error = %error, "where this audit stopped was not recorded; the next starts from the first domain");
     }
     let failed: u64 = run.failed_checks().values().sum();
     tracing::info!(
         identities = run.reports.len(),
+        deferred = run.deferred,
         failed_checks = failed,
         findings = run.reports.iter().map(|r| r.findings.len()).sum::<usize>(),
         unreadable = run.errors.len(),

@@ -2,6 +2,7 @@
 //! with its offline or in-memory implementation. The real implementations live in `edge`
 //! and in the `lambda/` package. Ports speak `read`'s and `judge`'s types, never `flow`'s.
 
+pub mod audit_cursor;
 pub mod clock;
 pub mod directory;
 pub mod dns;

@@ -7,6 +7,7 @@
 //! | a source seen sending as a domain | `source#<domain>` | `<IP address>` | 400 days after it was last written (written again when 30 days old) |
 //! | a reporter's reports with findings in a day | `quota#<policy domain>#<day>` | `<reporter>` | 2 days |
 //! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
+//! | where the audit stopped | `audit#cursor` | `audit` | until a run goes through to the end |
 //! | an incident | `incident#<kind>#<domain>#<subject>` | `incident` | [`OPEN_KEPT`] after its last write while open, [`INCIDENT_KEPT`] after it was resolved |
 //!
 //! Each incident has its own partition. An occurrence is counted with one `UpdateItem ADD`
@@ -29,6 +30,7 @@ use ses_dmarc_monitor::judge::findings::{Kind, Severity};
 use ses_dmarc_monitor::judge::incident::{
     Incident, IncidentKey, Notice, Owed, Resolution, Unmonitored,
 };
+use ses_dmarc_monitor::ports::audit_cursor::AuditCursor;
 use ses_dmarc_monitor::ports::incidents::{IncidentBook, Occurrence, Settled, Stored, Transition};
 use ses_dmarc_monitor::ports::probes::{PROBE_KEPT, ProbeBook};
 use ses_dmarc_monitor::ports::state::{
@@ -903,5 +905,47 @@ impl IncidentBook for DynamoLedger {
             .collect();
         due.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(due)
+    }
+}
+
+/// The audit's place: one item, `audit#cursor`.
+fn cursor_keys() -> (AttributeValue, AttributeValue) {
+    (s("audit#cursor"), s("audit"))
+}
+
+impl AuditCursor for DynamoLedger {
+    async fn stopped_after(&self) -> Result<Option<String>, StateError> {
+        let (pk, sk) = cursor_keys();
+        Ok(self
+            .read_item(pk, sk)
+            .await?
+            .and_then(|item| text(&item, "after")))
+    }
+
+    async fn stop_after(&self, domain: Option<&str>) -> Result<(), StateError> {
+        let (pk, sk) = cursor_keys();
+        match domain {
+            Some(domain) => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", pk)
+                .item("sk", sk)
+                .item("after", s(domain))
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(failed),
+            None => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", pk)
+                .key("sk", sk)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(failed),
+        }
     }
 }

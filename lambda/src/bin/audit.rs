@@ -1,10 +1,12 @@
 //! The audit Lambda, on two EventBridge schedules: the audit's (every SES identity's MAIL
 //! FROM, DKIM and DMARC set-up checked against DNS, after the incident sweep:
 //! `flow::audit::audit`) and the sweep's own, more frequent one (input `{"sweep": true}`:
-//! `flow::audit::sweep`). Wiring only (see `wiring` and the core's `edge::config`).
+//! `flow::audit::sweep`). A run that reaches its deadline records where it stopped in the
+//! state table, and the next continues there. Wiring only (see `wiring` and the core's `edge::config`).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use ses_dmarc_monitor::flow::audit::{self, Watching};
+use ses_dmarc_monitor::edge::clock::SystemClock;
+use ses_dmarc_monitor::flow::audit::{self, Bounds, Watching};
 use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use ses_dmarc_monitor_lambda::wiring::{Lookups, Wiring};
 
@@ -27,6 +29,12 @@ async fn main() -> Result<(), Error> {
                 wiring.emit_sink_metrics();
                 return result.map_err(|error| diagnostic(&error));
             }
+            let bounds = Bounds {
+                clock: &SystemClock,
+                deadline: Some(event.context.deadline / 1000),
+                cursor: &wiring.ledger,
+                at_once: audit::AT_ONCE,
+            };
             // Boxed: the audit future is deep (see the receipt function).
             let (run, result) = Box::pin(audit::audit(
                 &wiring.sesv2,
@@ -35,6 +43,7 @@ async fn main() -> Result<(), Error> {
                 watching,
                 &wiring.sink,
                 &wiring.region,
+                bounds,
             ))
             .await;
             wiring.emit_audit_metrics(&run);

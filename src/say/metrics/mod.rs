@@ -36,6 +36,7 @@ keyword_enum! {
         UnknownValues = "UnknownValues",
         /// The audit's: identities audited, checks failed.
         AuditIdentities = "AuditIdentities",
+        AuditIdentitiesDeferred = "AuditIdentitiesDeferred",
         AuditChecksFailed = "AuditChecksFailed",
         /// Checks (or whole identities, or the whole run) a failed lookup left unjudged.
         AuditChecksUnjudged = "AuditChecksUnjudged",
@@ -423,6 +424,8 @@ pub struct AuditCounts {
     pub unjudged: BTreeMap<PostureCheck, u64>,
     /// Identities whose state could not be read: none of their checks was judged.
     pub unreadable: u64,
+    /// Identities left for the next run, which continues where this one stopped.
+    pub deferred: u64,
 }
 
 impl AuditCounts {
@@ -436,6 +439,7 @@ impl AuditCounts {
     fn fully_judged(&self, check: PostureCheck) -> bool {
         self.identities.is_some()
             && self.unreadable == 0
+            && self.deferred == 0
             && self.unjudged.get(&check).copied().unwrap_or(0) == 0
     }
 }
@@ -455,8 +459,9 @@ pub fn audit_emf(
     let mut totals = Vec::new();
     if let Some(identities) = counts.identities {
         totals.push((Metric::AuditIdentities.as_str(), identities));
+        totals.push((Metric::AuditIdentitiesDeferred.as_str(), counts.deferred));
     }
-    if failed > 0 || unjudged == 0 {
+    if failed > 0 || (unjudged == 0 && counts.deferred == 0) {
         totals.push((Metric::AuditChecksFailed.as_str(), failed));
     }
     totals.push((Metric::AuditChecksUnjudged.as_str(), unjudged));
