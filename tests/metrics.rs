@@ -85,7 +85,7 @@ fn audit_documents_carry_every_check() {
     assert_eq!(lines.len(), 8);
     assert_eq!(
         lines[0],
-        r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"},{"Name":"AuditChecksUnjudged","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditChecksFailed":3,"AuditChecksUnjudged":0}"#
+        r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"SesDmarcMonitor","Dimensions":[["Function"]],"Metrics":[{"Name":"AuditIdentities","Unit":"Count"},{"Name":"AuditIdentitiesDeferred","Unit":"Count"},{"Name":"AuditChecksFailed","Unit":"Count"},{"Name":"AuditChecksUnjudged","Unit":"Count"}]}]},"Function":"audit","AuditIdentities":5,"AuditIdentitiesDeferred":0,"AuditChecksFailed":3,"AuditChecksUnjudged":0}"#
     );
     let per_check: Vec<(String, u64)> = lines[1..]
         .iter()
@@ -137,13 +137,20 @@ fn an_audit_that_could_not_judge_never_reports_zero_failures() {
         ..AuditCounts::default()
     };
     let not_listed = AuditCounts::default();
+    // Cut short by its deadline: what it judged is no "0 failed" for the domains left.
+    let deferred = AuditCounts {
+        identities: Some(2),
+        deferred: 3,
+        ..AuditCounts::default()
+    };
     // (counts, total AuditChecksFailed, AuditChecksUnjudged, checks with a failed count)
-    let cases: [(&AuditCounts, Option<u64>, u64, usize); 5] = [
+    let cases: [(&AuditCounts, Option<u64>, u64, usize); 6] = [
         (&judged_all, Some(0), 0, 7),
         (&dns_timeout, None, 2, 6),
         (&dns_timeout_and_a_failure, Some(1), 2, 6),
         (&unreadable, None, 1, 0),
         (&not_listed, None, 1, 0),
+        (&deferred, None, 0, 0),
     ];
     for (counts, failed, unjudged, per_check) in cases {
         let lines = audit_emf("SesDmarcMonitor", "audit", counts, 1);
