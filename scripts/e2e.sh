@@ -598,7 +598,7 @@ python3 scripts/e2e_sns.py alerts "$ENDPOINT" | python3 -c '
 import json, sys
 alerts = [json.loads(l) for l in sys.stdin if l.strip()]
 keys = sorted((a["kind"], a["domain"], a["state"], a["incident"], a["version"]) for a in alerts)
-# The canary is off in this instance: the canary section's open canary_missing is closed,
+# The canary is off in this instance: the open canary_missing of the canary steps is closed,
 # saying so, never reminded of forever.
 expected = [("canary_missing", "example.org", "resolved", "canary_missing#example.org#", "2"),
             ("mail_from_fallback", "example.biz", "new", "mail_from_fallback#example.biz#", "1")]

@@ -137,3 +137,56 @@ async fn a_consequence_without_a_cause_pages_as_itself() {
     let kinds: Vec<String> = pages(&alerting).into_iter().map(|(k, _, _)| k).collect();
     assert!(kinds.contains(&"spf_unaligned".to_owned()), "{kinds:?}");
 }
+
+/// A report kind's incident ends on a clean report from a receiver whose reports found it, and
+/// not on another receiver's.
+#[tokio::test]
+async fn a_clean_report_ends_only_what_its_own_receiver_found() {
+    use ses_dmarc_monitor::judge::findings::Facts;
+    use ses_dmarc_monitor::read::observation::Source;
+    let alerting = alerting(true);
+    let failing = Finding::new(
+        Facts::ReportDmarcFail {
+            reporter: "google.com".into(),
+            messages: 12,
+            range: (None, None),
+            policy: None,
+        },
+        Some("example.com"),
+        Source::Report,
+    );
+    assert!(alerting.publish(&[failing]).await.is_ok());
+    let states = |alerting: &Alerting<_, _, _>| -> Vec<String> {
+        pages(alerting)
+            .into_iter()
+            .map(|(kind, _, _)| kind)
+            .collect()
+    };
+    assert_eq!(states(&alerting), ["report_dmarc_fail"]);
+    // Yahoo never saw it fail: its clean report is no evidence.
+    let by = "a later report from Yahoo shows it no more";
+    assert!(
+        alerting
+            .cleared_by_reporter(Kind::ReportDmarcFail, "example.com", "Yahoo", by)
+            .await
+            .is_ok()
+    );
+    assert_eq!(states(&alerting).len(), 1);
+    // Google's next report is clean: resolved, once.
+    let by = "a later report from google.com shows it no more";
+    for _ in 0..2 {
+        assert!(
+            alerting
+                .cleared_by_reporter(Kind::ReportDmarcFail, "example.com", "google.com", by)
+                .await
+                .is_ok()
+        );
+    }
+    let sent = pages(&alerting);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1].2.contains("RESOLVED") && sent[1].2.contains(by),
+        "{}",
+        sent[1].2
+    );
+}

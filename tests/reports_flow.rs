@@ -696,3 +696,49 @@ async fn reports_about_domains_not_monitored_are_counted_not_alerted() {
     );
     assert!(invocation.counts.per_domain.is_empty());
 }
+
+/// The fixture's report with only its aligned SES record, under another id: a clean report
+/// from the same receiver.
+fn clean_report(id: &str) -> String {
+    let xml = fixture();
+    let records: Vec<&str> = xml.split("<record>").collect();
+    format!(
+        "{}<record>{}</feedback>\n",
+        records[0],
+        records[2].trim_end()
+    )
+    .replace(
+        "<report_id>r-1</report_id>",
+        &format!("<report_id>{id}</report_id>"),
+    )
+}
+
+#[tokio::test]
+async fn a_clean_report_is_evidence_for_what_its_receiver_found() {
+    let objects = stored("reports/msg-1", report_mail(&fixture(), Some("pass"))).with(
+        BUCKET,
+        "reports/msg-2",
+        report_mail(&clean_report("r-2"), Some("pass")),
+    );
+    let world = world(objects);
+    let cleared = |world: &World| world.sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    let first = world.invoke(&s3_event(&["reports/msg-1"])).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    assert!(cleared(&world).is_empty(), "{:?}", cleared(&world));
+    let second = world.invoke(&s3_event(&["reports/msg-2"])).await;
+    assert!(second.result.is_ok(), "{:?}", second.result);
+    assert_eq!(second.counts.findings, 0);
+    let domain = "example.com".to_owned();
+    assert_eq!(
+        cleared(&world),
+        [
+            (Kind::ReportMailFromFallback, domain.clone()),
+            (Kind::ReportDmarcFail, domain.clone()),
+            (Kind::ReportUnknownSource, domain),
+        ]
+    );
+    // The same clean report again is a duplicate: no evidence twice.
+    let again = world.invoke(&s3_event(&["reports/msg-2"])).await;
+    assert_eq!(again.counts.duplicate, 1);
+    assert_eq!(cleared(&world).len(), 3);
+}

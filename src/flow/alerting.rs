@@ -99,10 +99,23 @@ impl<P: Publisher, B: IncidentBook, C: Clock> Alerting<P, B, C> {
     /// it open and this container closed it. `Ok(false)`: nothing was sent (nothing open, or
     /// no table to ask).
     async fn resolve(&self, key: IncidentKey, by: &str) -> Result<bool, Cause> {
+        self.resolve_if(key, by, |_| true).await
+    }
+
+    /// The same, when the evidence `covers` the incident.
+    async fn resolve_if(
+        &self,
+        key: IncidentKey,
+        by: &str,
+        covers: impl Fn(&crate::judge::incident::Incident) -> bool,
+    ) -> Result<bool, Cause> {
         let Some(incidents) = &self.incidents else {
             return Ok(false);
         };
-        match incidents.cleared(key, by, self.clock.now()).await {
+        match incidents
+            .cleared_if(key, by, self.clock.now(), covers)
+            .await
+        {
             Ok(Some(step)) => {
                 let alert = compose_incident(&step.key, &step.incident, &step.notice, step.version);
                 self.send_step(&step, &alert).await.map(|()| true)
@@ -233,6 +246,30 @@ impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> 
         // The container's window forgets the incident too, so the next occurrence pages at once.
         self.deduper().forget_incident(key.kind, &key.domain);
         delivery(self.resolve(key, by).await.err().into_iter().collect())
+    }
+
+    async fn cleared_by_reporter(
+        &self,
+        kind: Kind,
+        domain: &str,
+        reporter: &str,
+        by: &str,
+    ) -> Result<(), SinkError> {
+        let key = IncidentKey {
+            kind,
+            domain: domain.to_owned(),
+            subject: None,
+        };
+        let reporter = crate::flow::incidents::kept_reporter(reporter);
+        let covers =
+            |incident: &crate::judge::incident::Incident| incident.reporters.contains(&reporter);
+        delivery(
+            self.resolve_if(key, by, covers)
+                .await
+                .err()
+                .into_iter()
+                .collect(),
+        )
     }
 
     async fn sweep(&self, unmonitored: &Unwatched<'_>) -> Result<(), SinkError> {

@@ -57,6 +57,7 @@ impl<B: IncidentBook> Incidents<B> {
             // Kept in the table and quoted in reminders: bounded, as alerts are.
             detail: crate::say::alert::sanitize(&finding.detail(), 2_000),
             severity,
+            reporter: finding.facts.reporter().map(kept_reporter),
         };
         let mut counted = false;
         for _ in 0..ATTEMPTS {
@@ -76,12 +77,7 @@ impl<B: IncidentBook> Incidents<B> {
                 continue;
             }
             let current = stored.as_ref().map(|s| &s.incident);
-            let due = incident::seen(
-                current,
-                (&occurrence.detail, occurrence.severity),
-                now,
-                self.timing,
-            );
+            let due = incident::seen(current, &occurrence, self.timing);
             match self
                 .apply(&key, due, stored.map(|s| s.version), now)
                 .await?
@@ -104,9 +100,22 @@ impl<B: IncidentBook> Incidents<B> {
         by: &str,
         now: u64,
     ) -> Result<Option<Step>, StateError> {
+        self.cleared_if(key, by, now, |_| true).await
+    }
+
+    /// The same, for evidence that covers the incident only when `covers` says so (a clean
+    /// report covers only what its own reporter found).
+    pub async fn cleared_if(
+        &self,
+        key: IncidentKey,
+        by: &str,
+        now: u64,
+        covers: impl Fn(&Incident) -> bool,
+    ) -> Result<Option<Step>, StateError> {
         for _ in 0..ATTEMPTS {
             let stored = self.book.load(&key).await?;
-            let due = incident::cleared(stored.as_ref().map(|s| &s.incident), by, now, self.timing);
+            let current = stored.as_ref().map(|s| &s.incident).filter(|i| covers(i));
+            let due = incident::cleared(current, by, now, self.timing);
             match self
                 .apply(&key, due, stored.map(|s| s.version), now)
                 .await?
@@ -249,6 +258,11 @@ impl<B: IncidentBook> Incidents<B> {
             .into(),
         }
     }
+}
+
+/// A receiver's name as an incident keeps it: bounded, as every text in the table.
+pub fn kept_reporter(reporter: &str) -> String {
+    crate::say::alert::sanitize(reporter, 253)
 }
 
 /// What writing a step's change came to.

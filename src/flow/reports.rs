@@ -23,6 +23,7 @@
 use crate::flow::Failure;
 use crate::flow::analysis::{Settings, mail_from_of};
 use crate::judge::findings::{Facts, Finding};
+use crate::judge::incident::{self, ReportShape};
 use crate::judge::report::{
     self, AggregateSummary, Belief, Carried, Judging, Summarizer, aggregate_reporters,
     tls_reporters,
@@ -715,6 +716,24 @@ where
     } else {
         Vec::new()
     };
+    // What this receiver's report could show and did not: over, for the incidents its earlier
+    // reports found. Decided before a daily limit drops any finding.
+    let clean = listed.map(|domain| {
+        let (shape, reporter) = match &judged.report {
+            Report::Aggregate(aggregate) => (
+                ReportShape::Aggregate {
+                    custom: custom.is_some(),
+                },
+                report::aggregate_reporter(aggregate),
+            ),
+            Report::TlsRpt(tls) => (ReportShape::Tls, report::tls_reporter(tls)),
+        };
+        (
+            domain.to_owned(),
+            reporter,
+            incident::cleared_by_report(shape, &findings),
+        )
+    });
     let quota = FindingsQuota {
         reporter: carried_reporter(carried, key.as_ref()),
         domain: domain.clone().unwrap_or_default(),
@@ -757,6 +776,20 @@ where
         }
         (Report::TlsRpt(tls), _) => counts.tls(tls.failed()),
         (Report::Aggregate(_), None) => {}
+    }
+    if let Some((domain, reporter, kinds)) = &clean {
+        let by = crate::say::explain::report_evidence(reporter);
+        for kind in kinds {
+            if let Err(source) = ports
+                .sink
+                .cleared_by_reporter(*kind, domain, reporter, &by)
+                .await
+            {
+                // The report is counted; the next clean one ends the incident, or its quiet
+                // period does.
+                tracing::warn!(kind = kind.as_str(), error = %chain(&source), "a clean report's evidence was not delivered");
+            }
+        }
     }
     tracing::info!(
         object = %object,

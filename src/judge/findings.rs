@@ -364,6 +364,17 @@ impl Facts {
         )
     }
 
+    /// The receiver whose believed report these facts come from (a report kind's).
+    pub fn reporter(&self) -> Option<&str> {
+        match self {
+            Self::ReportMailFromFallback { reporter, .. }
+            | Self::ReportDmarcFail { reporter, .. }
+            | Self::ReportUnknownSource { reporter, .. }
+            | Self::TlsRptFailure { reporter, .. } => Some(reporter),
+            _ => None,
+        }
+    }
+
     /// What tells one incident from another of the same kind about the same domain: VDM's
     /// recommendation type, or the resource SES paused (the account, a configuration set, a
     /// tenant). A recovery names the same subject as the incident it ends.

@@ -6,7 +6,9 @@
 //!
 //! What ends an incident is decided here and nowhere else: a recovery finding
 //! ([`ended_by`]), a canary probe that arrived without the problem ([`cleared_by_probe`]), an
-//! audit check that passed ([`cleared_by_audit`]), or the quiet period ([`quiet`]).
+//! audit check that passed ([`cleared_by_audit`]), a clean report from a receiver that found
+//! it ([`cleared_by_report`]), the quiet period, or its subject no longer watched
+//! ([`unmonitored`]); the sweep applies the last two ([`swept`]).
 //!
 //! Pure: the clock is an argument, and the state before a step is given, not read.
 
@@ -77,6 +79,19 @@ pub struct Incident {
     /// The message this incident owes: written in the same conditional write as the change
     /// that calls for it, and cleared only once the publisher took it.
     pub owed: Option<Owed>,
+    /// The receivers whose reports found it (report kinds): a later clean report from one of
+    /// them is evidence that it is over.
+    pub reporters: BTreeSet<String>,
+}
+
+/// One finding of an incident, to count in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Occurrence {
+    pub now: u64,
+    pub detail: String,
+    pub severity: Severity,
+    /// The receiver whose report found it, for report kinds.
+    pub reporter: Option<String>,
 }
 
 impl Incident {
@@ -197,16 +212,12 @@ pub enum Due {
     Resend(Notice),
 }
 
-/// A finding of the incident, seen at `now` with its detail line and severity. `current` is
-/// the incident after this finding was counted in it, when it was open; otherwise it opens
-/// (new, or again after it was resolved). An open incident owing a message nobody holds
-/// sends it; one owing none reminds once `remind_every` has passed since the last message.
-pub fn seen(
-    current: Option<&Incident>,
-    (detail, severity): (&str, Severity),
-    now: u64,
-    timing: Timing,
-) -> Due {
+/// A finding of the incident (`occurrence`). `current` is the incident after this finding was
+/// counted in it, when it was open; otherwise it opens (new, or again after it was resolved).
+/// An open incident owing a message nobody holds sends it; one owing none reminds once
+/// `remind_every` has passed since the last message.
+pub fn seen(current: Option<&Incident>, occurrence: &Occurrence, timing: Timing) -> Due {
+    let now = occurrence.now;
     match current.filter(|i| i.is_open()) {
         None => Due::Open(Incident {
             opened: now,
@@ -214,13 +225,14 @@ pub fn seen(
             last_sent: now,
             count: 1,
             counted_at_notice: 1,
-            detail: detail.to_owned(),
-            severity,
+            detail: occurrence.detail.clone(),
+            severity: occurrence.severity,
             resolved: None,
             owed: Some(Owed {
                 notice: Notice::New,
                 leased_until: now.saturating_add(timing.lease),
             }),
+            reporters: occurrence.reporter.iter().cloned().collect(),
         }),
         Some(open) => owed_or_reminder(open, now, timing),
     }
@@ -384,6 +396,39 @@ pub fn cleared_by_probe(identity: &str, judged: &[Kind], findings: &[Finding]) -
         .collect()
 }
 
+/// What a believed report could show, so what its silence clears.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportShape {
+    /// A DMARC aggregate report; `custom`: the domain has a custom MAIL FROM, so a fallback
+    /// would show in it.
+    Aggregate { custom: bool },
+    /// An SMTP TLS report.
+    Tls,
+}
+
+/// The report kinds a believed, newly counted report clears for its domain, for the receiver
+/// that sent it: those it could have shown and did not (`found`: its findings, before any
+/// daily limit dropped some). Only incidents that receiver's reports opened or counted end so
+/// (`Incident::reporters`): one receiver's clean report says nothing of another's view.
+pub fn cleared_by_report(shape: ReportShape, found: &[Finding]) -> Vec<Kind> {
+    let could_show: &[Kind] = match shape {
+        ReportShape::Aggregate { custom: true } => &[
+            Kind::ReportMailFromFallback,
+            Kind::ReportDmarcFail,
+            Kind::ReportUnknownSource,
+        ],
+        ReportShape::Aggregate { custom: false } => {
+            &[Kind::ReportDmarcFail, Kind::ReportUnknownSource]
+        }
+        ReportShape::Tls => &[Kind::TlsRptFailure],
+    };
+    could_show
+        .iter()
+        .copied()
+        .filter(|kind| !found.iter().any(|f| f.kind() == *kind))
+        .collect()
+}
+
 /// The kinds an audit report clears for its domain, each beside the passing check that
 /// clears it; a kind the audit also found is not cleared.
 pub fn cleared_by_audit(report: &AuditOutcome) -> Vec<(Kind, &CheckResult)> {
@@ -452,6 +497,7 @@ mod tests {
             severity: Severity::Critical,
             resolved: None,
             owed,
+            reporters: BTreeSet::new(),
         }
     }
 
@@ -540,7 +586,13 @@ mod tests {
             ),
         ];
         for (name, current, at, shape, notice) in cases {
-            let due = seen(current.as_ref(), ("d", Severity::Critical), *at, timing);
+            let occurrence = Occurrence {
+                now: *at,
+                detail: "d".into(),
+                severity: Severity::Critical,
+                reporter: None,
+            };
+            let due = seen(current.as_ref(), &occurrence, timing);
             let (got_shape, got_notice) = describe(&due);
             assert_eq!((got_shape, got_notice), (*shape, notice.clone()), "{name}");
             if let Due::Open(next) | Due::Change(next) = &due {
@@ -791,6 +843,65 @@ mod tests {
                 unmonitored(&key, |_| *monitored, *identities, *canary),
                 *expected,
                 "{kind:?} {domain}"
+            );
+        }
+    }
+
+    /// What a clean report clears: (shape, the kinds it found, the kinds it clears).
+    #[test]
+    fn what_a_clean_report_clears() {
+        use crate::judge::findings::{Facts, Finding};
+        use crate::read::observation::Source;
+        let found = |kind: Kind| match kind {
+            Kind::ReportDmarcFail => Finding::new(
+                Facts::ReportDmarcFail {
+                    reporter: "google.com".into(),
+                    messages: 3,
+                    range: (None, None),
+                    policy: None,
+                },
+                Some("example.com"),
+                Source::Report,
+            ),
+            _ => Finding::new(
+                Facts::ReportUnknownSource {
+                    reporter: "google.com".into(),
+                    source_ip: None,
+                    messages: 30,
+                },
+                Some("example.com"),
+                Source::Report,
+            ),
+        };
+        let cases: &[(ReportShape, &[Kind], &[Kind])] = &[
+            (
+                ReportShape::Aggregate { custom: true },
+                &[],
+                &[
+                    Kind::ReportMailFromFallback,
+                    Kind::ReportDmarcFail,
+                    Kind::ReportUnknownSource,
+                ],
+            ),
+            // Without a custom MAIL FROM no fallback can show: it is no evidence of one's end.
+            (
+                ReportShape::Aggregate { custom: false },
+                &[Kind::ReportUnknownSource],
+                &[Kind::ReportDmarcFail],
+            ),
+            (
+                ReportShape::Aggregate { custom: true },
+                &[Kind::ReportDmarcFail],
+                &[Kind::ReportMailFromFallback, Kind::ReportUnknownSource],
+            ),
+            (ReportShape::Tls, &[], &[Kind::TlsRptFailure]),
+        ];
+        for (shape, kinds, expected) in cases {
+            let findings: Vec<Finding> = kinds.iter().map(|k| found(*k)).collect();
+            assert_eq!(
+                cleared_by_report(*shape, &findings),
+                *expected,
+                "{shape:?} {kinds:?}"
             );
         }
     }

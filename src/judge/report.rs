@@ -418,16 +418,26 @@ pub struct Judging<'a> {
     pub known_sources: Option<&'a HashMap<IpAddr, u64>>,
 }
 
+/// Who sent an aggregate report, as its findings name the receiver.
+pub fn aggregate_reporter(report: &AggregateReport) -> String {
+    report
+        .org_name
+        .clone()
+        .unwrap_or_else(|| "a receiver".into())
+}
+
+/// Who sent a TLS report, as its finding names the sender.
+pub fn tls_reporter(report: &TlsReport) -> String {
+    report.org_name.clone().unwrap_or_else(|| "a sender".into())
+}
+
 /// The findings of one aggregate report.
 pub fn aggregate_findings(
     report: &AggregateReport,
     summary: &AggregateSummary,
     judging: Judging<'_>,
 ) -> Vec<Facts> {
-    let reporter = report
-        .org_name
-        .clone()
-        .unwrap_or_else(|| "a receiver".into());
+    let reporter = aggregate_reporter(report);
     let range = (report.begin, report.end);
     if !judging.belief.believed() {
         // Anyone can mail a report: its rows are counted, never believed.
@@ -489,7 +499,7 @@ pub fn aggregate_findings(
 pub fn tls_findings(report: &TlsReport) -> Option<Facts> {
     let failed = report.failed();
     (failed > 0).then(|| Facts::TlsRptFailure {
-        reporter: report.org_name.clone().unwrap_or_else(|| "a sender".into()),
+        reporter: tls_reporter(report),
         failed,
         successful: report.successful(),
         failures: report

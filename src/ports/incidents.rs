@@ -9,7 +9,7 @@
 //!   marked sent only after the publisher took it ([`IncidentBook::settle`]); a writer that
 //!   failed or died leaves it owed, for the next step or the sweep.
 
-use crate::judge::findings::Severity;
+pub use crate::judge::incident::Occurrence;
 use crate::judge::incident::{Incident, IncidentKey};
 use crate::ports::state::{InMemory, StateError};
 use std::collections::HashMap;
@@ -19,14 +19,6 @@ use std::collections::HashMap;
 pub struct Stored {
     pub incident: Incident,
     pub version: u64,
-}
-
-/// One finding of an open incident, to count.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Occurrence {
-    pub now: u64,
-    pub detail: String,
-    pub severity: Severity,
 }
 
 /// How a change of state is written.
@@ -156,6 +148,9 @@ impl IncidentBook for MemoryIncidents {
             incident.last_seen = occurrence.now;
             occurrence.detail.clone_into(&mut incident.detail);
             incident.severity = incident.severity.max(occurrence.severity);
+            incident
+                .reporters
+                .extend(occurrence.reporter.iter().cloned());
             Some(stored.clone())
         })
     }
@@ -183,6 +178,7 @@ impl IncidentBook for MemoryIncidents {
                 written.last_seen = counted.last_seen;
                 written.detail.clone_from(&counted.detail);
                 written.severity = counted.severity;
+                written.reporters.clone_from(&counted.reporters);
             }
             incidents.insert(
                 key.clone(),

@@ -29,6 +29,18 @@ pub trait FindingSink {
         Ok(())
     }
 
+    /// Evidence from `reporter`'s clean report that `kind`'s condition about `domain` is over:
+    /// an open incident of it that `reporter`'s reports found is resolved.
+    async fn cleared_by_reporter(
+        &self,
+        _kind: Kind,
+        _domain: &str,
+        _reporter: &str,
+        _by: &str,
+    ) -> Result<(), SinkError> {
+        Ok(())
+    }
+
     /// Sends the messages owed, closes the incidents whose subject is no longer watched
     /// (`unmonitored` says why, for those), resolves those quiet long enough and reminds of
     /// the others (the sweep's schedule runs it).
@@ -76,6 +88,16 @@ impl FindingSink for MemorySink {
         }
         Ok(())
     }
+
+    async fn cleared_by_reporter(
+        &self,
+        kind: Kind,
+        domain: &str,
+        _reporter: &str,
+        by: &str,
+    ) -> Result<(), SinkError> {
+        self.cleared(kind, domain, by).await
+    }
 }
 
 /// Both sinks, in order: the log always, then the alerts. The first error is returned after
@@ -90,6 +112,18 @@ impl<A: FindingSink, B: FindingSink> FindingSink for (A, B) {
     async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
         let first = self.0.cleared(kind, domain, by).await;
         let second = self.1.cleared(kind, domain, by).await;
+        first.and(second)
+    }
+
+    async fn cleared_by_reporter(
+        &self,
+        kind: Kind,
+        domain: &str,
+        reporter: &str,
+        by: &str,
+    ) -> Result<(), SinkError> {
+        let first = self.0.cleared_by_reporter(kind, domain, reporter, by).await;
+        let second = self.1.cleared_by_reporter(kind, domain, reporter, by).await;
         first.and(second)
     }
 
@@ -112,6 +146,19 @@ impl<S: FindingSink> FindingSink for Option<S> {
     async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
         match self {
             Some(sink) => sink.cleared(kind, domain, by).await,
+            None => Ok(()),
+        }
+    }
+
+    async fn cleared_by_reporter(
+        &self,
+        kind: Kind,
+        domain: &str,
+        reporter: &str,
+        by: &str,
+    ) -> Result<(), SinkError> {
+        match self {
+            Some(sink) => sink.cleared_by_reporter(kind, domain, reporter, by).await,
             None => Ok(()),
         }
     }

@@ -437,6 +437,7 @@ mod tests {
             severity: crate::judge::findings::Severity::Info,
             resolved: None,
             owed: None,
+            reporters: Default::default(),
         };
         let finding = Finding::new(
             Facts::SpfFail {
@@ -523,6 +524,7 @@ mod tests {
             severity: crate::judge::findings::Severity::Critical,
             resolved: None,
             owed: None,
+            reporters: Default::default(),
         };
         let resolved = compose_incident(
             &key,
@@ -612,6 +614,7 @@ mod tests {
             severity: crate::judge::findings::Severity::Warning,
             resolved: None,
             owed: None,
+            reporters: Default::default(),
         };
         let notice = Notice::StillOpen {
             count: 4,

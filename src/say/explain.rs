@@ -286,6 +286,11 @@ pub fn probe_evidence(message_id: &str, identity: &str) -> String {
     format!("the canary probe {message_id} from {identity} arrived without it")
 }
 
+/// Why incidents are over: a receiver whose reports found them sent a report without them.
+pub fn report_evidence(reporter: &str) -> String {
+    format!("a later report from {reporter} shows it no more")
+}
+
 /// Why an incident was closed without being known to be over: what no longer watches it.
 pub fn unmonitored(why: Unmonitored) -> &'static str {
     match why {

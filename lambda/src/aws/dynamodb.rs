@@ -627,6 +627,10 @@ fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, S
         severity: severity_of(item),
         resolved: number(item, "resolved"),
         owed: owed_of(item),
+        reporters: match item.get("reporters") {
+            Some(AttributeValue::Ss(all)) => all.iter().cloned().collect(),
+            _ => Default::default(),
+        },
     };
     Some((
         key,
@@ -680,6 +684,13 @@ impl DynamoLedger {
         }
         if let Some(owed) = &next.owed {
             put = put.item("owed", notice_map(owed));
+        }
+        // A string set cannot be empty: absent until a report finds the incident.
+        if !next.reporters.is_empty() {
+            put = put.item(
+                "reporters",
+                AttributeValue::Ss(next.reporters.iter().cloned().collect()),
+            );
         }
         if let Some(resolved) = next.resolved {
             put = put.item("resolved", n(resolved));
@@ -760,16 +771,24 @@ impl IncidentBook for DynamoLedger {
         occurrence: &Occurrence,
     ) -> Result<Option<Stored>, StateError> {
         let (pk, sk) = incident_keys(key);
-        let result = self
+        let mut add = "ADD occurrences :one, severities :severity".to_owned();
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", pk)
-            .key("sk", sk)
-            .update_expression(
-                "ADD occurrences :one, severities :severity \
-                 SET last_seen = :now, detail = :detail, expires = :expires",
-            )
+            .key("sk", sk);
+        if let Some(reporter) = &occurrence.reporter {
+            add.push_str(", reporters :reporter");
+            update = update.expression_attribute_values(
+                ":reporter",
+                AttributeValue::Ss(vec![reporter.clone()]),
+            );
+        }
+        let result = update
+            .update_expression(format!(
+                "{add} SET last_seen = :now, detail = :detail, expires = :expires"
+            ))
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(resolved)")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(
