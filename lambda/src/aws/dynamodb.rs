@@ -968,3 +968,65 @@ impl AuditCursor for DynamoLedger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every message an incident can owe is read back as it was written.
+    #[test]
+    fn an_owed_message_is_read_back_as_written() {
+        let notices = [
+            Notice::New,
+            Notice::StillOpen {
+                count: 4,
+                since: 1_796_000_000,
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Evidence("a probe arrived without it".into()),
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Quiet { period: 259_200 },
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Unmonitored(Unmonitored::DomainRemoved),
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Unmonitored(Unmonitored::IdentityGone),
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Unmonitored(Unmonitored::CanaryOff),
+            },
+        ];
+        for notice in notices {
+            let owed = Owed {
+                notice,
+                leased_until: 1_796_000_120,
+            };
+            let item = HashMap::from([("owed".to_owned(), notice_map(&owed))]);
+            assert_eq!(owed_of(&item), Some(owed));
+        }
+        assert_eq!(owed_of(&HashMap::new()), None);
+    }
+
+    /// The highest severity any finding had, whatever order the set holds them in.
+    #[test]
+    fn an_incident_pages_at_its_highest_severity() {
+        let item = HashMap::from([(
+            "severities".to_owned(),
+            AttributeValue::Ss(vec!["warning".into(), "critical".into(), "info".into()]),
+        )]);
+        assert_eq!(severity_of(&item), Severity::Critical);
+        assert_eq!(severity_of(&HashMap::new()), Severity::Warning);
+    }
+}
