@@ -10,6 +10,7 @@
 //! usage: cargo run --release --example audit_scale [IDENTITIES]
 
 use aws_sdk_sesv2::operation::get_email_identity::GetEmailIdentityOutput;
+use aws_sdk_sesv2::operation::list_configuration_sets::ListConfigurationSetsOutput;
 use aws_sdk_sesv2::operation::list_email_identities::ListEmailIdentitiesOutput;
 use aws_sdk_sesv2::types::{IdentityInfo, IdentityType};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -81,6 +82,10 @@ fn sesv2(identities: usize) -> (SesV2Directory, aws_smithy_mocks::Rule) {
     let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
         .then_output(|| GetEmailIdentityOutput::builder().build());
     rules.push(state.clone());
+    rules.push(
+        mock!(aws_sdk_sesv2::Client::list_configuration_sets)
+            .then_output(|| ListConfigurationSetsOutput::builder().build()),
+    );
     let refs: Vec<&aws_smithy_mocks::Rule> = rules.iter().collect();
     let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, refs);
     (SesV2Directory::new(client), state)

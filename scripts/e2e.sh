@@ -580,16 +580,15 @@ assert incident["owed"]["state"] == "new" and incident["owed"]["leased_until"] =
 print("the new is owed, and let go for anyone to send")
 ' || fail "the unsent new is not owed"
 [ -z "$(python3 scripts/e2e_sns.py alerts "$ENDPOINT")" ] || fail "an alert went out while SNS was down"
-# The sweep, on its own schedule: moto does not list identities, so it closes nothing for a
-# missing identity, and sends what is owed.
-sed -e 's/^IDENTITY_LOOKUP=.*/IDENTITY_LOOKUP="sesv2"/' "$WORK/owed.env" > "$WORK/sweep.env"
-setsid cargo lambda watch --invoke-port "$SWEEP_PORT" --env-file "$WORK/sweep.env" > "$WORK/sweep.log" 2>&1 &
+# The sweep, on its own schedule (moto lists no identities, so it closes nothing for a
+# missing identity), sends what is owed; the same instance then serves the retry.
+setsid cargo lambda watch --invoke-port "$SWEEP_PORT" --env-file "$WORK/owed.env" > "$WORK/sweep.log" 2>&1 &
 SWEEP_PID=$!
 wait_for_port "$SWEEP_PORT" "$SWEEP_PID" 600
 out="$(timeout 900 cargo lambda invoke audit --invoke-port "$SWEEP_PORT" --data-ascii '{"sweep": true}' 2>&1)" \
   || fail "the sweep failed: $out"
 # The retry of the failed invocation, on an instance whose SNS works: counted, not sent again.
-out="$(timeout 300 cargo lambda invoke receipt --invoke-port "$PORT_A" --data-file "$WORK/biz-fallback.json" 2>&1)" \
+out="$(timeout 900 cargo lambda invoke receipt --invoke-port "$SWEEP_PORT" --data-file "$WORK/biz-fallback.json" 2>&1)" \
   || fail "the retry failed: $out"
 out="$(timeout 900 cargo lambda invoke audit --invoke-port "$SWEEP_PORT" --data-ascii '{"sweep": true}' 2>&1)" \
   || fail "the second sweep failed: $out"

@@ -319,6 +319,16 @@ mod run {
         }
     }
 
+    /// The account's configuration sets, as SESv2 lists them.
+    fn sets() -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_sesv2::Client::list_configuration_sets).then_output(|| {
+            aws_sdk_sesv2::operation::list_configuration_sets::ListConfigurationSetsOutput::builder(
+            )
+            .configuration_sets("monitored")
+            .build()
+        })
+    }
+
     fn everything() -> handler::Watching<'static, Everything> {
         handler::Watching {
             scope: &Everything,
@@ -411,7 +421,7 @@ mod run {
         let client = mock_client!(
             aws_sdk_sesv2,
             RuleMode::MatchAny,
-            [&page1, &page2, &healthy, &nomx, &unknown],
+            [&page1, &page2, &healthy, &nomx, &unknown, &sets()],
             |c| c.retry_config(
                 aws_sdk_sesv2::config::retry::RetryConfig::standard()
                     .with_max_attempts(3)
@@ -538,7 +548,7 @@ mod run {
         });
         let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
             .then_output(|| output(Some("mail.example.net"), &[]));
-        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
+        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state, &sets()]);
         let sesv2 = SesV2Directory::new(client);
         let clock = FixedClock::at(1_796_000_000);
         let dns = Slow {
@@ -642,7 +652,7 @@ mod run {
         });
         let state = mock!(aws_sdk_sesv2::Client::get_email_identity)
             .then_output(|| output(Some("mail.healthy.example"), &["tok1"]));
-        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state]);
+        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, [&page, &state, &sets()]);
         let sesv2 = SesV2Directory::new(client);
         let (run, result) = handler::audit(
             &sesv2,

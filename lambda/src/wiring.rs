@@ -168,20 +168,16 @@ impl Wiring {
             }
             (None, false) => Scope::Everything,
         };
-        let ledger = config
-            .state_table
-            .clone()
-            .map(|table| {
-                // Throttling and 5xx retried with jittered exponential backoff, a few more times
-                // than the default: a flood of findings counts on one item.
-                let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
-                    .retry_config(
-                        aws_sdk_dynamodb::config::retry::RetryConfig::standard()
-                            .with_max_attempts(6),
-                    )
-                    .build();
-                DynamoLedger::new(aws_sdk_dynamodb::Client::from_conf(config), table)
-            });
+        let ledger = config.state_table.clone().map(|table| {
+            // Throttling and 5xx retried with jittered exponential backoff, a few more times
+            // than the default: a flood of findings counts on one item.
+            let config = aws_sdk_dynamodb::config::Builder::from(&sdk)
+                .retry_config(
+                    aws_sdk_dynamodb::config::retry::RetryConfig::standard().with_max_attempts(6),
+                )
+                .build();
+            DynamoLedger::new(aws_sdk_dynamodb::Client::from_conf(config), table)
+        });
         let alerts = config.alert_topic_arn.clone().map(|topic| {
             Alerting::new(
                 SnsPublisher::new(aws_sdk_sns::Client::new(&sdk), topic),

@@ -5,7 +5,7 @@
 //! the run's whole time, and also on its own schedule ([`sweep`]).
 
 use crate::flow::receipt::HandlerError;
-use crate::judge::incident::{self, IncidentKey, Unmonitored};
+use crate::judge::incident::{self, IncidentKey, Unmonitored, Watched};
 use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
 use crate::ports::audit_cursor::AuditCursor;
 use crate::ports::clock::Clock;
@@ -46,27 +46,40 @@ fn covered_domains(identities: &[String]) -> BTreeSet<String> {
 }
 
 /// Sweeps the incidents (`FindingSink::sweep`): what no longer watches an incident's subject
-/// is judged from `watching` and the identities' domains (`None`: they could not be listed,
-/// so no incident is closed for want of an identity).
+/// is judged from `watching` and what the account still has (`None` where it could not be
+/// listed, so that no incident is closed for want of it).
 async fn sweep_with<Sc: DomainScope, S: FindingSink>(
     sink: &S,
     watching: Watching<'_, Sc>,
     identity_domains: Option<&BTreeSet<String>>,
+    configuration_sets: Option<&BTreeSet<String>>,
 ) -> Result<(), SinkError> {
+    let watched = Watched {
+        identity_domains,
+        configuration_sets,
+        canary: watching.canary,
+    };
     let unmonitored = |key: &IncidentKey| -> Option<Unmonitored> {
-        incident::unmonitored(
-            key,
-            |domain| watching.scope.contains(domain),
-            identity_domains,
-            watching.canary,
-        )
+        incident::unmonitored(key, |domain| watching.scope.contains(domain), &watched)
     };
     sink.sweep(&unmonitored).await
 }
 
+/// The account's configuration sets, when they can be listed.
+async fn configuration_sets<L: IdentityLister>(lister: &L) -> Option<BTreeSet<String>> {
+    match lister.configuration_sets().await {
+        Ok(sets) => sets.map(|sets| sets.into_iter().collect()),
+        Err(error) => {
+            tracing::warn!(error = %error, "configuration sets not listed; the sweep closes no pause for a missing one");
+            None
+        }
+    }
+}
+
 /// The sweep on its own schedule: the messages owed are sent, incidents whose subject is no
-/// longer watched are closed, quiet ones resolved, the others reminded of. The identities are
-/// listed to know which still exist; when they cannot be, the sweep runs without that.
+/// longer watched are closed, quiet ones resolved, the others reminded of. The identities and
+/// configuration sets are listed to know which still exist; what cannot be listed closes
+/// nothing.
 pub async fn sweep<L, Sc, S>(
     lister: &L,
     watching: Watching<'_, Sc>,
@@ -84,7 +97,8 @@ where
             None
         }
     };
-    sweep_with(sink, watching, domains.as_ref())
+    let sets = configuration_sets(lister).await;
+    sweep_with(sink, watching, domains.as_ref(), sets.as_ref())
         .await
         .map_err(HandlerError::Sink)
 }
@@ -269,9 +283,15 @@ where
     let scope = watching.scope;
     // The sweep first: reminders, owed messages and quiet resolutions do not wait on checks
     // that may take the run's whole time.
-    let mut sink_error = sweep_with(sink, watching, Some(&covered_domains(&identities)))
-        .await
-        .err();
+    let sets = configuration_sets(lister).await;
+    let mut sink_error = sweep_with(
+        sink,
+        watching,
+        Some(&covered_domains(&identities)),
+        sets.as_ref(),
+    )
+    .await
+    .err();
     let after = bounds.cursor.stopped_after().await.unwrap_or_else(|error| {
         tracing::warn!(error = %error, "where the last audit stopped is unknown; starting from the first domain");
         None

@@ -170,6 +170,20 @@ pub enum Unmonitored {
     IdentityGone,
     /// The canary was turned off.
     CanaryOff,
+    /// The configuration set SES paused no longer exists.
+    ConfigurationSetGone,
+}
+
+/// What still watches incidents' subjects, as the sweep knows it: `None` where it could not be
+/// listed, so that nothing is closed for want of it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watched<'a> {
+    /// The domains the account's identities cover.
+    pub identity_domains: Option<&'a BTreeSet<String>>,
+    /// The account's configuration sets, by name.
+    pub configuration_sets: Option<&'a BTreeSet<String>>,
+    /// Whether the canary is on.
+    pub canary: bool,
 }
 
 /// The message a step sends, if any.
@@ -318,24 +332,36 @@ fn resolve(current: &Incident, by: Resolution, now: u64, timing: Timing) -> Due 
 
 /// What no longer watches an incident's subject, when something does not: its domain left
 /// the monitored ones (`monitored` says whether a domain still is), no SES identity covers it
-/// for a kind about an identity's set-up (`identity_domains`: the domains the identities
-/// cover, when they could be listed), or the canary is off for a canary kind.
+/// for a kind about an identity's set-up, the canary is off for a canary kind, or the
+/// configuration set a pause is about no longer exists.
 pub fn unmonitored(
     key: &IncidentKey,
     monitored: impl Fn(&str) -> bool,
-    identity_domains: Option<&BTreeSet<String>>,
-    canary_on: bool,
+    watched: &Watched<'_>,
 ) -> Option<Unmonitored> {
+    if key.kind == Kind::SendingPaused {
+        let set = key
+            .subject
+            .as_deref()
+            .and_then(|arn| arn.split_once(":configuration-set/"))
+            .map(|(_, name)| name);
+        return match (set, watched.configuration_sets) {
+            (Some(name), Some(sets)) if !sets.contains(name) => {
+                Some(Unmonitored::ConfigurationSetGone)
+            }
+            _ => None,
+        };
+    }
     if key.domain == "account" {
         return None;
     }
     if !monitored(&key.domain) {
         return Some(Unmonitored::DomainRemoved);
     }
-    if key.kind == Kind::CanaryMissing && !canary_on {
+    if key.kind == Kind::CanaryMissing && !watched.canary {
         return Some(Unmonitored::CanaryOff);
     }
-    match identity_domains {
+    match watched.identity_domains {
         Some(domains) if closes_by_evidence(key.kind) && !domains.contains(&key.domain) => {
             Some(Unmonitored::IdentityGone)
         }
@@ -760,23 +786,28 @@ mod tests {
         assert_eq!(cleared(None, "nothing open", T0, timing), Due::Nothing);
     }
 
-    /// What no longer watches an incident: (kind, domain, monitored, identity domains listed,
-    /// canary on, expected).
+    /// What no longer watches an incident: (kind, domain, subject, monitored, identity domains
+    /// listed, canary on, expected).
     #[test]
     fn what_is_no_longer_watched() {
         let listed: BTreeSet<String> = ["example.com".to_owned()].into();
+        let sets: BTreeSet<String> = ["monitored".to_owned()].into();
+        let set =
+            |name: &str| format!("arn:aws:ses:us-east-1:111122223333:configuration-set/{name}");
         type Case<'a> = (
             Kind,
             &'static str,
+            Option<String>,
             bool,
             Option<&'a BTreeSet<String>>,
             bool,
             Option<Unmonitored>,
         );
-        let cases: &[Case<'_>] = &[
+        let cases: Vec<Case<'_>> = vec![
             (
                 Kind::MailFromFallback,
                 "example.com",
+                None,
                 true,
                 Some(&listed),
                 true,
@@ -785,6 +816,7 @@ mod tests {
             (
                 Kind::MailFromFallback,
                 "example.com",
+                None,
                 false,
                 Some(&listed),
                 true,
@@ -793,6 +825,7 @@ mod tests {
             (
                 Kind::MailFromFallback,
                 "example.org",
+                None,
                 true,
                 Some(&listed),
                 true,
@@ -802,6 +835,7 @@ mod tests {
             (
                 Kind::MailFromFallback,
                 "example.org",
+                None,
                 true,
                 None,
                 true,
@@ -811,6 +845,7 @@ mod tests {
             (
                 Kind::DmarcFail,
                 "example.org",
+                None,
                 true,
                 Some(&listed),
                 true,
@@ -819,6 +854,7 @@ mod tests {
             (
                 Kind::CanaryMissing,
                 "example.com",
+                None,
                 true,
                 Some(&listed),
                 false,
@@ -827,81 +863,46 @@ mod tests {
             (
                 Kind::SendingPaused,
                 "account",
+                None,
                 false,
                 Some(&listed),
                 false,
                 None,
             ),
+            (
+                Kind::SendingPaused,
+                "account",
+                Some(set("monitored")),
+                true,
+                Some(&listed),
+                true,
+                None,
+            ),
+            (
+                Kind::SendingPaused,
+                "account",
+                Some(set("deleted")),
+                true,
+                Some(&listed),
+                true,
+                Some(Unmonitored::ConfigurationSetGone),
+            ),
         ];
-        for (kind, domain, monitored, identities, canary, expected) in cases {
+        for (kind, domain, subject, monitored, identities, canary, expected) in cases {
             let key = IncidentKey {
-                kind: *kind,
-                domain: (*domain).into(),
-                subject: None,
+                kind,
+                domain: domain.into(),
+                subject: subject.clone(),
+            };
+            let watched = Watched {
+                identity_domains: identities,
+                configuration_sets: Some(&sets),
+                canary,
             };
             assert_eq!(
-                unmonitored(&key, |_| *monitored, *identities, *canary),
-                *expected,
-                "{kind:?} {domain}"
-            );
-        }
-    }
-
-    /// What a clean report clears: (shape, the kinds it found, the kinds it clears).
-    #[test]
-    fn what_a_clean_report_clears() {
-        use crate::judge::findings::{Facts, Finding};
-        use crate::read::observation::Source;
-        let found = |kind: Kind| match kind {
-            Kind::ReportDmarcFail => Finding::new(
-                Facts::ReportDmarcFail {
-                    reporter: "google.com".into(),
-                    messages: 3,
-                    range: (None, None),
-                    policy: None,
-                },
-                Some("example.com"),
-                Source::Report,
-            ),
-            _ => Finding::new(
-                Facts::ReportUnknownSource {
-                    reporter: "google.com".into(),
-                    source_ip: None,
-                    messages: 30,
-                },
-                Some("example.com"),
-                Source::Report,
-            ),
-        };
-        let cases: &[(ReportShape, &[Kind], &[Kind])] = &[
-            (
-                ReportShape::Aggregate { custom: true },
-                &[],
-                &[
-                    Kind::ReportMailFromFallback,
-                    Kind::ReportDmarcFail,
-                    Kind::ReportUnknownSource,
-                ],
-            ),
-            // Without a custom MAIL FROM no fallback can show: it is no evidence of one's end.
-            (
-                ReportShape::Aggregate { custom: false },
-                &[Kind::ReportUnknownSource],
-                &[Kind::ReportDmarcFail],
-            ),
-            (
-                ReportShape::Aggregate { custom: true },
-                &[Kind::ReportDmarcFail],
-                &[Kind::ReportMailFromFallback, Kind::ReportUnknownSource],
-            ),
-            (ReportShape::Tls, &[], &[Kind::TlsRptFailure]),
-        ];
-        for (shape, kinds, expected) in cases {
-            let findings: Vec<Finding> = kinds.iter().map(|k| found(*k)).collect();
-            assert_eq!(
-                cleared_by_report(*shape, &findings),
-                *expected,
-                "{shape:?} {kinds:?}"
+                unmonitored(&key, |_| monitored, &watched),
+                expected,
+                "{kind:?} {domain} {subject:?}"
             );
         }
     }

@@ -70,6 +70,10 @@ pub trait IdentityLister {
     async fn verified_domains(&self) -> Result<Vec<String>, ListError>;
     /// Every identity enabled for sending: domains and addresses, as SES names them.
     async fn identities(&self) -> Result<Vec<String>, ListError>;
+    /// The account's configuration sets, by name; `None` where they cannot be listed.
+    async fn configuration_sets(&self) -> Result<Option<Vec<String>>, ListError> {
+        Ok(None)
+    }
 }
 
 /// Knows nothing: every identity is unknown.

@@ -301,6 +301,9 @@ pub fn unmonitored(why: Unmonitored) -> &'static str {
             "no SES identity covers the domain any more, so the audit and the canary no longer check it"
         }
         Unmonitored::CanaryOff => "the canary is off, so no probe is expected any more",
+        Unmonitored::ConfigurationSetGone => {
+            "the configuration set no longer exists, so nothing is sent with it any more"
+        }
     }
 }
 

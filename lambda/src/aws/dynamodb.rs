@@ -561,6 +561,9 @@ fn notice_map(owed: &Owed) -> AttributeValue {
                 Resolution::Unmonitored(Unmonitored::DomainRemoved) => "domain_removed",
                 Resolution::Unmonitored(Unmonitored::IdentityGone) => "identity_gone",
                 Resolution::Unmonitored(Unmonitored::CanaryOff) => "canary_off",
+                Resolution::Unmonitored(Unmonitored::ConfigurationSetGone) => {
+                    "configuration_set_gone"
+                }
             };
             map.insert("by".into(), s(by));
         }
@@ -589,6 +592,9 @@ fn owed_of(item: &HashMap<String, AttributeValue>) -> Option<Owed> {
                 "domain_removed" => Resolution::Unmonitored(Unmonitored::DomainRemoved),
                 "identity_gone" => Resolution::Unmonitored(Unmonitored::IdentityGone),
                 "canary_off" => Resolution::Unmonitored(Unmonitored::CanaryOff),
+                "configuration_set_gone" => {
+                    Resolution::Unmonitored(Unmonitored::ConfigurationSetGone)
+                }
                 _ => return None,
             },
         },
@@ -1006,6 +1012,11 @@ mod tests {
                 duration: 60,
                 count: 2,
                 by: Resolution::Unmonitored(Unmonitored::CanaryOff),
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Unmonitored(Unmonitored::ConfigurationSetGone),
             },
         ];
         for notice in notices {

@@ -94,6 +94,35 @@ impl IdentityLister for SesV2Directory {
     async fn identities(&self) -> Result<Vec<String>, ListError> {
         self.list(|_| true).await
     }
+
+    async fn configuration_sets(&self) -> Result<Option<Vec<String>>, ListError> {
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_configuration_sets()
+                .set_next_token(token.take())
+                .page_size(1000)
+                .send()
+                .await
+                .map_err(|e| {
+                    let denied = is_denied(e.code());
+                    if denied {
+                        tracing::error!(error = %e, "{DENIED}: ses:ListConfigurationSets");
+                    }
+                    ListError {
+                        denied,
+                        cause: Box::new(e),
+                    }
+                })?;
+            names.extend(page.configuration_sets().iter().cloned());
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(Some(names)),
+            }
+        }
+    }
 }
 
 impl IdentityDirectory for SesV2Directory {
