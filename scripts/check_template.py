@@ -248,6 +248,8 @@ ops = resources.get("OpsEmailSubscription", {}).get("Properties", {})
 check(ops.get("Endpoint") == {"Fn::If": ["HasOpsEmail", {"Ref": "OpsEmail"}, {"Ref": "AlertEmail"}]}
       and ops.get("TopicArn") == {"Ref": "OpsTopic"}, "the ops topic e-mails OpsEmail, or AlertEmail without one")
 check("OpsEmail" in parameters and "OpsTopicArn" in parameters, "OpsEmail and OpsTopicArn parameters")
+check("KmsMasterKeyId" not in resources.get("OpsTopic", {}).get("Properties", {}),
+      "the ops topic is not under a key CloudWatch may not use (nor the alert topic's)")
 sweep = functions["AuditFunction"]["Properties"]["Events"].get("Sweep", {}).get("Properties", {})
 check(sweep.get("ScheduleExpression") == {"Ref": "SweepSchedule"} and sweep.get("Input") == '{"sweep": true}',
       "the sweep on its own schedule")
