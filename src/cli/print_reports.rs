@@ -104,6 +104,9 @@ pub struct AggregateJson<'a> {
     sources: Vec<JsonSource<'a>>,
     /// Rows past those listed: counted in the figures above, not listed.
     sources_not_listed: u64,
+    /// Rows from source addresses past the 200,000 a report's summary keeps: counted in the
+    /// figures above, not judged as sources (no `report_unknown_source` from them).
+    addresses_not_kept: u64,
     findings: Vec<JsonFinding<'a>>,
 }
 
@@ -156,6 +159,7 @@ pub fn aggregate_json<'a>(
             })
             .collect(),
         sources_not_listed: summary.sources_not_listed,
+        addresses_not_kept: summary.addresses_not_kept,
         findings: findings_json(findings),
     }
 }
@@ -298,6 +302,14 @@ pub fn write_aggregate_text(
             out,
             "    … and {} more row(s), counted above and not listed",
             summary.sources_not_listed
+        );
+    }
+    if summary.addresses_not_kept > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {} row(s) from source addresses past the {} kept: counted above, not judged as sources",
+            summary.addresses_not_kept,
+            crate::judge::report::ADDRESSES_KEPT
         );
     }
     for value in &report.unknown_values {

@@ -515,6 +515,32 @@ mod tests {
     use super::*;
     use crate::judge::findings::Kind;
 
+    /// Past the addresses a summary keeps, rows are counted in the figures and said to be
+    /// unjudged, never silently dropped.
+    #[test]
+    fn rows_past_the_kept_addresses_are_counted_and_said() {
+        let policy = PolicyPublished::default();
+        let mut summarizer = Summarizer::new(&policy, None);
+        let row = |n: usize| Row {
+            source_ip: Some(std::net::Ipv4Addr::from(0x0a00_0000_u32 + n as u32).to_string()),
+            count: Some(2),
+            ..Row::default()
+        };
+        for n in 0..=ADDRESSES_KEPT {
+            summarizer.add(row(n));
+        }
+        // An address already kept is still tallied.
+        summarizer.add(row(0));
+        let summary = summarizer.finish();
+        assert_eq!(summary.addresses.len(), ADDRESSES_KEPT);
+        assert_eq!(summary.addresses_not_kept, 1);
+        assert_eq!(summary.messages, 2 * (ADDRESSES_KEPT as u64 + 2));
+        let first = summary
+            .addresses
+            .get(&"10.0.0.0".parse().unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(first.map(|t| t.messages), Some(4));
+    }
+
     /// A report for example.com (`p`, `testing`) with one record: `evaluated` is
     /// `policy_evaluated`'s `(dkim, spf)`, then the envelope and the raw results.
     fn one_row(
