@@ -580,6 +580,9 @@ assert incident["owed"]["state"] == "new" and incident["owed"]["leased_until"] =
 print("the new is owed, and let go for anyone to send")
 ' || fail "the unsent new is not owed"
 [ -z "$(python3 scripts/e2e_sns.py alerts "$ENDPOINT")" ] || fail "an alert went out while SNS was down"
+# An incident open under the previous layout (one partition for all): the sweep carries it
+# into its own item, quietly (its "new" went out then).
+python3 scripts/e2e_canary.py legacy "$ENDPOINT" dmarc_fail example.net 3600
 # The sweep, on its own schedule (moto lists no identities, so it closes nothing for a
 # missing identity), sends what is owed; the same instance then serves the retry.
 setsid cargo lambda watch --invoke-port "$SWEEP_PORT" --env-file "$WORK/owed.env" > "$WORK/sweep.log" 2>&1 &
@@ -613,6 +616,14 @@ incident = json.load(sys.stdin)
 assert incident["occurrences"] == 2 and "owed" not in incident, incident
 print("both findings counted; nothing owed")
 ' || fail "the incident after the sweep is wrong"
+python3 scripts/e2e_canary.py incident "$ENDPOINT" dmarc_fail example.net | python3 -c '
+import json, sys
+incident = json.load(sys.stdin)
+assert incident["occurrences"] == 5 and incident["counted_at_notice"] == 3, incident
+assert "owed" not in incident and incident["attention"] == "incident", incident
+print("the incident of the previous layout carried over: its count kept, nothing owed")
+' || fail "the previous layout's incident was not carried over"
+[ "$(python3 scripts/e2e_canary.py legacy-left "$ENDPOINT")" = 0 ] || fail "items of the previous layout are left"
 stop "$A_PID"; A_PID=""
 stop "$B_PID"; B_PID=""
 

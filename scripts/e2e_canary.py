@@ -12,6 +12,8 @@ DynamoDB).
                                       sender <ID>@ENVELOPE (its headers as SES adds them)
   old     ENDPOINT IDENTITY ID AGE    record a probe sent AGE seconds ago, never received
   incident ENDPOINT KIND DOMAIN       print the incident the state table holds, as JSON
+  legacy ENDPOINT KIND DOMAIN AGE     write an open incident as the previous layout kept it
+  legacy-left ENDPOINT                how many items of the previous layout are left
 """
 import json
 import sys
@@ -102,6 +104,26 @@ def old(endpoint, identity, message_id, age):
     })
 
 
+def legacy(endpoint, kind, domain, age):
+    """An open incident as the version before one item per incident wrote it, `age` s old."""
+    at = int(time.time()) - int(age)
+    client(endpoint, "dynamodb").put_item(TableName=TABLE, Item={
+        "pk": {"S": "incident"}, "sk": {"S": f"{kind}#{domain}#"},
+        "kind": {"S": kind}, "domain": {"S": domain}, "subject": {"S": ""},
+        "opened": {"N": str(at)}, "last_seen": {"N": str(at)}, "last_sent": {"N": str(at)},
+        "occurrences": {"N": "5"}, "unsent": {"N": "2"}, "detail": {"S": "carried over"},
+        "severity": {"S": "critical"}, "version": {"N": "3"},
+    })
+
+
+def legacy_left(endpoint):
+    """How many items of the previous layout are left."""
+    items = client(endpoint, "dynamodb").query(
+        TableName=TABLE, KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "incident"}}, ConsistentRead=True)["Items"]
+    print(len(items))
+
+
 def incident(endpoint, kind, domain):
     item = client(endpoint, "dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": f"incident#{kind}#{domain}#"}, "sk": {"S": "incident"}},
@@ -113,4 +135,4 @@ def incident(endpoint, kind, domain):
 
 if __name__ == "__main__":
     {"setup": setup, "sent": sent, "probes": probes, "receipt": receipt, "old": old,
-     "incident": incident}[sys.argv[1]](*sys.argv[2:])
+     "incident": incident, "legacy": legacy, "legacy-left": legacy_left}[sys.argv[1]](*sys.argv[2:])

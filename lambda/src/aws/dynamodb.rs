@@ -14,7 +14,8 @@
 //! that reads nothing; a change of state (open, remind, resolve) is a write conditional on
 //! the incident's version, carrying the message it owes ([`IncidentBook`]). Incidents open or
 //! owing a message carry `attention`, the key of a sparse keys-only index
-//! ([`ATTENTION_INDEX`]) the sweep reads.
+//! ([`ATTENTION_INDEX`]) the sweep reads. The sweep first carries incidents left open under
+//! the previous layout (all under `pk` `incident`) into their own items.
 //!
 //! A claim is a conditional put: of two invocations counting the same report at once,
 //! exactly one succeeds. It is `done` once the report's findings were delivered; one left
@@ -647,6 +648,36 @@ fn incident_of(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, S
     ))
 }
 
+/// An open incident as the version before one item per incident kept it (`pk` `incident`,
+/// `sk` its id, `unsent` findings since its last message); `None` for a resolved one or an
+/// item missing what every incident had. Its "new" was sent then: it owes nothing.
+fn legacy_open_incident(item: &HashMap<String, AttributeValue>) -> Option<(IncidentKey, Incident)> {
+    if item.contains_key("resolved") {
+        return None;
+    }
+    let key = IncidentKey {
+        kind: text(item, "kind")?.parse().ok()?,
+        domain: text(item, "domain")?,
+        subject: text(item, "subject").filter(|s| !s.is_empty()),
+    };
+    let count = number(item, "occurrences")?;
+    let incident = Incident {
+        opened: number(item, "opened")?,
+        last_seen: number(item, "last_seen")?,
+        last_sent: number(item, "last_sent")?,
+        count,
+        counted_at_notice: count.saturating_sub(number(item, "unsent").unwrap_or(0)),
+        detail: text(item, "detail").unwrap_or_default(),
+        severity: text(item, "severity")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(Severity::Warning),
+        resolved: None,
+        owed: None,
+        reporters: Default::default(),
+    };
+    Some((key, incident))
+}
+
 /// When an incident item expires: [`INCIDENT_KEPT`] after it was resolved; while open,
 /// [`OPEN_KEPT`] after its last write, as a backstop should the sweep stop running.
 fn incident_expires(incident: &Incident, now: u64) -> u64 {
@@ -767,6 +798,46 @@ impl DynamoLedger {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
         written(update.update_expression(expression).send().await)
+    }
+}
+
+impl DynamoLedger {
+    /// Carries the open incidents of the version before one item per incident (all under
+    /// `pk` `incident`) into their own items, so that an upgrade neither pages "new" again for
+    /// a problem that lasts nor leaves them open forever; each is deleted once carried (or
+    /// found carried already). Resolved ones are left to expire as they were written to.
+    async fn carry_legacy_incidents(&self) -> Result<(), StateError> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .filter_expression("attribute_not_exists(resolved)")
+            .expression_attribute_values(":pk", s("incident"))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(failed)?;
+            let Some(sk) = item.get("sk").cloned() else {
+                continue;
+            };
+            if let Some((key, incident)) = legacy_open_incident(&item) {
+                // `false`: carried already (or opened anew since): the legacy item only goes.
+                self.put_incident(&key, &incident, None).await?;
+                tracing::info!(incident = %key.id(), "an incident of the previous layout carried over");
+            }
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s("incident"))
+                .key("sk", sk)
+                .send()
+                .await
+                .map_err(failed)?;
+        }
+        Ok(())
     }
 }
 
@@ -899,6 +970,10 @@ impl IncidentBook for DynamoLedger {
     }
 
     async fn needing_attention(&self) -> Result<Vec<(IncidentKey, Stored)>, StateError> {
+        if let Err(error) = self.carry_legacy_incidents().await {
+            // The sweep goes on with what the index holds; the next one carries them.
+            tracing::warn!(error = %error, "incidents of the previous layout not carried over yet");
+        }
         let mut keys = Vec::new();
         let mut pages = self
             .client
@@ -1028,6 +1103,44 @@ mod tests {
             assert_eq!(owed_of(&item), Some(owed));
         }
         assert_eq!(owed_of(&HashMap::new()), None);
+    }
+
+    /// An open incident of the previous layout is carried with its count and what was unsent;
+    /// a resolved one is not carried.
+    #[test]
+    fn an_open_incident_of_the_previous_layout_is_carried() {
+        let mut item = HashMap::from([
+            ("kind".to_owned(), s("dmarc_fail")),
+            ("domain".to_owned(), s("example.net")),
+            ("subject".to_owned(), s("")),
+            ("opened".to_owned(), n(100)),
+            ("last_seen".to_owned(), n(200)),
+            ("last_sent".to_owned(), n(150)),
+            ("occurrences".to_owned(), n(5)),
+            ("unsent".to_owned(), n(2)),
+            ("severity".to_owned(), s("critical")),
+        ]);
+        let carried = legacy_open_incident(&item).map(|(key, incident)| {
+            (
+                key.id(),
+                incident.count,
+                incident.counted_at_notice,
+                incident.severity,
+                incident.owed,
+            )
+        });
+        assert_eq!(
+            carried,
+            Some((
+                "dmarc_fail#example.net#".to_owned(),
+                5,
+                3,
+                Severity::Critical,
+                None
+            ))
+        );
+        item.insert("resolved".to_owned(), n(300));
+        assert!(legacy_open_incident(&item).is_none());
     }
 
     /// The highest severity any finding had, whatever order the set holds them in.
