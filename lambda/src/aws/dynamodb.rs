@@ -65,6 +65,19 @@ impl DynamoLedger {
         Self { client, table }
     }
 
+    /// An update of the item under `pk` and `sk`, to be given its expressions.
+    fn update_item(
+        &self,
+        pk: AttributeValue,
+        sk: AttributeValue,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk)
+            .key("sk", sk)
+    }
+
     /// One item as it is now (a consistent read): what a conditional write just lost to.
     async fn read_item(
         &self,
@@ -326,11 +339,7 @@ impl ReportLedger for DynamoLedger {
 
     async fn complete(&self, key: &ReportKey) -> Result<(), StateError> {
         let (pk, sk) = report_keys(key);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+        self.update_item(pk, sk)
             .update_expression("SET done = :yes")
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
@@ -401,11 +410,10 @@ impl ReportLedger for DynamoLedger {
 
     async fn admit(&self, quota: &FindingsQuota, most: u64, now: u64) -> Result<bool, StateError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("quota#{}#{}", quota.domain, quota.day)))
-            .key("sk", s(quota.reporter.clone()))
+            .update_item(
+                s(format!("quota#{}#{}", quota.domain, quota.day)),
+                s(quota.reporter.clone()),
+            )
             .update_expression("ADD used :one SET expires = :expires")
             .condition_expression("attribute_not_exists(used) OR used < :most")
             .expression_attribute_values(":one", n(1))
@@ -467,11 +475,7 @@ impl ProbeBook for DynamoLedger {
         let kinds: Vec<AttributeValue> = findings.iter().map(|k| s(k.as_str())).collect();
         // The first arrival's time stands; a retried or re-delivered copy updates only the
         // findings. The item must exist: an expired probe is not re-created.
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+        self.update_item(pk, sk)
             .update_expression("SET received = if_not_exists(received, :at), findings = :kinds")
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":at", n(at))
@@ -502,12 +506,7 @@ impl ProbeBook for DynamoLedger {
 
     async fn report_missing(&self, identity: &str, message_id: &str) -> Result<bool, StateError> {
         let (pk, sk) = probe_keys(identity, message_id);
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+        let update = self.update_item(pk, sk)
             .update_expression("SET reported_missing = :yes")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(received) AND attribute_not_exists(reported_missing)",
@@ -679,11 +678,12 @@ fn legacy_open_incident(item: &HashMap<String, AttributeValue>) -> Option<(Incid
 }
 
 /// When an incident item expires: [`INCIDENT_KEPT`] after it was resolved; while open,
-/// [`OPEN_KEPT`] after its last write, as a backstop should the sweep stop running.
-fn incident_expires(incident: &Incident, now: u64) -> u64 {
+/// [`OPEN_KEPT`] after its last message, as a backstop should the sweep stop running (each
+/// count pushes it on too).
+fn incident_expires(incident: &Incident) -> u64 {
     match incident.resolved {
         Some(resolved) => resolved.saturating_add(INCIDENT_KEPT),
-        None => now.saturating_add(OPEN_KEPT),
+        None => incident.last_sent.saturating_add(OPEN_KEPT),
     }
 }
 
@@ -715,7 +715,7 @@ impl DynamoLedger {
                 AttributeValue::Ss(vec![next.severity.as_str().to_owned()]),
             )
             .item("version", n(read.map_or(1, |v| v + 1)))
-            .item("expires", n(incident_expires(next, next.last_sent)));
+            .item("expires", n(incident_expires(next)));
         if next.needs_attention() {
             put = put.item(ATTENTION, s(ATTENTION_VALUE));
         }
@@ -756,23 +756,13 @@ impl DynamoLedger {
         ];
         let mut remove = Vec::new();
         let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update_item(pk, sk)
             .condition_expression("version = :read")
             .expression_attribute_values(":read", n(read))
             .expression_attribute_values(":next", n(read + 1))
             .expression_attribute_values(":last_sent", n(next.last_sent))
             .expression_attribute_values(":counted", n(next.counted_at_notice))
-            .expression_attribute_values(
-                ":expires",
-                n(incident_expires(
-                    next,
-                    next.resolved.unwrap_or(next.last_sent),
-                )),
-            );
+            .expression_attribute_values(":expires", n(incident_expires(next)));
         match &next.owed {
             Some(owed) => {
                 set.push("owed = :owed");
@@ -849,12 +839,7 @@ impl IncidentBook for DynamoLedger {
     ) -> Result<Option<Stored>, StateError> {
         let (pk, sk) = incident_keys(key);
         let mut add = "ADD occurrences :one, severities :severity".to_owned();
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk);
+        let mut update = self.update_item(pk, sk);
         if let Some(reporter) = &occurrence.reporter {
             add.push_str(", reporters :reporter");
             update = update.expression_attribute_values(
@@ -923,11 +908,7 @@ impl IncidentBook for DynamoLedger {
     ) -> Result<bool, StateError> {
         let (pk, sk) = incident_keys(key);
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update_item(pk, sk)
             .update_expression("SET owed.leased_until = :until")
             .condition_expression(
                 "version = :version AND attribute_exists(owed) AND owed.leased_until <= :now",
@@ -948,11 +929,7 @@ impl IncidentBook for DynamoLedger {
     ) -> Result<bool, StateError> {
         let (pk, sk) = incident_keys(key);
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk)
-            .key("sk", sk)
+            .update_item(pk, sk)
             .expression_attribute_values(":version", n(version));
         let update = match outcome {
             Settled::Sent { closed: false } => update
