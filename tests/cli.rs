@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
 
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+pub(crate) fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ses-dmarc-monitor"))
         .args(args)
         .stdin(Stdio::piped())
@@ -682,7 +682,16 @@ fn reports_text_has_a_line_per_source_and_bad_inputs_exit_two() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("DMARC aggregate report from receiver.example (id r-1) for example.com, between 2026-11-01 and 2026-11-01 (UTC)"), "{stdout}");
     assert!(stdout.contains("54.240.8.31"), "{stdout}");
-    assert!(stdout.contains("[SES]"), "{stdout}");
+    // Each row says who sent it: SES (named by the identity), forwarded, or unknown.
+    assert!(
+        stdout.contains("us-east-1.amazonses.com  [ses: example.com]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("spoof.example  [unknown]"), "{stdout}");
+    assert!(
+        stdout.contains("lists.example.org  [forwarded]"),
+        "{stdout}"
+    );
     assert!(stdout.contains("(receiver override)"), "{stdout}");
     let tls = run(
         &[

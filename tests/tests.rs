@@ -9,6 +9,7 @@ mod aws_edges;
 mod canary;
 mod cli;
 mod common;
+mod digest;
 mod dns_tree_walk;
 mod docs;
 mod golden;

@@ -68,6 +68,8 @@ struct JsonSource<'a> {
     spf: Vec<JsonAuth<'a>>,
     dmarc: &'static str,
     ses: bool,
+    source_class: &'static str,
+    source_name: Option<&'a str>,
 }
 
 #[derive(Debug, Serialize)]
@@ -156,6 +158,8 @@ pub fn aggregate_json<'a>(
                 spf: auth_json(&s.spf),
                 dmarc: dmarc_word(s.dmarc),
                 ses: s.ses,
+                source_class: s.sender.class.as_str(),
+                source_name: s.sender.name.as_deref(),
             })
             .collect(),
         sources_not_listed: summary.sources_not_listed,
@@ -228,9 +232,11 @@ fn write_source(out: &mut String, source: &SendingSource) {
     write_auth(out, &source.dkim);
     out.push_str("; SPF ");
     write_auth(out, &source.spf);
-    if source.ses {
-        out.push_str("  [SES]");
+    let _ = write!(out, "  [{}", source.sender.class.as_str());
+    if let Some(name) = &source.sender.name {
+        let _ = write!(out, ": {name}");
     }
+    out.push(']');
     if source.overridden {
         out.push_str("  (receiver override)");
     }

@@ -28,6 +28,7 @@ use crate::judge::report::{
     self, AggregateSummary, Belief, Carried, Judging, Summarizer, aggregate_reporters,
     tls_reporters,
 };
+use crate::judge::source::Services;
 use crate::ports::chain;
 use crate::ports::directory::{DirectoryError, IdentityDirectory};
 use crate::ports::objects::{ObjectError, ObjectStore};
@@ -47,6 +48,7 @@ use crate::read::stored_object::{ObjectEventError, StoredObject, stored_objects}
 use crate::say::metrics::reports::ReportCounts;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Settings the reports path takes besides the analysis flow's.
 #[derive(Debug, Clone)]
@@ -65,6 +67,9 @@ pub struct ReportSettings {
     pub trusted_reporters: Vec<String>,
     /// Reports a reporter may add findings from, per monitored domain and UTC day.
     pub findings_per_reporter_day: u64,
+    /// The sending services rows are recognized by: the bundled list and the user's
+    /// additions (`KNOWN_SERVICES`, `--service`).
+    pub services: Arc<Services>,
 }
 
 impl Default for ReportSettings {
@@ -76,6 +81,7 @@ impl Default for ReportSettings {
             require_authentication: false,
             trusted_reporters: Vec::new(),
             findings_per_reporter_day: 5,
+            services: Services::bundled(),
         }
     }
 }
@@ -265,6 +271,10 @@ fn read_document(
                             .zip(custom_of.take())
                             .and_then(|(domain, custom_of)| custom_of(domain));
                         Summarizer::new(&head.policy, custom.as_ref().map(|c| c.mail_from.as_str()))
+                            .with_senders(
+                                Arc::clone(&settings.services),
+                                custom.as_ref().map(|c| c.identity.as_str()),
+                            )
                     })
                     .add(row);
             })?;

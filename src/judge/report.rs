@@ -13,14 +13,16 @@
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
 use crate::judge::findings::Facts;
 use crate::judge::policy::Disposition as Policy;
+use crate::judge::source::{Checked, Classified, RowSender, Services, classify};
 use crate::read::domain::{domain_of_identity, is_within, normalize};
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, PolicyPublished, Row,
 };
 use crate::read::report::tls::TlsReport;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Messages by what the receiver did with them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,9 +40,10 @@ pub struct Dispositions {
 pub enum RowDmarc {
     /// DKIM or SPF passed aligned.
     Pass,
-    /// Both were evaluated, and neither passed.
+    /// Both were evaluated, and neither passed (any word but `pass`, such as `softfail` or
+    /// `temperror`, is not a pass).
     Fail,
-    /// Not both known: never counted as a failure.
+    /// One is missing and the other did not pass: never counted as a failure.
     Unknown,
 }
 
@@ -68,6 +71,101 @@ pub struct SendingSource {
     pub amazonses_envelope: bool,
     /// The receiver overrode the policy for a forwarder, list or local policy.
     pub overridden: bool,
+    /// The receiver's verdicts: DKIM, SPF passed aligned (`policy_evaluated`).
+    pub dkim_aligned: bool,
+    pub spf_aligned: bool,
+    /// Who sent it ([`crate::judge::source`]).
+    pub sender: Classified,
+}
+
+/// How many addresses a source lists per report (the rest are counted).
+pub const ADDRESSES_PER_SOURCE: usize = 1_000;
+
+/// One kind of sender's messages in one report (or, summed, in a day or a week).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourceTally {
+    pub messages: u64,
+    pub dmarc_pass: u64,
+    pub dmarc_fail: u64,
+    pub dmarc_unknown: u64,
+    pub dkim_aligned: u64,
+    pub spf_aligned: u64,
+    pub disposition: Dispositions,
+    /// Its addresses, up to [`ADDRESSES_PER_SOURCE`].
+    pub addresses: BTreeSet<IpAddr>,
+    /// Rows whose address was past those kept, or not an address.
+    pub addresses_not_kept: u64,
+}
+
+impl SourceTally {
+    /// Adds `other`'s figures; addresses up to the bound.
+    pub fn absorb(&mut self, other: &SourceTally) {
+        let add = |total: &mut u64, n: u64| *total = total.saturating_add(n);
+        add(&mut self.messages, other.messages);
+        add(&mut self.dmarc_pass, other.dmarc_pass);
+        add(&mut self.dmarc_fail, other.dmarc_fail);
+        add(&mut self.dmarc_unknown, other.dmarc_unknown);
+        add(&mut self.dkim_aligned, other.dkim_aligned);
+        add(&mut self.spf_aligned, other.spf_aligned);
+        self.disposition.absorb(&other.disposition);
+        for ip in &other.addresses {
+            self.keep_address(Some(*ip));
+        }
+        add(&mut self.addresses_not_kept, other.addresses_not_kept);
+    }
+
+    fn keep_address(&mut self, ip: Option<IpAddr>) {
+        match ip {
+            Some(ip)
+                if self.addresses.len() < ADDRESSES_PER_SOURCE || self.addresses.contains(&ip) =>
+            {
+                self.addresses.insert(ip);
+            }
+            _ => self.addresses_not_kept = self.addresses_not_kept.saturating_add(1),
+        }
+    }
+
+    fn add_row(&mut self, source: &SendingSource) {
+        let n = source.count;
+        let add = |total: &mut u64| *total = total.saturating_add(n);
+        add(&mut self.messages);
+        add(match source.dmarc {
+            RowDmarc::Pass => &mut self.dmarc_pass,
+            RowDmarc::Fail => &mut self.dmarc_fail,
+            RowDmarc::Unknown => &mut self.dmarc_unknown,
+        });
+        if source.dkim_aligned {
+            add(&mut self.dkim_aligned);
+        }
+        if source.spf_aligned {
+            add(&mut self.spf_aligned);
+        }
+        self.disposition.add(source.disposition.as_ref(), n);
+        self.keep_address(source.ip.as_deref().and_then(|ip| ip.parse().ok()));
+    }
+}
+
+impl Dispositions {
+    /// Counts `n` messages the receiver treated as `disposition`.
+    pub fn add(&mut self, disposition: Option<&Disposition>, n: u64) {
+        let total = match disposition {
+            Some(Disposition::None) => &mut self.none,
+            Some(Disposition::Quarantine) => &mut self.quarantine,
+            Some(Disposition::Reject) => &mut self.reject,
+            Some(Disposition::Pass) => &mut self.pass,
+            Some(Disposition::Unknown(_)) | None => &mut self.unknown,
+        };
+        *total = total.saturating_add(n);
+    }
+
+    pub fn absorb(&mut self, other: &Dispositions) {
+        let add = |total: &mut u64, n: u64| *total = total.saturating_add(n);
+        add(&mut self.none, other.none);
+        add(&mut self.quarantine, other.quarantine);
+        add(&mut self.reject, other.reject);
+        add(&mut self.pass, other.pass);
+        add(&mut self.unknown, other.unknown);
+    }
 }
 
 /// Messages from one source IP address in one report.
@@ -94,7 +192,8 @@ pub struct AggregateSummary {
     pub disposition: Dispositions,
     pub amazonses_envelope: u64,
     pub ses_messages: u64,
-    /// Sent by SES with an amazonses.com envelope, not let through by an override.
+    /// Sent by SES with an amazonses.com envelope, not let through by an override, for an
+    /// identity with a custom MAIL FROM domain (without one, that envelope is SES's default).
     pub fallback_messages: u64,
     /// Sent by SES and failing DMARC, not let through by an override.
     pub ses_failing: u64,
@@ -108,6 +207,8 @@ pub struct AggregateSummary {
     pub addresses_not_kept: u64,
     /// Rows with no source address, or one that is not an IP address.
     pub without_address: IpTally,
+    /// The messages by who sent them ([`crate::judge::source`]).
+    pub by_sender: BTreeMap<Classified, SourceTally>,
 }
 
 impl AggregateSummary {
@@ -142,6 +243,8 @@ pub struct Summarizer {
     adkim: Alignment,
     aspf: Alignment,
     mail_from: Option<String>,
+    identity: Option<String>,
+    services: Arc<Services>,
     summary: AggregateSummary,
 }
 
@@ -154,17 +257,29 @@ impl Summarizer {
             adkim: mode(policy.adkim.as_deref()),
             aspf: mode(policy.aspf.as_deref()),
             mail_from: mail_from.map(str::to_owned),
+            identity: policy.domain.as_deref().and_then(normalize),
+            services: Services::bundled(),
             summary: AggregateSummary::default(),
         }
+    }
+
+    /// Classifies senders against `services` (the bundled list and the user's additions),
+    /// and names SES's mail by `identity` when known (else the policy domain).
+    pub fn with_senders(mut self, services: Arc<Services>, identity: Option<&str>) -> Self {
+        self.services = services;
+        if let Some(identity) = identity {
+            self.identity = Some(identity.to_owned());
+        }
+        self
     }
 
     pub fn add(&mut self, row: Row) {
         let source = source(
             row,
             self.policy_domain.as_deref(),
-            self.adkim,
-            self.aspf,
+            (self.adkim, self.aspf),
             self.mail_from.as_deref(),
+            (self.identity.as_deref(), &self.services),
         );
         let summary = &mut self.summary;
         let n = source.count;
@@ -175,13 +290,15 @@ impl Summarizer {
             RowDmarc::Fail => add(&mut summary.dmarc_fail),
             RowDmarc::Unknown => add(&mut summary.dmarc_unknown),
         }
-        add(match &source.disposition {
-            Some(Disposition::None) => &mut summary.disposition.none,
-            Some(Disposition::Quarantine) => &mut summary.disposition.quarantine,
-            Some(Disposition::Reject) => &mut summary.disposition.reject,
-            Some(Disposition::Pass) => &mut summary.disposition.pass,
-            Some(Disposition::Unknown(_)) | None => &mut summary.disposition.unknown,
-        });
+        summary.disposition.add(source.disposition.as_ref(), n);
+        let by_sender = &mut summary.by_sender;
+        match by_sender.get_mut(&source.sender) {
+            Some(tally) => tally.add_row(&source),
+            None => by_sender
+                .entry(source.sender.clone())
+                .or_default()
+                .add_row(&source),
+        }
         if source.amazonses_envelope {
             add(&mut summary.amazonses_envelope);
         }
@@ -189,7 +306,7 @@ impl Summarizer {
             add(&mut summary.ses_messages);
         }
         if !source.overridden {
-            if source.ses && source.amazonses_envelope {
+            if source.ses && source.amazonses_envelope && self.mail_from.is_some() {
                 add(&mut summary.fallback_messages);
             }
             if source.ses && source.dmarc == RowDmarc::Fail {
@@ -249,9 +366,9 @@ fn mode(tag: Option<&str>) -> Alignment {
 fn source(
     row: Row,
     policy_domain: Option<&str>,
-    adkim: Alignment,
-    aspf: Alignment,
+    (adkim, aspf): (Alignment, Alignment),
     mail_from: Option<&str>,
+    (identity, services): (Option<&str>, &Services),
 ) -> SendingSource {
     let from = row.header_from.as_deref().or(policy_domain);
     let line = |domain: Option<String>, result: Option<AuthResult>, mode| AuthLine {
@@ -273,11 +390,7 @@ fn source(
     let ses = amazonses_envelope
         || envelope_domains().any(|d| Some(d.as_str()) == mail_from)
         || dkim_passed_for_ses;
-    let dmarc = match (&row.dkim, &row.spf) {
-        (Some(Evaluated::Pass), _) | (_, Some(Evaluated::Pass)) => RowDmarc::Pass,
-        (Some(Evaluated::Fail), Some(Evaluated::Fail)) => RowDmarc::Fail,
-        _ => RowDmarc::Unknown,
-    };
+    let dmarc = row_dmarc(row.dkim.as_ref(), row.spf.as_ref());
     let overridden = row.reasons.iter().any(|r| {
         matches!(
             r.kind,
@@ -289,16 +402,36 @@ fn source(
             )
         )
     });
-    let dkim = row
+    let forwarded_override = row.reasons.iter().any(|r| {
+        matches!(
+            r.kind,
+            Some(
+                OverrideType::Forwarded
+                    | OverrideType::TrustedForwarder
+                    | OverrideType::MailingList
+            )
+        )
+    });
+    let dkim: Vec<AuthLine> = row
         .dkim_results
         .into_iter()
         .map(|d| line(d.domain, d.result, adkim))
         .collect();
-    let spf = row
+    let spf: Vec<AuthLine> = row
         .spf_results
         .into_iter()
         .map(|s| line(s.domain, s.result, aspf))
         .collect();
+    let sender = classify(
+        &RowSender {
+            ses,
+            identity,
+            forwarded_override,
+            dkim: &checked(&dkim),
+            spf: &checked(&spf),
+        },
+        services,
+    );
     SendingSource {
         ip: row.source_ip,
         count: row.count.unwrap_or(0),
@@ -311,6 +444,31 @@ fn source(
         ses,
         amazonses_envelope,
         overridden,
+        dkim_aligned: row.dkim == Some(Evaluated::Pass),
+        spf_aligned: row.spf == Some(Evaluated::Pass),
+        sender,
+    }
+}
+
+fn checked(lines: &[AuthLine]) -> Vec<Checked<'_>> {
+    lines
+        .iter()
+        .map(|l| Checked {
+            domain: l.domain.as_deref(),
+            result: l.result.as_ref(),
+            aligned: l.aligned,
+        })
+        .collect()
+}
+
+/// A row's DMARC result, the one rule everywhere (`reports`, `digest`, the report rows):
+/// pass when `policy_evaluated` DKIM or SPF is `pass`; fail when both are present and
+/// neither is `pass`; unknown only when one is missing and the present one is not `pass`.
+pub fn row_dmarc(dkim: Option<&Evaluated>, spf: Option<&Evaluated>) -> RowDmarc {
+    match (dkim, spf) {
+        (Some(Evaluated::Pass), _) | (_, Some(Evaluated::Pass)) => RowDmarc::Pass,
+        (Some(_), Some(_)) => RowDmarc::Fail,
+        _ => RowDmarc::Unknown,
     }
 }
 
@@ -513,6 +671,29 @@ pub fn tls_findings(report: &TlsReport) -> Option<Facts> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_rule_for_a_rows_dmarc_result() {
+        use Evaluated::{Fail, Pass};
+        let other = || Evaluated::Unknown("softfail".into());
+        let cases = [
+            // Either passing is a pass, whatever the other says or lacks.
+            (Some(Pass), Some(Fail), RowDmarc::Pass),
+            (None, Some(Pass), RowDmarc::Pass),
+            (Some(other()), Some(Pass), RowDmarc::Pass),
+            // Both present, neither a pass: a fail, whatever the words.
+            (Some(Fail), Some(Fail), RowDmarc::Fail),
+            (Some(other()), Some(Fail), RowDmarc::Fail),
+            (Some(Evaluated::Unknown("temperror".into())), Some(other()), RowDmarc::Fail),
+            // One missing, the other not a pass: unknown, never counted as a failure.
+            (Some(Fail), None, RowDmarc::Unknown),
+            (None, Some(other()), RowDmarc::Unknown),
+            (None, None, RowDmarc::Unknown),
+        ];
+        for (dkim, spf, expected) in cases {
+            assert_eq!(row_dmarc(dkim.as_ref(), spf.as_ref()), expected, "{dkim:?} {spf:?}");
+        }
+    }
     use crate::judge::findings::Kind;
 
     /// Past the addresses a summary keeps, rows are counted in the figures and said to be

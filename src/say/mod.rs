@@ -5,5 +5,6 @@
 
 pub mod alert;
 pub mod calendar;
+pub mod digest;
 pub mod explain;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! The offline CLI: the receipt and feedback analyses on files (`analyze`), the DNS half of the
-//! posture audit (`check`), and the `Authentication-Results` parser as a debugging tool
+//! posture audit (`check`), receivers' reports (`reports`) and their weekly digest (`digest`), and the
+//! `Authentication-Results` parser as a debugging tool
 //! (`auth-results`). One module per command; this file only dispatches.
 //!
 //! Exit codes: 0 all inputs processed, 1 the `--fail-on` threshold was reached, 2 some input
@@ -8,6 +9,7 @@
 mod analyze;
 mod auth_results;
 mod check;
+mod digest;
 mod inputs;
 mod reports;
 
@@ -45,6 +47,9 @@ enum Command {
     /// Read receivers' DMARC aggregate reports and SMTP TLS reports (XML, JSON, gzip, zip,
     /// or the e-mail they came in) and say what they show about mail sent through SES.
     Reports(reports::Args),
+    /// The weekly digest from report files: every domain's mail by day and by sending
+    /// source, what to fix first (text, self-contained HTML, or JSON).
+    Digest(digest::Args),
 }
 
 /// How a command prints what it found.
@@ -71,6 +76,7 @@ fn main() -> ExitCode {
         Command::AuthResults(args) => auth_results::run(&args),
         Command::Check(args) => runtime.block_on(check::run(&args)),
         Command::Reports(args) => reports::run(&args),
+        Command::Digest(args) => digest::run(&args),
     }
 }
 
