@@ -407,3 +407,228 @@ fn a_users_service_names_its_sender() {
         "{names:?}"
     );
 }
+
+mod function {
+    //! The digest function's story over memory ports: rollups written as the reports,
+    //! canary and feedback flows write them, an open incident, the mail SES is asked to send.
+
+    use super::assert_safe_html;
+    use ses_dmarc_monitor::flow::Failure as _;
+    use ses_dmarc_monitor::flow::digest::{self, DigestError, DigestPorts, DigestSettings};
+    use ses_dmarc_monitor::judge::digest::{DAY, DayFigures, WEEK};
+    use ses_dmarc_monitor::judge::findings::{Kind, Severity};
+    use ses_dmarc_monitor::judge::incident::{Incident, IncidentKey};
+    use ses_dmarc_monitor::judge::report::SourceTally;
+    use ses_dmarc_monitor::judge::source::{Classified, SourceClass};
+    use ses_dmarc_monitor::ports::directory::NoDirectory;
+    use ses_dmarc_monitor::ports::incidents::{MemoryIncidents, Stored};
+    use ses_dmarc_monitor::ports::rollups::{
+        Addition, CanaryDay, FeedbackDay, MemoryRollups, Rollups,
+    };
+    use ses_dmarc_monitor::ports::sender::RecordingMailer;
+    use std::collections::{BTreeMap, HashMap};
+
+    /// Wednesday 2026-12-02 09:00 UTC: the digest of ISO week 2026-W48.
+    const NOW: u64 = 1_796_169_600 + 9 * 3600;
+    const MONDAY_W48: u64 = 1_795_392_000;
+
+    fn settings() -> DigestSettings {
+        DigestSettings {
+            sender: "dmarc-digest@example.com".into(),
+            recipients: vec!["postmaster@example.com".into(), "ops@example.com".into()],
+            monitored: vec!["example.com".into(), "quiet.example.org".into()],
+            history_weeks: 4,
+            configuration_set: None,
+        }
+    }
+
+    fn ses_day(messages: u64, pass: u64) -> Addition {
+        Addition::Dmarc(DayFigures {
+            by_sender: BTreeMap::from([(
+                Classified {
+                    class: SourceClass::Ses,
+                    name: Some("example.com".into()),
+                },
+                SourceTally {
+                    messages,
+                    dmarc_pass: pass,
+                    dmarc_fail: messages - pass,
+                    ..SourceTally::default()
+                },
+            )]),
+            fallback_messages: 0,
+            reports: 1,
+            reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
+        })
+    }
+
+    async fn send(
+        rollups: &MemoryRollups,
+        incidents: &MemoryIncidents,
+        mailer: &RecordingMailer,
+    ) -> Result<digest::DigestSent, DigestError> {
+        let ports = DigestPorts {
+            rollups,
+            incidents,
+            directory: &NoDirectory,
+            mailer,
+        };
+        digest::run(NOW, ports, &settings()).await
+    }
+
+    #[tokio::test]
+    async fn the_week_is_mailed_with_its_figures_and_open_incidents() {
+        let rollups = MemoryRollups::default();
+        for day in 0..7 {
+            let at = MONDAY_W48 + day * DAY;
+            let added = rollups.add(at, "example.com", &ses_day(100, 90)).await;
+            assert!(added.is_ok());
+            let probes = Addition::Canary(CanaryDay {
+                sent: 144,
+                received: if day == 2 { 140 } else { 144 },
+                healthy: if day == 2 { 140 } else { 144 },
+            });
+            assert!(rollups.add(at, "example.com", &probes).await.is_ok());
+            let feedback = Addition::Feedback(FeedbackDay {
+                deliveries: 1000,
+                auth_bounces: 1,
+                complaints: 2,
+            });
+            assert!(rollups.add(at, "example.com", &feedback).await.is_ok());
+        }
+        // The week before, all passing: this week's 90% is a drop of 10 points.
+        assert!(
+            rollups
+                .add(MONDAY_W48 - 2 * DAY, "example.com", &ses_day(100, 100))
+                .await
+                .is_ok()
+        );
+        // After the week: in no figure.
+        assert!(
+            rollups
+                .add(MONDAY_W48 + WEEK, "example.com", &ses_day(999, 0))
+                .await
+                .is_ok()
+        );
+        let key = IncidentKey {
+            kind: Kind::MailFromFallback,
+            domain: "example.com".into(),
+            subject: None,
+        };
+        let incident = Incident {
+            opened: MONDAY_W48 + 3 * DAY,
+            last_seen: MONDAY_W48 + 4 * DAY,
+            last_sent: MONDAY_W48 + 3 * DAY,
+            count: 12,
+            counted_at_notice: 1,
+            detail: "the envelope sender is us-east-1.amazonses.com".into(),
+            severity: Severity::Critical,
+            resolved: None,
+            owed: None,
+            reporters: Default::default(),
+        };
+        let incidents = MemoryIncidents::new(HashMap::from([(
+            key,
+            Stored {
+                incident,
+                version: 1,
+            },
+        )]));
+        let mailer = RecordingMailer::default();
+        let sent = send(&rollups, &incidents, &mailer).await;
+        let sent = sent.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            sent.subject,
+            "DMARC weekly 2026-W48: 1 of 2 domains need action"
+        );
+        let mailed = mailer.mailed.lock().map(|m| m.clone()).unwrap_or_default();
+        assert_eq!(mailed.len(), 1);
+        let mail = &mailed[0];
+        assert_eq!(mail.from, "dmarc-digest@example.com");
+        assert_eq!(mail.to, settings().recipients);
+        assert_eq!(mail.subject, sent.subject);
+        // 7 days × 100 messages, 90% passing; the canary's 1008 probes, 1004 healthy; 14
+        // complaints in 7000 deliveries (2.0‰).
+        assert!(
+            mail.text
+                .contains("example.com | - | 700 | 90.0% | −10.0 |"),
+            "{}",
+            mail.text
+        );
+        assert!(mail.text.contains("| 1004/1008 | 2.0‰"), "{}", mail.text);
+        assert!(
+            mail.text.contains("1. example.com: Open since"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text
+                .contains("canary sent 1008 probe(s): 1004 arrived"),
+            "{}",
+            mail.text
+        );
+        // The quiet domain is listed with nothing.
+        assert!(
+            mail.text.contains("quiet.example.org | - | 0 |"),
+            "{}",
+            mail.text
+        );
+        assert_safe_html(&mail.html);
+        assert!(
+            mail.html
+                .contains("<h2>example.com</h2>\n<p>700 message(s)")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_quiet_week_still_sends_and_says_so() {
+        let mailer = RecordingMailer::default();
+        let sent = send(
+            &MemoryRollups::default(),
+            &MemoryIncidents::default(),
+            &mailer,
+        )
+        .await;
+        let sent = sent.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(sent.subject, "DMARC weekly 2026-W48: no reports received");
+        let mailed = mailer.mailed.lock().map(|m| m.clone()).unwrap_or_default();
+        assert!(
+            mailed[0].text.contains("1. No reports received"),
+            "{}",
+            mailed[0].text
+        );
+    }
+
+    #[tokio::test]
+    async fn unreadable_figures_are_said_and_a_refused_send_is_retried() {
+        let broken = MemoryRollups {
+            failing: true,
+            ..MemoryRollups::default()
+        };
+        let mailer = RecordingMailer::default();
+        let sent = send(&broken, &MemoryIncidents::default(), &mailer).await;
+        assert!(sent.is_ok(), "{sent:?}");
+        let mailed = mailer.mailed.lock().map(|m| m.clone()).unwrap_or_default();
+        // Five weeks read: 35 days, none readable; the digest still goes out.
+        assert!(
+            mailed[0]
+                .text
+                .contains("1. The figures of 35 day(s) could not be read"),
+            "{}",
+            mailed[0].text
+        );
+        let refusing = RecordingMailer {
+            failing: true,
+            ..RecordingMailer::default()
+        };
+        let error = send(
+            &MemoryRollups::default(),
+            &MemoryIncidents::default(),
+            &refusing,
+        )
+        .await;
+        let error = error.err().unwrap_or_else(|| panic!("sent"));
+        assert!(error.is_transient());
+        assert_eq!(error.error_type(), "DigestNotSent");
+    }
+}

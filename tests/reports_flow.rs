@@ -15,6 +15,7 @@ use ses_dmarc_monitor::flow::reports::{
 use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::objects::MemoryObjects;
+use ses_dmarc_monitor::ports::rollups::MemoryRollups;
 use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
@@ -114,6 +115,7 @@ struct World<D = NoDirectory> {
     directory: D,
     sink: MemorySink,
     settings: ReportSettings,
+    rollups: MemoryRollups,
 }
 
 fn world(objects: MemoryObjects) -> World {
@@ -124,6 +126,7 @@ fn world(objects: MemoryObjects) -> World {
         directory: NoDirectory,
         sink: MemorySink::default(),
         settings: settings(),
+        rollups: MemoryRollups::default(),
     }
 }
 
@@ -136,6 +139,7 @@ impl World {
             directory,
             sink: self.sink,
             settings,
+            rollups: self.rollups,
         }
     }
 }
@@ -166,6 +170,7 @@ impl<D: IdentityDirectory> World<D> {
             directory: &self.directory,
             scope,
             sink,
+            rollups: &self.rollups,
         };
         reports(event, ports, &self.settings, self.clock).await
     }
@@ -640,6 +645,7 @@ async fn with_no_table_configured_nothing_is_a_state_error() {
         directory: &world.directory,
         scope: &Everything,
         sink: &world.sink,
+        rollups: &None::<MemoryRollups>,
     };
     let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, CLOCK).await;
     assert!(invocation.result.is_ok(), "{:?}", invocation.result);
@@ -741,4 +747,61 @@ async fn a_clean_report_is_evidence_for_what_its_receiver_found() {
     let again = world.invoke(&s3_event(&["reports/msg-2"])).await;
     assert_eq!(again.counts.duplicate, 1);
     assert_eq!(cleared(&world).len(), 3);
+}
+
+/// The daily rollup of a report's day, for one domain (`None` when nothing was added).
+fn rolled_up<D>(world: &World<D>, day: u64, domain: &str) -> Option<(u64, u64, u64)> {
+    let days = world.rollups.days.lock().ok()?;
+    let figures = days.get(&day)?.dmarc.get(domain)?;
+    let totals = figures.totals();
+    Some((figures.reports, totals.messages, totals.dmarc_pass))
+}
+
+/// The fixture's report ends 2026-11-01 23:59:59 UTC: its day starts at 1793491200.
+const FIXTURE_DAY: u64 = 1_793_491_200;
+
+#[tokio::test]
+async fn a_believed_report_is_rolled_up_once_with_its_senders() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let first = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    // The same object again (a retried event, a re-sent report): counted once.
+    let again = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(again.result.is_ok(), "{:?}", again.result);
+    assert_eq!(again.counts.duplicate, 1);
+    assert_eq!(
+        rolled_up(&world, FIXTURE_DAY, "example.com"),
+        Some((1, 152, 90))
+    );
+    let days = world.rollups.days.lock().unwrap_or_else(|e| panic!("{e}"));
+    let figures = &days[&FIXTURE_DAY].dmarc["example.com"];
+    assert_eq!(figures.reporters.get("receiver.example"), Some(&1));
+    let classes: Vec<&str> = figures.by_sender.keys().map(|s| s.class.as_str()).collect();
+    assert_eq!(classes, vec!["ses", "forwarded", "unknown"]);
+}
+
+#[tokio::test]
+async fn reports_not_believed_or_not_monitored_are_not_rolled_up() {
+    let unbelieved = world(stored("reports/1", report_mail(&fixture(), Some("fail"))));
+    let invocation = unbelieved.invoke(&s3_event(&["reports/1"])).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(invocation.counts.unbelieved, 1);
+    assert_eq!(rolled_up(&unbelieved, FIXTURE_DAY, "example.com"), None);
+
+    let elsewhere = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let scope = DomainList::new(vec!["other.example".to_owned()]);
+    let invocation = elsewhere.invoke_in(&s3_event(&["reports/1"]), &scope).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(rolled_up(&elsewhere, FIXTURE_DAY, "example.com"), None);
+}
+
+#[tokio::test]
+async fn a_rollup_that_cannot_be_written_is_a_state_error_not_a_lost_report() {
+    let mut world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    world.rollups.failing = true;
+    let invocation = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(world.published(), FINDINGS);
+    assert_eq!(invocation.counts.state_errors, 1);
+    assert_eq!(invocation.counts.reports, 1);
 }

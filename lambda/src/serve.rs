@@ -73,6 +73,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
         unknown_source_threshold: wiring.config.unknown_source_threshold,
         trusted_reporters: wiring.config.trusted_reporters.clone(),
         findings_per_reporter_day: wiring.config.report_findings_per_day,
+        services: std::sync::Arc::clone(&wiring.config.services),
         // SES adds its Authentication-Results to every message it stores.
         require_authentication: true,
         ..ReportSettings::default()
@@ -131,6 +132,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         directory: &wiring.directory,
                         scope,
                         sink,
+                        rollups: &wiring.ledger,
                     };
                     let clock = reports::Clockwork {
                         now: now_seconds(),

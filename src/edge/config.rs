@@ -9,6 +9,7 @@
 use crate::flow::analysis::Settings;
 use crate::judge::findings::Severity;
 use crate::judge::incident::Timing;
+use crate::judge::source::Services;
 use crate::read::domain::normalize;
 use crate::read::identity_state::MailFromExpectations;
 use crate::read::keyword::UnknownKeyword;
@@ -42,7 +43,7 @@ const fn variable(
 
 /// Every variable the functions read: the one list. `from_env` reads only these
 /// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
-pub const VARIABLES: [Variable; 27] = [
+pub const VARIABLES: [Variable; 30] = [
     variable(
         "ALERT_TOPIC_ARN",
         "none: findings are only logged",
@@ -164,6 +165,24 @@ pub const VARIABLES: [Variable; 27] = [
         true,
     ),
     variable(
+        "KNOWN_SERVICES",
+        "the bundled list",
+        "`domain=Service name,…`: sending services to recognize besides the bundled list, by a domain they sign or send from (reports and digest functions)",
+        true,
+    ),
+    variable(
+        "DIGEST_SENDER",
+        "none: the digest function refuses to run",
+        "the weekly digest's From address, at a verified SES identity (digest function)",
+        true,
+    ),
+    variable(
+        "DIGEST_RECIPIENTS",
+        "none: the digest function refuses to run",
+        "comma-separated addresses the weekly digest goes to (digest function)",
+        true,
+    ),
+    variable(
         "CANARY_ADDRESS",
         "none: no canary",
         "the canary address(es): the canary sends its probes to the first; the receipt function judges mail to them only when it is a probe the canary recorded (needs `STATE_TABLE`)",
@@ -253,6 +272,12 @@ pub struct Config {
     pub canary: CanaryConfig,
     /// `INCIDENT_REMIND_HOURS`, `INCIDENT_QUIET_HOURS` and `INCIDENT_REPORT_QUIET_HOURS`.
     pub incidents: Timing,
+    /// The bundled services and `KNOWN_SERVICES`.
+    pub services: Arc<Services>,
+    /// `DIGEST_SENDER`.
+    pub digest_sender: Option<String>,
+    /// `DIGEST_RECIPIENTS`, lower case.
+    pub digest_recipients: Vec<String>,
 }
 
 /// How the canary sends its probes.
@@ -528,7 +553,45 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         report_quiet: hours("INCIDENT_REPORT_QUIET_HOURS", 72, 25)?,
         ..Timing::default()
     };
+    let services = match var("KNOWN_SERVICES").filter(|v| !v.trim().is_empty()) {
+        None => Services::bundled(),
+        Some(list) => {
+            let mut services = (*Services::bundled()).clone();
+            services
+                .add_list(&list)
+                .map_err(|e| error("KNOWN_SERVICES", e.to_string()))?;
+            Arc::new(services)
+        }
+    };
+    let address = |variable: &'static str, text: &str| -> Result<String, ConfigError> {
+        let text = text.trim();
+        let valid = text
+            .rsplit_once('@')
+            .is_some_and(|(local, domain)| is_local_part(local) && normalize(domain).is_some());
+        if valid {
+            Ok(text.to_owned())
+        } else {
+            Err(error(
+                variable,
+                format!("{text:?} is not an e-mail address"),
+            ))
+        }
+    };
+    let digest_sender = var("DIGEST_SENDER")
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| address("DIGEST_SENDER", &v))
+        .transpose()?;
+    let digest_recipients = var("DIGEST_RECIPIENTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(|a| address("DIGEST_RECIPIENTS", a).map(|a| a.to_ascii_lowercase()))
+        .collect::<Result<Vec<String>, ConfigError>>()?;
     Ok(Config {
+        services,
+        digest_sender,
+        digest_recipients,
         incidents,
         dns,
         state_table,

@@ -14,6 +14,7 @@ pub mod alerting;
 pub mod analysis;
 pub mod audit;
 pub mod canary;
+pub mod digest;
 pub mod feedback;
 pub mod incidents;
 pub mod receipt;

@@ -22,6 +22,7 @@
 
 use crate::flow::Failure;
 use crate::flow::analysis::{Settings, mail_from_of};
+use crate::judge::digest::{DayFigures, TlsFigures, reporter_name};
 use crate::judge::findings::{Facts, Finding};
 use crate::judge::incident::{self, ReportShape};
 use crate::judge::report::{
@@ -32,6 +33,7 @@ use crate::judge::source::Services;
 use crate::ports::chain;
 use crate::ports::directory::{DirectoryError, IdentityDirectory};
 use crate::ports::objects::{ObjectError, ObjectStore};
+use crate::ports::rollups::{Addition, Rollups, TlsDay};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::{
@@ -46,6 +48,7 @@ use crate::read::report::{
 };
 use crate::read::stored_object::{ObjectEventError, StoredObject, stored_objects};
 use crate::say::metrics::reports::ReportCounts;
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -399,22 +402,24 @@ impl Failure for ReportsError {
 
 /// What the reports handler reaches the world through.
 #[derive(Debug)]
-pub struct ReportPorts<'a, O, L, D, Sc, S> {
+pub struct ReportPorts<'a, O, L, D, Sc, S, R> {
     pub objects: &'a O,
     pub ledger: &'a L,
     pub directory: &'a D,
     pub scope: &'a Sc,
     pub sink: &'a S,
+    /// The daily rollups the weekly digest reads.
+    pub rollups: &'a R,
 }
 
 // By hand: derived, they would ask the ports themselves to be `Copy`.
-impl<O, L, D, Sc, S> Clone for ReportPorts<'_, O, L, D, Sc, S> {
+impl<O, L, D, Sc, S, R> Clone for ReportPorts<'_, O, L, D, Sc, S, R> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<O, L, D, Sc, S> Copy for ReportPorts<'_, O, L, D, Sc, S> {}
+impl<O, L, D, Sc, S, R> Copy for ReportPorts<'_, O, L, D, Sc, S, R> {}
 
 /// When an invocation runs: now, and the deadline Lambda ends it at (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,9 +444,9 @@ pub struct ReportsInvocation {
 }
 
 /// Handles one S3 event.
-pub async fn reports<O, L, D, Sc, S>(
+pub async fn reports<O, L, D, Sc, S, R>(
     event: &[u8],
-    ports: ReportPorts<'_, O, L, D, Sc, S>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
     settings: &ReportSettings,
     clock: Clockwork,
 ) -> ReportsInvocation
@@ -451,6 +456,7 @@ where
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
+    R: Rollups,
 {
     let mut counts = ReportCounts::default();
     let objects = match stored_objects(event) {
@@ -494,9 +500,9 @@ fn sender_of(opened: &Opened<'_>) -> String {
         .unwrap_or_else(|| "(none)".to_owned())
 }
 
-async fn one_object<O, L, D, Sc, S>(
+async fn one_object<O, L, D, Sc, S, R>(
     object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
@@ -507,6 +513,7 @@ where
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
+    R: Rollups,
 {
     let bytes = match ports.objects.get(&object.bucket, &object.key).await {
         Ok(bytes) => bytes,
@@ -592,15 +599,73 @@ fn day_of(seconds: u64) -> u64 {
     seconds / 86_400
 }
 
+/// Adds a believed, newly counted report to the daily rollups of `domain` (a monitored
+/// domain): one write for an aggregate report, one per monitored policy domain of a TLS
+/// report. A report belongs to the UTC day of its end (`now` when it gives none).
+async fn add_to_rollups<R: Rollups>(
+    report: &Report,
+    summary: Option<&AggregateSummary>,
+    domain: &str,
+    rollups: &R,
+    clock: Clockwork,
+    counts: &mut ReportCounts,
+) {
+    let day_start = |moment: Option<u64>| moment.unwrap_or(clock.now) / 86_400 * 86_400;
+    let additions: Vec<(u64, String, Addition)> = match (report, summary) {
+        (Report::Aggregate(aggregate), Some(summary)) => vec![(
+            day_start(aggregate.end.or(aggregate.begin)),
+            domain.to_owned(),
+            Addition::Dmarc(DayFigures::of_report(aggregate, summary)),
+        )],
+        (Report::TlsRpt(tls), _) => {
+            let end = tls
+                .end
+                .as_deref()
+                .and_then(|t| mail_parser::DateTime::parse_rfc3339(t.trim()))
+                .and_then(|t| u64::try_from(t.to_timestamp()).ok());
+            let reporter = reporter_name(tls.org_name.as_deref());
+            // Sessions per policy domain: each its own rollup, the first (the report's
+            // domain) always, others of the same organization's domains too.
+            tls.policies
+                .iter()
+                .filter_map(|policy| {
+                    let policy_domain = policy.domain.as_deref()?;
+                    (policy_domain == domain
+                        || crate::read::domain::is_within(policy_domain, domain))
+                    .then(|| {
+                        (
+                            day_start(end),
+                            policy_domain.to_owned(),
+                            Addition::Tls(TlsDay {
+                                sessions: TlsFigures {
+                                    successful: policy.successful.unwrap_or(0),
+                                    failed: policy.failed.unwrap_or(0),
+                                },
+                                reporters: BTreeMap::from([(reporter.clone(), 1)]),
+                            }),
+                        )
+                    })
+                })
+                .collect()
+        }
+        (Report::Aggregate(_), None) => Vec::new(),
+    };
+    for (day, subject, addition) in additions {
+        if let Err(error) = rollups.add(day, &subject, &addition).await {
+            state_error(counts, "adding to the daily rollups", &error);
+        }
+    }
+}
+
 /// How long a known source's record is trusted before it is written again (its item lives
 /// 400 days after the last write).
 const REFRESH_SOURCES_AFTER: u64 = 30 * 86_400;
 
-async fn one_report<O, L, D, Sc, S>(
+async fn one_report<O, L, D, Sc, S, R>(
     document: &Document<'_>,
     carried: &Carried,
     object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
@@ -610,6 +675,7 @@ where
     D: IdentityDirectory,
     Sc: DomainScope,
     S: FindingSink,
+    R: Rollups,
 {
     // The identity's MAIL FROM is looked up between the head and the rows (the rows are
     // judged against it), for a believed report only: the head is read twice, which costs
@@ -760,6 +826,17 @@ where
         counts,
     )
     .await?;
+    if let Some(domain) = listed {
+        add_to_rollups(
+            &judged.report,
+            judged.summary.as_ref(),
+            domain,
+            ports.rollups,
+            clock,
+            counts,
+        )
+        .await;
+    }
     match (&judged.report, &judged.summary) {
         (Report::Aggregate(_), Some(summary)) => {
             counts.aggregate(listed, summary);
@@ -828,12 +905,12 @@ fn carried_reporter(carried: &Carried, key: Option<&ReportKey>) -> String {
 /// Publishes a report's findings within its reporter's daily quota (the rest are counted as
 /// dropped). When they cannot be delivered, the report's claim is given back for the retry.
 #[allow(clippy::too_many_arguments)]
-async fn publish<O, L, D, Sc, S>(
+async fn publish<O, L, D, Sc, S, R>(
     mut findings: Vec<Finding>,
     quota: &FindingsQuota,
     key: Option<&ReportKey>,
     object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,

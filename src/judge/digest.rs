@@ -109,6 +109,8 @@ pub struct DayFigures {
     /// SES's mail with an amazonses.com envelope: the MAIL FROM fell back.
     pub fallback_messages: u64,
     pub reports: u64,
+    /// The reports by reporter, as each names itself.
+    pub reporters: BTreeMap<String, u64>,
 }
 
 impl DayFigures {
@@ -123,14 +125,19 @@ impl DayFigures {
             .fallback_messages
             .saturating_add(other.fallback_messages);
         self.reports = self.reports.saturating_add(other.reports);
+        for (reporter, n) in &other.reporters {
+            let count = self.reporters.entry(reporter.clone()).or_default();
+            *count = count.saturating_add(*n);
+        }
     }
 
     /// A report's figures.
-    pub fn of_report(summary: &AggregateSummary) -> DayFigures {
+    pub fn of_report(report: &AggregateReport, summary: &AggregateSummary) -> DayFigures {
         DayFigures {
             by_sender: summary.by_sender.clone(),
             fallback_messages: summary.fallback_messages,
             reports: 1,
+            reporters: BTreeMap::from([(reporter_name(report.org_name.as_deref()), 1)]),
         }
     }
 
@@ -141,6 +148,14 @@ impl DayFigures {
         }
         total
     }
+}
+
+/// A reporter as the digest lists it: its name trimmed, `(unnamed)` without one.
+pub fn reporter_name(name: Option<&str>) -> String {
+    name.map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or("(unnamed)")
+        .to_owned()
 }
 
 /// TLS sessions receivers reported for a policy domain.
@@ -251,6 +266,8 @@ pub struct OpenIncident {
 /// What to fix first: each a typed decision; `say::digest` words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Days whose rollups could not be read: the figures below are short of them.
+    FiguresUnreadable { days: u64 },
     /// Not one believed report in the period: the reporting address, the `rua=` tag or the
     /// reports function may be broken.
     NoReports,
@@ -297,6 +314,7 @@ impl Action {
     /// The item's kind, as JSON names it.
     pub fn kind(&self) -> &str {
         match self {
+            Action::FiguresUnreadable { .. } => "figures_unreadable",
             Action::NoReports => "no_reports",
             Action::Incident(incident) => &incident.kind,
             Action::MailFromFallback { .. } => "mail_from_fallback",
@@ -312,7 +330,9 @@ impl Action {
 
     pub fn domain(&self) -> Option<&str> {
         match self {
-            Action::NoReports | Action::NotBelieved { .. } => None,
+            Action::FiguresUnreadable { .. } | Action::NoReports | Action::NotBelieved { .. } => {
+                None
+            }
             Action::Incident(incident) => Some(&incident.domain),
             Action::MailFromFallback { domain, .. }
             | Action::CanaryFailing { domain, .. }
@@ -326,7 +346,7 @@ impl Action {
     /// Lower is more urgent.
     fn rank(&self) -> u8 {
         match self {
-            Action::NoReports => 0,
+            Action::FiguresUnreadable { .. } | Action::NoReports => 0,
             Action::Incident(i) if i.severity == Severity::Critical => 1,
             Action::MailFromFallback { .. } => 2,
             Action::CanaryFailing { .. } => 3,
@@ -370,6 +390,8 @@ pub struct Digest {
     pub reports: u64,
     pub not_believed: Vec<NotBelieved>,
     pub incidents: Vec<OpenIncident>,
+    /// Days of the period (or its history) whose figures could not be read.
+    pub unreadable_days: u64,
 }
 
 /// Where a report falls against the period.
@@ -411,11 +433,7 @@ impl Digest {
         }
     }
 
-    fn count_reporter(&mut self, name: Option<&str>) {
-        let name = name
-            .map(str::trim)
-            .filter(|n| !n.is_empty())
-            .unwrap_or("(unnamed)");
+    fn count_reporter(&mut self, name: &str, reports: u64) {
         let reporter = self
             .reporters
             .entry(name.to_lowercase())
@@ -423,8 +441,8 @@ impl Digest {
                 name: name.to_owned(),
                 reports: 0,
             });
-        reporter.reports += 1;
-        self.reports += 1;
+        reporter.reports = reporter.reports.saturating_add(reports);
+        self.reports = self.reports.saturating_add(reports);
     }
 
     /// Adds one DMARC aggregate report, summed up, with whether it is believed.
@@ -449,16 +467,14 @@ impl Digest {
         }
         let Some(domain) = domain else { return };
         let day = moment.map(|m| m / DAY * DAY);
-        let figures = DayFigures::of_report(summary);
+        let figures = DayFigures::of_report(report, summary);
         match placement {
             Placement::In => {
-                self.count_reporter(report.org_name.as_deref());
-                let week = self.domains.entry(domain).or_default();
-                week.record_policy(report.policy.p.as_deref(), moment.unwrap_or(0));
-                week.days.entry(day).or_default().absorb(&figures);
-                if let Some(name) = &report.org_name {
-                    week.reporters.insert(name.trim().to_owned());
-                }
+                self.domains
+                    .entry(domain.clone())
+                    .or_default()
+                    .record_policy(report.policy.p.as_deref(), moment.unwrap_or(0));
+                self.add_figures(domain, day, &figures);
             }
             Placement::Before { week_before } => self.add_history(&domain, &figures, week_before),
             Placement::Outside => {}
@@ -471,19 +487,56 @@ impl Digest {
             return;
         };
         match self.place(Some(day)) {
-            Placement::In => {
-                self.reports = self.reports.saturating_add(figures.reports);
-                self.domains
-                    .entry(domain)
-                    .or_default()
-                    .days
-                    .entry(Some(day))
-                    .or_default()
-                    .absorb(figures);
-            }
+            Placement::In => self.add_figures(domain, Some(day), figures),
             Placement::Before { week_before } => self.add_history(&domain, figures, week_before),
             Placement::Outside => {}
         }
+    }
+
+    fn add_figures(&mut self, domain: String, day: Option<u64>, figures: &DayFigures) {
+        for (reporter, n) in &figures.reporters {
+            self.count_reporter(reporter, *n);
+        }
+        let week = self.domains.entry(domain).or_default();
+        week.reporters.extend(figures.reporters.keys().cloned());
+        week.days.entry(day).or_default().absorb(figures);
+    }
+
+    /// Adds a day's TLS sessions for a policy domain from the rollups.
+    pub fn add_tls_day(
+        &mut self,
+        domain: &str,
+        day: u64,
+        sessions: TlsFigures,
+        reporters: &BTreeMap<String, u64>,
+    ) {
+        let Some(domain) = normalize(domain) else {
+            return;
+        };
+        if !matches!(self.place(Some(day)), Placement::In) {
+            return;
+        }
+        for (reporter, n) in reporters {
+            self.count_reporter(reporter, *n);
+        }
+        let week = self.domains.entry(domain).or_default();
+        week.reporters.extend(reporters.keys().cloned());
+        let tls = week.tls.get_or_insert_with(TlsFigures::default);
+        tls.successful = tls.successful.saturating_add(sessions.successful);
+        tls.failed = tls.failed.saturating_add(sessions.failed);
+    }
+
+    /// SES's side of a domain in the period (the canary, feedback, the identity's state),
+    /// for the digest function to fill.
+    pub fn ses_of(&mut self, domain: &str) -> Option<&mut SesFigures> {
+        let domain = normalize(domain)?;
+        Some(
+            self.domains
+                .entry(domain)
+                .or_default()
+                .ses
+                .get_or_insert_with(SesFigures::default),
+        )
     }
 
     fn add_history(&mut self, domain: &str, figures: &DayFigures, week_before: bool) {
@@ -518,7 +571,8 @@ impl Digest {
             });
             return;
         }
-        self.count_reporter(report.org_name.as_deref());
+        let reporter = reporter_name(report.org_name.as_deref());
+        self.count_reporter(&reporter, 1);
         for policy in &report.policies {
             let Some(domain) = policy.domain.as_deref().and_then(normalize) else {
                 continue;
@@ -529,15 +583,18 @@ impl Digest {
                 .successful
                 .saturating_add(policy.successful.unwrap_or(0));
             tls.failed = tls.failed.saturating_add(policy.failed.unwrap_or(0));
-            if let Some(name) = &report.org_name {
-                week.reporters.insert(name.trim().to_owned());
-            }
+            week.reporters.insert(reporter.clone());
         }
     }
 
     /// Every action item, worst first (the digest shows the first [`ACTIONS_SHOWN`]).
     pub fn actions(&self) -> Vec<Action> {
         let mut actions = Vec::new();
+        if self.unreadable_days > 0 {
+            actions.push(Action::FiguresUnreadable {
+                days: self.unreadable_days,
+            });
+        }
         if self.reports == 0 {
             actions.push(Action::NoReports);
         }
@@ -740,6 +797,7 @@ mod tests {
                 .collect(),
             fallback_messages: 0,
             reports: 1,
+            reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
         }
     }
 

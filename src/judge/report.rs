@@ -684,14 +684,22 @@ mod tests {
             // Both present, neither a pass: a fail, whatever the words.
             (Some(Fail), Some(Fail), RowDmarc::Fail),
             (Some(other()), Some(Fail), RowDmarc::Fail),
-            (Some(Evaluated::Unknown("temperror".into())), Some(other()), RowDmarc::Fail),
+            (
+                Some(Evaluated::Unknown("temperror".into())),
+                Some(other()),
+                RowDmarc::Fail,
+            ),
             // One missing, the other not a pass: unknown, never counted as a failure.
             (Some(Fail), None, RowDmarc::Unknown),
             (None, Some(other()), RowDmarc::Unknown),
             (None, None, RowDmarc::Unknown),
         ];
         for (dkim, spf, expected) in cases {
-            assert_eq!(row_dmarc(dkim.as_ref(), spf.as_ref()), expected, "{dkim:?} {spf:?}");
+            assert_eq!(
+                row_dmarc(dkim.as_ref(), spf.as_ref()),
+                expected,
+                "{dkim:?} {spf:?}"
+            );
         }
     }
     use crate::judge::findings::Kind;

@@ -12,6 +12,7 @@ pub mod objects;
 pub mod probes;
 pub mod publisher;
 pub mod raw;
+pub mod rollups;
 pub mod scope;
 pub mod sender;
 pub mod sink;

@@ -1,4 +1,5 @@
-//! Where the canary's probes are sent through: SESv2 `SendEmail` (`lambda::aws::sesv2`), or
+//! Where the canary's probes and the weekly digest are sent through: SESv2 `SendEmail`
+//! (`lambda::aws::sesv2`), or
 //! a recording sender in tests.
 
 use crate::ports::{Cause, chain};
@@ -61,5 +62,44 @@ impl ProbeSender for RecordingSender {
             .map_err(|_| SendError::Failed("recording sender poisoned".into()))?;
         sent.push(probe.clone());
         Ok(format!("0100-test-{:06}", sent.len()))
+    }
+}
+
+/// One e-mail for people (the weekly digest): a text and an HTML part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub configuration_set: Option<String>,
+}
+
+/// Sends mail for people.
+#[allow(async_fn_in_trait)]
+pub trait Mailer {
+    /// Sends `mail`; the message id SES gave it.
+    async fn mail(&self, mail: &Mail) -> Result<String, SendError>;
+}
+
+/// Records the mail it is asked to send; `failing` fails every send.
+#[derive(Debug, Default)]
+pub struct RecordingMailer {
+    pub mailed: Mutex<Vec<Mail>>,
+    pub failing: bool,
+}
+
+impl Mailer for RecordingMailer {
+    async fn mail(&self, mail: &Mail) -> Result<String, SendError> {
+        if self.failing {
+            return Err(SendError::Failed("throttled (a test's mailer)".into()));
+        }
+        let mut mailed = self
+            .mailed
+            .lock()
+            .map_err(|_| SendError::Failed("recording mailer poisoned".into()))?;
+        mailed.push(mail.clone());
+        Ok(format!("0100-digest-{:06}", mailed.len()))
     }
 }

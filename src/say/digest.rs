@@ -53,6 +53,10 @@ fn percent(value: Option<u64>) -> String {
 /// One action item, in one line.
 pub fn action_line(action: &Action) -> String {
     match action {
+        Action::FiguresUnreadable { days } => format!(
+            "The figures of {days} day(s) could not be read from the state table: the figures \
+             below are short of them. The function's log has the error."
+        ),
         Action::NoReports => "No reports received: no receiver's report arrived in the period. \
              Check the rua= address in the domains' DMARC records and the reports function."
             .to_owned(),

@@ -9,6 +9,7 @@
 //! | a canary probe | `probe#<identity>` | `<SES message id>` | [`PROBE_KEPT`] after it was sent |
 //! | where the audit stopped | `audit#cursor` | `audit` | until a run goes through to the end |
 //! | an incident | `incident#<kind>#<domain>#<subject>` | `incident` | [`OPEN_KEPT`] after its last write while open, [`INCIDENT_KEPT`] after it was resolved |
+//! | a day's rollup (`rollups`) | `rollup#<day's first second>` | `<dmarc, tls, canary or feedback>#<domain or identity>` | 400 days after the day |
 //!
 //! Each incident has its own partition. An occurrence is counted with one `UpdateItem ADD`
 //! that reads nothing; a change of state (open, remind, resolve) is a write conditional on
@@ -22,6 +23,8 @@
 //! undone holds until its invocation's deadline (`holds_until`), after which its holder is
 //! dead and the report can be taken again. Sources are read and written in batches
 //! (`BatchGetItem`, `BatchWriteItem`), several at once.
+
+mod rollups;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};

@@ -10,7 +10,7 @@ use aws_sdk_sesv2::types::IdentityType;
 use ses_dmarc_monitor::ports::directory::{
     DirectoryError, IdentityDirectory, IdentityLister, ListError,
 };
-use ses_dmarc_monitor::ports::sender::{Outgoing, ProbeSender, SendError};
+use ses_dmarc_monitor::ports::sender::{Mail, Mailer, Outgoing, ProbeSender, SendError};
 use ses_dmarc_monitor::read::domain::normalize;
 use ses_dmarc_monitor::read::identity_state::{
     DkimAttributes, DkimOrigin, DkimStatus, IdentityState, MailFromAttributes, MailFromStatus,
@@ -207,6 +207,53 @@ impl ProbeSender for SesV2Directory {
                 }
                 if is_denied(error.code()) {
                     tracing::error!(from = %probe.from, error = %error, "{DENIED}: ses:SendEmail");
+                }
+                Err(SendError::Failed(Box::new(error)))
+            }
+        }
+    }
+}
+
+impl Mailer for SesV2Directory {
+    async fn mail(&self, mail: &Mail) -> Result<String, SendError> {
+        use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+        let content = |text: &str| {
+            Content::builder()
+                .data(text)
+                .charset("UTF-8")
+                .build()
+                .map_err(|e| SendError::Failed(Box::new(e)))
+        };
+        let message = Message::builder()
+            .subject(content(&mail.subject)?)
+            .body(
+                Body::builder()
+                    .text(content(&mail.text)?)
+                    .html(content(&mail.html)?)
+                    .build(),
+            )
+            .build();
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&mail.from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(mail.to.clone()))
+                    .build(),
+            )
+            .content(EmailContent::builder().simple(message).build())
+            .set_configuration_set_name(mail.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(output) => output
+                .message_id()
+                .map(str::to_owned)
+                .ok_or_else(|| SendError::Failed("SendEmail answered without a message id".into())),
+            Err(error) => {
+                if is_denied(error.code()) {
+                    tracing::error!(from = %mail.from, error = %error, "{DENIED}: ses:SendEmail");
                 }
                 Err(SendError::Failed(Box::new(error)))
             }
