@@ -14,6 +14,7 @@ if matches:
     sys.exit(f"{path}: {matches}")
 resources = template["Resources"]
 parameters = template["Parameters"]
+conditions = template.get("Conditions", {})
 failures = []
 
 
@@ -37,7 +38,7 @@ def of_type(kind):
 
 
 functions = of_type("AWS::Serverless::Function")
-check(len(functions) == 5, f"five functions, found {sorted(functions)}")
+check(len(functions) == 6, f"six functions, found {sorted(functions)}")
 # Built from the Lambda package, whose .cargo/config.toml holds its release settings.
 check(template["Globals"]["Function"].get("CodeUri") == "lambda", "Globals: CodeUri lambda (the Lambda package)")
 
@@ -155,8 +156,10 @@ for name in functions:
                                    for s in table_statements),
           f"{name}: table actions on the state table only")
     actions = str([s["Action"] for s in table_statements])
-    check(all(a in actions for a in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
-                                     "dynamodb:Query", "dynamodb:BatchGetItem")),
+    # The digest only reads (checked with the digest below); the others count and write.
+    needed = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem") if name == "DigestFunction" else (
+        "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:BatchGetItem")
+    check(all(a in actions for a in needed),
           f"{name}: may read, count, conditionally write and list incidents")
     index_statements = [s for s in statements if s.get("Resource") == {"Fn::Sub": "${StateTable.Arn}/index/attention"}]
     check(index_statements and all(s["Action"] == "dynamodb:Query" for s in index_statements),
@@ -178,6 +181,38 @@ for name, alarm in received_alarms.items():
           f"{name}: alarms only when probes were sent and none arrived")
 check(any("Identity" in str(a["Properties"].get("Metrics")) for a in received_alarms.values()),
       "a CanaryReceived alarm per identity")
+
+# The weekly digest (issue 27): only with a sender and recipients, on its schedule (default
+# Wednesday 09:00 UTC), sending only from DigestSender to DigestRecipients, reading the table.
+digest = functions.get("DigestFunction", {"Properties": {}})
+check(digest.get("Condition") == "HasDigest", "DigestFunction only with DigestSender and DigestRecipients")
+check("DigestSender" in str(conditions.get("HasDigest")) and "DigestRecipients" in str(conditions.get("HasDigest")),
+      "HasDigest needs both the sender and the recipients")
+digest_schedule = digest["Properties"].get("Events", {}).get("Schedule", {}).get("Properties", {})
+check(digest_schedule.get("ScheduleExpression") == {"Ref": "DigestSchedule"}, "the digest runs on DigestSchedule")
+check(digest_schedule.get("Name") == {"Fn::Sub": "${AWS::StackName}-digest"}, "the digest's schedule name derives from the stack name")
+check(parameters.get("DigestSchedule", {}).get("Default") == "cron(0 9 ? * WED *)", "the digest defaults to Wednesday 09:00 UTC")
+for name in ("DigestSender", "DigestRecipients", "KnownServices"):
+    pattern = parameters.get(name, {}).get("AllowedPattern", "")
+    check(pattern and "A-Z" not in pattern, f"{name}: a lower-case pattern")
+digest_statements = [s for p in digest["Properties"].get("Policies", []) if isinstance(p, dict)
+                     for s in p.get("Statement", [])]
+digest_send = [s for s in digest_statements if s.get("Action") == "ses:SendEmail"]
+check(len(digest_send) == 1, "one ses:SendEmail statement for the digest")
+for statement in digest_send:
+    condition = statement.get("Condition", {})
+    check(condition.get("StringEquals", {}).get("ses:FromAddress") == {"Ref": "DigestSender"},
+          "ses:SendEmail only from DigestSender")
+    check(condition.get("ForAllValues:StringEquals", {}).get("ses:Recipients") == {"Fn::Split": [",", {"Ref": "DigestRecipients"}]},
+          "ses:SendEmail only to DigestRecipients")
+    check("identity/*" not in str(statement.get("Resource")), "the digest sends from its own identity, not any")
+digest_dynamodb = [a for s in digest_statements for a in ([s.get("Action")] if isinstance(s.get("Action"), str) else s.get("Action", []))
+                   if str(a).startswith("dynamodb:")]
+check(set(digest_dynamodb) <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem"},
+      f"the digest only reads the state table, found {sorted(set(digest_dynamodb))}")
+digest_variables = digest["Properties"].get("Environment", {}).get("Variables", {})
+check({"DIGEST_SENDER", "DIGEST_RECIPIENTS", "KNOWN_SERVICES"} <= set(digest_variables), "the digest's variables")
+check("DigestFailuresAlarm" in of_type("AWS::CloudWatch::Alarm"), "an alarm when the digest was not sent")
 
 # 7. KMS: with an alert key, every function may use it.
 for name, function in functions.items():
