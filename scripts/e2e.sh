@@ -132,6 +132,9 @@ STATE_TABLE="ses-dmarc-monitor-state"
 EXPECTED_TOPIC_ARNS="arn:aws:sns:us-east-1:111122223333:ses-feedback,arn:aws:sns:eu-west-1:111122223333:ses-feedback,arn:aws:sns:us-east-1:111122223333:ses-inbound-canary"
 # The quietest filter: the EMF lines (metrics, not logs) must come through all the same.
 RUST_LOG="error"
+# The weekly digest's sender and recipients (the digest function refuses to run without).
+DIGEST_SENDER="dmarc-digest@example.com"
+DIGEST_RECIPIENTS="postmaster@example.com,ops@example.com"
 ENV
 
 echo "== cargo lambda watch on port $WATCH_PORT"
@@ -331,6 +334,37 @@ assert [(a["kind"], a["domain"]) for a in alerts] == [("report_unauthenticated",
 assert "attacker.example" in json.loads(alerts[0]["body"])["detail"], alerts[0]
 print("one alert: a report not believed, naming attacker.example")
 ' || fail "wrong alerts after spam and the forged report"
+
+echo "== digest: the week of the reports counted above (ISO 2026-W44), from the daily rollups, mailed through SES (moto)"
+# The sender's domain is verified in moto, as SES requires; the reports above were rolled up
+# as they were counted (the first copy, and the two re-driven past their holders).
+python3 scripts/e2e_canary.py setup "$ENDPOINT" example.com
+counted="$(python3 scripts/e2e_reports.py claims "$ENDPOINT")"
+echo '{"week_of": "2026-11-01"}' > "$WORK/digest-event.json"
+out="$(timeout 900 cargo lambda invoke digest --invoke-port "$WATCH_PORT" --data-file "$WORK/digest-event.json" 2>&1)" \
+  || fail "the digest invocation failed: $out"
+python3 scripts/e2e_reports.py mail "$ENDPOINT" dmarc-digest@example.com > "$WORK/digest.jsonl"
+python3 - "$WORK/digest.jsonl" "$counted" <<'PY' || fail "the digest SES accepted is wrong: $(cat "$WORK/digest.jsonl")"
+import json, re, sys
+mails = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+counted = int(sys.argv[2])
+assert len(mails) == 1, f"{len(mails)} digests sent"
+mail = mails[0]
+assert mail["to"] == ["postmaster@example.com", "ops@example.com"], mail["to"]
+# example.com needs action (the fixture's SES rows with an amazonses.com envelope, its open
+# incidents); example.net and example.org are monitored and quiet.
+assert mail["subject"] == "DMARC weekly 2026-W44: 1 of 3 domains need action", mail["subject"]
+html = mail["body"]
+assert counted >= 3, counted
+# Each counted report: 152 messages, 90 passing, from receiver.example; one rollup per report.
+assert f"<h2>example.com</h2>\n<p>{152 * counted} message(s), DMARC pass" in html, html[:3000]
+assert f"{counted} report(s) from 1 reporter(s)" in html, html[:600]
+assert "<h2>example.net</h2>\n<p>0 message(s)" in html
+assert "<script" not in html.lower() and "<table" in html
+# What to fix first: the incidents the steps above opened for example.com, still open.
+assert re.search(r"<li><b>example.com</b>: Open since 20\d\d-\d\d-\d\d \d\d:\d\d UTC", html), html[:3000]
+print(f"one digest, {mail['subject']!r}: {counted} report(s), {152 * counted} messages for example.com")
+PY
 
 echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"
 echo '{"detail-type": "Scheduled Event"}' > "$WORK/malformed.json"

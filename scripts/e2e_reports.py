@@ -22,6 +22,7 @@ import base64
 import gzip
 import json
 import sys
+import urllib.request
 import time
 
 import boto3
@@ -133,7 +134,17 @@ def has(endpoint, report_id):
         sys.exit(f"no claim on {report_id}")
 
 
+def mail(endpoint, sender):
+    """The messages SES (moto) accepted from SENDER, one JSON object a line: moto keeps a
+    simple message's HTML part as its body."""
+    data = json.load(urllib.request.urlopen(f"{endpoint}/moto-api/data.json"))
+    for message in data["ses"]["Message"]:
+        if message["source"] == sender:
+            print(json.dumps({"subject": message["subject"], "body": message["body"],
+                              "to": message["destinations"].get("ToAddresses", [])}))
+
+
 if __name__ == "__main__":
     {"setup": setup, "message": message, "spam": spam, "put": put, "event": event,
      "exists": exists, "claims": claims, "claim": claim, "expire": expire,
-     "has": has}[sys.argv[1]](*sys.argv[2:])
+     "has": has, "mail": mail}[sys.argv[1]](*sys.argv[2:])
