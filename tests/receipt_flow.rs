@@ -423,3 +423,31 @@ async fn a_record_from_another_topic_is_refused() {
     assert!(invocation.processed.malformed.is_empty());
     assert_eq!(sink.kinds(), [Kind::AuthComplaint]);
 }
+
+/// What the digest's rollups take from feedback: recipients delivered to and complained
+/// about, and authentication bounces, per From domain.
+#[tokio::test]
+async fn feedback_counts_deliveries_complaints_and_authentication_bounces_per_domain() {
+    let gmail = event("sns-bounce-gmail-authentication.json");
+    let complaint = event("sns-complaint-auth-failure.json");
+    let delivery = event("feedback-delivery.json");
+    let delivery = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {
+        "Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:111122223333:ses-feedback",
+        "Message": delivery.to_string()}}]});
+    let mut records = Vec::new();
+    for e in [&gmail, &complaint, &delivery] {
+        records.extend(e["Records"].as_array().cloned().unwrap_or_default());
+    }
+    let batch = serde_json::json!({ "Records": records });
+    let (processed, _) = invoke_feedback(batch, &NoDirectory).await;
+    let processed = processed.unwrap_or_else(|e| panic!("{e}"));
+    let day = processed
+        .feedback
+        .get("example.com")
+        .copied()
+        .unwrap_or_else(|| panic!("{:?}", processed.feedback));
+    // Seven Gmail authentication bounces of one recipient each; one complaint; one delivery.
+    assert_eq!(day.auth_bounces, 7, "{day:?}");
+    assert_eq!(day.complaints, 1, "{day:?}");
+    assert_eq!(day.deliveries, 1, "{day:?}");
+}

@@ -16,6 +16,7 @@ use ses_dmarc_monitor::flow::canary::{self, CanaryPorts, CanarySettings};
 use ses_dmarc_monitor::flow::feedback::{self, FeedbackAnswer};
 use ses_dmarc_monitor::flow::receipt;
 use ses_dmarc_monitor::flow::reports::{self, ReportPorts, ReportSettings};
+use ses_dmarc_monitor::flow::rollups;
 
 /// Which function a binary is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,12 +99,18 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         probes: &wiring.ledger,
                         scope,
                     };
-                    let invocation = Box::pin(receipt::receipt(
+                    let mut invocation = Box::pin(receipt::receipt(
                         bytes,
                         ports,
                         inbound,
                         sink,
                         settings,
+                        now_seconds(),
+                    ))
+                    .await;
+                    invocation.processed.canary.state_errors += Box::pin(rollups::processed(
+                        &invocation.processed,
+                        &wiring.ledger,
                         now_seconds(),
                     ))
                     .await;
@@ -114,8 +121,14 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         .map_err(|error| diagnostic(&error))
                 }
                 Function::Feedback => {
-                    let invocation =
+                    let mut invocation =
                         Box::pin(feedback::feedback(bytes, ports, scope, sink, settings)).await;
+                    invocation.processed.canary.state_errors += Box::pin(rollups::processed(
+                        &invocation.processed,
+                        &wiring.ledger,
+                        now_seconds(),
+                    ))
+                    .await;
                     wiring.emit_metrics(&invocation.processed);
                     invocation
                         .result
@@ -154,8 +167,10 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         sender: &wiring.sesv2,
                         sink,
                     };
-                    let (run, result) =
+                    let (mut run, result) =
                         Box::pin(canary::canary(ports, canary_settings, now_seconds())).await;
+                    run.counts.state_errors +=
+                        Box::pin(rollups::canary(&run.counts, &wiring.ledger, now_seconds())).await;
                     wiring.emit_canary_metrics(&run.counts);
                     result
                         .map(|()| Answer::Acknowledged)

@@ -19,6 +19,7 @@ pub mod feedback;
 pub mod incidents;
 pub mod receipt;
 pub mod reports;
+pub mod rollups;
 
 /// A flow's failure as the Lambda runtime reports it: whether a retry helps (poison input is
 /// acknowledged, a transient failure retried), and the error type the failure destination

@@ -11,13 +11,15 @@
 
 use crate::flow::Failure;
 use crate::flow::analysis::{self, Inbound, Ports, RecordError, RecordOutcome, Settings};
-use crate::judge::findings::Finding;
+use crate::judge::feedback::Happened;
+use crate::judge::findings::{Finding, Kind};
 use crate::judge::incident;
 use crate::ports::directory::IdentityDirectory;
 use crate::ports::directory::{self, ListError};
 use crate::ports::facts::FactSource;
 use crate::ports::probes::ProbeBook;
 use crate::ports::raw::RawMessages;
+use crate::ports::rollups::FeedbackDay;
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::input::InputError;
@@ -25,6 +27,7 @@ use crate::say::explain;
 use crate::say::metrics::Metrics;
 use crate::say::metrics::canary::CanaryCounts;
 use aws_lambda_events::event::ses::SimpleEmailDisposition;
+use std::collections::BTreeMap;
 
 /// Why an invocation failed. Lambda retries it; the failure destination keeps the event.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +95,8 @@ pub struct Processed {
     pub metrics: Metrics,
     /// The canary probes received, and mail to the canary address that was not one.
     pub canary: CanaryCounts,
+    /// Feedback about each monitored domain's mail, for the daily rollups.
+    pub feedback: BTreeMap<String, FeedbackDay>,
 }
 
 /// One invocation's result, and what it processed either way.
@@ -154,6 +159,7 @@ where
             scope.covers(d)
         }),
         canary,
+        feedback: feedback_days(&outcomes, |d| scope.covers(Some(d))),
         ..Processed::default()
     };
     let mut failures = Failures {
@@ -188,6 +194,37 @@ where
     (processed, Ok(failures))
 }
 
+/// What the feedback notifications among `outcomes` say of each monitored domain's mail:
+/// recipients delivered to, complained, and bounced as an authentication rejection.
+fn feedback_days(
+    outcomes: &[(Option<String>, RecordOutcome)],
+    monitored: impl Fn(&str) -> bool,
+) -> BTreeMap<String, FeedbackDay> {
+    let mut days: BTreeMap<String, FeedbackDay> = BTreeMap::new();
+    for (_, outcome) in outcomes {
+        let RecordOutcome::Feedback { summary, findings } = outcome else {
+            continue;
+        };
+        let Some(domain) = summary.from_domains.first().filter(|d| monitored(d)) else {
+            continue;
+        };
+        let add = |total: &mut u64, n: usize| *total = total.saturating_add(n as u64);
+        let day = days.entry(domain.clone()).or_default();
+        match &summary.happened {
+            Happened::Delivered(recipients) => add(&mut day.deliveries, recipients.count),
+            Happened::Complained { recipients, .. } => add(&mut day.complaints, recipients.count),
+            Happened::Bounced { recipients, .. }
+                if findings.iter().any(|f| f.kind() == Kind::AuthBounce) =>
+            {
+                add(&mut day.auth_bounces, recipients.count.max(1));
+            }
+            _ => {}
+        }
+    }
+    days.retain(|_, day| *day != FeedbackDay::default());
+    days
+}
+
 /// Records each received probe's arrival and findings, and counts the canary's metrics. A
 /// probe whose arrival cannot be recorded fails its record (transient) instead of being
 /// published: the retry records it, where going on would report it missing later.
@@ -217,6 +254,9 @@ async fn record_arrivals<P: ProbeBook>(
                 if result.is_ok() {
                     let identity = counts.identity(&probe.identity);
                     identity.received += 1;
+                    if kinds.is_empty() {
+                        identity.healthy += 1;
+                    }
                     identity.findings += kinds.len() as u64;
                     identity.latency = Some(at.saturating_sub(probe.sent));
                 }

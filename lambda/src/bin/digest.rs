@@ -8,8 +8,8 @@
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use ses_dmarc_monitor::flow::digest::{self, DigestPorts, DigestSettings};
 use ses_dmarc_monitor::judge::digest::{DAY, WEEK};
-use ses_dmarc_monitor::say::calendar::parse_utc_date;
 use ses_dmarc_monitor::ports::directory::IdentityLister;
+use ses_dmarc_monitor::say::calendar::parse_utc_date;
 use ses_dmarc_monitor_lambda::diagnostic::diagnostic;
 use ses_dmarc_monitor_lambda::wiring::{Wiring, now_seconds};
 
@@ -36,11 +36,9 @@ async fn main() -> Result<(), Error> {
         async move {
             let now = match event.payload.get("week_of") {
                 None => now_seconds(),
-                Some(day) => week_after(day).ok_or_else(|| {
-                    lambda_runtime::Diagnostic {
-                        error_type: "PoisonEvent".into(),
-                        error_message: format!("week_of {day} is not a date (YYYY-MM-DD)"),
-                    }
+                Some(day) => week_after(day).ok_or_else(|| lambda_runtime::Diagnostic {
+                    error_type: "PoisonEvent".into(),
+                    error_message: format!("week_of {day} is not a date (YYYY-MM-DD)"),
                 })?,
             };
             // The domains listed even in a quiet week: those the user monitors, else the

@@ -14,6 +14,8 @@ use std::collections::BTreeMap;
 pub struct IdentityCounts {
     pub sent: u64,
     pub received: u64,
+    /// Received with no finding: authenticated and aligned.
+    pub healthy: u64,
     pub findings: u64,
     /// Seconds from sending to receipt, of the last probe received.
     pub latency: Option<u64>,
