@@ -180,8 +180,6 @@ pub struct SesFigures {
     pub mail_from: Option<(String, String)>,
     /// SESv2's DKIM status, when read.
     pub dkim: Option<String>,
-    /// The SES tenant the identity's events carried, when they carried one.
-    pub tenant: Option<String>,
 }
 
 /// One domain's week.
@@ -273,8 +271,13 @@ pub enum Action {
     NoReports,
     /// An incident still open.
     Incident(OpenIncident),
-    /// Receivers saw SES's mail with an amazonses.com envelope.
-    MailFromFallback { domain: String, messages: u64 },
+    /// Receivers saw SES's mail with an amazonses.com envelope, on these days (their first
+    /// seconds): the windows the MAIL FROM fell back in.
+    MailFromFallback {
+        domain: String,
+        messages: u64,
+        days: Vec<u64>,
+    },
     /// Probes were sent and fewer arrived, or arrived unhealthy.
     CanaryFailing {
         domain: String,
@@ -646,9 +649,16 @@ fn domain_actions(domain: &str, week: &DomainWeek, digest: &Digest) -> Vec<Actio
     let domain_owned = || domain.to_owned();
     let fallback = week.fallback_messages();
     if fallback > 0 {
+        let days = week
+            .days
+            .iter()
+            .filter(|(_, figures)| figures.fallback_messages > 0)
+            .filter_map(|(day, _)| *day)
+            .collect();
         actions.push(Action::MailFromFallback {
             domain: domain_owned(),
             messages: fallback,
+            days,
         });
     }
     if let Some(ses) = &week.ses

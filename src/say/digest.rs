@@ -66,10 +66,22 @@ pub fn action_line(action: &Action) -> String {
             incident.occurrences,
             incident.detail
         ),
-        Action::MailFromFallback { messages, .. } => format!(
-            "{messages} message(s) sent through SES carried the amazonses.com MAIL FROM: \
-             the custom MAIL FROM fell back, and SPF did not align."
-        ),
+        Action::MailFromFallback { messages, days, .. } => {
+            let on = days
+                .iter()
+                .map(|d| utc_date(*d))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{messages} message(s) sent through SES carried the amazonses.com MAIL FROM{}: \
+                 the custom MAIL FROM fell back, and SPF did not align.",
+                if on.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (on {on})")
+                }
+            )
+        }
         Action::CanaryFailing {
             sent,
             received,
@@ -479,9 +491,6 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
     }
     for (domain, week) in &digest.domains {
         let _ = writeln!(out, "\n{domain}");
-        if let Some(tenant) = week.ses.as_ref().and_then(|s| s.tenant.as_deref()) {
-            let _ = writeln!(out, "  SES tenant: {tenant}");
-        }
         let days = bar_days(digest, week);
         let widest = days.iter().map(|(_, p, o)| p + o).max().unwrap_or(0);
         let _ = writeln!(out, "  Daily (pass / other):");
@@ -653,9 +662,6 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
             totals.messages,
             percent(permille(totals.dmarc_pass, totals.messages))
         );
-        if let Some(tenant) = week.ses.as_ref().and_then(|s| s.tenant.as_deref()) {
-            let _ = writeln!(out, "<p>SES tenant: {}</p>", escape(tenant));
-        }
         write_bars(&mut out, digest, week);
         write_sources(&mut out, digest, domain, week);
         if let Some(ses) = &week.ses {
