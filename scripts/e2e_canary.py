@@ -34,6 +34,9 @@ def setup(endpoint, *domains):
 def sent(endpoint):
     data = json.load(urllib.request.urlopen(f"{endpoint}/moto-api/data.json"))
     for message in data["ses"]["Message"]:
+        # The probes only: the digest is sent through the same emulator.
+        if CANARY not in message["destinations"].get("ToAddresses", []):
+            continue
         print(json.dumps({"id": message["id"], "source": message["source"],
                           "to": message["destinations"].get("ToAddresses", []),
                           "subject": message["subject"]}))
@@ -124,6 +127,18 @@ def legacy_left(endpoint):
     print(len(items))
 
 
+def rollup(endpoint, identity):
+    """The canary's daily rollups of IDENTITY, summed over the days: {"sent", "received",
+    "healthy"}."""
+    items = client(endpoint, "dynamodb").scan(TableName=TABLE)["Items"]
+    total = {"sent": 0, "received": 0, "healthy": 0}
+    for item in items:
+        if item["pk"]["S"].startswith("rollup#") and item["sk"]["S"] == f"canary#{identity}":
+            for name in total:
+                total[name] += int(item.get(name, {}).get("N", "0"))
+    print(json.dumps(total))
+
+
 def incident(endpoint, kind, domain):
     item = client(endpoint, "dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": f"incident#{kind}#{domain}#"}, "sk": {"S": "incident"}},
@@ -134,5 +149,5 @@ def incident(endpoint, kind, domain):
 
 
 if __name__ == "__main__":
-    {"setup": setup, "sent": sent, "probes": probes, "receipt": receipt, "old": old,
+    {"setup": setup, "sent": sent, "probes": probes, "receipt": receipt, "old": old, "rollup": rollup,
      "incident": incident, "legacy": legacy, "legacy-left": legacy_left}[sys.argv[1]](*sys.argv[2:])
