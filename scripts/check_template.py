@@ -213,6 +213,8 @@ check(set(digest_dynamodb) <= {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:B
 digest_variables = digest["Properties"].get("Environment", {}).get("Variables", {})
 check({"DIGEST_SENDER", "DIGEST_RECIPIENTS", "KNOWN_SERVICES"} <= set(digest_variables), "the digest's variables")
 check("DigestFailuresAlarm" in of_type("AWS::CloudWatch::Alarm"), "an alarm when the digest was not sent")
+check(any(s.get("Action") == "ses:ListResourceTenants" for s in digest_statements),
+      "the digest may list each identity's SES tenants, to group by")
 
 # 7. KMS: with an alert key, every function may use it.
 for name, function in functions.items():

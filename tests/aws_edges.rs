@@ -767,3 +767,36 @@ async fn the_raw_message_is_read_from_the_s3_actions_object() {
         "{notes:?}"
     );
 }
+
+/// An identity's SES tenants, listed by its ARN in the function's own account and region;
+/// without the account (no function ARN), nothing is asked.
+#[tokio::test]
+async fn an_identitys_tenants_are_listed_by_its_arn() {
+    use aws_sdk_sesv2::operation::list_resource_tenants::ListResourceTenantsOutput;
+    use aws_sdk_sesv2::types::ResourceTenantMetadata;
+    let rule = mock!(aws_sdk_sesv2::Client::list_resource_tenants)
+        .match_requests(|r| {
+            r.resource_arn() == Some("arn:aws:ses:eu-west-1:111122223333:identity/example.com")
+        })
+        .then_output(|| {
+            ListResourceTenantsOutput::builder()
+                .resource_tenants(
+                    ResourceTenantMetadata::builder()
+                        .tenant_name("billing-unit")
+                        .build(),
+                )
+                .build()
+        });
+    let directory = SesV2Directory::new(mock_client!(aws_sdk_sesv2, [&rule]));
+    let unknown_account = directory.tenants("example.com").await;
+    assert_eq!(unknown_account.map_err(|e| e.to_string()), Ok(Vec::new()));
+    assert_eq!(rule.num_calls(), 0);
+    let located = directory
+        .with_account_of("arn:aws:lambda:eu-west-1:111122223333:function:stack-DigestFunction-x");
+    let tenants = located.tenants("example.com").await;
+    assert_eq!(
+        tenants.map_err(|e| e.to_string()),
+        Ok(vec!["billing-unit".to_owned()])
+    );
+    assert_eq!(rule.num_calls(), 1);
+}

@@ -420,13 +420,33 @@ mod function {
     use ses_dmarc_monitor::judge::incident::{Incident, IncidentKey};
     use ses_dmarc_monitor::judge::report::SourceTally;
     use ses_dmarc_monitor::judge::source::{Classified, SourceClass};
-    use ses_dmarc_monitor::ports::directory::NoDirectory;
+    use ses_dmarc_monitor::ports::directory::{IdentityLister, ListError, NoDirectory};
     use ses_dmarc_monitor::ports::incidents::{MemoryIncidents, Stored};
     use ses_dmarc_monitor::ports::rollups::{
         Addition, CanaryDay, FeedbackDay, MemoryRollups, Rollups,
     };
     use ses_dmarc_monitor::ports::sender::RecordingMailer;
     use std::collections::{BTreeMap, HashMap};
+
+    /// The account's SES tenants: example.com's identity belongs to one.
+    struct Tenants;
+
+    impl IdentityLister for Tenants {
+        async fn verified_domains(&self) -> Result<Vec<String>, ListError> {
+            Ok(vec!["example.com".into()])
+        }
+
+        async fn identities(&self) -> Result<Vec<String>, ListError> {
+            Ok(vec!["example.com".into()])
+        }
+
+        async fn tenants(&self, identity: &str) -> Result<Vec<String>, ListError> {
+            Ok(match identity {
+                "example.com" => vec!["billing-unit".into()],
+                _ => Vec::new(),
+            })
+        }
+    }
 
     /// Wednesday 2026-12-02 09:00 UTC: the digest of ISO week 2026-W48.
     const NOW: u64 = 1_796_169_600 + 9 * 3600;
@@ -471,6 +491,7 @@ mod function {
             rollups,
             incidents,
             directory: &NoDirectory,
+            lister: &Tenants,
             mailer,
         };
         digest::run(NOW, ports, &settings()).await
@@ -572,6 +593,32 @@ mod function {
             mail.text.contains("quiet.example.org | - | 0 |"),
             "{}",
             mail.text
+        );
+        // Grouped by SES tenant: example.com's tenant first, then the domains without one.
+        let table = mail.text.split("All domains").nth(1).unwrap_or_default();
+        let order: Vec<usize> = [
+            "SES tenant billing-unit:",
+            "example.com | - | 700",
+            "No SES tenant:",
+            "quiet.example.org | - | 0",
+        ]
+        .iter()
+        .map(|line| {
+            table
+                .find(line)
+                .unwrap_or_else(|| panic!("{line:?} in {table}"))
+        })
+        .collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}: {table}");
+        assert!(
+            mail.text
+                .contains("example.com\n  SES tenant: billing-unit"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.html
+                .contains("<th class=\"l\" colspan=\"11\">SES tenant billing-unit</th>")
         );
         assert_safe_html(&mail.html);
         assert!(

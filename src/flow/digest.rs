@@ -1,12 +1,12 @@
 //! The digest function's story: the last full week (Monday to Monday, UTC) from the daily
 //! rollups, with the weeks before as history; the incidents still open; each monitored
-//! identity's MAIL FROM and DKIM state; made into one e-mail (HTML and text) and sent to the
-//! recipients the user named. It always sends: a quiet week says so, and a day whose figures
+//! identity's MAIL FROM and DKIM state and its SES tenants; made into one e-mail (HTML and
+//! text) and sent to the recipients the user named. It always sends: a quiet week says so, and a day whose figures
 //! could not be read is an action item, not a missing digest.
 
 use crate::judge::digest::{Action, Digest, OpenIncident, Period};
 use crate::ports::chain;
-use crate::ports::directory::IdentityDirectory;
+use crate::ports::directory::{IdentityDirectory, IdentityLister};
 use crate::ports::incidents::IncidentBook;
 use crate::ports::rollups::Rollups;
 use crate::ports::sender::{Mail, Mailer, SendError};
@@ -27,10 +27,12 @@ pub struct DigestSettings {
 
 /// What the digest function reaches the world through.
 #[derive(Debug)]
-pub struct DigestPorts<'a, R, I, D, M> {
+pub struct DigestPorts<'a, R, I, D, L, M> {
     pub rollups: &'a R,
     pub incidents: &'a I,
     pub directory: &'a D,
+    /// The SES tenants of each monitored identity, to group the digest by.
+    pub lister: &'a L,
     pub mailer: &'a M,
 }
 
@@ -53,18 +55,24 @@ pub enum DigestError {
 }
 
 /// Builds the digest of the week before `now` from what the ports hold.
-pub async fn build<R, I, D>(
+pub async fn build<R, I, D, L, M>(
     now: u64,
-    rollups: &R,
-    incidents: &I,
-    directory: &D,
+    ports: &DigestPorts<'_, R, I, D, L, M>,
     settings: &DigestSettings,
 ) -> Digest
 where
     R: Rollups,
     I: IncidentBook,
     D: IdentityDirectory,
+    L: IdentityLister,
 {
+    let DigestPorts {
+        rollups,
+        incidents,
+        directory,
+        lister,
+        ..
+    } = ports;
     let period = Period::last_full_week(now);
     let mut digest = Digest::new(period);
     for domain in &settings.monitored {
@@ -155,6 +163,12 @@ where
                 tracing::warn!(domain = %domain, error = %chain(&error), "identity state unknown");
             }
         }
+        match lister.tenants(domain).await {
+            Ok(tenants) => digest.set_tenants(domain, &tenants),
+            Err(error) => {
+                tracing::warn!(domain = %domain, error = %chain(&error), "the identity's tenants unknown");
+            }
+        }
     }
     digest
 }
@@ -172,28 +186,22 @@ pub fn mail(digest: &Digest, actions: &[Action], settings: &DigestSettings) -> M
 }
 
 /// One invocation: the digest of the week before `now`, built and sent.
-pub async fn run<R, I, D, M>(
+pub async fn run<R, I, D, L, M>(
     now: u64,
-    ports: DigestPorts<'_, R, I, D, M>,
+    ports: DigestPorts<'_, R, I, D, L, M>,
     settings: &DigestSettings,
 ) -> Result<DigestSent, DigestError>
 where
     R: Rollups,
     I: IncidentBook,
     D: IdentityDirectory,
+    L: IdentityLister,
     M: Mailer,
 {
     if settings.sender.is_empty() || settings.recipients.is_empty() {
         return Err(DigestError::NotConfigured);
     }
-    let digest = build(
-        now,
-        ports.rollups,
-        ports.incidents,
-        ports.directory,
-        settings,
-    )
-    .await;
+    let digest = build(now, &ports, settings).await;
     let actions = digest.actions();
     let mail = mail(&digest, &actions, settings);
     let message_id = ports.mailer.mail(&mail).await.map_err(DigestError::Send)?;

@@ -194,6 +194,8 @@ pub struct DomainWeek {
     pub ses: Option<SesFigures>,
     /// The reporters, as their reports name them.
     pub reporters: BTreeSet<String>,
+    /// The SES tenants its identity is associated with (the digest groups domains by them).
+    pub tenant: Option<String>,
 }
 
 impl DomainWeek {
@@ -619,6 +621,25 @@ impl Digest {
         }
         actions.sort_by_key(Action::rank);
         actions
+    }
+
+    /// The domains in the order the digest shows them: grouped by SES tenant (those with one
+    /// first, by tenant), then by name.
+    pub fn in_order(&self) -> Vec<(&String, &DomainWeek)> {
+        let mut domains: Vec<(&String, &DomainWeek)> = self.domains.iter().collect();
+        domains.sort_by(|(a, wa), (b, wb)| {
+            (wa.tenant.is_none(), &wa.tenant, a).cmp(&(wb.tenant.is_none(), &wb.tenant, b))
+        });
+        domains
+    }
+
+    /// Records the SES tenants `domain`'s identity is associated with.
+    pub fn set_tenants(&mut self, domain: &str, tenants: &[String]) {
+        if let Some(domain) = normalize(domain)
+            && !tenants.is_empty()
+        {
+            self.domains.entry(domain).or_default().tenant = Some(tenants.join(", "));
+        }
     }
 
     /// Whether `sender` is new for `domain`: the domain has history, and it is not in it.

@@ -74,6 +74,12 @@ pub trait IdentityLister {
     async fn configuration_sets(&self) -> Result<Option<Vec<String>>, ListError> {
         Ok(None)
     }
+    /// The SES tenants `identity` (a domain) is associated with, by name; none where the
+    /// account has no tenants or they cannot be listed.
+    async fn tenants(&self, identity: &str) -> Result<Vec<String>, ListError> {
+        let _ = identity;
+        Ok(Vec::new())
+    }
 }
 
 /// Knows nothing: every identity is unknown.

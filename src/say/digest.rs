@@ -180,6 +180,7 @@ struct JsonTls {
 #[derive(Debug, Serialize)]
 struct JsonDomain<'a> {
     domain: &'a str,
+    tenant: Option<&'a str>,
     policy: Option<&'a str>,
     messages: u64,
     dmarc_pass: u64,
@@ -211,13 +212,14 @@ fn addresses(tally: &SourceTally) -> u64 {
 /// The digest as one JSON object.
 pub fn json<'a>(digest: &'a Digest, actions: &'a [Action]) -> DigestJson<'a> {
     let domains = digest
-        .domains
-        .iter()
+        .in_order()
+        .into_iter()
         .map(|(domain, week)| {
             let totals = week.totals();
             let senders = week.by_sender();
             JsonDomain {
                 domain,
+                tenant: week.tenant.as_deref(),
                 policy: week.policy.as_deref(),
                 messages: totals.messages,
                 dmarc_pass: totals.dmarc_pass,
@@ -286,6 +288,7 @@ pub fn json<'a>(digest: &'a Digest, actions: &'a [Action]) -> DigestJson<'a> {
 
 /// One domain's row of the all-domains table, as words.
 struct Row {
+    tenant: Option<String>,
     domain: String,
     policy: String,
     messages: u64,
@@ -301,8 +304,8 @@ struct Row {
 
 fn rows(digest: &Digest) -> Vec<Row> {
     digest
-        .domains
-        .iter()
+        .in_order()
+        .into_iter()
         .map(|(domain, week)| {
             let totals = week.totals();
             let now = permille(totals.dmarc_pass, totals.messages);
@@ -340,6 +343,7 @@ fn rows(digest: &Digest) -> Vec<Row> {
                 None => ("-".to_owned(), "-".to_owned()),
             };
             Row {
+                tenant: week.tenant.clone(),
                 domain: domain.clone(),
                 policy: week.policy.clone().unwrap_or_else(|| "-".to_owned()),
                 messages: totals.messages,
@@ -486,11 +490,25 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
     let _ = writeln!(out, "\nAll domains");
     let rows = rows(digest);
     let _ = writeln!(out, "  {}", COLUMNS.join(" | "));
+    let mut tenant = None;
     for row in &rows {
+        if row.tenant.is_some() && row.tenant != tenant {
+            let _ = writeln!(
+                out,
+                "  SES tenant {}:",
+                row.tenant.as_deref().unwrap_or_default()
+            );
+        } else if row.tenant.is_none() && tenant.is_some() {
+            let _ = writeln!(out, "  No SES tenant:");
+        }
+        tenant.clone_from(&row.tenant);
         let _ = writeln!(out, "  {}", row.cells().join(" | "));
     }
-    for (domain, week) in &digest.domains {
+    for (domain, week) in digest.in_order() {
         let _ = writeln!(out, "\n{domain}");
+        if let Some(tenant) = &week.tenant {
+            let _ = writeln!(out, "  SES tenant: {tenant}");
+        }
         let days = bar_days(digest, week);
         let widest = days.iter().map(|(_, p, o)| p + o).max().unwrap_or(0);
         let _ = writeln!(out, "  Daily (pass / other):");
@@ -644,7 +662,23 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
         let _ = write!(out, "<th{class}>{}</th>", escape(column));
     }
     out.push_str("</tr>\n");
+    let mut tenant = None;
     for row in rows(digest) {
+        if row.tenant.is_some() && row.tenant != tenant {
+            let _ = writeln!(
+                out,
+                "<tr><th class=\"l\" colspan=\"{}\">SES tenant {}</th></tr>",
+                COLUMNS.len(),
+                escape(row.tenant.as_deref().unwrap_or_default())
+            );
+        } else if row.tenant.is_none() && tenant.is_some() {
+            let _ = writeln!(
+                out,
+                "<tr><th class=\"l\" colspan=\"{}\">No SES tenant</th></tr>",
+                COLUMNS.len()
+            );
+        }
+        tenant.clone_from(&row.tenant);
         out.push_str("<tr>");
         for (n, cell) in row.cells().iter().enumerate() {
             let class = if n == 0 { " class=\"l\"" } else { "" };
@@ -653,7 +687,7 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
         out.push_str("</tr>\n");
     }
     out.push_str("</table>\n");
-    for (domain, week) in &digest.domains {
+    for (domain, week) in digest.in_order() {
         let totals = week.totals();
         let _ = writeln!(
             out,
@@ -662,6 +696,9 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
             totals.messages,
             percent(permille(totals.dmarc_pass, totals.messages))
         );
+        if let Some(tenant) = &week.tenant {
+            let _ = writeln!(out, "<p>SES tenant: {}</p>", escape(tenant));
+        }
         write_bars(&mut out, digest, week);
         write_sources(&mut out, digest, domain, week);
         if let Some(ses) = &week.ses {

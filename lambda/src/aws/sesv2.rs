@@ -39,11 +39,30 @@ fn is_denied(code: Option<&str>) -> bool {
 #[derive(Debug, Clone)]
 pub struct SesV2Directory {
     client: Client,
+    /// `arn:<partition>:ses:<region>:<account>:identity/`: what an identity's ARN starts with,
+    /// when the function knows its account (from its own ARN); tenants are listed by ARN.
+    identity_arn_prefix: Option<String>,
 }
 
 impl SesV2Directory {
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self {
+            client,
+            identity_arn_prefix: None,
+        }
+    }
+
+    /// The same directory, able to list an identity's tenants: `function_arn` is the
+    /// invoked function's ARN (`arn:<partition>:lambda:<region>:<account>:function:<name>`),
+    /// which names the partition, region and account the identities live in.
+    pub fn with_account_of(&self, function_arn: &str) -> Self {
+        let parts: Vec<&str> = function_arn.split(':').collect();
+        let identity_arn_prefix = (parts.len() >= 5 && parts[0] == "arn" && !parts[4].is_empty())
+            .then(|| format!("arn:{}:ses:{}:{}:identity/", parts[1], parts[3], parts[4]));
+        Self {
+            client: self.client.clone(),
+            identity_arn_prefix,
+        }
     }
 
     /// The identities enabled for sending that `keep` accepts, all pages.
@@ -120,6 +139,43 @@ impl IdentityLister for SesV2Directory {
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
                 _ => return Ok(Some(names)),
+            }
+        }
+    }
+
+    async fn tenants(&self, identity: &str) -> Result<Vec<String>, ListError> {
+        let Some(prefix) = &self.identity_arn_prefix else {
+            return Ok(Vec::new());
+        };
+        let mut names = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_resource_tenants()
+                .resource_arn(format!("{prefix}{identity}"))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    let denied = is_denied(e.code());
+                    if denied {
+                        tracing::error!(error = %e, "{DENIED}: ses:ListResourceTenants");
+                    }
+                    ListError {
+                        denied,
+                        cause: Box::new(e),
+                    }
+                })?;
+            names.extend(
+                page.resource_tenants()
+                    .iter()
+                    .filter_map(|t| t.tenant_name())
+                    .map(str::to_owned),
+            );
+            match page.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
+                _ => return Ok(names),
             }
         }
     }

@@ -62,10 +62,15 @@ async fn main() -> Result<(), Error> {
                 history_weeks: HISTORY_WEEKS,
                 configuration_set: None,
             };
+            // Tenants are listed by the identity's ARN: this function's own names the account.
+            let lister = wiring
+                .sesv2
+                .with_account_of(&event.context.invoked_function_arn);
             let ports = DigestPorts {
                 rollups: ledger,
                 incidents: ledger,
                 directory: &wiring.directory,
+                lister: &lister,
                 mailer: &wiring.sesv2,
             };
             let sent = digest::run(now, ports, &settings)
