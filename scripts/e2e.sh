@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End to end, as deployed, locally: the receipt, feedback, reports, canary and audit functions
+# End to end, as deployed, locally: the receipt, feedback, reports, canary, audit and digest functions
 # run under `cargo lambda watch` against moto_server (SNS, SQS, S3, DynamoDB, SESv2 SendEmail)
 # on loopback; events from events/ are invoked with `cargo lambda invoke --data-file`, and the
 # alerts are read back from the emulator. Checks: the right alerts arrive, duplicates are
@@ -9,7 +9,8 @@
 # sent, recorded, recognized and judged (a fallback alerts once, a spoof pages nobody, a lost
 # probe is reported once), incidents page once across two instances at once, resolve once on
 # evidence and still alert without their table, a malformed event fails cleanly, a record from
-# a foreign topic is refused, an audit run cut short publishes no zero failure count, and an
+# a foreign topic is refused, the weekly digest of the reports counted is mailed with their
+# figures, an audit run cut short publishes no zero failure count, and an
 # SNS outage fails the invocation instead of losing the alert. Installs what it needs; stops
 # every process it started.
 set -euo pipefail

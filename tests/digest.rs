@@ -679,3 +679,23 @@ mod function {
         assert_eq!(error.error_type(), "DigestNotSent");
     }
 }
+
+#[test]
+fn counts_near_the_limit_neither_panic_nor_wrap() {
+    // A stranger's report: two rows whose counts add past 2^64 saturate, in every format.
+    let dir = std::env::temp_dir().join(format!("digest-huge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let huge = std::fs::read_to_string(format!("{WEEK}/google-example.com-1.xml"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .replace("<count>300</count>", "<count>18446744073709551615</count>")
+        .replace("<count>20</count>", "<count>18446744073709551615</count>");
+    let path = dir.join("huge.xml");
+    std::fs::write(&path, huge).unwrap_or_else(|e| panic!("{e}"));
+    let path = path.to_string_lossy().into_owned();
+    for format in ["text", "html", "json"] {
+        let (code, out, stderr) = digest(&["--format", format, &path]);
+        assert_eq!(code, Some(0), "{format}: {stderr}");
+        assert!(out.contains("18446744073709551615"), "{format}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

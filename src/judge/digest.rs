@@ -697,7 +697,9 @@ fn domain_actions(domain: &str, week: &DomainWeek, digest: &Digest) -> Vec<Actio
     let (mut addresses, mut failing, mut new) = (0u64, 0u64, false);
     for (sender, tally) in &senders {
         if sender.class == SourceClass::Unknown && tally.dmarc_fail > 0 {
-            addresses += tally.addresses.len() as u64 + tally.addresses_not_kept;
+            addresses = addresses
+                .saturating_add(tally.addresses.len() as u64)
+                .saturating_add(tally.addresses_not_kept);
             failing = failing.saturating_add(tally.dmarc_fail);
             new |= digest.is_new(domain, sender);
         }
@@ -732,7 +734,7 @@ fn domain_actions(domain: &str, week: &DomainWeek, digest: &Digest) -> Vec<Actio
             rejected = rejected.saturating_add(tally.disposition.reject);
         }
     }
-    if quarantined + rejected > 0 {
+    if quarantined > 0 || rejected > 0 {
         actions.push(Action::Rejections {
             domain: domain_owned(),
             quarantined,

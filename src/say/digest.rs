@@ -510,15 +510,18 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
             let _ = writeln!(out, "  SES tenant: {tenant}");
         }
         let days = bar_days(digest, week);
-        let widest = days.iter().map(|(_, p, o)| p + o).max().unwrap_or(0);
+        let widest = days
+            .iter()
+            .map(|(_, p, o)| p.saturating_add(*o))
+            .max()
+            .unwrap_or(0);
         let _ = writeln!(out, "  Daily (pass / other):");
         for (day, pass, other) in &days {
+            // In u128: a stranger's counts may be near 2^64.
             let bar = |n: u64| {
-                if widest == 0 {
-                    0
-                } else {
-                    ((n * 40).div_ceil(widest)) as usize
-                }
+                (u128::from(n) * 40)
+                    .checked_div(u128::from(widest))
+                    .map_or(0, |w| w.min(40) as usize)
             };
             let _ = writeln!(
                 out,
@@ -731,10 +734,18 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
 
 fn write_bars(out: &mut String, digest: &Digest, week: &DomainWeek) {
     let days = bar_days(digest, week);
-    let widest = days.iter().map(|(_, p, o)| p + o).max().unwrap_or(0);
+    let widest = days
+        .iter()
+        .map(|(_, p, o)| p.saturating_add(*o))
+        .max()
+        .unwrap_or(0);
     out.push_str("<h3>Daily</h3>\n<table><tr><th class=\"l\">day</th><th>pass</th><th>other</th><th class=\"l\">pass / other</th></tr>\n");
     for (day, pass, other) in days {
-        let width = |n: u64| n.saturating_mul(300).checked_div(widest).unwrap_or(0);
+        let width = |n: u64| {
+            (u128::from(n) * 300)
+                .checked_div(u128::from(widest))
+                .map_or(0, |w| w.min(300) as u64)
+        };
         let (pass_width, other_width) = (width(pass), width(other));
         let _ = write!(
             out,
