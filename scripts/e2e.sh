@@ -360,6 +360,8 @@ assert counted >= 3, counted
 # Each counted report: 152 messages, 90 passing, from receiver.example; one rollup per report.
 assert f"<h2>example.com</h2>\n<p>{152 * counted} message(s), DMARC pass" in html, html[:3000]
 assert f"{counted} report(s) from 1 reporter(s)" in html, html[:600]
+# The all-domains row: the policy the reports found published (p=reject), from the rollups.
+assert f'<tr><td class="l">example.com</td><td>reject</td><td>{152 * counted}</td>' in html, html[:3000]
 assert "<h2>example.net</h2>\n<p>0 message(s)" in html
 assert "<script" not in html.lower() and "<table" in html
 # What to fix first: the incidents the steps above opened for example.com, still open.

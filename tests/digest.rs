@@ -479,6 +479,7 @@ mod function {
             fallback_messages: 0,
             reports: 1,
             reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
+            policy: Some("quarantine".into()),
         })
     }
 
@@ -572,7 +573,7 @@ mod function {
         // complaints in 7000 deliveries (2.0‰).
         assert!(
             mail.text
-                .contains("example.com | - | 700 | 90.0% | −10.0 |"),
+                .contains("example.com | quarantine | 700 | 90.0% | −10.0 |"),
             "{}",
             mail.text
         );
@@ -598,7 +599,7 @@ mod function {
         let table = mail.text.split("All domains").nth(1).unwrap_or_default();
         let order: Vec<usize> = [
             "SES tenant billing-unit:",
-            "example.com | - | 700",
+            "example.com | quarantine | 700",
             "No SES tenant:",
             "quiet.example.org | - | 0",
         ]

@@ -111,6 +111,8 @@ pub struct DayFigures {
     pub reports: u64,
     /// The reports by reporter, as each names itself.
     pub reporters: BTreeMap<String, u64>,
+    /// The policy (`p=`, lower case) the day's latest report found published.
+    pub policy: Option<String>,
 }
 
 impl DayFigures {
@@ -129,6 +131,9 @@ impl DayFigures {
             let count = self.reporters.entry(reporter.clone()).or_default();
             *count = count.saturating_add(*n);
         }
+        if other.policy.is_some() {
+            self.policy.clone_from(&other.policy);
+        }
     }
 
     /// A report's figures.
@@ -138,6 +143,12 @@ impl DayFigures {
             fallback_messages: summary.fallback_messages,
             reports: 1,
             reporters: BTreeMap::from([(reporter_name(report.org_name.as_deref()), 1)]),
+            policy: report
+                .policy
+                .p
+                .as_deref()
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| !p.is_empty()),
         }
     }
 
@@ -504,6 +515,7 @@ impl Digest {
         }
         let week = self.domains.entry(domain).or_default();
         week.reporters.extend(figures.reporters.keys().cloned());
+        week.record_policy(figures.policy.as_deref(), day.unwrap_or(0));
         week.days.entry(day).or_default().absorb(figures);
     }
 
@@ -831,6 +843,7 @@ mod tests {
             fallback_messages: 0,
             reports: 1,
             reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
+            policy: Some("reject".into()),
         }
     }
 

@@ -30,6 +30,8 @@ const SENDERS_PER_WRITE: usize = 12;
 #[derive(Default)]
 struct Adds {
     terms: Vec<String>,
+    /// `SET` terms: values the latest write decides (a report's policy).
+    sets: Vec<String>,
     names: HashMap<String, String>,
     values: HashMap<String, AttributeValue>,
     conditions: Vec<String>,
@@ -50,6 +52,13 @@ impl Adds {
         let placeholder = format!(":v{}", self.values.len());
         self.terms.push(format!("{name} {placeholder}"));
         self.values.insert(placeholder, n(value));
+    }
+
+    fn set(&mut self, attribute: &str, value: String) {
+        let name = self.placeholder(attribute.to_owned());
+        let placeholder = format!(":v{}", self.values.len());
+        self.sets.push(format!("{name} = {placeholder}"));
+        self.values.insert(placeholder, s(value));
     }
 
     /// Adds to a string set, on condition that it is not full yet.
@@ -129,6 +138,9 @@ fn dmarc_adds(figures: &DayFigures, with_addresses: bool) -> Adds {
     let mut adds = Adds::default();
     adds.add("reports".into(), figures.reports);
     adds.add("fallback".into(), figures.fallback_messages);
+    if let Some(policy) = &figures.policy {
+        adds.set("policy", policy.clone());
+    }
     for (reporter, count) in &figures.reporters {
         adds.add(format!("r|{reporter}"), *count);
     }
@@ -194,8 +206,14 @@ impl DynamoLedger {
         let mut update = self
             .update_item(s(format!("rollup#{day}")), s(sk))
             .update_expression(format!(
-                "ADD {} SET expires = :expires",
-                adds.terms.join(", ")
+                "ADD {} SET {}",
+                adds.terms.join(", "),
+                adds.sets
+                    .iter()
+                    .map(String::as_str)
+                    .chain(["expires = :expires"])
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
             .set_expression_attribute_names(Some(adds.names))
             .set_expression_attribute_values(Some(adds.values))
@@ -277,6 +295,10 @@ fn addition_of(item: &HashMap<String, AttributeValue>) -> Option<(String, Additi
                 reports: count("reports"),
                 fallback_messages: count("fallback"),
                 reporters: reporters(),
+                policy: match item.get("policy") {
+                    Some(AttributeValue::S(policy)) => Some(policy.clone()),
+                    _ => None,
+                },
                 ..DayFigures::default()
             };
             for (name, value) in item {
@@ -379,14 +401,16 @@ mod tests {
             fallback_messages: 0,
             reports: 1,
             reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
+            policy: Some("reject".into()),
         };
         let adds = dmarc_adds(&figures, true);
         // The item as DynamoDB would hold it after this one write.
         let mut item: HashMap<String, AttributeValue> = adds
             .terms
             .iter()
+            .chain(&adds.sets)
             .filter_map(|term| {
-                let (name, value) = term.split_once(' ')?;
+                let (name, value) = term.split_once(" = ").or_else(|| term.split_once(' '))?;
                 Some((
                     adds.names.get(name)?.clone(),
                     adds.values.get(value)?.clone(),
