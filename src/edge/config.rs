@@ -291,6 +291,13 @@ pub struct CanaryConfig {
     pub configuration_set: Option<String>,
 }
 
+/// An address as the functions send to or from: `local@domain`, the local part as
+/// [`is_local_part`] takes it.
+fn is_address(text: &str) -> bool {
+    text.rsplit_once('@')
+        .is_some_and(|(local, domain)| is_local_part(local) && normalize(domain).is_some())
+}
+
 /// An address's local part as the canary writes it: RFC 5322 dot-atom text, no quoting.
 fn is_local_part(text: &str) -> bool {
     !text.is_empty()
@@ -315,10 +322,7 @@ fn canary(
     };
     if let Some(list) = text("CANARY_ADDRESS") {
         for address in list.split(',').map(str::trim).filter(|a| !a.is_empty()) {
-            let valid = address.rsplit_once('@').is_some_and(|(local, domain)| {
-                is_local_part(local) && crate::read::domain::normalize(domain).is_some()
-            });
-            if !valid {
+            if !is_address(address) {
                 return Err(error(
                     "CANARY_ADDRESS",
                     format!("{address:?} is not an e-mail address"),
@@ -565,10 +569,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
     };
     let address = |variable: &'static str, text: &str| -> Result<String, ConfigError> {
         let text = text.trim();
-        let valid = text
-            .rsplit_once('@')
-            .is_some_and(|(local, domain)| is_local_part(local) && normalize(domain).is_some());
-        if valid {
+        if is_address(text) {
             Ok(text.to_owned())
         } else {
             Err(error(

@@ -22,7 +22,7 @@
 
 use crate::flow::Failure;
 use crate::flow::analysis::{Settings, mail_from_of};
-use crate::judge::digest::{DayFigures, TlsFigures, reporter_name};
+use crate::judge::digest::{DayFigures, TlsFigures, day_start, reporter_name};
 use crate::judge::findings::{Facts, Finding};
 use crate::judge::incident::{self, ReportShape};
 use crate::judge::report::{
@@ -610,7 +610,7 @@ async fn add_to_rollups<R: Rollups>(
     clock: Clockwork,
     counts: &mut ReportCounts,
 ) {
-    let day_start = |moment: Option<u64>| moment.unwrap_or(clock.now) / 86_400 * 86_400;
+    let day_start = |moment: Option<u64>| day_start(moment.unwrap_or(clock.now));
     let additions: Vec<(u64, String, Addition)> = match (report, summary) {
         (Report::Aggregate(aggregate), Some(summary)) => vec![(
             day_start(aggregate.end.or(aggregate.begin)),
@@ -621,8 +621,7 @@ async fn add_to_rollups<R: Rollups>(
             let end = tls
                 .end
                 .as_deref()
-                .and_then(|t| mail_parser::DateTime::parse_rfc3339(t.trim()))
-                .and_then(|t| u64::try_from(t.to_timestamp()).ok());
+                .and_then(crate::read::report::tls::seconds);
             let reporter = reporter_name(tls.org_name.as_deref());
             // Sessions per policy domain: each its own rollup, the first (the report's
             // domain) always, others of the same organization's domains too.

@@ -5,15 +5,10 @@
 //! invocation (the reports function adds its own, per report: `flow::reports`).
 
 use crate::flow::receipt::Processed;
-use crate::judge::digest::DAY;
+use crate::judge::digest::day_start;
 use crate::ports::chain;
 use crate::ports::rollups::{Addition, CanaryDay, Rollups};
 use crate::say::metrics::canary::CanaryCounts;
-
-/// The UTC day `now` falls in.
-fn day_of(now: u64) -> u64 {
-    now / DAY * DAY
-}
 
 async fn add_all<R: Rollups>(
     rollups: &R,
@@ -22,7 +17,7 @@ async fn add_all<R: Rollups>(
 ) -> u64 {
     let mut errors = 0;
     for (subject, addition) in additions {
-        if let Err(error) = rollups.add(day_of(now), &subject, &addition).await {
+        if let Err(error) = rollups.add(day_start(now), &subject, &addition).await {
             tracing::warn!(subject = %subject, error = %chain(&error), "adding to the daily rollups");
             errors += 1;
         }

@@ -24,6 +24,12 @@ pub const ACTIONS_SHOWN: usize = 5;
 /// action item.
 pub const PASS_RATE_DROP_PERMILLE: u64 = 50;
 
+/// The first second of the UTC day `moment` falls in: the key every day's figures are kept
+/// and read under.
+pub fn day_start(moment: u64) -> u64 {
+    moment / DAY * DAY
+}
+
 /// The moments counted: `[from, to)`, Unix seconds; open at an end that is `None`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Period {
@@ -482,7 +488,7 @@ impl Digest {
             return;
         }
         let Some(domain) = domain else { return };
-        let day = moment.map(|m| m / DAY * DAY);
+        let day = moment.map(day_start);
         let figures = DayFigures::of_report(report, summary);
         match placement {
             Placement::In => {
@@ -575,8 +581,7 @@ impl Digest {
             .end
             .as_deref()
             .or(report.begin.as_deref())
-            .and_then(|t| mail_parser::DateTime::parse_rfc3339(t.trim()))
-            .and_then(|t| u64::try_from(t.to_timestamp()).ok());
+            .and_then(crate::read::report::tls::seconds);
         if !matches!(self.place(moment), Placement::In) {
             return;
         }

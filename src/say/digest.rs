@@ -420,6 +420,21 @@ fn day_label(day: Option<u64>) -> String {
     day.map_or_else(|| "undated".to_owned(), utc_date)
 }
 
+/// The busiest of the bar's days: the bars' full width.
+fn widest(days: &[(Option<u64>, u64, u64)]) -> u64 {
+    days.iter()
+        .map(|(_, pass, other)| pass.saturating_add(*other))
+        .max()
+        .unwrap_or(0)
+}
+
+fn tls_words(tls: crate::judge::digest::TlsFigures) -> String {
+    format!(
+        "{} session(s) succeeded, {} failed",
+        tls.successful, tls.failed
+    )
+}
+
 /// The days a domain's bar shows: every day of the period, or those with reports.
 fn bar_days(digest: &Digest, week: &DomainWeek) -> Vec<(Option<u64>, u64, u64)> {
     let figures = |day: &Option<u64>| {
@@ -510,11 +525,7 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
             let _ = writeln!(out, "  SES tenant: {tenant}");
         }
         let days = bar_days(digest, week);
-        let widest = days
-            .iter()
-            .map(|(_, p, o)| p.saturating_add(*o))
-            .max()
-            .unwrap_or(0);
+        let widest = widest(&days);
         let _ = writeln!(out, "  Daily (pass / other):");
         for (day, pass, other) in &days {
             // In u128: a stranger's counts may be near 2^64.
@@ -565,11 +576,7 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
             let _ = writeln!(out, "  Reporters: {}", reporters.join(", "));
         }
         if let Some(tls) = week.tls {
-            let _ = writeln!(
-                out,
-                "  TLS: {} session(s) succeeded, {} failed",
-                tls.successful, tls.failed
-            );
+            let _ = writeln!(out, "  TLS: {}", tls_words(tls));
         }
     }
     if !digest.not_believed.is_empty() {
@@ -712,11 +719,7 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
             let _ = writeln!(out, "<h3>Reporters</h3><p>{}</p>", reporters.join(", "));
         }
         if let Some(tls) = week.tls {
-            let _ = writeln!(
-                out,
-                "<h3>TLS</h3><p>{} session(s) succeeded, {} failed</p>",
-                tls.successful, tls.failed
-            );
+            let _ = writeln!(out, "<h3>TLS</h3><p>{}</p>", tls_words(tls));
         }
     }
     if !digest.not_believed.is_empty() {
@@ -734,11 +737,7 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
 
 fn write_bars(out: &mut String, digest: &Digest, week: &DomainWeek) {
     let days = bar_days(digest, week);
-    let widest = days
-        .iter()
-        .map(|(_, p, o)| p.saturating_add(*o))
-        .max()
-        .unwrap_or(0);
+    let widest = widest(&days);
     out.push_str("<h3>Daily</h3>\n<table><tr><th class=\"l\">day</th><th>pass</th><th>other</th><th class=\"l\">pass / other</th></tr>\n");
     for (day, pass, other) in days {
         let width = |n: u64| {

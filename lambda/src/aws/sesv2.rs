@@ -22,6 +22,25 @@ use std::sync::Arc;
 /// counts these lines as `ConfigurationErrors`, and an alarm pages once.
 pub const DENIED: &str = "SESv2 access denied (a configuration error, not retried)";
 
+/// A failed listing call (`action`, as IAM names it) as the port's error: access denied is a
+/// configuration error, logged for the metric filter that counts them.
+fn list_error<E, R>(action: &'static str) -> impl FnOnce(SdkError<E, R>) -> ListError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    move |e| {
+        let denied = is_denied(e.code());
+        if denied {
+            tracing::error!(error = %e, "{DENIED}: {action}");
+        }
+        ListError {
+            denied,
+            cause: Box::new(e),
+        }
+    }
+}
+
 /// Whether an error code says the caller lacks permission (or valid credentials): no retry
 /// fixes that, only the role does.
 fn is_denied(code: Option<&str>) -> bool {
@@ -78,16 +97,7 @@ impl SesV2Directory {
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                let denied = is_denied(e.code());
-                if denied {
-                    tracing::error!(error = %e, "{DENIED}: ses:ListEmailIdentities");
-                }
-                ListError {
-                    denied,
-                    cause: Box::new(e),
-                }
-            })?;
+            let page = page.map_err(list_error("ses:ListEmailIdentities"))?;
             names.extend(
                 page.email_identities()
                     .iter()
@@ -125,16 +135,7 @@ impl IdentityLister for SesV2Directory {
                 .page_size(1000)
                 .send()
                 .await
-                .map_err(|e| {
-                    let denied = is_denied(e.code());
-                    if denied {
-                        tracing::error!(error = %e, "{DENIED}: ses:ListConfigurationSets");
-                    }
-                    ListError {
-                        denied,
-                        cause: Box::new(e),
-                    }
-                })?;
+                .map_err(list_error("ses:ListConfigurationSets"))?;
             names.extend(page.configuration_sets().iter().cloned());
             match page.next_token() {
                 Some(next) if !next.is_empty() => token = Some(next.to_owned()),
@@ -157,16 +158,7 @@ impl IdentityLister for SesV2Directory {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    let denied = is_denied(e.code());
-                    if denied {
-                        tracing::error!(error = %e, "{DENIED}: ses:ListResourceTenants");
-                    }
-                    ListError {
-                        denied,
-                        cause: Box::new(e),
-                    }
-                })?;
+                .map_err(list_error("ses:ListResourceTenants"))?;
             names.extend(
                 page.resource_tenants()
                     .iter()

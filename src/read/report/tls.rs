@@ -47,6 +47,13 @@ pub struct TlsReport {
     pub policies: Vec<TlsPolicy>,
 }
 
+/// Unix seconds of an RFC 3339 date-time as a TLS report writes it (`date-range`); `None`
+/// for anything else, or a moment before 1970.
+pub fn seconds(date_time: &str) -> Option<u64> {
+    mail_parser::DateTime::parse_rfc3339(date_time.trim())
+        .and_then(|t| u64::try_from(t.to_timestamp()).ok())
+}
+
 /// One policy's sessions: the domain whose MX hosts were contacted, and how it went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsPolicy {
