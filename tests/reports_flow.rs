@@ -16,6 +16,7 @@ use ses_dmarc_monitor::judge::findings::{Finding, Kind, Severity};
 use ses_dmarc_monitor::ports::directory::{IdentityDirectory, NoDirectory, OfflineDirectory};
 use ses_dmarc_monitor::ports::objects::MemoryObjects;
 use ses_dmarc_monitor::ports::rollups::MemoryRollups;
+use ses_dmarc_monitor::ports::rows::{MemoryRows, NoRows};
 use ses_dmarc_monitor::ports::scope::{DomainList, DomainScope, Everything};
 use ses_dmarc_monitor::ports::sink::{FindingSink, MemorySink, SinkError};
 use ses_dmarc_monitor::ports::state::MemoryLedger;
@@ -116,6 +117,7 @@ struct World<D = NoDirectory> {
     sink: MemorySink,
     settings: ReportSettings,
     rollups: MemoryRollups,
+    rows: MemoryRows,
 }
 
 fn world(objects: MemoryObjects) -> World {
@@ -127,6 +129,7 @@ fn world(objects: MemoryObjects) -> World {
         sink: MemorySink::default(),
         settings: settings(),
         rollups: MemoryRollups::default(),
+        rows: MemoryRows::default(),
     }
 }
 
@@ -140,6 +143,7 @@ impl World {
             sink: self.sink,
             settings,
             rollups: self.rollups,
+            rows: self.rows,
         }
     }
 }
@@ -171,6 +175,7 @@ impl<D: IdentityDirectory> World<D> {
             scope,
             sink,
             rollups: &self.rollups,
+            rows: &self.rows,
         };
         reports(event, ports, &self.settings, self.clock).await
     }
@@ -646,6 +651,7 @@ async fn with_no_table_configured_nothing_is_a_state_error() {
         scope: &Everything,
         sink: &world.sink,
         rollups: &None::<MemoryRollups>,
+        rows: &NoRows,
     };
     let invocation = reports(&s3_event(&["reports/1"]), ports, &world.settings, CLOCK).await;
     assert!(invocation.result.is_ok(), "{:?}", invocation.result);
@@ -804,4 +810,97 @@ async fn a_rollup_that_cannot_be_written_is_a_state_error_not_a_lost_report() {
     assert_eq!(world.published(), FINDINGS);
     assert_eq!(invocation.counts.state_errors, 1);
     assert_eq!(invocation.counts.reports, 1);
+}
+
+/// The objects the rows store holds: key, rows, and the counts their lines carry.
+fn rows_written<D>(world: &World<D>) -> Vec<(String, u64, u64)> {
+    let objects = world
+        .rows
+        .objects
+        .lock()
+        .map(|o| o.clone())
+        .unwrap_or_default();
+    objects
+        .into_iter()
+        .map(|(key, batch)| {
+            let text = batch.ndjson().unwrap_or_else(|e| panic!("{e}"));
+            let counts: u64 = text
+                .lines()
+                .map(|line| {
+                    let row: serde_json::Value =
+                        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+                    row["count"].as_u64().unwrap_or_else(|| panic!("{line}"))
+                })
+                .sum();
+            (key, batch.rows, counts)
+        })
+        .collect()
+}
+
+fn writes<D>(world: &World<D>) -> u64 {
+    world.rows.writes.lock().map(|w| *w).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_counted_report_writes_its_rows_once_under_its_day() {
+    let mail = report_mail(&fixture(), Some("pass"));
+    let objects = stored("reports/msg-1", mail.clone()).with(BUCKET, "reports/msg-2", mail);
+    let world = world(objects);
+    let first = world.invoke(&s3_event(&["reports/msg-1"])).await;
+    assert!(first.result.is_ok(), "{:?}", first.result);
+    let written = rows_written(&world);
+    assert_eq!(written.len(), 1, "{written:?}");
+    let (key, rows, messages) = &written[0];
+    // 2026-11-01, the day the report ends; named by the reporter and the report id.
+    assert!(
+        key.starts_with("rows/dt=2026-11-01/receiver.example_r-1_") && key.ends_with(".json.gz"),
+        "{key}"
+    );
+    assert_eq!(*rows, 4, "one row per record");
+    assert_eq!(first.counts.rows_written, 4);
+    assert_eq!(
+        *messages, first.counts.messages,
+        "the rows add up to the report"
+    );
+    // A re-sent copy is a duplicate: nothing written again.
+    let resent = world.invoke(&s3_event(&["reports/msg-2"])).await;
+    assert_eq!(resent.counts.duplicate, 1);
+    assert_eq!(resent.counts.rows_written, 0);
+    assert_eq!(writes(&world), 1);
+}
+
+#[tokio::test]
+async fn rows_that_cannot_be_written_give_the_claim_back_and_the_retry_writes_the_same_key() {
+    let world = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    *world.rows.failing.lock().unwrap_or_else(|e| e.into_inner()) = 1;
+    let failed = world.invoke(&s3_event(&["reports/1"])).await;
+    let Err(error) = &failed.result else {
+        panic!("rows not written, and the report accepted")
+    };
+    assert!(error.is_transient());
+    assert_eq!(error.error_type(), "RowsWriteFailed");
+    assert!(error.to_string().contains("rows/dt=2026-11-01/"), "{error}");
+    assert!(
+        world.published().is_empty(),
+        "nothing said before the rows are kept"
+    );
+    let retry = world.invoke(&s3_event(&["reports/1"])).await;
+    assert!(retry.result.is_ok(), "{:?}", retry.result);
+    assert_eq!(retry.counts.reports, 1, "the claim was given back");
+    assert_eq!(world.published(), FINDINGS);
+    assert_eq!(rows_written(&world).len(), 1);
+}
+
+#[tokio::test]
+async fn reports_not_believed_or_not_monitored_write_no_rows() {
+    let unbelieved = world(stored("reports/1", report_mail(&fixture(), Some("fail"))));
+    let invocation = unbelieved.invoke(&s3_event(&["reports/1"])).await;
+    assert_eq!(invocation.counts.unbelieved, 1);
+    assert_eq!(writes(&unbelieved), 0);
+
+    let elsewhere = world(stored("reports/1", report_mail(&fixture(), Some("pass"))));
+    let scope = DomainList::new(vec!["other.example".to_owned()]);
+    let invocation = elsewhere.invoke_in(&s3_event(&["reports/1"]), &scope).await;
+    assert!(invocation.result.is_ok(), "{:?}", invocation.result);
+    assert_eq!(writes(&elsewhere), 0);
 }

@@ -146,6 +146,7 @@ pub async fn serve(function: Function) -> Result<(), lambda_runtime::Error> {
                         scope,
                         sink,
                         rollups: &wiring.ledger,
+                        rows: &wiring.rows,
                     };
                     let clock = reports::Clockwork {
                         now: now_seconds(),

@@ -7,10 +7,12 @@
 //! it builds AWS clients.
 
 use crate::aws::dynamodb::DynamoLedger;
+use crate::aws::rows::{FirehoseRows, Rows, S3Rows};
 use crate::aws::s3::{S3Objects, S3RawMessages};
 use crate::aws::sesv2::SesV2Directory;
 use crate::aws::sns::SnsPublisher;
 use ses_dmarc_monitor::edge::clock::{SystemClock, now_ms};
+use ses_dmarc_monitor::edge::config::RowsTarget;
 use ses_dmarc_monitor::edge::config::{Config, DnsResolver};
 use ses_dmarc_monitor::edge::dns::{DnsBudget, DnsFacts};
 use ses_dmarc_monitor::edge::identity_cache::{CachedDirectory, Paced, Scope, VerifiedDomains};
@@ -28,6 +30,7 @@ use ses_dmarc_monitor::ports::directory::{
     DirectoryError, Expecting, IdentityDirectory, NoDirectory,
 };
 use ses_dmarc_monitor::ports::facts::{FactSource, OfflineFacts};
+use ses_dmarc_monitor::ports::rows::NoRows;
 use ses_dmarc_monitor::ports::scope::DomainList;
 use ses_dmarc_monitor::read::identity_state::IdentityState;
 use ses_dmarc_monitor::read::observation::Observation;
@@ -107,6 +110,8 @@ pub struct Wiring {
     pub objects: S3Objects,
     /// The state table (`STATE_TABLE`).
     pub ledger: Option<DynamoLedger>,
+    /// Where the reports function writes report rows (`REPORT_ROWS`).
+    pub rows: Rows,
 }
 
 /// The largest stored report message read: SES stores up to 40 MB. The reports function
@@ -196,7 +201,18 @@ impl Wiring {
             S3RawMessages::new(aws_sdk_s3::Client::new(&sdk), bucket, prefix)
         });
         let objects = S3Objects::new(aws_sdk_s3::Client::new(&sdk), MAX_REPORT_OBJECT);
+        let rows = match &config.rows {
+            RowsTarget::Off => Rows::Off(NoRows),
+            RowsTarget::Direct { bucket } => {
+                Rows::Direct(S3Rows::new(aws_sdk_s3::Client::new(&sdk), bucket.clone()))
+            }
+            RowsTarget::Firehose { stream } => Rows::Firehose(FirehoseRows::new(
+                aws_sdk_firehose::Client::new(&sdk),
+                stream.clone(),
+            )),
+        };
         Ok(Self {
+            rows,
             objects,
             ledger,
             config,

@@ -3,21 +3,13 @@
 
 use crate::cli::print::write_findings;
 use crate::judge::findings::Finding;
-use crate::judge::report::{AggregateSummary, AuthLine, RowDmarc, SendingSource};
+use crate::judge::report::{AggregateSummary, AuthLine, SendingSource};
 use crate::read::report::aggregate::{AggregateReport, Schema};
 use crate::read::report::tls::TlsReport;
 use crate::say::calendar::date_range;
 use crate::say::explain::Detail as _;
 use serde::Serialize;
 use std::fmt::Write as _;
-
-fn dmarc_word(dmarc: RowDmarc) -> &'static str {
-    match dmarc {
-        RowDmarc::Pass => "pass",
-        RowDmarc::Fail => "fail",
-        RowDmarc::Unknown => "unknown",
-    }
-}
 
 #[derive(Debug, Serialize)]
 struct JsonFinding<'a> {
@@ -156,7 +148,7 @@ pub fn aggregate_json<'a>(
                 envelope_from: s.envelope_from.as_deref(),
                 dkim: auth_json(&s.dkim),
                 spf: auth_json(&s.spf),
-                dmarc: dmarc_word(s.dmarc),
+                dmarc: s.dmarc.as_str(),
                 ses: s.ses,
                 source_class: s.sender.class.as_str(),
                 source_name: s.sender.name.as_deref(),
@@ -227,7 +219,7 @@ fn write_source(out: &mut String, source: &SendingSource) {
         or_dash(source.ip.as_deref()),
         source.count,
         source.disposition.as_ref().map_or("-", |d| d.as_str()),
-        dmarc_word(source.dmarc),
+        source.dmarc.as_str(),
     );
     write_auth(out, &source.dkim);
     out.push_str("; SPF ");

@@ -43,7 +43,7 @@ const fn variable(
 
 /// Every variable the functions read: the one list. `from_env` reads only these
 /// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
-pub const VARIABLES: [Variable; 30] = [
+pub const VARIABLES: [Variable; 33] = [
     variable(
         "ALERT_TOPIC_ARN",
         "none: findings are only logged",
@@ -213,6 +213,24 @@ pub const VARIABLES: [Variable; 30] = [
         true,
     ),
     variable(
+        "REPORT_ROWS",
+        "`off`",
+        "`off`, `direct` (one gzip NDJSON object per report under `rows/` in `REPORT_ROWS_BUCKET`) or `firehose` (every row to `REPORT_ROWS_STREAM`): where the reports function writes each believed, newly counted report's rows",
+        true,
+    ),
+    variable(
+        "REPORT_ROWS_BUCKET",
+        "none",
+        "the bucket the rows go to in `direct` mode (the report bucket)",
+        true,
+    ),
+    variable(
+        "REPORT_ROWS_STREAM",
+        "none",
+        "the Firehose stream the rows go to in `firehose` mode",
+        true,
+    ),
+    variable(
         "METRICS_NAMESPACE",
         "`SesDmarcMonitor`",
         "CloudWatch namespace of the EMF metrics",
@@ -278,6 +296,45 @@ pub struct Config {
     pub digest_sender: Option<String>,
     /// `DIGEST_RECIPIENTS`, lower case.
     pub digest_recipients: Vec<String>,
+    /// `REPORT_ROWS` and where it says.
+    pub rows: RowsTarget,
+}
+
+/// Where the reports function writes report rows (`REPORT_ROWS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RowsTarget {
+    Off,
+    /// One object per report in this bucket (`REPORT_ROWS_BUCKET`).
+    Direct {
+        bucket: String,
+    },
+    /// Every row to this Firehose stream (`REPORT_ROWS_STREAM`).
+    Firehose {
+        stream: String,
+    },
+}
+
+fn rows_target(var: &impl Fn(&str) -> Option<String>) -> Result<RowsTarget, ConfigError> {
+    let named = |variable: &'static str, mode: &str| {
+        var(variable)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| error(variable, format!("REPORT_ROWS={mode} needs it")))
+    };
+    let mode = var("REPORT_ROWS").unwrap_or_default();
+    match mode.trim().to_ascii_lowercase().as_str() {
+        "" | "off" => Ok(RowsTarget::Off),
+        "direct" => Ok(RowsTarget::Direct {
+            bucket: named("REPORT_ROWS_BUCKET", "direct")?,
+        }),
+        "firehose" => Ok(RowsTarget::Firehose {
+            stream: named("REPORT_ROWS_STREAM", "firehose")?,
+        }),
+        other => Err(error(
+            "REPORT_ROWS",
+            format!("{other:?} is not off, direct or firehose"),
+        )),
+    }
 }
 
 /// How the canary sends its probes.
@@ -589,7 +646,9 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
         .filter(|a| !a.is_empty())
         .map(|a| address("DIGEST_RECIPIENTS", a).map(|a| a.to_ascii_lowercase()))
         .collect::<Result<Vec<String>, ConfigError>>()?;
+    let rows = rows_target(&var)?;
     Ok(Config {
+        rows,
         services,
         digest_sender,
         digest_recipients,
@@ -665,6 +724,8 @@ mod tests {
             ("RAW_MESSAGE_BUCKET", "raw"),
             ("STATE_TABLE", "t"),
         ]));
+        read.extend(asked(&[("REPORT_ROWS", "direct")]));
+        read.extend(asked(&[("REPORT_ROWS", "firehose")]));
         // RUST_LOG is read by the log filter (init_tracing), not by from_env.
         let declared: std::collections::BTreeSet<String> = VARIABLES
             .iter()
@@ -695,6 +756,50 @@ mod tests {
         assert_eq!(config.canary.deadline, Duration::from_secs(1200));
         assert_eq!(config.canary.configuration_set, None);
         assert_eq!(config.incidents, Timing::default());
+        assert_eq!(config.rows, RowsTarget::Off);
+    }
+
+    #[test]
+    fn report_rows_modes_and_what_each_needs() {
+        let target = |set| from_env(env(set)).map(|c| c.rows);
+        // Each mode with what it names; the mode's case does not matter.
+        assert_eq!(
+            target(&[
+                ("REPORT_ROWS", "Direct"),
+                ("REPORT_ROWS_BUCKET", " reports ")
+            ])
+            .ok(),
+            Some(RowsTarget::Direct {
+                bucket: "reports".into()
+            })
+        );
+        assert_eq!(
+            target(&[("REPORT_ROWS", "firehose"), ("REPORT_ROWS_STREAM", "rows")]).ok(),
+            Some(RowsTarget::Firehose {
+                stream: "rows".into()
+            })
+        );
+        assert_eq!(
+            target(&[("REPORT_ROWS", "off")]).ok(),
+            Some(RowsTarget::Off)
+        );
+        // A mode without its bucket or stream, or an unknown mode: an error naming it.
+        let failed = |set| target(set).err().map(|e| (e.variable, e.reason));
+        assert_eq!(
+            failed(&[("REPORT_ROWS", "direct")]),
+            Some(("REPORT_ROWS_BUCKET", "REPORT_ROWS=direct needs it".into()))
+        );
+        assert_eq!(
+            failed(&[("REPORT_ROWS", "firehose"), ("REPORT_ROWS_BUCKET", "b")]),
+            Some(("REPORT_ROWS_STREAM", "REPORT_ROWS=firehose needs it".into()))
+        );
+        assert_eq!(
+            failed(&[("REPORT_ROWS", "s3")]),
+            Some((
+                "REPORT_ROWS",
+                "\"s3\" is not off, direct or firehose".into()
+            ))
+        );
     }
 
     #[test]

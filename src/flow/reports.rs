@@ -26,14 +26,15 @@ use crate::judge::digest::{DayFigures, TlsFigures, day_start, reporter_name};
 use crate::judge::findings::{Facts, Finding};
 use crate::judge::incident::{self, ReportShape};
 use crate::judge::report::{
-    self, AggregateSummary, Belief, Carried, Judging, Summarizer, aggregate_reporters,
-    tls_reporters,
+    self, AggregateSummary, Belief, Carried, Judging, SendingSource, Summarizer,
+    aggregate_reporters, tls_reporters,
 };
 use crate::judge::source::Services;
 use crate::ports::chain;
 use crate::ports::directory::{DirectoryError, IdentityDirectory};
 use crate::ports::objects::{ObjectError, ObjectStore};
 use crate::ports::rollups::{Addition, Rollups, TlsDay};
+use crate::ports::rows::{RowBatch, RowStore, RowsError, batch_name};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::ports::state::{
@@ -43,11 +44,13 @@ use crate::read::authres::ResultKeyword;
 use crate::read::domain::domains_of_address_list;
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::observation::{self, Source};
+use crate::read::report::aggregate::AggregateReport;
 use crate::read::report::{
     Document, DocumentKind, ExtractError, Format, Limits, Opened, Report, open, sniff,
 };
 use crate::read::stored_object::{ObjectEventError, StoredObject, stored_objects};
 use crate::say::metrics::reports::ReportCounts;
+use crate::say::rows::GzipRows;
 use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -125,6 +128,18 @@ pub fn run_each(
     settings: &ReportSettings,
     mut each: impl FnMut(Judged),
 ) -> ReportsOutcome {
+    run_each_with_rows(bytes, settings, false, |judged, _| each(judged))
+}
+
+/// [`run_each`], with the records of each believed aggregate report gathered as they are
+/// read (`reports --format rows`) when `gather_rows`: handed over beside the report, so that
+/// a document that turns out unreadable gives none.
+pub fn run_each_with_rows(
+    bytes: &[u8],
+    settings: &ReportSettings,
+    gather_rows: bool,
+    mut each: impl FnMut(Judged, Option<GzipRows>),
+) -> ReportsOutcome {
     let opened = open(bytes, settings.limits);
     let carried = carried(&opened, settings);
     let mut outcome = ReportsOutcome {
@@ -134,7 +149,13 @@ pub fn run_each(
     };
     outcome.errors.extend(opened.errors);
     for document in &opened.documents {
-        let judged = read_document(document, &carried, settings, |domain| {
+        let mut rows = gather_rows.then(GzipRows::default);
+        let mut gather = |head: &AggregateReport, source: &SendingSource| {
+            if let Some(rows) = rows.as_mut() {
+                rows.add(head, source);
+            }
+        };
+        let judged = read_document(document, &carried, settings, &mut gather, |domain| {
             settings.analysis.expected.covering(domain)
         })
         .map(|(read, custom)| judge(read, custom.as_ref(), None, settings));
@@ -147,7 +168,7 @@ pub fn run_each(
                         .notes
                         .push("invalid UTF-8 replaced (U+FFFD)".to_owned());
                 }
-                each(judged);
+                each(judged, rows);
             }
             Err(error) => outcome.errors.push(error),
         }
@@ -234,15 +255,19 @@ pub struct Read {
     pub belief: Belief,
 }
 
+/// What receives each record of a believed aggregate report, judged, with the report's head.
+type RowHook<'a> = dyn FnMut(&AggregateReport, &SendingSource) + 'a;
+
 /// Reads one document in one pass: its head, whether it is believed, and (for an
 /// aggregate report) its rows streamed into a summary against the custom MAIL FROM
 /// `custom_of` gives for its domain (asked once, at the first row: a report's metadata and
-/// policy come before its records). An unbelieved report is summed without one: its rows
-/// are counted, not judged.
+/// policy come before its records), each handed to `rows` too when the report is believed.
+/// An unbelieved report is summed without one: its rows are counted, not judged.
 fn read_document(
     document: &Document<'_>,
     carried: &Carried,
     settings: &ReportSettings,
+    rows: &mut RowHook<'_>,
     custom_of: impl FnOnce(&str) -> Option<CustomMailFrom>,
 ) -> Result<(Read, Option<CustomMailFrom>), ExtractError> {
     let believe =
@@ -262,24 +287,28 @@ fn read_document(
             let mut custom_of = Some(custom_of);
             let mut custom = None;
             let mut summarizer: Option<Summarizer> = None;
+            let mut believed = false;
             let report = document.aggregate_rows(|head, row| {
-                summarizer
-                    .get_or_insert_with(|| {
-                        let believed = believe(&aggregate_reporters(head)).believed();
-                        custom = head
-                            .policy
-                            .domain
-                            .as_deref()
-                            .filter(|_| believed)
-                            .zip(custom_of.take())
-                            .and_then(|(domain, custom_of)| custom_of(domain));
-                        Summarizer::new(&head.policy, custom.as_ref().map(|c| c.mail_from.as_str()))
-                            .with_senders(
-                                Arc::clone(&settings.services),
-                                custom.as_ref().map(|c| c.identity.as_str()),
-                            )
-                    })
-                    .add(row);
+                let summarizer = summarizer.get_or_insert_with(|| {
+                    believed = believe(&aggregate_reporters(head)).believed();
+                    custom = head
+                        .policy
+                        .domain
+                        .as_deref()
+                        .filter(|_| believed)
+                        .zip(custom_of.take())
+                        .and_then(|(domain, custom_of)| custom_of(domain));
+                    Summarizer::new(&head.policy, custom.as_ref().map(|c| c.mail_from.as_str()))
+                        .with_senders(
+                            Arc::clone(&settings.services),
+                            custom.as_ref().map(|c| c.identity.as_str()),
+                        )
+                });
+                if believed {
+                    summarizer.add_then(row, |source| rows(head, source));
+                } else {
+                    summarizer.add(row);
+                }
             })?;
             let belief = believe(&aggregate_reporters(&report));
             let summary = summarizer.map_or_else(AggregateSummary::default, Summarizer::finish);
@@ -375,6 +404,13 @@ pub enum ReportsError {
         #[source]
         source: SinkError,
     },
+    /// The report's rows could not be written; its claim was given back.
+    #[error("{object}: {source}")]
+    Rows {
+        object: StoredObject,
+        #[source]
+        source: RowsError,
+    },
 }
 
 impl Failure for ReportsError {
@@ -383,7 +419,7 @@ impl Failure for ReportsError {
             Self::Event(_) | Self::Unreadable { .. } => false,
             Self::Object(error) => error.is_transient(),
             Self::Directory { source, .. } => source.is_transient(),
-            Self::InFlight { .. } | Self::Sink { .. } => true,
+            Self::InFlight { .. } | Self::Sink { .. } | Self::Rows { .. } => true,
         }
     }
 
@@ -396,13 +432,14 @@ impl Failure for ReportsError {
             Self::InFlight { .. } => "ReportInFlight",
             Self::Directory { .. } => "IdentityLookupFailed",
             Self::Sink { .. } => "AlertDeliveryFailed",
+            Self::Rows { .. } => "RowsWriteFailed",
         }
     }
 }
 
 /// What the reports handler reaches the world through.
 #[derive(Debug)]
-pub struct ReportPorts<'a, O, L, D, Sc, S, R> {
+pub struct ReportPorts<'a, O, L, D, Sc, S, R, W> {
     pub objects: &'a O,
     pub ledger: &'a L,
     pub directory: &'a D,
@@ -410,16 +447,18 @@ pub struct ReportPorts<'a, O, L, D, Sc, S, R> {
     pub sink: &'a S,
     /// The daily rollups the weekly digest reads.
     pub rollups: &'a R,
+    /// Where each report's rows go, for the analytics table.
+    pub rows: &'a W,
 }
 
 // By hand: derived, they would ask the ports themselves to be `Copy`.
-impl<O, L, D, Sc, S, R> Clone for ReportPorts<'_, O, L, D, Sc, S, R> {
+impl<O, L, D, Sc, S, R, W> Clone for ReportPorts<'_, O, L, D, Sc, S, R, W> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<O, L, D, Sc, S, R> Copy for ReportPorts<'_, O, L, D, Sc, S, R> {}
+impl<O, L, D, Sc, S, R, W> Copy for ReportPorts<'_, O, L, D, Sc, S, R, W> {}
 
 /// When an invocation runs: now, and the deadline Lambda ends it at (Unix seconds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -444,9 +483,9 @@ pub struct ReportsInvocation {
 }
 
 /// Handles one S3 event.
-pub async fn reports<O, L, D, Sc, S, R>(
+pub async fn reports<O, L, D, Sc, S, R, W>(
     event: &[u8],
-    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
     settings: &ReportSettings,
     clock: Clockwork,
 ) -> ReportsInvocation
@@ -457,6 +496,7 @@ where
     Sc: DomainScope,
     S: FindingSink,
     R: Rollups,
+    W: RowStore,
 {
     let mut counts = ReportCounts::default();
     let objects = match stored_objects(event) {
@@ -500,9 +540,9 @@ fn sender_of(opened: &Opened<'_>) -> String {
         .unwrap_or_else(|| "(none)".to_owned())
 }
 
-async fn one_object<O, L, D, Sc, S, R>(
+async fn one_object<O, L, D, Sc, S, R, W>(
     object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
@@ -514,6 +554,7 @@ where
     Sc: DomainScope,
     S: FindingSink,
     R: Rollups,
+    W: RowStore,
 {
     let bytes = match ports.objects.get(&object.bucket, &object.key).await {
         Ok(bytes) => bytes,
@@ -544,8 +585,9 @@ where
     }
     let mut first = None;
     let mut errors = opened.errors.iter().map(|e| chain(e)).collect::<Vec<_>>();
-    for document in &opened.documents {
-        match one_report(document, &carried, object, ports, settings, clock, counts).await {
+    for (index, document) in opened.documents.iter().enumerate() {
+        let place = Place { object, index };
+        match one_report(document, &carried, place, ports, settings, clock, counts).await {
             Ok(()) => {}
             Err(Trouble::Failed(error)) => {
                 first.get_or_insert(error);
@@ -660,11 +702,18 @@ async fn add_to_rollups<R: Rollups>(
 /// 400 days after the last write).
 const REFRESH_SOURCES_AFTER: u64 = 30 * 86_400;
 
-async fn one_report<O, L, D, Sc, S, R>(
+/// Where a document was found: its object, and its place among the object's documents.
+#[derive(Debug, Clone, Copy)]
+struct Place<'a> {
+    object: &'a StoredObject,
+    index: usize,
+}
+
+async fn one_report<O, L, D, Sc, S, R, W>(
     document: &Document<'_>,
     carried: &Carried,
-    object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
+    place: Place<'_>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,
@@ -675,7 +724,9 @@ where
     Sc: DomainScope,
     S: FindingSink,
     R: Rollups,
+    W: RowStore,
 {
+    let object = place.object;
     // The identity's MAIL FROM is looked up between the head and the rows (the rows are
     // judged against it), for a believed report only: the head is read twice, which costs
     // its first kilobytes.
@@ -709,8 +760,15 @@ where
         }
         None => None,
     };
-    let (read, custom) =
-        read_document(document, carried, settings, |_| custom).map_err(Trouble::Unreadable)?;
+    let mut rows = GzipRows::default();
+    let (read, custom) = read_document(
+        document,
+        carried,
+        settings,
+        &mut |head, source| rows.add(head, source),
+        |_| custom,
+    )
+    .map_err(Trouble::Unreadable)?;
     let domain = report_domain(&read.report).map(str::to_owned);
     let listed = domain.as_deref().filter(|d| ports.scope.lists(d));
     if !read.belief.believed() {
@@ -761,6 +819,11 @@ where
         }
     } else {
         tracing::warn!(object = %object, "a report without an id or domain: judged, not de-duplicated");
+    }
+    if listed.is_some()
+        && let Report::Aggregate(aggregate) = &read.report
+    {
+        write_rows(aggregate, rows, key.as_ref(), place, ports, clock, counts).await?;
     }
     let addresses: Vec<IpAddr> = read
         .summary
@@ -892,6 +955,63 @@ where
     Ok(())
 }
 
+/// Writes a believed, newly claimed report's rows (a monitored domain's), named by its report
+/// key (else by the object and its place in it): a retry writes the same batch. When they
+/// cannot be written, the claim is given back and the invocation fails, to be retried.
+async fn write_rows<O, L, D, Sc, S, R, W>(
+    report: &AggregateReport,
+    rows: GzipRows,
+    key: Option<&ReportKey>,
+    place: Place<'_>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
+    clock: Clockwork,
+    counts: &mut ReportCounts,
+) -> Result<(), Trouble>
+where
+    L: ReportLedger,
+    W: RowStore,
+{
+    let object = place.object;
+    let name = match key {
+        Some(key) => batch_name(&key.reporter, &key.report_id, &key.domain),
+        None => batch_name(&object.to_string(), &place.index.to_string(), ""),
+    };
+    let written = match rows.finish() {
+        Ok((0, _)) => return Ok(()),
+        Ok((rows, ndjson_gzip)) => {
+            let batch = RowBatch {
+                day: crate::say::rows::day_of(report)
+                    .unwrap_or_else(|| crate::say::calendar::utc_date(clock.now)),
+                name,
+                rows,
+                ndjson_gzip,
+            };
+            ports.rows.put(&batch).await.map(|()| rows)
+        }
+        Err(error) => Err(RowsError {
+            key: name,
+            source: error.into(),
+        }),
+    };
+    match written {
+        Ok(rows) => {
+            counts.rows_written = counts.rows_written.saturating_add(rows);
+            Ok(())
+        }
+        Err(source) => {
+            if let Some(key) = key
+                && let Err(error) = ports.ledger.release(key).await
+            {
+                state_error(counts, "giving a claim back", &error);
+            }
+            Err(Trouble::Failed(ReportsError::Rows {
+                object: object.clone(),
+                source,
+            }))
+        }
+    }
+}
+
 /// Whom a believed report's findings count against: the From its mail passed DMARC for, else
 /// the reporter it names.
 fn carried_reporter(carried: &Carried, key: Option<&ReportKey>) -> String {
@@ -904,12 +1024,12 @@ fn carried_reporter(carried: &Carried, key: Option<&ReportKey>) -> String {
 /// Publishes a report's findings within its reporter's daily quota (the rest are counted as
 /// dropped). When they cannot be delivered, the report's claim is given back for the retry.
 #[allow(clippy::too_many_arguments)]
-async fn publish<O, L, D, Sc, S, R>(
+async fn publish<O, L, D, Sc, S, R, W>(
     mut findings: Vec<Finding>,
     quota: &FindingsQuota,
     key: Option<&ReportKey>,
     object: &StoredObject,
-    ports: ReportPorts<'_, O, L, D, Sc, S, R>,
+    ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
     settings: &ReportSettings,
     clock: Clockwork,
     counts: &mut ReportCounts,

@@ -17,7 +17,7 @@ use crate::judge::source::{Checked, Classified, RowSender, Services, classify};
 use crate::read::domain::{domain_of_identity, is_within, normalize};
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::report::aggregate::{
-    AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, PolicyPublished, Row,
+    AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, PolicyPublished, Reason, Row,
 };
 use crate::read::report::tls::TlsReport;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -47,10 +47,22 @@ pub enum RowDmarc {
     Unknown,
 }
 
+impl RowDmarc {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// One raw DKIM or SPF result of a row, and whether its domain aligns with the row's From.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthLine {
     pub domain: Option<String>,
+    /// DKIM: the signature's selector. SPF: the identity checked (`mfrom`, `helo`).
+    pub selector_or_scope: Option<String>,
     pub result: Option<AuthResult>,
     pub aligned: bool,
 }
@@ -71,6 +83,8 @@ pub struct SendingSource {
     pub amazonses_envelope: bool,
     /// The receiver overrode the policy for a forwarder, list or local policy.
     pub overridden: bool,
+    /// Why the receiver applied another disposition than the policy's, as reported.
+    pub reasons: Vec<Reason>,
     /// The receiver's verdicts: DKIM, SPF passed aligned (`policy_evaluated`).
     pub dkim_aligned: bool,
     pub spf_aligned: bool,
@@ -274,6 +288,12 @@ impl Summarizer {
     }
 
     pub fn add(&mut self, row: Row) {
+        self.add_then(row, |_| {});
+    }
+
+    /// [`Summarizer::add`], handing the row judged to `then` first (the report rows are
+    /// written from it while the summary keeps only what it bounds).
+    pub fn add_then(&mut self, row: Row, then: impl FnOnce(&SendingSource)) {
         let source = source(
             row,
             self.policy_domain.as_deref(),
@@ -281,6 +301,7 @@ impl Summarizer {
             self.mail_from.as_deref(),
             (self.identity.as_deref(), &self.services),
         );
+        then(&source);
         let summary = &mut self.summary;
         let n = source.count;
         let add = |total: &mut u64| *total = total.saturating_add(n);
@@ -371,10 +392,13 @@ fn source(
     (identity, services): (Option<&str>, &Services),
 ) -> SendingSource {
     let from = row.header_from.as_deref().or(policy_domain);
-    let line = |domain: Option<String>, result: Option<AuthResult>, mode| AuthLine {
-        aligned: matches!((&domain, from), (Some(d), Some(f)) if aligned(d, f, mode, &PublicSuffixList)),
-        domain,
-        result,
+    let line = |domain: Option<String>, selector_or_scope, result: Option<AuthResult>, mode| {
+        AuthLine {
+            aligned: matches!((&domain, from), (Some(d), Some(f)) if aligned(d, f, mode, &PublicSuffixList)),
+            domain,
+            selector_or_scope,
+            result,
+        }
     };
     let amazonses = |d: &str| is_within(d, "amazonses.com");
     let dkim_passed_for_ses = row
@@ -415,12 +439,12 @@ fn source(
     let dkim: Vec<AuthLine> = row
         .dkim_results
         .into_iter()
-        .map(|d| line(d.domain, d.result, adkim))
+        .map(|d| line(d.domain, d.selector, d.result, adkim))
         .collect();
     let spf: Vec<AuthLine> = row
         .spf_results
         .into_iter()
-        .map(|s| line(s.domain, s.result, aspf))
+        .map(|s| line(s.domain, s.scope, s.result, aspf))
         .collect();
     let sender = classify(
         &RowSender {
@@ -444,6 +468,7 @@ fn source(
         ses,
         amazonses_envelope,
         overridden,
+        reasons: row.reasons,
         dkim_aligned: row.dkim == Some(Evaluated::Pass),
         spf_aligned: row.spf == Some(Evaluated::Pass),
         sender,

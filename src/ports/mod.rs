@@ -13,6 +13,7 @@ pub mod probes;
 pub mod publisher;
 pub mod raw;
 pub mod rollups;
+pub mod rows;
 pub mod scope;
 pub mod sender;
 pub mod sink;

@@ -1,8 +1,9 @@
 //! The AWS adapters: the SESv2 identity directory and probe sender, the SNS publisher, the S3
-//! object stores and the DynamoDB state table. The only modules that call AWS; each translates
+//! object stores, the report rows' destinations (S3, Firehose) and the DynamoDB state table. The only modules that call AWS; each translates
 //! between the SDK's types and the core's ports, and decides nothing.
 
 pub mod dynamodb;
+pub mod rows;
 pub mod s3;
 pub mod sesv2;
 pub mod sns;

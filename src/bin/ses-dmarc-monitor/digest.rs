@@ -63,7 +63,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
         }
     };
     let mut digest = Digest::new(period);
-    let read = read_every_report(&args.paths, &settings, |_, judged| {
+    let read = read_every_report(&args.paths, &settings, false, |_, judged, _| {
         match (&judged.report, &judged.summary) {
             (Report::Aggregate(report), Some(summary)) => {
                 digest.add_aggregate(report, summary, &judged.belief);

@@ -2,13 +2,15 @@
 //! files (XML, JSON, gzip, zip or the e-mail they came in; recognized by content, not by
 //! name), each printed as a table or one JSON object, with its findings.
 
+use crate::exit_code;
 use crate::inputs;
-use crate::{Format, exit_code};
+use clap::ValueEnum;
 use ses_dmarc_monitor::cli::print_reports;
 use ses_dmarc_monitor::flow::reports::{self, Judged, ReportSettings};
 use ses_dmarc_monitor::judge::findings::Severity;
 use ses_dmarc_monitor::read::identity_state::MailFromExpectations;
 use ses_dmarc_monitor::read::report::Report;
+use ses_dmarc_monitor::say::rows::GzipRows;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,8 +21,8 @@ pub(crate) struct Args {
     /// Files, directories (every file below, sorted) or `-` for stdin.
     #[arg(required = true)]
     paths: Vec<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ReportsFormat::Text)]
+    format: ReportsFormat,
     #[command(flatten)]
     reading: Reading,
     /// Messages one source other than SES must fail DMARC with before it is reported.
@@ -29,6 +31,18 @@ pub(crate) struct Args {
     /// Exit 1 when a finding at or above this severity exists.
     #[arg(long, value_enum, value_name = "SEVERITY")]
     fail_on: Option<Severity>,
+}
+
+/// How `reports` prints what it read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum ReportsFormat {
+    /// A table per report, a line per source, its findings.
+    Text,
+    /// One JSON object per report.
+    Json,
+    /// One JSON object per record of every believed aggregate report (NDJSON): the rows the
+    /// analytics table holds (docs/analytics.md).
+    Rows,
 }
 
 /// How reports are read and judged: the options `reports` and `digest` share.
@@ -98,14 +112,16 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     // Buffered: the JSON of a large report is written in many small pieces.
     let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     let mut text = String::new();
-    let read = read_every_report(&args.paths, &settings, |name, judged| {
+    let rows = args.format == ReportsFormat::Rows;
+    let read = read_every_report(&args.paths, &settings, rows, |name, judged, rows| {
         worst = worst.max(judged.findings.iter().map(|f| f.severity()).max());
         match (&judged.report, &judged.summary, args.format) {
-            (Report::Aggregate(report), Some(summary), Format::Json) => json_line(
+            (_, _, ReportsFormat::Rows) => rows.map_or(Ok(()), |rows| rows.write_ndjson(&mut out)),
+            (Report::Aggregate(report), Some(summary), ReportsFormat::Json) => json_line(
                 &mut out,
                 &print_reports::aggregate_json(name, report, summary, &judged.findings),
             ),
-            (Report::Aggregate(report), Some(summary), Format::Text) => {
+            (Report::Aggregate(report), Some(summary), ReportsFormat::Text) => {
                 text.clear();
                 print_reports::write_aggregate_text(
                     &mut text,
@@ -116,11 +132,11 @@ pub(crate) fn run(args: &Args) -> ExitCode {
                 );
                 out.write_all(text.as_bytes())
             }
-            (Report::TlsRpt(report), _, Format::Json) => json_line(
+            (Report::TlsRpt(report), _, ReportsFormat::Json) => json_line(
                 &mut out,
                 &print_reports::tls_json(name, report, &judged.findings),
             ),
-            (Report::TlsRpt(report), _, Format::Text) => {
+            (Report::TlsRpt(report), _, ReportsFormat::Text) => {
                 out.write_all(print_reports::tls_text(name, report, &judged.findings).as_bytes())
             }
             (Report::Aggregate(_), None, _) => Ok(()),
@@ -129,7 +145,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     let Some(read) = read else {
         return ExitCode::from(2);
     };
-    if args.format == Format::Text {
+    if args.format == ReportsFormat::Text {
         let _ = writeln!(
             out,
             "Summary: {} input(s), {} report(s).",
@@ -151,12 +167,13 @@ pub(crate) struct ReadAll {
 }
 
 /// Reads every input `paths` names and hands each report, judged, to `each` as soon as it
-/// is (a zip of thousands is never held judged at once). Errors and notes go to stderr with
+/// is (with its rows when `gather_rows`, [`reports::run_each_with_rows`]) (a zip of thousands is never held judged at once). Errors and notes go to stderr with
 /// the input's name. `None` when `each` failed to write its output.
 pub(crate) fn read_every_report(
     paths: &[PathBuf],
     settings: &ReportSettings,
-    mut each: impl FnMut(&str, Judged) -> io::Result<()>,
+    gather_rows: bool,
+    mut each: impl FnMut(&str, Judged, Option<GzipRows>) -> io::Result<()>,
 ) -> Option<ReadAll> {
     let (inputs, unlisted) = inputs::list_every_file(paths);
     let mut read = ReadAll {
@@ -176,9 +193,9 @@ pub(crate) fn read_every_report(
         };
         let mut found = 0;
         let mut failed_output = false;
-        let outcome = reports::run_each(&bytes, settings, |judged| {
+        let outcome = reports::run_each_with_rows(&bytes, settings, gather_rows, |judged, rows| {
             found += 1;
-            failed_output |= each(&name, judged).is_err();
+            failed_output |= each(&name, judged, rows).is_err();
         });
         if failed_output {
             return None;

@@ -57,6 +57,8 @@ keyword_enum! {
         ReportFindingsDropped = "ReportFindingsDropped",
         /// Messages the receivers reported on (per domain: by DMARC result, by sender).
         ReportMessages = "ReportMessages",
+        /// Report rows written for the analytics table (`rows/` in the report bucket).
+        ReportRowsWritten = "ReportRowsWritten",
         /// Sessions TLS reports say failed.
         TlsSessionsFailed = "TlsSessionsFailed",
         /// State-table calls that failed (the function went on without it).

@@ -36,6 +36,8 @@ pub struct ReportCounts {
     pub tls_sessions_failed: u64,
     pub state_errors: u64,
     pub findings: u64,
+    /// Report rows written for the analytics table.
+    pub rows_written: u64,
     /// Monitored domains only.
     pub per_domain: BTreeMap<String, DomainCounts>,
     pub findings_per_kind: BTreeMap<Kind, u64>,
@@ -88,6 +90,7 @@ impl ReportCounts {
             (Metric::TlsSessionsFailed.as_str(), self.tls_sessions_failed),
             (Metric::StateErrors.as_str(), self.state_errors),
             (Metric::Findings.as_str(), self.findings),
+            (Metric::ReportRowsWritten.as_str(), self.rows_written),
         ];
         let mut lines = vec![document(namespace, function, &[], totals, timestamp_ms)];
         let messages = Metric::ReportMessages.as_str();
