@@ -6,12 +6,15 @@ fixtures/reports/*.xml). The view is the one docs/analytics.md gives for local u
 
     CREATE VIEW report_rows AS SELECT * FROM read_json_auto('<rows>')
 
-A query without an expected result here fails the check: none ships untested.
+A query without an expected result here fails the check: none ships untested. The rows
+must also fit the Glue table template.yaml declares: its columns, in order, then `dt`, its
+partition key, with every value of the column's type.
 
 usage: python3 scripts/check_queries.py CLI     (CLI: the ses-dmarc-monitor binary)
 exits non-zero naming each query whose result differs.
 """
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -102,6 +105,49 @@ def normalized(row):
     return tuple(out)
 
 
+def struct_fields(kind):
+    """`array<struct<a:string,b:string>>` -> ["a", "b"]."""
+    inner = kind[len("array<struct<"):-2]
+    return [field.split(":")[0] for field in inner.split(",")]
+
+
+def fits(value, kind):
+    if value is None:
+        return True
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "bigint":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind.startswith("array<struct<"):
+        fields = struct_fields(kind)
+        return isinstance(value, list) and all(
+            isinstance(v, dict) and list(v) == fields and all(fits(x, "string") for x in v.values())
+            for v in value)
+    return False
+
+
+def table_failures(rows):
+    """How the rows differ from the Glue table's columns."""
+    from cfnlint.decode import decode
+    template, matches = decode("template.yaml")
+    if matches:
+        return [f"template.yaml: {matches}"]
+    table = template["Resources"]["ReportRowsTable"]["Properties"]["TableInput"]
+    columns = [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]]
+    columns += [(c["Name"], c["Type"]) for c in table["PartitionKeys"]]
+    failures = []
+    for line in open(rows, encoding="utf-8"):
+        row = json.loads(line)
+        if list(row) != [name for name, _ in columns]:
+            return [f"a row's fields {list(row)} are not the table's columns {columns}"]
+        for name, kind in columns:
+            if not fits(row[name], kind):
+                failures.append(f"{name}: {row[name]!r} is not {kind}")
+    return failures[:10]
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
@@ -112,6 +158,7 @@ def main():
         with open(rows, "wb") as out:
             subprocess.run([cli, "reports", "--format", "rows", *OPTIONS, *INPUTS],
                            stdout=out, check=True)
+        failures += table_failures(rows)
         connection = duckdb.connect()
         connection.execute(
             f"CREATE VIEW report_rows AS SELECT * FROM read_json_auto('{rows}')")

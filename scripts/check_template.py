@@ -91,7 +91,8 @@ receipt_s3 = [a for a in str(functions["ReceiptFunction"]["Properties"]["Policie
 check(receipt_s3 and all(a.startswith("'s3:GetObject'") for a in receipt_s3), "the receipt function may only read objects")
 reports_policies = str(functions.get("ReportsFunction", {}).get("Properties", {}).get("Policies"))
 reports_s3 = [a for a in reports_policies.split("'Action': ") if a.startswith("'s3:")]
-check(reports_s3 and all(a.startswith("'s3:GetObject'") for a in reports_s3), "the reports function may only read objects")
+check(reports_s3 and all(a.startswith(("'s3:GetObject'", "'s3:PutObject'")) for a in reports_s3),
+      "the reports function may only read objects, and write report rows (checked below)")
 check("reports/*" in reports_policies and "raw/*" not in reports_policies, "the reports function reads reports/ only")
 check("'Fn::GetAtt': ['StateTable', 'Arn']" in reports_policies, "the reports function's table actions on the state table only")
 reports_events = functions.get("ReportsFunction", {}).get("Properties", {}).get("Events", {})
@@ -334,6 +335,76 @@ for name, metric_filter in of_type("AWS::Logs::MetricFilter").items():
     prefix = pattern.split('"')[1].rstrip("*")
     check(f'pub const DENIED: &str = "{prefix}' in sesv2, f"{name}: matches sesv2::DENIED")
 check(len(of_type("AWS::Logs::MetricFilter")) == len(functions), "a denial filter per function")
+
+# Issue 28: the report rows. A Glue table over rows/ with partition projection on dt, an
+# Athena workgroup with a results bucket and a scan limit, one named query per queries/*.sql
+# holding its text verbatim, the Firehose stream only in firehose mode, each write scoped.
+check(parameters.get("ReportRows", {}).get("Default") == "direct"
+      and parameters.get("ReportRows", {}).get("AllowedValues") == ["off", "direct", "firehose"],
+      "ReportRows: off, direct or firehose, direct by default")
+lifecycle = {r.get("Prefix"): r for r in bucket.get("LifecycleConfiguration", {}).get("Rules", [])}
+check(lifecycle.get("reports/", {}).get("ExpirationInDays") == {"Ref": "ReportRetentionDays"}
+      and parameters.get("ReportRetentionDays", {}).get("Default") == 90,
+      "raw report mail expires after ReportRetentionDays (default 90)")
+check(lifecycle.get("rows/", {}).get("ExpirationInDays") == {"Ref": "RowRetentionDays"}
+      and parameters.get("RowRetentionDays", {}).get("Default") == 400,
+      "report rows expire after RowRetentionDays (default 400)")
+tables = of_type("AWS::Glue::Table")
+check(sorted(tables) == ["ReportRowsTable"], f"one Glue table, found {sorted(tables)}")
+table = tables.get("ReportRowsTable", {"Properties": {"TableInput": {}}})
+table_input = table["Properties"]["TableInput"]
+check(table.get("Condition") == "HasRows" and table_input.get("Name") == "report_rows", "the table report_rows, with rows on")
+projection = table_input.get("Parameters", {})
+check(projection.get("projection.enabled") == "true" and projection.get("projection.dt.type") == "date"
+      and projection.get("projection.dt.format") == "yyyy-MM-dd"
+      and "rows/dt=${!dt}/" in str(projection.get("storage.location.template")),
+      "report_rows: partition projection on dt (a date, yyyy-MM-dd) under rows/dt=")
+check(table_input.get("PartitionKeys") == [{"Name": "dt", "Type": "string"}], "report_rows: dt is the partition key, a string")
+check(table_input.get("StorageDescriptor", {}).get("Location") == {"Fn::Sub": "s3://${RawMessageBucket}/rows/"},
+      "report_rows: located under rows/ in the bucket")
+workgroups = of_type("AWS::Athena::WorkGroup")
+workgroup = workgroups.get("AnalyticsWorkGroup", {"Properties": {}})["Properties"].get("WorkGroupConfiguration", {})
+check(workgroup.get("BytesScannedCutoffPerQuery") == {"Ref": "AthenaBytesScannedCutoff"}
+      and workgroup.get("EnforceWorkGroupConfiguration") is True
+      and "AnalyticsResultsBucket" in str(workgroup.get("ResultConfiguration", {}).get("OutputLocation")),
+      "AnalyticsWorkGroup: a results bucket of its own and an enforced per-query scan limit")
+import glob
+import os
+named = {q["Properties"]["Name"]: q for q in of_type("AWS::Athena::NamedQuery").values()}
+files = {os.path.basename(f)[:-4]: open(f, encoding="utf-8").read() for f in glob.glob("queries/*.sql")}
+check(files and sorted(named) == sorted(files), f"one named query per queries/*.sql: {sorted(named)} vs {sorted(files)}")
+for name, text in files.items():
+    query = named.get(name, {"Properties": {}})["Properties"]
+    check(query.get("QueryString") == text, f"named query {name}: QueryString is queries/{name}.sql verbatim")
+    check(query.get("Database") == {"Ref": "AnalyticsDatabase"} and query.get("WorkGroup") == {"Ref": "AnalyticsWorkGroup"},
+          f"named query {name}: in the stack's database and workgroup")
+    check(" report_rows" in text and "." + "report_rows" not in text, f"queries/{name}.sql: names report_rows unqualified")
+streams = of_type("AWS::KinesisFirehose::DeliveryStream")
+check(sorted(streams) == ["RowsStream"] and streams["RowsStream"].get("Condition") == "RowsFirehose",
+      "the Firehose stream only in firehose mode")
+destination = streams.get("RowsStream", {"Properties": {}})["Properties"].get("ExtendedS3DestinationConfiguration", {})
+check(str(destination.get("Prefix", "")).startswith("rows/dt=!{partitionKeyFromQuery:dt}/")
+      and destination.get("DataFormatConversionConfiguration", {}).get("SchemaConfiguration", {}).get("TableName")
+      == {"Ref": "ReportRowsTable"},
+      "RowsStream: Parquet against report_rows, partitioned by each row's dt under rows/")
+role = resources.get("RowsStreamRole", {"Properties": {}})
+check(role.get("Condition") == "RowsFirehose", "the stream's role only in firehose mode")
+role_statements = [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+puts = [s for s in role_statements if "s3:PutObject" in s["Action"]]
+check(puts and all(str(r).endswith(("/rows/*'}", "/rows-errors/*'}")) for s in puts for r in s["Resource"]),
+      "RowsStream's role writes under rows/ and rows-errors/ only")
+reports_statements = [s for p in functions["ReportsFunction"]["Properties"].get("Policies", [])
+                      if isinstance(p, dict) and "Fn::If" in p
+                      for branch in p["Fn::If"][1:2] if isinstance(branch, dict)
+                      for s in branch.get("Statement", [])]
+row_puts = [s for s in reports_statements if s.get("Action") == "s3:PutObject"]
+check(row_puts and all(str(s["Resource"]).endswith("/rows/*'}") for s in row_puts),
+      "ReportsFunction writes objects under rows/ only")
+firehose_puts = [s for s in reports_statements if s.get("Action") == "firehose:PutRecordBatch"]
+check(firehose_puts and all(s["Resource"] == {"Fn::GetAtt": ["RowsStream", "Arn"]} for s in firehose_puts),
+      "ReportsFunction puts records to RowsStream only")
+reports_variables = functions["ReportsFunction"]["Properties"]["Environment"]["Variables"]
+check(reports_variables.get("REPORT_ROWS") == {"Ref": "ReportRows"}, "the reports function writes rows as ReportRows says")
 
 if failures:
     sys.exit("template.yaml:\n  " + "\n  ".join(failures))

@@ -17,6 +17,7 @@ mod hostile;
 mod metrics;
 mod props;
 mod receipt_flow;
+mod report_rows;
 mod reports;
 mod reports_flow;
 mod reverify;
