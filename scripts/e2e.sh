@@ -136,6 +136,9 @@ RUST_LOG="error"
 # The weekly digest's sender and recipients (the digest function refuses to run without).
 DIGEST_SENDER="dmarc-digest@example.com"
 DIGEST_RECIPIENTS="postmaster@example.com,ops@example.com"
+# Report rows, one object per report under rows/ in the message bucket (the template's default).
+REPORT_ROWS="direct"
+REPORT_ROWS_BUCKET="ses-dmarc-monitor-mail"
 ENV
 
 echo "== cargo lambda watch on port $WATCH_PORT"
@@ -367,6 +370,38 @@ assert "<script" not in html.lower() and "<table" in html
 # What to fix first: the incidents the steps above opened for example.com, still open.
 assert re.search(r"<li><b>example.com</b>: Open since 20\d\d-\d\d-\d\d \d\d:\d\d UTC", html), html[:3000]
 print(f"one digest, {mail['subject']!r}: {counted} report(s), {152 * counted} messages for example.com")
+PY
+
+echo "== reports: each counted report's rows, one object under its day; a claim given back rewrites the same key"
+python3 scripts/e2e_reports.py rows "$ENDPOINT" > "$WORK/rows-1.json"
+# The claim taken back (as after a failed delivery): the next invocation counts it again.
+python3 scripts/e2e_reports.py forget "$ENDPOINT" r-1
+python3 scripts/e2e_reports.py event reports/first-copy "$WORK/report-event.json"
+out="$(invoke reports "$WORK/report-event.json")" || fail "the report counted again failed: $out"
+python3 scripts/e2e_reports.py rows "$ENDPOINT" > "$WORK/rows-2.json"
+python3 - "$WORK/rows-1.json" "$WORK/rows-2.json" <<'PY' || fail "the report rows in S3 are wrong"
+import json, sys
+first, second = (json.load(open(p)) for p in sys.argv[1:])
+# The reports counted above: the first copy (r-1) and the two re-driven past their holders.
+ids = sorted(key.split("_")[1] for key in first)
+assert ids == ["r-1", "r-dead", "r-legacy"], sorted(first)
+key = next(k for k in first if k.startswith("rows/dt=2026-11-01/receiver.example_r-1_"))
+assert key.endswith(".json.gz"), key
+rows = first[key]
+assert len(rows) == 4 and sum(r["count"] for r in rows) == 152, rows
+assert {r["policy_domain"] for r in rows} == {"example.com"}, rows
+assert sorted((r["source_ip"], r["dmarc"], r["source_class"]) for r in rows) == [
+    ("198.51.100.4", "fail", "forwarded"), ("203.0.113.9", "fail", "unknown"),
+    ("54.240.8.31", "fail", "ses"), ("54.240.8.32", "pass", "ses")], rows
+assert second == first, "counted again, the same object: " + str(sorted(second))
+print(f"rows: {key}, 4 rows, 152 messages; rewritten in place, still one object a report")
+PY
+python3 - "$WORK/watch.log" <<'PY' || fail "ReportRowsWritten is wrong"
+import sys
+sys.path.insert(0, "scripts")
+from e2e_emf import documents, totals
+counted_again = totals(documents(sys.argv[1]), "reports")[-1]
+assert counted_again["Reports"] == 1 and counted_again["ReportRowsWritten"] == 4, counted_again
 PY
 
 echo "== a malformed event fails the receipt invocation cleanly, and the function keeps serving"

@@ -17,6 +17,8 @@
                                    claim as the version before wrote it, with no deadline)
   expire  ENDPOINT ID              move that claim's deadline into the past (its holder died)
   has     ENDPOINT ID              exit 0 when the table holds a claim on report ID
+  forget  ENDPOINT ID              delete the claim on report ID (as a failed delivery gives it back)
+  rows    ENDPOINT                 print the report rows under rows/: {key: [row, ...]}
 """
 import base64
 import gzip
@@ -134,6 +136,22 @@ def has(endpoint, report_id):
         sys.exit(f"no claim on {report_id}")
 
 
+def forget(endpoint, report_id):
+    client(endpoint, "dynamodb").delete_item(
+        TableName=TABLE,
+        Key={"pk": {"S": "report#example.com"}, "sk": {"S": f"receiver.example#{report_id}"}})
+
+
+def rows(endpoint):
+    s3 = client(endpoint, "s3")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix="rows/").get("Contents", [])
+    out = {}
+    for item in listed:
+        body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+        out[item["Key"]] = [json.loads(line) for line in gzip.decompress(body).splitlines()]
+    print(json.dumps(out))
+
+
 def mail(endpoint, sender):
     """The messages SES (moto) accepted from SENDER, one JSON object a line: moto keeps a
     simple message's HTML part as its body."""
@@ -147,4 +165,4 @@ def mail(endpoint, sender):
 if __name__ == "__main__":
     {"setup": setup, "message": message, "spam": spam, "put": put, "event": event,
      "exists": exists, "claims": claims, "claim": claim, "expire": expire,
-     "has": has, "mail": mail}[sys.argv[1]](*sys.argv[2:])
+     "has": has, "mail": mail, "forget": forget, "rows": rows}[sys.argv[1]](*sys.argv[2:])
