@@ -214,11 +214,12 @@ fn a_report_ending_at_midnight_belongs_to_the_new_day() {
     assert_eq!(days, ["2026-12-01"; 3]);
 }
 
-/// A batch of `n` rows, each `{"n":i}`.
-fn batch(n: usize) -> RowBatch {
+/// A batch of `n` rows, each `{"n":i,"pad":"…"}` with `pad` bytes of padding.
+fn batch(n: usize, pad: usize) -> RowBatch {
     let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     for i in 0..n {
-        writeln!(gzip, "{{\"n\":{i}}}").unwrap_or_else(|e| panic!("{e}"));
+        writeln!(gzip, "{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(pad))
+            .unwrap_or_else(|e| panic!("{e}"));
     }
     RowBatch {
         day: "2026-11-30".into(),
@@ -251,16 +252,18 @@ fn answers(failed: &[bool]) -> PutRecordBatchOutput {
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-#[tokio::test]
-async fn firehose_gets_every_row_once_in_calls_of_at_most_500_records() {
-    let sent = Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
-    let seen = Arc::clone(&sent);
+/// What each `PutRecordBatch` carried: its records' bytes.
+type Calls = Arc<std::sync::Mutex<Vec<Vec<Vec<u8>>>>>;
+
+async fn put_through_firehose(rows: &RowBatch) -> Vec<Vec<Vec<u8>>> {
+    let calls: Calls = Arc::default();
+    let seen = Arc::clone(&calls);
     let put = mock!(aws_sdk_firehose::Client::put_record_batch)
         .match_requests(move |request| {
             let records = request
                 .records()
                 .iter()
-                .map(|r| String::from_utf8_lossy(r.data().as_ref()).into_owned())
+                .map(|r| r.data().as_ref().to_vec())
                 .collect();
             if let Ok(mut seen) = seen.lock() {
                 seen.push(records);
@@ -270,23 +273,69 @@ async fn firehose_gets_every_row_once_in_calls_of_at_most_500_records() {
         .then_output(|| answers(&[false; 500]));
     let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&put]);
     FirehoseRows::new(client, "rows-stream".into())
-        .put(&batch(1_200))
+        .put(rows)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let calls = sent.lock().map(|s| s.clone()).unwrap_or_default();
-    let sizes: Vec<usize> = calls.iter().map(Vec::len).collect();
-    assert_eq!(sizes, [500, 500, 200]);
-    // Every row once, in order, each with its line end.
-    let rows: Vec<String> = calls.concat();
-    assert_eq!(rows.first().map(String::as_str), Some("{\"n\":0}\n"));
-    assert_eq!(rows.last().map(String::as_str), Some("{\"n\":1199}\n"));
+    calls.lock().map(|c| c.clone()).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn firehose_gets_every_row_once_packed_into_records_within_its_limits() {
+    // Small rows: 1,200 of them in one record (Firehose bills a record as 5 KB at least).
+    let calls = put_through_firehose(&batch(1_200, 0)).await;
+    let shape: Vec<Vec<usize>> = calls
+        .iter()
+        .map(|call| call.iter().map(Vec::len).collect())
+        .collect();
+    let text: String = calls
+        .concat()
+        .concat()
+        .iter()
+        .map(|b| char::from(*b))
+        .collect();
+    assert_eq!(shape.len(), 1, "{shape:?}");
+    assert_eq!(shape[0].len(), 1, "{shape:?}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1_200);
+    assert_eq!(lines[0], "{\"n\":0,\"pad\":\"\"}");
+    assert_eq!(lines[1_199], "{\"n\":1199,\"pad\":\"\"}");
+
+    // Rows of 300 KiB: three to a record (at most 1,000 KiB), four records to a call (at
+    // most 4 MiB); every row once, in order, whole.
+    let calls = put_through_firehose(&batch(20, 300 * 1024)).await;
+    let rows_per_record: Vec<Vec<usize>> = calls
+        .iter()
+        .map(|call| {
+            call.iter()
+                .map(|record| record.iter().filter(|b| **b == b'\n').count())
+                .collect()
+        })
+        .collect();
+    assert_eq!(rows_per_record, [vec![3, 3, 3, 3], vec![3, 3, 2]]);
+    for call in &calls {
+        assert!(call.iter().map(Vec::len).sum::<usize>() <= 4 * 1024 * 1024);
+        assert!(call.iter().all(|record| record.len() <= 1_000 * 1024));
+    }
+    let numbers: Vec<u64> = calls
+        .concat()
+        .concat()
+        .split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty())
+        .map(|line| {
+            let row: serde_json::Value =
+                serde_json::from_slice(line).unwrap_or_else(|e| panic!("{e}"));
+            row["n"].as_u64().unwrap_or(u64::MAX)
+        })
+        .collect();
+    assert_eq!(numbers, (0..20).collect::<Vec<u64>>());
 }
 
 #[tokio::test]
 async fn firehose_records_refused_are_sent_again_and_only_they() {
     let sent = Arc::new(std::sync::Mutex::new(Vec::<usize>::new()));
     let seen = Arc::clone(&sent);
-    // The first call refuses the 2nd and the 4th of four; the second takes both.
+    // Four records (rows of 600 KiB, one to a record): the first call refuses the 2nd and
+    // the 4th; the second takes both.
     let put = mock!(aws_sdk_firehose::Client::put_record_batch)
         .match_requests(move |request| {
             if let Ok(mut seen) = seen.lock() {
@@ -300,7 +349,7 @@ async fn firehose_records_refused_are_sent_again_and_only_they() {
         .build();
     let client = mock_client!(aws_sdk_firehose, RuleMode::Sequential, [&put]);
     FirehoseRows::new(client, "rows-stream".into())
-        .put(&batch(4))
+        .put(&batch(4, 600 * 1024))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sent.lock().map(|s| s.clone()).unwrap_or_default(), [4, 2]);
@@ -310,7 +359,7 @@ async fn firehose_records_refused_are_sent_again_and_only_they() {
         mock!(aws_sdk_firehose::Client::put_record_batch).then_output(|| answers(&[true, true]));
     let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&always]);
     let error = FirehoseRows::new(client, "rows-stream".into())
-        .put(&batch(2))
+        .put(&batch(2, 0))
         .await
         .err()
         .map(|e| e.to_string())
@@ -318,7 +367,7 @@ async fn firehose_records_refused_are_sent_again_and_only_they() {
     assert!(
         error.contains("rows/dt=2026-11-30/r.json.gz")
             && error.contains("rows-stream")
-            && error.contains("2 record(s) still refused after 3 attempts"),
+            && error.contains("1 record(s) still refused after 3 attempts"),
         "{error}"
     );
 }

@@ -47,9 +47,11 @@ const BYTES_PER_RECORD: usize = 1_000 * 1024;
 /// Calls for the records Firehose refused (throttled, or failed inside the service).
 const ATTEMPTS: usize = 3;
 
-/// Sends every row as one record (its line end included, so that the records Firehose
-/// concatenates stay one JSON object a line). The stream converts them to Parquet against the
-/// Glue table and buffers them into large files under `rows/`, partitioned by each row's `dt`.
+/// Sends a report's rows packed into records of up to [`BYTES_PER_RECORD`], each row one
+/// line: Firehose bills every record as at least 5 KB, and a row is a few hundred bytes. The
+/// stream splits the records into rows again (`RecordDeAggregation`, JSON), takes each row's
+/// `dt` for its partition, converts them to Parquet against the Glue table and buffers them
+/// into large files under `rows/`.
 #[derive(Debug, Clone)]
 pub struct FirehoseRows {
     client: aws_sdk_firehose::Client,
@@ -99,31 +101,42 @@ impl FirehoseRows {
 impl RowStore for FirehoseRows {
     async fn put(&self, batch: &RowBatch) -> Result<(), RowsError> {
         let key = batch.object_key();
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| RowsError {
+            key: key.clone(),
+            source,
+        };
+        let record = |data: Vec<u8>| {
+            Record::builder()
+                .data(Blob::new(data))
+                .build()
+                .map_err(|error| failed(Box::new(error)))
+        };
         let mut records = Vec::new();
-        let mut bytes = 0;
+        let mut call_bytes = 0;
+        let mut packed: Vec<u8> = Vec::new();
         for line in batch.lines() {
-            let line = line.map_err(|error| RowsError {
-                key: key.clone(),
-                source: Box::new(error),
-            })?;
+            let line = line.map_err(|error| failed(Box::new(error)))?;
             if line.len() > BYTES_PER_RECORD {
                 tracing::warn!(report = %key, bytes = line.len(), "a row larger than a Firehose record: left out");
                 continue;
             }
-            if records.len() == RECORDS_PER_CALL || bytes + line.len() > BYTES_PER_CALL {
-                self.send(std::mem::take(&mut records), &key).await?;
-                bytes = 0;
+            if packed.len() + line.len() <= BYTES_PER_RECORD {
+                packed.extend_from_slice(&line);
+                continue;
             }
-            bytes += line.len();
-            records.push(
-                Record::builder()
-                    .data(Blob::new(line))
-                    .build()
-                    .map_err(|error| RowsError {
-                        key: key.clone(),
-                        source: Box::new(error),
-                    })?,
-            );
+            // The record is full: into the call, which goes when it is full in turn.
+            if records.len() == RECORDS_PER_CALL || call_bytes + packed.len() > BYTES_PER_CALL {
+                self.send(std::mem::take(&mut records), &key).await?;
+                call_bytes = 0;
+            }
+            call_bytes += packed.len();
+            records.push(record(std::mem::replace(&mut packed, line))?);
+        }
+        if !packed.is_empty() {
+            if records.len() == RECORDS_PER_CALL || call_bytes + packed.len() > BYTES_PER_CALL {
+                self.send(std::mem::take(&mut records), &key).await?;
+            }
+            records.push(record(packed)?);
         }
         if !records.is_empty() {
             self.send(records, &key).await?;
