@@ -326,4 +326,5 @@ MD
 ./bench/reports.sh
 ./bench/incidents.sh
 ./bench/audit.sh
+./bench/rows.sh
 cat bench/RESULTS.md

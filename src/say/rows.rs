@@ -143,14 +143,19 @@ pub fn write_row(
 /// hundred thousand records is held in a few megabytes).
 #[derive(Debug)]
 pub struct GzipRows {
-    encoder: flate2::write::GzEncoder<Vec<u8>>,
+    // Buffered: flate2 prepares its output buffer on every write, which for rows written
+    // field by field cost more than the compression (bench/RESULTS.md, report rows).
+    encoder: io::BufWriter<flate2::write::GzEncoder<Vec<u8>>>,
     rows: u64,
 }
 
 impl Default for GzipRows {
     fn default() -> Self {
         Self {
-            encoder: flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()),
+            encoder: io::BufWriter::with_capacity(
+                1 << 16,
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()),
+            ),
             rows: 0,
         }
     }
@@ -177,6 +182,7 @@ impl GzipRows {
 
     /// How many rows, and their NDJSON compressed.
     pub fn finish(self) -> io::Result<(u64, Vec<u8>)> {
-        Ok((self.rows, self.encoder.finish()?))
+        let encoder = self.encoder.into_inner().map_err(|e| e.into_error())?;
+        Ok((self.rows, encoder.finish()?))
     }
 }
