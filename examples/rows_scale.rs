@@ -141,6 +141,7 @@ fn report_mail(i: u64) -> Vec<u8> {
 #[derive(Default)]
 struct Generated {
     gets: AtomicU64,
+    bytes: AtomicU64,
     making: AtomicU64,
 }
 
@@ -156,6 +157,7 @@ impl ObjectStore for Generated {
             })?;
         let mail = report_mail(i);
         self.gets.fetch_add(1, Relaxed);
+        self.bytes.fetch_add(mail.len() as u64, Relaxed);
         self.making
             .fetch_add(started.elapsed().as_nanos() as u64, Relaxed);
         Ok(mail)
@@ -367,6 +369,7 @@ async fn main() {
     let per = |n: u64| n as f64 / count as f64;
     let dynamodb = per(table.calls.load(Relaxed));
     let gets = per(objects.gets.load(Relaxed));
+    let mail_bytes = per(objects.bytes.load(Relaxed));
     let (row_calls, row_records, row_bytes, row_billed) = (
         per(calls.load(Relaxed)),
         per(records.load(Relaxed)),
@@ -411,6 +414,7 @@ async fn main() {
             "largest_report_peak_kib": largest_peak,
             "dynamodb_calls_per_report": (dynamodb * 100.0).round() / 100.0,
             "s3_gets_per_report": gets,
+            "mail_bytes_per_report": mail_bytes.round(),
             "row_calls_per_report": (row_calls * 1000.0).round() / 1000.0,
             "firehose_records_per_report": (row_records * 1000.0).round() / 1000.0,
             "row_bytes_per_report": row_bytes.round(),

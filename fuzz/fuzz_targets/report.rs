@@ -1,5 +1,5 @@
 //! Receivers' report bytes (XML, JSON, gzip, zip, e-mail) through reading, judging and
-//! wording, with a small expansion limit so that bombs end quickly.
+//! wording, the report rows included, with a small expansion limit so that bombs end quickly.
 #![no_main]
 use ses_dmarc_monitor::read::report::{Limits, Report};
 use ses_dmarc_monitor::flow::reports::{self, ReportSettings};
@@ -13,8 +13,20 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         },
         ..ReportSettings::default()
     };
-    let outcome = reports::run(data, &settings);
-    for judged in &outcome.reports {
+    let mut judged_all = Vec::new();
+    let outcome = reports::run_each_with_rows(data, &settings, true, |judged, rows| {
+        if let Some(rows) = rows {
+            // Every row is one line of JSON.
+            let mut text = Vec::new();
+            if rows.write_ndjson(&mut text).is_ok() {
+                for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    assert!(serde_json::from_slice::<serde_json::Value>(line).is_ok());
+                }
+            }
+        }
+        judged_all.push(judged);
+    });
+    for judged in &judged_all {
         match (&judged.report, &judged.summary) {
             (Report::Aggregate(report), Some(summary)) => {
                 let _ = print_reports::aggregate_text("fuzz", report, summary, &judged.findings);
