@@ -228,19 +228,20 @@ async fn unreachable_dns_judges_nothing() {
     );
 }
 
+/// The CLI, run beside the test's DNS server: off the runtime thread, which serves DNS.
+async fn run_cli(args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ses-dmarc-monitor"))
+            .args(args)
+            .output()
+    })
+    .await
+    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[tokio::test]
 async fn cli_check_prints_findings_and_exit_codes() {
-    // The CLI runs beside the test's DNS server: off the runtime thread, which serves DNS.
-    async fn run_cli(args: Vec<String>) -> std::process::Output {
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_ses-dmarc-monitor"))
-                .args(args)
-                .output()
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
     let strings = |args: &[&str]| args.iter().map(|a| (*a).to_owned()).collect::<Vec<_>>();
     let (addr, _server) = common::start_dns(ZONE).await;
     let addr = addr.to_string();
@@ -732,4 +733,157 @@ fn ses_state_checks() {
     // The DMARC lookup failed: not judged, no finding.
     let dmarc = report.checks.iter().find(|c| c.check == Check::Dmarc);
     assert_eq!(dmarc.map(|c| c.verdict), Some(Verdict::Unjudged));
+}
+
+/// `check --bulk-sender` against the loopback zone, with an identity-state file and evidence:
+/// 150 deliveries and one complaint (0.67%), and a list message that passed SPF and DKIM for
+/// the domain with a signed one-click unsubscribe.
+#[tokio::test]
+async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
+    let dir = std::env::temp_dir().join(format!("bulk-sender-{}", std::process::id()));
+    let evidence = dir.join("evidence");
+    std::fs::create_dir_all(&evidence).unwrap_or_else(|e| panic!("{e}"));
+    let write = |name: &std::path::Path, text: &str| {
+        std::fs::write(name, text).unwrap_or_else(|e| panic!("{}: {e}", name.display()));
+    };
+    write(
+        &dir.join("identity-state.json"),
+        &serde_json::json!({
+            "healthy.example": {
+                "MailFromAttributes": {"MailFromDomain": "mail.healthy.example",
+                    "MailFromDomainStatus": "SUCCESS", "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"},
+                "DkimAttributes": {"SigningEnabled": true, "Status": "SUCCESS",
+                    "SigningAttributesOrigin": "AWS_SES", "Tokens": ["tok1", "tok2"]}
+            },
+            "nomx.example": {
+                "MailFromAttributes": {"MailFromDomain": "mail.nomx.example",
+                    "MailFromDomainStatus": "SUCCESS", "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}
+            }
+        })
+        .to_string(),
+    );
+    let mail = serde_json::json!({
+        "timestamp": "2026-11-20T09:00:00.000Z", "source": "news@healthy.example",
+        "sourceArn": "arn:aws:ses:us-east-1:111122223333:identity/healthy.example",
+        "messageId": "m-1", "destination": ["pat@example.net"], "headersTruncated": false,
+        "commonHeaders": {"from": ["news@healthy.example"], "messageId": "m-1", "subject": "News"}
+    });
+    let recipients: Vec<String> = (0..150).map(|i| format!("r{i}@example.net")).collect();
+    write(
+        &evidence.join("delivery.json"),
+        &serde_json::json!({
+            "notificationType": "Delivery", "mail": mail,
+            "delivery": {"timestamp": "2026-11-20T09:00:01.000Z", "processingTimeMillis": 900,
+                "recipients": recipients, "smtpResponse": "250 2.0.0 OK",
+                "reportingMTA": "a8-21.smtp-out.amazonses.com"}
+        })
+        .to_string(),
+    );
+    write(
+        &evidence.join("complaint.json"),
+        &serde_json::json!({
+            "notificationType": "Complaint", "mail": mail,
+            "complaint": {"complainedRecipients": [{"emailAddress": "r7@example.net"}],
+                "timestamp": "2026-11-21T10:00:00.000Z", "feedbackId": "f-1",
+                "complaintFeedbackType": "abuse"}
+        })
+        .to_string(),
+    );
+    write(
+        &evidence.join("list.eml"),
+        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=bounce@mail.healthy.example;\r\n \
+         dkim=pass header.i=@healthy.example header.s=s1;\r\n dmarc=pass header.from=healthy.example;\r\n\
+         DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=healthy.example; s=s1;\r\n \
+         h=From:To:Subject:List-Unsubscribe:List-Unsubscribe-Post; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\r\n\
+         From: News <news@healthy.example>\r\nTo: pat@inbound.example.com\r\nSubject: News\r\n\
+         Message-ID: <news-1@healthy.example>\r\n\
+         List-Unsubscribe: <https://healthy.example/u/1>, <mailto:u@healthy.example>\r\n\
+         List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nHello.\r\n",
+    );
+    let (addr, _server) = common::start_dns(ZONE).await;
+    let path = |p: &std::path::Path| p.display().to_string();
+    let output = run_cli(vec![
+        "check".into(),
+        "--bulk-sender".into(),
+        "--nameserver".into(),
+        addr.to_string(),
+        "--identity-state".into(),
+        path(&dir.join("identity-state.json")),
+        "--evidence".into(),
+        path(&evidence),
+        "--format".into(),
+        "json".into(),
+        "--fail-on".into(),
+        "critical".into(),
+        "healthy.example".into(),
+        "nomx.example".into(),
+    ])
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let got: Vec<(String, String, String, String)> = rows
+        .iter()
+        .map(|r| {
+            let text = |f: &str| r[f].as_str().unwrap_or("null").to_owned();
+            (
+                text("domain"),
+                text("requirement"),
+                text("status"),
+                text("evidence"),
+            )
+        })
+        .collect();
+    let row = |d: &str, r: &str, s: &str, e: &str| (d.into(), r.into(), s.into(), e.into());
+    assert_eq!(
+        got,
+        vec![
+            // The list message: SPF for its own MAIL FROM, DKIM d=healthy.example.
+            row("healthy.example", "spf", "pass", "canary"),
+            row("healthy.example", "dkim", "pass", "canary"),
+            row("healthy.example", "dmarc_policy", "pass", "dns"),
+            row("healthy.example", "alignment", "pass", "canary"),
+            row("healthy.example", "mail_from", "pass", "ses"),
+            row("healthy.example", "one_click_unsubscribe", "pass", "canary"),
+            // 1 complaint over 150 deliveries: 0.66%, at or above 0.3%.
+            row("healthy.example", "complaint_rate", "fail", "feedback"),
+            row("healthy.example", "tls", "unknown", "null"),
+            row("healthy.example", "ptr", "unknown", "null"),
+            // No MX on mail.nomx.example: SES falls back, so SPF is not the domain's either.
+            row("nomx.example", "spf", "fail", "dns"),
+            row("nomx.example", "dkim", "unknown", "null"),
+            row("nomx.example", "dmarc_policy", "pass", "dns"),
+            row("nomx.example", "alignment", "unknown", "null"),
+            row("nomx.example", "mail_from", "fail", "dns"),
+            row("nomx.example", "one_click_unsubscribe", "unknown", "null"),
+            row("nomx.example", "complaint_rate", "unknown", "null"),
+            row("nomx.example", "tls", "unknown", "null"),
+            row("nomx.example", "ptr", "unknown", "null"),
+        ],
+        "{stderr}"
+    );
+    assert_eq!(
+        rows[0]["providers"],
+        serde_json::json!(["gmail", "yahoo", "microsoft"])
+    );
+    assert_eq!(rows[5]["providers"], serde_json::json!(["gmail", "yahoo"]));
+    let rate = rows[6]["detail"].as_str().unwrap_or_default();
+    assert!(
+        rate.starts_with("1 complaint(s) over 150 deliveries: 0.66%"),
+        "{rate}"
+    );
+    assert!(
+        rate.contains("Gmail sends SES no complaint feedback"),
+        "{rate}"
+    );
+    let mx = rows[13]["detail"].as_str().unwrap_or_default();
+    assert!(
+        mx.contains("10 feedback-smtp.us-east-1.amazonses.com"),
+        "{mx}"
+    );
+    // A critical requirement failed: exit 1 under --fail-on critical.
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
 }

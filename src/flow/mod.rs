@@ -4,7 +4,8 @@
 //! [`analysis`] takes one input through the whole path (the CLI, the receipt and feedback
 //! functions); [`receipt`] and [`feedback`] are those functions' invocations; [`reports`]
 //! reads, judges and counts receivers' reports; [`canary`] sends probes and reports the
-//! missing ones; [`audit`] checks every identity on a schedule; [`incidents`] keeps one
+//! missing ones; [`audit`] checks every identity on a schedule; [`bulk`] gathers what the
+//! evidence says of a domain's bulk-sender readiness; [`incidents`] keeps one
 //! incident per problem in the state table; [`alerting`] decides which finding pages.
 //!
 //! A flow reads and judges through `read` and `judge`, words through `say`, and reaches
@@ -13,6 +14,7 @@
 pub mod alerting;
 pub mod analysis;
 pub mod audit;
+pub mod bulk;
 pub mod canary;
 pub mod digest;
 pub mod feedback;

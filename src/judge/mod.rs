@@ -7,6 +7,7 @@
 //! says what re-verifying an attached message changes, [`auth_rejection`] recognizes
 //! authentication rejections in bounce texts, [`feedback`] says what a notification means,
 //! [`service`] what an SES service event means, [`posture`] checks an identity's set-up,
+//! [`bulk`] judges it against the mailbox providers' bulk-sender requirements,
 //! [`report`] what a receiver's report says, [`canary`] judges the canary's probes, and
 //! [`incident`] decides what an incident's next message is and what ends it, [`cause`] which
 //! finding is a consequence of which (one cause, one page); [`dedup`]
@@ -15,6 +16,7 @@
 
 pub mod align;
 pub mod auth_rejection;
+pub mod bulk;
 pub mod canary;
 pub mod cause;
 pub mod dedup;

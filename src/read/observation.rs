@@ -106,6 +106,19 @@ pub struct Observation {
     pub disagreements: Vec<Disagreement>,
     /// Problems met while reading the input that did not stop the analysis.
     pub notes: Vec<String>,
+    /// The unsubscribe headers of list mail (`List-Unsubscribe` present).
+    pub list_unsubscribe: Option<ListUnsubscribeHeaders>,
+}
+
+/// A list message's unsubscribe headers (RFC 2369, RFC 8058), as the message carries them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListUnsubscribeHeaders {
+    /// `List-Unsubscribe` holds an https URI.
+    pub https: bool,
+    /// `List-Unsubscribe-Post: List-Unsubscribe=One-Click`.
+    pub one_click_post: bool,
+    /// The `d=` of each DKIM signature whose `h=` covers both headers.
+    pub covered_by: Vec<String>,
 }
 
 /// One method whose re-verification of the raw message disagreed with what the trusted
@@ -243,6 +256,40 @@ pub fn from_received(
     observation
 }
 
+/// The unsubscribe headers of list mail: `None` without `List-Unsubscribe`.
+fn list_unsubscribe<'a>(
+    mut unsubscribe: impl Iterator<Item = &'a str>,
+    mut post: impl Iterator<Item = &'a str>,
+    signatures: &[mail_auth::dkim::Signature],
+) -> Option<ListUnsubscribeHeaders> {
+    let uris = unsubscribe.next()?;
+    // `<https://…>, <mailto:…>`: the URIs in angle brackets (RFC 2369).
+    let https = uris.split('<').skip(1).any(|uri| {
+        uri.trim_start()
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    });
+    let one_click_post = post
+        .next()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("List-Unsubscribe=One-Click"));
+    let covers = |signature: &mail_auth::dkim::Signature, name: &str| {
+        signature
+            .h
+            .iter()
+            .any(|h| h.trim().eq_ignore_ascii_case(name))
+    };
+    let covered_by = signatures
+        .iter()
+        .filter(|s| covers(s, "List-Unsubscribe") && covers(s, "List-Unsubscribe-Post"))
+        .map(|s| s.d.to_ascii_lowercase())
+        .collect();
+    Some(ListUnsubscribeHeaders {
+        https,
+        one_click_post,
+        covered_by,
+    })
+}
+
 /// Builds an observation from message headers alone. `trusted_ids` are compared as given:
 /// pass them through [`normalize_authserv_id`] (as `flow::analysis::Settings` does).
 pub fn from_headers(
@@ -311,7 +358,13 @@ pub fn from_headers(
         reverification: Reverification::NoContent,
         disagreements: Vec::new(),
         notes,
+        list_unsubscribe: None,
     };
+    observation.list_unsubscribe = list_unsubscribe(
+        values("List-Unsubscribe"),
+        values("List-Unsubscribe-Post"),
+        &signatures,
+    );
 
     if let Some(header) = &trusted {
         for result in &header.results {

@@ -1,0 +1,95 @@
+//! Bulk-sender readiness of a domain (`check --bulk-sender`): what the evidence given says of
+//! the domain's mail, gathered into the judge's signals ([`crate::judge::bulk`]). Feedback
+//! notifications give the complaint rate; messages received from the domain (the canary's,
+//! or any given) give SPF, DKIM, the envelope and the unsubscribe headers, as the trusted
+//! server's `Authentication-Results` say.
+
+use crate::flow::analysis::RecordOutcome;
+use crate::judge::align::{Alignment, PublicSuffixList, aligned};
+use crate::judge::bulk::{ListUnsubscribe, Sample};
+use crate::judge::feedback::Happened;
+use crate::read::domain::is_within;
+use crate::read::observation::Observation;
+
+/// What the evidence says of one domain's mail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Gathered {
+    pub samples: Vec<Sample>,
+    /// (deliveries, complaints), recipients counted; `None` when no feedback was about it.
+    pub feedback: Option<(u64, u64)>,
+}
+
+/// Whether mail from `from` is the domain's: the domain itself or a subdomain.
+fn is_of(from: &str, domain: &str) -> bool {
+    is_within(from, domain)
+}
+
+/// Gathers what `outcomes` (the evidence, analyzed as `analyze` does) say of `domain`.
+pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOutcome>) -> Gathered {
+    let mut gathered = Gathered::default();
+    let mut feedback: Option<(u64, u64)> = None;
+    for outcome in outcomes {
+        match outcome {
+            RecordOutcome::Feedback { summary, .. }
+                if summary
+                    .from_domains
+                    .first()
+                    .is_some_and(|f| is_of(f, domain)) =>
+            {
+                let (deliveries, complaints) = feedback.get_or_insert((0, 0));
+                let add = |total: &mut u64, n: usize| *total = total.saturating_add(n as u64);
+                match &summary.happened {
+                    Happened::Delivered(recipients) => add(deliveries, recipients.count),
+                    Happened::Complained { recipients, .. } => add(complaints, recipients.count),
+                    _ => {}
+                }
+            }
+            RecordOutcome::Analyzed { observation, .. }
+                if observation.trusted_results
+                    && observation.header_from.iter().any(|f| is_of(f, domain)) =>
+            {
+                gathered.samples.push(sample(observation));
+            }
+            _ => {}
+        }
+    }
+    gathered.feedback = feedback;
+    gathered
+}
+
+/// One received message as the judge reads it: its trusted results, and its unsubscribe
+/// headers, signed when a DKIM signature that passed, aligned with From, covers both.
+fn sample(observation: &Observation) -> Sample {
+    let passed_dkim: Vec<&str> = observation
+        .dkim
+        .iter()
+        .filter(|c| c.passed())
+        .filter_map(|c| c.domain.as_deref())
+        .collect();
+    let from = observation.header_from.first().map(String::as_str);
+    let list = observation
+        .list_unsubscribe
+        .as_ref()
+        .map(|l| ListUnsubscribe {
+            https: l.https,
+            one_click_post: l.one_click_post,
+            signed: l.covered_by.iter().any(|d| {
+                passed_dkim.iter().any(|p| p.eq_ignore_ascii_case(d))
+                    && from.is_some_and(|f| aligned(d, f, Alignment::Relaxed, &PublicSuffixList))
+            }),
+        });
+    Sample {
+        spf: observation
+            .spf
+            .as_ref()
+            .and_then(|c| Some((c.domain.clone()?, c.passed()))),
+        dkim: observation
+            .dkim
+            .iter()
+            .filter_map(|c| Some((c.domain.clone()?, c.passed())))
+            .collect(),
+        list,
+        // The sending address's reverse DNS is not in the evidence: unknown.
+        sender: None,
+    }
+}
