@@ -9,6 +9,7 @@ use ses_dmarc_monitor::cli::print::{self, JsonFinding};
 use ses_dmarc_monitor::flow::{
     self,
     analysis::{self, Inbound, Ports, RecordOutcome, Settings},
+    reports::{self, ReportSettings},
 };
 use ses_dmarc_monitor::judge::bulk::{self, Signals, Status};
 use ses_dmarc_monitor::judge::findings::Severity;
@@ -219,6 +220,12 @@ impl Readiness {
                     continue;
                 }
             };
+            // Receivers' reports are read by `analyze` too; this version does not judge
+            // readiness from them yet, and says so rather than refusing them.
+            if reports::run_if_reports(&bytes, &ReportSettings::default()).is_some() {
+                eprintln!("note: --evidence {name}: a receivers' report, not used for readiness");
+                continue;
+            }
             match analysis::run_records_with(&bytes, ports, &settings, inbound).await {
                 Ok(records) => outcomes.extend(records.into_iter().map(|(_, outcome)| outcome)),
                 Err(error) => {
