@@ -11,7 +11,9 @@ cargo build --release --quiet --example audit_scale
 "$CARGO_TARGET_DIR/release/examples/audit_scale" "${1:-500}" > "$CARGO_TARGET_DIR/audit_scale.jsonl"
 cat "$CARGO_TARGET_DIR/audit_scale.jsonl"
 python3 - bench/RESULTS.md "$CARGO_TARGET_DIR/audit_scale.jsonl" <<'PY'
-import json, re, sys
+import json, sys
+sys.path.insert(0, "bench")
+from results_md import write_section
 path, rows = sys.argv[1], [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 n = rows[0]["identities"]
 table = "\n".join(
@@ -36,11 +38,7 @@ SESv2's pace bounds the audit at one identity a second: {n} identities take abou
 many are checked at once; checking several at once keeps slow DNS (a resolver timing out) from
 adding to it.
 """
-text = open(path).read()
-pattern = re.compile(r"^## Audit at scale.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1) if pattern.search(text) \
-    else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(path, "Audit at scale", section)
 if any(r["covered"] != r["identities"] or r["calls_per_second"] > 1.0 for r in rows):
     sys.exit("an identity was never checked, or SESv2 was asked faster than its rate")
 PY

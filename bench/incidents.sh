@@ -33,7 +33,9 @@ result="$(AWS_ENDPOINT_URL="http://127.0.0.1:$PORT" AWS_REGION=us-east-1 AWS_ACC
 echo "$result"
 
 python3 - bench/RESULTS.md "$result" <<'PY'
-import json, re, sys
+import json, sys
+sys.path.insert(0, "bench")
+from results_md import write_section
 path, r = sys.argv[1], json.loads(sys.argv[2])
 ok = r["new"] == 1 and r["counted"] == r["findings"] and r["fell_back"] == 0 and not r["owed_after"]
 section = f"""## Incident burst (issue 26; `bench/incidents.sh`)
@@ -52,11 +54,7 @@ The rate is moto's, one request at a time, each finding one `UpdateItem`: Dynamo
 item's writes far faster; what the figure shows is that no writer waits on a read or retries
 a lost race after the incident is open.
 """
-text = open(path).read()
-pattern = re.compile(r"^## Incident burst.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1) if pattern.search(text) \
-    else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(path, "Incident burst", section)
 if not ok:
     sys.exit("the burst did not page once and count every finding")
 PY

@@ -111,12 +111,10 @@ clear error (a bomb, a cut report); 0 is read in full with exact totals.
 $rows
 MD
 python3 - bench/RESULTS.md "$section" <<'PY'
-import re, sys
+import sys
+sys.path.insert(0, "bench")
+from results_md import write_section
 path, section = sys.argv[1], open(sys.argv[2]).read()
-text = open(path).read() if __import__("os").path.exists(path) else "# Measurements\n\n"
-pattern = re.compile(r"## Receivers' reports\n.*?(?=\n## |\Z)", re.S)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n", text, count=1) if pattern.search(text) \
-    else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(path, "Receivers' reports", section)
 PY
 echo "bench/RESULTS.md: receivers' reports written"

@@ -17,7 +17,9 @@ echo "$direct"
 echo "$firehose"
 
 python3 - bench/RESULTS.md "$direct" "$firehose" <<'PY'
-import json, re, sys
+import json, sys
+sys.path.insert(0, "bench")
+from results_md import write_section
 path = sys.argv[1]
 runs = [json.loads(a) for a in sys.argv[2:]]
 ok = all(r["failed"] == 0 for r in runs)
@@ -56,11 +58,7 @@ The report messages the rows came from: {d['mail_bytes_per_report']:,.0f} bytes 
 
 {'Every report counted once, its rows written.' if ok else '**Some reports failed or were not counted.**'}
 """
-text = open(path).read()
-pattern = re.compile(r"^## Report rows at scale.*?(?=^## |\Z)", re.S | re.M)
-text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1) if pattern.search(text) \
-    else text.rstrip("\n") + "\n\n" + section
-open(path, "w").write(text)
+write_section(path, "Report rows at scale", section)
 if not ok:
     sys.exit("some reports were not counted")
 PY

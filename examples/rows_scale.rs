@@ -18,13 +18,12 @@ use ses_dmarc_monitor::judge::findings::{Finding, Kind};
 use ses_dmarc_monitor::ports::directory::NoDirectory;
 use ses_dmarc_monitor::ports::objects::{ObjectError, ObjectStore};
 use ses_dmarc_monitor::ports::rollups::{Addition, DayRollups, MemoryRollups, Rollups};
-use ses_dmarc_monitor::ports::rows::{RowBatch, RowStore, RowsError};
 use ses_dmarc_monitor::ports::scope::DomainList;
 use ses_dmarc_monitor::ports::sink::{FindingSink, SinkError};
 use ses_dmarc_monitor::ports::state::{
     Claim, FindingsQuota, LastSeen, MemoryLedger, ReportKey, ReportLedger, StateError,
 };
-use ses_dmarc_monitor_lambda::aws::rows::{FirehoseRows, S3Rows};
+use ses_dmarc_monitor_lambda::aws::rows::{FirehoseRows, Rows, S3Rows};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::net::IpAddr;
@@ -245,21 +244,6 @@ impl FindingSink for Counting {
     }
 }
 
-/// The adapter of the mode, over mocks that count the calls and the bytes.
-enum Destination {
-    Direct(S3Rows),
-    Firehose(FirehoseRows),
-}
-
-impl RowStore for Destination {
-    async fn put(&self, batch: &RowBatch) -> Result<(), RowsError> {
-        match self {
-            Self::Direct(s3) => s3.put(batch).await,
-            Self::Firehose(firehose) => firehose.put(batch).await,
-        }
-    }
-}
-
 /// A figure of /proc/self/status, in KiB: `VmHWM` (the peak) or `VmRSS` (now).
 fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -302,7 +286,7 @@ async fn main() {
                 })
                 .then_output(|| PutObjectOutput::builder().build());
             let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, [&put]);
-            Destination::Direct(S3Rows::new(client, BUCKET.into()))
+            Rows::Direct(S3Rows::new(client, BUCKET.into()))
         }
         "firehose" => {
             let (calls, bytes, records, billed) = (
@@ -330,7 +314,7 @@ async fn main() {
                         .unwrap_or_else(|e| panic!("{e}"))
                 });
             let client = mock_client!(aws_sdk_firehose, RuleMode::MatchAny, [&put]);
-            Destination::Firehose(FirehoseRows::new(client, "rows".into()))
+            Rows::Firehose(FirehoseRows::new(client, "rows".into()))
         }
         other => panic!("MODE is direct or firehose, not {other:?}"),
     };

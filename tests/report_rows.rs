@@ -20,20 +20,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn files_below(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_below(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
 fn settings() -> ReportSettings {
     let mut expected = MailFromExpectations::default();
     expected
@@ -167,11 +153,8 @@ fn check_rows_add_up(files: &[PathBuf]) -> usize {
 
 #[test]
 fn every_bundled_report_gives_rows_that_add_up_to_its_summary() {
-    let mut files = Vec::new();
-    for dir in ["fixtures/reports", "fixtures/week"] {
-        files_below(Path::new(dir), &mut files);
-    }
-    files.sort();
+    let mut files = common::files_below(Path::new("fixtures/reports"));
+    files.extend(common::files_below(Path::new("fixtures/week")));
     // The week's: Google's 7 + 7 and the week before's, Yahoo's 2 for example.com (its one
     // for shop.example.net has no records), Outlook's zip (the e-mail's is not believed);
     // and the two in fixtures/reports.
@@ -183,9 +166,7 @@ fn real_world_reports_give_rows_that_add_up_to_their_summaries() {
     let Some(vectors) = common::vectors() else {
         return;
     };
-    let mut files = Vec::new();
-    files_below(&vectors.join("dmarc-reports"), &mut files);
-    files.sort();
+    let files = common::files_below(&vectors.join("dmarc-reports"));
     assert!(
         check_rows_add_up(&files) > 20,
         "the vectors' reports give rows"

@@ -23,25 +23,11 @@ fn read(relative: &str) -> Vec<u8> {
 }
 
 fn files_below(relative: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(
+    common::files_below(
         &common::vectors()
             .unwrap_or_else(|| panic!("no vectors"))
             .join(relative),
-        &mut out,
-    );
-    out.sort();
-    out
+    )
 }
 
 /// The one aggregate report in the file.

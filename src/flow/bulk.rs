@@ -19,12 +19,8 @@ pub struct Gathered {
     pub feedback: Option<(u64, u64)>,
 }
 
-/// Whether mail from `from` is the domain's: the domain itself or a subdomain.
-fn is_of(from: &str, domain: &str) -> bool {
-    is_within(from, domain)
-}
-
-/// Gathers what `outcomes` (the evidence, analyzed as `analyze` does) say of `domain`.
+/// Gathers what `outcomes` (the evidence, analyzed as `analyze` does) say of `domain`: of
+/// mail from it or a subdomain.
 pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOutcome>) -> Gathered {
     let mut gathered = Gathered::default();
     let mut feedback: Option<(u64, u64)> = None;
@@ -34,7 +30,7 @@ pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOut
                 if summary
                     .from_domains
                     .first()
-                    .is_some_and(|f| is_of(f, domain)) =>
+                    .is_some_and(|f| is_within(f, domain)) =>
             {
                 let (deliveries, complaints) = feedback.get_or_insert((0, 0));
                 let add = |total: &mut u64, n: usize| *total = total.saturating_add(n as u64);
@@ -46,7 +42,7 @@ pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOut
             }
             RecordOutcome::Analyzed { observation, .. }
                 if observation.trusted_results
-                    && observation.header_from.iter().any(|f| is_of(f, domain)) =>
+                    && observation.header_from.iter().any(|f| is_within(f, domain)) =>
             {
                 gathered.samples.push(sample(observation));
             }

@@ -149,10 +149,11 @@ pub fn run_each_with_rows(
     };
     outcome.errors.extend(opened.errors);
     for document in &opened.documents {
-        let mut rows = gather_rows.then(GzipRows::default);
+        // The compressor is made at a report's first row, only when rows are asked for.
+        let mut rows: Option<GzipRows> = None;
         let mut gather = |head: &AggregateReport, source: &SendingSource| {
-            if let Some(rows) = rows.as_mut() {
-                rows.add(head, source);
+            if gather_rows {
+                rows.get_or_insert_with(GzipRows::default).add(head, source);
             }
         };
         let judged = read_document(document, &carried, settings, &mut gather, |domain| {
@@ -760,15 +761,22 @@ where
         }
         None => None,
     };
-    let mut rows = GzipRows::default();
-    let (read, custom) = read_document(
-        document,
-        carried,
-        settings,
-        &mut |head, source| rows.add(head, source),
-        |_| custom,
-    )
-    .map_err(Trouble::Unreadable)?;
+    // Rows are gathered for a monitored domain only, the compressor made at the first row.
+    let mut rows: Option<GzipRows> = None;
+    let mut monitored: Option<bool> = None;
+    let mut gather = |head: &AggregateReport, source: &SendingSource| {
+        let wanted = *monitored.get_or_insert_with(|| {
+            head.policy
+                .domain
+                .as_deref()
+                .is_some_and(|d| ports.scope.lists(d))
+        });
+        if wanted {
+            rows.get_or_insert_with(GzipRows::default).add(head, source);
+        }
+    };
+    let (read, custom) = read_document(document, carried, settings, &mut gather, |_| custom)
+        .map_err(Trouble::Unreadable)?;
     let domain = report_domain(&read.report).map(str::to_owned);
     let listed = domain.as_deref().filter(|d| ports.scope.lists(d));
     if !read.belief.believed() {
@@ -960,7 +968,7 @@ where
 /// cannot be written, the claim is given back and the invocation fails, to be retried.
 async fn write_rows<O, L, D, Sc, S, R, W>(
     report: &AggregateReport,
-    rows: GzipRows,
+    rows: Option<GzipRows>,
     key: Option<&ReportKey>,
     place: Place<'_>,
     ports: ReportPorts<'_, O, L, D, Sc, S, R, W>,
@@ -975,6 +983,9 @@ where
     let name = match key {
         Some(key) => batch_name(&key.reporter, &key.report_id, &key.domain),
         None => batch_name(&object.to_string(), &place.index.to_string(), ""),
+    };
+    let Some(rows) = rows else {
+        return Ok(());
     };
     let written = match rows.finish() {
         Ok((0, _)) => return Ok(()),

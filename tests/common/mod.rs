@@ -80,6 +80,25 @@ pub(crate) async fn run_with_dns(
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Every file below `dir`, sorted; a folder that cannot be read fails the test.
+#[allow(dead_code)]
+pub(crate) fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    fn walk(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.unwrap_or_else(|e| panic!("{e}")).path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out);
+    out.sort();
+    out
+}
+
 /// `../shared/vectors`; `None` (the vector tests skipped) only outside CI, which always has
 /// the folder: its absence there is a failure, not a skip.
 #[allow(dead_code)]
