@@ -122,6 +122,10 @@ async fn case(identities: usize, latency: Duration, at_once: usize) -> serde_jso
             &sink,
             "us-east-1",
             bounds,
+            // As deployed by default: readiness judged too.
+            audit::Readiness::On {
+                rollups: &ses_dmarc_monitor::ports::rollups::MemoryRollups::default(),
+            },
         )
         .await;
         run

@@ -302,6 +302,7 @@ mod run {
     use ses_dmarc_monitor::flow::audit as handler;
     use ses_dmarc_monitor::ports::audit_cursor::MemoryCursor;
     use ses_dmarc_monitor::ports::clock::FixedClock;
+    use ses_dmarc_monitor::ports::rollups::MemoryRollups;
     use ses_dmarc_monitor::ports::scope::Everything;
     use ses_dmarc_monitor::ports::sink::MemorySink;
     use ses_dmarc_monitor_lambda::aws::sesv2::SesV2Directory;
@@ -318,6 +319,11 @@ mod run {
             cursor: &NO_CURSOR,
             at_once: handler::AT_ONCE,
         }
+    }
+
+    /// Bulk-sender readiness not judged.
+    fn off() -> handler::Readiness<'static, MemoryRollups> {
+        handler::Readiness::Off
     }
 
     /// The account's configuration sets, as SESv2 lists them.
@@ -444,6 +450,7 @@ mod run {
             &sink,
             "us-east-1",
             unbounded(),
+            off(),
         )
         .await;
         assert!(result.is_ok(), "{result:?}");
@@ -482,7 +489,7 @@ mod run {
         assert_eq!(failed.get(&Check::Dmarc), Some(&1));
         // The passing checks are evidence: healthy.example's MAIL FROM is in use and its MX
         // right, so incidents of those kinds end; nomx.example's MX incident does not.
-        let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+        let cleared = sink.cleared_pairs();
         let healthy = |kind| cleared.contains(&(kind, "healthy.example".to_owned()));
         assert!(
             healthy(Kind::MailFromFallback) && healthy(Kind::MailFromMxMissing),
@@ -576,6 +583,7 @@ mod run {
                 &sink,
                 "us-east-1",
                 bounds,
+                off(),
             )
             .await;
             assert!(result.is_ok(), "{result:?}");
@@ -608,6 +616,7 @@ mod run {
             &sink,
             "us-east-1",
             bounds,
+            off(),
         )
         .await;
         assert_eq!(run.reports.len(), 9);
@@ -633,6 +642,7 @@ mod run {
             &sink,
             "us-east-1",
             unbounded(),
+            off(),
         )
         .await;
         assert!(result.is_err());
@@ -663,6 +673,7 @@ mod run {
             &sink,
             "us-east-1",
             unbounded(),
+            off(),
         )
         .await;
         assert!(result.is_ok(), "{result:?}");
@@ -672,6 +683,281 @@ mod run {
         assert!(counts.unjudged_total() >= 3, "{counts:?}");
         let lines = ses_dmarc_monitor::say::metrics::audit_emf("M", "audit", &counts, 1);
         assert!(!lines[0].contains("AuditChecksFailed"), "{}", lines[0]);
+    }
+
+    /// The failed requirements published, as (domain, requirement, severity).
+    fn failed_requirements(sink: &MemorySink) -> Vec<(String, String, Severity)> {
+        let mut failed: Vec<(String, String, Severity)> = sink
+            .0
+            .lock()
+            .map(|f| {
+                f.iter()
+                    .filter(|f| f.kind() == Kind::BulkRequirementFailed)
+                    .map(|f| {
+                        (
+                            f.domain.clone().unwrap_or_default(),
+                            f.facts.subject().unwrap_or_default().to_owned(),
+                            f.severity(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        failed.sort();
+        failed
+    }
+
+    /// Bulk-sender readiness in the scheduled audit, under the SDK's mocking layer and a DNS
+    /// server on loopback: the TLS policy read from the identity's default configuration set
+    /// (`GetConfigurationSet`), the complaint rate from the feedback rollups, each failed
+    /// requirement a finding beside the posture's and paging through the finding that broke
+    /// it, each met one evidence that ends its incident.
+    #[tokio::test]
+    async fn the_audit_judges_every_identitys_bulk_sender_readiness() {
+        use aws_sdk_sesv2::operation::get_configuration_set::GetConfigurationSetOutput;
+        use aws_sdk_sesv2::types::{DeliveryOptions, TlsPolicy};
+        use ses_dmarc_monitor::judge::cause;
+        use ses_dmarc_monitor::ports::rollups::{Addition, FeedbackDay, Rollups as _};
+
+        let (addr, _server) = common::start_dns(ZONE).await;
+        let dns = DnsFacts::nameserver(addr).unwrap_or_else(|e| panic!("{e}"));
+        let listing = mock!(aws_sdk_sesv2::Client::list_email_identities).then_output(|| {
+            ListEmailIdentitiesOutput::builder()
+                .email_identities(info("healthy.example", IdentityType::Domain))
+                .email_identities(info("nomx.example", IdentityType::Domain))
+                .email_identities(info("nodmarc.example", IdentityType::Domain))
+                .build()
+        });
+        // healthy.example sends with its default configuration set, which requires TLS.
+        let healthy = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("healthy.example"))
+            .then_output(|| {
+                let mut state = output(Some("mail.healthy.example"), &["tok1", "tok2"]);
+                state.configuration_set_name = Some("marketing".to_owned());
+                state
+            });
+        let nomx = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("nomx.example"))
+            .then_output(|| output(Some("mail.nomx.example"), &["tok1"]));
+        let unknown = mock!(aws_sdk_sesv2::Client::get_email_identity)
+            .match_requests(|r| r.email_identity() == Some("nodmarc.example"))
+            .then_error(|| {
+                GetEmailIdentityError::NotFoundException(NotFoundException::builder().build())
+            });
+        let marketing = mock!(aws_sdk_sesv2::Client::get_configuration_set)
+            .match_requests(|r| r.configuration_set_name() == Some("marketing"))
+            .then_output(|| {
+                GetConfigurationSetOutput::builder()
+                    .configuration_set_name("marketing")
+                    .delivery_options(
+                        DeliveryOptions::builder()
+                            .tls_policy(TlsPolicy::Require)
+                            .build(),
+                    )
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_sesv2,
+            RuleMode::MatchAny,
+            [&listing, &healthy, &nomx, &unknown, &marketing, &sets()]
+        );
+        let sesv2 = SesV2Directory::new(client);
+        // A week of feedback: healthy.example's mail (and a subdomain's) complained of at
+        // 0.5%; nomx.example's too little to say; a day before the week does not count.
+        let rollups = MemoryRollups::default();
+        let today = ses_dmarc_monitor::judge::digest::day_start(
+            CLOCK.0.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        let feedback = |deliveries, complaints| {
+            Addition::Feedback(FeedbackDay {
+                deliveries,
+                complaints,
+                auth_bounces: 0,
+            })
+        };
+        for (day, domain, added) in [
+            (today, "healthy.example", feedback(600, 3)),
+            (today - 6 * 86_400, "news.healthy.example", feedback(400, 2)),
+            (
+                today - 7 * 86_400,
+                "healthy.example",
+                feedback(1_000_000, 0),
+            ),
+            (today, "nomx.example", feedback(40, 1)),
+        ] {
+            rollups
+                .add(day, domain, &added)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let sink = MemorySink::default();
+        let (run, result) = handler::audit(
+            &sesv2,
+            &sesv2,
+            &dns,
+            everything(),
+            &sink,
+            "us-east-1",
+            unbounded(),
+            handler::Readiness::On { rollups: &rollups },
+        )
+        .await;
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(marketing.num_calls(), 1);
+
+        let status = |domain: &str, requirement: &str| {
+            run.readiness
+                .iter()
+                .find(|(d, _)| d == domain)
+                .and_then(|(_, judged)| {
+                    judged
+                        .iter()
+                        .find(|j| j.requirement.as_str() == requirement)
+                })
+                .map(|j| (j.status.as_str(), j.evidence.map(|e| e.as_str())))
+                .unwrap_or_else(|| panic!("{domain} {requirement} not judged"))
+        };
+        let cases = [
+            ("healthy.example", "spf", ("pass", Some("dns"))),
+            ("healthy.example", "dkim", ("pass", Some("ses"))),
+            ("healthy.example", "dmarc_policy", ("pass", Some("dns"))),
+            ("healthy.example", "mail_from", ("pass", Some("ses"))),
+            ("healthy.example", "tls", ("pass", Some("ses"))),
+            (
+                "healthy.example",
+                "complaint_rate",
+                ("fail", Some("feedback")),
+            ),
+            (
+                "healthy.example",
+                "one_click_unsubscribe",
+                ("unknown", None),
+            ),
+            ("nomx.example", "mail_from", ("fail", Some("dns"))),
+            ("nomx.example", "dkim", ("fail", Some("dns"))),
+            ("nomx.example", "tls", ("pass", Some("ses"))),
+            ("nomx.example", "complaint_rate", ("unknown", None)),
+            ("nodmarc.example", "dmarc_policy", ("fail", Some("dns"))),
+            ("nodmarc.example", "tls", ("unknown", None)),
+            ("nodmarc.example", "complaint_rate", ("unknown", None)),
+        ];
+        for (domain, requirement, expected) in cases {
+            assert_eq!(
+                status(domain, requirement),
+                expected,
+                "{domain} {requirement}"
+            );
+        }
+        let detail = run
+            .readiness
+            .iter()
+            .flat_map(|(_, judged)| judged)
+            .find(|j| j.requirement.as_str() == "tls")
+            .map(ses_dmarc_monitor::say::bulk::detail)
+            .unwrap_or_default();
+        assert_eq!(detail, "the configuration set marketing requires TLS");
+
+        // The failed requirements are findings at their severity, beside the posture's.
+        let failed = failed_requirements(&sink);
+        assert!(
+            failed.contains(&(
+                "healthy.example".into(),
+                "complaint_rate".into(),
+                Severity::Warning
+            )),
+            "{failed:?}"
+        );
+        assert!(
+            failed.contains(&(
+                "nomx.example".into(),
+                "mail_from".into(),
+                Severity::Critical
+            )),
+            "{failed:?}"
+        );
+        assert!(
+            failed.contains(&(
+                "nodmarc.example".into(),
+                "dmarc_policy".into(),
+                Severity::Critical
+            )),
+            "{failed:?}"
+        );
+        let mail_from = sink
+            .0
+            .lock()
+            .ok()
+            .and_then(|f| {
+                f.iter()
+                    .find(|f| f.facts.subject() == Some("mail_from"))
+                    .map(|f| f.detail())
+            })
+            .unwrap_or_default();
+        assert_eq!(
+            mail_from,
+            "nomx.example fails the bulk-sender requirement mail_from of gmail, yahoo, microsoft \
+             (dns evidence): mail.nomx.example has no MX record: SES falls back to its own \
+             envelope. Fix: Publish exactly one MX on mail.nomx.example: 10 \
+             feedback-smtp.us-east-1.amazonses.com."
+        );
+        let counts = run.counts();
+        let bulk = counts.bulk.clone().unwrap_or_default();
+        assert_eq!(bulk.values().sum::<u64>(), failed.len() as u64);
+
+        // One page per cause: what the MX, the missing DKIM CNAME and the DMARC record
+        // break rides in their pages; the complaint rate pages on its own.
+        let published = sink.0.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut pages: Vec<(String, String)> = Vec::new();
+        for domain in ["healthy.example", "nomx.example", "nodmarc.example"] {
+            let of_domain: Vec<_> = published
+                .iter()
+                .filter(|f| f.domain.as_deref() == Some(domain))
+                .cloned()
+                .collect();
+            for (cause, _) in cause::by_cause(&of_domain) {
+                pages.push((
+                    domain.to_owned(),
+                    cause
+                        .facts
+                        .subject()
+                        .unwrap_or(cause.kind().as_str())
+                        .to_owned(),
+                ));
+            }
+        }
+        assert_eq!(
+            pages,
+            [
+                ("healthy.example".to_owned(), "complaint_rate".to_owned()),
+                ("nomx.example".to_owned(), "mail_from_mx_missing".to_owned()),
+                ("nomx.example".to_owned(), "dkim_dns_missing".to_owned()),
+                ("nodmarc.example".to_owned(), "no_dmarc_policy".to_owned()),
+            ]
+        );
+
+        // Each requirement met is evidence that ends its own incident, and only its own.
+        let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+        let ended = |domain: &str, requirement: &str| {
+            cleared.iter().any(|k| {
+                k.kind == Kind::BulkRequirementFailed
+                    && k.domain == domain
+                    && k.subject.as_deref() == Some(requirement)
+            })
+        };
+        assert!(ended("healthy.example", "spf") && ended("healthy.example", "tls"));
+        assert!(!ended("healthy.example", "complaint_rate"));
+        assert!(!ended("nomx.example", "mail_from") && ended("nomx.example", "tls"));
+        assert!(!ended("nodmarc.example", "tls"), "unknown ends nothing");
+
+        // The metrics: the total and each requirement that failed.
+        let lines = ses_dmarc_monitor::say::metrics::audit_emf("M", "audit", &counts, 1);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(r#""Requirement":"complaint_rate""#)
+                    && l.contains(r#""BulkRequirementsFailed":1"#)),
+            "{lines:?}"
+        );
     }
 }
 

@@ -19,7 +19,7 @@ use ses_dmarc_monitor::flow::incidents::Incidents;
 use ses_dmarc_monitor::flow::receipt as handler;
 use ses_dmarc_monitor::judge::dedup::Deduper;
 use ses_dmarc_monitor::judge::findings::{Facts, Finding, Kind, PolicyBasis, Severity};
-use ses_dmarc_monitor::judge::incident::Timing;
+use ses_dmarc_monitor::judge::incident::{IncidentKey, Timing};
 use ses_dmarc_monitor::judge::policy::Disposition;
 use ses_dmarc_monitor::ports::directory::IdentityLister as _;
 use ses_dmarc_monitor::ports::directory::{DirectoryError, IdentityDirectory};
@@ -430,8 +430,7 @@ async fn two_containers_page_once_per_incident_and_once_when_it_is_resolved() {
     for sink in &containers {
         assert!(
             sink.cleared(
-                Kind::MailFromFallback,
-                "example.com",
+                &IncidentKey::about(Kind::MailFromFallback, "example.com"),
                 "a canary probe passed"
             )
             .await
@@ -799,4 +798,58 @@ async fn an_identitys_tenants_are_listed_by_its_arn() {
         Ok(vec!["billing-unit".to_owned()])
     );
     assert_eq!(rule.num_calls(), 1);
+}
+
+/// A configuration set's TLS policy as `GetConfigurationSet` gives it: Require, Optional, no
+/// delivery options (SES's default, Optional), and a set that no longer exists (not known).
+#[tokio::test]
+async fn the_tls_policy_of_a_configuration_set_is_read() {
+    use aws_sdk_sesv2::operation::get_configuration_set::{
+        GetConfigurationSetError, GetConfigurationSetOutput,
+    };
+    use aws_sdk_sesv2::types::{DeliveryOptions, TlsPolicy as Sdk};
+    use ses_dmarc_monitor::judge::bulk::TlsPolicy;
+    let with = |policy: Option<Sdk>| {
+        move || {
+            let builder = GetConfigurationSetOutput::builder().configuration_set_name("set");
+            match policy.clone() {
+                Some(policy) => builder
+                    .delivery_options(DeliveryOptions::builder().tls_policy(policy).build())
+                    .build(),
+                None => builder.build(),
+            }
+        }
+    };
+    let require = mock!(aws_sdk_sesv2::Client::get_configuration_set)
+        .match_requests(|r| r.configuration_set_name() == Some("require"))
+        .then_output(with(Some(Sdk::Require)));
+    let optional = mock!(aws_sdk_sesv2::Client::get_configuration_set)
+        .match_requests(|r| r.configuration_set_name() == Some("optional"))
+        .then_output(with(Some(Sdk::Optional)));
+    let bare = mock!(aws_sdk_sesv2::Client::get_configuration_set)
+        .match_requests(|r| r.configuration_set_name() == Some("bare"))
+        .then_output(with(None));
+    let gone = mock!(aws_sdk_sesv2::Client::get_configuration_set)
+        .match_requests(|r| r.configuration_set_name() == Some("gone"))
+        .then_error(|| {
+            GetConfigurationSetError::NotFoundException(NotFoundException::builder().build())
+        });
+    let directory = SesV2Directory::new(mock_client!(
+        aws_sdk_sesv2,
+        RuleMode::MatchAny,
+        [&require, &optional, &bare, &gone]
+    ));
+    let cases = [
+        ("require", Some(TlsPolicy::Require)),
+        ("optional", Some(TlsPolicy::Optional)),
+        ("bare", Some(TlsPolicy::Optional)),
+        ("gone", None),
+    ];
+    for (set, expected) in cases {
+        let policy = directory
+            .tls_policy(set)
+            .await
+            .unwrap_or_else(|e| panic!("{set}: {e}"));
+        assert_eq!(policy, expected, "{set}");
+    }
 }

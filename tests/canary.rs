@@ -354,7 +354,7 @@ async fn a_healthy_probe_is_recorded_as_received_and_pages_no_one() {
     let counts = &invocation.processed.canary.per_identity["example.com"];
     assert_eq!((counts.received, counts.latency), (1, Some(2)));
     // Evidence: every incident a probe checks is over for example.com.
-    let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    let cleared = sink.cleared_pairs();
     assert_eq!(
         cleared,
         ses_dmarc_monitor::judge::incident::CLEARED_BY_A_PASSING_PROBE
@@ -380,11 +380,7 @@ async fn a_probe_with_amazonses_envelope_alerts_mail_from_fallback_once() {
         2
     );
     // What the probe showed is not over; what it did not show is.
-    let cleared: Vec<Kind> = sink
-        .1
-        .lock()
-        .map(|c| c.iter().map(|(k, _)| *k).collect())
-        .unwrap_or_default();
+    let cleared: Vec<Kind> = sink.cleared_pairs().into_iter().map(|(k, _)| k).collect();
     assert!(!cleared.contains(&Kind::MailFromFallback) && !cleared.contains(&Kind::SpfUnaligned));
     assert_eq!(
         cleared,
@@ -409,7 +405,7 @@ async fn a_probe_whose_identity_state_is_unknown_clears_only_its_own_absence() {
     )
     .await;
     assert!(invocation.result.is_ok());
-    let cleared = sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    let cleared = sink.cleared_pairs();
     assert_eq!(cleared, [(Kind::CanaryMissing, "example.com".to_owned())]);
 }
 

@@ -733,7 +733,7 @@ async fn a_clean_report_is_evidence_for_what_its_receiver_found() {
         report_mail(&clean_report("r-2"), Some("pass")),
     );
     let world = world(objects);
-    let cleared = |world: &World| world.sink.1.lock().map(|c| c.clone()).unwrap_or_default();
+    let cleared = |world: &World| world.sink.cleared_pairs();
     let first = world.invoke(&s3_event(&["reports/msg-1"])).await;
     assert!(first.result.is_ok(), "{:?}", first.result);
     assert!(cleared(&world).is_empty(), "{:?}", cleared(&world));

@@ -43,7 +43,7 @@ const fn variable(
 
 /// Every variable the functions read: the one list. `from_env` reads only these
 /// (`every_variable_read_is_declared`), and the docs' table is rendered from it.
-pub const VARIABLES: [Variable; 33] = [
+pub const VARIABLES: [Variable; 34] = [
     variable(
         "ALERT_TOPIC_ARN",
         "none: findings are only logged",
@@ -97,6 +97,12 @@ pub const VARIABLES: [Variable; 33] = [
         "`sesv2`",
         "`off`: no SESv2 calls, `MAIL_FROM_DOMAINS` only",
         false,
+    ),
+    variable(
+        "BULK_SENDER",
+        "`on`",
+        "`off`: the audit does not judge bulk-sender readiness ([bulk senders](bulk-senders.md)) (audit function)",
+        true,
     ),
     variable(
         "IDENTITY_CACHE_SECONDS",
@@ -274,6 +280,8 @@ pub struct Config {
     /// (`RAW_MESSAGE_BUCKET`, `RAW_MESSAGE_PREFIX`); `None` without a bucket.
     pub raw_messages: Option<(String, String)>,
     pub identity_lookup: bool,
+    /// `BULK_SENDER`: whether the audit judges bulk-sender readiness (default on).
+    pub bulk_sender: bool,
     /// `None`: the account's verified domain identities.
     pub monitored_domains: Option<Vec<String>>,
     pub metrics_namespace: String,
@@ -566,6 +574,17 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             ));
         }
     };
+    let bulk_sender = match var("BULK_SENDER")
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .as_deref()
+    {
+        None | Some("on") => true,
+        Some("off") => false,
+        Some(other) => {
+            return Err(error("BULK_SENDER", format!("{other:?} is not on or off")));
+        }
+    };
     let monitored_domains = domain_list(&var, "MONITORED_DOMAINS")?;
     let metrics_namespace = var("METRICS_NAMESPACE")
         .map(|n| n.trim().to_owned())
@@ -673,6 +692,7 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
                 (bucket, prefix.trim().to_owned())
             }),
         identity_lookup,
+        bulk_sender,
         monitored_domains,
         metrics_namespace,
     })
@@ -746,6 +766,7 @@ mod tests {
         assert_eq!(config.dns_budget, Duration::from_secs(10));
         assert_eq!(config.raw_messages, None);
         assert!(config.identity_lookup);
+        assert!(config.bulk_sender);
         assert_eq!(config.monitored_domains, None);
         assert_eq!(config.metrics_namespace, "SesDmarcMonitor");
         assert_eq!(config.dns, DnsResolver::System);
@@ -815,6 +836,7 @@ mod tests {
             ("ALERT_SUPPRESS_SECONDS", "60"),
             ("IDENTITY_CACHE_SECONDS", "0"),
             ("IDENTITY_LOOKUP", "off"),
+            ("BULK_SENDER", "Off"),
             ("MONITORED_DOMAINS", "Example.com., example.org"),
             ("METRICS_NAMESPACE", "Mail"),
             ("DNS_RESOLVER", "127.0.0.1:5353"),
@@ -853,6 +875,7 @@ mod tests {
         assert_eq!(config.alert_suppress, Duration::from_secs(60));
         assert_eq!(config.identity_cache, Duration::ZERO);
         assert!(!config.identity_lookup);
+        assert!(!config.bulk_sender);
         assert_eq!(
             config.monitored_domains,
             Some(vec!["example.com".to_owned(), "example.org".to_owned()])

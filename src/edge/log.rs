@@ -1,6 +1,7 @@
 //! The structured-log sink: every finding as one log event, with its detail line.
 
-use crate::judge::findings::{Finding, Kind};
+use crate::judge::findings::Finding;
+use crate::judge::incident::IncidentKey;
 use crate::ports::sink::{FindingSink, SinkError};
 use crate::say::explain::Detail as _;
 
@@ -25,10 +26,11 @@ impl FindingSink for LogSink {
         Ok(())
     }
 
-    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
+    async fn cleared(&self, key: &IncidentKey, by: &str) -> Result<(), SinkError> {
         tracing::debug!(
-            kind = kind.as_str(),
-            domain,
+            kind = key.kind.as_str(),
+            domain = key.domain,
+            subject = key.subject.as_deref(),
             by,
             "evidence that a condition is over"
         );

@@ -237,15 +237,16 @@ impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> 
         delivery(failed)
     }
 
-    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
-        let key = IncidentKey {
-            kind,
-            domain: domain.to_owned(),
-            subject: None,
-        };
+    async fn cleared(&self, key: &IncidentKey, by: &str) -> Result<(), SinkError> {
         // The container's window forgets the incident too, so the next occurrence pages at once.
         self.deduper().forget_incident(key.kind, &key.domain);
-        delivery(self.resolve(key, by).await.err().into_iter().collect())
+        delivery(
+            self.resolve(key.clone(), by)
+                .await
+                .err()
+                .into_iter()
+                .collect(),
+        )
     }
 
     async fn cleared_by_reporter(
@@ -255,11 +256,7 @@ impl<P: Publisher, B: IncidentBook, C: Clock> FindingSink for Alerting<P, B, C> 
         reporter: &str,
         by: &str,
     ) -> Result<(), SinkError> {
-        let key = IncidentKey {
-            kind,
-            domain: domain.to_owned(),
-            subject: None,
-        };
+        let key = IncidentKey::about(kind, domain);
         let reporter = crate::flow::incidents::kept_reporter(reporter);
         let covers =
             |incident: &crate::judge::incident::Incident| incident.reporters.contains(&reporter);

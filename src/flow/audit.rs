@@ -5,15 +5,19 @@
 //! the run's whole time, and also on its own schedule ([`sweep`]).
 
 use crate::flow::receipt::HandlerError;
+use crate::judge::bulk::{self, Judgement, Signals, Status};
+use crate::judge::findings::{Facts, Finding, Kind};
 use crate::judge::incident::{self, IncidentKey, Unmonitored, Watched};
 use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
 use crate::ports::audit_cursor::AuditCursor;
 use crate::ports::clock::Clock;
 use crate::ports::directory::{self, DirectoryError, IdentityDirectory, IdentityLister};
 use crate::ports::dns::AuditDns;
+use crate::ports::rollups::{FeedbackDay, Rollups};
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
-use crate::read::domain::domain_of_identity;
+use crate::read::domain::{domain_of_identity, is_within};
+use crate::read::observation::Source;
 use crate::say::explain;
 use crate::say::metrics::AuditCounts;
 use futures_util::StreamExt as _;
@@ -24,7 +28,144 @@ use std::collections::{BTreeMap, BTreeSet};
 async fn clear_by_audit<S: FindingSink>(report: &AuditOutcome, sink: &S) -> Result<(), SinkError> {
     for (kind, check) in incident::cleared_by_audit(report) {
         let by = explain::audit_evidence(check);
-        sink.cleared(kind, &report.domain, &by).await?;
+        sink.cleared(&IncidentKey::about(kind, &report.domain), &by)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Whether the audit judges each domain's bulk-sender readiness (`BULK_SENDER`), and the
+/// rollups its complaint rate is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Readiness<'a, R> {
+    Off,
+    On { rollups: &'a R },
+}
+
+/// The days of feedback (ending today) a domain's complaint rate is taken over.
+pub const FEEDBACK_DAYS: u64 = 7;
+
+/// The feedback of the last [`FEEDBACK_DAYS`] days, by From domain; `None` when a day could
+/// not be read (the complaint rate is then unknown, not judged on part of the days).
+async fn recent_feedback<R: Rollups>(
+    rollups: &R,
+    now: u64,
+) -> Option<BTreeMap<String, FeedbackDay>> {
+    let today = crate::judge::digest::day_start(now);
+    let mut feedback: BTreeMap<String, FeedbackDay> = BTreeMap::new();
+    for back in 0..FEEDBACK_DAYS {
+        let day = today.saturating_sub(back * 86_400);
+        match rollups.day(day).await {
+            Ok(rollups) => {
+                for (domain, figures) in rollups.feedback {
+                    let total = feedback.entry(domain).or_default();
+                    total.deliveries = total.deliveries.saturating_add(figures.deliveries);
+                    total.complaints = total.complaints.saturating_add(figures.complaints);
+                    total.auth_bounces = total.auth_bounces.saturating_add(figures.auth_bounces);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "feedback rollups unreadable; complaint rates not judged this run");
+                return None;
+            }
+        }
+    }
+    Some(feedback)
+}
+
+/// (deliveries, complaints) of mail from `domain` or under it; `None` without any.
+fn feedback_of(feedback: &BTreeMap<String, FeedbackDay>, domain: &str) -> Option<(u64, u64)> {
+    feedback
+        .iter()
+        .filter(|(from, _)| is_within(from, domain))
+        .map(|(_, day)| (day.deliveries, day.complaints))
+        .reduce(|a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
+}
+
+/// What the audit knows of a domain's readiness beyond its posture, read once per run.
+struct Known {
+    /// `None` when the rollups could not be read.
+    feedback: Option<BTreeMap<String, FeedbackDay>>,
+}
+
+/// The TLS policy the identity's mail goes out under: its default configuration set's, or
+/// SES's own (Optional) when it has none; `None` when not known.
+async fn tls_of<L: IdentityLister>(
+    lister: &L,
+    configuration_set: Option<&str>,
+) -> Option<bulk::TlsPolicy> {
+    let Some(set) = configuration_set else {
+        return Some(bulk::TlsPolicy::Optional);
+    };
+    match lister.tls_policy(set).await {
+        Ok(policy) => policy,
+        Err(error) => {
+            tracing::warn!(configuration_set = set, error = %error, "configuration set unreadable; its TLS policy is not known this run");
+            None
+        }
+    }
+}
+
+/// A domain's readiness judged: its failed requirements as findings, beside the posture's.
+async fn judge_readiness<L: IdentityLister>(
+    lister: &L,
+    report: &AuditOutcome,
+    target: &Target,
+    known: &Known,
+) -> Vec<Judgement> {
+    let configuration_set = target
+        .state
+        .as_ref()
+        .and_then(|s| s.configuration_set_name.as_deref());
+    let tls = match &target.state {
+        Some(_) => tls_of(lister, configuration_set).await,
+        None => None,
+    };
+    let feedback = known
+        .feedback
+        .as_ref()
+        .and_then(|f| feedback_of(f, &report.domain));
+    bulk::readiness(&Signals {
+        domain: &report.domain,
+        region: &target.region,
+        posture: report,
+        ses_state: target.state.is_some(),
+        samples: &[],
+        feedback,
+        tls,
+        configuration_set,
+    })
+}
+
+/// The findings of a domain's failed requirements.
+fn readiness_findings(domain: &str, judged: &[Judgement]) -> Vec<Finding> {
+    judged
+        .iter()
+        .filter(|j| j.status == Status::Fail)
+        .map(|j| {
+            Finding::new(
+                Facts::BulkRequirementFailed(j.clone()),
+                Some(domain),
+                Source::Audit,
+            )
+        })
+        .collect()
+}
+
+/// A requirement that passes is evidence: its incident, when open, is over.
+async fn clear_by_readiness<S: FindingSink>(
+    domain: &str,
+    judged: &[Judgement],
+    sink: &S,
+) -> Result<(), SinkError> {
+    for judgement in judged.iter().filter(|j| j.status == Status::Pass) {
+        let key = IncidentKey {
+            kind: Kind::BulkRequirementFailed,
+            domain: domain.to_owned(),
+            subject: Some(judgement.requirement.as_str().to_owned()),
+        };
+        sink.cleared(&key, &explain::readiness_evidence(judgement))
+            .await?;
     }
     Ok(())
 }
@@ -107,6 +248,8 @@ where
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct AuditRun {
     pub reports: Vec<AuditOutcome>,
+    /// Each domain's bulk-sender readiness, when judged (`BULK_SENDER`).
+    pub readiness: Vec<(String, Vec<Judgement>)>,
     /// What went wrong: the listing, or identities whose state could not be read (checked
     /// again next run).
     pub errors: Vec<String>,
@@ -125,7 +268,14 @@ impl AuditRun {
         } else {
             self.errors.len() as u64
         };
+        let mut bulk_failed = BTreeMap::new();
+        for judgement in self.readiness.iter().flat_map(|(_, judged)| judged) {
+            if judgement.status == Status::Fail {
+                *bulk_failed.entry(judgement.requirement).or_default() += 1;
+            }
+        }
         AuditCounts {
+            bulk: (!self.readiness.is_empty()).then_some(bulk_failed),
             identities: (!self.listing_failed).then_some(self.reports.len() as u64),
             failed: self.failed_checks(),
             unjudged,
@@ -198,20 +348,22 @@ pub fn in_turn(identities: Vec<String>, after: Option<&str>) -> Vec<(String, Str
 
 /// What checking one identity came to.
 enum Checked {
-    Judged(Box<AuditOutcome>, Option<SinkError>),
+    Judged(Box<AuditOutcome>, Option<Vec<Judgement>>, Option<SinkError>),
     Unreadable(DirectoryError),
 }
 
-/// One identity: its state read, its DNS checked, judged, the findings published and the
-/// passing checks offered as evidence.
-async fn check_one<D, N, S>(
+/// One identity: its state read, its DNS checked, judged (its posture, and its readiness
+/// when `known` is given), the findings published and the passing checks offered as evidence.
+async fn check_one<L, D, N, S>(
     (identity, domain): (String, String),
-    directory: &D,
+    (lister, directory): (&L, &D),
     dns: &N,
     sink: &S,
     region: &str,
+    known: Option<&Known>,
 ) -> Checked
 where
+    L: IdentityLister,
     D: IdentityDirectory,
     N: AuditDns,
     S: FindingSink,
@@ -238,11 +390,29 @@ where
     for check in report.failed() {
         tracing::warn!(identity = %report.identity, domain = %report.domain, check = check.check.as_str(), detail = %explain::observed(&check.observed), "audit check failed");
     }
-    let mut sink_error = sink.publish(&report.findings).await.err();
+    let readiness = match known {
+        Some(known) => Some(judge_readiness(lister, &report, &target, known).await),
+        None => None,
+    };
+    let mut findings = report.findings.clone();
+    if let Some(judged) = &readiness {
+        for judgement in judged.iter().filter(|j| j.status == Status::Fail) {
+            tracing::warn!(domain = %report.domain, requirement = judgement.requirement.as_str(), detail = %crate::say::bulk::detail(judgement), "bulk-sender requirement failed");
+        }
+        // One batch with the posture's findings: a requirement broken by one of them rides
+        // in its alert (`judge::cause`).
+        findings.extend(readiness_findings(&report.domain, judged));
+    }
+    let mut sink_error = sink.publish(&findings).await.err();
     if let Err(error) = clear_by_audit(&report, sink).await {
         sink_error.get_or_insert(error);
     }
-    Checked::Judged(Box::new(report), sink_error)
+    if let Some(judged) = &readiness
+        && let Err(error) = clear_by_readiness(&report.domain, judged, sink).await
+    {
+        sink_error.get_or_insert(error);
+    }
+    Checked::Judged(Box::new(report), readiness, sink_error)
 }
 
 /// The scheduled audit: every identity of the account (address identities by their domain),
@@ -253,7 +423,8 @@ where
 /// identity whose state cannot be read is skipped and reported, and fails the run after the
 /// others were audited; the next run (or Lambda's retry) tries again. A listing that fails
 /// fails the run at once: there is nothing to audit.
-pub async fn audit<L, D, N, Sc, S, C, K>(
+#[allow(clippy::too_many_arguments)]
+pub async fn audit<L, D, N, Sc, S, C, K, R>(
     lister: &L,
     directory: &D,
     dns: &N,
@@ -261,8 +432,10 @@ pub async fn audit<L, D, N, Sc, S, C, K>(
     sink: &S,
     region: &str,
     bounds: Bounds<'_, C, K>,
+    readiness: Readiness<'_, R>,
 ) -> (AuditRun, Result<(), HandlerError>)
 where
+    R: Rollups,
     L: IdentityLister,
     D: IdentityDirectory,
     N: AuditDns,
@@ -300,6 +473,12 @@ where
         .into_iter()
         .filter(|(_, domain)| scope.contains(domain))
         .collect();
+    let known = match readiness {
+        Readiness::Off => None,
+        Readiness::On { rollups } => Some(Known {
+            feedback: recent_feedback(rollups, bounds.clock.now()).await,
+        }),
+    };
     let mut first_unreadable = None;
     // A sliding window of `at_once` checks, in order; none starts within PER_IDENTITY of the
     // deadline.
@@ -315,13 +494,25 @@ where
     };
     let mut checks = futures_util::stream::iter(targets.iter().cloned())
         .take_while(in_time)
-        .map(|target| check_one(target, directory, dns, sink, region))
+        .map(|target| {
+            check_one(
+                target,
+                (lister, directory),
+                dns,
+                sink,
+                region,
+                known.as_ref(),
+            )
+        })
         .buffered(bounds.at_once.max(1));
     while let Some(checked) = checks.next().await {
         match checked {
-            Checked::Judged(report, error) => {
+            Checked::Judged(report, readiness, error) => {
                 if let Some(error) = error {
                     sink_error.get_or_insert(error);
+                }
+                if let Some(judged) = readiness {
+                    run.readiness.push((report.domain.clone(), judged));
                 }
                 run.reports.push(*report);
             }

@@ -289,7 +289,8 @@ async fn clear_by_probe<S: FindingSink>(
     let identity = &arrival.probe.identity;
     let by = explain::probe_evidence(&arrival.probe.message_id, identity);
     for kind in incident::cleared_by_probe(identity, &arrival.judged, &analysis.findings) {
-        sink.cleared(kind, identity, &by).await?;
+        sink.cleared(&incident::IncidentKey::about(kind, identity), &by)
+            .await?;
     }
     Ok(())
 }

@@ -184,6 +184,9 @@ pub enum Why {
     },
     TlsPolicy {
         required: bool,
+        /// The identity's default configuration set; `None`: it has none, and SES's own
+        /// policy (Optional) applies.
+        configuration_set: Option<String>,
     },
     TlsPolicyUnknown,
     /// A sampled sending address whose reverse and forward DNS agree.
@@ -285,6 +288,8 @@ pub struct Signals<'a> {
     /// Feedback: (deliveries, complaints) in the evidence given; `None` without any.
     pub feedback: Option<(u64, u64)>,
     pub tls: Option<TlsPolicy>,
+    /// The configuration set whose policy `tls` is (`None`: SES's default).
+    pub configuration_set: Option<&'a str>,
 }
 
 /// Every requirement judged for one domain, in [`Requirement::ALL`]'s order.
@@ -761,6 +766,7 @@ fn tls(signals: &Signals<'_>) -> Judgement {
             Evidence::Ses,
             Why::TlsPolicy {
                 required: policy == TlsPolicy::Require,
+                configuration_set: signals.configuration_set.map(str::to_owned),
             },
         ),
         None => Judgement::unknown(Requirement::Tls, Why::TlsPolicyUnknown),
@@ -889,6 +895,7 @@ mod tests {
             samples: &inputs.samples,
             feedback: inputs.feedback,
             tls: inputs.tls,
+            configuration_set: None,
         })
     }
 

@@ -232,6 +232,7 @@ mod tests {
                 signing_attributes_origin: Some(origin),
                 ..DkimAttributes::default()
             }),
+            configuration_set_name: None,
         }
     }
 

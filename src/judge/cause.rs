@@ -7,10 +7,15 @@
 //!   `mail_from_status` (SPF is unaligned only because the MAIL FROM fell back);
 //! - `dkim_unaligned` follows from `dkim_not_signing`;
 //! - `dmarc_fail` follows from the unaligned identifiers that cause it (`spf_unaligned`,
-//!   `dkim_unaligned`), and so from their causes in turn.
+//!   `dkim_unaligned`), and so from their causes in turn;
+//! - a failed bulk-sender requirement (`bulk_requirement_failed`) follows from the audit's
+//!   findings that break it (`spf` from the MAIL FROM's state, MX or SPF record; `dkim` from
+//!   DKIM not signing or its records; `dmarc_policy` from `no_dmarc_policy`), and `spf` and
+//!   `alignment` from the requirements they rest on (`mail_from`; `spf` and `dkim`).
 //!
 //! Every finding is still listed (the CLI, the metrics): only paging follows causes.
 
+use crate::judge::bulk::Requirement;
 use crate::judge::findings::{Facts, Finding, Kind, Severity};
 use crate::judge::received::is_amazonses;
 
@@ -38,6 +43,62 @@ fn follows_from(facts: &Facts) -> &'static [Kind] {
     }
 }
 
+/// What a failed bulk-sender requirement follows from: the audit's kinds that break it, and
+/// the requirements it rests on.
+fn requirement_follows_from(requirement: Requirement) -> (&'static [Kind], &'static [Requirement]) {
+    const MAIL_FROM: &[Kind] = &[
+        Kind::MailFromStatus,
+        Kind::MailFromMxMissing,
+        Kind::MailFromFallback,
+    ];
+    const SPF: &[Kind] = &[
+        Kind::MailFromStatus,
+        Kind::MailFromMxMissing,
+        Kind::MailFromFallback,
+        Kind::MailFromSpfMissing,
+    ];
+    match requirement {
+        Requirement::MailFrom => (MAIL_FROM, &[]),
+        Requirement::Spf => (SPF, &[Requirement::MailFrom]),
+        Requirement::Dkim => (&[Kind::DkimNotSigning, Kind::DkimDnsMissing], &[]),
+        Requirement::DmarcPolicy => (&[Kind::NoDmarcPolicy], &[]),
+        Requirement::Alignment => (
+            &[
+                Kind::MailFromStatus,
+                Kind::MailFromMxMissing,
+                Kind::MailFromFallback,
+                Kind::MailFromSpfMissing,
+                Kind::DkimNotSigning,
+                Kind::DkimDnsMissing,
+                Kind::StrictSpfAlignment,
+            ],
+            &[Requirement::MailFrom, Requirement::Spf, Requirement::Dkim],
+        ),
+        Requirement::OneClickUnsubscribe
+        | Requirement::ComplaintRate
+        | Requirement::Tls
+        | Requirement::Ptr => (&[], &[]),
+    }
+}
+
+/// Whether `consequence` follows from `cause` when both are found about the same domain and
+/// message.
+fn explains(cause: &Facts, consequence: &Facts) -> bool {
+    match (consequence, cause) {
+        (Facts::BulkRequirementFailed(failed), Facts::BulkRequirementFailed(by)) => {
+            requirement_follows_from(failed.requirement)
+                .1
+                .contains(&by.requirement)
+        }
+        (Facts::BulkRequirementFailed(failed), cause) => {
+            requirement_follows_from(failed.requirement)
+                .0
+                .contains(&cause.kind())
+        }
+        (consequence, cause) => follows_from(consequence).contains(&cause.kind()),
+    }
+}
+
 /// The role of each of `findings` (the findings of one record), in order.
 pub fn relate(findings: &[Finding]) -> Vec<Role> {
     (0..findings.len())
@@ -57,14 +118,13 @@ pub fn relate(findings: &[Finding]) -> Vec<Role> {
 /// walk all the same.
 fn roots(findings: &[Finding], index: usize, depth: usize) -> Vec<usize> {
     let finding = &findings[index];
-    let kinds = follows_from(&finding.facts);
     let mut causes: Vec<usize> = Vec::new();
     if depth > 4 {
         return causes;
     }
     for (other, candidate) in findings.iter().enumerate() {
         let related = other != index
-            && kinds.contains(&candidate.kind())
+            && explains(&candidate.facts, &finding.facts)
             && candidate.domain == finding.domain
             && candidate.message_id == finding.message_id;
         if !related {
@@ -177,6 +237,33 @@ mod tests {
         }
     }
 
+    fn bulk(requirement: Requirement) -> Facts {
+        use crate::judge::bulk::{Evidence, Judgement, Status, Why};
+        Facts::BulkRequirementFailed(Judgement {
+            requirement,
+            status: Status::Fail,
+            evidence: Some(Evidence::Dns),
+            why: Why::NoEvidence,
+        })
+    }
+
+    fn mx_missing() -> Facts {
+        Facts::MailFromMxMissing {
+            mail_from: "mail.example.com".into(),
+            problem: crate::judge::findings::MxProblem::Missing,
+            behavior: None,
+            region: "us-east-1".into(),
+        }
+    }
+
+    fn no_dmarc() -> Facts {
+        Facts::NoDmarcPolicy {
+            domain: "example.com".into(),
+            reported_by_ses: false,
+            nothing_aligns: false,
+        }
+    }
+
     const SES: &str = "us-east-1.amazonses.com";
     const M: Option<&str> = Some("m-1");
 
@@ -252,6 +339,68 @@ mod tests {
                     on(fallback(), "example.com", Some("m-2")),
                     on(spf_unaligned(SES), "example.com", M),
                 ],
+                vec![Cause, Cause],
+            ),
+        ];
+        for (case, findings, roles) in cases {
+            assert_eq!(relate(&findings), roles, "{case}");
+        }
+    }
+
+    #[test]
+    fn failed_bulk_requirements_follow_the_audit_findings_that_break_them() {
+        use Requirement as R;
+        use Role::{Cause, Consequence};
+        let c = |of: &[usize]| Consequence { of: of.to_vec() };
+        let audit = |facts: Facts| on(facts, "example.com", None);
+        let cases: Vec<(&str, Vec<Finding>, Vec<Role>)> = vec![
+            (
+                "SPF and the MAIL FROM fail because its MX is missing: one page, the MX's",
+                vec![
+                    audit(mx_missing()),
+                    audit(bulk(R::MailFrom)),
+                    audit(bulk(R::Spf)),
+                ],
+                vec![Cause, c(&[0]), c(&[0])],
+            ),
+            (
+                "no custom MAIL FROM at all: SPF rides on the MAIL FROM requirement",
+                vec![audit(bulk(R::Spf)), audit(bulk(R::MailFrom))],
+                vec![c(&[1]), Cause],
+            ),
+            (
+                "alignment fails through SPF (no MAIL FROM) and DKIM (not signing)",
+                vec![
+                    audit(bulk(R::MailFrom)),
+                    audit(bulk(R::Spf)),
+                    audit(not_signing()),
+                    audit(bulk(R::Dkim)),
+                    audit(bulk(R::Alignment)),
+                ],
+                vec![Cause, c(&[0]), Cause, c(&[2]), c(&[0, 2])],
+            ),
+            (
+                "a missing DMARC record pages once, for both findings",
+                vec![audit(no_dmarc()), audit(bulk(R::DmarcPolicy))],
+                vec![Cause, c(&[0])],
+            ),
+            (
+                "the complaint rate follows from nothing the audit finds",
+                vec![
+                    audit(mx_missing()),
+                    audit(no_dmarc()),
+                    audit(bulk(R::ComplaintRate)),
+                ],
+                vec![Cause, Cause, Cause],
+            ),
+            (
+                "another domain's MX explains nothing here",
+                vec![on(mx_missing(), "example.org", None), audit(bulk(R::Spf))],
+                vec![Cause, Cause],
+            ),
+            (
+                "DKIM failing does not explain SPF",
+                vec![audit(not_signing()), audit(bulk(R::Spf))],
                 vec![Cause, Cause],
             ),
         ];

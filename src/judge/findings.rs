@@ -54,6 +54,7 @@ keyword_enum! {
         TlsRptFailure = "tls_rpt_failure",
         ReportDestinationUnauthorized = "report_destination_unauthorized",
         CanaryMissing = "canary_missing",
+        BulkRequirementFailed = "bulk_requirement_failed",
     }
 }
 
@@ -310,6 +311,9 @@ pub enum Facts {
         sent: u64,
         deadline: u64,
     },
+    /// A bulk-sender requirement of Gmail, Yahoo or Microsoft the domain fails
+    /// (`judge::bulk`): the requirement, the evidence and why.
+    BulkRequirementFailed(crate::judge::bulk::Judgement),
     /// An SMTP TLS report with failed sessions; `failures`: result type and sessions.
     TlsRptFailure {
         reporter: String,
@@ -353,6 +357,7 @@ impl Facts {
             Self::TlsRptFailure { .. } => Kind::TlsRptFailure,
             Self::ReportDestinationUnauthorized { .. } => Kind::ReportDestinationUnauthorized,
             Self::CanaryMissing { .. } => Kind::CanaryMissing,
+            Self::BulkRequirementFailed(_) => Kind::BulkRequirementFailed,
         }
     }
 
@@ -377,9 +382,11 @@ impl Facts {
 
     /// What tells one incident from another of the same kind about the same domain: VDM's
     /// recommendation type, or the resource SES paused (the account, a configuration set, a
-    /// tenant). A recovery names the same subject as the incident it ends.
+    /// tenant), the bulk-sender requirement. A recovery names the same subject as the
+    /// incident it ends.
     pub fn subject(&self) -> Option<&str> {
         match self {
+            Self::BulkRequirementFailed(judgement) => Some(judgement.requirement.as_str()),
             Self::AdvisorRecommendation { kind, .. } | Self::AdvisorResolved { kind, .. } => {
                 Some(kind.as_str())
             }
@@ -408,6 +415,8 @@ impl Facts {
             } => Severity::Warning,
             // Broken DKIM records only bite when SES signs with them.
             Self::DkimDnsMissing { signing: false, .. } => Severity::Warning,
+            // Critical where the providers reject the mail.
+            Self::BulkRequirementFailed(judgement) => judgement.requirement.severity(),
             _ => self.kind().default_severity(),
         }
     }
@@ -439,7 +448,8 @@ impl Kind {
             | Self::ReportUnknownSource
             | Self::ReportUnauthenticated
             | Self::TlsRptFailure
-            | Self::ReportDestinationUnauthorized => Severity::Warning,
+            | Self::ReportDestinationUnauthorized
+            | Self::BulkRequirementFailed => Severity::Warning,
             Self::SpfFail
             | Self::DkimFail
             | Self::VerdictMismatch

@@ -28,6 +28,15 @@ pub struct IncidentKey {
 }
 
 impl IncidentKey {
+    /// The incident of `kind` about `domain`, with no subject.
+    pub fn about(kind: Kind, domain: &str) -> Self {
+        Self {
+            kind,
+            domain: domain.to_owned(),
+            subject: None,
+        }
+    }
+
     /// The incident `finding` belongs to, under its own kind.
     pub fn of(finding: &Finding) -> Self {
         Self::of_kind(finding.kind(), finding)
@@ -394,6 +403,7 @@ pub fn closes_by_evidence(kind: Kind) -> bool {
             | Kind::DkimNotSigning
             | Kind::CanaryMissing
             | Kind::SendingPaused
+            | Kind::BulkRequirementFailed
     )
 }
 

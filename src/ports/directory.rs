@@ -5,6 +5,7 @@
 //! The SESv2 adapter (`lambda::aws::sesv2`) implements both; the cache and the pacing SESv2
 //! needs are at the edge too (`edge::identity_cache`).
 
+use crate::judge::bulk::TlsPolicy;
 use crate::ports::{Cause, chain};
 use crate::read::identity_state::{IdentityState, MailFromAttributes, MailFromExpectations};
 use std::collections::HashMap;
@@ -72,6 +73,12 @@ pub trait IdentityLister {
     async fn identities(&self) -> Result<Vec<String>, ListError>;
     /// The account's configuration sets, by name; `None` where they cannot be listed.
     async fn configuration_sets(&self) -> Result<Option<Vec<String>>, ListError> {
+        Ok(None)
+    }
+    /// The TLS policy of the configuration set `name` (`DeliveryOptions.TlsPolicy`); `None`
+    /// where it is not known (no such set, or no way to read it).
+    async fn tls_policy(&self, name: &str) -> Result<Option<TlsPolicy>, ListError> {
+        let _ = name;
         Ok(None)
     }
     /// The SES tenants `identity` (a domain) is associated with, by name; none where the

@@ -23,9 +23,10 @@ pub enum SinkError {
 pub trait FindingSink {
     async fn publish(&self, findings: &[Finding]) -> Result<(), SinkError>;
 
-    /// Evidence that `kind`'s condition about `domain` is gone (`by`, in a few words: "a
-    /// canary probe passed"): an open incident of it is resolved.
-    async fn cleared(&self, _kind: Kind, _domain: &str, _by: &str) -> Result<(), SinkError> {
+    /// Evidence that the condition of the incident `key` names (its kind, domain and
+    /// subject) is gone (`by`, in a few words: "a canary probe passed"): the incident, when
+    /// open, is resolved.
+    async fn cleared(&self, _key: &IncidentKey, _by: &str) -> Result<(), SinkError> {
         Ok(())
     }
 
@@ -56,8 +57,8 @@ pub type Unwatched<'a> = dyn Fn(&IncidentKey) -> Option<Unmonitored> + 'a;
 #[derive(Debug, Default)]
 pub struct MemorySink(
     pub std::sync::Mutex<Vec<Finding>>,
-    /// The evidence received: each `(kind, domain)` said to be over.
-    pub std::sync::Mutex<Vec<(Kind, String)>>,
+    /// The evidence received: each incident said to be over.
+    pub std::sync::Mutex<Vec<IncidentKey>>,
 );
 
 impl MemorySink {
@@ -66,6 +67,14 @@ impl MemorySink {
         self.0
             .lock()
             .map(|f| f.iter().map(Finding::kind).collect())
+            .unwrap_or_default()
+    }
+
+    /// The `(kind, domain)` of each incident said to be over, in order.
+    pub fn cleared_pairs(&self) -> Vec<(Kind, String)> {
+        self.1
+            .lock()
+            .map(|c| c.iter().map(|k| (k.kind, k.domain.clone())).collect())
             .unwrap_or_default()
     }
 }
@@ -82,9 +91,9 @@ impl FindingSink for MemorySink {
         Ok(())
     }
 
-    async fn cleared(&self, kind: Kind, domain: &str, _by: &str) -> Result<(), SinkError> {
+    async fn cleared(&self, key: &IncidentKey, _by: &str) -> Result<(), SinkError> {
         if let Ok(mut cleared) = self.1.lock() {
-            cleared.push((kind, domain.to_owned()));
+            cleared.push(key.clone());
         }
         Ok(())
     }
@@ -96,7 +105,7 @@ impl FindingSink for MemorySink {
         _reporter: &str,
         by: &str,
     ) -> Result<(), SinkError> {
-        self.cleared(kind, domain, by).await
+        self.cleared(&IncidentKey::about(kind, domain), by).await
     }
 }
 
@@ -109,9 +118,9 @@ impl<A: FindingSink, B: FindingSink> FindingSink for (A, B) {
         first.and(second)
     }
 
-    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
-        let first = self.0.cleared(kind, domain, by).await;
-        let second = self.1.cleared(kind, domain, by).await;
+    async fn cleared(&self, key: &IncidentKey, by: &str) -> Result<(), SinkError> {
+        let first = self.0.cleared(key, by).await;
+        let second = self.1.cleared(key, by).await;
         first.and(second)
     }
 
@@ -143,9 +152,9 @@ impl<S: FindingSink> FindingSink for Option<S> {
         }
     }
 
-    async fn cleared(&self, kind: Kind, domain: &str, by: &str) -> Result<(), SinkError> {
+    async fn cleared(&self, key: &IncidentKey, by: &str) -> Result<(), SinkError> {
         match self {
-            Some(sink) => sink.cleared(kind, domain, by).await,
+            Some(sink) => sink.cleared(key, by).await,
             None => Ok(()),
         }
     }

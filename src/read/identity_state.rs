@@ -90,6 +90,10 @@ pub struct IdentityState {
     pub mail_from_attributes: Option<MailFromAttributes>,
     #[serde(default)]
     pub dkim_attributes: Option<DkimAttributes>,
+    /// The identity's default configuration set: what SES sends its mail with when the
+    /// sending call names none.
+    #[serde(default)]
+    pub configuration_set_name: Option<String>,
 }
 
 impl IdentityState {

@@ -18,39 +18,55 @@ fn percent(part: u64, whole: u64) -> String {
 
 /// What was found, and for a failure the fix.
 pub fn detail(judgement: &Judgement) -> String {
-    let fix = |text: &str| {
-        if judgement.status == Status::Fail {
-            format!(" Fix: {text}")
-        } else {
-            String::new()
-        }
-    };
+    let (found, fix) = parts(judgement);
+    match fix {
+        Some(fix) if judgement.status == Status::Fail => format!("{found}. Fix: {fix}"),
+        _ => found,
+    }
+}
+
+/// The fix for a requirement judged as it was, when the facts call for one: what the user
+/// does for a failure.
+pub fn fix(judgement: &Judgement) -> Option<String> {
+    parts(judgement).1
+}
+
+/// What was found, and the fix the facts call for (said only of a failure).
+pub(crate) fn parts(judgement: &Judgement) -> (String, Option<String>) {
     let requirement = judgement.requirement;
+    let fix = |text: &str| Some(text.to_owned());
     match &judgement.why {
-        Why::LookupFailed { name, error } => {
-            format!("the DNS lookup of {name} failed ({error}): not judged this time")
-        }
-        Why::NoCustomMailFrom => format!(
+        Why::LookupFailed { name, error } => (
+            format!("the DNS lookup of {name} failed ({error}): not judged this time"),
+            None,
+        ),
+        Why::NoCustomMailFrom => (
             "no custom MAIL FROM domain: SES sends with its own amazonses.com envelope, so SPF \
-             passes for amazonses.com, not for this domain, and cannot align.{}",
+             passes for amazonses.com, not for this domain, and cannot align"
+                .to_owned(),
             fix(
                 "set up a custom MAIL FROM domain (a subdomain such as mail.<domain>) in SES, \
                  publish its MX 10 feedback-smtp.<region>.amazonses.com and its SPF record \
-                 v=spf1 include:amazonses.com ~all"
-            )
+                 v=spf1 include:amazonses.com ~all",
+            ),
         ),
-        Why::MailFromStatus { mail_from, status } => format!(
-            "SES reports the custom MAIL FROM domain {mail_from} as {}: it sends with its own \
-             amazonses.com envelope meanwhile.{}",
-            status.as_str(),
+        Why::MailFromStatus { mail_from, status } => (
+            format!(
+                "SES reports the custom MAIL FROM domain {mail_from} as {}: it sends with its own \
+                 amazonses.com envelope meanwhile",
+                status.as_str()
+            ),
             fix(
                 "correct the MX and SPF records of the MAIL FROM domain; SES checks them again \
-                 within 72 hours"
-            )
+                 within 72 hours",
+            ),
         ),
-        Why::MailFromStatusUnknown { mail_from } => format!(
-            "{mail_from}'s DNS is right; whether SES uses it only SES says (give \
-             --identity-state, or a message sent through SES as evidence)"
+        Why::MailFromStatusUnknown { mail_from } => (
+            format!(
+                "{mail_from}'s DNS is right; whether SES uses it only SES says (give \
+                 --identity-state, or a message sent through SES as evidence)"
+            ),
+            None,
         ),
         Why::MailFromMx {
             mail_from,
@@ -68,111 +84,137 @@ pub fn detail(judgement: &Judgement) -> String {
                     expected: Some(expected.clone()),
                 })
             };
-            format!(
-                "{found}: SES falls back to its own envelope.{}",
-                fix(&format!(
+            (
+                format!("{found}: SES falls back to its own envelope"),
+                Some(format!(
                     "publish exactly one MX on {mail_from}: 10 {expected}"
-                ))
+                )),
             )
         }
-        Why::MailFromReady { mail_from } => {
-            format!("SES uses the custom MAIL FROM domain {mail_from}, and its MX is SES's")
-        }
-        Why::SpfRecord { mail_from, problem } => format!(
-            "{}.{}",
+        Why::MailFromReady { mail_from } => (
+            format!("SES uses the custom MAIL FROM domain {mail_from}, and its MX is SES's"),
+            None,
+        ),
+        Why::SpfRecord { mail_from, problem } => (
             observed(&Observed::Spf {
                 mail_from: mail_from.clone(),
                 problem: Some(problem.clone()),
             }),
-            fix(&format!(
+            Some(format!(
                 "publish one SPF record on {mail_from}: v=spf1 include:amazonses.com ~all"
-            ))
+            )),
         ),
-        Why::SpfReady { mail_from } => format!(
-            "SPF passes for the envelope domain {mail_from}: its one SPF record includes amazonses.com"
+        Why::SpfReady { mail_from } => (
+            format!(
+                "SPF passes for the envelope domain {mail_from}: its one SPF record includes amazonses.com"
+            ),
+            None,
         ),
-        Why::DkimStateUnknown => {
+        Why::DkimStateUnknown => (
             "SES's DKIM state is not known (give --identity-state, or a message as evidence)"
-                .to_owned()
-        }
-        Why::DkimNotSigning => format!(
+                .to_owned(),
+            None,
+        ),
+        Why::DkimNotSigning => (
             "SES does not sign the domain's mail with its DKIM key: only d=amazonses.com, which \
-             is not the domain's.{}",
+             is not the domain's"
+                .to_owned(),
             fix(
-                "enable DKIM signing for the identity in SES (Easy DKIM: publish its three CNAMEs)"
-            )
+                "enable DKIM signing for the identity in SES (Easy DKIM: publish its three CNAMEs)",
+            ),
         ),
-        Why::DkimRecords(names) => format!(
-            "DKIM records missing or pointing elsewhere: {}.{}",
-            names.join(", "),
-            fix("publish the CNAMEs SES gives for the identity")
+        Why::DkimRecords(names) => (
+            format!(
+                "DKIM records missing or pointing elsewhere: {}",
+                names.join(", ")
+            ),
+            fix("publish the CNAMEs SES gives for the identity"),
         ),
-        Why::DkimReady => {
+        Why::DkimReady => (
             "SES signs with the domain's key (d= the identity), and its DKIM records are in place"
-                .to_owned()
-        }
+                .to_owned(),
+            None,
+        ),
         Why::DmarcRecord {
             record_at,
             disposition,
-        } => format!(
-            "DMARC record at {record_at}, policy p={}",
-            disposition.as_str()
+        } => (
+            format!(
+                "DMARC record at {record_at}, policy p={}",
+                disposition.as_str()
+            ),
+            None,
         ),
-        Why::NoDmarcRecord => format!(
-            "no DMARC record applies to the domain.{}",
-            fix("publish _dmarc.<domain> TXT \"v=DMARC1; p=none; rua=mailto:…\" at least")
+        Why::NoDmarcRecord => (
+            "no DMARC record applies to the domain".to_owned(),
+            fix("publish _dmarc.<domain> TXT \"v=DMARC1; p=none; rua=mailto:…\" at least"),
         ),
-        Why::Aligned { dkim, spf } => match (dkim, spf) {
-            (true, true) => "DKIM and SPF both align with From".to_owned(),
-            (true, false) => "DKIM aligns with From".to_owned(),
-            _ => "SPF aligns with From".to_owned(),
-        },
-        Why::NotAligned { adkim, aspf } => format!(
-            "neither DKIM (adkim={}) nor SPF (aspf={}) aligns with From.{}",
-            mode_tag(*adkim),
-            mode_tag(*aspf),
+        Why::Aligned { dkim, spf } => (
+            match (dkim, spf) {
+                (true, true) => "DKIM and SPF both align with From",
+                (true, false) => "DKIM aligns with From",
+                _ => "SPF aligns with From",
+            }
+            .to_owned(),
+            None,
+        ),
+        Why::NotAligned { adkim, aspf } => (
+            format!(
+                "neither DKIM (adkim={}) nor SPF (aspf={}) aligns with From",
+                mode_tag(*adkim),
+                mode_tag(*aspf)
+            ),
             fix(
-                "sign with the domain's DKIM key in SES, or use a custom MAIL FROM under the domain"
-            )
+                "sign with the domain's DKIM key in SES, or use a custom MAIL FROM under the domain",
+            ),
         ),
-        Why::Sampled { identifier, passed } => format!(
-            "a message received from the domain {} {} for {identifier}",
-            if *passed { "passed" } else { "failed" },
-            requirement.as_str().to_uppercase().replace('_', " ")
+        Why::Sampled { identifier, passed } => (
+            format!(
+                "a message received from the domain {} {} for {identifier}",
+                if *passed { "passed" } else { "failed" },
+                requirement.as_str().to_uppercase().replace('_', " ")
+            ),
+            None,
         ),
-        Why::SampledOnlyAmazonSes { configured } => format!(
-            "messages received from the domain passed {} only for amazonses.com, which is SES's, \
-             not the domain's{}.{}",
-            requirement.as_str().to_uppercase(),
-            configured.as_ref().map_or_else(String::new, |m| format!(
-                ": SES fell back from the custom MAIL FROM domain {m}"
-            )),
-            fix(&match (requirement, configured) {
-                (Requirement::Dkim, _) =>
-                    "enable DKIM signing with the domain's key in SES".to_owned(),
+        Why::SampledOnlyAmazonSes { configured } => (
+            format!(
+                "messages received from the domain passed {} only for amazonses.com, which is \
+                 SES's, not the domain's{}",
+                requirement.as_str().to_uppercase(),
+                configured.as_ref().map_or_else(String::new, |m| format!(
+                    ": SES fell back from the custom MAIL FROM domain {m}"
+                )),
+            ),
+            Some(match (requirement, configured) {
+                (Requirement::Dkim, _) => {
+                    "enable DKIM signing with the domain's key in SES".to_owned()
+                }
                 (_, Some(m)) => format!(
                     "restore the MX of {m} (exactly 10 feedback-smtp.<region>.amazonses.com); SES uses it again once it verifies it"
                 ),
                 (_, None) => "set up a custom MAIL FROM domain in SES".to_owned(),
-            })
+            }),
         ),
         Why::ListMail {
             messages,
             one_click,
             mailto_only,
             unsigned,
-        } => format!(
-            "{one_click} of {messages} list message(s) offer one-click unsubscribe (an https \
-             List-Unsubscribe and List-Unsubscribe-Post: List-Unsubscribe=One-Click, both \
-             DKIM-signed); {mailto_only} only mailto:, {unsigned} with the headers unsigned.{}",
+        } => (
+            format!(
+                "{one_click} of {messages} list message(s) offer one-click unsubscribe (an https \
+                 List-Unsubscribe and List-Unsubscribe-Post: List-Unsubscribe=One-Click, both \
+                 DKIM-signed); {mailto_only} only mailto:, {unsigned} with the headers unsigned"
+            ),
             fix(
                 "add both headers to marketing mail and sign them (SES signs every header it is \
-                 given; with SES's subscription management it adds them itself)"
-            )
+                 given; with SES's subscription management it adds them itself)",
+            ),
         ),
-        Why::NoListMail => {
-            "no list mail (with List-Unsubscribe) among the messages given".to_owned()
-        }
+        Why::NoListMail => (
+            "no list mail (with List-Unsubscribe) among the messages given".to_owned(),
+            None,
+        ),
         Why::Complaints {
             complaints,
             deliveries,
@@ -192,38 +234,57 @@ pub fn detail(judgement: &Judgement) -> String {
                 );
             }
             text.push_str(
-                ". Gmail sends SES no complaint feedback: Gmail's own rate is only in Postmaster Tools.",
+                ". Gmail sends SES no complaint feedback: Gmail's own rate is only in Postmaster Tools",
             );
-            text.push_str(&fix(
-                "send only to people who asked for the mail, and honour unsubscribes within two days",
-            ));
-            text
+            (
+                text,
+                fix(
+                    "send only to people who asked for the mail, and honour unsubscribes within two days",
+                ),
+            )
         }
-        Why::TooFewDeliveries { deliveries } => format!(
-            "{deliveries} {} in the feedback given: fewer than 100 say nothing of a rate",
-            if *deliveries == 1 {
-                "delivery"
-            } else {
-                "deliveries"
-            }
+        Why::TooFewDeliveries { deliveries } => (
+            format!(
+                "{deliveries} {} in the feedback given: fewer than 100 say nothing of a rate",
+                if *deliveries == 1 {
+                    "delivery"
+                } else {
+                    "deliveries"
+                }
+            ),
+            None,
         ),
-        Why::TlsPolicy { required } => {
-            if *required {
-                "the configuration set requires TLS".to_owned()
-            } else {
-                "SES offers TLS to every receiver that takes it (the configuration set's policy \
-                 is Optional; Require makes it a must)"
-                    .to_owned()
-            }
+        Why::TlsPolicy {
+            required,
+            configuration_set,
+        } => (
+            match (required, configuration_set) {
+                (true, Some(set)) => format!("the configuration set {set} requires TLS"),
+                (_, None) => "the identity has no default configuration set: SES offers TLS to \
+                     every receiver that takes it (SES's own policy, Optional)"
+                    .to_owned(),
+                (false, Some(set)) => format!(
+                    "SES offers TLS to every receiver that takes it (the configuration set {set}'s \
+                     policy is Optional; Require makes it a must)"
+                ),
+            },
+            None,
+        ),
+        Why::TlsPolicyUnknown => (
+            "the configuration set's TLS policy is not known".to_owned(),
+            None,
+        ),
+        Why::ReverseDns { ip, name } => (
+            format!("the sending address {ip} has reverse DNS {name}, which resolves back to it"),
+            None,
+        ),
+        Why::SesSharedAddress => (
+            "sent from SES's shared addresses, whose reverse DNS SES keeps".to_owned(),
+            None,
+        ),
+        Why::ReverseDnsUnknown | Why::NoEvidence => {
+            ("nothing given could judge it".to_owned(), None)
         }
-        Why::TlsPolicyUnknown => "the configuration set's TLS policy is not known".to_owned(),
-        Why::ReverseDns { ip, name } => {
-            format!("the sending address {ip} has reverse DNS {name}, which resolves back to it")
-        }
-        Why::SesSharedAddress => {
-            "sent from SES's shared addresses, whose reverse DNS SES keeps".to_owned()
-        }
-        Why::ReverseDnsUnknown | Why::NoEvidence => "nothing given could judge it".to_owned(),
     }
 }
 

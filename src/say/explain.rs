@@ -69,6 +69,8 @@ pub enum Remedy<'a> {
     },
     /// A probe never arrived: find where the loop broke.
     TraceTheProbe,
+    /// Meet a mailbox provider's bulk-sender requirement (`say::bulk` words the fix).
+    MeetBulkRequirement(&'a crate::judge::bulk::Judgement),
     /// SES paused sending.
     FixThePauseCause,
     /// VDM's own advice.
@@ -150,6 +152,14 @@ impl fmt::Display for Remedy<'_> {
             Self::TraceTheProbe => f.write_str(
                 "Send a message from the identity yourself and see whether it arrives; if it does not, read SES's sending statistics and the identity's status. If it does, check the monitor's receipt path: the receipt rule set is active, its rule matches the canary address, and the receipt function's logs show no errors.",
             ),
+            Self::MeetBulkRequirement(judgement) => match crate::say::bulk::fix(judgement) {
+                Some(fix) => {
+                    let mut chars = fix.chars();
+                    let first = chars.next().map(|c| c.to_uppercase().to_string());
+                    write!(f, "{}{}.", first.unwrap_or_default(), chars.as_str())
+                }
+                None => f.write_str("See docs/bulk-senders.md for this requirement."),
+            },
             Self::NothingToDo => f.write_str("No action is needed."),
         }
     }
@@ -220,6 +230,7 @@ pub fn remedy(facts: &Facts) -> Remedy<'_> {
             Remedy::AuthorizeReportDestination { record }
         }
         Facts::CanaryMissing { .. } => Remedy::TraceTheProbe,
+        Facts::BulkRequirementFailed(judgement) => Remedy::MeetBulkRequirement(judgement),
     }
 }
 
@@ -313,6 +324,15 @@ pub fn audit_evidence(check: &CheckResult) -> String {
         "the audit found {} healthy: {}",
         check.check.as_str(),
         observed(&check.observed)
+    )
+}
+
+/// Why a failed bulk-sender requirement's incident is over: the audit found it met.
+pub fn readiness_evidence(judgement: &crate::judge::bulk::Judgement) -> String {
+    format!(
+        "the audit found the bulk-sender requirement {} met: {}",
+        judgement.requirement.as_str(),
+        crate::say::bulk::detail(judgement)
     )
 }
 
@@ -838,6 +858,21 @@ fn statement(finding: &Finding) -> String {
         } => format!(
             "{domain}'s DMARC record sends aggregate reports to {destination}, which publishes no TXT \"v=DMARC1\" at {record}: receivers send it nothing"
         ),
+        Facts::BulkRequirementFailed(judgement) => {
+            let providers: Vec<&str> = judgement
+                .requirement
+                .providers()
+                .iter()
+                .map(|p| p.as_str())
+                .collect();
+            let (found, _) = crate::say::bulk::parts(judgement);
+            format!(
+                "{domain} fails the bulk-sender requirement {} of {} ({} evidence): {found}",
+                judgement.requirement.as_str(),
+                providers.join(", "),
+                judgement.evidence.map_or("no", |e| e.as_str()),
+            )
+        }
         Facts::CanaryMissing {
             identity,
             message_id,
@@ -1096,6 +1131,9 @@ pub fn headline(kind: Kind) -> &'static str {
             "the DMARC record sends reports to a domain that has not agreed to take them"
         }
         Kind::CanaryMissing => "a canary probe sent through SES never arrived",
+        Kind::BulkRequirementFailed => {
+            "the domain fails a bulk-sender requirement of Gmail, Yahoo or Microsoft"
+        }
     }
 }
 
@@ -1389,6 +1427,7 @@ mod feedback_worded {
             }))
             .ok(),
             dkim_attributes: None,
+            configuration_set_name: None,
         };
         let ok = state("SUCCESS", "USE_DEFAULT_VALUE");
         assert!(findings(&n, &summary, Some(("example.com", &ok))).is_empty());

@@ -1,12 +1,14 @@
 //! The SESv2 adapter: [`IdentityDirectory`] through `GetEmailIdentity`, [`IdentityLister`]
-//! through `ListEmailIdentities`, [`ProbeSender`] through `SendEmail`. It translates the SDK's types into the project's model and
+//! through `ListEmailIdentities`, `ListConfigurationSets` and `GetConfigurationSet`, [`ProbeSender`] through `SendEmail`. It translates the SDK's types into the project's model and
 //! sorts errors into transient and permanent; it decides nothing else. Wrap it in
 //! `edge::identity_cache::CachedDirectory`: SESv2 allows one request per second per account.
 
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::operation::get_configuration_set::GetConfigurationSetError;
 use aws_sdk_sesv2::operation::get_email_identity::{GetEmailIdentityError, GetEmailIdentityOutput};
-use aws_sdk_sesv2::types::IdentityType;
+use aws_sdk_sesv2::types::{IdentityType, TlsPolicy as SdkTlsPolicy};
+use ses_dmarc_monitor::judge::bulk::TlsPolicy;
 use ses_dmarc_monitor::ports::directory::{
     DirectoryError, IdentityDirectory, IdentityLister, ListError,
 };
@@ -122,6 +124,35 @@ impl IdentityLister for SesV2Directory {
 
     async fn identities(&self) -> Result<Vec<String>, ListError> {
         self.list(|_| true).await
+    }
+
+    async fn tls_policy(&self, name: &str) -> Result<Option<TlsPolicy>, ListError> {
+        let output = match self
+            .client
+            .get_configuration_set()
+            .configuration_set_name(name)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            // The identity names a set that no longer exists: its policy is not known.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(GetConfigurationSetError::is_not_found_exception) =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(list_error("ses:GetConfigurationSet")(error)),
+        };
+        // A set without delivery options sends under SES's default, Optional.
+        Ok(
+            match output.delivery_options().and_then(|d| d.tls_policy()) {
+                None | Some(SdkTlsPolicy::Optional) => Some(TlsPolicy::Optional),
+                Some(SdkTlsPolicy::Require) => Some(TlsPolicy::Require),
+                Some(_) => None,
+            },
+        )
     }
 
     async fn configuration_sets(&self) -> Result<Option<Vec<String>>, ListError> {
@@ -330,5 +361,6 @@ pub fn state_of(output: &GetEmailIdentityOutput) -> IdentityState {
                 .signing_attributes_origin()
                 .map(|o| DkimOrigin::from_text(o.as_str())),
         }),
+        configuration_set_name: output.configuration_set_name().map(str::to_owned),
     }
 }

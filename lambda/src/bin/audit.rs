@@ -1,5 +1,6 @@
 //! The audit Lambda, on two EventBridge schedules: the audit's (every SES identity's MAIL
-//! FROM, DKIM and DMARC set-up checked against DNS, after the incident sweep:
+//! FROM, DKIM and DMARC set-up checked against DNS, and its domain's bulk-sender readiness
+//! unless `BULK_SENDER=off`, after the incident sweep:
 //! `flow::audit::audit`) and the sweep's own, more frequent one (input `{"sweep": true}`:
 //! `flow::audit::sweep`). A run that reaches its deadline records where it stopped in the
 //! state table, and the next continues there. Wiring only (see `wiring` and the core's `edge::config`).
@@ -44,6 +45,13 @@ async fn main() -> Result<(), Error> {
                 &wiring.sink,
                 &wiring.region,
                 bounds,
+                if wiring.config.bulk_sender {
+                    audit::Readiness::On {
+                        rollups: &wiring.ledger,
+                    }
+                } else {
+                    audit::Readiness::Off
+                },
             ))
             .await;
             wiring.emit_audit_metrics(&run);

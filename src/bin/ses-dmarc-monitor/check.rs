@@ -139,6 +139,7 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
                 samples: &gathered.samples,
                 feedback: gathered.feedback,
                 tls: None,
+                configuration_set: None,
             });
             worst = worst.max(
                 judged

@@ -7,6 +7,7 @@
 //! `[Function, Kind]` for findings. The reports function's documents are [`reports`]'s.
 
 use crate::judge::align::{DmarcOutcome, Evaluation};
+use crate::judge::bulk::Requirement;
 use crate::judge::findings::Finding;
 use crate::judge::findings::Kind;
 use crate::judge::posture::PostureCheck;
@@ -40,6 +41,9 @@ keyword_enum! {
         AuditChecksFailed = "AuditChecksFailed",
         /// Checks (or whole identities, or the whole run) a failed lookup left unjudged.
         AuditChecksUnjudged = "AuditChecksUnjudged",
+        /// The audit's bulk-sender readiness: requirements failed (total, and by
+        /// `Requirement`).
+        BulkRequirementsFailed = "BulkRequirementsFailed",
         /// The reports function's: receivers' reports counted for the first time.
         Reports = "Reports",
         /// Reports counted before (re-sent, or a retried invocation): not counted again.
@@ -418,6 +422,9 @@ pub fn incident_errors(
 /// What one audit run judged and what it could not, for its metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditCounts {
+    /// Failed bulk-sender requirements, per requirement; `None` when readiness was not
+    /// judged (`BULK_SENDER=off`, or no domain audited).
+    pub bulk: Option<BTreeMap<Requirement, u64>>,
     /// Identities audited; `None` when they could not be listed (nothing was judged).
     pub identities: Option<u64>,
     /// Failed checks, per check.
@@ -476,6 +483,26 @@ pub fn audit_emf(
                 function,
                 &[("Check", check.as_str())],
                 vec![(Metric::AuditChecksFailed.as_str(), failed)],
+                timestamp_ms,
+            ));
+        }
+    }
+    // Readiness: the total of the domains judged, and each requirement that failed.
+    if let Some(bulk) = &counts.bulk {
+        let total: u64 = bulk.values().sum();
+        lines.push(document(
+            namespace,
+            function,
+            &[],
+            vec![(Metric::BulkRequirementsFailed.as_str(), total)],
+            timestamp_ms,
+        ));
+        for (requirement, failed) in bulk.iter().filter(|(_, n)| **n > 0) {
+            lines.push(document(
+                namespace,
+                function,
+                &[("Requirement", requirement.as_str())],
+                vec![(Metric::BulkRequirementsFailed.as_str(), *failed)],
                 timestamp_ms,
             ));
         }
