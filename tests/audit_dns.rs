@@ -949,6 +949,20 @@ mod run {
         assert!(!ended("nomx.example", "mail_from") && ended("nomx.example", "tls"));
         assert!(!ended("nodmarc.example", "tls"), "unknown ends nothing");
 
+        // The day's rollups hold each domain's readiness, for the weekly digest.
+        let day = rollups.day(today).await.unwrap_or_else(|e| panic!("{e}"));
+        let judged = |domain: &str, requirement| {
+            day.readiness
+                .get(domain)
+                .and_then(|r| r.get(&requirement))
+                .map(|s| s.as_str())
+        };
+        use ses_dmarc_monitor::judge::bulk::Requirement as R;
+        assert_eq!(judged("healthy.example", R::ComplaintRate), Some("fail"));
+        assert_eq!(judged("healthy.example", R::Tls), Some("pass"));
+        assert_eq!(judged("nodmarc.example", R::Tls), Some("unknown"));
+        assert_eq!(run.state_errors, 0);
+
         // The metrics: the total and each requirement that failed.
         let lines = ses_dmarc_monitor::say::metrics::audit_emf("M", "audit", &counts, 1);
         assert!(

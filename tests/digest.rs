@@ -532,6 +532,24 @@ mod function {
                 .await
                 .is_ok()
         );
+        // The audit's readiness: Tuesday's failed SPF is mended by Saturday, when the
+        // complaint rate fails; after the week, in nothing.
+        use ses_dmarc_monitor::judge::bulk::{Requirement as R, Status as S};
+        let readiness = |spf, complaints| {
+            Addition::Readiness(BTreeMap::from([
+                (R::Spf, spf),
+                (R::Dkim, S::Pass),
+                (R::ComplaintRate, complaints),
+                (R::Ptr, S::Unknown),
+            ]))
+        };
+        for (day, judged) in [
+            (MONDAY_W48 + DAY, readiness(S::Fail, S::Pass)),
+            (MONDAY_W48 + 5 * DAY, readiness(S::Pass, S::Fail)),
+            (MONDAY_W48 + WEEK, readiness(S::Fail, S::Fail)),
+        ] {
+            assert!(rollups.add(day, "example.com", &judged).await.is_ok());
+        }
         let key = IncidentKey {
             kind: Kind::MailFromFallback,
             domain: "example.com".into(),
@@ -577,7 +595,21 @@ mod function {
             "{}",
             mail.text
         );
-        assert!(mail.text.contains("| 1004/1008 | 2.0‰"), "{}", mail.text);
+        assert!(
+            mail.text
+                .contains("| 1004/1008 | 2.0‰ | fails complaint_rate\n"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains(
+                "  Bulk-sender readiness: as the audit judged it on 2026-11-28: fails complaint_rate; meets spf, dkim; cannot judge ptr\n"
+            ),
+            "{}",
+            mail.text
+        );
+        // A domain the audit did not judge has no readiness.
+        assert!(mail.text.contains("| - | - | -\n"), "{}", mail.text);
         assert!(
             mail.text.contains("1. example.com: Open since"),
             "{}",
@@ -619,7 +651,7 @@ mod function {
         );
         assert!(
             mail.html
-                .contains("<th class=\"l\" colspan=\"11\">SES tenant billing-unit</th>")
+                .contains("<th class=\"l\" colspan=\"12\">SES tenant billing-unit</th>")
         );
         assert_safe_html(&mail.html);
         assert!(

@@ -257,6 +257,8 @@ pub struct AuditRun {
     pub listing_failed: bool,
     /// Domains left for the next run: this one reached its deadline.
     pub deferred: usize,
+    /// Readiness the daily rollups could not take (the digest shows an older one).
+    pub state_errors: u64,
 }
 
 impl AuditRun {
@@ -281,6 +283,7 @@ impl AuditRun {
             unjudged,
             unreadable,
             deferred: self.deferred as u64,
+            state_errors: self.state_errors,
         }
     }
 
@@ -532,6 +535,10 @@ where
     let place = (run.deferred > 0).then_some(stopped_after).flatten();
     if let Err(error) = bounds.cursor.stop_after(place.as_deref()).await {
         tracing::warn!(error = %error, "where this audit stopped was not recorded; the next starts from the first domain");
+    }
+    if let Readiness::On { rollups } = readiness {
+        run.state_errors =
+            crate::flow::rollups::readiness(&run.readiness, rollups, bounds.clock.now()).await;
     }
     let failed: u64 = run.failed_checks().values().sum();
     tracing::info!(

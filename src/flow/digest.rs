@@ -99,6 +99,9 @@ where
                             ses.probes_healthy = ses.probes_healthy.saturating_add(probes.healthy);
                         }
                     }
+                    for (domain, judged) in &rollups.readiness {
+                        digest.add_readiness(domain, day, judged);
+                    }
                     for (domain, feedback) in &rollups.feedback {
                         if let Some(ses) = digest.ses_of(domain) {
                             ses.deliveries = ses.deliveries.saturating_add(feedback.deliveries);

@@ -1,7 +1,7 @@
-//! What the receipt, feedback and canary functions add to the daily rollups the weekly
+//! What the receipt, feedback, canary and audit functions add to the daily rollups the weekly
 //! digest reads, from what an invocation counted: the canary's probes sent, received and
-//! healthy per identity, and feedback per monitored domain. One write per identity or domain
-//! and invocation; a write that fails is logged and counted (`StateErrors`), never a failed
+//! healthy per identity, feedback per monitored domain, and each domain's bulk-sender
+//! readiness as the audit last judged it. One write per identity or domain and invocation; a write that fails is logged and counted (`StateErrors`), never a failed
 //! invocation (the reports function adds its own, per report: `flow::reports`).
 
 use crate::flow::receipt::Processed;
@@ -51,6 +51,20 @@ pub async fn processed<R: Rollups>(processed: &Processed, rollups: &R, now: u64)
         .iter()
         .map(|(domain, day)| (domain.clone(), Addition::Feedback(*day)));
     add_all(rollups, now, feedback).await + canary(&processed.canary, rollups, now).await
+}
+
+/// Each domain's bulk-sender readiness, as an audit run judged it (the day's latest replaces
+/// the earlier). Returns the writes that failed.
+pub async fn readiness<R: Rollups>(
+    judged: &[(String, Vec<crate::judge::bulk::Judgement>)],
+    rollups: &R,
+    now: u64,
+) -> u64 {
+    let additions = judged.iter().map(|(domain, judged)| {
+        let statuses = judged.iter().map(|j| (j.requirement, j.status)).collect();
+        (domain.clone(), Addition::Readiness(statuses))
+    });
+    add_all(rollups, now, additions).await
 }
 
 #[cfg(test)]

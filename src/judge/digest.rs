@@ -8,6 +8,7 @@
 //! history: the week before gives each domain's change, and every earlier sender is not new.
 //! Pure: the period comes from the caller.
 
+use crate::judge::bulk::{Requirement, Status};
 use crate::judge::findings::Severity;
 use crate::judge::report::{AggregateSummary, Belief, SourceTally};
 use crate::judge::source::{Classified, SourceClass};
@@ -213,6 +214,8 @@ pub struct DomainWeek {
     pub reporters: BTreeSet<String>,
     /// The SES tenants its identity is associated with (the digest groups domains by them).
     pub tenant: Option<String>,
+    /// Its bulk-sender readiness as the audit last judged it in the period, and that day.
+    pub readiness: Option<(u64, BTreeMap<Requirement, Status>)>,
 }
 
 impl DomainWeek {
@@ -560,6 +563,23 @@ impl Digest {
                 .ses
                 .get_or_insert_with(SesFigures::default),
         )
+    }
+
+    /// The audit's judgement of a domain's bulk-sender readiness on `day`: the latest day's
+    /// stands.
+    pub fn add_readiness(
+        &mut self,
+        domain: &str,
+        day: u64,
+        judged: &BTreeMap<Requirement, Status>,
+    ) {
+        let Some(domain) = normalize(domain) else {
+            return;
+        };
+        let week = self.domains.entry(domain).or_default();
+        if week.readiness.as_ref().is_none_or(|(at, _)| *at <= day) {
+            week.readiness = Some((day, judged.clone()));
+        }
     }
 
     fn add_history(&mut self, domain: &str, figures: &DayFigures, week_before: bool) {

@@ -1,9 +1,11 @@
 //! The daily rollups the weekly digest reads: per UTC day, counters for each monitored
 //! domain (receivers' aggregate and TLS reports, feedback) and each identity (the canary),
+//! and each domain's latest bulk-sender readiness (the audit's),
 //! added as data arrives, one write per report, probe or notification
 //! (`lambda::aws::dynamodb`, kept 400 days), or in memory for tests. Writing fails open: the
 //! flows count the error (`StateErrors`) and go on.
 
+use crate::judge::bulk::{Requirement, Status};
 use crate::judge::digest::{DayFigures, TlsFigures};
 use crate::ports::state::StateError;
 use std::collections::BTreeMap;
@@ -51,7 +53,13 @@ pub enum Addition {
     Canary(CanaryDay),
     /// Notifications about a domain's mail.
     Feedback(FeedbackDay),
+    /// The audit's latest judgement of a domain's bulk-sender readiness: it replaces the
+    /// day's earlier one, requirement by requirement.
+    Readiness(Readiness),
 }
+
+/// A domain's bulk-sender readiness, by requirement.
+pub type Readiness = BTreeMap<Requirement, Status>;
 
 /// Everything added on one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,6 +68,7 @@ pub struct DayRollups {
     pub tls: BTreeMap<String, TlsDay>,
     pub canary: BTreeMap<String, CanaryDay>,
     pub feedback: BTreeMap<String, FeedbackDay>,
+    pub readiness: BTreeMap<String, Readiness>,
 }
 
 impl DayRollups {
@@ -91,6 +100,12 @@ impl DayRollups {
                 add(&mut day.deliveries, feedback.deliveries);
                 add(&mut day.auth_bounces, feedback.auth_bounces);
                 add(&mut day.complaints, feedback.complaints);
+            }
+            Addition::Readiness(judged) => {
+                self.readiness
+                    .entry(subject.to_owned())
+                    .or_default()
+                    .extend(judged.iter().map(|(r, s)| (*r, *s)));
             }
         }
     }

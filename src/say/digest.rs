@@ -5,11 +5,13 @@
 //! The HTML is e-mail: no script, no event handler, no resource from elsewhere (mail clients
 //! block them, and a digest must read the same offline). The daily bars are table cells.
 
+use crate::judge::bulk::Status;
 use crate::judge::digest::{Action, Digest, DomainWeek, permille};
 use crate::judge::report::SourceTally;
 use crate::judge::source::{Classified, SourceClass};
 use crate::say::calendar::{utc_date, utc_time};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The subject, carrying the state: `DMARC weekly 2026-W49: 2 of 14 domains need action`.
@@ -189,6 +191,8 @@ struct JsonDomain<'a> {
     disposition: JsonDisposition,
     sources: Vec<JsonSource>,
     tls: Option<JsonTls>,
+    /// The audit's latest judgement in the period, by requirement (`pass`, `fail`, `unknown`).
+    readiness: Option<BTreeMap<&'static str, &'static str>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -245,6 +249,12 @@ pub fn json<'a>(digest: &'a Digest, actions: &'a [Action]) -> DigestJson<'a> {
                     successful: t.successful,
                     failed: t.failed,
                 }),
+                readiness: week.readiness.as_ref().map(|(_, judged)| {
+                    judged
+                        .iter()
+                        .map(|(r, s)| (r.as_str(), s.as_str()))
+                        .collect()
+                }),
             }
         })
         .collect();
@@ -300,6 +310,7 @@ struct Row {
     unknown: u64,
     canary: String,
     complaints: String,
+    readiness: String,
 }
 
 fn rows(digest: &Digest) -> Vec<Row> {
@@ -358,12 +369,59 @@ fn rows(digest: &Digest) -> Vec<Row> {
                 unknown,
                 canary,
                 complaints,
+                readiness: readiness_cell(week),
             }
         })
         .collect()
 }
 
-const COLUMNS: [&str; 11] = [
+/// The requirements of a domain's readiness with `status`, by name.
+fn requirements_with(week: &DomainWeek, status: Status) -> Vec<&'static str> {
+    week.readiness
+        .iter()
+        .flat_map(|(_, judged)| judged)
+        .filter(|(_, s)| **s == status)
+        .map(|(r, _)| r.as_str())
+        .collect()
+}
+
+/// The all-domains table's readiness cell: the failed requirements, else how many are met.
+fn readiness_cell(week: &DomainWeek) -> String {
+    if week.readiness.is_none() {
+        return "-".to_owned();
+    }
+    let failed = requirements_with(week, Status::Fail);
+    if failed.is_empty() {
+        let met = requirements_with(week, Status::Pass).len();
+        let unknown = requirements_with(week, Status::Unknown).len();
+        format!("{met} met, {unknown} unknown")
+    } else {
+        format!("fails {}", failed.join(", "))
+    }
+}
+
+/// A domain's readiness in a sentence: the audit's day, then each status's requirements.
+fn readiness_words(week: &DomainWeek) -> Option<String> {
+    let (day, _) = week.readiness.as_ref()?;
+    let mut parts = Vec::new();
+    for (status, word) in [
+        (Status::Fail, "fails"),
+        (Status::Pass, "meets"),
+        (Status::Unknown, "cannot judge"),
+    ] {
+        let requirements = requirements_with(week, status);
+        if !requirements.is_empty() {
+            parts.push(format!("{word} {}", requirements.join(", ")));
+        }
+    }
+    Some(format!(
+        "as the audit judged it on {}: {}",
+        day_label(Some(*day)),
+        parts.join("; ")
+    ))
+}
+
+const COLUMNS: [&str; 12] = [
     "domain",
     "policy",
     "messages",
@@ -375,10 +433,11 @@ const COLUMNS: [&str; 11] = [
     "unknown-source messages",
     "canary healthy/sent",
     "complaint rate",
+    "bulk-sender readiness",
 ];
 
 impl Row {
-    fn cells(&self) -> [String; 11] {
+    fn cells(&self) -> [String; 12] {
         [
             self.domain.clone(),
             self.policy.clone(),
@@ -391,6 +450,7 @@ impl Row {
             self.unknown.to_string(),
             self.canary.clone(),
             self.complaints.clone(),
+            self.readiness.clone(),
         ]
     }
 }
@@ -571,6 +631,9 @@ pub fn text(digest: &Digest, actions: &[Action]) -> String {
         if let Some(ses) = &week.ses {
             let _ = writeln!(out, "  SES: {}", ses_words(ses));
         }
+        if let Some(readiness) = readiness_words(week) {
+            let _ = writeln!(out, "  Bulk-sender readiness: {readiness}");
+        }
         if !week.reporters.is_empty() {
             let reporters: Vec<&str> = week.reporters.iter().map(String::as_str).collect();
             let _ = writeln!(out, "  Reporters: {}", reporters.join(", "));
@@ -713,6 +776,13 @@ pub fn html(digest: &Digest, actions: &[Action]) -> String {
         write_sources(&mut out, digest, domain, week);
         if let Some(ses) = &week.ses {
             let _ = writeln!(out, "<h3>SES</h3><p>{}</p>", escape(&ses_words(ses)));
+        }
+        if let Some(readiness) = readiness_words(week) {
+            let _ = writeln!(
+                out,
+                "<h3>Bulk-sender readiness</h3><p>{}</p>",
+                escape(&readiness)
+            );
         }
         if !week.reporters.is_empty() {
             let reporters: Vec<String> = week.reporters.iter().map(|r| escape(r)).collect();

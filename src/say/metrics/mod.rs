@@ -435,6 +435,8 @@ pub struct AuditCounts {
     pub unreadable: u64,
     /// Identities left for the next run, which continues where this one stopped.
     pub deferred: u64,
+    /// Writes to the daily rollups that failed (the audit's readiness).
+    pub state_errors: u64,
 }
 
 impl AuditCounts {
@@ -474,6 +476,9 @@ pub fn audit_emf(
         totals.push((Metric::AuditChecksFailed.as_str(), failed));
     }
     totals.push((Metric::AuditChecksUnjudged.as_str(), unjudged));
+    if counts.state_errors > 0 {
+        totals.push((Metric::StateErrors.as_str(), counts.state_errors));
+    }
     let mut lines = vec![document(namespace, function, &[], totals, timestamp_ms)];
     for check in PostureCheck::ALL {
         let failed = counts.failed.get(check).copied().unwrap_or(0);

@@ -1,7 +1,8 @@
 //! The daily rollups in the state table: one item per UTC day, kind and subject
 //! (`pk = rollup#<day's first second>`, `sk = <kind>#<subject>`), whose counters each
 //! arrival adds to with one `UpdateItem ADD` (no read), kept [`ROLLUP_KEPT`]. The digest reads
-//! a day with one query.
+//! a day with one query. A domain's bulk-sender readiness is `SET` (`q|<requirement>`), the
+//! day's latest audit replacing the earlier.
 //!
 //! A report's senders are flat attributes named `<figure>|<class>|<name>` (bounded: four
 //! classes, the listed services, the identity); their addresses a string set bounded at
@@ -11,6 +12,7 @@
 use super::{DynamoLedger, failed, n, s};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
+use ses_dmarc_monitor::judge::bulk::{Requirement, Status};
 use ses_dmarc_monitor::judge::digest::{DayFigures, TlsFigures};
 use ses_dmarc_monitor::judge::report::SourceTally;
 use ses_dmarc_monitor::judge::source::{Classified, SourceClass};
@@ -185,6 +187,15 @@ fn other_adds(addition: &Addition) -> Adds {
             adds.add("auth_bounces".into(), feedback.auth_bounces);
             adds.add("complaints".into(), feedback.complaints);
         }
+        // The latest judgement replaces the day's earlier one: `SET`, not `ADD`.
+        Addition::Readiness(judged) => {
+            for (requirement, status) in judged {
+                adds.set(
+                    &format!("q|{}", requirement.as_str()),
+                    status.as_str().to_owned(),
+                );
+            }
+        }
     }
     adds
 }
@@ -195,19 +206,24 @@ fn kind_of(addition: &Addition) -> &'static str {
         Addition::Tls(_) => "tls",
         Addition::Canary(_) => "canary",
         Addition::Feedback(_) => "feedback",
+        Addition::Readiness(_) => "readiness",
     }
 }
 
 impl DynamoLedger {
     async fn write_adds(&self, day: u64, sk: String, adds: Adds) -> Result<bool, StateError> {
-        if adds.terms.is_empty() {
+        if adds.terms.is_empty() && adds.sets.is_empty() {
             return Ok(true);
         }
+        let additions = if adds.terms.is_empty() {
+            String::new()
+        } else {
+            format!("ADD {} ", adds.terms.join(", "))
+        };
         let mut update = self
             .update_item(s(format!("rollup#{day}")), s(sk))
             .update_expression(format!(
-                "ADD {} SET {}",
-                adds.terms.join(", "),
+                "{additions}SET {}",
                 adds.sets
                     .iter()
                     .map(String::as_str)
@@ -359,6 +375,19 @@ fn addition_of(item: &HashMap<String, AttributeValue>) -> Option<(String, Additi
             auth_bounces: count("auth_bounces"),
             complaints: count("complaints"),
         }),
+        "readiness" => Addition::Readiness(
+            item.iter()
+                .filter_map(|(name, value)| {
+                    let requirement = Requirement::from_text(name.strip_prefix("q|")?)?;
+                    match value {
+                        AttributeValue::S(status) => {
+                            Some((requirement, Status::from_text(status)?))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect(),
+        ),
         _ => return None,
     };
     Some((subject.to_owned(), addition))
@@ -403,8 +432,14 @@ mod tests {
             reporters: BTreeMap::from([("google.com".to_owned(), 1)]),
             policy: Some("reject".into()),
         };
-        let adds = dmarc_adds(&figures, true);
-        // The item as DynamoDB would hold it after this one write.
+        let item = item_after(&dmarc_adds(&figures, true), "dmarc#example.com");
+        let (subject, addition) = addition_of(&item).unwrap_or_else(|| panic!("{item:?}"));
+        assert_eq!(subject, "example.com");
+        assert_eq!(addition, Addition::Dmarc(figures));
+    }
+
+    /// The item as DynamoDB would hold it after this one write of `adds` to `sk`.
+    fn item_after(adds: &Adds, sk: &str) -> HashMap<String, AttributeValue> {
         let mut item: HashMap<String, AttributeValue> = adds
             .terms
             .iter()
@@ -417,9 +452,25 @@ mod tests {
                 ))
             })
             .collect();
-        item.insert("sk".into(), s("dmarc#example.com"));
-        let (subject, addition) = addition_of(&item).unwrap_or_else(|| panic!("{item:?}"));
-        assert_eq!(subject, "example.com");
-        assert_eq!(addition, Addition::Dmarc(figures));
+        item.insert("sk".into(), s(sk.to_owned()));
+        item
+    }
+
+    /// A domain's readiness is set, not added, and reads back requirement by requirement.
+    #[test]
+    fn readiness_reads_back_as_set() {
+        let judged = BTreeMap::from([
+            (Requirement::Spf, Status::Pass),
+            (Requirement::ComplaintRate, Status::Fail),
+            (Requirement::Ptr, Status::Unknown),
+        ]);
+        let addition = Addition::Readiness(judged);
+        let adds = other_adds(&addition);
+        assert!(adds.terms.is_empty() && adds.sets.len() == 3);
+        let item = item_after(&adds, "readiness#example.com");
+        assert_eq!(
+            addition_of(&item),
+            Some(("example.com".to_owned(), addition))
+        );
     }
 }
