@@ -1100,6 +1100,49 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
          List-Unsubscribe: <https://healthy.example/u/1>, <mailto:u@healthy.example>\r\n\
          List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\nHello.\r\n",
     );
+    // Receivers' verdicts on nomx.example's mail: Gmail bounced two recipients for DKIM
+    // (5.7.30), and its aggregate report says its requirement failed for DMARC (5.7.26).
+    let nomx_mail = serde_json::json!({
+        "timestamp": "2026-11-20T09:00:00.000Z", "source": "ops@nomx.example",
+        "sourceArn": "arn:aws:ses:us-east-1:111122223333:identity/nomx.example",
+        "messageId": "m-2", "destination": ["a@gmail.example", "b@gmail.example"],
+        "headersTruncated": false,
+        "commonHeaders": {"from": ["ops@nomx.example"], "messageId": "m-2", "subject": "Ops"}
+    });
+    write(
+        &evidence.join("bounce.json"),
+        &serde_json::json!({
+            "notificationType": "Bounce", "mail": nomx_mail,
+            "bounce": {"bounceType": "Permanent", "bounceSubType": "General",
+                "timestamp": "2026-11-20T09:00:02.000Z", "feedbackId": "b-1",
+                "bouncedRecipients": [
+                    {"emailAddress": "a@gmail.example", "status": "5.7.30", "action": "failed",
+                     "diagnosticCode": "smtp; 550-5.7.30 This mail has been blocked because DKIM does not pass. gsmtp"},
+                    {"emailAddress": "b@gmail.example", "status": "5.7.30", "action": "failed",
+                     "diagnosticCode": "smtp; 550-5.7.30 This mail has been blocked because DKIM does not pass. gsmtp"}
+                ]}
+        })
+        .to_string(),
+    );
+    write(
+        &evidence.join("gmail-report.xml"),
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<feedback>
+  <report_metadata><org_name>google.com</org_name><email>noreply-dmarc-support@google.com</email>
+    <report_id>nomx-1</report_id><date_range><begin>1795651200</begin><end>1795737599</end></date_range>
+  </report_metadata>
+  <policy_published><domain>nomx.example</domain><p>none</p></policy_published>
+  <record>
+    <row><source_ip>54.240.8.20</source_ip><count>7</count>
+      <policy_evaluated><disposition>reject</disposition><dkim>fail</dkim><spf>fail</spf>
+        <reason><type>local_policy</type><comment>Sender requirement failed: 550-5.7.26 Unauthenticated email from nomx.example is not accepted due to the domain's DMARC policy</comment></reason>
+      </policy_evaluated></row>
+    <identifiers><header_from>nomx.example</header_from></identifiers>
+    <auth_results><spf><domain>us-east-1.amazonses.com</domain><result>pass</result></spf></auth_results>
+  </record>
+</feedback>
+"#,
+    );
     let (addr, _server) = common::start_dns(ZONE).await;
     let path = |p: &std::path::Path| p.display().to_string();
     let output = run_cli(vec![
@@ -1154,9 +1197,10 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
             row("healthy.example", "ptr", "unknown", "null"),
             // No MX on mail.nomx.example: SES falls back, so SPF is not the domain's either.
             row("nomx.example", "spf", "fail", "dns"),
-            row("nomx.example", "dkim", "unknown", "null"),
+            // Nothing else judged DKIM and alignment: the receivers' verdicts fail them.
+            row("nomx.example", "dkim", "fail", "feedback"),
             row("nomx.example", "dmarc_policy", "pass", "dns"),
-            row("nomx.example", "alignment", "unknown", "null"),
+            row("nomx.example", "alignment", "fail", "reports"),
             row("nomx.example", "mail_from", "fail", "dns"),
             row("nomx.example", "one_click_unsubscribe", "unknown", "null"),
             row("nomx.example", "complaint_rate", "unknown", "null"),
@@ -1183,6 +1227,16 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
     assert!(
         mx.contains("10 feedback-smtp.us-east-1.amazonses.com"),
         "{mx}"
+    );
+    let dkim = rows[10]["detail"].as_str().unwrap_or_default();
+    assert!(
+        dkim.contains("receivers refused mail for it: Gmail on 2 message(s), 5.7.30 (bounces)"),
+        "{dkim}"
+    );
+    let alignment = rows[12]["detail"].as_str().unwrap_or_default();
+    assert!(
+        alignment.contains("google.com on 7 message(s), 5.7.26 (its aggregate reports)"),
+        "{alignment}"
     );
     // A critical requirement failed: exit 1 under --fail-on critical.
     assert_eq!(output.status.code(), Some(1), "{stderr}");

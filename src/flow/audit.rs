@@ -131,6 +131,8 @@ async fn judge_readiness<L: IdentityLister>(
         posture: report,
         ses_state: target.state.is_some(),
         samples: &[],
+        // Bounces are rolled up as counts only: the receivers' verdicts are the CLI's.
+        verdicts: &[],
         feedback,
         tls,
         configuration_set,

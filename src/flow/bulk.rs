@@ -1,15 +1,22 @@
 //! Bulk-sender readiness of a domain (`check --bulk-sender`): what the evidence given says of
 //! the domain's mail, gathered into the judge's signals ([`crate::judge::bulk`]). Feedback
-//! notifications give the complaint rate; messages received from the domain (the canary's,
-//! or any given) give SPF, DKIM, the envelope and the unsubscribe headers, as the trusted
-//! server's `Authentication-Results` say.
+//! notifications give the complaint rate, and their authentication rejections the
+//! receivers' verdicts; messages received from the domain (the canary's, or any given) give
+//! SPF, DKIM, the envelope and the unsubscribe headers, as the trusted server's
+//! `Authentication-Results` say; receivers' aggregate reports give Google's "Sender
+//! requirement failed" verdicts.
 
 use crate::flow::analysis::RecordOutcome;
+use crate::flow::reports::Judged;
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
-use crate::judge::bulk::{ListUnsubscribe, Sample};
+use crate::judge::auth_rejection::{Diagnosis, diagnose};
+use crate::judge::bulk::{Evidence, ListUnsubscribe, ReceiverVerdict, Sample, rejected_for};
+use crate::judge::digest::reporter_name;
 use crate::judge::feedback::Happened;
+use crate::judge::findings::Facts;
 use crate::read::domain::is_within;
 use crate::read::observation::Observation;
+use crate::read::report::Report;
 
 /// What the evidence says of one domain's mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +24,8 @@ pub struct Gathered {
     pub samples: Vec<Sample>,
     /// (deliveries, complaints), recipients counted; `None` when no feedback was about it.
     pub feedback: Option<(u64, u64)>,
+    /// Receivers' verdicts on its mail: authentication rejections in bounces and delays.
+    pub verdicts: Vec<ReceiverVerdict>,
 }
 
 /// Gathers what `outcomes` (the evidence, analyzed as `analyze` does) say of `domain`: of
@@ -26,7 +35,7 @@ pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOut
     let mut feedback: Option<(u64, u64)> = None;
     for outcome in outcomes {
         match outcome {
-            RecordOutcome::Feedback { summary, .. }
+            RecordOutcome::Feedback { summary, findings }
                 if summary
                     .from_domains
                     .first()
@@ -37,6 +46,19 @@ pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOut
                 match &summary.happened {
                     Happened::Delivered(recipients) => add(deliveries, recipients.count),
                     Happened::Complained { recipients, .. } => add(complaints, recipients.count),
+                    Happened::Bounced { recipients, .. } | Happened::Delayed { recipients, .. } => {
+                        for finding in findings {
+                            if let Facts::AuthBounce { rejection, .. } = &finding.facts {
+                                gathered.verdicts.push(ReceiverVerdict {
+                                    requirement: rejected_for(rejection.failed),
+                                    receiver: rejection.provider.to_owned(),
+                                    code: rejection.code.clone(),
+                                    messages: (recipients.count as u64).max(1),
+                                    evidence: Evidence::Feedback,
+                                });
+                            }
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -51,6 +73,52 @@ pub fn gather<'a>(domain: &str, outcomes: impl IntoIterator<Item = &'a RecordOut
     }
     gathered.feedback = feedback;
     gathered
+}
+
+/// What a believed aggregate report's receiver says failed of `domain`'s mail: each record
+/// from the domain (or under it) whose reason is a "Sender requirement failed" comment
+/// (Google's) naming an authentication rejection, by its messages.
+pub fn report_verdicts(domain: &str, judged: &Judged) -> Vec<ReceiverVerdict> {
+    let (Some(summary), Report::Aggregate(report)) = (&judged.summary, &judged.report) else {
+        return Vec::new();
+    };
+    if !judged.belief.believed() {
+        return Vec::new();
+    }
+    let receiver = reporter_name(report.org_name.as_deref());
+    let mut verdicts = Vec::new();
+    for source in &summary.sources {
+        if !source
+            .header_from
+            .as_deref()
+            .is_some_and(|from| is_within(from, domain))
+        {
+            continue;
+        }
+        for comment in source.reasons.iter().filter_map(|r| r.comment.as_deref()) {
+            let Some(rest) =
+                strip_prefix_ignoring_case(comment.trim(), "sender requirement failed")
+            else {
+                continue;
+            };
+            if let Diagnosis::Auth(rejection) = diagnose(None, Some(rest)) {
+                verdicts.push(ReceiverVerdict {
+                    requirement: rejected_for(rejection.failed),
+                    receiver: receiver.clone(),
+                    code: rejection.code,
+                    messages: source.count,
+                    evidence: Evidence::Reports,
+                });
+            }
+        }
+    }
+    verdicts
+}
+
+fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 /// One received message as the judge reads it: its trusted results, and its unsubscribe

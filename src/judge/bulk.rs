@@ -11,6 +11,7 @@
 //! Pure: everything arrives in [`Signals`].
 
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
+use crate::judge::auth_rejection::Failed;
 use crate::judge::findings::{Severity, SpfProblem};
 use crate::judge::posture::{AuditOutcome, CheckResult, Observed, PostureCheck, Verdict};
 use crate::read::domain::is_within;
@@ -199,6 +200,9 @@ pub enum Why {
     ReverseDnsUnknown,
     /// Nothing given that could judge it.
     NoEvidence,
+    /// Nothing else judged it, but receivers refused or flagged the domain's mail for it
+    /// (the verdicts are in [`Judgement::receivers`]).
+    ReceiversRejected,
 }
 
 /// One requirement judged for one domain.
@@ -209,6 +213,9 @@ pub struct Judgement {
     /// `None` only when unknown.
     pub evidence: Option<Evidence>,
     pub why: Why,
+    /// Receivers' own verdicts on the domain's mail that bear on it: they support a
+    /// failure, stand against a pass, and fail what nothing else could judge.
+    pub receivers: Vec<ReceiverVerdict>,
 }
 
 impl Judgement {
@@ -218,6 +225,7 @@ impl Judgement {
             status,
             evidence: Some(evidence),
             why,
+            receivers: Vec::new(),
         }
     }
 
@@ -227,7 +235,63 @@ impl Judgement {
             status: Status::Unknown,
             evidence: None,
             why,
+            receivers: Vec::new(),
         }
+    }
+}
+
+/// A receiver's own verdict on the domain's mail: an authentication rejection in a bounce
+/// or delay (Gmail's `5.7.26`/`5.7.27`/`5.7.30`, Outlook's `5.7.515`, …), or Google's
+/// "Sender requirement failed" comment in an aggregate report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiverVerdict {
+    /// What it says failed.
+    pub requirement: Requirement,
+    /// The receiver, as the bounce's signature or the report names it.
+    pub receiver: String,
+    /// The enhanced status code, when given.
+    pub code: Option<String>,
+    /// Recipients (a bounce) or messages (a report) it was about.
+    pub messages: u64,
+    /// [`Evidence::Feedback`] (a bounce) or [`Evidence::Reports`].
+    pub evidence: Evidence,
+}
+
+/// The requirement a receiver's authentication rejection says failed: a DMARC failure or
+/// plain "unauthenticated" is the From domain's alignment.
+pub fn rejected_for(failed: Failed) -> Requirement {
+    match failed {
+        Failed::Spf => Requirement::Spf,
+        Failed::Dkim => Requirement::Dkim,
+        Failed::NoPolicy => Requirement::DmarcPolicy,
+        Failed::Dmarc | Failed::Alignment | Failed::Unauthenticated => Requirement::Alignment,
+    }
+}
+
+/// The receivers' verdicts borne on each judgement: kept beside it; a requirement nothing
+/// else could judge fails on them, with their evidence.
+fn weigh(judgements: &mut [Judgement], verdicts: &[ReceiverVerdict]) {
+    for judgement in judgements {
+        let mut bearing: Vec<ReceiverVerdict> = Vec::new();
+        for verdict in verdicts
+            .iter()
+            .filter(|v| v.requirement == judgement.requirement)
+        {
+            match bearing.iter_mut().find(|b| {
+                b.receiver == verdict.receiver
+                    && b.code == verdict.code
+                    && b.evidence == verdict.evidence
+            }) {
+                Some(same) => same.messages = same.messages.saturating_add(verdict.messages),
+                None => bearing.push(verdict.clone()),
+            }
+        }
+        if let (Status::Unknown, Some(first)) = (judgement.status, bearing.first()) {
+            judgement.status = Status::Fail;
+            judgement.evidence = Some(first.evidence);
+            judgement.why = Why::ReceiversRejected;
+        }
+        judgement.receivers = bearing;
     }
 }
 
@@ -287,6 +351,8 @@ pub struct Signals<'a> {
     pub samples: &'a [Sample],
     /// Feedback: (deliveries, complaints) in the evidence given; `None` without any.
     pub feedback: Option<(u64, u64)>,
+    /// Receivers' verdicts on the domain's mail (bounces, reports).
+    pub verdicts: &'a [ReceiverVerdict],
     pub tls: Option<TlsPolicy>,
     /// The configuration set whose policy `tls` is (`None`: SES's default).
     pub configuration_set: Option<&'a str>,
@@ -299,7 +365,7 @@ pub fn readiness(signals: &Signals<'_>) -> Vec<Judgement> {
     let dkim = dkim(signals);
     let dmarc = dmarc_policy(signals);
     let alignment = alignment(signals, &spf, &dkim);
-    vec![
+    let mut judgements = vec![
         spf,
         dkim,
         dmarc,
@@ -309,7 +375,9 @@ pub fn readiness(signals: &Signals<'_>) -> Vec<Judgement> {
         complaint_rate(signals),
         tls(signals),
         ptr(signals),
-    ]
+    ];
+    weigh(&mut judgements, signals.verdicts);
+    judgements
 }
 
 fn check(posture: &AuditOutcome, which: PostureCheck) -> Option<&CheckResult> {
@@ -894,6 +962,7 @@ mod tests {
             ses_state,
             samples: &inputs.samples,
             feedback: inputs.feedback,
+            verdicts: &inputs.verdicts,
             tls: inputs.tls,
             configuration_set: None,
         })
@@ -903,6 +972,7 @@ mod tests {
     struct Inputs {
         samples: Vec<Sample>,
         feedback: Option<(u64, u64)>,
+        verdicts: Vec<ReceiverVerdict>,
         tls: Option<TlsPolicy>,
     }
 
@@ -1320,6 +1390,85 @@ mod tests {
         }
         // Gmail's target is 0.1%: 0.2% passes, above it.
         assert!(above_target(2, 1_000) && !above_target(0, 1_000));
+    }
+
+    #[test]
+    fn receivers_verdicts_support_fail_or_stand_against() {
+        let verdict =
+            |requirement, receiver: &str, code: &str, messages, evidence| ReceiverVerdict {
+                requirement,
+                receiver: receiver.into(),
+                code: Some(code.into()),
+                messages,
+                evidence,
+            };
+        let dkim_bounce = verdict(R::Dkim, "Gmail", "5.7.30", 3, E::Feedback);
+        let dmarc_report = verdict(R::Alignment, "google.com", "5.7.26", 12, E::Reports);
+        // (case, SES's state, the verdicts, the requirement looked at, expected, the
+        // messages the verdicts kept beside it)
+        type VerdictCase = (
+            &'static str,
+            Option<IdentityState>,
+            Vec<ReceiverVerdict>,
+            Requirement,
+            Expected,
+            u64,
+        );
+        let cases: Vec<VerdictCase> = vec![
+            (
+                "nothing else judged DKIM: Gmail's 5.7.30 bounces fail it",
+                None,
+                vec![dkim_bounce.clone()],
+                R::Dkim,
+                (S::Fail, Some(E::Feedback)),
+                3,
+            ),
+            (
+                "SES signs and the records are there: the bounces stand beside the pass",
+                ready(),
+                vec![dkim_bounce.clone(), dkim_bounce.clone()],
+                R::Dkim,
+                (S::Pass, Some(E::Ses)),
+                6,
+            ),
+            (
+                "a verdict on DKIM says nothing of SPF",
+                None,
+                vec![dkim_bounce.clone()],
+                R::Spf,
+                (S::Unknown, None),
+                0,
+            ),
+            (
+                "Google's report comment fails alignment nothing else judged",
+                None,
+                vec![dmarc_report.clone()],
+                R::Alignment,
+                (S::Fail, Some(E::Reports)),
+                12,
+            ),
+            (
+                "no verdicts: as before",
+                None,
+                vec![],
+                R::Dkim,
+                (S::Unknown, None),
+                0,
+            ),
+        ];
+        for (case, state, verdicts, requirement, expected, messages) in cases {
+            let judged = judge(state, healthy(), |i| i.verdicts = verdicts.clone());
+            assert_eq!(status_of(&judged, requirement), expected, "{case}");
+            let kept: u64 = judged
+                .iter()
+                .filter(|j| j.requirement == requirement)
+                .flat_map(|j| &j.receivers)
+                .map(|v| v.messages)
+                .sum();
+            assert_eq!(kept, messages, "{case}");
+        }
+        assert_eq!(rejected_for(Failed::Unauthenticated), R::Alignment);
+        assert_eq!(rejected_for(Failed::NoPolicy), R::DmarcPolicy);
     }
 
     #[test]

@@ -244,6 +244,7 @@ mod tests {
             status: Status::Fail,
             evidence: Some(Evidence::Dns),
             why: Why::NoEvidence,
+            receivers: Vec::new(),
         })
     }
 

@@ -3,7 +3,7 @@
 
 use crate::judge::align::mode_tag;
 use crate::judge::bulk::{
-    COMPLAINT_RATE_TARGET_BP, Judgement, Requirement, Status, Why, above_target,
+    COMPLAINT_RATE_TARGET_BP, Evidence, Judgement, Requirement, Status, Why, above_target,
 };
 use crate::judge::posture::Observed;
 use crate::say::explain::observed;
@@ -31,8 +31,41 @@ pub fn fix(judgement: &Judgement) -> Option<String> {
     parts(judgement).1
 }
 
-/// What was found, and the fix the facts call for (said only of a failure).
+/// What was found, with the receivers' verdicts that bear on it, and the fix the facts call
+/// for (said only of a failure).
 pub(crate) fn parts(judgement: &Judgement) -> (String, Option<String>) {
+    let (found, fix) = found_and_fix(judgement);
+    if judgement.receivers.is_empty() {
+        return (found, fix);
+    }
+    let verdicts: Vec<String> = judgement
+        .receivers
+        .iter()
+        .map(|v| {
+            format!(
+                "{} on {} message(s){} ({})",
+                v.receiver,
+                v.messages,
+                v.code
+                    .as_deref()
+                    .map_or_else(String::new, |c| format!(", {c}")),
+                match v.evidence {
+                    Evidence::Reports => "its aggregate reports",
+                    _ => "bounces",
+                }
+            )
+        })
+        .collect();
+    let lead = if judgement.status == Status::Pass {
+        "yet receivers refused mail for it"
+    } else {
+        "receivers refused mail for it"
+    };
+    (format!("{found}; {lead}: {}", verdicts.join("; ")), fix)
+}
+
+/// What the judgement's own facts say, and their fix.
+fn found_and_fix(judgement: &Judgement) -> (String, Option<String>) {
     let requirement = judgement.requirement;
     let fix = |text: &str| Some(text.to_owned());
     match &judgement.why {
@@ -285,6 +318,28 @@ pub(crate) fn parts(judgement: &Judgement) -> (String, Option<String>) {
         Why::ReverseDnsUnknown | Why::NoEvidence => {
             ("nothing given could judge it".to_owned(), None)
         }
+        Why::ReceiversRejected => (
+            "nothing else given judged it".to_owned(),
+            Some(
+                match requirement {
+                    Requirement::Spf | Requirement::MailFrom => {
+                        "send with a custom MAIL FROM domain under the domain, its MX \
+                         10 feedback-smtp.<region>.amazonses.com and SPF record \
+                         v=spf1 include:amazonses.com ~all in place"
+                    }
+                    Requirement::Dkim => {
+                        "enable DKIM signing with the domain's key in SES and keep its records published"
+                    }
+                    Requirement::DmarcPolicy => {
+                        "publish _dmarc.<domain> TXT \"v=DMARC1; p=none; rua=mailto:…\" at least"
+                    }
+                    _ => {
+                        "sign with the domain's DKIM key in SES, or use a custom MAIL FROM under the domain, so that DMARC aligns"
+                    }
+                }
+                .to_owned(),
+            ),
+        ),
     }
 }
 

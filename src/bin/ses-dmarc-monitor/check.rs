@@ -56,8 +56,10 @@ pub(crate) struct Args {
     /// `analyze --identity-state` takes it): MAIL FROM status, DKIM signing.
     #[arg(long = "identity-state", value_name = "FILE", requires = "bulk_sender")]
     identity_state: Option<PathBuf>,
-    /// What `analyze` reads (repeatable): SES notifications and events (the complaint rate),
-    /// received messages (raw e-mail, receipt events: SPF, DKIM, the unsubscribe headers).
+    /// What `analyze` reads (repeatable): SES notifications and events (the complaint rate,
+    /// receivers' authentication rejections), received messages (raw e-mail, receipt events:
+    /// SPF, DKIM, the unsubscribe headers), receivers' aggregate reports ("Sender requirement
+    /// failed").
     #[arg(long = "evidence", value_name = "PATH", requires = "bulk_sender")]
     evidence: Vec<PathBuf>,
 }
@@ -130,7 +132,12 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         let view = dns.audit_view(&target).await;
         let report = posture::audit(&target, &view);
         if let Some(readiness) = &readiness {
-            let gathered = flow::bulk::gather(&domain, &readiness.outcomes);
+            let mut gathered = flow::bulk::gather(&domain, &readiness.outcomes);
+            for report in &readiness.reports {
+                gathered
+                    .verdicts
+                    .extend(flow::bulk::report_verdicts(&domain, report));
+            }
             let judged = bulk::readiness(&Signals {
                 domain: &domain,
                 region: &region,
@@ -138,6 +145,7 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
                 ses_state: target.state.is_some(),
                 samples: &gathered.samples,
                 feedback: gathered.feedback,
+                verdicts: &gathered.verdicts,
                 tls: None,
                 configuration_set: None,
             });
@@ -182,6 +190,8 @@ struct Readiness {
     directory: OfflineDirectory,
     known: bool,
     outcomes: Vec<RecordOutcome>,
+    /// Receivers' reports given as evidence (their "Sender requirement failed" verdicts).
+    reports: Vec<reports::Judged>,
     /// Some evidence could not be read.
     bad_evidence: bool,
 }
@@ -209,6 +219,7 @@ impl Readiness {
             scope: &Everything,
         };
         let mut outcomes = Vec::new();
+        let mut judged_reports = Vec::new();
         let (inputs, unlisted) = inputs::list(&args.evidence);
         let mut bad_evidence = unlisted > 0;
         for input in inputs {
@@ -221,10 +232,21 @@ impl Readiness {
                     continue;
                 }
             };
-            // Receivers' reports are read by `analyze` too; this version does not judge
-            // readiness from them yet, and says so rather than refusing them.
-            if reports::run_if_reports(&bytes, &ReportSettings::default()).is_some() {
-                eprintln!("note: --evidence {name}: a receivers' report, not used for readiness");
+            // Receivers' reports: their verdicts on the domain's mail.
+            if let Some(read) = reports::run_if_reports(&bytes, &ReportSettings::default()) {
+                for error in &read.errors {
+                    eprintln!("error: --evidence {name}: {error}");
+                    bad_evidence = true;
+                }
+                for report in read.reports {
+                    if !report.belief.believed() {
+                        eprintln!(
+                            "note: --evidence {name}: a report not believed (its mail did not pass DMARC for the reporter), not used"
+                        );
+                        continue;
+                    }
+                    judged_reports.push(report);
+                }
                 continue;
             }
             match analysis::run_records_with(&bytes, ports, &settings, inbound).await {
@@ -239,6 +261,7 @@ impl Readiness {
             directory,
             known,
             outcomes,
+            reports: judged_reports,
             bad_evidence,
         })
     }
