@@ -42,6 +42,8 @@ news.org.example.                    IN A   192.0.2.2
 _dmarc.outsourced.example.           IN TXT "v=DMARC1; p=reject; rua=mailto:d@outsourced.example,mailto:agg@reports.elsewhere.example"
 _dmarc.allowed.example.              IN TXT "v=DMARC1; p=reject; rua=mailto:agg@reports.elsewhere.example"
 allowed.example._report._dmarc.reports.elsewhere.example. IN TXT "v=DMARC1"
+10.2.0.192.in-addr.arpa.             IN PTR mta.healthy.example.
+mta.healthy.example.                 IN A   192.0.2.10
 "#;
 
 fn state(mail_from: Option<&str>, tokens: &[&str]) -> IdentityState {
@@ -1091,7 +1093,7 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
     );
     write(
         &evidence.join("list.eml"),
-        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=bounce@mail.healthy.example;\r\n \
+        "Authentication-Results: amazonses.com;\r\n spf=pass smtp.mailfrom=bounce@mail.healthy.example client-ip=192.0.2.10;\r\n \
          dkim=pass header.i=@healthy.example header.s=s1;\r\n dmarc=pass header.from=healthy.example;\r\n\
          DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=healthy.example; s=s1;\r\n \
          h=From:To:Subject:List-Unsubscribe:List-Unsubscribe-Post; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\r\n\
@@ -1194,7 +1196,8 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
             // 1 complaint over 150 deliveries: 0.66%, at or above 0.3%.
             row("healthy.example", "complaint_rate", "fail", "feedback"),
             row("healthy.example", "tls", "unknown", "null"),
-            row("healthy.example", "ptr", "unknown", "null"),
+            // The list message came from 192.0.2.10, whose reverse DNS resolves back to it.
+            row("healthy.example", "ptr", "pass", "canary"),
             // No MX on mail.nomx.example: SES falls back, so SPF is not the domain's either.
             row("nomx.example", "spf", "fail", "dns"),
             // Nothing else judged DKIM and alignment: the receivers' verdicts fail them.
@@ -1227,6 +1230,10 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
     assert!(
         mx.contains("10 feedback-smtp.us-east-1.amazonses.com"),
         "{mx}"
+    );
+    assert_eq!(
+        rows[8]["detail"],
+        "the sending address 192.0.2.10 has reverse DNS mta.healthy.example, which resolves back to it"
     );
     let dkim = rows[10]["detail"].as_str().unwrap_or_default();
     assert!(

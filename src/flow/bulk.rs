@@ -10,13 +10,17 @@ use crate::flow::analysis::RecordOutcome;
 use crate::flow::reports::Judged;
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
 use crate::judge::auth_rejection::{Diagnosis, diagnose};
-use crate::judge::bulk::{Evidence, ListUnsubscribe, ReceiverVerdict, Sample, rejected_for};
+use crate::judge::bulk::{
+    Evidence, ListUnsubscribe, ReceiverVerdict, Sample, SendingAddress, rejected_for,
+};
 use crate::judge::digest::reporter_name;
 use crate::judge::feedback::Happened;
 use crate::judge::findings::Facts;
+use crate::ports::dns::AuditDns;
 use crate::read::domain::is_within;
 use crate::read::observation::Observation;
 use crate::read::report::Report;
+use std::net::IpAddr;
 
 /// What the evidence says of one domain's mail.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -153,7 +157,35 @@ fn sample(observation: &Observation) -> Sample {
             .filter_map(|c| Some((c.domain.clone()?, c.passed())))
             .collect(),
         list,
-        // The sending address's reverse DNS is not in the evidence: unknown.
-        sender: None,
+        // The address the trusted server saw; its reverse DNS is looked up by `confirm_senders`.
+        sender: observation
+            .client_ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+            .map(|ip| SendingAddress {
+                ip: ip.to_string(),
+                verified_name: None,
+                ses_shared: false,
+            }),
+    }
+}
+
+/// Looks up the reverse DNS of each sampled sending address (each address once), confirmed
+/// forward: what `ptr` is judged from.
+pub async fn confirm_senders<N: AuditDns>(samples: &mut [Sample], dns: &N) {
+    let mut known: Vec<SendingAddress> = Vec::new();
+    for sample in samples {
+        let Some(sender) = &mut sample.sender else {
+            continue;
+        };
+        if let Some(found) = known.iter().find(|k| k.ip == sender.ip) {
+            *sender = found.clone();
+            continue;
+        }
+        let Ok(ip) = sender.ip.parse::<IpAddr>() else {
+            continue;
+        };
+        *sender = dns.sending_address(ip).await;
+        known.push(sender.clone());
     }
 }

@@ -324,7 +324,7 @@ pub struct SendingAddress {
     pub ip: String,
     /// The reverse DNS name whose forward lookup gives the address back, when they agree.
     pub verified_name: Option<String>,
-    /// One of SES's shared sending addresses.
+    /// One of SES's addresses (its reverse DNS is under amazonses.com, which SES keeps).
     pub ses_shared: bool,
 }
 

@@ -133,6 +133,7 @@ pub(crate) async fn run(args: &Args) -> ExitCode {
         let report = posture::audit(&target, &view);
         if let Some(readiness) = &readiness {
             let mut gathered = flow::bulk::gather(&domain, &readiness.outcomes);
+            flow::bulk::confirm_senders(&mut gathered.samples, &dns).await;
             for report in &readiness.reports {
                 gathered
                     .verdicts

@@ -1,12 +1,16 @@
 //! What the posture audit asks DNS: the MAIL FROM domain's MX and TXT, the DKIM records, and
 //! the DMARC policy, each asked straight of the resolver (no cache: the audit wants today's
-//! answer). A failed lookup is reported as such, never as a missing record.
+//! answer); and for bulk-sender readiness, a sending address's reverse DNS and the forward
+//! lookup that confirms it. A failed lookup is reported as such, never as a missing record.
 
 use super::DnsFacts;
+use crate::judge::bulk::SendingAddress;
 use crate::judge::policy::PolicyDiscovery;
 use crate::judge::posture::{DnsView, Lookup, Target, report_authorizations};
 use crate::ports::dns::AuditDns;
+use crate::read::domain::is_within;
 use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
+use std::net::IpAddr;
 
 impl DnsFacts {
     /// One DNS question, straight to the resolver (no cache: the audit wants today's answer).
@@ -92,6 +96,61 @@ impl AuditDns for DnsFacts {
         }
         view
     }
+
+    async fn sending_address(&self, ip: IpAddr) -> SendingAddress {
+        let names = match self.ask(&reverse_name(ip), RecordType::PTR).await {
+            Lookup::Found(data) => data
+                .iter()
+                .filter_map(|d| match d {
+                    RData::PTR(ptr) => Some(name_text(&ptr.0)),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        let mut verified_name = None;
+        // Forward-confirmed: one of the names resolves back to the address (RFC 8601's iprev).
+        for name in names.iter().take(4) {
+            let kind = if ip.is_ipv4() {
+                RecordType::A
+            } else {
+                RecordType::AAAA
+            };
+            if let Lookup::Found(data) = self.ask(name, kind).await
+                && data.iter().any(|d| match d {
+                    RData::A(a) => IpAddr::V4(a.0) == ip,
+                    RData::AAAA(aaaa) => IpAddr::V6(aaaa.0) == ip,
+                    _ => false,
+                })
+            {
+                verified_name = Some(name.clone());
+                break;
+            }
+        }
+        SendingAddress {
+            ip: ip.to_string(),
+            ses_shared: names.iter().any(|n| is_within(n, "amazonses.com")),
+            verified_name,
+        }
+    }
+}
+
+/// The name an address's PTR record is at: `in-addr.arpa` (IPv4) or `ip6.arpa` nibbles.
+fn reverse_name(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+        }
+        IpAddr::V6(v6) => {
+            let mut name = String::with_capacity(72);
+            for byte in v6.octets().iter().rev() {
+                name.push_str(&format!("{:x}.{:x}.", byte & 0xf, byte >> 4));
+            }
+            name.push_str("ip6.arpa");
+            name
+        }
+    }
 }
 
 fn map_found<T>(answer: Lookup<Vec<RData>>, f: impl Fn(&RData) -> Option<T>) -> Lookup<Vec<T>> {
@@ -123,5 +182,25 @@ fn txt_text(data: &RData) -> Option<String> {
                 .collect::<String>(),
         ),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reverse_name;
+
+    #[test]
+    fn reverse_names_as_rfc_1035_and_3596_write_them() {
+        let cases = [
+            ("192.0.2.10", "10.2.0.192.in-addr.arpa"),
+            (
+                "2001:db8::567:89ab",
+                "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa",
+            ),
+        ];
+        for (ip, name) in cases {
+            let ip = ip.parse().unwrap_or_else(|e| panic!("{ip}: {e}"));
+            assert_eq!(reverse_name(ip), name);
+        }
     }
 }
