@@ -106,6 +106,7 @@ async fn case(identities: usize, latency: Duration, at_once: usize) -> serde_jso
         let watching = Watching {
             scope: &Everything,
             canary: false,
+            bulk_sender: true,
         };
         let bounds = Bounds {
             clock: &clock,

@@ -342,6 +342,7 @@ mod run {
         handler::Watching {
             scope: &Everything,
             canary: true,
+            bulk_sender: true,
         }
     }
 

@@ -178,6 +178,8 @@ pub struct Watching<'a, Sc> {
     pub scope: &'a Sc,
     /// Whether the canary is on (probes are sent and expected).
     pub canary: bool,
+    /// Whether the audit judges bulk-sender readiness (`BULK_SENDER`).
+    pub bulk_sender: bool,
 }
 
 /// The domains the account's identities cover, when they could be listed.
@@ -201,6 +203,7 @@ async fn sweep_with<Sc: DomainScope, S: FindingSink>(
         identity_domains,
         configuration_sets,
         canary: watching.canary,
+        bulk_sender: watching.bulk_sender,
     };
     let unmonitored = |key: &IncidentKey| -> Option<Unmonitored> {
         incident::unmonitored(key, |domain| watching.scope.contains(domain), &watched)

@@ -181,6 +181,8 @@ pub enum Unmonitored {
     CanaryOff,
     /// The configuration set SES paused no longer exists.
     ConfigurationSetGone,
+    /// The audit no longer judges bulk-sender readiness (`BULK_SENDER=off`).
+    BulkSenderOff,
 }
 
 /// What still watches incidents' subjects, as the sweep knows it: `None` where it could not be
@@ -193,6 +195,8 @@ pub struct Watched<'a> {
     pub configuration_sets: Option<&'a BTreeSet<String>>,
     /// Whether the canary is on.
     pub canary: bool,
+    /// Whether the audit judges bulk-sender readiness.
+    pub bulk_sender: bool,
 }
 
 /// The message a step sends, if any.
@@ -369,6 +373,9 @@ pub fn unmonitored(
     }
     if key.kind == Kind::CanaryMissing && !watched.canary {
         return Some(Unmonitored::CanaryOff);
+    }
+    if key.kind == Kind::BulkRequirementFailed && !watched.bulk_sender {
+        return Some(Unmonitored::BulkSenderOff);
     }
     match watched.identity_domains {
         Some(domains) if closes_by_evidence(key.kind) && !domains.contains(&key.domain) => {
@@ -908,12 +915,28 @@ mod tests {
                 identity_domains: identities,
                 configuration_sets: Some(&sets),
                 canary,
+                bulk_sender: true,
             };
             assert_eq!(
                 unmonitored(&key, |_| monitored, &watched),
                 expected,
                 "{kind:?} {domain} {subject:?}"
             );
+        }
+        // Bulk-sender readiness turned off: its incidents are watched no more; on, they are.
+        let key = IncidentKey {
+            kind: Kind::BulkRequirementFailed,
+            domain: "example.com".into(),
+            subject: Some("complaint_rate".into()),
+        };
+        for (bulk_sender, expected) in [(false, Some(Unmonitored::BulkSenderOff)), (true, None)] {
+            let watched = Watched {
+                identity_domains: Some(&listed),
+                configuration_sets: Some(&sets),
+                canary: true,
+                bulk_sender,
+            };
+            assert_eq!(unmonitored(&key, |_| true, &watched), expected);
         }
     }
 

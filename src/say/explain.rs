@@ -315,6 +315,9 @@ pub fn unmonitored(why: Unmonitored) -> &'static str {
         Unmonitored::ConfigurationSetGone => {
             "the configuration set no longer exists, so nothing is sent with it any more"
         }
+        Unmonitored::BulkSenderOff => {
+            "bulk-sender checks are off (BulkSenderChecks), so the audit no longer judges the requirement"
+        }
     }
 }
 

@@ -567,6 +567,7 @@ fn notice_map(owed: &Owed) -> AttributeValue {
                 Resolution::Unmonitored(Unmonitored::ConfigurationSetGone) => {
                     "configuration_set_gone"
                 }
+                Resolution::Unmonitored(Unmonitored::BulkSenderOff) => "bulk_sender_off",
             };
             map.insert("by".into(), s(by));
         }
@@ -598,6 +599,7 @@ fn owed_of(item: &HashMap<String, AttributeValue>) -> Option<Owed> {
                 "configuration_set_gone" => {
                     Resolution::Unmonitored(Unmonitored::ConfigurationSetGone)
                 }
+                "bulk_sender_off" => Resolution::Unmonitored(Unmonitored::BulkSenderOff),
                 _ => return None,
             },
         },
@@ -1072,6 +1074,11 @@ mod tests {
                 duration: 60,
                 count: 2,
                 by: Resolution::Unmonitored(Unmonitored::ConfigurationSetGone),
+            },
+            Notice::Resolved {
+                duration: 60,
+                count: 2,
+                by: Resolution::Unmonitored(Unmonitored::BulkSenderOff),
             },
         ];
         for notice in notices {

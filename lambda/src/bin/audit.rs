@@ -24,6 +24,7 @@ async fn main() -> Result<(), Error> {
             let watching = Watching {
                 scope: &wiring.scope,
                 canary: !wiring.config.settings.canary_addresses.is_empty(),
+                bulk_sender: wiring.config.bulk_sender,
             };
             if event.payload.get("sweep") == Some(&serde_json::Value::Bool(true)) {
                 let result = Box::pin(audit::sweep(&wiring.sesv2, watching, &wiring.sink)).await;
