@@ -1218,33 +1218,25 @@ async fn cli_check_bulk_sender_judges_every_requirement_with_its_evidence() {
         serde_json::json!(["gmail", "yahoo", "microsoft"])
     );
     assert_eq!(rows[5]["providers"], serde_json::json!(["gmail", "yahoo"]));
-    let rate = rows[6]["detail"].as_str().unwrap_or_default();
-    assert!(
-        rate.starts_with("1 complaint(s) over 150 deliveries: 0.66%"),
-        "{rate}"
+    // Each row's detail says what it rests on, in words.
+    let says = |row: usize, text: &str| {
+        let detail = rows[row]["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains(text), "row {row}: {detail}");
+    };
+    says(6, "1 complaint(s) over 150 deliveries: 0.66%");
+    says(6, "Gmail sends SES no complaint feedback");
+    says(13, "10 feedback-smtp.us-east-1.amazonses.com");
+    says(
+        8,
+        "the sending address 192.0.2.10 has reverse DNS mta.healthy.example, which resolves back to it",
     );
-    assert!(
-        rate.contains("Gmail sends SES no complaint feedback"),
-        "{rate}"
+    says(
+        10,
+        "receivers refused mail for it: Gmail on 2 message(s), 5.7.30 (bounces)",
     );
-    let mx = rows[13]["detail"].as_str().unwrap_or_default();
-    assert!(
-        mx.contains("10 feedback-smtp.us-east-1.amazonses.com"),
-        "{mx}"
-    );
-    assert_eq!(
-        rows[8]["detail"],
-        "the sending address 192.0.2.10 has reverse DNS mta.healthy.example, which resolves back to it"
-    );
-    let dkim = rows[10]["detail"].as_str().unwrap_or_default();
-    assert!(
-        dkim.contains("receivers refused mail for it: Gmail on 2 message(s), 5.7.30 (bounces)"),
-        "{dkim}"
-    );
-    let alignment = rows[12]["detail"].as_str().unwrap_or_default();
-    assert!(
-        alignment.contains("google.com on 7 message(s), 5.7.26 (its aggregate reports)"),
-        "{alignment}"
+    says(
+        12,
+        "google.com on 7 message(s), 5.7.26 (its aggregate reports)",
     );
     // A critical requirement failed: exit 1 under --fail-on critical.
     assert_eq!(output.status.code(), Some(1), "{stderr}");

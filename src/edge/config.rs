@@ -440,6 +440,23 @@ pub enum DnsResolver {
     Off,
 }
 
+/// A setting on by default: `on` (its word for on, or unset) or `off`, in any case.
+fn switch(
+    var: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    on: &str,
+) -> Result<bool, ConfigError> {
+    match var(variable)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+    {
+        None => Ok(true),
+        Some(text) if text == on => Ok(true),
+        Some(text) if text == "off" => Ok(false),
+        Some(other) => Err(error(variable, format!("{other:?} is not {on} or off"))),
+    }
+}
+
 fn error(variable: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
@@ -560,31 +577,8 @@ pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigEr
             .parse()
             .map_err(|e: UnknownKeyword| error("ALERT_MIN_SEVERITY", e.to_string()))?,
     };
-    let identity_lookup = match var("IDENTITY_LOOKUP")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .as_deref()
-    {
-        None | Some("sesv2") => true,
-        Some("off") => false,
-        Some(other) => {
-            return Err(error(
-                "IDENTITY_LOOKUP",
-                format!("{other:?} is not sesv2 or off"),
-            ));
-        }
-    };
-    let bulk_sender = match var("BULK_SENDER")
-        .map(|s| s.trim().to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .as_deref()
-    {
-        None | Some("on") => true,
-        Some("off") => false,
-        Some(other) => {
-            return Err(error("BULK_SENDER", format!("{other:?} is not on or off")));
-        }
-    };
+    let identity_lookup = switch(&var, "IDENTITY_LOOKUP", "sesv2")?;
+    let bulk_sender = switch(&var, "BULK_SENDER", "on")?;
     let monitored_domains = domain_list(&var, "MONITORED_DOMAINS")?;
     let metrics_namespace = var("METRICS_NAMESPACE")
         .map(|n| n.trim().to_owned())

@@ -343,6 +343,11 @@ fn found_and_fix(judgement: &Judgement) -> (String, Option<String>) {
     }
 }
 
+/// The providers that require `requirement`, by name.
+pub fn provider_names(requirement: Requirement) -> Vec<&'static str> {
+    requirement.providers().iter().map(|p| p.as_str()).collect()
+}
+
 /// One line of `check --bulk-sender --format json`.
 #[derive(Debug, Serialize)]
 pub struct JsonRow<'a> {
@@ -358,12 +363,7 @@ pub fn json_row<'a>(domain: &'a str, judgement: &Judgement) -> JsonRow<'a> {
     JsonRow {
         domain,
         requirement: judgement.requirement.as_str(),
-        providers: judgement
-            .requirement
-            .providers()
-            .iter()
-            .map(|p| p.as_str())
-            .collect(),
+        providers: provider_names(judgement.requirement),
         status: judgement.status.as_str(),
         evidence: judgement.evidence.map(|e| e.as_str()),
         detail: detail(judgement),
@@ -374,12 +374,7 @@ pub fn json_row<'a>(domain: &'a str, judgement: &Judgement) -> JsonRow<'a> {
 pub fn text(domain: &str, judgements: &[Judgement]) -> String {
     let mut out = format!("{domain}: bulk-sender readiness (Gmail, Yahoo, Microsoft)\n");
     for judgement in judgements {
-        let providers: Vec<&str> = judgement
-            .requirement
-            .providers()
-            .iter()
-            .map(|p| p.as_str())
-            .collect();
+        let providers = provider_names(judgement.requirement);
         let _ = writeln!(
             out,
             "  {:<7} {:<21} {:<9} {:<24} {}",

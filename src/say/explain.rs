@@ -862,17 +862,11 @@ fn statement(finding: &Finding) -> String {
             "{domain}'s DMARC record sends aggregate reports to {destination}, which publishes no TXT \"v=DMARC1\" at {record}: receivers send it nothing"
         ),
         Facts::BulkRequirementFailed(judgement) => {
-            let providers: Vec<&str> = judgement
-                .requirement
-                .providers()
-                .iter()
-                .map(|p| p.as_str())
-                .collect();
             let (found, _) = crate::say::bulk::parts(judgement);
             format!(
                 "{domain} fails the bulk-sender requirement {} of {} ({} evidence): {found}",
                 judgement.requirement.as_str(),
-                providers.join(", "),
+                crate::say::bulk::provider_names(judgement.requirement).join(", "),
                 judgement.evidence.map_or("no", |e| e.as_str()),
             )
         }
