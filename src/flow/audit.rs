@@ -1,23 +1,22 @@
 //! The audit's story, on a schedule: every identity of the account (address identities by
 //! their domain), its state read through the directory, its DNS read through the audit's port,
-//! judged (`judge::posture`), the findings published, and the passing checks offered as
-//! evidence that ends incidents. The incident sweep runs first, before the checks that may take
+//! judged (`judge::posture`, and its bulk-sender readiness through `flow::bulk`), the findings
+//! published, and the passing checks offered as evidence that ends incidents. The incident sweep runs first, before the checks that may take
 //! the run's whole time, and also on its own schedule ([`sweep`]).
 
+use crate::flow::bulk::{Known, clear_by_readiness, judge_readiness, readiness_findings};
 use crate::flow::receipt::HandlerError;
-use crate::judge::bulk::{self, Judgement, Signals, Status};
-use crate::judge::findings::{Facts, Finding, Kind};
+use crate::judge::bulk::{Judgement, Status};
 use crate::judge::incident::{self, IncidentKey, Unmonitored, Watched};
 use crate::judge::posture::{self, AuditOutcome, CheckResult, PostureCheck, Target};
 use crate::ports::audit_cursor::AuditCursor;
 use crate::ports::clock::Clock;
 use crate::ports::directory::{self, DirectoryError, IdentityDirectory, IdentityLister};
 use crate::ports::dns::AuditDns;
-use crate::ports::rollups::{FeedbackDay, Rollups};
+use crate::ports::rollups::Rollups;
 use crate::ports::scope::DomainScope;
 use crate::ports::sink::{FindingSink, SinkError};
-use crate::read::domain::{domain_of_identity, is_within};
-use crate::read::observation::Source;
+use crate::read::domain::domain_of_identity;
 use crate::say::explain;
 use crate::say::metrics::AuditCounts;
 use futures_util::StreamExt as _;
@@ -34,143 +33,7 @@ async fn clear_by_audit<S: FindingSink>(report: &AuditOutcome, sink: &S) -> Resu
     Ok(())
 }
 
-/// Whether the audit judges each domain's bulk-sender readiness (`BULK_SENDER`), and the
-/// rollups its complaint rate is read from.
-#[derive(Debug, Clone, Copy)]
-pub enum Readiness<'a, R> {
-    Off,
-    On { rollups: &'a R },
-}
-
-/// The days of feedback (ending today) a domain's complaint rate is taken over.
-pub const FEEDBACK_DAYS: u64 = 7;
-
-/// The feedback of the last [`FEEDBACK_DAYS`] days, by From domain; `None` when a day could
-/// not be read (the complaint rate is then unknown, not judged on part of the days).
-async fn recent_feedback<R: Rollups>(
-    rollups: &R,
-    now: u64,
-) -> Option<BTreeMap<String, FeedbackDay>> {
-    let today = crate::judge::digest::day_start(now);
-    let mut feedback: BTreeMap<String, FeedbackDay> = BTreeMap::new();
-    for back in 0..FEEDBACK_DAYS {
-        let day = today.saturating_sub(back * 86_400);
-        match rollups.day(day).await {
-            Ok(rollups) => {
-                for (domain, figures) in rollups.feedback {
-                    let total = feedback.entry(domain).or_default();
-                    total.deliveries = total.deliveries.saturating_add(figures.deliveries);
-                    total.complaints = total.complaints.saturating_add(figures.complaints);
-                    total.auth_bounces = total.auth_bounces.saturating_add(figures.auth_bounces);
-                }
-            }
-            Err(error) => {
-                tracing::warn!(error = %error, "feedback rollups unreadable; complaint rates not judged this run");
-                return None;
-            }
-        }
-    }
-    Some(feedback)
-}
-
-/// (deliveries, complaints) of mail from `domain` or under it; `None` without any.
-fn feedback_of(feedback: &BTreeMap<String, FeedbackDay>, domain: &str) -> Option<(u64, u64)> {
-    feedback
-        .iter()
-        .filter(|(from, _)| is_within(from, domain))
-        .map(|(_, day)| (day.deliveries, day.complaints))
-        .reduce(|a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
-}
-
-/// What the audit knows of a domain's readiness beyond its posture, read once per run.
-struct Known {
-    /// `None` when the rollups could not be read.
-    feedback: Option<BTreeMap<String, FeedbackDay>>,
-}
-
-/// The TLS policy the identity's mail goes out under: its default configuration set's, or
-/// SES's own (Optional) when it has none; `None` when not known.
-async fn tls_of<L: IdentityLister>(
-    lister: &L,
-    configuration_set: Option<&str>,
-) -> Option<bulk::TlsPolicy> {
-    let Some(set) = configuration_set else {
-        return Some(bulk::TlsPolicy::Optional);
-    };
-    match lister.tls_policy(set).await {
-        Ok(policy) => policy,
-        Err(error) => {
-            tracing::warn!(configuration_set = set, error = %error, "configuration set unreadable; its TLS policy is not known this run");
-            None
-        }
-    }
-}
-
-/// A domain's readiness judged: its failed requirements as findings, beside the posture's.
-async fn judge_readiness<L: IdentityLister>(
-    lister: &L,
-    report: &AuditOutcome,
-    target: &Target,
-    known: &Known,
-) -> Vec<Judgement> {
-    let configuration_set = target
-        .state
-        .as_ref()
-        .and_then(|s| s.configuration_set_name.as_deref());
-    let tls = match &target.state {
-        Some(_) => tls_of(lister, configuration_set).await,
-        None => None,
-    };
-    let feedback = known
-        .feedback
-        .as_ref()
-        .and_then(|f| feedback_of(f, &report.domain));
-    bulk::readiness(&Signals {
-        domain: &report.domain,
-        region: &target.region,
-        posture: report,
-        ses_state: target.state.is_some(),
-        samples: &[],
-        // Bounces are rolled up as counts only: the receivers' verdicts are the CLI's.
-        verdicts: &[],
-        feedback,
-        tls,
-        configuration_set,
-    })
-}
-
-/// The findings of a domain's failed requirements.
-fn readiness_findings(domain: &str, judged: &[Judgement]) -> Vec<Finding> {
-    judged
-        .iter()
-        .filter(|j| j.status == Status::Fail)
-        .map(|j| {
-            Finding::new(
-                Facts::BulkRequirementFailed(j.clone()),
-                Some(domain),
-                Source::Audit,
-            )
-        })
-        .collect()
-}
-
-/// A requirement that passes is evidence: its incident, when open, is over.
-async fn clear_by_readiness<S: FindingSink>(
-    domain: &str,
-    judged: &[Judgement],
-    sink: &S,
-) -> Result<(), SinkError> {
-    for judgement in judged.iter().filter(|j| j.status == Status::Pass) {
-        let key = IncidentKey {
-            kind: Kind::BulkRequirementFailed,
-            domain: domain.to_owned(),
-            subject: Some(judgement.requirement.as_str().to_owned()),
-        };
-        sink.cleared(&key, &explain::readiness_evidence(judgement))
-            .await?;
-    }
-    Ok(())
-}
+pub use crate::flow::bulk::Readiness;
 
 /// What the sweep closes incidents by: whether their subject is still watched.
 #[derive(Debug, Clone, Copy)]
@@ -483,9 +346,7 @@ where
         .collect();
     let known = match readiness {
         Readiness::Off => None,
-        Readiness::On { rollups } => Some(Known {
-            feedback: recent_feedback(rollups, bounds.clock.now()).await,
-        }),
+        Readiness::On { rollups } => Some(Known::read(rollups, bounds.clock.now()).await),
     };
     let mut first_unreadable = None;
     // A sliding window of `at_once` checks, in order; none starts within PER_IDENTITY of the

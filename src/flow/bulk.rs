@@ -5,21 +5,34 @@
 //! SPF, DKIM, the envelope and the unsubscribe headers, as the trusted server's
 //! `Authentication-Results` say; receivers' aggregate reports give Google's "Sender
 //! requirement failed" verdicts.
+//!
+//! In the audit ([`crate::flow::audit`]): each domain judged from its posture, the TLS
+//! policy of its identity's default configuration set, and the complaint rate of the last
+//! [`FEEDBACK_DAYS`] days of feedback rollups; the failed requirements as findings, the met
+//! ones as evidence that ends their incidents.
 
 use crate::flow::analysis::RecordOutcome;
 use crate::flow::reports::Judged;
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
 use crate::judge::auth_rejection::{Diagnosis, diagnose};
 use crate::judge::bulk::{
-    Evidence, ListUnsubscribe, ReceiverVerdict, Sample, SendingAddress, rejected_for,
+    self as judge, Evidence, Judgement, ListUnsubscribe, ReceiverVerdict, Sample, SendingAddress,
+    Signals, Status, rejected_for,
 };
-use crate::judge::digest::reporter_name;
+use crate::judge::digest::{day_start, reporter_name};
 use crate::judge::feedback::Happened;
-use crate::judge::findings::Facts;
+use crate::judge::findings::{Facts, Finding, Kind};
+use crate::judge::incident::IncidentKey;
+use crate::judge::posture::{AuditOutcome, Target};
+use crate::ports::directory::IdentityLister;
 use crate::ports::dns::AuditDns;
+use crate::ports::rollups::{FeedbackDay, Rollups};
+use crate::ports::sink::{FindingSink, SinkError};
 use crate::read::domain::is_within;
-use crate::read::observation::Observation;
+use crate::read::observation::{Observation, Source};
 use crate::read::report::Report;
+use crate::say::explain;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// What the evidence says of one domain's mail.
@@ -188,4 +201,150 @@ pub async fn confirm_senders<N: AuditDns>(samples: &mut [Sample], dns: &N) {
         *sender = dns.sending_address(ip).await;
         known.push(sender.clone());
     }
+}
+
+/// Whether the audit judges each domain's bulk-sender readiness (`BULK_SENDER`), and the
+/// rollups its complaint rate is read from.
+#[derive(Debug, Clone, Copy)]
+pub enum Readiness<'a, R> {
+    Off,
+    On { rollups: &'a R },
+}
+
+/// The days of feedback (ending today) a domain's complaint rate is taken over.
+pub const FEEDBACK_DAYS: u64 = 7;
+
+/// The feedback of the last [`FEEDBACK_DAYS`] days, by From domain; `None` when a day could
+/// not be read (the complaint rate is then unknown, not judged on part of the days).
+async fn recent_feedback<R: Rollups>(
+    rollups: &R,
+    now: u64,
+) -> Option<BTreeMap<String, FeedbackDay>> {
+    let today = day_start(now);
+    let mut feedback: BTreeMap<String, FeedbackDay> = BTreeMap::new();
+    for back in 0..FEEDBACK_DAYS {
+        let day = today.saturating_sub(back * 86_400);
+        match rollups.day(day).await {
+            Ok(rollups) => {
+                for (domain, figures) in rollups.feedback {
+                    let total = feedback.entry(domain).or_default();
+                    total.deliveries = total.deliveries.saturating_add(figures.deliveries);
+                    total.complaints = total.complaints.saturating_add(figures.complaints);
+                    total.auth_bounces = total.auth_bounces.saturating_add(figures.auth_bounces);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, "feedback rollups unreadable; complaint rates not judged this run");
+                return None;
+            }
+        }
+    }
+    Some(feedback)
+}
+
+/// (deliveries, complaints) of mail from `domain` or under it; `None` without any.
+fn feedback_of(feedback: &BTreeMap<String, FeedbackDay>, domain: &str) -> Option<(u64, u64)> {
+    feedback
+        .iter()
+        .filter(|(from, _)| is_within(from, domain))
+        .map(|(_, day)| (day.deliveries, day.complaints))
+        .reduce(|a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
+}
+
+/// What the audit knows of every domain's readiness beyond its posture, read once per run.
+pub(crate) struct Known {
+    /// `None` when the rollups could not be read.
+    feedback: Option<BTreeMap<String, FeedbackDay>>,
+}
+
+impl Known {
+    pub(crate) async fn read<R: Rollups>(rollups: &R, now: u64) -> Self {
+        Self {
+            feedback: recent_feedback(rollups, now).await,
+        }
+    }
+}
+
+/// The TLS policy the identity's mail goes out under: its default configuration set's, or
+/// SES's own (Optional) when it has none; `None` when not known.
+async fn tls_of<L: IdentityLister>(
+    lister: &L,
+    configuration_set: Option<&str>,
+) -> Option<judge::TlsPolicy> {
+    let Some(set) = configuration_set else {
+        return Some(judge::TlsPolicy::Optional);
+    };
+    match lister.tls_policy(set).await {
+        Ok(policy) => policy,
+        Err(error) => {
+            tracing::warn!(configuration_set = set, error = %error, "configuration set unreadable; its TLS policy is not known this run");
+            None
+        }
+    }
+}
+
+/// A domain's readiness judged: its failed requirements as findings, beside the posture's.
+pub(crate) async fn judge_readiness<L: IdentityLister>(
+    lister: &L,
+    report: &AuditOutcome,
+    target: &Target,
+    known: &Known,
+) -> Vec<Judgement> {
+    let configuration_set = target
+        .state
+        .as_ref()
+        .and_then(|s| s.configuration_set_name.as_deref());
+    let tls = match &target.state {
+        Some(_) => tls_of(lister, configuration_set).await,
+        None => None,
+    };
+    let feedback = known
+        .feedback
+        .as_ref()
+        .and_then(|f| feedback_of(f, &report.domain));
+    judge::readiness(&Signals {
+        domain: &report.domain,
+        region: &target.region,
+        posture: report,
+        ses_state: target.state.is_some(),
+        samples: &[],
+        // Bounces are rolled up as counts only: the receivers' verdicts are the CLI's.
+        verdicts: &[],
+        feedback,
+        tls,
+        configuration_set,
+    })
+}
+
+/// The findings of a domain's failed requirements.
+pub(crate) fn readiness_findings(domain: &str, judged: &[Judgement]) -> Vec<Finding> {
+    judged
+        .iter()
+        .filter(|j| j.status == Status::Fail)
+        .map(|j| {
+            Finding::new(
+                Facts::BulkRequirementFailed(j.clone()),
+                Some(domain),
+                Source::Audit,
+            )
+        })
+        .collect()
+}
+
+/// A requirement that passes is evidence: its incident, when open, is over.
+pub(crate) async fn clear_by_readiness<S: FindingSink>(
+    domain: &str,
+    judged: &[Judgement],
+    sink: &S,
+) -> Result<(), SinkError> {
+    for judgement in judged.iter().filter(|j| j.status == Status::Pass) {
+        let key = IncidentKey {
+            kind: Kind::BulkRequirementFailed,
+            domain: domain.to_owned(),
+            subject: Some(judgement.requirement.as_str().to_owned()),
+        };
+        sink.cleared(&key, &explain::readiness_evidence(judgement))
+            .await?;
+    }
+    Ok(())
 }
