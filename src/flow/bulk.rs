@@ -19,7 +19,7 @@ use crate::judge::bulk::{
     self as judge, Evidence, Judgement, ListUnsubscribe, ReceiverVerdict, Sample, SendingAddress,
     Signals, Status, rejected_for,
 };
-use crate::judge::digest::{day_start, reporter_name};
+use crate::judge::digest::{DAY, day_start, reporter_name};
 use crate::judge::feedback::Happened;
 use crate::judge::findings::{Facts, Finding, Kind};
 use crate::judge::incident::IncidentKey;
@@ -175,11 +175,7 @@ fn sample(observation: &Observation) -> Sample {
             .client_ip
             .as_deref()
             .and_then(|ip| ip.parse::<IpAddr>().ok())
-            .map(|ip| SendingAddress {
-                ip: ip.to_string(),
-                verified_name: None,
-                ses_shared: false,
-            }),
+            .map(SendingAddress::unconfirmed),
     }
 }
 
@@ -223,14 +219,11 @@ async fn recent_feedback<R: Rollups>(
     let today = day_start(now);
     let mut feedback: BTreeMap<String, FeedbackDay> = BTreeMap::new();
     for back in 0..FEEDBACK_DAYS {
-        let day = today.saturating_sub(back * 86_400);
+        let day = today.saturating_sub(back * DAY);
         match rollups.day(day).await {
             Ok(rollups) => {
                 for (domain, figures) in rollups.feedback {
-                    let total = feedback.entry(domain).or_default();
-                    total.deliveries = total.deliveries.saturating_add(figures.deliveries);
-                    total.complaints = total.complaints.saturating_add(figures.complaints);
-                    total.auth_bounces = total.auth_bounces.saturating_add(figures.auth_bounces);
+                    feedback.entry(domain).or_default().absorb(&figures);
                 }
             }
             Err(error) => {

@@ -328,6 +328,17 @@ pub struct SendingAddress {
     pub ses_shared: bool,
 }
 
+impl SendingAddress {
+    /// An address whose reverse DNS is not known (not looked up, or no resolver).
+    pub fn unconfirmed(ip: std::net::IpAddr) -> Self {
+        Self {
+            ip: ip.to_string(),
+            verified_name: None,
+            ses_shared: false,
+        }
+    }
+}
+
 /// The configuration set's TLS policy (SESv2 `DeliveryOptions.TlsPolicy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsPolicy {

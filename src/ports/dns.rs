@@ -13,10 +13,6 @@ pub trait AuditDns {
     /// A sending address's reverse DNS, confirmed forward (bulk-sender readiness' `ptr`).
     /// Without a resolver nothing is known of it.
     async fn sending_address(&self, ip: IpAddr) -> SendingAddress {
-        SendingAddress {
-            ip: ip.to_string(),
-            verified_name: None,
-            ses_shared: false,
-        }
+        SendingAddress::unconfirmed(ip)
     }
 }

@@ -34,6 +34,15 @@ pub struct FeedbackDay {
     pub complaints: u64,
 }
 
+impl FeedbackDay {
+    /// Adds `other`'s counts to these (another notification, or another day).
+    pub fn absorb(&mut self, other: &FeedbackDay) {
+        self.deliveries = self.deliveries.saturating_add(other.deliveries);
+        self.auth_bounces = self.auth_bounces.saturating_add(other.auth_bounces);
+        self.complaints = self.complaints.saturating_add(other.complaints);
+    }
+}
+
 /// TLS sessions reported about one policy domain on one day, and by whom.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TlsDay {
@@ -95,12 +104,11 @@ impl DayRollups {
                 add(&mut day.received, probes.received);
                 add(&mut day.healthy, probes.healthy);
             }
-            Addition::Feedback(feedback) => {
-                let day = self.feedback.entry(subject.to_owned()).or_default();
-                add(&mut day.deliveries, feedback.deliveries);
-                add(&mut day.auth_bounces, feedback.auth_bounces);
-                add(&mut day.complaints, feedback.complaints);
-            }
+            Addition::Feedback(feedback) => self
+                .feedback
+                .entry(subject.to_owned())
+                .or_default()
+                .absorb(feedback),
             Addition::Readiness(judged) => {
                 self.readiness
                     .entry(subject.to_owned())
