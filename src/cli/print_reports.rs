@@ -38,15 +38,18 @@ struct JsonAuth<'a> {
     aligned: bool,
 }
 
-fn auth_json(lines: &[AuthLine]) -> Vec<JsonAuth<'_>> {
-    lines
-        .iter()
-        .map(|l| JsonAuth {
+/// A source's DKIM or SPF results, written as a JSON list straight from them.
+#[derive(Debug)]
+struct AuthList<'a>(&'a [AuthLine]);
+
+impl Serialize for AuthList<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|l| JsonAuth {
             domain: l.domain.as_deref(),
             result: l.result.as_ref().map(|r| r.as_str()),
             aligned: l.aligned,
-        })
-        .collect()
+        }))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -56,12 +59,35 @@ struct JsonSource<'a> {
     disposition: Option<&'a str>,
     header_from: Option<&'a str>,
     envelope_from: Option<&'a str>,
-    dkim: Vec<JsonAuth<'a>>,
-    spf: Vec<JsonAuth<'a>>,
+    dkim: AuthList<'a>,
+    spf: AuthList<'a>,
     dmarc: &'static str,
     ses: bool,
     source_class: &'static str,
     source_name: Option<&'a str>,
+}
+
+/// A report's sources, written as a JSON list straight from the summary (thousands in a
+/// large report: no list of them is built first).
+#[derive(Debug)]
+struct Sources<'a>(&'a [SendingSource]);
+
+impl Serialize for Sources<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|s| JsonSource {
+            source_ip: s.ip.as_deref(),
+            count: s.count,
+            disposition: s.disposition.as_ref().map(|d| d.as_str()),
+            header_from: s.header_from.as_deref(),
+            envelope_from: s.envelope_from.as_deref(),
+            dkim: AuthList(&s.dkim),
+            spf: AuthList(&s.spf),
+            dmarc: s.dmarc.as_str(),
+            ses: s.ses,
+            source_class: s.sender.class.as_str(),
+            source_name: s.sender.name.as_deref(),
+        }))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -95,7 +121,7 @@ pub struct AggregateJson<'a> {
     ses_messages: u64,
     unknown_values: &'a [String],
     /// The first rows (at most `judge::report::SOURCES_LISTED`).
-    sources: Vec<JsonSource<'a>>,
+    sources: Sources<'a>,
     /// Rows past those listed: counted in the figures above, not listed.
     sources_not_listed: u64,
     /// Rows from source addresses past the 200,000 a report's summary keeps: counted in the
@@ -137,23 +163,7 @@ pub fn aggregate_json<'a>(
         amazonses_envelope: summary.amazonses_envelope,
         ses_messages: summary.ses_messages,
         unknown_values: &report.unknown_values,
-        sources: summary
-            .sources
-            .iter()
-            .map(|s| JsonSource {
-                source_ip: s.ip.as_deref(),
-                count: s.count,
-                disposition: s.disposition.as_ref().map(|d| d.as_str()),
-                header_from: s.header_from.as_deref(),
-                envelope_from: s.envelope_from.as_deref(),
-                dkim: auth_json(&s.dkim),
-                spf: auth_json(&s.spf),
-                dmarc: s.dmarc.as_str(),
-                ses: s.ses,
-                source_class: s.sender.class.as_str(),
-                source_name: s.sender.name.as_deref(),
-            })
-            .collect(),
+        sources: Sources(&summary.sources),
         sources_not_listed: summary.sources_not_listed,
         addresses_not_kept: summary.addresses_not_kept,
         findings: findings_json(findings),

@@ -660,20 +660,30 @@ pub fn aggregate_findings(
             .known_sources
             .is_some_and(|known| known.contains_key(ip))
     };
-    let strangers = summary
-        .addresses_sorted()
+    let over = |tally: &IpTally| {
+        tally.failing_other > 0 && tally.failing_other >= judging.unknown_source_threshold
+    };
+    // Only the few strangers over the threshold are ordered and written out: a report of
+    // thousands of addresses would otherwise sort and format every one of them.
+    let mut strangers: Vec<(IpAddr, u64)> = summary
+        .addresses
+        .iter()
+        .filter(|(ip, tally)| over(tally) && !known(ip))
+        .map(|(ip, tally)| (*ip, tally.failing_other))
+        .collect();
+    strangers.sort_unstable();
+    let without_address =
+        over(&summary.without_address).then_some((None, summary.without_address.failing_other));
+    let strangers = strangers
         .into_iter()
-        .filter(|(ip, _)| !known(ip))
-        .map(|(ip, tally)| (Some(ip.to_string()), tally))
-        .chain(std::iter::once((None, summary.without_address)));
-    for (source_ip, tally) in strangers {
-        if tally.failing_other > 0 && tally.failing_other >= judging.unknown_source_threshold {
-            findings.push(Facts::ReportUnknownSource {
-                reporter: reporter.clone(),
-                source_ip,
-                messages: tally.failing_other,
-            });
-        }
+        .map(|(ip, messages)| (Some(ip.to_string()), messages))
+        .chain(without_address);
+    for (source_ip, messages) in strangers {
+        findings.push(Facts::ReportUnknownSource {
+            reporter: reporter.clone(),
+            source_ip,
+            messages,
+        });
     }
     findings
 }
@@ -930,6 +940,65 @@ mod tests {
                 .collect();
             assert_eq!(found, kinds, "{case}");
         }
+    }
+
+    #[test]
+    fn strangers_over_the_threshold_are_found_in_address_order_then_the_addressless() {
+        let record = |ip: &str, count: u64| {
+            format!(
+                "<record><row><source_ip>{ip}</source_ip><count>{count}</count><policy_evaluated>\
+                 <disposition>none</disposition><dkim>fail</dkim><spf>fail</spf></policy_evaluated>\
+                 </row><identifiers><header_from>example.com</header_from></identifiers>\
+                 <auth_results><spf><domain>spoof.example</domain><result>fail</result></spf>\
+                 </auth_results></record>"
+            )
+        };
+        let records: String = [
+            ("203.0.113.9", 12),
+            ("2001:db8::1", 30),
+            ("", 15),
+            ("198.51.100.4", 11),
+            ("10.0.0.1", 40),
+            ("192.0.2.200", 9),
+        ]
+        .iter()
+        .map(|(ip, count)| record(ip, *count))
+        .collect();
+        let xml = format!(
+            "<feedback><report_metadata><org_name>rx.example</org_name><report_id>1</report_id>\
+             </report_metadata><policy_published><domain>example.com</domain><p>reject</p>\
+             </policy_published>{records}</feedback>"
+        );
+        let mut report =
+            crate::read::report::aggregate::parse(&xml).unwrap_or_else(|e| panic!("{e}"));
+        let summary = summarize(&mut report, None);
+        let known: HashMap<IpAddr, u64> = [(IpAddr::from([198, 51, 100, 4]), 0)].into();
+        let judging = Judging {
+            custom: None,
+            unknown_source_threshold: 10,
+            belief: &Belief::Believed,
+            known_sources: Some(&known),
+        };
+        let found: Vec<(Option<String>, u64)> = aggregate_findings(&report, &summary, judging)
+            .into_iter()
+            .filter_map(|facts| match facts {
+                Facts::ReportUnknownSource {
+                    source_ip,
+                    messages,
+                    ..
+                } => Some((source_ip, messages)),
+                _ => None,
+            })
+            .collect();
+        // 192.0.2.200 is under the threshold, 198.51.100.4 is known; IPv4 before IPv6.
+        let expected = [
+            (Some("10.0.0.1"), 40),
+            (Some("203.0.113.9"), 12),
+            (Some("2001:db8::1"), 30),
+            (None, 15),
+        ]
+        .map(|(ip, n)| (ip.map(str::to_owned), n));
+        assert_eq!(found, expected);
     }
 
     #[test]
