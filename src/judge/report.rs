@@ -139,7 +139,8 @@ impl SourceTally {
         }
     }
 
-    fn add_row(&mut self, source: &SendingSource) {
+    /// Counts `source`'s row, whose address (parsed once, by the caller) is `address`.
+    fn add_row(&mut self, source: &SendingSource, address: Option<IpAddr>) {
         let n = source.count;
         let add = |total: &mut u64| *total = total.saturating_add(n);
         add(&mut self.messages);
@@ -155,7 +156,7 @@ impl SourceTally {
             add(&mut self.spf_aligned);
         }
         self.disposition.add(source.disposition.as_ref(), n);
-        self.keep_address(source.ip.as_deref().and_then(|ip| ip.parse().ok()));
+        self.keep_address(address);
     }
 }
 
@@ -312,13 +313,17 @@ impl Summarizer {
             RowDmarc::Unknown => add(&mut summary.dmarc_unknown),
         }
         summary.disposition.add(source.disposition.as_ref(), n);
+        let address = source
+            .ip
+            .as_deref()
+            .and_then(|ip| ip.parse::<IpAddr>().ok());
         let by_sender = &mut summary.by_sender;
         match by_sender.get_mut(&source.sender) {
-            Some(tally) => tally.add_row(&source),
+            Some(tally) => tally.add_row(&source, address),
             None => by_sender
                 .entry(source.sender.clone())
                 .or_default()
-                .add_row(&source),
+                .add_row(&source, address),
         }
         if source.amazonses_envelope {
             add(&mut summary.amazonses_envelope);
@@ -335,10 +340,6 @@ impl Summarizer {
             }
         }
         let failing_other = !source.ses && !source.overridden && source.dmarc == RowDmarc::Fail;
-        let address = source
-            .ip
-            .as_deref()
-            .and_then(|ip| ip.parse::<IpAddr>().ok());
         let kept = summary.addresses.len();
         let tally = match address {
             None => Some(&mut summary.without_address),
