@@ -87,7 +87,7 @@ cat > "$section" <<MD
 
 Corpus: the $rep_ok DMARC aggregate reports among the vectors that parsedmarc accepts (of
 $rep_all), decompressed, 20 copies each: $rep_n files, $rep_mb MB. Each measured in the same
-run, best of 7 (\`bench/reports.sh\`).
+run, best of 7 (\`bench/reports.sh\`, at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)).
 
 | reader | XML, reports/s | gzip, reports/s | ours ÷ it (XML) |
 |---|---|---|---|
