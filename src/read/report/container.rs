@@ -458,10 +458,10 @@ fn read_prefix(
     let whole = most == usize::MAX;
     let cap = if whole { limits.held } else { most as u64 };
     with_reader(base, steps, place, limits, |reader| {
-        if !whole {
-            return read_up_to(reader, most).map_err(|source| read_error(place, source));
-        }
-        let mut out = Vec::new();
+        // A prefix's size is known: read into one buffer of it, never grown (a stream's first
+        // kilobytes are read for every input, and growing a buffer from nothing took as long
+        // as inflating the document).
+        let mut out = Vec::with_capacity(if whole { 0 } else { most });
         reader
             .take(cap + u64::from(whole))
             .read_to_end(&mut out)
@@ -474,24 +474,6 @@ fn read_prefix(
         }
         Ok(out)
     })
-}
-
-/// The first `most` bytes of `reader` (fewer when it ends first), read straight into one
-/// buffer of that size: a stream's first kilobytes are read for every input, and growing a
-/// buffer from nothing took as long as inflating the document.
-fn read_up_to(reader: &mut dyn Read, most: usize) -> std::io::Result<Vec<u8>> {
-    let mut out = vec![0; most];
-    let mut filled = 0;
-    while filled < most {
-        match reader.read(&mut out[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(error),
-        }
-    }
-    out.truncate(filled);
-    Ok(out)
 }
 
 /// Runs `f` over a stream of what `steps` make of `base`, bounded by [`Limits::expanded`].
