@@ -1,8 +1,9 @@
 //! The audit's story, on a schedule: every identity of the account (address identities by
 //! their domain), its state read through the directory, its DNS read through the audit's port,
 //! judged (`judge::posture`, and its bulk-sender readiness through `flow::bulk`), the findings
-//! published, and the passing checks offered as evidence that ends incidents. The incident sweep runs first, before the checks that may take
-//! the run's whole time, and also on its own schedule ([`sweep`]).
+//! published, and the passing checks offered as evidence that ends incidents. The incident
+//! sweep runs first, before the checks that may take the run's whole time, and also on its own
+//! schedule ([`sweep`]).
 
 use crate::flow::bulk::{Known, clear_by_readiness, judge_readiness, readiness_findings};
 use crate::flow::receipt::HandlerError;

@@ -237,11 +237,11 @@ async fn recent_feedback<R: Rollups>(
 
 /// (deliveries, complaints) of mail from `domain` or under it; `None` without any.
 fn feedback_of(feedback: &BTreeMap<String, FeedbackDay>, domain: &str) -> Option<(u64, u64)> {
-    feedback
-        .iter()
-        .filter(|(from, _)| is_within(from, domain))
-        .map(|(_, day)| (day.deliveries, day.complaints))
-        .reduce(|a, b| (a.0.saturating_add(b.0), a.1.saturating_add(b.1)))
+    let mut total: Option<FeedbackDay> = None;
+    for (_, day) in feedback.iter().filter(|(from, _)| is_within(from, domain)) {
+        total.get_or_insert_default().absorb(day);
+    }
+    total.map(|total| (total.deliveries, total.complaints))
 }
 
 /// What the audit knows of every domain's readiness beyond its posture, read once per run.

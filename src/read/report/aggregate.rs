@@ -552,7 +552,7 @@ const BY_NAME: [u8; SLOTS] = {
 /// The element of a name as written (lower case).
 fn exact(local: &[u8]) -> Option<El> {
     let mut at = slot(local);
-    // The table has empty slots: the search ends.
+    // The table has empty slots, and EMPTY is past every index of ELEMENTS: the search ends.
     loop {
         let (name, element) = ELEMENTS.get(usize::from(BY_NAME[at]))?;
         if name.as_bytes() == local {
@@ -625,7 +625,9 @@ fn local_name(name: &[u8]) -> El {
         return element;
     }
     let local = local_part(name);
-    if let Some(element) = exact(local) {
+    if local.len() < name.len()
+        && let Some(element) = exact(local)
+    {
         return element;
     }
     BY_LENGTH
