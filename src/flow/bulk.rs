@@ -332,9 +332,8 @@ pub(crate) async fn clear_by_readiness<S: FindingSink>(
 ) -> Result<(), SinkError> {
     for judgement in judged.iter().filter(|j| j.status == Status::Pass) {
         let key = IncidentKey {
-            kind: Kind::BulkRequirementFailed,
-            domain: domain.to_owned(),
             subject: Some(judgement.requirement.as_str().to_owned()),
+            ..IncidentKey::about(Kind::BulkRequirementFailed, domain)
         };
         sink.cleared(&key, &explain::readiness_evidence(judgement))
             .await?;

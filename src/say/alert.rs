@@ -422,11 +422,7 @@ mod tests {
 
     #[test]
     fn every_message_has_one_json_shape() {
-        let key = IncidentKey {
-            kind: crate::judge::findings::Kind::SpfFail,
-            domain: "example.com".into(),
-            subject: None,
-        };
+        let key = IncidentKey::about(crate::judge::findings::Kind::SpfFail, "example.com");
         let incident = Incident {
             opened: 1_796_000_000,
             last_seen: 1_796_000_000,
@@ -509,11 +505,10 @@ mod tests {
 
     #[test]
     fn an_incident_is_resolved_and_reminded_of_in_its_own_words() {
-        let key = IncidentKey {
-            kind: crate::judge::findings::Kind::MailFromFallback,
-            domain: "example.com".into(),
-            subject: None,
-        };
+        let key = IncidentKey::about(
+            crate::judge::findings::Kind::MailFromFallback,
+            "example.com",
+        );
         let incident = Incident {
             opened: 1_796_000_000,
             last_seen: 1_796_003_000,
