@@ -43,15 +43,18 @@ def corpus(vectors, out, copies):
 
 def parsedmarc_rate(out):
     import parsedmarc
-    texts = [open(os.path.join(out, f), "rb").read().decode("utf-8", "replace")
-             for f in sorted(os.listdir(out))]
+    # Each file listed, read and parsed inside the timing, as the bare read and ours do.
     best = 0.0
     for _ in range(3):
         start = time.perf_counter()
-        for text in texts:
+        names = sorted(os.listdir(out))
+        for name in names:
+            with open(os.path.join(out, name), "rb") as f:
+                text = f.read().decode("utf-8", "replace")
             parsedmarc.parse_aggregate_report_xml(text, offline=True)
-        best = max(best, len(texts) / (time.perf_counter() - start))
-    print(f"{best:.0f}")
+        best = max(best, len(names) / (time.perf_counter() - start))
+    # A tenth kept for slow rates (the large report runs at a few a second).
+    print(f"{best:.1f}" if best < 100 else f"{best:.0f}")
 
 def big(path):
     """A report e-mail of about 40 MB (SES's S3 action stores up to 40 MB): the XML attached
