@@ -9,8 +9,11 @@ pub fn bounded(text: &str, limit: usize) -> String {
     let clean =
         |c: char| c.is_control() || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
     let trimmed = text.trim();
-    // Nearly all text is short and clean: then it is copied as it is.
-    if trimmed.len() <= limit && !trimmed.chars().any(clean) {
+    // Nearly all text is short and clean, and most of it printable ASCII (looked at a byte at
+    // a time, cheaper than a character at a time): then it is copied as it is.
+    if trimmed.len() <= limit
+        && (trimmed.bytes().all(|b| (b' '..=b'~').contains(&b)) || !trimmed.chars().any(clean))
+    {
         return trimmed.to_owned();
     }
     let spaced: String = trimmed

@@ -110,7 +110,7 @@ pub(crate) fn run(args: &Args) -> ExitCode {
     };
     let mut worst: Option<Severity> = None;
     // Buffered: the JSON of a large report is written in many small pieces.
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    let mut out = io::BufWriter::with_capacity(1 << 16, standard_output());
     let mut text = String::new();
     let rows = args.format == ReportsFormat::Rows;
     let read = read_every_report(&args.paths, &settings, rows, |name, judged, rows| {
@@ -214,6 +214,20 @@ pub(crate) fn read_every_report(
         }
     }
     Some(read)
+}
+
+/// Standard output: on Unix, its file itself. Rust's `Stdout` looks for the last line end in
+/// all that is written through it (a large report's JSON is megabytes, a hundredth of the
+/// run), and what is written here is buffered already.
+fn standard_output() -> Box<dyn Write> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd as _;
+        if let Ok(fd) = io::stdout().as_fd().try_clone_to_owned() {
+            return Box::new(std::fs::File::from(fd));
+        }
+    }
+    Box::new(io::stdout().lock())
 }
 
 /// One JSON object and its line end; an error is the output's (serializing borrowed values

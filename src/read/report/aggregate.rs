@@ -424,11 +424,18 @@ fn events(
                 // of its name, and any left open inside it (`<email><a@b.example></email>`);
                 // one matching nothing open is ignored.
                 // Nearly always the innermost open element, as written: no lookup then.
+                // The name as written is compared first: nearly every end tag has no prefix,
+                // and looking for one costs more than the comparison.
+                let written = end.name();
+                let written = written.as_ref();
                 let name = match path.last() {
-                    Some(open) if open.name().as_bytes() == local_part(end.name().as_ref()) => {
+                    Some(open)
+                        if open.name().as_bytes() == written
+                            || open.name().as_bytes() == local_part(written) =>
+                    {
                         *open
                     }
-                    _ => local_name(end.name().as_ref()),
+                    _ => local_name(written),
                 };
                 // Looked for among the innermost few only: recovery is for a value's stray
                 // tag, and a deep search per end tag would make deep documents quadratic.
@@ -439,7 +446,8 @@ fn events(
                     .position(|open| *open == name);
                 if let Some(from_top) = open {
                     path.truncate(path.len() - from_top);
-                    builder.close(&path, text.trim(), &mut on_row);
+                    // Trimmed of XML's white space, which is ASCII (XML 1.0 §2.3).
+                    builder.close(&path, text.trim_ascii(), &mut on_row);
                     path.pop();
                     if builder.feedback_at == Some(path.len()) {
                         builder.feedback_at = None;
@@ -986,7 +994,7 @@ mod tests {
             Option<AuthResult>,
             usize,
         );
-        let cases: [Case; 5] = [
+        let cases: [Case; 7] = [
             (
                 "plain",
                 "<count>3</count><policy_evaluated><dkim>pass</dkim></policy_evaluated>",
@@ -1017,6 +1025,24 @@ mod tests {
             (
                 "a count that is not a number is unknown, never zero, and listed",
                 "<count>many</count>",
+                "",
+                None,
+                None,
+                None,
+                1,
+            ),
+            (
+                "XML's white space around a value is trimmed",
+                "<count>\n\t 3 \r\n</count>",
+                "",
+                Some(3),
+                None,
+                None,
+                0,
+            ),
+            (
+                "a no-break space is not XML's white space: the count is unknown",
+                "<count>\u{a0}3</count>",
                 "",
                 None,
                 None,

@@ -131,7 +131,9 @@ fn claims_aggregate(head: &[u8]) -> bool {
     if encoding_rs::Encoding::for_bom(head).is_some_and(|(e, _)| e != encoding_rs::UTF_8) {
         return true;
     }
-    memchr::memmem::find(&head.to_ascii_lowercase(), b"feedback").is_some()
+    // Receivers write it in lower case: the copy in lower case is made only when it is not.
+    memchr::memmem::find(head, b"feedback").is_some()
+        || memchr::memmem::find(&head.to_ascii_lowercase(), b"feedback").is_some()
 }
 
 /// Whether JSON that starts with `head` says it is a TLS report (RFC 8460 §4.4's names).
@@ -312,8 +314,11 @@ impl<'a> Finder<'a> {
         if head.iter().all(u8::is_ascii_whitespace) {
             return Err(ExtractError::Empty);
         }
-        if head.len() == SNIFF && sniff(&head) != Format::Gzip && !claims_aggregate(&head) {
+        let gzip = sniff(&head) == Format::Gzip;
+        let mut claims = !gzip && claims_aggregate(&head);
+        if head.len() == SNIFF && !gzip && !claims {
             head = read_prefix(&base, &steps, &place, self.limits, HEAD)?;
+            claims = claims_aggregate(&head);
         }
         let format = sniff(&head);
         let streamed = !steps.is_empty();
@@ -325,7 +330,7 @@ impl<'a> Finder<'a> {
             limits: self.limits,
         };
         match format {
-            Format::Xml if claims_aggregate(&head) => {
+            Format::Xml if claims => {
                 let document = document(DocumentKind::Aggregate);
                 self.out.documents.push(document);
                 Ok(())
