@@ -193,6 +193,8 @@ pub struct IpTally {
 
 /// How many rows a summary lists (the rest are counted, and the listing says so).
 pub const SOURCES_LISTED: usize = 10_000;
+/// How many rows a summary lists before it makes room for all it may list.
+const ROWS_BEFORE_ROOM_FOR_ALL: usize = 256;
 /// How many distinct source addresses a summary keeps (the rest are counted, not kept).
 pub const ADDRESSES_KEPT: usize = 200_000;
 
@@ -356,6 +358,13 @@ impl Summarizer {
             None => summary.addresses_not_kept += 1,
         }
         if summary.sources.len() < SOURCES_LISTED {
+            // Past a few hundred rows, room is made for all that may be listed at once: the
+            // list doubling from there moved each listed row again and again (rows are large).
+            if summary.sources.len() == ROWS_BEFORE_ROOM_FOR_ALL {
+                summary
+                    .sources
+                    .reserve_exact(SOURCES_LISTED - ROWS_BEFORE_ROOM_FOR_ALL);
+            }
             summary.sources.push(source);
         } else {
             summary.sources_not_listed += 1;
