@@ -193,7 +193,8 @@ pub struct IpTally {
 
 /// How many rows a summary lists (the rest are counted, and the listing says so).
 pub const SOURCES_LISTED: usize = 10_000;
-/// How many rows a summary lists before it makes room for all it may list.
+/// How many rows (and addresses) a summary holds before it makes room for all the rows it may
+/// list (and as many addresses).
 const ROWS_BEFORE_ROOM_FOR_ALL: usize = 256;
 /// How many distinct source addresses a summary keeps (the rest are counted, not kept).
 pub const ADDRESSES_KEPT: usize = 200_000;
@@ -343,6 +344,10 @@ impl Summarizer {
         }
         let failing_other = !source.ses && !source.overridden && source.dmarc == RowDmarc::Fail;
         let kept = summary.addresses.len();
+        // Likewise for the addresses: each time the map grew, every address was hashed again.
+        if kept == ROWS_BEFORE_ROOM_FOR_ALL {
+            summary.addresses.reserve(SOURCES_LISTED);
+        }
         let tally = match address {
             None => Some(&mut summary.without_address),
             Some(ip) if kept < ADDRESSES_KEPT => Some(summary.addresses.entry(ip).or_default()),
