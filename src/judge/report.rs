@@ -20,6 +20,7 @@ use crate::read::report::aggregate::{
     AggregateReport, AuthResult, Disposition, Evaluated, OverrideType, PolicyPublished, Reason, Row,
 };
 use crate::read::report::tls::TlsReport;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -123,24 +124,26 @@ impl SourceTally {
         add(&mut self.spf_aligned, other.spf_aligned);
         self.disposition.absorb(&other.disposition);
         for ip in &other.addresses {
-            self.keep_address(Some(*ip));
+            self.keep_address(Some(*ip), false);
         }
         add(&mut self.addresses_not_kept, other.addresses_not_kept);
     }
 
-    fn keep_address(&mut self, ip: Option<IpAddr>) {
+    /// Keeps `ip` while there is room, or counts it; `absent` says it is known not to be kept
+    /// already (then it is not looked for).
+    fn keep_address(&mut self, ip: Option<IpAddr>, absent: bool) {
         match ip {
-            Some(ip)
-                if self.addresses.len() < ADDRESSES_PER_SOURCE || self.addresses.contains(&ip) =>
-            {
+            Some(ip) if self.addresses.len() < ADDRESSES_PER_SOURCE => {
                 self.addresses.insert(ip);
             }
+            Some(ip) if !absent && self.addresses.contains(&ip) => {}
             _ => self.addresses_not_kept = self.addresses_not_kept.saturating_add(1),
         }
     }
 
-    /// Counts `source`'s row, whose address (parsed once, by the caller) is `address`.
-    fn add_row(&mut self, source: &SendingSource, address: Option<IpAddr>) {
+    /// Counts `source`'s row, whose address (parsed once, by the caller) is `address`, which
+    /// is `new` to the report (so no sender's tally holds it yet).
+    fn add_row(&mut self, source: &SendingSource, address: Option<IpAddr>, new: bool) {
         let n = source.count;
         let add = |total: &mut u64| *total = total.saturating_add(n);
         add(&mut self.messages);
@@ -156,7 +159,7 @@ impl SourceTally {
             add(&mut self.spf_aligned);
         }
         self.disposition.add(source.disposition.as_ref(), n);
-        self.keep_address(address);
+        self.keep_address(address, new);
     }
 }
 
@@ -320,14 +323,6 @@ impl Summarizer {
             .ip
             .as_deref()
             .and_then(|ip| ip.parse::<IpAddr>().ok());
-        let by_sender = &mut summary.by_sender;
-        match by_sender.get_mut(&source.sender) {
-            Some(tally) => tally.add_row(&source, address),
-            None => by_sender
-                .entry(source.sender.clone())
-                .or_default()
-                .add_row(&source, address),
-        }
         if source.amazonses_envelope {
             add(&mut summary.amazonses_envelope);
         }
@@ -344,13 +339,22 @@ impl Summarizer {
         }
         let failing_other = !source.ses && !source.overridden && source.dmarc == RowDmarc::Fail;
         let kept = summary.addresses.len();
-        // Likewise for the addresses: each time the map grew, every address was hashed again.
+        // Past a few hundred addresses, room is made for as many as the rows listed: each time
+        // the map grew, every address was hashed again.
         if kept == ROWS_BEFORE_ROOM_FOR_ALL {
             summary.addresses.reserve(SOURCES_LISTED);
         }
+        // An address new to the report is in no sender's tally yet: they need not look for it.
+        let mut new = false;
         let tally = match address {
             None => Some(&mut summary.without_address),
-            Some(ip) if kept < ADDRESSES_KEPT => Some(summary.addresses.entry(ip).or_default()),
+            Some(ip) if kept < ADDRESSES_KEPT => Some(match summary.addresses.entry(ip) {
+                Entry::Occupied(kept) => kept.into_mut(),
+                Entry::Vacant(place) => {
+                    new = true;
+                    place.insert(IpTally::default())
+                }
+            }),
             Some(ip) => summary.addresses.get_mut(&ip),
         };
         match tally {
@@ -361,6 +365,14 @@ impl Summarizer {
                 }
             }
             None => summary.addresses_not_kept += 1,
+        }
+        let by_sender = &mut summary.by_sender;
+        match by_sender.get_mut(&source.sender) {
+            Some(tally) => tally.add_row(&source, address, new),
+            None => by_sender
+                .entry(source.sender.clone())
+                .or_default()
+                .add_row(&source, address, new),
         }
         if summary.sources.len() < SOURCES_LISTED {
             // Past a few hundred rows, room is made for all that may be listed at once: the
@@ -770,10 +782,23 @@ mod tests {
         }
         // An address already kept is still tallied.
         summarizer.add(row(0));
+        // One kept by the summary, past those its sender's tally keeps.
+        summarizer.add(row(ADDRESSES_PER_SOURCE + 1));
         let summary = summarizer.finish();
         assert_eq!(summary.addresses.len(), ADDRESSES_KEPT);
         assert_eq!(summary.addresses_not_kept, 1);
-        assert_eq!(summary.messages, 2 * (ADDRESSES_KEPT as u64 + 2));
+        assert_eq!(summary.messages, 2 * (ADDRESSES_KEPT as u64 + 3));
+        // Every row here is one sender's: its tally keeps the first addresses and counts the
+        // rest, the repeat of a kept one aside.
+        let unknown = summary.by_sender.values().next();
+        assert_eq!(summary.by_sender.len(), 1);
+        assert_eq!(
+            unknown.map(|t| (t.addresses.len(), t.addresses_not_kept)),
+            Some((
+                ADDRESSES_PER_SOURCE,
+                (ADDRESSES_KEPT + 1 - ADDRESSES_PER_SOURCE) as u64 + 1
+            ))
+        );
         let first = summary
             .addresses
             .get(&"10.0.0.0".parse().unwrap_or_else(|e| panic!("{e}")));
