@@ -274,7 +274,18 @@ pub fn read_slice(
     }
     let mut reader = quick_xml::Reader::from_reader(xml);
     reader.config_mut().check_end_names = false;
-    events(&mut InMemory(reader), until, on_row)
+    // Checked as UTF-8 once, whole (much faster than value by value); invalid, each value is.
+    let whole = std::str::from_utf8(xml).ok();
+    events(&mut InMemory(reader), whole, until, on_row)
+}
+
+/// `piece` as text when it lies within `document`, text already checked: not checked again.
+/// (A piece whose bytes lie within the document's is a part of it: no two things share
+/// memory.)
+fn within<'d>(document: Option<&'d str>, piece: &[u8]) -> Option<&'d str> {
+    let document = document?;
+    let start = (piece.as_ptr() as usize).checked_sub(document.as_ptr() as usize)?;
+    document.get(start..start.checked_add(piece.len())?)
 }
 
 /// Where the XML events come from: a stream read through a buffer, or text in memory.
@@ -322,14 +333,17 @@ fn read_utf8(
             reader,
             buf: Vec::new(),
         },
+        None,
         until,
         on_row,
     )
 }
 
-/// The one reading of a report's events.
+/// The one reading of a report's events; `whole` is the document's text when it is in memory
+/// and valid UTF-8.
 fn events(
     source: &mut impl Events,
+    whole: Option<&str>,
     until: Until,
     mut on_row: impl FnMut(&AggregateReport, Row),
 ) -> Result<AggregateReport, AggregateError> {
@@ -397,7 +411,7 @@ fn events(
             // (values are trimmed anyway), and values taken as they are, without the line-end
             // normalization that would copy each one.
             Event::Text(t) if text.is_empty() && t.iter().all(u8::is_ascii_whitespace) => {}
-            Event::Text(t) => match std::str::from_utf8(&t) {
+            Event::Text(t) => match within(whole, &t).map_or_else(|| std::str::from_utf8(&t), Ok) {
                 Ok(content) => text.push_str(content),
                 Err(_) => {
                     builder.lossy = true;
@@ -1080,6 +1094,35 @@ mod tests {
                 "{case}: {:?}",
                 report.unknown_values
             );
+        }
+    }
+
+    #[test]
+    fn a_piece_is_taken_from_the_checked_document_only_when_it_lies_within_it() {
+        let document = "<org_name>Bücher AG</org_name>";
+        let bytes = document.as_bytes();
+        let elsewhere = b"B\xc3\xbccher AG".to_vec();
+        // (case, document, piece, what is taken)
+        type Case<'a> = (&'a str, Option<&'a str>, &'a [u8], Option<&'a str>);
+        let cases: [Case<'_>; 5] = [
+            (
+                "a value within",
+                Some(document),
+                &bytes[10..20],
+                Some("Bücher AG"),
+            ),
+            ("the same bytes elsewhere", Some(document), &elsewhere, None),
+            ("no checked document", None, &bytes[10..20], None),
+            (
+                "cut inside a character",
+                Some(document),
+                &bytes[10..12],
+                None,
+            ),
+            ("the whole", Some(document), bytes, Some(document)),
+        ];
+        for (case, document, piece, expected) in cases {
+            assert_eq!(within(document, piece), expected, "{case}");
         }
     }
 
