@@ -3,7 +3,8 @@
 
 use crate::cli::print::write_findings;
 use crate::judge::findings::Finding;
-use crate::judge::report::{AggregateSummary, AuthLine, SendingSource};
+use crate::judge::report::{AggregateSummary, SendingSource};
+use crate::judge::source::AuthLine;
 use crate::read::report::aggregate::{AggregateReport, Schema};
 use crate::read::report::tls::TlsReport;
 use crate::say::calendar::date_range;

@@ -13,7 +13,7 @@
 use crate::judge::align::{Alignment, PublicSuffixList, aligned};
 use crate::judge::findings::Facts;
 use crate::judge::policy::Disposition as Policy;
-use crate::judge::source::{Checked, Classified, RowSender, Services, classify};
+use crate::judge::source::{AuthLine, Classified, RowSender, Services, classify};
 use crate::read::domain::{domain_of_identity, is_within, normalize};
 use crate::read::identity_state::CustomMailFrom;
 use crate::read::report::aggregate::{
@@ -56,16 +56,6 @@ impl RowDmarc {
             Self::Unknown => "unknown",
         }
     }
-}
-
-/// One raw DKIM or SPF result of a row, and whether its domain aligns with the row's From.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthLine {
-    pub domain: Option<String>,
-    /// DKIM: the signature's selector. SPF: the identity checked (`mfrom`, `helo`).
-    pub selector_or_scope: Option<String>,
-    pub result: Option<AuthResult>,
-    pub aligned: bool,
 }
 
 /// One row (a source and its messages), judged.
@@ -478,8 +468,8 @@ fn source(
             ses,
             identity,
             forwarded_override,
-            dkim: &checked(&dkim),
-            spf: &checked(&spf),
+            dkim: &dkim,
+            spf: &spf,
         },
         services,
     );
@@ -500,17 +490,6 @@ fn source(
         spf_aligned: row.spf == Some(Evaluated::Pass),
         sender,
     }
-}
-
-fn checked(lines: &[AuthLine]) -> Vec<Checked<'_>> {
-    lines
-        .iter()
-        .map(|l| Checked {
-            domain: l.domain.as_deref(),
-            result: l.result.as_ref(),
-            aligned: l.aligned,
-        })
-        .collect()
 }
 
 /// A row's DMARC result, the one rule everywhere (`reports`, `digest`, the report rows):

@@ -53,18 +53,19 @@ pub struct Classified {
     pub name: Option<String>,
 }
 
-/// One DKIM or SPF result of a row, as classification reads it.
-#[derive(Debug, Clone, Copy)]
-pub struct Checked<'a> {
-    pub domain: Option<&'a str>,
-    pub result: Option<&'a AuthResult>,
-    /// The domain aligns with the row's From.
+/// One raw DKIM or SPF result of a row, and whether its domain aligns with the row's From.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthLine {
+    pub domain: Option<String>,
+    /// DKIM: the signature's selector. SPF: the identity checked (`mfrom`, `helo`).
+    pub selector_or_scope: Option<String>,
+    pub result: Option<AuthResult>,
     pub aligned: bool,
 }
 
-impl Checked<'_> {
+impl AuthLine {
     fn passed(&self) -> bool {
-        self.result == Some(&AuthResult::Pass)
+        self.result == Some(AuthResult::Pass)
     }
 }
 
@@ -80,8 +81,8 @@ pub struct RowSender<'a> {
     /// `trusted_forwarder` (`local_policy` is not forwarding: Google uses it for its sender
     /// requirements).
     pub forwarded_override: bool,
-    pub dkim: &'a [Checked<'a>],
-    pub spf: &'a [Checked<'a>],
+    pub dkim: &'a [AuthLine],
+    pub spf: &'a [AuthLine],
 }
 
 /// Classifies one row.
@@ -100,14 +101,14 @@ pub fn classify(row: &RowSender<'_>, services: &Services) -> Classified {
         .dkim
         .iter()
         .chain(row.spf)
-        .filter(|checked| checked.passed())
-        .filter_map(|checked| checked.domain)
+        .filter(|line| line.passed())
+        .filter_map(|line| line.domain.as_deref())
         .find_map(|domain| services.name_of(domain));
     if let Some(service) = service {
         return named(SourceClass::Known, Some(service));
     }
     let aligned_dkim_passed = row.dkim.iter().any(|d| d.passed() && d.aligned);
-    let spf_passed = row.spf.iter().any(Checked::passed);
+    let spf_passed = row.spf.iter().any(AuthLine::passed);
     if aligned_dkim_passed && !spf_passed {
         return named(SourceClass::Forwarded, None);
     }
@@ -246,27 +247,19 @@ mod tests {
         spf: &[(String, AuthResult, bool)],
         services: &Services,
     ) -> Classified {
-        let view = |lines: &[(String, AuthResult, bool)]| -> Vec<(String, AuthResult, bool)> {
-            lines.to_vec()
+        let lines = |lines: &[(String, AuthResult, bool)]| -> Vec<AuthLine> {
+            lines
+                .iter()
+                .map(|(domain, result, aligned)| AuthLine {
+                    domain: Some(domain.clone()),
+                    selector_or_scope: None,
+                    result: Some(result.clone()),
+                    aligned: *aligned,
+                })
+                .collect()
         };
-        let dkim = view(dkim);
-        let spf = view(spf);
-        let dkim: Vec<Checked<'_>> = dkim
-            .iter()
-            .map(|(d, r, a)| Checked {
-                domain: Some(d),
-                result: Some(r),
-                aligned: *a,
-            })
-            .collect();
-        let spf: Vec<Checked<'_>> = spf
-            .iter()
-            .map(|(d, r, a)| Checked {
-                domain: Some(d),
-                result: Some(r),
-                aligned: *a,
-            })
-            .collect();
+        let dkim = lines(dkim);
+        let spf = lines(spf);
         classify(
             &RowSender {
                 ses,

@@ -7,7 +7,8 @@
 //! source class [`crate::judge::source::classify`], so the counts of a report's rows add up
 //! to the figures `reports --format json` gives for it.
 
-use crate::judge::report::{AuthLine, SendingSource};
+use crate::judge::report::SendingSource;
+use crate::judge::source::AuthLine;
 use crate::read::report::aggregate::AggregateReport;
 use crate::say::calendar::utc_date;
 use serde::Serialize;
