@@ -8,6 +8,9 @@
 //! from the results (an aligned DKIM signature survived, SPF did not: the path changed), and
 //! the rest is unknown. A service is recognized only by a domain that *passed*: anyone can
 //! claim `sendgrid.net` as an envelope, only SendGrid's servers pass SPF for it.
+//!
+//! A row's DKIM and SPF results, as it is classified by them and listed with them, are
+//! [`AuthLine`]s.
 
 use crate::read::domain::{is_within, normalize};
 use crate::read::report::aggregate::AuthResult;
