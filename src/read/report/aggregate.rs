@@ -437,9 +437,9 @@ fn events(
                 // Recovery as browsers do it: an end tag closes the innermost open element
                 // of its name, and any left open inside it (`<email><a@b.example></email>`);
                 // one matching nothing open is ignored.
-                // Nearly always the innermost open element, as written: no lookup then.
-                // The name as written is compared first: nearly every end tag has no prefix,
-                // and looking for one costs more than the comparison.
+                // Nearly always the innermost open element, as written: no lookup then. The
+                // name as written is compared before its prefix is looked for (nearly every end
+                // tag has none, and looking costs more than the comparison).
                 let written = end.name();
                 let written = written.as_ref();
                 let name = match path.last() {
